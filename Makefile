@@ -1,0 +1,53 @@
+# rathausbot: `make run` starts the assistant, `make test` runs every test.
+# Both set up what they need first and skip what is already up to date.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup setup-test train run test test-fast lint bench doctor clean
+
+help:
+	@echo "make run        set up, train if needed, start the assistant on http://127.0.0.1:8080/"
+	@echo "make test       set up (with test tools), train if needed, lint, run all tests"
+	@echo "make test-fast  the tests without the slow end-to-end ones"
+	@echo "make train      train the Rasa model if intents/ changed"
+	@echo "make bench      print latency figures"
+	@echo "make lint       ruff and mypy --strict"
+	@echo "make doctor     check the installation"
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
+
+train: setup
+	@echo "==> Checking the Rasa model"
+	@$(BIN)/rathausbot train
+
+run: setup train
+	@echo "==> Starting rathausbot (Ctrl+C stops it)"
+	@$(BIN)/rathausbot serve
+
+lint: setup-test
+	@echo "==> Linting (ruff, mypy --strict)"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check rathausbot dialogue channels voice telephony console tests bench
+	@$(BIN)/mypy
+
+test: setup-test train lint
+	@echo "==> Running all tests (unit and end-to-end against real Redis and Rasa)"
+	@$(BIN)/python -m pytest
+
+test-fast: setup-test
+	@$(BIN)/python -m pytest -m "not slow"
+
+bench: setup train
+	@echo "==> Benchmark: chat turn latency through DialogueCore vs. Rasa's REST webhook"
+	@$(BIN)/python -m bench.chat_latency
+
+doctor: setup
+	@$(BIN)/rathausbot doctor
+
+clean:
+	rm -rf $(VENV) .venv-rasa intents/models .mypy_cache .ruff_cache .pytest_cache

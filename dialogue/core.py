@@ -1,0 +1,129 @@
+"""The one dialogue core that every channel (web chat, browser call, phone) calls."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from dialogue.messages import BotReply, Channel, EngineAnswer, Role, UserTurn
+from dialogue.rasa import DialogueEngine, EngineUnavailable
+from dialogue.records import Case, Delivery, TranscriptRecord
+from dialogue.store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+# Said when the dialogue engine cannot answer: polite, honest, and never without the
+# emergency numbers, since the citizen's message may have been an emergency.
+UNAVAILABLE_TEXT = {
+    Channel.WEBCHAT: (
+        "Entschuldigung, ich kann Ihre Anfrage gerade aus technischen Gründen nicht "
+        "bearbeiten. Ihre Nachricht ist gespeichert. Bitte versuchen Sie es in wenigen "
+        "Minuten noch einmal. Im Notfall wählen Sie bitte sofort 112 (Feuerwehr, "
+        "Rettungsdienst) oder 110 (Polizei)."
+    ),
+    Channel.VOICE: (
+        "Entschuldigung, ich habe gerade technische Schwierigkeiten. Bitte versuchen Sie es "
+        "in wenigen Minuten noch einmal. Im Notfall wählen Sie bitte sofort "
+        "eins eins zwei oder eins eins null."
+    ),
+}
+
+
+GREET_TRIGGER = "/greet"  # Rasa reads "/intent" as that intent
+
+
+class MessageTooLong(ValueError):
+    """The user's message exceeds the configured limit; nothing was accepted."""
+
+
+class DialogueCore:
+    """Sends user turns to the dialogue engine, keeps the transcript, opens cases."""
+
+    def __init__(
+        self,
+        engine: DialogueEngine,
+        store: ConversationStore,
+        *,
+        max_message_chars: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_message_chars < 1:
+            raise ValueError("max_message_chars must be positive")
+        self._engine = engine
+        self._store = store
+        self._max_chars = max_message_chars
+        self._clock = clock
+
+    async def handle(self, turn: UserTurn) -> list[BotReply]:
+        """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
+        text = turn.text.strip()
+        if not text:
+            return []
+        if len(text) > self._max_chars:
+            raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
+        return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
+
+    async def greet(self, session_id: str, channel: Channel) -> list[BotReply]:
+        """Opens a conversation: the assistant's greeting with its AI disclosure."""
+        return await self._exchange(session_id, channel, GREET_TRIGGER, user_turn=None)
+
+    async def _exchange(
+        self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
+    ) -> list[BotReply]:
+        self._store.ensure_capacity()
+        try:
+            answer = await self._engine.send(session_id, channel, text)
+            delivery = Delivery.OK
+        except EngineUnavailable as exc:
+            log.warning("dialogue engine unavailable for a %s turn: %s", channel, exc)
+            answer = EngineAnswer(replies=(BotReply(text=UNAVAILABLE_TEXT[channel]),))
+            delivery = Delivery.UNDELIVERED
+
+        if user_turn is not None:
+            await self._store.append(
+                session_id,
+                TranscriptRecord.new(
+                    channel,
+                    Role.USER,
+                    text,
+                    intent=answer.understanding.intent,
+                    confidence=answer.understanding.confidence,
+                    asr_confidence=user_turn.confidence,
+                    delivery=delivery,
+                ),
+            )
+        replies = [
+            await self._open_case_if_handoff(session_id, channel, reply) for reply in answer.replies
+        ]
+        role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
+        for reply in replies:
+            record = TranscriptRecord.from_reply(channel, reply)
+            await self._store.append(session_id, replace(record, role=role))
+        log.info(
+            "turn on %s: intent=%s confidence=%s replies=%d",
+            channel,
+            answer.understanding.intent,
+            answer.understanding.confidence,
+            len(replies),
+        )
+        return replies
+
+    async def _open_case_if_handoff(
+        self, session_id: str, channel: Channel, reply: BotReply
+    ) -> BotReply:
+        if reply.handoff is None:
+            return reply
+        now = self._clock()
+        case = Case(
+            case_id=Case.new_id(now),
+            session_id=session_id,
+            channel=channel,
+            reason=reply.handoff.reason,
+            department=reply.handoff.department,
+            created_at=now,
+        )
+        await self._store.open_case(case)
+        log.info("escalation case %s opened (%s)", case.case_id, case.reason)
+        return replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))

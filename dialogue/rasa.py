@@ -1,0 +1,151 @@
+"""Async client for the Rasa server's channel webhooks (`intents/connectors.py`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Protocol
+
+import httpx
+
+from dialogue.messages import (
+    BotReply,
+    Button,
+    Channel,
+    EngineAnswer,
+    Handoff,
+    Link,
+    Understanding,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EngineUnavailable(Exception):
+    """The dialogue engine could not answer this turn (down, slow or broken)."""
+
+
+class DialogueEngine(Protocol):
+    """What the dialogue core needs from Rasa; `tests/fakes.py` has the fake."""
+
+    async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
+        """Answer one user message; raises EngineUnavailable."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class RasaClient:
+    """Talks to `POST /webhooks/{channel}/webhook` of a Rasa server.
+
+    No retries: a message Rasa may already have processed must not be sent twice.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not 0 < timeout_s <= 120:
+            raise ValueError("timeout_s must be in (0, 120]")
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
+            limits=httpx.Limits(max_connections=max_connections),
+            transport=transport,
+        )
+
+    async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
+        try:
+            response = await self._http.post(
+                f"/webhooks/{channel.value}/webhook",
+                json={"sender": session_id, "message": text},
+            )
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise EngineUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable("Rasa answered with invalid JSON") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise EngineUnavailable("Rasa answered without a message list")
+        return EngineAnswer(
+            replies=parse_messages(body["messages"]),
+            understanding=_parse_nlu(body.get("nlu")),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def parse_messages(messages: list[object]) -> tuple[BotReply, ...]:
+    """Turns Rasa collector messages into replies.
+
+    A custom payload (`links`, `handoff`, `hangup`) that follows a text belongs to that
+    text's reply, since Rasa emits a response's text and custom payload as two messages.
+    """
+    replies: list[BotReply] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        text = message.get("text")
+        if isinstance(text, str) and text:
+            replies.append(BotReply(text=text, buttons=_buttons(message.get("buttons"))))
+        custom = message.get("custom")
+        if isinstance(custom, dict):
+            base = replies.pop() if replies else BotReply()
+            replies.append(_apply_custom(base, custom))
+    return tuple(replies)
+
+
+def _buttons(raw: object) -> tuple[Button, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        Button(title=str(b["title"]), payload=str(b["payload"]))
+        for b in raw
+        if isinstance(b, dict) and "title" in b and "payload" in b
+    )
+
+
+def _apply_custom(reply: BotReply, custom: Mapping[str, object]) -> BotReply:
+    links = reply.links
+    raw_links = custom.get("links")
+    if isinstance(raw_links, list):
+        links += tuple(
+            Link(title=str(item["title"]), url=str(item["url"]))
+            for item in raw_links
+            if isinstance(item, dict) and "title" in item and "url" in item
+        )
+    handoff = reply.handoff
+    raw_handoff = custom.get("handoff")
+    if isinstance(raw_handoff, dict):
+        department = raw_handoff.get("department")
+        handoff = Handoff(
+            reason=str(raw_handoff.get("reason") or "unspecified"),
+            department=str(department) if department else None,
+        )
+    return BotReply(
+        text=reply.text,
+        buttons=reply.buttons,
+        links=links,
+        handoff=handoff,
+        hangup=reply.hangup or custom.get("hangup") is True,
+    )
+
+
+def _parse_nlu(raw: object) -> Understanding:
+    if not isinstance(raw, dict):
+        return Understanding()
+    intent = raw.get("intent")
+    confidence = raw.get("confidence")
+    return Understanding(
+        intent=intent if isinstance(intent, str) else None,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+    )

@@ -1,0 +1,301 @@
+"""Sessions, transcripts and escalation cases in Redis, with an outbox for Redis outages.
+
+Writes are operations applied in order. When Redis is unreachable they wait in a bounded
+in-memory outbox that a flusher task owned by the store drains once Redis is back; when
+the outbox is full, `StoreFull` is raised so that the caller refuses new input instead of
+losing it. Each operation is idempotent, so a retried write never duplicates a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self, cast
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from dialogue.messages import Channel
+from dialogue.records import (
+    CASE_EVENTS_CHANNEL,
+    OPEN_CASES_KEY,
+    Case,
+    CaseStatus,
+    TranscriptRecord,
+    case_key,
+    session_key,
+    transcript_key,
+)
+
+log = logging.getLogger(__name__)
+
+# KEYS: transcript stream, session hash. ARGV: ttl, record id, ts, channel, field/value pairs.
+# Skips a record already appended (a retried write); keeps a transcript without TTL (an
+# open case holds it) persistent, else refreshes the retention of transcript and session.
+_APPEND_LUA = """
+if redis.call('HGET', KEYS[2], 'last_record') == ARGV[2] then return 0 end
+local ttl = redis.call('TTL', KEYS[1])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
+if redis.call('HSETNX', KEYS[2], 'created_at', ARGV[3]) == 1 then
+  redis.call('HSET', KEYS[2], 'channel', ARGV[4], 'state', 'active')
+end
+redis.call('HSET', KEYS[2], 'last_seen', ARGV[3], 'last_record', ARGV[2])
+if ttl ~= -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+_STORE_UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+def _encodable(fields: dict[str, str]) -> Mapping[FieldT, EncodableT]:
+    return cast(Mapping[FieldT, EncodableT], fields)
+
+
+class StoreFull(Exception):
+    """Redis is unreachable and the outbox is full: new input must be refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendOp:
+    session_id: str
+    record: TranscriptRecord
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCaseOp:
+    case: Case
+
+
+Op = AppendOp | OpenCaseOp
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    channel: Channel
+    state: str
+    created_at: float
+    last_seen: float
+    case_id: str | None
+
+
+class ConversationStore:
+    """Owns the Redis writes of the dialogue core; use as `async with store:`."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        retention_s: int,
+        outbox_limit: int = 10_000,
+        spill_path: Path | None = None,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 2.0,
+    ) -> None:
+        if retention_s < 1:
+            raise ValueError("retention_s must be positive")
+        if outbox_limit < 1:
+            raise ValueError("outbox_limit must be positive")
+        self._redis = redis
+        self._retention_s = retention_s
+        self._outbox: deque[Op] = deque()
+        self._outbox_limit = outbox_limit
+        self._spill_path = spill_path
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._append_script = redis.register_script(_APPEND_LUA)
+
+    async def __aenter__(self) -> Self:
+        self._load_spill()
+        self._flusher = asyncio.create_task(self._flush_forever(), name="store-outbox")
+        if self._outbox:
+            self._wake.set()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stops the flusher; what Redis still lacks is spilled to disk (if configured)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._outbox:
+            with contextlib.suppress(*_STORE_UNREACHABLE):
+                await self._drain_once()
+        if self._outbox:
+            self._spill()
+
+    @property
+    def pending(self) -> int:
+        """Operations accepted but not yet in Redis."""
+        return len(self._outbox)
+
+    async def append(self, session_id: str, record: TranscriptRecord) -> None:
+        await self._submit(AppendOp(session_id, record))
+
+    async def open_case(self, case: Case) -> None:
+        await self._submit(OpenCaseOp(case))
+
+    def ensure_capacity(self) -> None:
+        """Raises StoreFull when no further operation could be accepted."""
+        if len(self._outbox) >= self._outbox_limit:
+            raise StoreFull(f"Redis unreachable and {len(self._outbox)} records waiting")
+
+    async def _submit(self, op: Op) -> None:
+        if not self._outbox:
+            try:
+                await self._apply(op)
+                return
+            except _STORE_UNREACHABLE as exc:
+                log.warning("Redis unreachable (%s); keeping writes in the outbox", exc)
+        self.ensure_capacity()
+        self._outbox.append(op)
+        self._wake.set()
+
+    async def _apply(self, op: Op) -> None:
+        match op:
+            case AppendOp(session_id, record):
+                fields = record.to_fields()
+                args: list[str] = [
+                    str(self._retention_s),
+                    record.record_id,
+                    repr(record.ts),
+                    record.channel.value,
+                ]
+                for name, value in fields.items():
+                    args += [name, value]
+                await self._append_script(
+                    keys=[transcript_key(session_id), session_key(session_id)], args=args
+                )
+            case OpenCaseOp(case):
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.hset(case_key(case.case_id), mapping=_encodable(case.to_fields()))
+                pipe.zadd(OPEN_CASES_KEY, {case.case_id: case.created_at})
+                pipe.hset(
+                    session_key(case.session_id),
+                    mapping=_encodable({"case_id": case.case_id, "state": "handoff"}),
+                )
+                pipe.persist(transcript_key(case.session_id))
+                pipe.persist(session_key(case.session_id))
+                pipe.publish(
+                    CASE_EVENTS_CHANNEL, json.dumps({"event": "opened", "case_id": case.case_id})
+                )
+                await pipe.execute()
+
+    async def _drain_once(self) -> None:
+        while self._outbox:
+            await self._apply(self._outbox[0])
+            self._outbox.popleft()
+
+    async def _flush_forever(self) -> None:
+        delay = self._retry_initial_s
+        while True:
+            await self._wake.wait()
+            try:
+                await self._drain_once()
+            except _STORE_UNREACHABLE:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            except redis_errors.RedisError:
+                # Not an outage: this operation can never succeed. Keep it on disk for
+                # an operator rather than block every later write behind it.
+                log.exception("Redis refused a write; spilling it for the operator")
+                self._spill_one(self._outbox.popleft())
+                continue
+            delay = self._retry_initial_s
+            log.info("Redis reachable again; outbox flushed")
+            self._wake.clear()
+
+    # --- spill file: what Redis could not take before shutdown survives a restart ---
+
+    def _spill(self) -> None:
+        if self._spill_path is None:
+            log.error("Redis unreachable at shutdown: %d records lost", len(self._outbox))
+            return
+        while self._outbox:
+            self._spill_one(self._outbox.popleft())
+        log.warning("Redis unreachable at shutdown: records kept in %s", self._spill_path)
+
+    def _spill_one(self, op: Op) -> None:
+        if self._spill_path is None:
+            log.error("dropping an operation Redis refused: %s", type(op).__name__)
+            return
+        match op:
+            case AppendOp(session_id, record):
+                line = {"op": "append", "session_id": session_id, "fields": record.to_fields()}
+            case OpenCaseOp(case):
+                line = {"op": "open_case", "fields": case.to_fields()}
+        self._spill_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._spill_path.open("a", encoding="utf-8") as spill:
+            spill.write(json.dumps(line) + "\n")
+
+    def _load_spill(self) -> None:
+        if self._spill_path is None or not self._spill_path.exists():
+            return
+        for raw in self._spill_path.read_text(encoding="utf-8").splitlines():
+            line = json.loads(raw)
+            if line["op"] == "append":
+                record = TranscriptRecord.from_fields(line["fields"])
+                self._outbox.append(AppendOp(line["session_id"], record))
+            else:
+                self._outbox.append(OpenCaseOp(Case.from_fields(line["fields"])))
+        self._spill_path.unlink()
+        log.info("Loaded %d records kept from an earlier Redis outage", len(self._outbox))
+
+    # --- reads ---
+
+    # The client decodes responses (decode_responses=True): every value is a str.
+
+    async def transcript(self, session_id: str) -> list[TranscriptRecord]:
+        entries = cast(
+            list[tuple[str, dict[str, str]]], await self._redis.xrange(transcript_key(session_id))
+        )
+        return [TranscriptRecord.from_fields(fields) for _, fields in entries]
+
+    async def case(self, case_id: str) -> Case | None:
+        fields = cast(dict[str, str], await self._redis.hgetall(case_key(case_id)))
+        return Case.from_fields(fields) if fields else None
+
+    async def open_case_ids(self) -> list[str]:
+        return cast(list[str], await self._redis.zrange(OPEN_CASES_KEY, 0, -1))
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        fields = cast(dict[str, str], await self._redis.hgetall(session_key(session_id)))
+        if not fields:
+            return None
+        return SessionInfo(
+            session_id=session_id,
+            channel=Channel(fields["channel"]),
+            state=fields.get("state", "active"),
+            created_at=float(fields["created_at"]),
+            last_seen=float(fields["last_seen"]),
+            case_id=fields.get("case_id"),
+        )
+
+    async def ttl(self, key: str) -> int:
+        return int(await self._redis.ttl(key))
+
+
+__all__ = ["Case", "CaseStatus", "ConversationStore", "SessionInfo", "StoreFull"]

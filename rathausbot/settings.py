@@ -1,0 +1,135 @@
+"""All configuration of rathausbot: environment variables, an optional TOML file, defaults.
+
+Precedence: environment (`RATHAUSBOT_*`, plus `REDIS_URL`) > `rathausbot.toml` > defaults.
+Every field is documented in docs/configuration.md; `tests/rathausbot/test_settings.py`
+keeps that document and this module in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "RATHAUSBOT_CONFIG"
+DEFAULT_CONFIG_FILE = "rathausbot.toml"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def config_file() -> Path:
+    """The TOML file read on top of the defaults (it need not exist)."""
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Settings of one rathausbot installation; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RATHAUSBOT_",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # --- HTTP server ---
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: Port = Field(8080, description="Port of the HTTP server (chat, health, console).")
+
+    # --- files ---
+    var_dir: Path = Field(
+        Path("var"), description="Runtime data: secrets, Redis files, logs, generated configs."
+    )
+    intents_dir: Path = Field(Path("intents"), description="The Rasa project directory.")
+    rasa_venv: Path = Field(
+        Path(".venv-rasa"), description="Python 3.10 environment that holds Rasa."
+    )
+
+    # --- Redis ---
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "RATHAUSBOT_REDIS_URL"),
+        description="External Redis (`redis://[:password@]host:port/db`); unset: embedded Redis.",
+    )
+    redis_port: Port = Field(6380, description="Loopback port of the embedded Redis.")
+    redis_password: SecretStr | None = Field(
+        None, description="Password of the embedded Redis; generated into var/secrets when unset."
+    )
+
+    # --- Rasa ---
+    rasa_port: Port = Field(5005, description="Loopback port of the Rasa server.")
+    actions_port: Port = Field(5055, description="Loopback port of the Rasa action server.")
+    rasa_token: SecretStr | None = Field(
+        None, description="Rasa HTTP API token; generated into var/secrets when unset."
+    )
+    rasa_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Longest wait for Rasa to answer one turn."
+    )
+    rasa_start_timeout_s: float = Field(
+        180.0, gt=0, le=1800, description="Longest wait for Rasa to load its model at start."
+    )
+
+    # --- dialogue and privacy ---
+    retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days transcripts, sessions and closed cases are kept after their last "
+        "change. Open cases are kept until closed.",
+    )
+    max_message_chars: int = Field(
+        2000, ge=1, le=100_000, description="Longest user message passed to the dialogue."
+    )
+    outbox_limit: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Records held in memory while Redis is unreachable; beyond it new turns "
+        "are refused rather than lost.",
+    )
+
+    log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def redis_embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.retention_days * 86_400
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
