@@ -39,7 +39,7 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
 
 
 def rasa_python(settings: Settings) -> Path:
-    return settings.rasa_venv / "bin" / "python"
+    return (settings.rasa_venv / "bin" / "python").absolute()
 
 
 def redis_server_binary() -> Path:

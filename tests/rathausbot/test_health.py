@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import httpx
+from redis.asyncio import Redis
+
+from rathausbot.health import HealthMonitor
+from rathausbot.http import create_app
+
+
+class Services:
+    """Answers Rasa's /status and the action server's /health as a test flips them."""
+
+    def __init__(self) -> None:
+        self.rasa = False
+        self.actions = False
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rasa" and request.url.path == "/status":
+            if not self.rasa:
+                raise httpx.ConnectError("down", request=request)
+            if request.url.params.get("token") != "t0ken":
+                return httpx.Response(401)
+            return httpx.Response(200, json={"model_file": "m.tar.gz"})
+        if request.url.host == "actions" and request.url.path == "/health" and self.actions:
+            return httpx.Response(200, json={"status": "ok"})
+        raise httpx.ConnectError("down", request=request)
+
+
+async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
+    services = Services()
+    now = [0.0]
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
+    monitor = HealthMonitor(
+        redis=redis, http=http, rasa_url="http://rasa", rasa_token="t0ken",
+        actions_url="http://actions", start_timeout_s=100, clock=lambda: now[0],
+    )
+    app = httpx.AsyncClient(transport=httpx.ASGITransport(create_app(health=monitor)),
+                            base_url="http://gw")
+
+    response = await app.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "starting", "redis": True, "rasa": False,
+                               "actions": False}
+
+    services.rasa = services.actions = True
+    response = await app.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "redis": True, "rasa": True, "actions": True}
+
+    services.rasa = False
+    response = await app.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded", "redis": True, "rasa": False,
+                               "actions": True}
+    await app.aclose()
+    await http.aclose()
+
+
+async def test_a_start_that_takes_too_long_is_degraded(redis: Redis) -> None:
+    now = [0.0]
+    http = httpx.AsyncClient(transport=httpx.MockTransport(Services().handler))
+    monitor = HealthMonitor(
+        redis=redis, http=http, rasa_url="http://rasa", rasa_token="t0ken",
+        actions_url="http://actions", start_timeout_s=100, clock=lambda: now[0],
+    )
+    assert (await monitor.check()).status.value == "starting"
+    now[0] = 101.0
+    assert (await monitor.check()).status.value == "degraded"
+    await http.aclose()
