@@ -115,6 +115,8 @@ class ConversationStore:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._flushed.set()
         self._flusher: asyncio.Task[None] | None = None
         self._append_script = redis.register_script(_APPEND_LUA)
 
@@ -122,6 +124,7 @@ class ConversationStore:
         self._load_spill()
         self._flusher = asyncio.create_task(self._flush_forever(), name="store-outbox")
         if self._outbox:
+            self._flushed.clear()
             self._wake.set()
         return self
 
@@ -151,6 +154,10 @@ class ConversationStore:
         """Operations accepted but not yet in Redis."""
         return len(self._outbox)
 
+    async def wait_flushed(self) -> None:
+        """Returns once every accepted operation is in Redis."""
+        await self._flushed.wait()
+
     async def append(self, session_id: str, record: TranscriptRecord) -> None:
         await self._submit(AppendOp(session_id, record))
 
@@ -171,6 +178,7 @@ class ConversationStore:
                 log.warning("Redis unreachable (%s); keeping writes in the outbox", exc)
         self.ensure_capacity()
         self._outbox.append(op)
+        self._flushed.clear()
         self._wake.set()
 
     async def _apply(self, op: Op) -> None:
@@ -227,6 +235,7 @@ class ConversationStore:
             delay = self._retry_initial_s
             log.info("Redis reachable again; outbox flushed")
             self._wake.clear()
+            self._flushed.set()
 
     # --- spill file: what Redis could not take before shutdown survives a restart ---
 

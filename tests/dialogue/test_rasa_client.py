@@ -10,11 +10,16 @@ from dialogue.rasa import EngineUnavailable, RasaClient, parse_messages
 def test_custom_payloads_join_the_text_before_them() -> None:
     replies = parse_messages(
         [
-            {"recipient_id": "s", "text": "Ich verbinde Sie.", "buttons": [
-                {"title": "Ja", "payload": "/affirm"}]},
+            {
+                "recipient_id": "s",
+                "text": "Ich verbinde Sie.",
+                "buttons": [{"title": "Ja", "payload": "/affirm"}],
+            },
             {"recipient_id": "s", "custom": {"links": [{"title": "Stadt", "url": "https://x"}]}},
-            {"recipient_id": "s", "custom": {"handoff": {"reason": "user_request",
-                                                          "department": "standesamt"}}},
+            {
+                "recipient_id": "s",
+                "custom": {"handoff": {"reason": "user_request", "department": "standesamt"}},
+            },
             {"recipient_id": "s", "text": "Auf Wiederhören."},
             {"recipient_id": "s", "custom": {"hangup": True}},
         ]
@@ -48,10 +53,13 @@ async def test_client_posts_to_the_channel_webhook_and_reads_nlu() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={
-            "messages": [{"text": "Hallo"}],
-            "nlu": {"intent": "greet", "confidence": 0.98},
-        })
+        return httpx.Response(
+            200,
+            json={
+                "messages": [{"text": "Hallo"}],
+                "nlu": {"intent": "greet", "confidence": 0.98},
+            },
+        )
 
     client = RasaClient("http://rasa", transport=httpx.MockTransport(handler))
     answer = await client.send("s1", Channel.VOICE, "hallo")

@@ -8,7 +8,7 @@ def test_transcript_record_round_trips_through_flat_fields() -> None:
         ts=1763750000.25,
         channel=Channel.VOICE,
         role=Role.BOT,
-        text="Guten Tag \u2013 \"Sie\" sprechen mit einem Assistenten",
+        text='Guten Tag \u2013 "Sie" sprechen mit einem Assistenten',
         intent="greet",
         confidence=0.93,
         asr_confidence=0.71,

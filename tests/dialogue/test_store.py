@@ -82,7 +82,7 @@ def client_of(server: RedisServer) -> Redis:
     return make_redis(RedisTarget("127.0.0.1", server.port, 0, server.password))
 
 
-async def test_writes_during_a_redis_outage_arrive_in_order_after_it(own_redis: RedisServer) -> None:
+async def test_writes_during_an_outage_arrive_in_order_after_it(own_redis: RedisServer) -> None:
     redis = client_of(own_redis)
     async with ConversationStore(redis, retention_s=RETENTION_S, retry_initial_s=0.05) as store:
         before = line("vor dem Ausfall")
@@ -93,9 +93,7 @@ async def test_writes_during_a_redis_outage_arrive_in_order_after_it(own_redis: 
             await store.append("s1", record)  # accepted, not lost
         assert store.pending == 2
         own_redis.start()
-        async with asyncio.timeout(10):
-            while store.pending:
-                await asyncio.sleep(0.05)
+        await asyncio.wait_for(store.wait_flushed(), 10)
         after = line("nach dem Ausfall")
         await store.append("s1", after)
         assert await store.transcript("s1") == [before, *during, after]
@@ -112,9 +110,7 @@ async def test_a_full_outbox_refuses_instead_of_dropping(own_redis: RedisServer)
             await store.append("s1", line("drei"))
         assert store.pending == 2
         own_redis.start()
-        async with asyncio.timeout(10):
-            while store.pending:
-                await asyncio.sleep(0.05)
+        await asyncio.wait_for(store.wait_flushed(), 10)
         assert [r.text for r in await store.transcript("s1")] == ["eins", "zwei"]
     await redis.aclose()
 
@@ -133,9 +129,7 @@ async def test_what_redis_lacks_at_shutdown_survives_a_restart(
     assert spill.exists()
     own_redis.start()
     async with ConversationStore(redis, retention_s=RETENTION_S, spill_path=spill) as store:
-        async with asyncio.timeout(10):
-            while store.pending:
-                await asyncio.sleep(0.05)
+        await asyncio.wait_for(store.wait_flushed(), 10)
         assert await store.transcript("s1") == [record]
         assert await store.case(case.case_id) == case
     assert not spill.exists()

@@ -50,8 +50,9 @@ def isolated_settings(var_dir: Path) -> tuple[Settings, dict[str, str]]:
         "rasa_port": free_port(),
         "actions_port": free_port(),
     }
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("RATHAUSBOT_") and k != "REDIS_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("RATHAUSBOT_") and k != "REDIS_URL"
+    }
     env.update({f"RATHAUSBOT_{k.upper()}": str(v) for k, v in values.items()})
     env["RATHAUSBOT_CONFIG"] = str(var_dir / "no-config.toml")
     return Settings(**values), env  # type: ignore[arg-type]
@@ -73,7 +74,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [str(REPO / ".venv" / "bin" / "rathausbot"), "serve"],
-            cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     gw = Gateway(settings, env, process, log_path)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -104,7 +104,7 @@ async def test_rasa_stopped_mid_conversation(rt: Runtime, gateway: Gateway) -> N
     listening_process(gateway.settings.rasa_port).send_signal(signal.SIGKILL)
     lost = "Ist jemand da? Mein Antrag ist dringend"
     assert await say(rt, session, lost) == UNAVAILABLE_TEXT[Channel.WEBCHAT]
-    health = httpx.get(f"{gateway.url}/healthz")
+    health = await rt.http.get(f"{gateway.url}/healthz")
     assert health.status_code == 503
     assert health.json()["status"] == "degraded" and health.json()["rasa"] is False
 
@@ -118,15 +118,19 @@ async def test_rasa_stopped_mid_conversation(rt: Runtime, gateway: Gateway) -> N
     assert [r.text for r in undelivered] == [lost]
     after_lost = records[records.index(undelivered[0]) + 1]
     assert (after_lost.role, after_lost.text) == (Role.SYSTEM, UNAVAILABLE_TEXT[Channel.WEBCHAT])
-    assert [r.text for r in records if r.role is Role.USER] == ["bist du ein bot", lost,
-                                                                 "auf wiedersehen"]
+    assert [r.text for r in records if r.role is Role.USER] == [
+        "bist du ein bot",
+        lost,
+        "auf wiedersehen",
+    ]
     # Rasa's own conversation state survived in Redis: the bot_challenge before the crash.
     tracker = await rt.http.get(
         f"{gateway.settings.rasa_url}/conversations/{session}/tracker",
         params={"token": rt.secrets.rasa_token},
     )
-    intents = [e["parse_data"]["intent"]["name"] for e in tracker.json()["events"]
-               if e["event"] == "user"]
+    intents = [
+        e["parse_data"]["intent"]["name"] for e in tracker.json()["events"] if e["event"] == "user"
+    ]
     assert "bot_challenge" in intents and intents[-1] == "goodbye"
 
 
@@ -141,8 +145,9 @@ async def test_redis_restarted_mid_conversation_loses_no_turn(
     redis_process.wait(timeout=15)
     await say(rt, session, said[1])  # while Redis is down: accepted, kept in the outbox
     async with asyncio.timeout(60):  # the gateway restarts Redis from its append-only file
-        while not await probe_redis(rt.redis) or rt.store.pending:
+        while not await probe_redis(rt.redis):
             await asyncio.sleep(0.2)
+        await rt.store.wait_flushed()
     for text in said[2:]:
         await say(rt, session, text)
     user_lines = [r.text for r in await rt.store.transcript(session) if r.role is Role.USER]
@@ -153,7 +158,11 @@ def test_rathausbot_chat_reads_one_message_per_line(gateway: Gateway) -> None:
     result = subprocess.run(
         [str(REPO / ".venv" / "bin" / "rathausbot"), "chat"],
         input="Guten Tag\nSind Sie ein Roboter?\nEs brennt!\nTschüss\n",
-        capture_output=True, text=True, env=gateway.env, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=gateway.env,
+        cwd=REPO,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -31,16 +31,21 @@ async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
     now = [0.0]
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
     monitor = HealthMonitor(
-        redis=redis, http=http, rasa_url="http://rasa", rasa_token="t0ken",
-        actions_url="http://actions", start_timeout_s=100, clock=lambda: now[0],
+        redis=redis,
+        http=http,
+        rasa_url="http://rasa",
+        rasa_token="t0ken",
+        actions_url="http://actions",
+        start_timeout_s=100,
+        clock=lambda: now[0],
     )
-    app = httpx.AsyncClient(transport=httpx.ASGITransport(create_app(health=monitor)),
-                            base_url="http://gw")
+    app = httpx.AsyncClient(
+        transport=httpx.ASGITransport(create_app(health=monitor)), base_url="http://gw"
+    )
 
     response = await app.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "starting", "redis": True, "rasa": False,
-                               "actions": False}
+    assert response.json() == {"status": "starting", "redis": True, "rasa": False, "actions": False}
 
     services.rasa = services.actions = True
     response = await app.get("/healthz")
@@ -50,8 +55,7 @@ async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
     services.rasa = False
     response = await app.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "degraded", "redis": True, "rasa": False,
-                               "actions": True}
+    assert response.json() == {"status": "degraded", "redis": True, "rasa": False, "actions": True}
     await app.aclose()
     await http.aclose()
 
@@ -60,8 +64,13 @@ async def test_a_start_that_takes_too_long_is_degraded(redis: Redis) -> None:
     now = [0.0]
     http = httpx.AsyncClient(transport=httpx.MockTransport(Services().handler))
     monitor = HealthMonitor(
-        redis=redis, http=http, rasa_url="http://rasa", rasa_token="t0ken",
-        actions_url="http://actions", start_timeout_s=100, clock=lambda: now[0],
+        redis=redis,
+        http=http,
+        rasa_url="http://rasa",
+        rasa_token="t0ken",
+        actions_url="http://actions",
+        start_timeout_s=100,
+        clock=lambda: now[0],
     )
     assert (await monitor.check()).status.value == "starting"
     now[0] = 101.0

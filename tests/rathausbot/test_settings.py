@@ -37,7 +37,8 @@ def test_environment_beats_toml_file_beats_defaults(monkeypatch: pytest.MonkeyPa
     assert settings.log_level == "DEBUG"
     assert not settings.redis_embedded
     target = redis_target(settings, resolve_secrets(settings))
-    assert (target.host, target.port, target.db, target.password) == ("redis.intern", 6390, 2, "s@cret")
+    assert (target.host, target.port, target.db) == ("redis.intern", 6390, 2)
+    assert target.password == "s@cret"
     assert target.display == "redis.intern:6390/2"
 
 
@@ -50,8 +51,12 @@ def test_config_file_can_be_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("RATHAUSBOT_PORT", "0"), ("RATHAUSBOT_RETENTION_DAYS", "0"),
-     ("RATHAUSBOT_LOG_LEVEL", "LOUD"), ("RATHAUSBOT_RASA_TIMEOUT_S", "-1")],
+    [
+        ("RATHAUSBOT_PORT", "0"),
+        ("RATHAUSBOT_RETENTION_DAYS", "0"),
+        ("RATHAUSBOT_LOG_LEVEL", "LOUD"),
+        ("RATHAUSBOT_RASA_TIMEOUT_S", "-1"),
+    ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> None:
     monkeypatch.setenv(key, value)

@@ -32,8 +32,9 @@ async def test_a_crashed_child_is_restarted_and_stop_ends_it(tmp_path: Path) -> 
 
 
 async def test_wait_ready_gives_up_when_the_probe_never_answers(tmp_path: Path) -> None:
-    spec = ProcessSpec("idle", (sys.executable, "-c", "import time; time.sleep(60)"),
-                       tmp_path / "idle.log")
+    spec = ProcessSpec(
+        "idle", (sys.executable, "-c", "import time; time.sleep(60)"), tmp_path / "idle.log"
+    )
 
     async def never() -> bool:
         return False
