@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +30,20 @@ from rathausbot.supervisor import ProcessSpec, SupervisedProcess
 from rathausbot.training import model_path
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM, so a
+    signal stops the HTTP server and then the services, and the process exits with 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
 
 
 class StartupError(RuntimeError):
@@ -226,7 +241,10 @@ async def serve(settings: Settings) -> None:
             access_log=False,
             lifespan="off",
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.request_exit)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(rt.services.start(), name="start-services")
         try:

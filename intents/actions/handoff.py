@@ -1,0 +1,95 @@
+"""``action_human_handoff``: tells the citizen who takes over and asks the gateway to escalate."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from intents.actions.knowledge import Department, Directory, knowledge_dir, load_directory
+
+DEPARTMENT = "department"
+
+
+class Channel(Enum):
+    """Channel family the wording is chosen for; values are intents.connectors channel names."""
+
+    WEBCHAT = "webchat"
+    VOICE = "voice"
+    OTHER = "other"
+
+    @classmethod
+    def of(cls, input_channel: str | None) -> Channel:
+        """Channel for a tracker's latest input channel name; unknown names give OTHER."""
+        for channel in cls:
+            if channel.value == input_channel:
+                return channel
+        return cls.OTHER
+
+
+def handoff_text(department: Department, channel: Channel) -> str:
+    """German, formal handoff message for ``channel``."""
+    target = department.name_accusative
+    match channel:
+        case Channel.VOICE:
+            return (
+                f"Einen Moment bitte, ich übergebe Ihr Anliegen an {target}. "
+                f"Sie erreichen {target} auch direkt unter {department.phone_spoken}."
+            )
+        case Channel.WEBCHAT:
+            return (
+                f"Ich übergebe Ihr Anliegen an {target}. Eine Mitarbeiterin oder ein "
+                f"Mitarbeiter meldet sich hier im Chat. Sie erreichen {target} auch "
+                f"telefonisch unter {department.phone} oder per E-Mail an {department.email}."
+            )
+        case Channel.OTHER:
+            return (
+                f"Ich übergebe Ihr Anliegen an {target}. Sie erreichen {target} auch "
+                f"telefonisch unter {department.phone}, per E-Mail an {department.email} "
+                f"oder vor Ort: {department.address}."
+            )
+
+
+class ActionHumanHandoff(Action):
+    """Picks the department (entity, then slot, then default) and emits the handoff payload.
+
+    Sends ``{"handoff": {"reason": "user_request", "department": "<id>"}}`` as a custom message;
+    the gateway opens an escalation case on it. Knowledge is validated when the action server
+    starts (rasa_sdk instantiates actions at registration), so a bad file fails fast.
+    """
+
+    def __init__(self, knowledge: Path | None = None) -> None:
+        self._directory: Directory = load_directory(knowledge or knowledge_dir())
+
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[EventType]:
+        requested = next(tracker.get_latest_entity_values(DEPARTMENT), None)
+        if requested is None:
+            slot_value: Any = tracker.get_slot(DEPARTMENT)
+            requested = slot_value if isinstance(slot_value, str) else None
+        department = self._directory.resolve(requested)
+        channel = Channel.of(tracker.get_latest_input_channel())
+
+        text = handoff_text(department, channel)
+        if channel is Channel.WEBCHAT:
+            title = f"{department.name}: Kontakt und Öffnungszeiten"
+            links = [{"title": title, "url": department.url}]
+            dispatcher.utter_message(text=text, json_message={"links": links})
+        else:
+            dispatcher.utter_message(text=text)
+        dispatcher.utter_message(
+            json_message={"handoff": {"reason": "user_request", "department": department.id}}
+        )
+        return [SlotSet(DEPARTMENT, department.id)]
