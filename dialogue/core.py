@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from dialogue.messages import BotReply, Channel, EngineAnswer, Role, UserTurn
+from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
 from dialogue.store import ConversationStore
@@ -81,9 +81,9 @@ class DialogueCore:
             answer = EngineAnswer(replies=(BotReply(text=UNAVAILABLE_TEXT[channel]),))
             delivery = Delivery.UNDELIVERED
 
+        lines: list[TranscriptRecord] = []
         if user_turn is not None:
-            await self._store.append(
-                session_id,
+            lines.append(
                 TranscriptRecord.new(
                     channel,
                     Role.USER,
@@ -92,15 +92,22 @@ class DialogueCore:
                     confidence=answer.understanding.confidence,
                     asr_confidence=user_turn.confidence,
                     delivery=delivery,
-                ),
+                )
             )
+        cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
         replies = [
-            await self._open_case_if_handoff(session_id, channel, reply) for reply in answer.replies
+            reply
+            if case is None or reply.handoff is None
+            else replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
+            for reply, case in zip(answer.replies, cases, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
-        for reply in replies:
-            record = TranscriptRecord.from_reply(channel, reply)
-            await self._store.append(session_id, replace(record, role=role))
+        lines += [replace(TranscriptRecord.from_reply(channel, r), role=role) for r in replies]
+        await self._store.append(session_id, *lines)  # the turn in one write
+        for case in cases:
+            if case is not None:
+                await self._store.open_case(case)
+                log.info("escalation case %s opened (%s)", case.case_id, case.reason)
         log.info(
             "turn on %s: intent=%s confidence=%s replies=%d",
             channel,
@@ -110,20 +117,15 @@ class DialogueCore:
         )
         return replies
 
-    async def _open_case_if_handoff(
-        self, session_id: str, channel: Channel, reply: BotReply
-    ) -> BotReply:
-        if reply.handoff is None:
-            return reply
+    def _case_for(self, session_id: str, channel: Channel, handoff: Handoff | None) -> Case | None:
+        if handoff is None:
+            return None
         now = self._clock()
-        case = Case(
+        return Case(
             case_id=Case.new_id(now),
             session_id=session_id,
             channel=channel,
-            reason=reply.handoff.reason,
-            department=reply.handoff.department,
+            reason=handoff.reason,
+            department=handoff.department,
             created_at=now,
         )
-        await self._store.open_case(case)
-        log.info("escalation case %s opened (%s)", case.case_id, case.reason)
-        return replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))

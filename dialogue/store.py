@@ -37,18 +37,23 @@ from dialogue.records import (
 
 log = logging.getLogger(__name__)
 
-# KEYS: transcript stream, session hash. ARGV: ttl, record id, ts, channel, field/value pairs.
-# Skips a record already appended (a retried write); keeps a transcript without TTL (an
-# open case holds it) persistent, else refreshes the retention of transcript and session.
+# KEYS: transcript stream, session hash.
+# ARGV: ttl, id of the batch's last record, ts, channel, then per record: n, n field/values.
+# Skips a batch already appended (a retried write). While the session has an open case its
+# transcript and session stay without expiry, else their retention is refreshed.
 _APPEND_LUA = """
 if redis.call('HGET', KEYS[2], 'last_record') == ARGV[2] then return 0 end
-local ttl = redis.call('TTL', KEYS[1])
-redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
-if redis.call('HSETNX', KEYS[2], 'created_at', ARGV[3]) == 1 then
-  redis.call('HSET', KEYS[2], 'channel', ARGV[4], 'state', 'active')
+local i = 5
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
 end
+redis.call('HSETNX', KEYS[2], 'created_at', ARGV[3])
+redis.call('HSETNX', KEYS[2], 'channel', ARGV[4])
+redis.call('HSETNX', KEYS[2], 'state', 'active')
 redis.call('HSET', KEYS[2], 'last_seen', ARGV[3], 'last_record', ARGV[2])
-if ttl ~= -1 then
+if redis.call('HEXISTS', KEYS[2], 'case_id') == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
@@ -69,7 +74,7 @@ class StoreFull(Exception):
 @dataclass(frozen=True, slots=True)
 class AppendOp:
     session_id: str
-    record: TranscriptRecord
+    records: tuple[TranscriptRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +163,10 @@ class ConversationStore:
         """Returns once every accepted operation is in Redis."""
         await self._flushed.wait()
 
-    async def append(self, session_id: str, record: TranscriptRecord) -> None:
-        await self._submit(AppendOp(session_id, record))
+    async def append(self, session_id: str, *records: TranscriptRecord) -> None:
+        """Appends lines to a transcript, in order, in one write."""
+        if records:
+            await self._submit(AppendOp(session_id, records))
 
     async def open_case(self, case: Case) -> None:
         await self._submit(OpenCaseOp(case))
@@ -183,16 +190,19 @@ class ConversationStore:
 
     async def _apply(self, op: Op) -> None:
         match op:
-            case AppendOp(session_id, record):
-                fields = record.to_fields()
+            case AppendOp(session_id, records):
+                last = records[-1]
                 args: list[str] = [
                     str(self._retention_s),
-                    record.record_id,
-                    repr(record.ts),
-                    record.channel.value,
+                    last.record_id,
+                    repr(last.ts),
+                    last.channel.value,
                 ]
-                for name, value in fields.items():
-                    args += [name, value]
+                for record in records:
+                    fields = record.to_fields()
+                    args.append(str(2 * len(fields)))
+                    for name, value in fields.items():
+                        args += [name, value]
                 await self._append_script(
                     keys=[transcript_key(session_id), session_key(session_id)], args=args
                 )
@@ -251,9 +261,14 @@ class ConversationStore:
         if self._spill_path is None:
             log.error("dropping an operation Redis refused: %s", type(op).__name__)
             return
+        line: dict[str, object]
         match op:
-            case AppendOp(session_id, record):
-                line = {"op": "append", "session_id": session_id, "fields": record.to_fields()}
+            case AppendOp(session_id, records):
+                line = {
+                    "op": "append",
+                    "session_id": session_id,
+                    "records": [record.to_fields() for record in records],
+                }
             case OpenCaseOp(case):
                 line = {"op": "open_case", "fields": case.to_fields()}
         self._spill_path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,8 +281,8 @@ class ConversationStore:
         for raw in self._spill_path.read_text(encoding="utf-8").splitlines():
             line = json.loads(raw)
             if line["op"] == "append":
-                record = TranscriptRecord.from_fields(line["fields"])
-                self._outbox.append(AppendOp(line["session_id"], record))
+                records = tuple(TranscriptRecord.from_fields(f) for f in line["records"])
+                self._outbox.append(AppendOp(line["session_id"], records))
             else:
                 self._outbox.append(OpenCaseOp(Case.from_fields(line["fields"])))
         self._spill_path.unlink()

@@ -39,10 +39,10 @@ async def test_transcript_is_append_only_in_order_with_retention(redis: Redis) -
 
 async def test_a_retried_append_is_not_written_twice(redis: Redis) -> None:
     async with ConversationStore(redis, retention_s=RETENTION_S) as store:
-        record = line("Hallo")
-        await store.append("s1", record)
-        await store.append("s1", record)
-        assert await store.transcript("s1") == [record]
+        turn = (line("Hallo"), line("Guten Tag!", Role.BOT))
+        await store.append("s1", *turn)
+        await store.append("s1", *turn)
+        assert await store.transcript("s1") == list(turn)
 
 
 async def test_an_open_case_keeps_the_transcript_beyond_retention(redis: Redis) -> None:
@@ -68,6 +68,21 @@ async def test_an_open_case_keeps_the_transcript_beyond_retention(redis: Redis) 
                     messages.append(message)
         assert case.case_id in messages[0]["data"]
         await pubsub.aclose()
+
+
+async def test_a_case_opened_before_the_first_line_still_keeps_it(redis: Redis) -> None:
+    async with ConversationStore(redis, retention_s=RETENTION_S) as store:
+        case = Case(Case.new_id(1.0e9), "s2", Channel.VOICE, "user_request", None, 1.0e9)
+        await store.open_case(case)
+        await store.append("s2", line("Mensch bitte"))
+        assert await store.ttl(transcript_key("s2")) == -1
+        session = await store.session("s2")
+        assert session is not None
+        assert (session.state, session.case_id, session.channel) == (
+            "handoff",
+            case.case_id,
+            Channel.WEBCHAT,
+        )
 
 
 @pytest.fixture

@@ -20,7 +20,11 @@ def test_chat_without_a_running_serve(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(REPO / ".venv" / "bin" / "rathausbot"), "chat", "--channel", "voice"],
         input="bist du ein computer\nauf wiederhören\n",
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=400,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()

@@ -26,16 +26,32 @@ def run_rasa(gateway: Gateway, *args: str, cwd: Path) -> subprocess.CompletedPro
 
 
 def test_training_data_validates(gateway: Gateway) -> None:
-    result = run_rasa(gateway, "data", "validate", "--domain", "domain", "--fail-on-warnings",
-                      cwd=REPO / "intents")
+    result = run_rasa(
+        gateway,
+        "data",
+        "validate",
+        "--domain",
+        "domain",
+        "--fail-on-warnings",
+        cwd=REPO / "intents",
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_the_test_stories_pass(gateway: Gateway, tmp_path: Path) -> None:
     model = model_path(gateway.settings.intents_dir)
     result = run_rasa(
-        gateway, "test", "core", "--stories", "tests/test_stories.yml", "--model", str(model),
-        "--out", str(tmp_path), "--fail-on-prediction-errors", cwd=REPO / "intents",
+        gateway,
+        "test",
+        "core",
+        "--stories",
+        "tests/test_stories.yml",
+        "--model",
+        str(model),
+        "--out",
+        str(tmp_path),
+        "--fail-on-prediction-errors",
+        cwd=REPO / "intents",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -43,9 +59,14 @@ def test_the_test_stories_pass(gateway: Gateway, tmp_path: Path) -> None:
 @pytest.mark.parametrize("channel", ["webchat", "voice"])
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"sender": "", "message": "hi"}', b'{"sender": "s"}',
-     b'{"sender": "s", "message": "' + b"x" * 5000 + b'"}',
-     b'{"sender": "s", "message": "hi", "metadata": 3}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"sender": "", "message": "hi"}',
+        b'{"sender": "s"}',
+        b'{"sender": "s", "message": "' + b"x" * 5000 + b'"}',
+        b'{"sender": "s", "message": "hi", "metadata": 3}',
+    ],
 )
 def test_channel_webhooks_refuse_bad_requests_and_keep_serving(
     gateway: Gateway, channel: str, body: bytes
