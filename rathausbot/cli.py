@@ -71,6 +71,9 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request URL at INFO; Rasa's status URL carries the API token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def chat(settings: Settings, channel: Channel, stdin: TextIO, stdout: TextIO) -> int:

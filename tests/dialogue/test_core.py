@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from redis.asyncio import Redis
 
@@ -106,3 +108,17 @@ async def test_empty_and_oversized_messages_are_not_sent(store: ConversationStor
         await core.handle(UserTurn("s1", Channel.WEBCHAT, "x" * 11))
     assert engine.received == []
     assert await store.transcript("s1") == []
+
+
+async def test_logs_carry_no_message_text(
+    store: ConversationStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = FakeEngine(scripted)
+    core = DialogueCore(engine, store)
+    with caplog.at_level(logging.DEBUG):
+        await core.handle(UserTurn("s1", Channel.WEBCHAT, "Ich heiße Erika Mustermann, Mensch"))
+        engine.down = True
+        await core.handle(UserTurn("s1", Channel.WEBCHAT, "Meine Nummer ist 0171 2345678"))
+    assert "turn on webchat" in caplog.text and "escalation case" in caplog.text
+    for private in ("Mustermann", "2345678", "Echo"):
+        assert private not in caplog.text

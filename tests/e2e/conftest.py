@@ -55,6 +55,7 @@ def isolated_settings(var_dir: Path) -> tuple[Settings, dict[str, str]]:
     }
     env.update({f"RATHAUSBOT_{k.upper()}": str(v) for k, v in values.items()})
     env["RATHAUSBOT_CONFIG"] = str(var_dir / "no-config.toml")
+    env["RATHAUSBOT_LOG_LEVEL"] = "DEBUG"  # the strictest test of what logs may carry
     return Settings(**values), env  # type: ignore[arg-type]
 
 

@@ -171,3 +171,11 @@ def test_rathausbot_chat_reads_one_message_per_line(gateway: Gateway) -> None:
     assert "automatisierter Assistent" in out
     assert "112" in out and "110" in out
     assert "Wiedersehen" in out
+
+
+def test_the_gateway_log_has_no_secrets(gateway: Gateway) -> None:
+    log = gateway.log_path.read_text(errors="replace")
+    secrets_dir = gateway.settings.var_dir / "secrets"
+    for name in ("rasa_token", "redis_password"):
+        assert (secrets_dir / name).read_text().strip() not in log, name
+    assert "rasa is ready" in log  # the log is the gateway's, at DEBUG level
