@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ def train(settings: Settings, *, echo: Callable[[str], None] = print, force: boo
             target.name.removesuffix(".tar.gz"),
         ],
         cwd=settings.intents_dir,
-        env={**_base_env(), **rasa_environment(settings)},
+        env={**os.environ, **rasa_environment(settings)},
         check=False,
     )
     if result.returncode != 0 or not target.exists():
@@ -81,9 +82,3 @@ def train(settings: Settings, *, echo: Callable[[str], None] = print, force: boo
             old.unlink()
     echo(f"Model trained in {time.monotonic() - started:.0f} s: {target}")
     return target
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)

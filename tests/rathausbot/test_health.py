@@ -26,11 +26,9 @@ class Services:
         raise httpx.ConnectError("down", request=request)
 
 
-async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
-    services = Services()
-    now = [0.0]
-    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
-    monitor = HealthMonitor(
+def make_monitor(redis: Redis, http: httpx.AsyncClient, now: list[float]) -> HealthMonitor:
+    """A monitor of the fake services above, with a start timeout of 100 s on `now[0]`."""
+    return HealthMonitor(
         redis=redis,
         http=http,
         rasa_url="http://rasa",
@@ -39,6 +37,12 @@ async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
         start_timeout_s=100,
         clock=lambda: now[0],
     )
+
+
+async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
+    services = Services()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
+    monitor = make_monitor(redis, http, [0.0])
     app = httpx.AsyncClient(
         transport=httpx.ASGITransport(create_app(health=monitor)), base_url="http://gw"
     )
@@ -63,15 +67,7 @@ async def test_healthz_starting_then_ready_then_degraded(redis: Redis) -> None:
 async def test_a_start_that_takes_too_long_is_degraded(redis: Redis) -> None:
     now = [0.0]
     http = httpx.AsyncClient(transport=httpx.MockTransport(Services().handler))
-    monitor = HealthMonitor(
-        redis=redis,
-        http=http,
-        rasa_url="http://rasa",
-        rasa_token="t0ken",
-        actions_url="http://actions",
-        start_timeout_s=100,
-        clock=lambda: now[0],
-    )
+    monitor = make_monitor(redis, http, now)
     assert (await monitor.check()).status.value == "starting"
     now[0] = 101.0
     assert (await monitor.check()).status.value == "degraded"
