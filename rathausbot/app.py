@@ -28,6 +28,16 @@ from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secre
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
 from rathausbot.training import model_path
+from voice.asr import (
+    MUNICIPAL_TERMS,
+    Device,
+    WhisperTranscriber,
+    choose_device,
+    resolve_model,
+    vocabulary_prompt,
+)
+from voice.tts import CachingSynthesizer, make_synthesizer
+from voice.vad import Endpointer, SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +273,38 @@ async def serve(settings: Settings) -> None:
             server.should_exit = True
             start_task.cancel()
             await asyncio.gather(start_task, server_task, return_exceptions=True)
+
+
+@dataclass
+class VoiceEngines:
+    """The voice models of one process, loaded once and shared by every call."""
+
+    transcriber: WhisperTranscriber
+    synthesizer: CachingSynthesizer
+    vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
+    end_silence_ms: int
+
+    def endpointer(self) -> Endpointer:
+        return Endpointer(SileroVad(session=self.vad_session), end_silence_ms=self.end_silence_ms)
+
+
+def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> VoiceEngines:
+    """Loads ASR, TTS and VAD from local files only (joins the packaged Whisper model into
+    var/models/ on first use, with `progress` lines)."""
+    choice = choose_device(Device(settings.asr_device))
+    model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
+    progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}) ...")
+    prompt = vocabulary_prompt(settings.intents_dir / "knowledge", extra=MUNICIPAL_TERMS)
+    transcriber = WhisperTranscriber(model_dir, device=choice, initial_prompt=prompt)
+    synthesizer = make_synthesizer(
+        settings.tts_voice,
+        settings.var_dir / "voices",
+        use_cuda=choice.device is Device.CUDA,
+        warn=lambda text: log.warning("%s", text),
+    )
+    return VoiceEngines(
+        transcriber,
+        CachingSynthesizer(synthesizer),
+        SileroVad().session,
+        settings.vad_end_silence_ms,
+    )

@@ -1,4 +1,4 @@
-"""The `rathausbot` command: serve, train, chat, doctor."""
+"""The `rathausbot` command: serve, train, chat, doctor, voice-test, voices."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -36,6 +37,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="which channel's wording to use (default: webchat)",
     )
     commands.add_parser("doctor", help="check the installation and say how to fix problems")
+    vt_cmd = commands.add_parser(
+        "voice-test", help="run voice turns from a WAV file (VAD, ASR, dialogue, TTS)"
+    )
+    vt_cmd.add_argument("wav", type=Path, help="the caller's audio (16-bit PCM WAV, any rate)")
+    vt_cmd.add_argument("--out", type=Path, help="write the bot's audio to this WAV file")
+    vt_cmd.add_argument("--json", action="store_true", help="one JSON line per caller turn")
+    voices_cmd = commands.add_parser("voices", help="manage Piper voices")
+    voices_sub = voices_cmd.add_subparsers(dest="voices_command", required=True)
+    install_cmd = voices_sub.add_parser("install", help="download a Piper voice to var/voices/")
+    install_cmd.add_argument("name", help="voice name, e.g. de_DE-thorsten-medium")
     args = parser.parse_args(argv)
 
     try:
@@ -43,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"Invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings, quiet=args.command == "chat")
+    _configure_logging(settings, quiet=args.command == "chat" or getattr(args, "json", False))
 
     try:
         match args.command:
@@ -57,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from rathausbot.doctor import doctor
 
                 return asyncio.run(doctor(settings))
+            case "voice-test":
+                from rathausbot.voice_cli import voice_test
+
+                return asyncio.run(
+                    voice_test(
+                        settings, args.wav, out=args.out, as_json=args.json, stdout=sys.stdout
+                    )
+                )
+            case "voices":
+                from rathausbot.voice_cli import voices_install
+
+                return voices_install(settings, args.name)
     except (StartupError, TrainingFailed) as exc:
         print(f"rathausbot: {exc}", file=sys.stderr)
         return 1

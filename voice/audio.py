@@ -1,0 +1,133 @@
+"""PCM audio frames (int16 mono) and resampling between telephone and model rates."""
+
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+SUPPORTED_RATES = (8000, 16000, 22050, 24000, 48000)
+Samples = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """Little-endian int16 mono PCM at `sample_rate`; any length (a 20 ms packet or a turn)."""
+
+    pcm: bytes
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        if self.sample_rate not in SUPPORTED_RATES:
+            raise ValueError(f"unsupported sample rate {self.sample_rate} Hz")
+        if len(self.pcm) % 2:
+            raise ValueError("PCM must be a whole number of int16 samples")
+
+    @classmethod
+    def from_samples(cls, samples: npt.ArrayLike, sample_rate: int) -> AudioFrame:
+        array = np.asarray(samples)
+        if array.dtype.kind == "f":
+            array = np.clip(np.round(array * 32767.0), -32768, 32767)
+        return cls(array.astype("<i2").tobytes(), sample_rate)
+
+    @classmethod
+    def silence(cls, duration_s: float, sample_rate: int) -> AudioFrame:
+        return cls(bytes(2 * round(duration_s * sample_rate)), sample_rate)
+
+    @property
+    def samples(self) -> Samples:
+        return np.frombuffer(self.pcm, dtype="<i2")
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.pcm) // 2
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+    def float32(self) -> npt.NDArray[np.float32]:
+        return self.samples.astype(np.float32) / 32768.0
+
+    def peak(self) -> int:
+        return int(np.abs(self.samples.astype(np.int32)).max()) if self.num_samples else 0
+
+    def __add__(self, other: AudioFrame) -> AudioFrame:
+        if other.sample_rate != self.sample_rate:
+            other = resample(other, self.sample_rate)
+        return AudioFrame(self.pcm + other.pcm, self.sample_rate)
+
+    def split(self, frame_ms: int) -> list[AudioFrame]:
+        """Cuts into frames of `frame_ms`; the last one may be shorter."""
+        step = 2 * self.sample_rate * frame_ms // 1000
+        if step <= 0:
+            raise ValueError("frame_ms too small")
+        return [
+            AudioFrame(self.pcm[i : i + step], self.sample_rate)
+            for i in range(0, len(self.pcm), step)
+        ]
+
+
+def resample(frame: AudioFrame, sample_rate: int) -> AudioFrame:
+    """The same audio at another rate (soxr, high quality); a no-op at the same rate."""
+    if sample_rate == frame.sample_rate:
+        return frame
+    if sample_rate not in SUPPORTED_RATES:
+        raise ValueError(f"unsupported sample rate {sample_rate} Hz")
+    if not frame.num_samples:
+        return AudioFrame(b"", sample_rate)
+    out = soxr.resample(frame.samples, frame.sample_rate, sample_rate, quality="HQ")
+    return AudioFrame(np.asarray(out, dtype="<i2").tobytes(), sample_rate)
+
+
+def concat(frames: list[AudioFrame], sample_rate: int) -> AudioFrame:
+    return AudioFrame(b"".join(resample(f, sample_rate).pcm for f in frames), sample_rate)
+
+
+class InvalidWav(ValueError):
+    """The file is not a PCM WAV file rathausbot can read; the text says why."""
+
+
+def decode_wav(data: bytes) -> AudioFrame:
+    """A 16-bit PCM WAV (mono or stereo, mixed down) as one frame at its own rate, or at
+    16 kHz when its rate is not one of SUPPORTED_RATES."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise InvalidWav(f"not a PCM WAV file: {exc}") from exc
+    if width != 2:
+        raise InvalidWav(f"need 16-bit PCM, got {8 * width}-bit")
+    samples = np.frombuffer(raw[: len(raw) - len(raw) % (2 * channels)], dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
+    if rate in SUPPORTED_RATES:
+        return AudioFrame(samples.tobytes(), rate)
+    if not 4000 <= rate <= 192_000:
+        raise InvalidWav(f"sample rate {rate} Hz out of range")
+    out = soxr.resample(samples, rate, 16000, quality="HQ")
+    return AudioFrame(np.asarray(out, dtype="<i2").tobytes(), 16000)
+
+
+def encode_wav(frame: AudioFrame) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(frame.sample_rate)
+        wav.writeframes(frame.pcm)
+    return buffer.getvalue()
+
+
+def read_wav(path: Path) -> AudioFrame:
+    return decode_wav(path.read_bytes())
+
+
+def write_wav(path: Path, frame: AudioFrame) -> None:
+    path.write_bytes(encode_wav(frame))

@@ -1,0 +1,317 @@
+"""The voice session: joins one call's audio to the dialogue core (turn-taking, barge-in,
+silence handling, DTMF, recording consent)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from dialogue.core import DialogueCore
+from dialogue.messages import BotReply, Channel, Handoff, UserTurn
+from voice.asr import Transcriber
+from voice.audio import AudioFrame, resample
+from voice.speech import Consent, parse_consent, readback, spell_digits
+from voice.tts import Synthesizer
+from voice.vad import Endpointer, SpeechEnded, SpeechStarted
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 20
+REPROMPT_TEXT = "Sind Sie noch da? Wie kann ich Ihnen helfen?"
+SILENCE_GOODBYE_TEXT = "Ich höre leider nichts mehr. Vielen Dank für Ihren Anruf. Auf Wiederhören!"
+CONSENT_TEXT = (
+    "Dürfen wir dieses Gespräch zur Qualitätssicherung aufzeichnen? "
+    "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein."
+)
+HANDOFF_TRIGGER = "/human_handoff"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    frame: AudioFrame
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfIn:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    pass
+
+
+CallEvent = AudioIn | DtmfIn | CallerHungUp
+
+
+class VoiceCall(Protocol):
+    """What a session needs from a call (telephony's SIP or WebRTC call; a fake in tests)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def events(self) -> AsyncIterator[CallEvent]: ...
+
+    async def play(self, frame: AudioFrame) -> None:
+        """Sends one 20 ms frame; returns when the call is ready for the next one."""
+        ...
+
+    async def stop_playback(self) -> None:
+        """Drops audio queued for playback (barge-in)."""
+        ...
+
+    async def transfer(self, handoff: Handoff) -> None: ...
+
+    async def hangup(self) -> None: ...
+
+
+class EndReason(Enum):
+    BOT_HANGUP = "bot_hangup"
+    CALLER_HANGUP = "caller_hangup"
+    SILENCE = "silence"
+    TRANSFERRED = "transferred"
+
+
+@dataclass
+class SessionResult:
+    end: EndReason
+    consent: Consent | None = None
+    barge_ins: int = 0
+    turns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Bounded options of a voice session; times count the caller's audio, not wall time."""
+
+    reprompt_after_s: float = 8.0
+    max_reprompts: int = 2
+    recording_enabled: bool = False
+    max_dtmf_digits: int = 20
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.reprompt_after_s <= 60 or not 0 <= self.max_reprompts <= 5:
+            raise ValueError("reprompt_after_s must be in [2, 60], max_reprompts in [0, 5]")
+        if not 1 <= self.max_dtmf_digits <= 64:
+            raise ValueError("max_dtmf_digits must be in [1, 64]")
+
+
+@dataclass
+class _Speech:
+    task: asyncio.Task[None]
+    interruptible: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class VoiceSession:
+    """One call. `run()` returns when the call ends; every task it starts ends with it."""
+
+    def __init__(
+        self,
+        call: VoiceCall,
+        core: DialogueCore,
+        *,
+        session_id: str,
+        endpointer: Endpointer,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        options: SessionOptions = SessionOptions(),
+        on_consent: Callable[[Consent], None] | None = None,
+    ) -> None:
+        self._call = call
+        self._core = core
+        self._id = session_id
+        self._ep = endpointer
+        self._asr = transcriber
+        self._tts = synthesizer
+        self._opts = options
+        self._on_consent = on_consent
+        self._speech: _Speech | None = None
+        self._result = SessionResult(EndReason.CALLER_HANGUP)
+        self._silence_s = 0.0
+        self._reprompts = 0
+        self._digits = ""
+        self._awaiting_consent = False
+        self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
+        self._done = asyncio.Event()
+
+    async def run(self) -> SessionResult:
+        async with asyncio.TaskGroup() as group:
+            dialogue = group.create_task(self._dialogue(), name=f"voice-dialogue-{self._id}")
+            try:
+                await self._listen()
+            finally:
+                self._done.set()
+                await self._stop_speaking()
+                dialogue.cancel()
+        return self._result
+
+    # --- input side: audio, DTMF, silence --------------------------------------------
+
+    async def _listen(self) -> None:
+        async for event in self._call.events():
+            if self._done.is_set():
+                return
+            match event:
+                case AudioIn(frame):
+                    await self._on_audio(frame)
+                case DtmfIn(digit):
+                    await self._on_dtmf(digit)
+                case CallerHungUp():
+                    self._result.end = EndReason.CALLER_HANGUP
+                    return
+
+    async def _on_audio(self, frame: AudioFrame) -> None:
+        for event in self._ep.feed(frame):
+            match event:
+                case SpeechStarted():
+                    self._silence_s = 0.0
+                    speech = self._speech
+                    if speech and not speech.task.done() and speech.interruptible.is_set():
+                        self._result.barge_ins += 1
+                        log.info("barge-in: playback stopped")
+                        await self._stop_speaking()
+                case SpeechEnded(audio=audio):
+                    await self._recognise(audio)
+        if self._speaking() or self._ep.in_speech:
+            self._silence_s = 0.0
+            return
+        self._silence_s += frame.duration_s
+        if self._silence_s >= self._opts.reprompt_after_s:
+            self._silence_s = 0.0
+            self._reprompts += 1
+            if self._reprompts > self._opts.max_reprompts:
+                self._result.end = EndReason.SILENCE
+                await self._say_and_wait(SILENCE_GOODBYE_TEXT)
+                await self._call.hangup()
+                self._done.set()
+            else:
+                self._start_speaking([REPROMPT_TEXT])
+
+    async def _recognise(self, audio: AudioFrame) -> None:
+        transcript = await asyncio.to_thread(self._asr.transcribe, audio)
+        if transcript.text.strip():
+            self._reprompts = 0
+            await self._turns.put(
+                UserTurn(self._id, Channel.VOICE, transcript.text, transcript.confidence)
+            )
+
+    async def _on_dtmf(self, digit: str) -> None:
+        if digit not in "0123456789*#" or len(digit) != 1:
+            return
+        self._silence_s = 0.0
+        if self._awaiting_consent and digit in "12":
+            await self._turns.put(UserTurn(self._id, Channel.VOICE, digit))
+        elif digit == "#":
+            digits, self._digits = self._digits, ""
+            if digits:
+                await self._turns.put(UserTurn(self._id, Channel.VOICE, digits))
+        elif digit == "0" and not self._digits:
+            await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
+        elif digit != "*" and len(self._digits) < self._opts.max_dtmf_digits:
+            self._digits += digit
+
+    # --- output side: one dialogue turn at a time -----------------------------------
+
+    async def _dialogue(self) -> None:
+        greeting = await self._core.greet(self._id, Channel.VOICE)
+        await self._say_and_wait(*(r.text for r in greeting), protect_first=True)
+        if self._opts.recording_enabled:
+            await self._ask_consent()
+        while True:
+            turn = await self._turns.get()
+            if turn is None:
+                continue
+            await self._stop_speaking()
+            self._result.turns += 1
+            texts: list[str] = []
+            if turn.text.isdigit():
+                texts.append(f"Sie haben eingegeben: {spell_digits(turn.text)}.")
+            elif (confirmation := readback(turn.text)) is not None:
+                texts.append(confirmation)
+            replies = await self._core.handle(turn)
+            texts += [r.text for r in replies if r.text]
+            if await self._act(replies, texts):
+                return
+            self._start_speaking(texts)
+
+    async def _ask_consent(self) -> None:
+        self._awaiting_consent = True
+        answer = Consent.UNCLEAR
+        for _ in range(2):
+            await self._say_and_wait(CONSENT_TEXT)
+            turn = await self._turns.get()
+            answer = parse_consent(turn.text) if turn else Consent.UNCLEAR
+            if answer is not Consent.UNCLEAR:
+                break
+        self._awaiting_consent = False
+        final = Consent.GRANTED if answer is Consent.GRANTED else Consent.DENIED
+        self._result.consent = final
+        log.info("recording consent: %s", final.value)
+        if self._on_consent is not None:
+            self._on_consent(final)
+
+    async def _act(self, replies: list[BotReply], texts: list[str]) -> bool:
+        handoff = next((r.handoff for r in replies if r.handoff is not None), None)
+        if handoff is not None:
+            await self._say_and_wait(*texts)
+            await self._call.transfer(handoff)
+            self._result.end = EndReason.TRANSFERRED
+            self._done.set()
+            return True
+        if any(r.hangup for r in replies):
+            await self._say_and_wait(*texts)
+            await self._call.hangup()
+            self._result.end = EndReason.BOT_HANGUP
+            self._done.set()
+            return True
+        return False
+
+    # --- speaking --------------------------------------------------------------------
+
+    def _speaking(self) -> bool:
+        return self._speech is not None and not self._speech.task.done()
+
+    def _start_speaking(self, texts: list[str], *, protect_first: bool = False) -> _Speech:
+        task = asyncio.create_task(self._play(texts, protect_first), name=f"voice-tts-{self._id}")
+        self._speech = _Speech(task)
+        if not protect_first:
+            self._speech.interruptible.set()
+        return self._speech
+
+    async def _say_and_wait(self, *texts: str, protect_first: bool = False) -> None:
+        await self._stop_speaking()
+        speech = self._start_speaking([t for t in texts if t], protect_first=protect_first)
+        try:
+            await asyncio.shield(speech.task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the session ends; a barge-in only cancels the speech task
+
+    async def _stop_speaking(self) -> None:
+        speech, self._speech = self._speech, None
+        if speech is None or speech.task.done():
+            return
+        speech.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await speech.task
+        await self._call.stop_playback()
+
+    async def _play(self, texts: list[str], protect_first: bool) -> None:
+        rate = self._call.sample_rate
+        first = True
+        for text in texts:
+            sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
+            while (audio := await asyncio.to_thread(next, sentences, None)) is not None:
+                for frame in resample(audio, rate).split(FRAME_MS):
+                    await self._call.play(frame)
+                if first and protect_first and self._speech is not None:
+                    self._speech.interruptible.set()
+                first = False
+        if self._speech is not None:
+            self._speech.interruptible.set()

@@ -1,0 +1,229 @@
+"""Speech synthesis: the `Synthesizer` protocol, the Piper engine and the Pico fallback."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from voice.audio import AudioFrame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VOICE = "de_DE-thorsten-medium"
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÄÖÜ0-9\"„])")
+_VOICE_NAME = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$")
+
+
+class Synthesizer(Protocol):
+    """Turns text into audio, one frame per sentence, so playback can start early.
+    Blocking; call it from a worker thread."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]: ...
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a reply, in order; abbreviations like "z. B." are not split."""
+    text = " ".join(text.split())
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+class PiperSynthesizer:
+    """Piper voice (ONNX) from a model path; its `.onnx.json` config lies beside it."""
+
+    def __init__(self, model_path: Path, *, use_cuda: bool = False) -> None:
+        from piper import PiperVoice
+
+        config = Path(f"{model_path}.json")
+        if not model_path.is_file() or not config.is_file():
+            raise FileNotFoundError(f"Piper voice {model_path} (and {config.name}) not found")
+        self._voice = PiperVoice.load(model_path, config_path=config, use_cuda=use_cuda)
+        self._lock = threading.Lock()  # one onnxruntime session, one synthesis at a time
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._voice.config.sample_rate)
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]:
+        for sentence in split_sentences(text):
+            with self._lock:
+                chunks = list(self._voice.synthesize(sentence))
+            pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
+            if pcm:
+                yield AudioFrame(pcm, self.sample_rate)
+
+
+class PicoSynthesizer:
+    """SVOX Pico (py-nanotts): intelligible German without a Piper voice; 16 kHz."""
+
+    def __init__(self, *, language: str = "de-DE") -> None:
+        from py_nanotts import NanoTTS
+
+        self._tts = NanoTTS()
+        self._language = language
+        self._lock = threading.Lock()
+
+    @property
+    def sample_rate(self) -> int:
+        return 16000
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]:
+        for sentence in split_sentences(text):
+            with self._lock:
+                pcm = self._tts.speak(sentence, voice=self._language)
+            pcm = pcm[: len(pcm) - len(pcm) % 2]
+            if pcm:
+                yield AudioFrame(pcm, self.sample_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    hits: int
+    misses: int
+    bytes: int
+
+
+class CachingSynthesizer:
+    """Keeps the audio of recently spoken sentences (replies are templates, so they repeat).
+
+    Bounded by `max_bytes`; least recently used sentences are dropped first.
+    """
+
+    def __init__(self, engine: Synthesizer, *, max_bytes: int = 64 << 20) -> None:
+        if not 0 < max_bytes <= 4 << 30:
+            raise ValueError("max_bytes must be in (0, 4 GiB]")
+        self._engine = engine
+        self._max_bytes = max_bytes
+        self._entries: collections.OrderedDict[str, AudioFrame] = collections.OrderedDict()
+        self._bytes = 0
+        self._hits = 0
+        self._misses = 0
+        self._lock = threading.Lock()
+
+    @property
+    def sample_rate(self) -> int:
+        return self._engine.sample_rate
+
+    @property
+    def stats(self) -> CacheStats:
+        return CacheStats(self._hits, self._misses, self._bytes)
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]:
+        for sentence in split_sentences(text):
+            with self._lock:
+                cached = self._entries.get(sentence)
+                if cached is not None:
+                    self._entries.move_to_end(sentence)
+                    self._hits += 1
+            if cached is not None:
+                yield cached
+                continue
+            frames = list(self._engine.synthesize(sentence))
+            if not frames:
+                continue
+            frame = AudioFrame(b"".join(f.pcm for f in frames), frames[0].sample_rate)
+            self._store(sentence, frame)
+            yield frame
+
+    def _store(self, sentence: str, frame: AudioFrame) -> None:
+        with self._lock:
+            self._misses += 1
+            if len(frame.pcm) > self._max_bytes or sentence in self._entries:
+                return
+            self._entries[sentence] = frame
+            self._bytes += len(frame.pcm)
+            while self._bytes > self._max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.pcm)
+
+
+class VoiceNotInstalled(LookupError):
+    """No Piper voice of that name is installed."""
+
+
+def validate_voice_name(name: str) -> str:
+    if not _VOICE_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a Piper voice name like {DEFAULT_VOICE!r} "
+            "(language_REGION-name-quality)"
+        )
+    return name
+
+
+def find_voice(name_or_path: str, voices_dir: Path) -> Path:
+    """The `.onnx` file of a voice: a path to one, or a name installed under `voices_dir`."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".onnx":
+        if path.is_file():
+            return path
+        raise VoiceNotInstalled(f"Piper voice file {path} not found")
+    candidate = voices_dir / f"{validate_voice_name(name_or_path)}.onnx"
+    if candidate.is_file() and Path(f"{candidate}.json").is_file():
+        return candidate
+    raise VoiceNotInstalled(
+        f"Piper voice {name_or_path!r} is not installed in {voices_dir}; "
+        f"run `rathausbot voices install {name_or_path}`"
+    )
+
+
+def make_synthesizer(
+    voice: str, voices_dir: Path, *, use_cuda: bool = False, warn: Callable[[str], None]
+) -> Synthesizer:
+    """Piper with the configured voice when installed; otherwise German Pico, with `warn`."""
+    try:
+        return PiperSynthesizer(find_voice(voice, voices_dir), use_cuda=use_cuda)
+    except VoiceNotInstalled as exc:
+        warn(f"{exc}. Speaking German with the Pico fallback voice (lower quality) instead.")
+        return PicoSynthesizer()
+
+
+Downloader = Callable[[str, Path], None]
+
+
+def _piper_download(name: str, target: Path) -> None:
+    from piper.download_voices import download_voice
+
+    download_voice(name, target)
+
+
+def install_voice(
+    name: str,
+    voices_dir: Path,
+    *,
+    download: Downloader = _piper_download,
+    progress: Callable[[str], None],
+) -> Path:
+    """Fetches a Piper voice with piper's own downloader into `voices_dir` (needs the
+    network); an incomplete download leaves nothing behind."""
+    validate_voice_name(name)
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    model = voices_dir / f"{name}.onnx"
+    if model.is_file() and Path(f"{model}.json").is_file():
+        progress(f"Voice {name} is already installed: {model}")
+        return model
+    partial = voices_dir / f".{name}.partial"
+    partial.mkdir(exist_ok=True)
+    progress(f"Downloading Piper voice {name} into {voices_dir} (about 60 MB) ...")
+    try:
+        download(name, partial)
+        for suffix in (".onnx", ".onnx.json"):
+            source = partial / f"{name}{suffix}"
+            if not source.is_file() or not source.stat().st_size:
+                raise OSError(f"download of {source.name} is incomplete")
+        os.replace(partial / f"{name}.onnx.json", voices_dir / f"{name}.onnx.json")
+        os.replace(partial / f"{name}.onnx", model)
+    finally:
+        for leftover in partial.glob("*"):
+            leftover.unlink()
+        partial.rmdir()
+    progress(f"Installed {model}")
+    return model

@@ -1,0 +1,206 @@
+"""Voice activity detection (Silero, ONNX) and a sans-I/O endpointer built on it."""
+
+from __future__ import annotations
+
+import collections
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from voice.audio import AudioFrame
+
+VAD_RATE = 16000
+CHUNK_SAMPLES = 512  # 32 ms at 16 kHz: what Silero expects
+CHUNK_MS = CHUNK_SAMPLES * 1000 // VAD_RATE
+_CONTEXT_SAMPLES = 64
+
+
+class VadModel(Protocol):
+    """Speech probability of consecutive 512-sample chunks of 16 kHz float audio."""
+
+    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+def silero_model_path() -> Path:
+    """The Silero VAD model that the faster-whisper package ships."""
+    from faster_whisper.utils import get_assets_path
+
+    return Path(get_assets_path()) / "silero_vad_v6.onnx"
+
+
+class SileroVad:
+    """Streaming Silero VAD: keeps the model's recurrent state between chunks.
+
+    One instance per audio stream (it is stateful); the ONNX session may be shared.
+    """
+
+    def __init__(self, path: Path | None = None, *, session: object | None = None) -> None:
+        import onnxruntime
+
+        if session is None:
+            opts = onnxruntime.SessionOptions()
+            opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = 1
+            opts.log_severity_level = 4
+            session = onnxruntime.InferenceSession(
+                os.fspath(path or silero_model_path()),
+                providers=["CPUExecutionProvider"],
+                sess_options=opts,
+            )
+        self.session = session
+        self.reset()
+
+    def reset(self) -> None:
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
+
+    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
+        if chunk.shape != (CHUNK_SAMPLES,):
+            raise ValueError(f"need {CHUNK_SAMPLES} samples, got {chunk.shape}")
+        batch = np.concatenate([self._context, chunk]).reshape(1, -1).astype(np.float32)
+        out, self._h, self._c = self.session.run(  # type: ignore[union-attr]
+            None, {"input": batch, "h": self._h, "c": self._c}
+        )
+        self._context = chunk[-_CONTEXT_SAMPLES:].astype(np.float32)
+        return float(out[0])
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Speech began `at_s` seconds into the stream (after `start_ms` of speech)."""
+
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    """The turn is over: `audio` (16 kHz) holds it; `at_s` is when the endpointer decided."""
+
+    audio: AudioFrame
+    at_s: float
+    endpoint_silence_s: float
+
+
+VadEvent = SpeechStarted | SpeechEnded
+
+
+class _State(enum.Enum):
+    SILENCE = "silence"
+    SPEECH = "speech"
+
+
+class Endpointer:
+    """Feeds audio frames (any supported rate) through a VAD and emits turn events.
+
+    Deterministic: time is counted in samples, so recorded input gives the same events.
+    """
+
+    def __init__(
+        self,
+        vad: VadModel,
+        *,
+        threshold: float = 0.5,
+        start_ms: int = 96,
+        end_silence_ms: int = 500,
+        pre_roll_ms: int = 320,
+        max_utterance_s: float = 30.0,
+    ) -> None:
+        if not 0 < threshold < 1:
+            raise ValueError("threshold must be in (0, 1)")
+        if not 0 <= start_ms <= 1000 or not 100 <= end_silence_ms <= 5000:
+            raise ValueError("start_ms must be in [0, 1000], end_silence_ms in [100, 5000]")
+        if not 1 <= max_utterance_s <= 120 or not 0 <= pre_roll_ms <= 2000:
+            raise ValueError("max_utterance_s must be in [1, 120], pre_roll_ms in [0, 2000]")
+        self._vad = vad
+        self._threshold = threshold
+        self._neg_threshold = max(threshold - 0.15, 0.01)
+        self._start_chunks = max(1, -(-start_ms // CHUNK_MS))
+        self._end_chunks = -(-end_silence_ms // CHUNK_MS)
+        self._max_chunks = int(max_utterance_s * 1000) // CHUNK_MS
+        self._pre_roll: collections.deque[npt.NDArray[np.int16]] = collections.deque(
+            maxlen=max(1, pre_roll_ms // CHUNK_MS)
+        )
+        self._resampler: soxr.ResampleStream | None = None
+        self._input_rate: int | None = None
+        self._buffer = np.zeros(0, dtype=np.int16)
+        self._chunks_seen = 0
+        self._state = _State.SILENCE
+        self._run = 0
+        self._utterance: list[npt.NDArray[np.int16]] = []
+
+    @property
+    def in_speech(self) -> bool:
+        return self._state is _State.SPEECH
+
+    def reset(self) -> None:
+        """Forgets a turn in progress (e.g. after the bot hung up)."""
+        self._state = _State.SILENCE
+        self._run = 0
+        self._utterance = []
+        self._pre_roll.clear()
+        self._vad.reset()
+
+    def feed(self, frame: AudioFrame) -> list[VadEvent]:
+        samples = self._to_16k(frame)
+        self._buffer = np.concatenate([self._buffer, samples])
+        events: list[VadEvent] = []
+        while len(self._buffer) >= CHUNK_SAMPLES:
+            chunk, self._buffer = self._buffer[:CHUNK_SAMPLES], self._buffer[CHUNK_SAMPLES:]
+            event = self._step(chunk)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def flush(self) -> list[VadEvent]:
+        """End of input: a turn in progress ends here."""
+        if self._state is _State.SPEECH:
+            return [self._end(self._run * CHUNK_MS / 1000)]
+        return []
+
+    def _to_16k(self, frame: AudioFrame) -> npt.NDArray[np.int16]:
+        if frame.sample_rate == VAD_RATE:
+            return frame.samples
+        if self._input_rate != frame.sample_rate:
+            self._input_rate = frame.sample_rate
+            self._resampler = soxr.ResampleStream(frame.sample_rate, VAD_RATE, 1, dtype="int16")
+        assert self._resampler is not None
+        return np.asarray(self._resampler.resample_chunk(frame.samples), dtype=np.int16)
+
+    def _step(self, chunk: npt.NDArray[np.int16]) -> VadEvent | None:
+        self._chunks_seen += 1
+        probability = self._vad.speech_probability(chunk.astype(np.float32) / 32768.0)
+        match self._state:
+            case _State.SILENCE:
+                self._pre_roll.append(chunk)
+                self._run = self._run + 1 if probability >= self._threshold else 0
+                if self._run >= self._start_chunks:
+                    self._state = _State.SPEECH
+                    self._utterance = list(self._pre_roll)
+                    self._pre_roll.clear()
+                    self._run = 0
+                    return SpeechStarted(at_s=self._now())
+            case _State.SPEECH:
+                self._utterance.append(chunk)
+                self._run = self._run + 1 if probability < self._neg_threshold else 0
+                if self._run >= self._end_chunks or len(self._utterance) >= self._max_chunks:
+                    return self._end(self._run * CHUNK_MS / 1000)
+        return None
+
+    def _end(self, silence_s: float) -> SpeechEnded:
+        audio = AudioFrame(np.concatenate(self._utterance).astype("<i2").tobytes(), VAD_RATE)
+        self._state = _State.SILENCE
+        self._utterance = []
+        self._run = 0
+        return SpeechEnded(audio=audio, at_s=self._now(), endpoint_silence_s=silence_s)
+
+    def _now(self) -> float:
+        return self._chunks_seen * CHUNK_SAMPLES / VAD_RATE
