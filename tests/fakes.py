@@ -26,3 +26,113 @@ class FakeEngine:
 
     async def aclose(self) -> None:
         pass
+
+
+# --- voice ------------------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
+from dialogue.messages import Handoff  # noqa: E402
+from voice.asr import Transcript  # noqa: E402
+from voice.audio import AudioFrame  # noqa: E402
+from voice.session import CallEvent  # noqa: E402
+
+
+class FakeVad:
+    """Calls a chunk speech when its peak amplitude exceeds 1000 (test audio is exact)."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+
+    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
+        return 0.95 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.02
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class FakeTranscriber:
+    """Answers each utterance with the next scripted text."""
+
+    def __init__(self, *texts: str) -> None:
+        self._texts = list(texts)
+        self.heard: list[float] = []
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        self.heard.append(audio.duration_s)
+        return Transcript(self._texts.pop(0) if self._texts else "", 0.9)
+
+
+class FakeSynthesizer:
+    """A quiet tone of 50 ms per character (so a sentence's length is predictable)."""
+
+    def __init__(self, *, ms_per_char: int = 50) -> None:
+        self._ms = ms_per_char
+        self.calls: list[str] = []
+
+    @property
+    def sample_rate(self) -> int:
+        return 16000
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]:
+        from voice.tts import split_sentences
+
+        for sentence in split_sentences(text):
+            self.calls.append(sentence)
+            n = 16 * self._ms * len(sentence)
+            yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)
+
+
+class FakeCall:
+    """A call on a fake clock: each `tick()` lets one 20 ms frame play; the test feeds
+    caller events with `send()`."""
+
+    def __init__(self, sample_rate: int = 8000) -> None:
+        self._rate = sample_rate
+        self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        self._tick: asyncio.Future[None] | None = None
+        self.played: list[tuple[int, AudioFrame]] = []
+        self.stops: list[int] = []
+        self.transferred: list[Handoff] = []
+        self.hung_up = False
+        self.now = 0  # ticks so far
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    def send(self, event: CallEvent | None) -> None:
+        self._events.put_nowait(event)
+
+    async def tick(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.now += 1
+            tick, self._tick = self._tick, None
+            if tick is not None and not tick.done():
+                tick.set_result(None)
+            # let the session (and its worker threads) react before the next tick
+            await asyncio.sleep(0.002)
+
+    async def play(self, frame: AudioFrame) -> None:
+        if self._tick is None:
+            self._tick = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._tick)
+        self.played.append((self.now, frame))
+
+    async def stop_playback(self) -> None:
+        self.stops.append(self.now)
+
+    async def transfer(self, handoff: Handoff) -> None:
+        self.transferred.append(handoff)
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        self.send(None)

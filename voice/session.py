@@ -93,12 +93,15 @@ class SessionOptions:
     max_reprompts: int = 2
     recording_enabled: bool = False
     max_dtmf_digits: int = 20
+    dtmf_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 2 <= self.reprompt_after_s <= 60 or not 0 <= self.max_reprompts <= 5:
             raise ValueError("reprompt_after_s must be in [2, 60], max_reprompts in [0, 5]")
         if not 1 <= self.max_dtmf_digits <= 64:
             raise ValueError("max_dtmf_digits must be in [1, 64]")
+        if not 0.5 <= self.dtmf_timeout_s <= 10:
+            raise ValueError("dtmf_timeout_s must be in [0.5, 10]")
 
 
 @dataclass
@@ -135,6 +138,7 @@ class VoiceSession:
         self._silence_s = 0.0
         self._reprompts = 0
         self._digits = ""
+        self._dtmf_idle_s = 0.0
         self._awaiting_consent = False
         self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
         self._done = asyncio.Event()
@@ -166,6 +170,7 @@ class VoiceSession:
                     return
 
     async def _on_audio(self, frame: AudioFrame) -> None:
+        await self._dtmf_timeout(frame.duration_s)
         for event in self._ep.feed(frame):
             match event:
                 case SpeechStarted():
@@ -210,10 +215,21 @@ class VoiceSession:
             digits, self._digits = self._digits, ""
             if digits:
                 await self._turns.put(UserTurn(self._id, Channel.VOICE, digits))
-        elif digit == "0" and not self._digits:
-            await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
-        elif digit != "*" and len(self._digits) < self._opts.max_dtmf_digits:
+        elif digit == "*":
+            self._digits = ""
+        elif len(self._digits) < self._opts.max_dtmf_digits:
             self._digits += digit
+            self._dtmf_idle_s = 0.0
+
+    async def _dtmf_timeout(self, elapsed_s: float) -> None:
+        """A lone "0" left alone for `dtmf_timeout_s` asks for a person."""
+        if not self._digits:
+            return
+        self._dtmf_idle_s += elapsed_s
+        if self._dtmf_idle_s >= self._opts.dtmf_timeout_s:
+            digits, self._digits = self._digits, ""
+            if digits == "0":
+                await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
 
     # --- output side: one dialogue turn at a time -----------------------------------
 

@@ -1,0 +1,229 @@
+"""The voice session on a fake clock: one tick is 20 ms of caller audio and of playback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+import pytest
+from redis.asyncio import Redis
+
+from dialogue.core import DialogueCore
+from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.store import ConversationStore
+from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
+from voice.audio import AudioFrame
+from voice.session import (
+    REPROMPT_TEXT,
+    AudioIn,
+    CallerHungUp,
+    DtmfIn,
+    EndReason,
+    SessionOptions,
+    SessionResult,
+    VoiceSession,
+)
+from voice.speech import Consent
+from voice.vad import Endpointer
+
+GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
+SPEECH = AudioFrame.from_samples(np.full(160, 8000, dtype=np.int16), 8000)  # 20 ms loud
+QUIET = AudioFrame.silence(0.02, 8000)
+
+
+def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    match text:
+        case "/greet":
+            return EngineAnswer((BotReply(GREETING),))
+        case "/human_handoff":
+            return EngineAnswer((BotReply("Ich verbinde.", handoff=Handoff("user_request")),))
+        case "tschüss":
+            return EngineAnswer((BotReply("Auf Wiederhören!", hangup=True),))
+    return EngineAnswer((BotReply(f"Sie sagten {text}. Noch etwas?"),))
+
+
+@pytest.fixture
+async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
+    async with ConversationStore(redis, retention_s=3600) as store:
+        yield store
+
+
+class Harness:
+    def __init__(self, store: ConversationStore, *texts: str, **options: object) -> None:
+        self.call = FakeCall()
+        self.consents: list[Consent] = []
+        self.engine = FakeEngine(script)
+        self.tts = FakeSynthesizer(ms_per_char=10)
+        self.asr = FakeTranscriber(*texts)
+        self.session = VoiceSession(
+            self.call,
+            DialogueCore(self.engine, store),
+            session_id="call-1",
+            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+            transcriber=self.asr,
+            synthesizer=self.tts,
+            options=SessionOptions(**options),  # type: ignore[arg-type]
+            on_consent=self.consents.append,
+        )
+        self.task: asyncio.Task[SessionResult] | None = None
+
+    async def __aenter__(self) -> Harness:
+        self.task = asyncio.create_task(self.session.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.task is not None and not self.task.done():
+            self.call.send(CallerHungUp())
+            await asyncio.wait_for(self.task, 10)
+
+    async def audio(self, frame: AudioFrame, ticks: int) -> None:
+        for _ in range(ticks):
+            self.call.send(AudioIn(frame))
+            await self.call.tick()
+
+    async def until_quiet(self, limit: int = 2000) -> None:
+        """Silence until the bot has said something new and stopped talking."""
+        since = self.call.now
+        for _ in range(limit):
+            await self.audio(QUIET, 1)
+            last = self.call.played[-1][0] if self.call.played else -1
+            if since < last < self.call.now - 3:
+                return
+        raise AssertionError("the bot never stopped talking")
+
+    async def until(self, condition: Callable[[], bool], limit: int = 500) -> None:
+        for _ in range(limit):
+            if condition():
+                return
+            await self.audio(QUIET, 1)
+        raise AssertionError("condition not reached")
+
+    async def result(self) -> SessionResult:
+        assert self.task is not None
+        return await asyncio.wait_for(self.task, 10)
+
+
+async def test_greets_then_answers_a_turn(store: ConversationStore) -> None:
+    async with Harness(store, "Hundesteuer") as h:
+        await h.until_quiet()
+        assert h.tts.calls[:2] == ["Hier spricht ein Computer.", "Wie kann ich Ihnen helfen?"]
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert h.tts.calls[-2:] == ["Sie sagten Hundesteuer.", "Noch etwas?"]
+        assert h.engine.received[-1] == ("call-1", Channel.VOICE, "Hundesteuer")
+    transcript = await store.transcript("call-1")
+    user = [r for r in transcript if r.text == "Hundesteuer"]
+    assert user and user[0].asr_confidence == 0.9
+
+
+async def test_barge_in_stops_playback_within_200_ms_and_hears_the_caller(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "erste Frage", "zweite Frage") as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        # The answer plays; the caller interrupts after 10 frames of it.
+        for _ in range(200):
+            await h.audio(QUIET, 1)
+            if len(h.call.played) > 0 and h.tts.calls[-1] == "Noch etwas?":
+                break
+        started = h.call.now
+        await h.audio(SPEECH, 4)  # 64 ms speech start + detection
+        detected = h.call.now
+        await h.audio(SPEECH, 20)
+        after = [t for t, _ in h.call.played if t > detected]
+        assert len(after) <= 10, "playback went on for more than 200 ms after barge-in"
+        assert h.call.stops and started <= h.call.stops[-1] <= detected + 10
+        await h.until_quiet()
+        assert h.engine.received[-1][2] == "zweite Frage"
+    assert (await h.result()).barge_ins == 1
+
+
+async def test_first_greeting_sentence_cannot_be_interrupted(store: ConversationStore) -> None:
+    async with Harness(store) as h:
+        await h.audio(SPEECH, 30)  # the caller talks over the AI disclosure
+        assert not h.call.stops
+        first = len(h.tts.calls)
+        assert first >= 1 and h.tts.calls[0] == "Hier spricht ein Computer."
+
+
+async def test_reprompts_then_hangs_up_after_silence(store: ConversationStore) -> None:
+    async with Harness(store, reprompt_after_s=2.0, max_reprompts=1) as h:
+        await h.until_quiet()
+        await h.audio(QUIET, 100)
+        await h.until_quiet()
+        assert REPROMPT_TEXT.split(".")[0].split("?")[0] in " ".join(h.tts.calls)
+        for _ in range(400):
+            if h.call.hung_up:
+                break
+            await h.audio(QUIET, 1)
+        assert h.call.hung_up
+    assert (await h.result()).end is EndReason.SILENCE
+
+
+async def test_dtmf_zero_asks_for_a_person_and_transfers(store: ConversationStore) -> None:
+    async with Harness(store) as h:
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: bool(h.call.transferred))
+        assert h.engine.received[-1][2] == "/human_handoff"
+        assert h.call.transferred and h.call.transferred[0].case_id
+    assert (await h.result()).end is EndReason.TRANSFERRED
+
+
+async def test_keypad_number_ending_with_hash_is_read_back(store: ConversationStore) -> None:
+    async with Harness(store) as h:
+        await h.until_quiet()
+        for digit in "0123#":
+            h.call.send(DtmfIn(digit))
+        await h.until_quiet()
+        assert "Sie haben eingegeben: null eins zwei drei." in h.tts.calls
+        assert h.engine.received[-1][2] == "0123"
+
+
+async def test_spoken_numbers_are_read_back(store: ConversationStore) -> None:
+    async with Harness(store, "Meine Nummer ist 4711") as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert "Ich habe verstanden: vier sieben eins eins." in h.tts.calls
+
+
+async def test_goodbye_reply_hangs_up(store: ConversationStore) -> None:
+    async with Harness(store, "tschüss") as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        for _ in range(400):
+            if h.call.hung_up:
+                break
+            await h.audio(QUIET, 1)
+        assert h.call.hung_up and h.tts.calls[-1] == "Auf Wiederhören!"
+    assert (await h.result()).end is EndReason.BOT_HANGUP
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("1", Consent.GRANTED), ("2", Consent.DENIED)])
+async def test_recording_needs_consent_by_dtmf(
+    store: ConversationStore, answer: str, expected: Consent
+) -> None:
+    async with Harness(store, recording_enabled=True) as h:
+        await h.until_quiet()
+        assert any("aufzeichnen" in c for c in h.tts.calls)
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn(answer))
+        await h.until(lambda: bool(h.consents))
+        assert h.consents == [expected]
+    assert (await h.result()).consent is expected
+
+
+async def test_recording_consent_by_speech_and_off_by_default(store: ConversationStore) -> None:
+    async with Harness(store, "Ja, gerne", recording_enabled=True) as h:
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        await h.audio(SPEECH, 25)
+        await h.until(lambda: bool(h.consents))
+        assert h.consents == [Consent.GRANTED]
+    async with Harness(store) as h:
+        await h.until_quiet()
+        assert not any("aufzeichnen" in c for c in h.tts.calls)
+    assert (await h.result()).consent is None
