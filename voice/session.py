@@ -289,6 +289,11 @@ class VoiceSession:
 
     # --- speaking --------------------------------------------------------------------
 
+    @property
+    def speaking(self) -> bool:
+        """True while the bot's audio is being played."""
+        return self._speaking()
+
     def _speaking(self) -> bool:
         return self._speech is not None and not self._speech.task.done()
 

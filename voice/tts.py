@@ -31,10 +31,25 @@ class Synthesizer(Protocol):
     def synthesize(self, text: str) -> Iterator[AudioFrame]: ...
 
 
+_ABBREVIATIONS = frozenset({"nr", "str", "bzw", "ca", "dr", "hr", "fr", "st", "tel", "vgl"})
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a reply, in order; abbreviations like "z. B." are not split."""
-    text = " ".join(text.split())
-    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+    """Sentences of a reply, in order; "z. B.", "Nr." and ordinals ("3. Mai") stay joined."""
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(" ".join(text.split())):
+        if sentences and _continues(sentences[-1]):
+            sentences[-1] += " " + piece
+        elif piece.strip():
+            sentences.append(piece)
+    return sentences
+
+
+def _continues(sentence: str) -> bool:
+    if not sentence.endswith("."):
+        return False
+    last = sentence[:-1].rsplit(" ", 1)[-1]
+    return len(last) == 1 or last.isdigit() or last.lower() in _ABBREVIATIONS
 
 
 class PiperSynthesizer:

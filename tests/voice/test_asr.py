@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voice.asr import (
+    Device,
+    ModelUnavailable,
+    choose_device,
+    join_packaged_model,
+    resolve_model,
+    vocabulary_prompt,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cuda_with_float16_when_ctranslate2_reports_a_gpu() -> None:
+    choice = choose_device(Device.AUTO, cuda_devices=lambda: 1, cpu_count=lambda: 2)
+    assert (choice.device, choice.compute_type) == (Device.CUDA, "float16")
+
+
+def test_cpu_int8_with_one_thread_per_usable_core_without_a_gpu() -> None:
+    choice = choose_device(Device.AUTO, cuda_devices=lambda: 0, cpu_count=lambda: 2)
+    assert (choice.device, choice.compute_type, choice.cpu_threads) == (Device.CPU, "int8", 2)
+    forced = choose_device(Device.CPU, cuda_devices=lambda: 4, cpu_count=lambda: 8)
+    assert forced.device is Device.CPU and forced.cpu_threads == 8
+
+
+def test_cuda_patch_of_ctranslate2_is_what_auto_consults(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctranslate2
+
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 2)
+    assert choose_device(Device.AUTO).device is Device.CUDA
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 0)
+    assert choose_device(Device.AUTO).device is Device.CPU
+
+
+def fake_parts(tmp_path: Path) -> tuple[Path, Path]:
+    one, two = tmp_path / "p1", tmp_path / "p2"
+    one.mkdir()
+    two.mkdir()
+    (one / "model.bin.part1").write_bytes(b"A" * 1000)
+    (two / "model.bin.part2").write_bytes(b"B" * 500)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (one / name).write_text(name)
+    return one, two
+
+
+def test_packaged_model_is_joined_once_with_progress(tmp_path: Path) -> None:
+    one, two = fake_parts(tmp_path)
+    lines: list[str] = []
+    target = join_packaged_model(tmp_path / "cache", one, two, progress=lines.append)
+    assert (target / "model.bin").read_bytes() == b"A" * 1000 + b"B" * 500
+    assert (target / "tokenizer.json").read_text() == "tokenizer.json"
+    assert lines[0].startswith("Joining") and any("100 %" in line for line in lines)
+    assert not (target / "model.bin.partial").exists()
+    again: list[str] = []
+    join_packaged_model(tmp_path / "cache", one, two, progress=again.append)
+    assert again == []  # nothing to do the second time
+
+
+def test_an_interrupted_join_is_redone(tmp_path: Path) -> None:
+    one, two = fake_parts(tmp_path)
+    target = tmp_path / "cache"
+    target.mkdir()
+    (target / "model.bin").write_bytes(b"A" * 10)  # truncated by a crash
+    join_packaged_model(target, one, two)
+    assert (target / "model.bin").stat().st_size == 1500
+
+
+def test_configured_model_must_be_a_ctranslate2_directory(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="not a CTranslate2 Whisper directory"):
+        resolve_model("large-v3", tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "model.bin").write_bytes(b"x")
+    assert resolve_model(str(tmp_path / "mine"), tmp_path / "cache") == tmp_path / "mine"
+
+
+def test_vocabulary_prompt_holds_municipal_terms() -> None:
+    prompt = vocabulary_prompt(REPO / "intents" / "knowledge", extra=["Hundesteuer", "hundesteuer"])
+    terms = prompt.split(", ")
+    assert "Bürgerbüro" in terms and "Einwohnermeldeamt" in terms
+    assert terms.count("Hundesteuer") == 1 and "hundesteuer" not in terms

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.fakes import FakeVad
+from tests.voice.speech_samples import conversation, espeak, pico
+from voice.audio import AudioFrame
+from voice.vad import Endpointer, SileroVad, SpeechEnded, SpeechStarted, VadEvent
+
+LOUD = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 16000)  # 0.5 s
+
+
+def pattern(*parts: tuple[str, float], rate: int = 16000) -> AudioFrame:
+    frames = [
+        AudioFrame.from_samples(np.full(int(s * rate), 8000 if kind == "s" else 0, np.int16), rate)
+        for kind, s in parts
+    ]
+    return AudioFrame(b"".join(f.pcm for f in frames), rate)
+
+
+def run(ep: Endpointer, audio: AudioFrame, frame_ms: int = 20) -> list[VadEvent]:
+    return [e for f in audio.split(frame_ms) for e in ep.feed(f)] + ep.flush()
+
+
+def test_speech_and_silence_pattern_gives_turns() -> None:
+    audio = pattern(
+        ("q", 1.0), ("s", 1.0), ("q", 0.3), ("s", 0.5), ("q", 1.0), ("s", 0.6), ("q", 1.0)
+    )
+    events = run(Endpointer(FakeVad(), start_ms=96, end_silence_ms=500), audio)
+    kinds = [type(e).__name__ for e in events]
+    # a 300 ms pause does not end the turn; 1 s does
+    assert kinds == ["SpeechStarted", "SpeechEnded", "SpeechStarted", "SpeechEnded"]
+    first = events[1]
+    assert isinstance(first, SpeechEnded)
+    assert first.endpoint_silence_s == pytest.approx(0.512, abs=0.001)
+    # 320 ms pre-roll (the 96 ms that started the turn and 224 ms before), speech, silence
+    assert first.audio.duration_s == pytest.approx(0.224 + 1.8 + 0.512, abs=0.04)
+
+
+def test_end_silence_is_configurable_and_short_blips_are_ignored() -> None:
+    audio = pattern(
+        ("q", 0.5), ("s", 0.02), ("q", 0.5), ("s", 0.5), ("q", 0.3), ("s", 0.3), ("q", 0.5)
+    )
+    events = run(Endpointer(FakeVad(), start_ms=96, end_silence_ms=200), audio)
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechEnded"] * 2
+    with pytest.raises(ValueError):
+        Endpointer(FakeVad(), end_silence_ms=50)
+
+
+def test_deterministic_at_any_input_rate_and_frame_size() -> None:
+    audio = pattern(("q", 0.5), ("s", 1.0), ("q", 1.0))
+    reference = [(type(e).__name__, e.at_s) for e in run(Endpointer(FakeVad()), audio)]
+    for rate, frame_ms in ((8000, 20), (48000, 10), (16000, 30)):
+        from voice.audio import resample
+
+        events = run(Endpointer(FakeVad()), resample(audio, rate), frame_ms)
+        assert [type(e).__name__ for e in events] == [name for name, _ in reference]
+        assert [e.at_s for e in events] == pytest.approx([t for _, t in reference], abs=0.07)
+
+
+def test_silero_finds_german_speech_at_8_khz_and_nothing_in_noise() -> None:
+    audio = conversation(pico("Ich brauche einen neuen Personalausweis."), espeak("Guten Tag"))
+    events = run(Endpointer(SileroVad()), audio)
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ended) == 2
+    assert isinstance(events[0], SpeechStarted) and 0.4 < events[0].at_s < 1.0
+    rng = np.random.default_rng(1)
+    noise = AudioFrame.from_samples(rng.normal(0, 0.01, 8000 * 3), 8000)
+    assert run(Endpointer(SileroVad()), noise) == []
+    again = run(Endpointer(SileroVad()), audio)
+    assert [(type(e).__name__, e.at_s) for e in again] == [
+        (type(e).__name__, e.at_s) for e in events
+    ]
