@@ -45,6 +45,8 @@ test-fast: setup-test
 bench: setup train
 	@echo "==> Benchmark: chat turn latency through DialogueCore vs. Rasa's REST webhook"
 	@$(BIN)/python -m bench.chat_latency
+	@echo "==> Benchmark: voice (ASR, TTS, end of speech to first reply audio, memory)"
+	@$(BIN)/python -m bench.voice
 
 doctor: setup
 	@$(BIN)/rathausbot doctor
