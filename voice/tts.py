@@ -214,12 +214,13 @@ def install_voice(
     name: str,
     voices_dir: Path,
     *,
-    download: Downloader = _piper_download,
+    download: Downloader | None = None,
     progress: Callable[[str], None],
 ) -> Path:
     """Fetches a Piper voice with piper's own downloader into `voices_dir` (needs the
     network); an incomplete download leaves nothing behind."""
     validate_voice_name(name)
+    download = download or _piper_download
     voices_dir.mkdir(parents=True, exist_ok=True)
     model = voices_dir / f"{name}.onnx"
     if model.is_file() and Path(f"{model}.json").is_file():
