@@ -22,6 +22,7 @@ from rathausbot.settings import Settings
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
+    Transcriber,
     Transcript,
     WhisperTranscriber,
     choose_device,
@@ -161,49 +162,66 @@ def bench_tts(name: str, engine: Synthesizer) -> None:
 async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
     engines = voice_engines(settings, progress=print)
     print(f"  resident memory with ASR, TTS and VAD loaded: {rss_mb():.0f} MB")
+    model_dir = resolve_model(settings.asr_model, settings.var_dir / "models")
+    device = engines.transcriber.device
+    variants: dict[str, Callable[[], Transcriber]] = {
+        "default (short window, greedy, prompt)": lambda: engines.transcriber,
+        "without vocabulary prompt": lambda: WhisperTranscriber(model_dir, device=device),
+    }
     print("\nEnd of speech to first reply audio (VAD, ASR, Rasa, TTS; after the endpoint silence)")
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
-        latencies: list[float] = []
-        intents_right = 0
-        with_intent = 0
-        for item in items:
-            audio = concat(
-                [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)], 8000
+        for name, make in variants.items():
+            transcriber = make()  # loaded only now, so the memory figure is the default's
+            latencies: list[float] = []
+            intents_right = 0
+            with_intent = 0
+            for item in items:
+                audio = concat(
+                    [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)],
+                    8000,
+                )
+                run = await run_recording(
+                    audio,
+                    core=rt.core,
+                    store=rt.store,
+                    session_id=f"bench-voice-{secrets.token_hex(8)}",
+                    endpointer=engines.endpointer(),
+                    transcriber=transcriber,
+                    synthesizer=engines.synthesizer,
+                )
+                for turn in run.turns[:1]:
+                    latencies.append(turn.timings_ms["end_of_speech_to_first_audio"])
+                if item.intent is not None:
+                    with_intent += 1
+                    intents_right += bool(run.turns) and run.turns[0].intent == item.intent
+            print(
+                f"  {name:<40} {len(latencies)} turns: p50 {percentile(latencies, 0.5):4.0f} ms,"
+                f" p95 {percentile(latencies, 0.95):4.0f} ms (target p50 <= 1000 ms);"
+                f" intents right {intents_right}/{with_intent}"
             )
-            run = await run_recording(
-                audio,
-                core=rt.core,
-                store=rt.store,
-                session_id=f"bench-voice-{secrets.token_hex(8)}",
-                endpointer=engines.endpointer(),
-                transcriber=engines.transcriber,
-                synthesizer=engines.synthesizer,
-            )
-            for turn in run.turns[:1]:
-                latencies.append(turn.timings_ms["end_of_speech_to_first_audio"])
-            if item.intent is not None:
-                with_intent += 1
-                intents_right += bool(run.turns) and run.turns[0].intent == item.intent
-    print(
-        f"  {len(latencies)} turns: p50 {percentile(latencies, 0.5):.0f} ms, "
-        f"p95 {percentile(latencies, 0.95):.0f} ms (target p50 <= 1000 ms)"
-    )
-    print(f"  intent accuracy: {intents_right}/{with_intent} utterances with an intent")
-    print(f"  resident memory after {len(items)} turns: {rss_mb():.0f} MB")
+            if name.startswith("default"):
+                print(f"  resident memory after {len(items)} turns: {rss_mb():.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="30 s window rows on all utterances")
+    parser.add_argument(
+        "--only", choices=["pipeline", "asr", "tts"], help="run one part of the benchmark"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     print("Making German test speech (Pico, espeak-ng) at 8 kHz ...", flush=True)
     items = corpus()
     windowed = items if args.full else items[:16]
-    asyncio.run(bench_pipeline(items, settings))
-    bench_asr(items, windowed, settings)
+    if args.only in (None, "pipeline"):
+        asyncio.run(bench_pipeline(items, settings))
+    if args.only in (None, "asr"):
+        bench_asr(items, windowed, settings)
+    if args.only not in (None, "tts"):
+        return
     print("\nTTS (one two-sentence reply):")
     bench_tts("Pico (German fallback)", PicoSynthesizer())
     try:
