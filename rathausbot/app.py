@@ -126,7 +126,7 @@ class Services:
             if not services.rasa_python(settings).exists():
                 raise StartupError(f"{services.rasa_python(settings)} missing: run `make setup`")
         endpoints = services.write_endpoints(settings, self._target)
-        actions = services.action_server_spec(settings)
+        actions = services.action_server_spec(settings, self._target)
         rasa = services.rasa_server_spec(settings, self._secrets, model, endpoints)
         await asyncio.gather(
             self._ensure(actions, settings.actions_port, self._actions_probe, 60),
