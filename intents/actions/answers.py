@@ -14,7 +14,14 @@ from rasa_sdk.types import DomainDict
 
 from intents.actions.handoff import Channel
 from intents.actions.knowledge import knowledge_dir
-from intents.actions.speech import date_spoken, date_text, parse_date, time_spoken, time_text
+from intents.actions.speech import (
+    address_spoken,
+    date_spoken,
+    date_text,
+    parse_date,
+    time_spoken,
+    time_text,
+)
 from intents.actions.town import WEEKDAY_NAMES, DayStatus, Office, Service, Town, load_town
 
 _WEEKDAY_ENTITY = {name.casefold(): i for i, name in enumerate(WEEKDAY_NAMES)}
@@ -36,9 +43,15 @@ def entity(tracker: Tracker, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def say(dispatcher: CollectingDispatcher, channel: Channel, chat: str, voice: str,
-        *, links: list[dict[str, str]] | None = None,
-        buttons: list[dict[str, str]] | None = None) -> None:  # fmt: skip
+def say(
+    dispatcher: CollectingDispatcher,
+    channel: Channel,
+    chat: str,
+    voice: str,
+    *,
+    links: list[dict[str, str]] | None = None,
+    buttons: list[dict[str, str]] | None = None,
+) -> None:
     """One message in the wording of ``channel``; links and buttons only in chat."""
     if channel is Channel.VOICE:
         dispatcher.utter_message(text=voice)
@@ -56,7 +69,7 @@ def hours_text(status: DayStatus, *, spoken: bool) -> str:
 
 
 def day_sentence(town: Town, office: Office, day: date, today: date, *, spoken: bool) -> str:
-    """"Am Freitag, 25.12.2026 ist das Bürgerbüro geschlossen (Erster Weihnachtstag)."."""
+    """ "Am Freitag, 25.12.2026 ist das Bürgerbüro geschlossen (Erster Weihnachtstag)."."""
     when = "Heute" if day == today else "Am " + (date_spoken(day) if spoken else date_text(day))
     subject = f"{office.department.article} {office.department.name}"
     status = town.day_status(office, day)
@@ -82,8 +95,9 @@ class ActionServiceInfo(TownMixin, Action):
     def name(self) -> str:
         return "action_service_info"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name") or ""
         service = self.town.service_for_intent(intent)
         if service is None:
@@ -107,9 +121,19 @@ class ActionServiceInfo(TownMixin, Action):
             f"{office.article} {office.name}, "
             f"Telefon {office.phone_spoken}.{booking}"
         )
-        buttons = [{"title": "Termin buchen", "payload": "/book_appointment"}] if service.bookable else None
-        say(dispatcher, channel, chat, voice, buttons=buttons,
-            links=[{"title": f"{service.name}: alle Informationen", "url": office.url}])  # fmt: skip
+        buttons = (
+            [{"title": "Termin buchen", "payload": "/book_appointment"}]
+            if service.bookable
+            else None
+        )
+        say(
+            dispatcher,
+            channel,
+            chat,
+            voice,
+            buttons=buttons,
+            links=[{"title": f"{service.name}: alle Informationen", "url": office.url}],
+        )
 
 
 class ActionOpeningHours(TownMixin, Action):
@@ -119,8 +143,9 @@ class ActionOpeningHours(TownMixin, Action):
     def name(self) -> str:
         return "action_opening_hours"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         office = self.town.office(entity(tracker, "department"))
         now = self.town.now()
         today = now.date()
@@ -138,8 +163,13 @@ class ActionOpeningHours(TownMixin, Action):
             chat, voice = chat + state, voice + state
         chat += f" Regulär: {week_text(self.town, office)}."
         department = office.department
-        say(dispatcher, channel_of(tracker), chat, voice,
-            links=[{"title": f"{department.name}: Öffnungszeiten", "url": department.url}])  # fmt: skip
+        say(
+            dispatcher,
+            channel_of(tracker),
+            chat,
+            voice,
+            links=[{"title": f"{department.name}: Öffnungszeiten", "url": department.url}],
+        )
         return [SlotSet("department", department.id)]
 
 
@@ -154,8 +184,9 @@ class ActionResponsibleOffice(TownMixin, Action):
     def name(self) -> str:
         return "action_responsible_office"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         service = self.town.service(entity(tracker, "service"))
         named = entity(tracker, "department")
         if named is None and service is not None:
@@ -164,12 +195,16 @@ class ActionResponsibleOffice(TownMixin, Action):
         who = f"{department.article} {department.name}"
         lead = f"Für {service.name} ist {who} zuständig" if service else f"Zuständig ist {who}"
         chat = (
-            f"{lead}: {department.address}, Telefon {department.phone}, "
-            f"E-Mail {department.email}."
+            f"{lead}: {department.address}, Telefon {department.phone}, E-Mail {department.email}."
         )
-        voice = f"{lead}, {department.address}. Telefon: {department.phone_spoken}."
-        say(dispatcher, channel_of(tracker), chat, voice,
-            links=[{"title": department.name, "url": department.url}])  # fmt: skip
+        voice = f"{lead}, {address_spoken(department.address)}. Telefon: {department.phone_spoken}."
+        say(
+            dispatcher,
+            channel_of(tracker),
+            chat,
+            voice,
+            links=[{"title": department.name, "url": department.url}],
+        )
         return [SlotSet("department", department.id)]
 
 
@@ -179,8 +214,9 @@ class ActionWasteCollection(TownMixin, Action):
     def name(self) -> str:
         return "action_waste_collection"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         street = self.town.street(tracker.get_slot("street"))
         if street is None:  # validate_waste_form keeps unknown streets out
             dispatcher.utter_message(response="utter_ask_rephrase")
@@ -188,15 +224,20 @@ class ActionWasteCollection(TownMixin, Action):
         today = self.town.now().date()
         wanted = self.town.waste_type(tracker.get_slot("waste_type"))
         dates = [
-            (waste, day) for waste, day in self.town.next_collections(street, today)
+            (waste, day)
+            for waste, day in self.town.next_collections(street, today)
             if wanted is None or waste == wanted
         ]
-        chat = f"Abholtermine für die {street}: " + "; ".join(
-            f"{waste.name} am {date_text(day)}" for waste, day in dates
-        ) + "."
-        voice = f"In der {street} wird abgeholt: " + ", ".join(
-            f"{waste.name} am {date_spoken(day)}" for waste, day in dates
-        ) + "."
+        chat = (
+            f"Abholtermine für die {street}: "
+            + "; ".join(f"{waste.name} am {date_text(day)}" for waste, day in dates)
+            + "."
+        )
+        voice = (
+            f"In der {street} wird abgeholt: "
+            + ", ".join(f"{waste.name} am {date_spoken(day)}" for waste, day in dates)
+            + "."
+        )
         say(dispatcher, channel_of(tracker), chat, voice)
         return [SlotSet("waste_type", None)]
 
@@ -207,11 +248,14 @@ class ActionRepeat(Action):
     def name(self) -> str:
         return "action_repeat"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         previous = last_bot_turn(tracker.events)
         if not previous:
-            dispatcher.utter_message(text="Ich habe bisher noch nichts gesagt. Wie kann ich helfen?")
+            dispatcher.utter_message(
+                text="Ich habe bisher noch nichts gesagt. Wie kann ich helfen?"
+            )
         for event in previous:
             data = event.get("data") or {}
             custom = data.get("custom")

@@ -13,44 +13,50 @@ from rasa_sdk.types import DomainDict
 
 from intents.actions.answers import channel_of, say
 
-
 # Form questions (Rasa calls action_ask_<slot>); chat and voice wording.
 ASK_TEXTS = {
     "service": (
-        'Für welche Dienstleistung möchten Sie einen Termin? Zum Beispiel Personalausweis, Reisepass, Anmeldung oder Kfz-Zulassung.',
-        'Wofür brauchen Sie den Termin? Zum Beispiel Personalausweis, Reisepass, Anmeldung oder Autozulassung.',
+        "Für welche Dienstleistung möchten Sie einen Termin? Zum Beispiel Personalausweis, "
+        "Reisepass, Anmeldung oder Kfz-Zulassung.",
+        "Wofür brauchen Sie den Termin? Zum Beispiel Personalausweis, Reisepass, Anmeldung oder "
+        "Autozulassung.",
     ),
     "person_name": (
-        'Auf welchen Namen darf ich den Termin buchen?',
-        'Auf welchen Namen darf ich den Termin buchen?',
+        "Auf welchen Namen darf ich den Termin buchen?",
+        "Auf welchen Namen darf ich den Termin buchen?",
     ),
     "phone_number": (
-        'Unter welcher Telefonnummer können wir Sie erreichen?',
-        'Unter welcher Telefonnummer können wir Sie erreichen? Bitte sagen Sie die Nummer Ziffer für Ziffer.',
+        "Unter welcher Telefonnummer können wir Sie erreichen?",
+        "Unter welcher Telefonnummer können wir Sie erreichen? Bitte sagen Sie die Nummer Ziffer "
+        "für Ziffer.",
     ),
     "booking_reference": (
-        'Bitte nennen Sie mir Ihre Buchungsnummer. Sie beginnt mit B, zum Beispiel B-K7QX2M.',
-        'Bitte nennen Sie mir Ihre Buchungsnummer, Zeichen für Zeichen. Sie beginnt mit dem Buchstaben B.',
+        "Bitte nennen Sie mir Ihre Buchungsnummer. Sie beginnt mit B, zum Beispiel B-K7QX2M.",
+        "Bitte nennen Sie mir Ihre Buchungsnummer, Zeichen für Zeichen. Sie beginnt mit dem "
+        "Buchstaben B.",
     ),
     "damage_type": (
-        'Was möchten Sie melden? Zum Beispiel ein Schlagloch, eine defekte Straßenlaterne, illegal abgelagerten Müll oder Graffiti.',
-        'Was möchten Sie melden? Zum Beispiel ein Schlagloch, eine kaputte Straßenlaterne, wilden Müll oder Graffiti.',
+        "Was möchten Sie melden? Zum Beispiel ein Schlagloch, eine defekte Straßenlaterne, "
+        "illegal abgelagerten Müll oder Graffiti.",
+        "Was möchten Sie melden? Zum Beispiel ein Schlagloch, eine kaputte Straßenlaterne, wilden"
+        " Müll oder Graffiti.",
     ),
     "damage_location": (
-        'Wo genau ist das? Bitte nennen Sie Straße und Hausnummer oder eine Beschreibung des Ortes.',
-        'Wo genau ist das? Bitte nennen Sie die Straße und wenn möglich die Hausnummer.',
+        "Wo genau ist das? Bitte nennen Sie Straße und Hausnummer oder eine Beschreibung des "
+        "Ortes.",
+        "Wo genau ist das? Bitte nennen Sie die Straße und wenn möglich die Hausnummer.",
     ),
     "damage_description": (
-        'Bitte beschreiben Sie das Problem kurz in einem Satz.',
-        'Bitte beschreiben Sie das Problem kurz.',
+        "Bitte beschreiben Sie das Problem kurz in einem Satz.",
+        "Bitte beschreiben Sie das Problem kurz.",
     ),
     "callback_window": (
-        'Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?',
-        'Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?',
+        "Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?",
+        "Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?",
     ),
     "street": (
-        'In welcher Straße wohnen Sie?',
-        'In welcher Straße wohnen Sie?',
+        "In welcher Straße wohnen Sie?",
+        "In welcher Straße wohnen Sie?",
     ),
 }
 
@@ -63,8 +69,9 @@ class _Ask:
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         chat, voice = ASK_TEXTS[self.slot]
         say(dispatcher, channel_of(tracker), chat, voice)
         return []

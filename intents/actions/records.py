@@ -133,7 +133,9 @@ class Records:
             RecordType.BOOKING.key(booking.reference),
             RecordType.BOOKING.index_key,
         ]
-        result = await self._book(keys=keys, args=[capacity, booking.reference, now, expire_at, *flat])
+        result = await self._book(
+            keys=keys, args=[capacity, booking.reference, now, expire_at, *flat]
+        )
         return BookingResult.BOOKED if int(result) == 1 else BookingResult.SLOT_TAKEN
 
     async def booking(self, reference: str) -> dict[str, str] | None:
@@ -151,8 +153,15 @@ class Records:
         reference = new_reference(kind)
         key = kind.key(reference)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={**fields, "reference": reference, "status": "new",
-                                    "created_at": repr(now)})  # fmt: skip
+            pipe.hset(
+                key,
+                mapping={
+                    **fields,
+                    "reference": reference,
+                    "status": "new",
+                    "created_at": repr(now),
+                },
+            )
             pipe.expire(key, self._retention_s)
             pipe.zadd(kind.index_key, {reference: now})
             await pipe.execute()

@@ -9,11 +9,42 @@ from datetime import date, time, timedelta
 from intents.actions.knowledge import spoken_phone_number
 from intents.actions.town import WEEKDAY_NAMES
 
-MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-          "Oktober", "November", "Dezember")  # fmt: skip
-_ONES = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
-         "zehn", "elf", "zwölf", "dreizehn", "vierzehn", "fünfzehn", "sechzehn", "siebzehn",
-         "achtzehn", "neunzehn")  # fmt: skip
+MONTHS = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+_ONES = (
+    "null",
+    "eins",
+    "zwei",
+    "drei",
+    "vier",
+    "fünf",
+    "sechs",
+    "sieben",
+    "acht",
+    "neun",
+    "zehn",
+    "elf",
+    "zwölf",
+    "dreizehn",
+    "vierzehn",
+    "fünfzehn",
+    "sechzehn",
+    "siebzehn",
+    "achtzehn",
+    "neunzehn",
+)
 _TENS = ("", "", "zwanzig", "dreißig", "vierzig", "fünfzig")
 _ORDINAL_IRREGULAR = {1: "ersten", 3: "dritten", 7: "siebten", 8: "achten"}
 _WORD_NUMBERS = {w: i for i, w in enumerate(_ONES)} | {"ein": 1, "eine": 1, "zwanzig": 20}
@@ -58,7 +89,7 @@ def time_text(at: time) -> str:
 
 
 def time_spoken(at: time) -> str:
-    """"zehn Uhr dreißig", "acht Uhr"."""
+    """ "zehn Uhr dreißig", "acht Uhr"."""
     hour = "ein" if at.hour == 1 else number_words(at.hour)
     return f"{hour} Uhr" + (f" {number_words(at.minute)}" if at.minute else "")
 
@@ -68,7 +99,7 @@ def phone_spoken(phone: str) -> str:
 
 
 def reference_spoken(reference: str) -> str:
-    """"B-K7QX2M" -> "B, K, sieben, Ku, Ix, zwei, M"."""
+    """ "B-K7QX2M" -> "B, K, sieben, Ku, Ix, zwei, M"."""
     parts = []
     for char in reference.replace("-", ""):
         if char.isdigit():
@@ -161,3 +192,9 @@ def parse_reference(text: str, prefix: str) -> str | None:
     alphabet = re.escape(REFERENCE_ALPHABET)
     match = re.search(rf"{prefix}([{alphabet}]{{6}})(?![{alphabet}])", squeezed)
     return f"{prefix}-{match[1]}" if match else None
+
+
+def address_spoken(address: str) -> str:
+    """ "Rathausplatz 1, 12345 Musterstadt" -> "Rathausplatz eins" (street and number only)."""
+    street = address.split(",", 1)[0]
+    return re.sub(r"\d{1,2}\b", lambda m: number_words(int(m[0])), street)

@@ -26,7 +26,24 @@ from intents.actions.knowledge import Department, Directory, KnowledgeError, loa
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-STATES = ("BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH")
+STATES = (
+    "BW",
+    "BY",
+    "BE",
+    "BB",
+    "HB",
+    "HH",
+    "HE",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SL",
+    "SN",
+    "ST",
+    "SH",
+    "TH",
+)
 _INTERVAL_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)\Z")
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -314,14 +331,26 @@ def _parse_office(department: Department, entry: object, where: str) -> Office:
     if "appointments" in entry:
         appointments = _mapping(entry["appointments"], f"{where}.appointments")
         _only(appointments, ("slot_minutes", "capacity"), f"{where}.appointments")
-        slot_minutes = _int(appointments.get("slot_minutes"), f"{where}.appointments.slot_minutes", 5, 240)
+        slot_minutes = _int(
+            appointments.get("slot_minutes"), f"{where}.appointments.slot_minutes", 5, 240
+        )
         capacity = _int(appointments.get("capacity"), f"{where}.appointments.capacity", 1, 50)
     return Office(department, tuple(hours), closures, slot_minutes, capacity)
 
 
 def _parse_service(entry: object, where: str, offices: Mapping[str, Office]) -> Service:
-    fields = ("id", "intent", "name", "office", "summary", "documents", "fee",
-              "processing_time", "bookable", "synonyms")  # fmt: skip
+    fields = (
+        "id",
+        "intent",
+        "name",
+        "office",
+        "summary",
+        "documents",
+        "fee",
+        "processing_time",
+        "bookable",
+        "synonyms",
+    )
     entry = _mapping(entry, where)
     _only(entry, fields, where)
     service_id = _text(entry.get("id"), f"{where}.id")
@@ -356,7 +385,9 @@ def _unique(names: Callable[[], Iterator[tuple[str, str]]], source: str) -> None
     seen: dict[str, str] = {}
     for owner, name in names():
         if seen.setdefault(_key(name), owner) != owner:
-            raise KnowledgeError(f"{source}: {name!r} names both {seen[_key(name)]!r} and {owner!r}")
+            raise KnowledgeError(
+                f"{source}: {name!r} names both {seen[_key(name)]!r} and {owner!r}"
+            )
 
 
 def load_town(directory: Path) -> Town:
@@ -382,7 +413,9 @@ def load_town(directory: Path) -> Town:
             raise KnowledgeError(
                 f"{offices_src}: offices.{office_id}: not a department of departments.yml"
             )
-        offices[office_id] = _parse_office(by_id[office_id], entry, f"{offices_src}: offices.{office_id}")
+        offices[office_id] = _parse_office(
+            by_id[office_id], entry, f"{offices_src}: offices.{office_id}"
+        )
     missing = sorted(set(by_id) - set(offices))
     if missing:
         raise KnowledgeError(f"{offices_src}: offices: no opening hours for {missing}")
@@ -395,7 +428,9 @@ def load_town(directory: Path) -> Town:
     services = tuple(
         _parse_service(e, f"{services_src}: services[{i}]", offices) for i, e in enumerate(entries)
     )
-    _unique(lambda: ((s.id, n) for s in services for n in (s.id, s.name, *s.synonyms)), services_src)
+    _unique(
+        lambda: ((s.id, n) for s in services for n in (s.id, s.name, *s.synonyms)), services_src
+    )
     intents = [s.intent for s in services if s.intent]
     if len(intents) != len(set(intents)):
         raise KnowledgeError(f"{services_src}: an intent is answered by two services")
@@ -408,10 +443,15 @@ def load_town(directory: Path) -> Town:
         entry = _mapping(entry, where)
         _only(entry, ("name", "synonyms"), where)
         waste_types.append(
-            WasteType(str(type_id), _text(entry.get("name"), f"{where}.name"),
-                      _texts(entry.get("synonyms"), f"{where}.synonyms"))  # fmt: skip
+            WasteType(
+                str(type_id),
+                _text(entry.get("name"), f"{where}.name"),
+                _texts(entry.get("synonyms"), f"{where}.synonyms"),
+            )
         )
-    _unique(lambda: ((w.id, n) for w in waste_types for n in (w.id, w.name, *w.synonyms)), waste_src)
+    _unique(
+        lambda: ((w.id, n) for w in waste_types for n in (w.id, w.name, *w.synonyms)), waste_src
+    )
     districts: dict[str, dict[str, Collection]] = {}
     for district, rules in _mapping(waste_doc.get("districts"), f"{waste_src}: districts").items():
         districts[str(district)] = {}
