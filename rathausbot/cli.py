@@ -36,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="which channel's wording to use (default: webchat)",
     )
     commands.add_parser("doctor", help="check the installation and say how to fix problems")
+    export_cmd = commands.add_parser(
+        "export", help="write bookings, tickets or callback requests as CSV (bookings: also ICS)"
+    )
+    export_cmd.add_argument("kind", choices=["bookings", "tickets", "callbacks"])
+    export_cmd.add_argument("--format", choices=["csv", "ics"], default="csv")
+    export_cmd.add_argument("--output", "-o", help="file to write (default: standard output)")
     args = parser.parse_args(argv)
 
     try:
@@ -57,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from rathausbot.doctor import doctor
 
                 return asyncio.run(doctor(settings))
+            case "export":
+                from rathausbot.export_cli import export
+
+                return export(settings, args.kind, args.format, args.output)
     except (StartupError, TrainingFailed) as exc:
         print(f"rathausbot: {exc}", file=sys.stderr)
         return 1

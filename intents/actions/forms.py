@@ -292,6 +292,8 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             name=str(tracker.get_slot("person_name")),
             phone=str(tracker.get_slot("phone_number")),
             channel=channel.value,
+            minutes=office.slot_minutes or 30,
+            timezone=str(self.town.timezone),
         )
         if await self.records.book(booking, capacity=office.capacity) is BookingResult.SLOT_TAKEN:
             say(

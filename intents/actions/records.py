@@ -11,9 +11,10 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
@@ -75,6 +76,8 @@ class Booking:
     name: str
     phone: str
     channel: str
+    minutes: int
+    timezone: str  # IANA name of the town's time zone; day and at are local times there
 
 
 def new_reference(kind: RecordType) -> str:
@@ -113,8 +116,9 @@ class Records:
 
     async def book(self, booking: Booking, *, capacity: int) -> BookingResult:
         now = time.time()
-        appointment = datetime.combine(booking.day, booking.at).timestamp()
-        expire_at = int(max(now, appointment) + self._retention_s)
+        starts = datetime.combine(booking.day, booking.at, tzinfo=ZoneInfo(booking.timezone))
+        ends = starts + timedelta(minutes=booking.minutes)
+        expire_at = int(max(now, ends.timestamp()) + self._retention_s)
         fields = {
             "reference": booking.reference,
             "status": "booked",
@@ -122,6 +126,8 @@ class Records:
             "office": booking.office,
             "date": booking.day.isoformat(),
             "time": f"{booking.at:%H:%M}",
+            "starts_at": starts.isoformat(),
+            "ends_at": ends.isoformat(),
             "name": booking.name,
             "phone": booking.phone,
             "channel": booking.channel,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import re
 import secrets
+import subprocess
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +15,7 @@ import pytest
 
 from dialogue.messages import BotReply, Channel, UserTurn
 from rathausbot.app import Runtime
+from tests.e2e.conftest import REPO, Gateway
 from tests.intents.test_town import load_shipped_town
 
 pytestmark = pytest.mark.slow
@@ -62,7 +67,7 @@ async def book(talk: Talk, service: str, *, day_choice: str | None = None) -> tu
 
 
 async def test_booking_end_to_end_confirms_a_reference_and_stores_the_booking(
-    rt: Runtime,
+    rt: Runtime, gateway: Gateway
 ) -> None:
     talk = Talk(rt)
     await talk.greet()
@@ -76,6 +81,23 @@ async def test_booking_end_to_end_confirms_a_reference_and_stores_the_booking(
     assert record["office"] == "buergerbuero" and record["time"] == at
     assert record["phone"] == "01712345678"
     assert datetime.strptime(day, "%d.%m.%Y").date().isoformat() == record["date"]
+
+    # The office gets it: `rathausbot export` as CSV and as a calendar.
+    exported = await asyncio.to_thread(export_cli, gateway, "bookings")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert any(row["reference"] == reference[0] and row["time"] == at for row in rows)
+    ics = await asyncio.to_thread(export_cli, gateway, "bookings", "--format", "ics")
+    assert f"UID:{reference[0]}@" in ics.stdout.replace("\n ", "")
+    wrong = await asyncio.to_thread(export_cli, gateway, "tickets", "--format", "ics")
+    assert wrong.returncode == 2 and "bookings only" in wrong.stderr
+
+
+def export_cli(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    rathausbot = str(REPO / ".venv" / "bin" / "rathausbot")
+    return subprocess.run(
+        [rathausbot, "export", *args], env=gateway.env, capture_output=True, text=True, check=False
+    )
 
 
 async def test_a_taken_slot_is_not_offered_and_cannot_be_booked_twice(rt: Runtime) -> None:
