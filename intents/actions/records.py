@@ -7,6 +7,7 @@ last place, however their conversations interleave.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -21,6 +22,8 @@ from redis.asyncio import Redis
 from intents.actions.speech import REFERENCE_ALPHABET
 
 REDIS_URL_ENV = "RATHAUSBOT_ACTIONS_REDIS_URL"
+WEBHOOK_QUEUE = "rb:webhook:queue"  # delivered by the gateway (rathausbot/webhooks.py)
+WEBHOOK_QUEUE_LIMIT = 10_000
 RETENTION_ENV = "RATHAUSBOT_RETENTION_SECONDS"
 DEFAULT_RETENTION_S = 30 * 86_400
 
@@ -151,7 +154,10 @@ class Records:
     async def cancel(self, reference: str) -> bool:
         """Cancels a booked appointment and frees its slot; False if none is booked."""
         key = RecordType.BOOKING.key(reference)
-        return int(await self._cancel(keys=[key], args=[reference, repr(time.time())])) == 1
+        if int(await self._cancel(keys=[key], args=[reference, repr(time.time())])) != 1:
+            return False
+        await self._notify(RecordType.BOOKING, "cancelled", reference)
+        return True
 
     async def create(self, kind: RecordType, fields: dict[str, str]) -> str:
         """Stores a ticket or callback request; returns its reference."""
@@ -171,4 +177,13 @@ class Records:
             pipe.expire(key, self._retention_s)
             pipe.zadd(kind.index_key, {reference: now})
             await pipe.execute()
+        await self._notify(kind, "created", reference)
         return reference
+
+    async def _notify(self, kind: RecordType, event: str, reference: str) -> None:
+        """Queues the record for the office's webhook (bounded; the oldest go first)."""
+        entry = json.dumps({"type": kind.value, "event": event, "reference": reference})
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(WEBHOOK_QUEUE, entry)
+            pipe.ltrim(WEBHOOK_QUEUE, 0, WEBHOOK_QUEUE_LIMIT - 1)
+            await pipe.execute()
