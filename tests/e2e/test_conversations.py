@@ -242,6 +242,8 @@ async def test_two_misunderstandings_lead_to_the_handoff_offer(rt: Runtime) -> N
 async def test_repeat_says_the_last_answer_again(rt: Runtime) -> None:
     talk = Talk(rt, Channel.VOICE)
     first = await talk.say("Wann hat das Bürgerbüro geöffnet?")
+    assert "Bürgerbüro" in first and not URL.search(first)
+    assert not re.search(r"\d", first), "voice speaks times as words"
     again = await talk.say("Wie bitte?")
     assert again == first
     assert await talk.say("können sie das nochmal sagen") == first
