@@ -8,6 +8,7 @@ import io
 import re
 import secrets
 import subprocess
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -152,7 +153,9 @@ async def test_a_voice_booking_reads_date_time_and_number_back(rt: Runtime) -> N
     assert "Buchungsnummer" in done and not re.search(r"\d", done), done
 
 
-async def test_a_damage_report_with_a_location_creates_a_ticket(rt: Runtime) -> None:
+async def test_a_damage_report_with_a_location_creates_a_ticket(
+    rt: Runtime, gateway: Gateway
+) -> None:
     talk = Talk(rt)
     asked = await talk.say("In der Bergstraße ist ein riesiges Schlagloch")
     assert "beschreiben" in asked, asked  # type and place were understood
@@ -163,6 +166,16 @@ async def test_a_damage_report_with_a_location_creates_a_ticket(rt: Runtime) -> 
     assert record["damage_type"] == "schlagloch"
     assert "Bergstraße" in record["location"]
     assert "halben Meter" in record["description"]
+
+    # The office's webhook gets it too, after the gateway retried its first refusal.
+    assert gateway.webhooks is not None
+    deadline = time.monotonic() + 60
+    while not any(
+        b["record"]["reference"] == ticket[0] for b in gateway.webhooks.records("ticket")
+    ):
+        assert time.monotonic() < deadline, "the ticket never reached the webhook"
+        await asyncio.sleep(0.2)
+    assert gateway.webhooks.refused == 1
 
 
 async def test_a_damage_report_asks_for_what_is_missing(rt: Runtime) -> None:
