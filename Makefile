@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup setup-test train run test test-fast lint bench doctor clean
+.PHONY: help setup setup-test train run test test-fast lint nlu-eval bench doctor clean
 
 help:
 	@echo "make run        set up, train if needed, start the assistant on http://127.0.0.1:8080/"
@@ -13,6 +13,7 @@ help:
 	@echo "make train      train the Rasa model if intents/ changed"
 	@echo "make bench      print latency figures"
 	@echo "make lint       ruff and mypy --strict"
+	@echo "make nlu-eval   intent F1 on the held-out NLU set (fails below 0.90)"
 	@echo "make doctor     check the installation"
 
 setup:
@@ -35,7 +36,11 @@ lint: setup-test
 	@$(BIN)/ruff format --check rathausbot dialogue channels voice telephony console tests bench
 	@$(BIN)/mypy
 
-test: setup-test train lint
+nlu-eval: setup train
+	@echo "==> Evaluating the NLU model on the held-out set (intents/tests/nlu_holdout.yml)"
+	@$(BIN)/python scripts/nlu_eval.py --min-f1 0.90
+
+test: setup-test train lint nlu-eval
 	@echo "==> Running all tests (unit and end-to-end against real Redis and Rasa)"
 	@$(BIN)/python -m pytest
 

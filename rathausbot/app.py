@@ -22,12 +22,14 @@ from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from rathausbot import services
+from rathausbot.export import RecordKind
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
 from rathausbot.training import model_path
+from rathausbot.webhooks import WebhookDispatcher
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
@@ -136,7 +138,7 @@ class Services:
             if not services.rasa_python(settings).exists():
                 raise StartupError(f"{services.rasa_python(settings)} missing: run `make setup`")
         endpoints = services.write_endpoints(settings, self._target)
-        actions = services.action_server_spec(settings)
+        actions = services.action_server_spec(settings, self._target)
         rasa = services.rasa_server_spec(settings, self._secrets, model, endpoints)
         await asyncio.gather(
             self._ensure(actions, settings.actions_port, self._actions_probe, 60),
@@ -226,6 +228,21 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         await redis.aclose()
 
 
+def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
+    """The dispatcher of record webhooks (drops queued records of types without a URL)."""
+    urls = {
+        RecordKind.BOOKINGS: settings.webhook_bookings_url,
+        RecordKind.TICKETS: settings.webhook_tickets_url,
+        RecordKind.CALLBACKS: settings.webhook_callbacks_url,
+    }
+    return WebhookDispatcher(
+        rt.redis,
+        rt.http,
+        {kind: url for kind, url in urls.items() if url},
+        attempts=settings.webhook_attempts,
+    )
+
+
 async def serve(settings: Settings) -> None:
     """`rathausbot serve`: the HTTP server at once (health says 'starting'), then the
     services and the dialogue core; runs until SIGINT or SIGTERM."""
@@ -257,6 +274,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, server.request_exit)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(rt.services.start(), name="start-services")
+        webhook_task: asyncio.Task[None] | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
@@ -268,11 +286,16 @@ async def serve(settings: Settings) -> None:
                     "(Ctrl+C stops it)",
                     flush=True,
                 )
+                webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
                 await server_task
         finally:
             server.should_exit = True
             start_task.cancel()
-            await asyncio.gather(start_task, server_task, return_exceptions=True)
+            tasks = [start_task, server_task]
+            if webhook_task is not None:
+                webhook_task.cancel()
+                tasks.append(webhook_task)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass

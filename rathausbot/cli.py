@@ -47,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     voices_sub = voices_cmd.add_subparsers(dest="voices_command", required=True)
     install_cmd = voices_sub.add_parser("install", help="download a Piper voice to var/voices/")
     install_cmd.add_argument("name", help="voice name, e.g. de_DE-thorsten-medium")
+    export_cmd = commands.add_parser(
+        "export", help="write bookings, tickets or callback requests as CSV (bookings: also ICS)"
+    )
+    export_cmd.add_argument("kind", choices=["bookings", "tickets", "callbacks"])
+    export_cmd.add_argument("--format", choices=["csv", "ics"], default="csv")
+    export_cmd.add_argument("--output", "-o", help="file to write (default: standard output)")
     args = parser.parse_args(argv)
 
     try:
@@ -80,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from rathausbot.voice_cli import voices_install
 
                 return voices_install(settings, args.name)
+            case "export":
+                from rathausbot.export_cli import export
+
+                return export(settings, args.kind, args.format, args.output)
     except (StartupError, TrainingFailed) as exc:
         print(f"rathausbot: {exc}", file=sys.stderr)
         return 1

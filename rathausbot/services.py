@@ -138,7 +138,8 @@ def rasa_server_spec(
     )
 
 
-def action_server_spec(settings: Settings) -> ProcessSpec:
+def action_server_spec(settings: Settings, target: RedisTarget | None = None) -> ProcessSpec:
+    """The action server; with ``target`` it stores bookings, tickets and callbacks there."""
     argv = (
         str(rasa_python(settings)),
         "-m",
@@ -152,7 +153,12 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
         name="actions",
         argv=argv,
         cwd=settings.intents_dir,
-        env={**rasa_environment(settings), "SANIC_HOST": "127.0.0.1"},
+        env={
+            **rasa_environment(settings),
+            "SANIC_HOST": "127.0.0.1",
+            "RATHAUSBOT_RETENTION_SECONDS": str(settings.retention_seconds),
+            **({"RATHAUSBOT_ACTIONS_REDIS_URL": target.url} if target else {}),
+        },
         log_path=settings.var_dir / "log" / "actions.log",
     )
 

@@ -114,7 +114,28 @@ class Settings(BaseSettings):
         500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
 
+    # --- records for the office (bookings, tickets, callbacks) ---
+    webhook_bookings_url: str | None = Field(
+        None, description="URL that receives each new or cancelled booking as JSON (POST)."
+    )
+    webhook_tickets_url: str | None = Field(
+        None, description="URL that receives each new damage report as JSON (POST)."
+    )
+    webhook_callbacks_url: str | None = Field(
+        None, description="URL that receives each new callback request as JSON (POST)."
+    )
+    webhook_attempts: int = Field(
+        5, ge=1, le=20, description="Deliveries tried per record, with exponential backoff."
+    )
+
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
+
+    @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("log_level")
     @classmethod

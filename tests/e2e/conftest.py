@@ -17,6 +17,7 @@ import pytest
 from rathausbot.app import Runtime, port_free, runtime
 from rathausbot.settings import Settings
 from rathausbot.training import train
+from tests.e2e.webhook_receiver import WebhookReceiver
 from tests.redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,7 @@ class Gateway:
     process: subprocess.Popen[bytes]
     log_path: Path
     health_seen: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    webhooks: WebhookReceiver | None = None  # receives tickets (its first request fails)
 
     @property
     def url(self) -> str:
@@ -71,6 +73,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     var_dir = tmp_path_factory.mktemp("gateway-var")
     settings, env = isolated_settings(var_dir)
     train(settings)  # a no-op when `make test` trained already
+    webhooks = WebhookReceiver(fail_first=1)
+    webhooks.start()
+    env["RATHAUSBOT_WEBHOOK_TICKETS_URL"] = webhooks.url
     log_path = var_dir / "serve.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -80,7 +85,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    gw = Gateway(settings, env, process, log_path)
+    gw = Gateway(settings, env, process, log_path, webhooks=webhooks)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
@@ -103,6 +108,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     except subprocess.TimeoutExpired:
         process.kill()
         pytest.fail(f"rathausbot serve did not stop on SIGTERM:\n{gw.log_tail()}")
+    webhooks.stop()
     ports = [settings.port, settings.redis_port, settings.rasa_port, settings.actions_port]
     assert code == 0, gw.log_tail()
     busy = [p for p in ports if not port_free(p)]

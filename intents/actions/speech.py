@@ -1,0 +1,200 @@
+"""German dates, times, phone numbers and references: parsed from typed or transcribed text,
+and written out for chat or for speech. Pure functions, no Rasa imports."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+
+from intents.actions.knowledge import spoken_phone_number
+from intents.actions.town import WEEKDAY_NAMES
+
+MONTHS = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+_ONES = (
+    "null",
+    "eins",
+    "zwei",
+    "drei",
+    "vier",
+    "fünf",
+    "sechs",
+    "sieben",
+    "acht",
+    "neun",
+    "zehn",
+    "elf",
+    "zwölf",
+    "dreizehn",
+    "vierzehn",
+    "fünfzehn",
+    "sechzehn",
+    "siebzehn",
+    "achtzehn",
+    "neunzehn",
+)
+_TENS = ("", "", "zwanzig", "dreißig", "vierzig", "fünfzig")
+_ORDINAL_IRREGULAR = {1: "ersten", 3: "dritten", 7: "siebten", 8: "achten"}
+_WORD_NUMBERS = {w: i for i, w in enumerate(_ONES)} | {"ein": 1, "eine": 1, "zwanzig": 20}
+_WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAY_NAMES)}
+_MONTH_WORDS = {name.casefold()[:3]: i + 1 for i, name in enumerate(MONTHS)} | {"mär": 3, "mae": 3}
+# Letters and digits of references, unambiguous when read out (no 0/O, 1/I).
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_SPOKEN_LETTERS = {"Y": "Ypsilon", "J": "Jot", "Q": "Ku", "V": "Vau", "W": "We", "X": "Ix"}
+
+
+def number_words(n: int) -> str:
+    """0..99 as German words: 21 -> "einundzwanzig"."""
+    if not 0 <= n < 100:
+        raise ValueError(f"{n} out of range")
+    if n < 20:
+        return _ONES[n]
+    tens, ones = divmod(n, 10)
+    if ones == 0:
+        return _TENS[tens]
+    return f"{'ein' if ones == 1 else _ONES[ones]}und{_TENS[tens]}"
+
+
+def ordinal_words(n: int) -> str:
+    """Day of month as a dative ordinal: 3 -> "dritten", 21 -> "einundzwanzigsten"."""
+    if n in _ORDINAL_IRREGULAR:
+        return _ORDINAL_IRREGULAR[n]
+    return number_words(n) + ("sten" if n >= 20 else "ten")
+
+
+def date_text(day: date) -> str:
+    """For chat: "Montag, 23.11.2026"."""
+    return f"{WEEKDAY_NAMES[day.weekday()]}, {day:%d.%m.%Y}"
+
+
+def date_spoken(day: date) -> str:
+    """For speech: "Montag, den dreiundzwanzigsten November"."""
+    return f"{WEEKDAY_NAMES[day.weekday()]}, den {ordinal_words(day.day)} {MONTHS[day.month - 1]}"
+
+
+def time_text(at: time) -> str:
+    return f"{at:%H:%M} Uhr"
+
+
+def time_spoken(at: time) -> str:
+    """ "zehn Uhr dreißig", "acht Uhr"."""
+    hour = "ein" if at.hour == 1 else number_words(at.hour)
+    return f"{hour} Uhr" + (f" {number_words(at.minute)}" if at.minute else "")
+
+
+def phone_spoken(phone: str) -> str:
+    return spoken_phone_number(phone)
+
+
+def reference_spoken(reference: str) -> str:
+    """ "B-K7QX2M" -> "B, K, sieben, Ku, Ix, zwei, M"."""
+    parts = []
+    for char in reference.replace("-", ""):
+        if char.isdigit():
+            parts.append(_ONES[int(char)])
+        else:
+            parts.append(_SPOKEN_LETTERS.get(char, char))
+    return ", ".join(parts)
+
+
+def _words_to_digits(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        return str(_WORD_NUMBERS[match[0]])
+
+    pattern = "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True))
+    return re.sub(rf"\b({pattern})\b", replace, text)
+
+
+def parse_date(text: str, today: date) -> date | None:
+    """Dates as citizens say them: "morgen", "übermorgen", "am Montag", "nächsten Dienstag",
+    "24.11.", "24.11.2026", "24. November", "den 3 dezember". Past dates roll forward."""
+    lowered = text.casefold().strip()
+    if "übermorgen" in lowered or "uebermorgen" in lowered:
+        return today + timedelta(days=2)
+    if "morgen" in lowered:
+        return today + timedelta(days=1)
+    if "heute" in lowered:
+        return today
+    numeric = re.search(r"\b(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{4}|\d{2})\b)?", lowered)
+    if numeric:
+        return _complete(int(numeric[1]), int(numeric[2]), numeric[3], today)
+    spelled = re.search(r"\b(\d{1,2})\.?\s+([a-zä]{3,})(?:\s+(\d{4}))?", _words_to_digits(lowered))
+    if spelled and spelled[2][:3] in _MONTH_WORDS:
+        return _complete(int(spelled[1]), _MONTH_WORDS[spelled[2][:3]], spelled[3], today)
+    for word, weekday in _WEEKDAY_WORDS.items():
+        if word in lowered:
+            ahead = (weekday - today.weekday()) % 7 or 7
+            return today + timedelta(days=ahead)
+    return None
+
+
+def _complete(day: int, month: int, year_text: str | None, today: date) -> date | None:
+    year = today.year if not year_text else int(year_text) + (2000 if len(year_text) == 2 else 0)
+    try:
+        result = date(year, month, day)
+    except ValueError:
+        return None
+    if not year_text and result < today:
+        result = result.replace(year=year + 1)
+    return result
+
+
+def parse_time(text: str) -> time | None:
+    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h"."""
+    lowered = _words_to_digits(text.casefold())
+    half = re.search(r"\bhalb\s+(\d{1,2})\b", lowered)
+    if half:
+        hour = int(half[1]) - 1
+        return time(hour % 24, 30)
+    match = re.search(r"\b(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*(?:uhr|h)\s*(\d{1,2})?)", lowered)
+    if match is None:
+        match = re.fullmatch(r"\D*(\d{1,2})()()\D*", lowered)
+    if match is None:
+        return None
+    hour, minute = int(match[1]), int(match[2] or match[3] or 0)
+    if hour < 7 and "nachmittag" in lowered:
+        hour += 12
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def parse_phone(text: str) -> str | None:
+    """A phone number in the text, as digits with an optional leading "+"; None if none.
+
+    Spoken digits ("null eins sieben eins ...") count too."""
+    spoken = _words_to_digits(text.casefold()).replace("plus", "+")
+    match = re.search(r"\+?\d[\d\s/()-]{4,}\d", spoken)
+    if match is None:
+        return None
+    number = re.sub(r"[^\d+]", "", match[0])
+    digits = number.lstrip("+")
+    if not 6 <= len(digits) <= 15:
+        return None
+    return number
+
+
+def parse_reference(text: str, prefix: str) -> str | None:
+    """A reference like "B-K7QX2M" from typed or spelled text ("b k 7 q x 2 m")."""
+    squeezed = re.sub(r"[\s,.-]+", "", _words_to_digits(text.casefold())).upper()
+    alphabet = re.escape(REFERENCE_ALPHABET)
+    match = re.search(rf"{prefix}([{alphabet}]{{6}})(?![{alphabet}])", squeezed)
+    return f"{prefix}-{match[1]}" if match else None
+
+
+def address_spoken(address: str) -> str:
+    """ "Rathausplatz 1, 12345 Musterstadt" -> "Rathausplatz eins" (street and number only)."""
+    street = address.split(",", 1)[0]
+    return re.sub(r"\d{1,2}\b", lambda m: number_words(int(m[0])), street)

@@ -1,0 +1,132 @@
+"""Delivers new and changed records (bookings, tickets, callbacks) to the office's webhooks.
+
+The action server queues `{"type", "event", "reference"}` in `rb:webhook:queue`; this
+dispatcher, owned by `rathausbot serve`, moves each entry to `rb:webhook:processing`, POSTs
+`{"type", "event", "record": {...}}` to the webhook configured for its type, retrying with
+exponential backoff, and then drops it. Entries that exhaust their attempts are kept in
+`rb:webhook:failed`; entries of types without a webhook are dropped. An entry that was being
+delivered when the gateway stopped is delivered again at the next start (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+
+from rathausbot.export import RecordKind
+
+QUEUE_KEY = "rb:webhook:queue"
+PROCESSING_KEY = "rb:webhook:processing"
+FAILED_KEY = "rb:webhook:failed"
+FAILED_LIMIT = 10_000
+
+log = logging.getLogger(__name__)
+
+_KINDS = {kind.singular: kind for kind in RecordKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    kind: RecordKind
+    event: str
+    reference: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Job | None:
+        """None when ``raw`` is not a queue entry (it is then dropped)."""
+        try:
+            document = json.loads(raw)
+            return cls(_KINDS[document["type"]], str(document["event"]), str(document["reference"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class WebhookDispatcher:
+    """One loop; ``run()`` until cancelled. Options are bounded."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        urls: Mapping[RecordKind, str],
+        *,
+        attempts: int = 5,
+        timeout_s: float = 10.0,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not 1 <= attempts <= 20:
+            raise ValueError("attempts must be 1..20")
+        if not 0 < timeout_s <= 120 or not 0 <= backoff_s <= 60:
+            raise ValueError("timeout_s must be in (0, 120], backoff_s in [0, 60]")
+        self._redis = redis
+        self._http = http
+        self._urls = dict(urls)
+        self._attempts = attempts
+        self._timeout_s = timeout_s
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+
+    async def run(self) -> None:
+        """Delivers queued entries until cancelled; survives Redis outages."""
+        while True:
+            try:
+                await self.recover()
+                while True:
+                    await self.step(block_s=1)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: wait, then start over
+                log.warning("webhook dispatcher paused: %s", type(exc).__name__)
+                await self._sleep(max(self._backoff_s, 1.0))
+
+    async def recover(self) -> None:
+        """Requeues entries that were in delivery when the gateway stopped."""
+        while await self._redis.lmove(PROCESSING_KEY, QUEUE_KEY, "RIGHT", "RIGHT"):
+            pass
+
+    async def step(self, *, block_s: int = 0) -> bool:
+        """Delivers (or drops) one entry; False when the queue stayed empty."""
+        if block_s > 0:
+            raw = await self._redis.blmove(QUEUE_KEY, PROCESSING_KEY, block_s, "RIGHT", "LEFT")
+        else:
+            raw = await self._redis.lmove(QUEUE_KEY, PROCESSING_KEY, "RIGHT", "LEFT")
+        if raw is None:
+            return False
+        raw = raw.decode() if isinstance(raw, bytes) else raw
+        job = Job.parse(raw)
+        url = self._urls.get(job.kind) if job else None
+        if job is not None and url is not None and not await self._deliver(job, url):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.lpush(FAILED_KEY, raw)
+                pipe.ltrim(FAILED_KEY, 0, FAILED_LIMIT - 1)
+                await pipe.execute()
+            log.warning("webhook for %s %s failed; kept in %s", job.kind.singular, job.reference,
+                        FAILED_KEY)  # fmt: skip
+        await self._redis.lrem(PROCESSING_KEY, 1, raw)
+        return True
+
+    async def _deliver(self, job: Job, url: str) -> bool:
+        record = await self._redis.hgetall(job.kind.key(job.reference))
+        if not record:
+            return True  # expired meanwhile: nothing left to deliver
+        body = {"type": job.kind.singular, "event": job.event, "record": record}
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._http.post(url, json=body, timeout=self._timeout_s)
+                if response.is_success:
+                    return True
+                reason = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                reason = type(exc).__name__
+            log.info("webhook attempt %d/%d for a %s: %s", attempt, self._attempts,
+                     job.kind.singular, reason)  # fmt: skip
+            if attempt < self._attempts:
+                await self._sleep(self._backoff_s * 2 ** (attempt - 1))
+        return False
