@@ -18,6 +18,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from channels.fanout import Fanout
+from channels.limits import ChatLimits
+from channels.sessions import TokenStore
+from channels.webchat import ChatEndpoint
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
@@ -216,6 +220,22 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         await redis.aclose()
 
 
+def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
+    """The web chat channel on the runtime's dialogue core."""
+    settings = rt.settings
+    limits = ChatLimits(
+        max_frame_bytes=settings.webchat_max_frame_bytes,
+        rate_per_minute=settings.webchat_rate_per_minute,
+        rate_burst=settings.webchat_rate_burst,
+        max_connections_per_ip=settings.webchat_max_connections_per_ip,
+        idle_timeout_s=settings.webchat_idle_timeout_s,
+        session_idle_s=settings.webchat_session_idle_minutes * 60,
+        allowed_origins=frozenset(o.rstrip("/") for o in settings.webchat_allowed_origins),
+    )
+    tokens = TokenStore(rt.redis, idle_s=limits.session_idle_s)
+    return ChatEndpoint(core=rt.core, store=rt.store, tokens=tokens, fanout=fanout, limits=limits)
+
+
 async def serve(settings: Settings) -> None:
     """`rathausbot serve`: the HTTP server at once (health says 'starting'), then the
     services and the dialogue core; runs until SIGINT or SIGTERM."""
@@ -223,7 +243,7 @@ async def serve(settings: Settings) -> None:
         raise StartupError(
             f"port {settings.port} on {settings.host} is in use; set RATHAUSBOT_PORT"
         )
-    async with runtime(settings, reuse=False) as rt:
+    async with runtime(settings, reuse=False) as rt, Fanout(rt.redis) as fanout:
         health = HealthMonitor(
             redis=rt.redis,
             http=rt.http,
@@ -233,10 +253,11 @@ async def serve(settings: Settings) -> None:
             start_timeout_s=settings.rasa_start_timeout_s,
         )
         config = uvicorn.Config(
-            create_app(health=health),
+            create_app(health=health, chat=chat_endpoint(rt, fanout)),
             host=settings.host,
             port=settings.port,
             ws="websockets",
+            ws_max_size=1 << 20,  # transport cap; the chat refuses frames over its own limit
             log_config=None,
             access_log=False,
             lifespan="off",
