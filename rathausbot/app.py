@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -35,6 +35,8 @@ from rathausbot.training import model_path
 
 log = logging.getLogger(__name__)
 
+REDIS_POOL_SIZE = 64  # connections per gateway process; callers beyond it wait their turn
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM, so a
@@ -55,9 +57,12 @@ class StartupError(RuntimeError):
 
 
 def make_redis(target: RedisTarget) -> Redis:
-    """A Redis client that reconnects by itself after Redis restarts."""
-    return Redis.from_url(
+    """A Redis client that reconnects by itself after Redis restarts. Its pool waits for a
+    free connection under load (hundreds of chat sessions) instead of failing at once."""
+    pool = BlockingConnectionPool.from_url(
         target.url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=5.0,
         decode_responses=True,
         socket_timeout=3.0,
         socket_connect_timeout=2.0,
@@ -65,6 +70,7 @@ def make_redis(target: RedisTarget) -> Redis:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    return Redis.from_pool(pool)
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

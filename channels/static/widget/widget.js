@@ -136,6 +136,7 @@
           var button = el("button", { type: "button", class: "rb-chip" }, b.title);
           button.addEventListener("click", function () {
             submit({ type: "choice", payload: b.payload, title: b.title }, b.title);
+            input.focus(); // the chosen button disappears; keep keyboard users in the chat
           });
           quick.appendChild(button);
         });
@@ -276,6 +277,11 @@
   closeButton.addEventListener("click", close);
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") close();
+  });
+  document.addEventListener("keydown", function (event) {
+    // focus may sit on the page after a button vanished: Escape still closes an open chat
+    if (event.key === "Escape" && !panel.hidden && !event.defaultPrevented &&
+        (event.target === document.body || event.target === host)) close();
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
