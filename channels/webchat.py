@@ -82,7 +82,7 @@ def replies_to_lines(replies: Iterable[BotReply]) -> list[Line]:
 
 def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
     """The transcript as the widget shows it: a quick reply appears as the title it was
-    offered under (the latest offer wins)."""
+    offered under (the latest offer wins); asking for a person always as HUMAN_TITLE."""
     lines: list[Line] = []
     offered: dict[str, str] = {HUMAN_PAYLOAD: HUMAN_TITLE}
     for record in records:
@@ -92,6 +92,7 @@ def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
             case Role.BOT | Role.SYSTEM:
                 lines += reply_lines(record.text, record.buttons, record.links, record.handoff)
                 offered.update({b.payload: b.title for b in record.buttons})
+                offered[HUMAN_PAYLOAD] = HUMAN_TITLE  # one name for "a person, please"
     return tuple(lines)
 
 
@@ -107,6 +108,7 @@ class _Session:
     token: str
     session_id: str
     bucket: TokenBucket
+    touched: float
 
 
 class ChatEndpoint:
@@ -320,7 +322,7 @@ class _Connection:
         log.info("chat session started")
 
     def _bind(self, token: str, session_id: str) -> None:
-        self._session = _Session(token, session_id, self._ep.bucket(session_id))
+        self._session = _Session(token, session_id, self._ep.bucket(session_id), self._ep._clock())
         self._ep._fanout.register(session_id, self._conn_id, self.deliver)
 
     async def _turn(self, session: _Session, id: str, text: str, *, shown: str) -> None:
@@ -345,7 +347,11 @@ class _Connection:
         lines = replies_to_lines(replies)
         self.send(Ack(id), *lines, Typing(False))
         await self._publish(UserLine(shown), *lines)
-        await self._ep._tokens.touch(session.token)
+        now = self._ep._clock()
+        # refresh the token's idle expiry, at most ten times per expiry period
+        if now - session.touched >= self._ep.limits.session_idle_s / 10:
+            session.touched = now
+            await self._ep._tokens.touch(session.token)
 
     async def _end(self, session: _Session) -> None:
         deleted = await self._ep._store.delete_conversation(session.session_id)
