@@ -11,7 +11,7 @@ help:
 	@echo "make test       set up (with test tools), train if needed, lint, run all tests"
 	@echo "make test-fast  the tests without the slow end-to-end ones"
 	@echo "make train      train the Rasa model if intents/ changed"
-	@echo "make bench      print latency figures"
+	@echo "make bench      print latency, throughput and memory figures"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make doctor     check the installation"
 
@@ -45,6 +45,8 @@ test-fast: setup-test
 bench: setup train
 	@echo "==> Benchmark: chat turn latency through DialogueCore vs. Rasa's REST webhook"
 	@$(BIN)/python -m bench.chat_latency
+	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
+	@$(BIN)/python -m bench.webchat
 
 doctor: setup
 	@$(BIN)/rathausbot doctor
