@@ -72,3 +72,9 @@ async def test_200_concurrent_sessions_lose_and_cross_nothing(
         assert bots == received, f"session {n} saw other replies than its transcript holds"
         assert len(received) >= 1 + len(turns(n))  # the greeting, then an answer per turn
     assert len(session_ids) == SESSIONS
+    log = gateway.log_path.read_text(errors="replace")
+    assert "chat session started" in log  # the gateway's log, at DEBUG level
+    for n in (0, SESSIONS - 1):
+        assert clients[n].token not in log, "a chat token reached the log"
+        for text in turns(n):
+            assert text not in log, "a message text reached the log"
