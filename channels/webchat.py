@@ -124,12 +124,12 @@ class ChatEndpoint:
         limits: ChatLimits,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = core
-        self._store = store
-        self._tokens = tokens
-        self._fanout = fanout
+        self.core = core
+        self.store = store
+        self.tokens = tokens
+        self.fanout = fanout
         self.limits = limits
-        self._clock = clock
+        self.clock = clock
         self._per_ip: Counter[str] = Counter()
         self._buckets: dict[str, tuple[TokenBucket, int]] = {}
 
@@ -166,7 +166,7 @@ class ChatEndpoint:
             bucket = TokenBucket(
                 rate_per_minute=self.limits.rate_per_minute,
                 burst=self.limits.rate_burst,
-                clock=self._clock,
+                clock=self.clock,
             )
         self._buckets[session_id] = (bucket, users + 1)
         return bucket
@@ -203,7 +203,7 @@ class _Connection:
                 self._queue.put_nowait(_Close(close))
         finally:
             if self._session is not None:
-                self._ep._fanout.unregister(self._session.session_id, self._conn_id)
+                self._ep.fanout.unregister(self._session.session_id, self._conn_id)
                 self._ep.release_bucket(self._session.session_id)
 
     # --- output ---
@@ -243,7 +243,7 @@ class _Connection:
     async def _publish(self, *messages: ServerMessage) -> None:
         if self._session is not None:
             frames = [encode_server(m) for m in messages]
-            await self._ep._fanout.publish(self._session.session_id, self._conn_id, *frames)
+            await self._ep.fanout.publish(self._session.session_id, self._conn_id, *frames)
 
     # --- input ---
 
@@ -303,18 +303,18 @@ class _Connection:
 
     async def _hello(self, token: str | None) -> None:
         ep = self._ep
-        session_id = await ep._tokens.resolve(token) if token else None
+        session_id = await ep.tokens.resolve(token) if token else None
         if token is not None and session_id is not None:
-            history = history_lines(await ep._store.transcript(session_id))
+            history = history_lines(await ep.store.transcript(session_id))
             self._bind(token, session_id)
             self.send(Welcome(token=token, resumed=True, history=history))
             log.info("chat session resumed (%d lines)", len(history))
             return
-        token, session_id = await ep._tokens.create()
+        token, session_id = await ep.tokens.create()
         self._bind(token, session_id)
         self.send(Welcome(token=token, resumed=False), Typing(True))
         try:
-            replies = await ep._core.greet(session_id, Channel.WEBCHAT)
+            replies = await ep.core.greet(session_id, Channel.WEBCHAT)
         except BaseException:
             self.send(Typing(False))
             raise
@@ -322,8 +322,8 @@ class _Connection:
         log.info("chat session started")
 
     def _bind(self, token: str, session_id: str) -> None:
-        self._session = _Session(token, session_id, self._ep.bucket(session_id), self._ep._clock())
-        self._ep._fanout.register(session_id, self._conn_id, self.deliver)
+        self._session = _Session(token, session_id, self._ep.bucket(session_id), self._ep.clock())
+        self._ep.fanout.register(session_id, self._conn_id, self.deliver)
 
     async def _turn(self, session: _Session, id: str, text: str, *, shown: str) -> None:
         if not session.bucket.take():
@@ -335,7 +335,7 @@ class _Connection:
             return
         self.send(Typing(True))
         try:
-            replies = await self._ep._core.handle(
+            replies = await self._ep.core.handle(
                 UserTurn(session.session_id, Channel.WEBCHAT, text)
             )
         except MessageTooLong:
@@ -347,15 +347,15 @@ class _Connection:
         lines = replies_to_lines(replies)
         self.send(Ack(id), *lines, Typing(False))
         await self._publish(UserLine(shown), *lines)
-        now = self._ep._clock()
+        now = self._ep.clock()
         # refresh the token's idle expiry, at most ten times per expiry period
         if now - session.touched >= self._ep.limits.session_idle_s / 10:
             session.touched = now
-            await self._ep._tokens.touch(session.token)
+            await self._ep.tokens.touch(session.token)
 
     async def _end(self, session: _Session) -> None:
-        deleted = await self._ep._store.delete_conversation(session.session_id)
-        await self._ep._tokens.forget(session.token)
+        deleted = await self._ep.store.delete_conversation(session.session_id)
+        await self._ep.tokens.forget(session.token)
         await self._publish(Ended())
         self.send(Ended())
         log.info(

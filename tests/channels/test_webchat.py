@@ -271,12 +271,16 @@ async def test_the_demo_page_and_the_widget_are_served(serve_chat: ServeChat) ->
 
 
 async def test_tabs_on_different_gateways_share_the_session(serve_chat: ServeChat) -> None:
-    async with serve_chat() as gateway_a, serve_chat() as gateway_b:
-        async with chat(gateway_a.url) as tab1, chat(gateway_b.url) as tab2:
-            await tab1.hello()
-            assert (await tab2.hello(tab1.token))[0] == Welcome(
-                tab1.token or "", True, (GREETING_LINE,)
-            )
-            await tab2.turn(SendText("b1", "von Gateway B"))
-            mirrored = await tab1.until(lambda m: isinstance(m, BotLine))
-            assert mirrored == [UserLine("von Gateway B"), echo("von Gateway B")]
+    async with (
+        serve_chat() as gateway_a,
+        serve_chat() as gateway_b,
+        chat(gateway_a.url) as tab1,
+        chat(gateway_b.url) as tab2,
+    ):
+        await tab1.hello()
+        assert (await tab2.hello(tab1.token))[0] == Welcome(
+            tab1.token or "", True, (GREETING_LINE,)
+        )
+        await tab2.turn(SendText("b1", "von Gateway B"))
+        mirrored = await tab1.until(lambda m: isinstance(m, BotLine))
+        assert mirrored == [UserLine("von Gateway B"), echo("von Gateway B")]
