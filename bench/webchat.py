@@ -74,7 +74,12 @@ async def serve_chat(port: int) -> None:
         )
         app = create_app(health=health, chat=chat_endpoint(rt, fanout))
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, ws="websockets", log_config=None, lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=port,
+            ws="websockets-sansio",
+            log_config=None,
+            lifespan="off",
         )
         await uvicorn.Server(config).serve()
 

@@ -262,7 +262,7 @@ async def serve(settings: Settings) -> None:
             create_app(health=health, chat=chat_endpoint(rt, fanout)),
             host=settings.host,
             port=settings.port,
-            ws="websockets",
+            ws="websockets-sansio",  # uvicorn's non-deprecated websockets protocol
             ws_max_size=1 << 20,  # transport cap; the chat refuses frames over its own limit
             log_config=None,
             access_log=False,

@@ -95,7 +95,7 @@ def serve_chat(redis: Redis) -> ServeChat:
                 create_app(health=health, chat=endpoint),
                 host="127.0.0.1",
                 port=port,
-                ws="websockets",
+                ws="websockets-sansio",
                 ws_max_size=1 << 20,
                 log_config=None,
                 lifespan="off",
