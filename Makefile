@@ -11,7 +11,7 @@ help:
 	@echo "make test       set up (with test tools), train if needed, lint, run all tests"
 	@echo "make test-fast  the tests without the slow end-to-end ones"
 	@echo "make train      train the Rasa model if intents/ changed"
-	@echo "make bench      print latency figures"
+	@echo "make bench      print latency, throughput and memory figures"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make nlu-eval   intent F1 on the held-out NLU set (fails below 0.90)"
 	@echo "make doctor     check the installation"
@@ -52,6 +52,8 @@ bench: setup train
 	@$(BIN)/python -m bench.chat_latency
 	@echo "==> Benchmark: voice (ASR, TTS, end of speech to first reply audio, memory)"
 	@$(BIN)/python -m bench.voice
+	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
+	@$(BIN)/python -m bench.webchat
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

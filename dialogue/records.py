@@ -29,6 +29,11 @@ def transcript_key(session_id: str) -> str:
     return f"{KEY_PREFIX}:transcript:{session_id}"
 
 
+def tracker_key(session_id: str) -> str:
+    """Rasa's tracker of the conversation (RedisTrackerStore, key prefix `rb`)."""
+    return f"{KEY_PREFIX}:tracker:{session_id}"
+
+
 def case_key(case_id: str) -> str:
     return f"{KEY_PREFIX}:case:{case_id}"
 

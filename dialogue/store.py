@@ -32,6 +32,7 @@ from dialogue.records import (
     TranscriptRecord,
     case_key,
     session_key,
+    tracker_key,
     transcript_key,
 )
 
@@ -57,6 +58,14 @@ if redis.call('HEXISTS', KEYS[2], 'case_id') == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
+return 1
+"""
+
+# KEYS: session hash, transcript stream, Rasa tracker. Deletes the conversation unless a
+# case holds it (the case's retention then applies).
+_DELETE_LUA = """
+if redis.call('HEXISTS', KEYS[1], 'case_id') == 1 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 """
 
@@ -124,6 +133,7 @@ class ConversationStore:
         self._flushed.set()
         self._flusher: asyncio.Task[None] | None = None
         self._append_script = redis.register_script(_APPEND_LUA)
+        self._delete_script = redis.register_script(_DELETE_LUA)
 
     async def __aenter__(self) -> Self:
         self._load_spill()
@@ -170,6 +180,21 @@ class ConversationStore:
 
     async def open_case(self, case: Case) -> None:
         await self._submit(OpenCaseOp(case))
+
+    async def delete_conversation(self, session_id: str) -> bool:
+        """Deletes the session, its transcript and Rasa tracker; False (nothing deleted)
+        when a case holds the conversation. Raises a Redis error when Redis is down."""
+        if any(
+            isinstance(op, OpenCaseOp) and op.case.session_id == session_id for op in self._outbox
+        ):
+            return False
+        self._outbox = deque(
+            op
+            for op in self._outbox
+            if not (isinstance(op, AppendOp) and op.session_id == session_id)
+        )
+        keys = [session_key(session_id), transcript_key(session_id), tracker_key(session_id)]
+        return bool(await self._delete_script(keys=keys))
 
     def ensure_capacity(self) -> None:
         """Raises StoreFull when no further operation could be accepted."""

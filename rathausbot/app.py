@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from channels.fanout import Fanout
+from channels.limits import ChatLimits
+from channels.sessions import TokenStore
+from channels.webchat import ChatEndpoint
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
@@ -43,6 +47,8 @@ from voice.vad import Endpointer, SileroVad
 
 log = logging.getLogger(__name__)
 
+REDIS_POOL_SIZE = 64  # connections per gateway process; callers beyond it wait their turn
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM, so a
@@ -63,9 +69,12 @@ class StartupError(RuntimeError):
 
 
 def make_redis(target: RedisTarget) -> Redis:
-    """A Redis client that reconnects by itself after Redis restarts."""
-    return Redis.from_url(
+    """A Redis client that reconnects by itself after Redis restarts. Its pool waits for a
+    free connection under load (hundreds of chat sessions) instead of failing at once."""
+    pool = BlockingConnectionPool.from_url(
         target.url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=5.0,
         decode_responses=True,
         socket_timeout=3.0,
         socket_connect_timeout=2.0,
@@ -73,6 +82,7 @@ def make_redis(target: RedisTarget) -> Redis:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    return Redis.from_pool(pool)
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -243,6 +253,22 @@ def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
     )
 
 
+def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
+    """The web chat channel on the runtime's dialogue core."""
+    settings = rt.settings
+    limits = ChatLimits(
+        max_frame_bytes=settings.webchat_max_frame_bytes,
+        rate_per_minute=settings.webchat_rate_per_minute,
+        rate_burst=settings.webchat_rate_burst,
+        max_connections_per_ip=settings.webchat_max_connections_per_ip,
+        idle_timeout_s=settings.webchat_idle_timeout_s,
+        session_idle_s=settings.webchat_session_idle_minutes * 60,
+        allowed_origins=frozenset(o.rstrip("/") for o in settings.webchat_allowed_origins),
+    )
+    tokens = TokenStore(rt.redis, idle_s=limits.session_idle_s)
+    return ChatEndpoint(core=rt.core, store=rt.store, tokens=tokens, fanout=fanout, limits=limits)
+
+
 async def serve(settings: Settings) -> None:
     """`rathausbot serve`: the HTTP server at once (health says 'starting'), then the
     services and the dialogue core; runs until SIGINT or SIGTERM."""
@@ -250,7 +276,7 @@ async def serve(settings: Settings) -> None:
         raise StartupError(
             f"port {settings.port} on {settings.host} is in use; set RATHAUSBOT_PORT"
         )
-    async with runtime(settings, reuse=False) as rt:
+    async with runtime(settings, reuse=False) as rt, Fanout(rt.redis) as fanout:
         health = HealthMonitor(
             redis=rt.redis,
             http=rt.http,
@@ -260,10 +286,11 @@ async def serve(settings: Settings) -> None:
             start_timeout_s=settings.rasa_start_timeout_s,
         )
         config = uvicorn.Config(
-            create_app(health=health),
+            create_app(health=health, chat=chat_endpoint(rt, fanout)),
             host=settings.host,
             port=settings.port,
-            ws="websockets",
+            ws="websockets-sansio",  # uvicorn's non-deprecated websockets protocol
+            ws_max_size=1 << 20,  # transport cap; the chat refuses frames over its own limit
             log_config=None,
             access_log=False,
             lifespan="off",

@@ -107,6 +107,10 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     # httpx logs every request URL at INFO; Rasa's status URL carries the API token.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's WebSocket protocol logs every frame, the citizens' messages, at DEBUG.
+    floor = max(logging.INFO, logging.getLogger().level)
+    for chatty in ("uvicorn.error", "websockets"):
+        logging.getLogger(chatty).setLevel(floor)
 
 
 async def chat(settings: Settings, channel: Channel, stdin: TextIO, stdout: TextIO) -> int:

@@ -128,6 +128,35 @@ class Settings(BaseSettings):
         5, ge=1, le=20, description="Deliveries tried per record, with exponential backoff."
     )
 
+    # --- web chat (channels/) ---
+    webchat_max_frame_bytes: int = Field(
+        8192, ge=256, le=1 << 20, description="Largest chat frame accepted, in bytes."
+    )
+    webchat_rate_per_minute: float = Field(
+        30.0, gt=0, le=100_000, description="Chat messages per minute and session, on average."
+    )
+    webchat_rate_burst: int = Field(
+        8, ge=1, le=100_000, description="Chat messages a session may send at once."
+    )
+    webchat_max_connections_per_ip: int = Field(
+        20, ge=1, le=1_000_000, description="Open chat connections per client address."
+    )
+    webchat_idle_timeout_s: float = Field(
+        300.0,
+        ge=1,
+        le=86_400,
+        description="Seconds without a frame after which the server closes a chat socket "
+        "(the widget resumes the session when needed).",
+    )
+    webchat_session_idle_minutes: int = Field(
+        30, ge=1, le=43_200, description="Minutes without use after which a chat token expires."
+    )
+    webchat_allowed_origins: tuple[str, ...] = Field(
+        (),
+        description="Websites (origins such as `https://www.musterstadt.de`) that may embed "
+        "the chat, besides the gateway's own origin, `localhost` and `127.0.0.1`.",
+    )
+
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")

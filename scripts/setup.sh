@@ -84,4 +84,22 @@ if [[ "$profile" == "test" ]]; then
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
 fi
+# --- browser tests: playwright-core and axe-core from npm (no browser download) -----------
+if [[ "$profile" == "test" ]]; then
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        sudo=""
+        [[ "$(id -u)" == 0 ]] || sudo="sudo"
+        say "Installing Node.js and npm from Debian"
+        $sudo apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends nodejs npm
+    fi
+    npm_hash="$(hash_of package.json package-lock.json)"
+    if [[ -f node_modules/.stamp-npm && "$(cat node_modules/.stamp-npm)" == "$npm_hash" ]]; then
+        say "Browser test packages (node_modules) are up to date"
+    else
+        say "Installing the browser test packages from package-lock.json (npm ci)"
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+        echo "$npm_hash" > node_modules/.stamp-npm
+    fi
+fi
 say "Setup complete ($profile)"

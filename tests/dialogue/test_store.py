@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from dialogue.messages import Channel, Role
-from dialogue.records import Case, TranscriptRecord, session_key, transcript_key
+from dialogue.records import Case, TranscriptRecord, session_key, tracker_key, transcript_key
 from dialogue.store import ConversationStore, StoreFull
 from rathausbot.app import make_redis
 from rathausbot.secrets import RedisTarget
@@ -83,6 +83,28 @@ async def test_a_case_opened_before_the_first_line_still_keeps_it(redis: Redis) 
             case.case_id,
             Channel.WEBCHAT,
         )
+
+
+async def test_deleting_a_conversation_removes_transcript_session_and_tracker(
+    redis: Redis,
+) -> None:
+    async with ConversationStore(redis, retention_s=RETENTION_S) as store:
+        await store.append("s1", line("Hallo"), line("Guten Tag!", Role.BOT))
+        await store.append("s2", line("Andere Sitzung"))
+        await redis.set(tracker_key("s1"), "{}")
+        assert await store.delete_conversation("s1") is True
+        assert await store.transcript("s1") == []
+        assert await store.session("s1") is None
+        assert not await redis.exists(tracker_key("s1"))
+        assert [r.text for r in await store.transcript("s2")] == ["Andere Sitzung"]
+
+
+async def test_a_conversation_with_a_case_is_not_deleted(redis: Redis) -> None:
+    async with ConversationStore(redis, retention_s=RETENTION_S) as store:
+        await store.append("s1", line("Mensch bitte"))
+        await store.open_case(Case(Case.new_id(1.0e9), "s1", Channel.WEBCHAT, "x", None, 1.0e9))
+        assert await store.delete_conversation("s1") is False
+        assert [r.text for r in await store.transcript("s1")] == ["Mensch bitte"]
 
 
 @pytest.fixture

@@ -1,0 +1,419 @@
+"""The web chat wire protocol, version 1, sans-I/O: JSON text frames in, messages out.
+
+`parse_client` / `encode_client` and `parse_server` / `encode_server` are exact inverses
+(see tests/channels/test_protocol.py); `docs/webchat-protocol.md` describes the frames.
+Parsing raises `ProtocolError` with a machine `code` and a German `text` for the widget.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any
+
+VERSION = 1
+MAX_ID_CHARS = 64
+MAX_PAYLOAD_CHARS = 200
+
+
+class ErrorCode(StrEnum):
+    """Why a frame was refused; sent as `code` in error frames."""
+
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    FRAME_TOO_LARGE = "frame_too_large"
+    MESSAGE_TOO_LONG = "message_too_long"
+    RATE_LIMITED = "rate_limited"
+    NOT_READY = "not_ready"
+    ORIGIN_FORBIDDEN = "origin_forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    UNAVAILABLE = "unavailable"
+
+
+ERROR_TEXT = {
+    ErrorCode.BAD_JSON: "Die Nachricht konnte nicht gelesen werden.",
+    ErrorCode.BAD_FRAME: "Die Nachricht hat ein ungültiges Format.",
+    ErrorCode.UNKNOWN_TYPE: "Diese Art von Nachricht wird nicht unterstützt.",
+    ErrorCode.UNSUPPORTED_VERSION: "Bitte laden Sie die Seite neu (veraltete Chat-Version).",
+    ErrorCode.FRAME_TOO_LARGE: "Die Nachricht ist zu lang. Bitte kürzen Sie sie.",
+    ErrorCode.MESSAGE_TOO_LONG: "Die Nachricht ist zu lang. Bitte kürzen Sie sie.",
+    ErrorCode.RATE_LIMITED: "Sie senden sehr schnell. Bitte warten Sie einen Moment "
+    "und senden Sie die Nachricht dann noch einmal.",
+    ErrorCode.NOT_READY: "Die Verbindung wird noch aufgebaut. Bitte versuchen Sie es gleich "
+    "noch einmal.",
+    ErrorCode.ORIGIN_FORBIDDEN: "Der Chat ist auf dieser Website nicht freigeschaltet.",
+    ErrorCode.TOO_MANY_CONNECTIONS: "Zu viele gleichzeitige Verbindungen. Bitte schließen Sie "
+    "andere Chat-Fenster.",
+    ErrorCode.UNAVAILABLE: "Der Chat ist gerade gestört. Ihre Nachricht wurde nicht "
+    "angenommen. Bitte versuchen Sie es in wenigen Minuten noch einmal. Im Notfall wählen "
+    "Sie bitte sofort 112 oder 110.",
+}
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses besides the standard ones."""
+
+    POLICY = 1008  # foreign Origin, too many connections
+    IDLE = 4000  # no frame for the idle timeout; the widget resumes when needed
+    ENDED = 4001  # the conversation was ended and deleted
+
+
+class ProtocolError(ValueError):
+    """A frame that cannot be accepted; `code` for developers, `text` for the citizen."""
+
+    def __init__(self, code: ErrorCode, detail: str = "") -> None:
+        super().__init__(f"{code.value}: {detail}" if detail else code.value)
+        self.code = code
+        self.detail = detail
+
+    @property
+    def text(self) -> str:
+        return ERROR_TEXT[self.code]
+
+
+# --- client -> server ---
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First frame: resume the session of `token`, or start one when None."""
+
+    token: str | None = None
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choose:
+    """A quick reply was clicked: `payload` goes to the dialogue, `title` was shown."""
+
+    id: str
+    payload: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskHuman:
+    """The "Mit einem Menschen sprechen" button."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    """ "Gespräch beenden und löschen"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping
+
+# --- server -> client ---
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonOut:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOut:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserLine:
+    """Something the citizen said (history, or mirrored from another tab)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BotLine:
+    text: str
+    buttons: tuple[ButtonOut, ...] = ()
+    links: tuple[LinkOut, ...] = ()
+
+
+class HandoffState(StrEnum):
+    REQUESTED = "requested"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffStatus:
+    state: HandoffState
+    case_id: str | None = None
+
+
+Line = UserLine | BotLine | HandoffStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Answer to Hello: the token to keep, and the conversation so far."""
+
+    token: str
+    resumed: bool
+    history: tuple[Line, ...] = ()
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The message `id` is in the transcript; the replies follow."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    code: ErrorCode
+    text: str
+    id: str | None = None
+
+    @classmethod
+    def of(cls, exc: ProtocolError, id: str | None = None) -> Error:
+        return cls(exc.code, exc.text, id)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    pass
+
+
+ServerMessage = Welcome | Ack | UserLine | BotLine | HandoffStatus | Typing | Error | Ended | Pong
+
+
+# --- parsing helpers ---
+
+
+def _load(frame: str | bytes, max_bytes: int) -> dict[str, Any]:
+    size = len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
+    if size > max_bytes:
+        raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"{size} bytes, limit {max_bytes}")
+    try:
+        data = json.loads(frame)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, str(exc)) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "a frame is a JSON object")
+    if not isinstance(data.get("type"), str):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "'type' must be a string")
+    return data
+
+
+def _str(data: dict[str, Any], name: str, *, limit: int, empty: bool = False) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"'{name}' must be a string")
+    if len(value) > limit:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"'{name}' longer than {limit}")
+    if not empty and not value:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"'{name}' must not be empty")
+    return value
+
+
+def _opt_str(data: dict[str, Any], name: str, *, limit: int) -> str | None:
+    return None if data.get(name) is None else _str(data, name, limit=limit)
+
+
+def _bool(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"'{name}' must be true or false")
+    return value
+
+
+def _version(data: dict[str, Any]) -> int:
+    version = data.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "'v' must be an integer")
+    if version != VERSION:
+        raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION, f"version {version}, want {VERSION}")
+    return version
+
+
+def _objects(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"'{name}' must be a list of objects")
+    return value
+
+
+# --- client frames ---
+
+
+def parse_client(frame: str | bytes, *, max_bytes: int = 8192) -> ClientMessage:
+    """One frame from the widget; raises ProtocolError."""
+    data = _load(frame, max_bytes)
+    text_limit = max_bytes  # a text cannot be longer than its frame anyway
+    match data["type"]:
+        case "hello":
+            return Hello(token=_opt_str(data, "token", limit=128), version=_version(data))
+        case "text":
+            return SendText(
+                id=_str(data, "id", limit=MAX_ID_CHARS),
+                text=_str(data, "text", limit=text_limit, empty=True),
+            )
+        case "choice":
+            return Choose(
+                id=_str(data, "id", limit=MAX_ID_CHARS),
+                payload=_str(data, "payload", limit=MAX_PAYLOAD_CHARS),
+                title=_str(data, "title", limit=MAX_PAYLOAD_CHARS, empty=True),
+            )
+        case "human":
+            return AskHuman(id=_str(data, "id", limit=MAX_ID_CHARS))
+        case "end":
+            return EndSession()
+        case "ping":
+            return Ping()
+        case other:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown type {other[:40]!r}")
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_client(message: ClientMessage) -> str:
+    match message:
+        case Hello(token, version):
+            return _dump({"type": "hello", "v": version, "token": token})
+        case SendText(id, text):
+            return _dump({"type": "text", "id": id, "text": text})
+        case Choose(id, payload, title):
+            return _dump({"type": "choice", "id": id, "payload": payload, "title": title})
+        case AskHuman(id):
+            return _dump({"type": "human", "id": id})
+        case EndSession():
+            return _dump({"type": "end"})
+        case Ping():
+            return _dump({"type": "ping"})
+
+
+# --- server frames ---
+
+
+def _line_fields(line: Line) -> dict[str, Any]:
+    match line:
+        case UserLine(text):
+            return {"type": "user", "text": text}
+        case BotLine(text, buttons, links):
+            return {
+                "type": "bot",
+                "text": text,
+                "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
+                "links": [{"title": link.title, "url": link.url} for link in links],
+            }
+        case HandoffStatus(state, case_id):
+            return {"type": "handoff", "state": state.value, "case_id": case_id}
+
+
+def encode_server(message: ServerMessage) -> str:
+    match message:
+        case UserLine() | BotLine() | HandoffStatus():
+            return _dump(_line_fields(message))
+        case Welcome(token, resumed, history, version):
+            return _dump(
+                {
+                    "type": "welcome",
+                    "v": version,
+                    "token": token,
+                    "resumed": resumed,
+                    "history": [_line_fields(line) for line in history],
+                }
+            )
+        case Ack(id):
+            return _dump({"type": "ack", "id": id})
+        case Typing(on):
+            return _dump({"type": "typing", "on": on})
+        case Error(code, text, id):
+            return _dump({"type": "error", "code": code.value, "text": text, "id": id})
+        case Ended():
+            return _dump({"type": "ended"})
+        case Pong():
+            return _dump({"type": "pong"})
+
+
+def _parse_line(data: dict[str, Any]) -> Line:
+    limit = 1 << 20
+    match data.get("type"):
+        case "user":
+            return UserLine(_str(data, "text", limit=limit, empty=True))
+        case "bot":
+            buttons = tuple(
+                ButtonOut(_str(b, "title", limit=limit), _str(b, "payload", limit=limit))
+                for b in _objects(data, "buttons")
+            )
+            links = tuple(
+                LinkOut(_str(li, "title", limit=limit), _str(li, "url", limit=limit))
+                for li in _objects(data, "links")
+            )
+            return BotLine(_str(data, "text", limit=limit, empty=True), buttons, links)
+        case "handoff":
+            try:
+                state = HandoffState(str(data.get("state")))
+            except ValueError:
+                raise ProtocolError(ErrorCode.BAD_FRAME, "unknown handoff state") from None
+            return HandoffStatus(state, _opt_str(data, "case_id", limit=limit))
+        case other:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"not a line: {other!r}")
+
+
+def parse_server(frame: str | bytes) -> ServerMessage:
+    """One frame from the server (used by test clients and the benchmark)."""
+    data = _load(frame, 1 << 24)
+    match data["type"]:
+        case "user" | "bot" | "handoff":
+            return _parse_line(data)
+        case "welcome":
+            history = tuple(_parse_line(line) for line in _objects(data, "history"))
+            return Welcome(
+                token=_str(data, "token", limit=128),
+                resumed=_bool(data, "resumed"),
+                history=history,
+                version=_version(data),
+            )
+        case "ack":
+            return Ack(_str(data, "id", limit=MAX_ID_CHARS))
+        case "typing":
+            return Typing(_bool(data, "on"))
+        case "error":
+            try:
+                code = ErrorCode(str(data.get("code")))
+            except ValueError:
+                raise ProtocolError(ErrorCode.BAD_FRAME, "unknown error code") from None
+            return Error(
+                code,
+                _str(data, "text", limit=1000),
+                _opt_str(data, "id", limit=MAX_ID_CHARS),
+            )
+        case "ended":
+            return Ended()
+        case "pong":
+            return Pong()
+        case other:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown type {other[:40]!r}")

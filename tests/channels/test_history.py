@@ -1,0 +1,41 @@
+"""Replaying a transcript as protocol lines (pure functions of channels.webchat)."""
+
+from __future__ import annotations
+
+from channels.protocol import BotLine, ButtonOut, HandoffState, HandoffStatus, LinkOut, UserLine
+from channels.webchat import HUMAN_PAYLOAD, HUMAN_TITLE, history_lines
+from dialogue.messages import Button, Channel, Handoff, Link, Role
+from dialogue.records import TranscriptRecord
+
+
+def rec(role: Role, text: str, **fields: object) -> TranscriptRecord:
+    return TranscriptRecord.new(Channel.WEBCHAT, role, text, **fields)
+
+
+def test_quick_replies_replay_as_their_titles_and_handoffs_as_status() -> None:
+    records = [
+        rec(
+            Role.BOT,
+            "Hallo",
+            buttons=(Button("Ja, gern", "/affirm"), Button("Mensch", HUMAN_PAYLOAD)),
+        ),
+        rec(Role.USER, "/affirm"),
+        rec(Role.BOT, "Hier:", links=(Link("Formular", "https://x.example/f"),)),
+        rec(Role.USER, "/affirm"),  # an old offer still maps to its title
+        rec(Role.USER, HUMAN_PAYLOAD),
+        rec(Role.BOT, "Ich verbinde.", handoff=Handoff("user_request", None, "C-20261121-ABCDEF")),
+        rec(Role.USER, "/unbekannt"),
+        rec(Role.SYSTEM, "Entschuldigung, technische Störung."),
+        rec(Role.BOT, ""),  # an empty bubble (e.g. a bare custom payload) is not shown
+    ]
+    assert history_lines(records) == (
+        BotLine("Hallo", (ButtonOut("Ja, gern", "/affirm"), ButtonOut("Mensch", HUMAN_PAYLOAD))),
+        UserLine("Ja, gern"),
+        BotLine("Hier:", (), (LinkOut("Formular", "https://x.example/f"),)),
+        UserLine("Ja, gern"),
+        UserLine(HUMAN_TITLE),
+        BotLine("Ich verbinde."),
+        HandoffStatus(HandoffState.REQUESTED, "C-20261121-ABCDEF"),
+        UserLine("/unbekannt"),
+        BotLine("Entschuldigung, technische Störung."),
+    )

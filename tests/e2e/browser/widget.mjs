@@ -1,0 +1,242 @@
+// Drives Debian's chromium with playwright-core through one scenario against a running
+// gateway and prints what it observed as JSON on the last line of stdout; the pytest side
+// (tests/e2e/test_webchat_browser.py) asserts. Usage: node widget.mjs SCENARIO BASE_URL
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const [scenario, base] = process.argv.slice(2);
+const WAIT = { timeout: 60000 }; // a safety net for a busy machine, not a speed target
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+
+function host(page) {
+  return page.locator("#rathausbot-chat");
+}
+
+async function logTexts(page) {
+  return page.getByRole("log").evaluate((log) =>
+    Array.from(log.querySelectorAll(".rb-msg")).map((m) => ({
+      kind: m.classList.contains("rb-user") ? "user" : m.classList.contains("rb-bot") ? "bot" : "system",
+      text: m.querySelector(".rb-text").textContent,
+    })),
+  );
+}
+
+async function botCount(page) {
+  return (await logTexts(page)).filter((m) => m.kind === "bot").length;
+}
+
+async function waitForBotAfter(page, count) {
+  await page.waitForFunction(
+    (n) => document.querySelector("#rathausbot-chat").shadowRoot.querySelectorAll(".rb-bot").length > n,
+    count,
+    WAIT,
+  );
+}
+
+async function openChat(page) {
+  await page.getByRole("button", { name: "Chat öffnen" }).click();
+  await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
+}
+
+async function say(page, text) {
+  const before = await botCount(page);
+  await page.getByRole("textbox", { name: "Ihre Nachricht" }).fill(text);
+  await page.getByRole("button", { name: "Senden", exact: true }).click();
+  await waitForBotAfter(page, before);
+  await page.waitForFunction(
+    () => !document.querySelector("#rathausbot-chat").shadowRoot.querySelector(".rb-pending"),
+    null,
+    WAIT,
+  );
+}
+
+const scenarios = {
+  // Open, ask, click a quick reply, ask for a person, reload and see the history.
+  async conversation(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    const header = await page.locator("#rathausbot-chat .rb-header").innerText();
+    const privacy = await page.getByRole("link", { name: "Datenschutzhinweise" }).getAttribute("href");
+    const greetingButtons = await page.getByRole("group", { name: "Antwortvorschläge" }).getByRole("button").allInnerTexts();
+    await say(page, "Hilfe, es brennt in meiner Küche!");
+    await say(page, "Bin ich hier mit einem echten Menschen verbunden?");
+    const challengeButtons = await page.getByRole("group", { name: "Antwortvorschläge" }).getByRole("button").allInnerTexts();
+    const before = await botCount(page);
+    await page.getByRole("group", { name: "Antwortvorschläge" }).getByRole("button").last().click();
+    await waitForBotAfter(page, before);
+    await page.getByRole("button", { name: "Mit einem Menschen sprechen", exact: true }).last().click();
+    await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
+    const beforeReload = await logTexts(page);
+    await page.reload();
+    await page.getByRole("log").locator(".rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
+    const afterReload = await logTexts(page);
+    return { header, privacy, greetingButtons, challengeButtons, beforeReload, afterReload };
+  },
+
+  // Keyboard only: Tab to the launcher, Enter, type, Enter, Tab to buttons, Escape.
+  async keyboard(page) {
+    await page.goto(base + "/");
+    const focused = () =>
+      page.evaluate(() => {
+        const shadow = document.querySelector("#rathausbot-chat").shadowRoot;
+        const el = shadow.activeElement || document.activeElement;
+        const style = el ? getComputedStyle(el) : null;
+        return {
+          inWidget: !!shadow.activeElement,
+          tag: el ? el.tagName : null,
+          id: el ? el.id : null,
+          text: el ? (el.getAttribute("aria-label") || el.textContent || "").trim() : null,
+          outline: style ? style.outlineStyle + " " + style.outlineWidth : null,
+        };
+      });
+    let tabs = 0;
+    for (; tabs < 30; tabs++) {
+      await page.keyboard.press("Tab");
+      const f = await focused();
+      if (f.inWidget && f.text.includes("Chat öffnen")) break;
+    }
+    const launcher = await focused();
+    await page.keyboard.press("Enter");
+    await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
+    const afterOpen = await focused();
+    const before = await botCount(page);
+    await page.keyboard.type("Sind Sie ein Roboter?");
+    await page.keyboard.press("Enter");
+    await waitForBotAfter(page, before);
+    const reachable = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press("Tab");
+      const f = await focused();
+      reachable.push({ text: f.text, outline: f.outline });
+    }
+    // Shift+Tab back to the first quick reply and choose it with Enter.
+    let chosen = null;
+    for (let i = 0; i < 14; i++) {
+      await page.keyboard.press("Shift+Tab");
+      const f = await focused();
+      if (f.text.startsWith("Ja, mit einem Menschen")) { chosen = f.text; break; }
+    }
+    await page.keyboard.press("Enter");
+    await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
+    const afterChoice = await focused();
+    const log = await logTexts(page);
+    await page.keyboard.press("Escape");
+    const afterEscape = await focused();
+    const panelHidden = await page.locator("#rathausbot-chat .rb-panel").isHidden();
+    return { tabs, launcher, afterOpen, reachable, chosen, afterChoice, log, afterEscape, panelHidden };
+  },
+
+  // Markup in messages stays text; nothing executes.
+  async xss(page) {
+    const dialogs = [];
+    page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+    await page.goto(base + "/");
+    await openChat(page);
+    const payloads = [
+      "<img src=x onerror=alert(1)>",
+      "<script>window.__pwned = 1</script>",
+      '"><svg onload=alert(2)>',
+      "<a href=\"javascript:alert(3)\">klick</a>",
+      "&lt;b&gt;fett&lt;/b&gt; {{constructor.constructor('alert(4)')()}}",
+    ];
+    for (const p of payloads) await say(page, p);
+    await page.waitForTimeout(500); // let a broken onerror fire, were there one
+    const dom = await page.evaluate(() => {
+      const shadow = document.querySelector("#rathausbot-chat").shadowRoot;
+      const log = shadow.querySelector(".rb-log");
+      return {
+        injected: log.querySelectorAll("img, script, svg, iframe, b").length,
+        javascriptLinks: Array.from(shadow.querySelectorAll("a")).filter((a) => a.href.startsWith("javascript:")).length,
+        pwned: window.__pwned === 1,
+      };
+    });
+    return { payloads, log: await logTexts(page), dialogs, ...dom };
+  },
+
+  // axe-core on the demo page with the widget open (WCAG 2.1 A/AA rules).
+  async axe(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Bin ich mit einem Menschen verbunden?");
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+    );
+    return {
+      violations: result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help })),
+      passes: result.passes.length,
+    };
+  },
+
+  // 320 px wide: everything fits, nothing scrolls sideways.
+  async narrow(page) {
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Guten Tag");
+    const box = async (locator) => locator.boundingBox();
+    return {
+      panel: await box(page.locator("#rathausbot-chat .rb-panel")),
+      input: await box(page.getByRole("textbox", { name: "Ihre Nachricht" })),
+      send: await box(page.getByRole("button", { name: "Senden", exact: true })),
+      scrollWidth: await page.evaluate(() => document.documentElement.scrollWidth),
+    };
+  },
+
+  // The connection drops: a visible offline state, then a reconnect with the same session.
+  async offline(page) {
+    let pageSide = null;
+    await page.routeWebSocket(/\/ws\/chat$/, (ws) => {
+      pageSide = ws;
+      ws.connectToServer();
+    });
+    await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Guten Tag");
+    const tokenOf = () =>
+      page.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith("rathausbot-chat:"))[1]);
+    const token = await tokenOf();
+    await pageSide.close({ code: 1012, reason: "restart" });
+    const status = page.locator("#rathausbot-chat .rb-status");
+    await status.filter({ hasText: "Keine Verbindung" }).waitFor(WAIT);
+    const offlineText = await status.innerText();
+    await status.waitFor({ state: "hidden", ...WAIT }); // reconnected: the notice is gone
+    await say(page, "Sind Sie noch da?");
+    return { offlineText, sameSession: token === (await tokenOf()), log: await logTexts(page) };
+  },
+
+  // "Gespräch beenden und löschen" forgets the token; the next message starts afresh.
+  async end(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Guten Tag");
+    await page.getByRole("button", { name: "Gespräch beenden und löschen" }).click();
+    await page.getByRole("button", { name: "Ja, beenden und löschen" }).click();
+    await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "gelöscht" }).waitFor(WAIT);
+    const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("rathausbot-chat:")).length);
+    const afterEnd = await logTexts(page);
+    await page.reload();
+    await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
+    return { stored, afterEnd, afterReload: await logTexts(page) };
+  },
+};
+
+let result;
+try {
+  const context = await browser.newContext({ locale: "de-DE" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  result = await scenarios[scenario](page);
+  result.pageErrors = errors;
+} catch (error) {
+  result = { error: String(error && error.stack ? error.stack : error) };
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

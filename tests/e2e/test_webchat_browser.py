@@ -1,0 +1,127 @@
+"""The widget in a real browser: Debian's chromium driven by Playwright (playwright-core
+from npm, tests/e2e/browser/widget.mjs) against the real gateway, Rasa and Redis.
+
+Assertions are on behaviour that stays when the assistant learns more: the greeting's AI
+disclosure, quick replies, emergency numbers, handoff. Not on exact wording."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import REPO, Gateway
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = REPO / "tests" / "e2e" / "browser" / "widget.mjs"
+XSS_TEXT = "<img src=x onerror=alert(1)>"
+
+
+def run_scenario(gateway: Gateway, scenario: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "node is missing: run `make test` (it installs the browser test tools)"
+    assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `make test` (npm ci)"
+    result = subprocess.run(
+        [node, str(SCRIPT), scenario, gateway.url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    observed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "error" not in observed, observed.get("error")
+    assert observed["pageErrors"] == []
+    return observed
+
+
+def texts(log: list[dict[str, str]], kind: str) -> list[str]:
+    return [m["text"] for m in log if m["kind"] == kind]
+
+
+def test_ask_choose_a_quick_reply_reach_a_person_and_reload(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "conversation")
+    assert "Automatisierter Assistent" in seen["header"]
+    assert seen["privacy"].endswith("/datenschutz.html")
+    log = seen["beforeReload"]
+    greeting = log[0]
+    assert greeting["kind"] == "bot" and "automatisiert" in greeting["text"]
+    assert "Mit einem Menschen sprechen" in seen["greetingButtons"]
+    assert len(seen["challengeButtons"]) >= 2  # the bot_challenge answer offers choices
+    users = texts(log, "user")
+    assert users[:2] == [
+        "Hilfe, es brennt in meiner Küche!",
+        "Bin ich hier mit einem echten Menschen verbunden?",
+    ]
+    emergency = log[log.index({"kind": "user", "text": users[0]}) + 1]
+    assert emergency["kind"] == "bot"
+    assert "112" in emergency["text"] and "110" in emergency["text"]
+    assert users[2] == seen["challengeButtons"][-1]  # the quick reply shows as its title
+    assert users[3] == "Mit einem Menschen sprechen"
+    assert "Vorgangsnummer: C-" in texts(log, "system")[-1]
+    assert seen["afterReload"] == log  # the history after a reload is the conversation
+
+
+def test_a_keyboard_only_conversation(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "keyboard")
+    assert seen["launcher"]["text"] == "Chat öffnen"
+    assert seen["launcher"]["outline"].startswith("solid")  # visible focus
+    assert seen["afterOpen"]["id"] == "rb-input"  # opening puts the cursor in the textbox
+    reachable = {r["text"]: r["outline"] for r in seen["reachable"]}
+    for name in (
+        "Senden",
+        "Mit einem Menschen sprechen",
+        "Gespräch beenden und löschen",
+        "Chat schließen",
+        "Datenschutzhinweise",
+    ):
+        assert name in reachable, f"{name} cannot be reached with Tab"
+        assert reachable[name].startswith("solid"), f"{name} has no visible focus"
+    assert seen["chosen"] and seen["chosen"].startswith("Ja, mit einem Menschen")
+    assert texts(seen["log"], "user") == ["Sind Sie ein Roboter?", seen["chosen"]]
+    assert "Vorgangsnummer" in texts(seen["log"], "system")[-1]
+    assert seen["afterChoice"]["id"] == "rb-input"
+    assert seen["panelHidden"] and seen["afterEscape"]["text"] == "Chat öffnen"
+
+
+def test_markup_in_messages_is_shown_as_text_and_never_runs(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "xss")
+    assert XSS_TEXT in seen["payloads"]
+    assert texts(seen["log"], "user") == seen["payloads"]
+    assert seen["dialogs"] == []
+    assert seen["injected"] == 0 and seen["javascriptLinks"] == 0
+    assert seen["pwned"] is False
+
+
+def test_axe_finds_no_serious_or_critical_violation(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "axe")
+    bad = [v for v in seen["violations"] if v["impact"] in {"serious", "critical"}]
+    assert bad == [], bad
+    assert seen["passes"] > 10  # axe really ran over the page and the widget
+
+
+def test_the_widget_works_at_320_pixels(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "narrow")
+    assert seen["scrollWidth"] <= 320
+    for part in ("panel", "input", "send"):
+        box = seen[part]
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 320, part
+
+
+def test_a_dropped_connection_shows_offline_and_resumes(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "offline")
+    assert seen["offlineText"].startswith("Keine Verbindung")
+    assert seen["sameSession"]
+    assert texts(seen["log"], "user") == ["Guten Tag", "Sind Sie noch da?"]
+
+
+def test_ending_the_conversation_forgets_it(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "end")
+    assert seen["stored"] == 0
+    assert texts(seen["afterEnd"], "user") == []
+    after = seen["afterReload"]
+    assert len(after) == 1 and after[0]["kind"] == "bot" and "automatisiert" in after[0]["text"]
