@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import REPO, Gateway
-from tests.voice.speech_samples import conversation, espeak, pico
+from tests.voice.speech_samples import conversation, pico
 from voice.audio import read_wav, write_wav
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def test_emergency_then_goodbye_at_8_khz(gateway: Gateway, tmp_path: Path) -> No
         wav,
         conversation(
             pico("Es brennt in unserer Wohnung!"),
-            espeak("Auf Wiedersehen"),
+            pico("Auf Wiedersehen."),
             pico("Das hier hört niemand mehr."),  # after the hang-up
         ),
     )
