@@ -15,6 +15,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from dialogue.records import KEY_PREFIX
+from dialogue.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,8 @@ class Fanout:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def wait_subscribed(self) -> None:
         await self._subscribed.wait()

@@ -35,6 +35,7 @@ from dialogue.records import (
     tracker_key,
     transcript_key,
 )
+from dialogue.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +154,8 @@ class ConversationStore:
 
     async def aclose(self) -> None:
         """Stops the flusher; what Redis still lacks is spilled to disk (if configured)."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        await cancel_and_wait(self._flusher)
+        self._flusher = None
         if self._outbox:
             with contextlib.suppress(*_STORE_UNREACHABLE):
                 await self._drain_once()

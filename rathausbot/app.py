@@ -25,6 +25,7 @@ from channels.webchat import ChatEndpoint
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
+from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.export import RecordKind
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
@@ -193,9 +194,7 @@ class Services:
         for name in reversed(list(self._started)):
             started = self._started.pop(name)
             await started.process.stop()
-            started.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await started.task
+            await cancel_and_wait(started.task)
 
 
 @dataclass

@@ -4,7 +4,6 @@ silence handling, DTMF, recording consent)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Protocol
 
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, Handoff, UserTurn
+from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
 from voice.speech import Consent, parse_consent, readback, spell_digits
@@ -318,9 +318,7 @@ class VoiceSession:
         speech, self._speech = self._speech, None
         if speech is None or speech.task.done():
             return
-        speech.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await speech.task
+        await cancel_and_wait(speech.task)
         await self._call.stop_playback()
 
     async def _play(self, texts: list[str], protect_first: bool) -> None:
