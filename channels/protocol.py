@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from dialogue.messages import Button, Link  # the wire shape is the dialogue's
+
 VERSION = 1
 MAX_ID_CHARS = 64
 MAX_PAYLOAD_CHARS = 200
@@ -123,18 +125,6 @@ ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping
 
 
 @dataclass(frozen=True, slots=True)
-class ButtonOut:
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class LinkOut:
-    title: str
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
 class UserLine:
     """Something the citizen said (history, or mirrored from another tab)."""
 
@@ -144,8 +134,8 @@ class UserLine:
 @dataclass(frozen=True, slots=True)
 class BotLine:
     text: str
-    buttons: tuple[ButtonOut, ...] = ()
-    links: tuple[LinkOut, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    links: tuple[Link, ...] = ()
 
 
 class HandoffState(StrEnum):
@@ -365,11 +355,11 @@ def _parse_line(data: dict[str, Any]) -> Line:
             return UserLine(_str(data, "text", limit=limit, empty=True))
         case "bot":
             buttons = tuple(
-                ButtonOut(_str(b, "title", limit=limit), _str(b, "payload", limit=limit))
+                Button(_str(b, "title", limit=limit), _str(b, "payload", limit=limit))
                 for b in _objects(data, "buttons")
             )
             links = tuple(
-                LinkOut(_str(li, "title", limit=limit), _str(li, "url", limit=limit))
+                Link(_str(li, "title", limit=limit), _str(li, "url", limit=limit))
                 for li in _objects(data, "links")
             )
             return BotLine(_str(data, "text", limit=limit, empty=True), buttons, links)

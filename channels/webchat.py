@@ -25,7 +25,6 @@ from channels.protocol import (
     Ack,
     AskHuman,
     BotLine,
-    ButtonOut,
     Choose,
     CloseCode,
     Ended,
@@ -36,7 +35,6 @@ from channels.protocol import (
     HandoffStatus,
     Hello,
     Line,
-    LinkOut,
     Ping,
     Pong,
     ProtocolError,
@@ -67,8 +65,8 @@ def reply_lines(
 ) -> list[Line]:
     """The protocol lines of one bot reply (a bubble, then the handoff status if any)."""
     lines: list[Line] = []
-    buttons_out = tuple(ButtonOut(b.title, b.payload) for b in buttons)
-    links_out = tuple(LinkOut(link.title, link.url) for link in links)
+    buttons_out = tuple(buttons)
+    links_out = tuple(links)
     if text or buttons_out or links_out:
         lines.append(BotLine(text, buttons_out, links_out))
     if handoff is not None:

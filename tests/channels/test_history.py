@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from channels.protocol import BotLine, ButtonOut, HandoffState, HandoffStatus, LinkOut, UserLine
+from channels.protocol import BotLine, HandoffState, HandoffStatus, UserLine
 from channels.webchat import HUMAN_PAYLOAD, HUMAN_TITLE, history_lines
 from dialogue.messages import Button, Channel, Handoff, Link, Role
 from dialogue.records import TranscriptRecord
@@ -29,9 +29,9 @@ def test_quick_replies_replay_as_their_titles_and_handoffs_as_status() -> None:
         rec(Role.BOT, ""),  # an empty bubble (e.g. a bare custom payload) is not shown
     ]
     assert history_lines(records) == (
-        BotLine("Hallo", (ButtonOut("Ja, gern", "/affirm"), ButtonOut("Mensch", HUMAN_PAYLOAD))),
+        BotLine("Hallo", (Button("Ja, gern", "/affirm"), Button("Mensch", HUMAN_PAYLOAD))),
         UserLine("Ja, gern"),
-        BotLine("Hier:", (), (LinkOut("Formular", "https://x.example/f"),)),
+        BotLine("Hier:", (), (Link("Formular", "https://x.example/f"),)),
         UserLine("Ja, gern"),
         UserLine(HUMAN_TITLE),
         BotLine("Ich verbinde."),

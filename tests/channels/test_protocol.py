@@ -11,7 +11,6 @@ from channels.protocol import (
     Ack,
     AskHuman,
     BotLine,
-    ButtonOut,
     Choose,
     ClientMessage,
     Ended,
@@ -21,7 +20,6 @@ from channels.protocol import (
     HandoffState,
     HandoffStatus,
     Hello,
-    LinkOut,
     Ping,
     Pong,
     ProtocolError,
@@ -35,6 +33,7 @@ from channels.protocol import (
     parse_client,
     parse_server,
 )
+from dialogue.messages import Button, Link
 
 CLIENT_MESSAGES: list[ClientMessage] = [
     Hello(),
@@ -49,8 +48,8 @@ CLIENT_MESSAGES: list[ClientMessage] = [
 
 BOT = BotLine(
     "Hier entlang:",
-    (ButtonOut("Ja", "/affirm"), ButtonOut("Nein", "/deny")),
-    (LinkOut("Formular", "https://musterstadt.de/formular"),),
+    (Button("Ja", "/affirm"), Button("Nein", "/deny")),
+    (Link("Formular", "https://musterstadt.de/formular"),),
 )
 SERVER_MESSAGES: list[ServerMessage] = [
     Welcome(token="t" * 32, resumed=False),

@@ -8,7 +8,6 @@ from channels.protocol import (
     Ack,
     AskHuman,
     BotLine,
-    ButtonOut,
     Choose,
     CloseCode,
     Ended,
@@ -17,7 +16,6 @@ from channels.protocol import (
     ErrorCode,
     HandoffState,
     HandoffStatus,
-    LinkOut,
     Ping,
     Pong,
     SendText,
@@ -28,16 +26,16 @@ from channels.protocol import (
     encode_client,
 )
 from channels.sessions import token_key
-from dialogue.messages import Role
+from dialogue.messages import Button, Link, Role
 from dialogue.records import session_key, tracker_key, transcript_key
 from tests.channels.chat_client import chat
 from tests.channels.conftest import GREETING, ServeChat
 
 GREETING_LINE = BotLine(
     GREETING,
-    (ButtonOut("Mit einem Menschen sprechen", "/human_handoff"), ButtonOut("Weiter", "/deny")),
+    (Button("Mit einem Menschen sprechen", "/human_handoff"), Button("Weiter", "/deny")),
 )
-FORM = LinkOut("Formular", "https://musterstadt.example/formular")
+FORM = Link("Formular", "https://musterstadt.example/formular")
 
 
 def echo(text: str) -> BotLine:
