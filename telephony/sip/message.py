@@ -1,0 +1,741 @@
+"""SIP messages (RFC 3261 section 7), sans-I/O: bytes in, `Request`/`Response` out, and back.
+
+Header names keep the spelling they arrived with, so a well-formed message serialises to the
+same bytes; lookups are case-insensitive and know the compact forms. Folded header lines are
+unfolded. Malformed input raises `SipParseError`, which carries the status code to answer with
+(None: drop, no response possible) and, where the head could be read, the partial message so a
+response can still be addressed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+SIP_VERSION = "SIP/2.0"
+MAX_MESSAGE_BYTES = 65535
+MAX_HEADERS = 200
+
+COMPACT_FORMS = {
+    "a": "accept-contact",
+    "b": "referred-by",
+    "c": "content-type",
+    "d": "request-disposition",
+    "e": "content-encoding",
+    "f": "from",
+    "i": "call-id",
+    "j": "reject-contact",
+    "k": "supported",
+    "l": "content-length",
+    "m": "contact",
+    "o": "event",
+    "r": "refer-to",
+    "s": "subject",
+    "t": "to",
+    "u": "allow-events",
+    "v": "via",
+    "x": "session-expires",
+    "y": "identity",
+}
+
+# Headers whose value is a comma-separated list (RFC 3261 7.3.1): one entry per element.
+LIST_HEADERS = frozenset(
+    {
+        "via",
+        "contact",
+        "route",
+        "record-route",
+        "allow",
+        "supported",
+        "require",
+        "proxy-require",
+        "unsupported",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "allow-events",
+        "content-encoding",
+        "in-reply-to",
+    }
+)
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    422: "Session Interval Too Small",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    603: "Decline",
+}
+
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_TOKEN_RE = re.compile(rf"^{_TOKEN}$")
+_STATUS_LINE = re.compile(r"^SIP/(\d+)\.(\d+) (\d{3}) (.*)$", re.DOTALL)
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)$")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+\-.]*$")
+
+
+class SipParseError(ValueError):
+    """Malformed SIP. `status` is the response to send (None: drop the message silently)."""
+
+    def __init__(self, reason: str, status: int | None = 400, partial: Message | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.partial = partial
+
+
+def canonical_name(name: str) -> str:
+    """Lower-case long form of a header name (compact forms expanded)."""
+    lower = name.strip().lower()
+    return COMPACT_FORMS.get(lower, lower)
+
+
+# --- URIs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SipUri:
+    """A sip: or sips: URI (RFC 3261 19.1). `params` keep order; a flag parameter has value None."""
+
+    host: str
+    user: str | None = None
+    password: str | None = None
+    port: int | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    headers: str | None = None
+    scheme: str = "sip"
+
+    @classmethod
+    def parse(cls, text: str) -> SipUri:
+        scheme, sep, rest = text.partition(":")
+        if not sep or scheme.lower() not in ("sip", "sips"):
+            raise SipParseError(f"not a SIP URI: {text[:80]!r}", 416)
+        if not rest or any(c in rest for c in ' \t\r\n<>"'):
+            raise SipParseError(f"malformed SIP URI: {text[:80]!r}")
+        # The user part may hold "?" (RFC 3261 25.1 user-unreserved): headers start at the
+        # first "?" after the last "@".
+        last_at = rest.rfind("@")
+        rest, qmark, headers = _partition_from(rest, "?", last_at + 1)
+        userinfo, at, hostpart = rest.rpartition("@")
+        if not at:
+            userinfo, hostpart = "", rest
+        user: str | None = None
+        password: str | None = None
+        if at:
+            user, colon, pw = userinfo.partition(":")
+            password = pw if colon else None
+            if not user:
+                raise SipParseError(f"empty user in URI: {text[:80]!r}")
+        hostport, *raw_params = hostpart.split(";")
+        host, port = _split_hostport(hostport)
+        params: list[tuple[str, str | None]] = []
+        for raw in raw_params:
+            name, eq, value = raw.partition("=")
+            if not name:
+                raise SipParseError(f"empty URI parameter in {text[:80]!r}")
+            params.append((name, value if eq else None))
+        return cls(
+            host=host,
+            user=user,
+            password=password,
+            port=port,
+            params=tuple(params),
+            headers=headers if qmark else None,
+            scheme=scheme.lower(),
+        )
+
+    def param(self, name: str) -> str | None:
+        """Value of parameter `name` (case-insensitive); "" for a flag; None when absent."""
+        for key, value in self.params:
+            if key.lower() == name.lower():
+                return "" if value is None else value
+        return None
+
+    def with_params(self, **params: str | None) -> SipUri:
+        kept = tuple((k, v) for k, v in self.params if k.lower() not in params)
+        return replace(self, params=kept + tuple(params.items()))
+
+    def __str__(self) -> str:
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(self.user)
+            if self.password is not None:
+                out += [":", self.password]
+            out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out += [":", str(self.port)]
+        for name, value in self.params:
+            out += [";", name] if value is None else [";", name, "=", value]
+        if self.headers is not None:
+            out += ["?", self.headers]
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AbsoluteUri:
+    """Any other URI scheme (tel:, urn:, ...): kept verbatim; we answer such requests with 416."""
+
+    scheme: str
+    rest: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.rest}"
+
+
+Uri = SipUri | AbsoluteUri
+
+
+def parse_uri(text: str) -> Uri:
+    """A SIP URI, or any absolute URI kept verbatim; SipParseError for garbage."""
+    scheme, sep, rest = text.partition(":")
+    if not sep or not _SCHEME_RE.match(scheme) or not rest:
+        raise SipParseError(f"malformed URI: {text[:80]!r}")
+    if scheme.lower() in ("sip", "sips"):
+        return SipUri.parse(text)
+    if any(c in rest for c in ' \t\r\n<>"'):
+        raise SipParseError(f"malformed URI: {text[:80]!r}")
+    return AbsoluteUri(scheme.lower(), rest)
+
+
+def _partition_from(text: str, sep: str, start: int) -> tuple[str, str, str]:
+    at = text.find(sep, start)
+    return (text, "", "") if at < 0 else (text[:at], sep, text[at + 1 :])
+
+
+def _split_hostport(text: str) -> tuple[str, int | None]:
+    if text.startswith("["):
+        end = text.find("]")
+        host, rest = text[: end + 1], text[end + 1 :]
+        if end < 0 or (rest and not rest.startswith(":")):
+            raise SipParseError(f"malformed host: {text[:80]!r}")
+        port_text = rest[1:] if rest else None
+    else:
+        host, colon, port_text_raw = text.partition(":")
+        port_text = port_text_raw if colon else None
+    if not _HOST_RE.match(host):
+        raise SipParseError(f"malformed host: {text[:80]!r}")
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise SipParseError(f"malformed port: {text[:80]!r}")
+    return host, int(port_text)
+
+
+# --- header values ------------------------------------------------------------------
+
+
+def split_list(value: str) -> list[str]:
+    """Splits a comma-separated header value, respecting quotes and <...>."""
+    parts: list[str] = []
+    start = 0
+    quoted = angle = False
+    escaped = False
+    for i, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "<":
+            angle = True
+        elif char == ">":
+            angle = False
+        elif char == "," and not angle:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return [p for p in parts if p]
+
+
+def _parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    """`;name=value;flag` after an address or Via (quoted values may hold ';')."""
+    params: list[tuple[str, str | None]] = []
+    for raw in _split_unquoted(text, ";"):
+        raw = raw.strip()
+        if not raw:
+            continue
+        name, eq, value = raw.partition("=")
+        name = name.strip()
+        if not _TOKEN_RE.match(name):
+            raise SipParseError(f"malformed parameter {raw[:40]!r}")
+        params.append((name, value.strip() if eq else None))
+    return tuple(params)
+
+
+def _split_unquoted(text: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for i, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == sep and not quoted:
+            parts.append(text[start:i])
+            start = i + 1
+    if quoted:
+        raise SipParseError("unbalanced quotes")
+    parts.append(text[start:])
+    return parts
+
+
+def _format_params(params: Iterable[tuple[str, str | None]]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params)
+
+
+def _param(params: tuple[tuple[str, str | None], ...], name: str) -> str | None:
+    for key, value in params:
+        if key.lower() == name:
+            return "" if value is None else value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """From, To, Contact, Refer-To, Route: `"Display" <uri>;params` or a bare URI."""
+
+    uri: Uri
+    display: str | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> NameAddr:
+        text = text.strip()
+        display: str | None = None
+        if text.startswith('"'):
+            end = _closing_quote(text)
+            display = text[: end + 1]
+            text = text[end + 1 :].lstrip()
+            if not text.startswith("<"):
+                raise SipParseError("display name without <uri>")
+        elif "<" in text:
+            before, _, _ = text.partition("<")
+            display = before.strip() or None
+            if display is not None and not all(_TOKEN_RE.match(w) for w in display.split()):
+                raise SipParseError(f"malformed display name {display[:40]!r}")
+            text = text[len(before) :]
+        if text.startswith("<"):
+            end = text.find(">")
+            if end < 0:
+                raise SipParseError("unterminated <uri>")
+            uri = parse_uri(text[1:end].strip())
+            params = _parse_params(text[end + 1 :])
+        else:
+            uri_text, semi, rest = text.partition(";")
+            uri = parse_uri(uri_text.strip())
+            params = _parse_params(rest) if semi else ()
+        return cls(uri, display, params)
+
+    @property
+    def tag(self) -> str | None:
+        return _param(self.params, "tag")
+
+    def with_tag(self, tag: str) -> NameAddr:
+        kept = tuple((k, v) for k, v in self.params if k.lower() != "tag")
+        return replace(self, params=(*kept, ("tag", tag)))
+
+    def param(self, name: str) -> str | None:
+        return _param(self.params, name.lower())
+
+    def __str__(self) -> str:
+        head = f"{self.display} " if self.display else ""
+        return f"{head}<{self.uri}>{_format_params(self.params)}"
+
+
+def _closing_quote(text: str) -> int:
+    escaped = False
+    for i in range(1, len(text)):
+        if escaped:
+            escaped = False
+        elif text[i] == "\\":
+            escaped = True
+        elif text[i] == '"':
+            return i
+    raise SipParseError("unbalanced quotes in display name")
+
+
+_VIA_RE = re.compile(
+    r"^SIP\s*/\s*2\.0\s*/\s*(" + _TOKEN + r")\s+([^;\s]+)\s*(;.*)?$", re.IGNORECASE | re.DOTALL
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via entry (RFC 3261 20.42)."""
+
+    transport: str
+    host: str
+    port: int | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        match = _VIA_RE.match(text.strip())
+        if match is None:
+            raise SipParseError(f"malformed Via {text[:60]!r}")
+        transport, hostport, params = match.groups()
+        host, port = _split_hostport(hostport)
+        return cls(transport.upper(), host, port, _parse_params(params or ""))
+
+    @property
+    def branch(self) -> str | None:
+        return _param(self.params, "branch")
+
+    @property
+    def received(self) -> str | None:
+        return _param(self.params, "received")
+
+    @property
+    def rport(self) -> str | None:
+        return _param(self.params, "rport")
+
+    def with_params(self, **params: str | None) -> Via:
+        kept = tuple((k, v) for k, v in self.params if k.lower() not in params)
+        return replace(self, params=kept + tuple(params.items()))
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"SIP/2.0/{self.transport} {self.host}{port}{_format_params(self.params)}"
+
+
+# --- headers ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Headers:
+    """Ordered header fields; names keep their spelling, lookups ignore case and compact forms."""
+
+    fields: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        """The first value of `name` (list headers: the first field, not split)."""
+        key = canonical_name(name)
+        return next((v for n, v in self.fields if canonical_name(n) == key), None)
+
+    def get_all(self, name: str) -> list[str]:
+        """All values of `name`, list headers split into their elements."""
+        key = canonical_name(name)
+        values = [v for n, v in self.fields if canonical_name(n) == key]
+        if key in LIST_HEADERS:
+            return [part for v in values for part in split_list(v)]
+        return values
+
+    def count(self, name: str) -> int:
+        key = canonical_name(name)
+        return sum(1 for n, _ in self.fields if canonical_name(n) == key)
+
+    def add(self, name: str, value: str) -> None:
+        self.fields.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replaces every field of `name` by one, at the first one's place."""
+        key = canonical_name(name)
+        at = next((i for i, (n, _) in enumerate(self.fields) if canonical_name(n) == key), None)
+        self.remove(name)
+        self.fields.insert(len(self.fields) if at is None else at, (name, value))
+
+    def remove(self, name: str) -> None:
+        key = canonical_name(name)
+        self.fields = [(n, v) for n, v in self.fields if canonical_name(n) != key]
+
+    def copy(self) -> Headers:
+        return Headers(list(self.fields))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.fields)
+
+
+# --- messages -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Common:
+    headers: Headers
+    body: bytes
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("call-id") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(number, method); raises SipParseError when missing or malformed."""
+        return parse_cseq(self.headers.get("cseq"))
+
+    @property
+    def from_(self) -> NameAddr:
+        return NameAddr.parse(self.headers.get("from") or "")
+
+    @property
+    def to(self) -> NameAddr:
+        return NameAddr.parse(self.headers.get("to") or "")
+
+    @property
+    def vias(self) -> list[Via]:
+        return [Via.parse(v) for v in self.headers.get_all("via")]
+
+    @property
+    def top_via(self) -> Via:
+        first = self.headers.get_all("via")
+        if not first:
+            raise SipParseError("no Via")
+        return Via.parse(first[0])
+
+
+@dataclass(slots=True)
+class Request(_Common):
+    method: str
+    uri: Uri
+    version: str = SIP_VERSION
+
+    def __init__(
+        self, method: str, uri: Uri, headers: Headers, body: bytes = b"", version: str = SIP_VERSION
+    ) -> None:
+        self.method, self.uri, self.headers, self.body, self.version = (
+            method,
+            uri,
+            headers,
+            body,
+            version,
+        )
+
+    def __bytes__(self) -> bytes:
+        return serialize(self)
+
+
+@dataclass(slots=True)
+class Response(_Common):
+    status: int
+    reason: str
+    version: str = SIP_VERSION
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Headers,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        self.status, self.reason, self.headers, self.body, self.version = (
+            status,
+            reason,
+            headers,
+            body,
+            version,
+        )
+
+    def __bytes__(self) -> bytes:
+        return serialize(self)
+
+
+Message = Request | Response
+
+
+def parse_cseq(value: str | None) -> tuple[int, str]:
+    parts = (value or "").split()
+    if len(parts) != 2 or not parts[0].isdigit() or not _TOKEN_RE.match(parts[1]):
+        raise SipParseError(f"malformed CSeq {value!r}")
+    number = int(parts[0])
+    if number >= 2**31:
+        raise SipParseError(f"CSeq number out of range {value!r}")
+    return number, parts[1]
+
+
+def parse(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, stream: bool = False) -> Message:
+    """One message from a UDP datagram (or a TCP frame with `stream=True`, where Content-Length
+    is mandatory and exact). Raises SipParseError."""
+    if len(data) > max_bytes:
+        raise SipParseError("message too large", 513)
+    head_end = data.find(b"\r\n\r\n")
+    sep = 4
+    if head_end < 0:
+        head_end, sep = data.find(b"\n\n"), 2
+        if head_end < 0:
+            head_end, sep = len(data), 0
+    try:
+        head = data[:head_end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError("header is not UTF-8", None) from None
+    lines = _unfold(head)
+    if not lines or not lines[0]:
+        raise SipParseError("empty start line", None)
+    message = _start_line(lines[0])
+    if len(lines) - 1 > MAX_HEADERS:
+        raise SipParseError("too many header fields", 400 if isinstance(message, Request) else None)
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN_RE.match(name.strip()):
+            raise SipParseError(f"malformed header line {line[:60]!r}", 400, message)
+        message.headers.add(name.strip(), value.strip())
+    message.body = _body(message, data[head_end + sep :] if sep else b"", stream)
+    _check_mandatory(message)
+    return message
+
+
+def _unfold(head: str) -> list[str]:
+    lines: list[str] = []
+    for line in head.replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] = lines[-1].rstrip() + " " + line.strip()
+        else:
+            lines.append(line)
+    return lines
+
+
+def _start_line(line: str) -> Message:
+    if line.startswith("SIP/"):
+        match = _STATUS_LINE.match(line)
+        if match is None:
+            raise SipParseError(f"malformed status line {line[:60]!r}", None)
+        major, minor, status, reason = match.groups()
+        if (major, minor) != ("2", "0"):
+            raise SipParseError(f"unsupported version in {line[:60]!r}", None)
+        if not 100 <= int(status) <= 699:
+            raise SipParseError(f"status code out of range {status}", None)
+        return Response(int(status), reason, Headers())
+    parts = line.split(" ")
+    if len(parts) != 3 or not _TOKEN_RE.match(parts[0]):
+        raise SipParseError(f"malformed request line {line[:60]!r}", 400)
+    method, uri_text, version = parts
+    if version != SIP_VERSION:
+        if not re.match(r"^SIP/\d+\.\d+$", version):
+            raise SipParseError(f"malformed request line {line[:60]!r}", 400)
+        request = Request(method, AbsoluteUri("invalid", uri_text), Headers(), version=version)
+        raise SipParseError(f"unsupported version {version}", 505, request)
+    try:
+        uri = parse_uri(uri_text)
+    except SipParseError as error:
+        raise SipParseError(
+            error.reason, 400, Request(method, AbsoluteUri("invalid", uri_text), Headers())
+        ) from None
+    return Request(method, uri, Headers())
+
+
+def _body(message: Message, rest: bytes, stream: bool) -> bytes:
+    values = message.headers.get_all("content-length")
+    if not values:
+        if stream:
+            raise SipParseError("Content-Length missing on a stream", 400, message)
+        return rest
+    if len(values) > 1 or not values[0].isdigit():
+        raise SipParseError(f"bad Content-Length {values!r}", 400, message)
+    length = int(values[0])
+    if length > len(rest):
+        raise SipParseError("Content-Length larger than the message", 400, message)
+    return rest[:length]
+
+
+def _check_mandatory(message: Message) -> None:
+    is_request = isinstance(message, Request)
+    status = 400 if is_request else None
+    for name in ("via", "from", "to", "call-id", "cseq"):
+        count = message.headers.count(name)
+        if count == 0 or (name != "via" and count > 1):
+            problem = "missing" if count == 0 else "repeated"
+            raise SipParseError(f"{problem} {name}", status, message)
+    try:
+        number, method = message.cseq
+        message.top_via  # noqa: B018 - validates the top Via
+        message.from_  # noqa: B018
+        message.to  # noqa: B018
+    except SipParseError as error:
+        raise SipParseError(error.reason, status, message) from None
+    if isinstance(message, Request) and method != message.method:
+        raise SipParseError("CSeq method does not match the request method", 400, message)
+    del number
+
+
+def serialize(message: Message) -> bytes:
+    """Wire bytes; Content-Length is set from the body (replacing any given)."""
+    if isinstance(message, Request):
+        start = f"{message.method} {message.uri} {message.version}"
+    else:
+        start = f"{message.version} {message.status} {message.reason}"
+    lines = [start]
+    has_length = False
+    for name, value in message.headers:
+        if canonical_name(name) == "content-length":
+            if has_length:
+                continue
+            has_length = True
+            value = str(len(message.body))
+        lines.append(f"{name}: {value}")
+    if not has_length:
+        lines.append(f"Content-Length: {len(message.body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + message.body
+
+
+def make_response(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> Response:
+    """A response to `request` (RFC 3261 8.2.6): Via, From, To (+tag), Call-ID, CSeq copied."""
+    headers = Headers()
+    for name, value in request.headers:
+        key = canonical_name(name)
+        if key in ("via", "from", "call-id", "cseq", "record-route") or (
+            key == "to" and to_tag is None
+        ):
+            headers.add(name, value)
+        elif key == "to":
+            to_value = value
+            if to_tag is not None and "tag" not in _param_names(value):
+                to_value = f"{value};tag={to_tag}"
+            headers.add(name, to_value)
+    if status == 100:
+        headers.remove("record-route")
+    for name, value in extra:
+        headers.add(name, value)
+    return Response(status, reason or REASONS.get(status, "Unknown"), headers, body)
+
+
+def _param_names(value: str) -> set[str]:
+    try:
+        return {k.lower() for k, _ in NameAddr.parse(value).params}
+    except SipParseError:
+        return set()
