@@ -98,6 +98,9 @@ class FakeCall:
         self.played: list[tuple[int, AudioFrame]] = []
         self.stops: list[int] = []
         self.transferred: list[Handoff] = []
+        self.transfer_ok = True  # what `transfer()` reports
+        self.staff_present = True  # what `can_transfer()` reports
+        self.number: str | None = None  # the caller ID
         self.hung_up = False
         self.now = 0  # ticks so far
 
@@ -130,8 +133,16 @@ class FakeCall:
     async def stop_playback(self) -> None:
         self.stops.append(self.now)
 
-    async def transfer(self, handoff: Handoff) -> None:
+    @property
+    def caller_id(self) -> str | None:
+        return self.number
+
+    def can_transfer(self) -> bool:
+        return self.staff_present
+
+    async def transfer(self, handoff: Handoff) -> bool:
         self.transferred.append(handoff)
+        return self.transfer_ok
 
     async def hangup(self) -> None:
         self.hung_up = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,6 +30,20 @@ CONSENT_TEXT = (
     "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein."
 )
 HANDOFF_TRIGGER = "/human_handoff"
+CALLBACK_TRIGGER = "/callback_request"
+TRANSFER_FAILED_TEXT = "Die Weiterleitung ist leider nicht gelungen."
+STAFF_AWAY_TEXT = "Im Moment ist leider keine Mitarbeiterin und kein Mitarbeiter erreichbar."
+CALLBACK_OWN_NUMBER_TEXT = (
+    "Wir rufen Sie gern zurück. Sollen wir Sie unter der Nummer {number} zurückrufen? "
+    "Dann drücken Sie die Eins oder sagen Sie ja. Für eine andere Nummer tippen Sie diese "
+    "bitte ein und drücken danach die Raute-Taste."
+)
+CALLBACK_TYPE_NUMBER_TEXT = (
+    "Wir rufen Sie gern zurück. Bitte tippen Sie Ihre Telefonnummer ein und drücken Sie "
+    "danach die Raute-Taste."
+)
+CALLBACK_DECLINED_TEXT = "In Ordnung. Kann ich Ihnen sonst noch helfen?"
+_PHONE_NUMBER = re.compile(r"\+?\d{3,20}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +80,18 @@ class VoiceCall(Protocol):
         """Drops audio queued for playback (barge-in)."""
         ...
 
-    async def transfer(self, handoff: Handoff) -> None: ...
+    @property
+    def caller_id(self) -> str | None:
+        """The caller's number as the network gave it, if any (offered for a callback)."""
+        ...
+
+    def can_transfer(self) -> bool:
+        """True when a transfer to staff may be tried now (target configured, staff hours)."""
+        ...
+
+    async def transfer(self, handoff: Handoff) -> bool:
+        """Hands the caller to staff; False when the transfer was refused or failed."""
+        ...
 
     async def hangup(self) -> None: ...
 
@@ -139,7 +165,7 @@ class VoiceSession:
         self._reprompts = 0
         self._digits = ""
         self._dtmf_idle_s = 0.0
-        self._awaiting_consent = False
+        self._awaiting_choice = False
         self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
         self._done = asyncio.Event()
 
@@ -209,7 +235,7 @@ class VoiceSession:
         if digit not in "0123456789*#" or len(digit) != 1:
             return
         self._silence_s = 0.0
-        if self._awaiting_consent and digit in "12":
+        if self._awaiting_choice and digit in "12" and not self._digits:
             await self._turns.put(UserTurn(self._id, Channel.VOICE, digit))
         elif digit == "#":
             digits, self._digits = self._digits, ""
@@ -251,12 +277,13 @@ class VoiceSession:
                 texts.append(confirmation)
             replies = await self._core.handle(turn)
             texts += [r.text for r in replies if r.text]
-            if await self._act(replies, texts):
+            next_texts = await self._act(replies, texts)
+            if next_texts is None:
                 return
-            self._start_speaking(texts)
+            self._start_speaking(next_texts)
 
     async def _ask_consent(self) -> None:
-        self._awaiting_consent = True
+        self._awaiting_choice = True
         answer = Consent.UNCLEAR
         for _ in range(2):
             await self._say_and_wait(CONSENT_TEXT)
@@ -264,28 +291,69 @@ class VoiceSession:
             answer = parse_consent(turn.text) if turn else Consent.UNCLEAR
             if answer is not Consent.UNCLEAR:
                 break
-        self._awaiting_consent = False
+        self._awaiting_choice = False
         final = Consent.GRANTED if answer is Consent.GRANTED else Consent.DENIED
         self._result.consent = final
         log.info("recording consent: %s", final.value)
         if self._on_consent is not None:
             self._on_consent(final)
 
-    async def _act(self, replies: list[BotReply], texts: list[str]) -> bool:
+    async def _act(self, replies: list[BotReply], texts: list[str]) -> list[str] | None:
+        """Acts on handoff and hang-up replies; returns what to say next, None when the call ends."""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
+            if not self._call.can_transfer():
+                return await self._offer_callback(STAFF_AWAY_TEXT)
             await self._say_and_wait(*texts)
-            await self._call.transfer(handoff)
-            self._result.end = EndReason.TRANSFERRED
-            self._done.set()
-            return True
+            if await self._call.transfer(handoff):
+                self._result.end = EndReason.TRANSFERRED
+                self._done.set()
+                return None
+            log.info("transfer failed: offering a callback")
+            return await self._offer_callback(TRANSFER_FAILED_TEXT)
         if any(r.hangup for r in replies):
             await self._say_and_wait(*texts)
             await self._call.hangup()
             self._result.end = EndReason.BOT_HANGUP
             self._done.set()
-            return True
-        return False
+            return None
+        return texts
+
+    async def _offer_callback(self, intro: str) -> list[str]:
+        """Offers a callback to the caller's own number (DTMF 1 or "ja") or a typed one (#),
+        then lets the dialogue's callback form take it from there."""
+        caller = self._call.caller_id
+        own = caller if caller and _PHONE_NUMBER.fullmatch(caller) else None
+        offer = (
+            CALLBACK_OWN_NUMBER_TEXT.format(number=spell_digits(own))
+            if own
+            else CALLBACK_TYPE_NUMBER_TEXT
+        )
+        number: str | None = None
+        self._awaiting_choice = True
+        try:
+            for _ in range(2):
+                await self._say_and_wait(intro, offer)
+                intro = ""
+                turn = await self._turns.get()
+                answer = turn.text.strip() if turn else ""
+                consent = parse_consent(answer)
+                if own and (answer == "1" or (consent is Consent.GRANTED and not answer.isdigit())):
+                    number = own
+                elif answer.isdigit() and len(answer) >= 3:
+                    number = answer
+                elif consent is Consent.DENIED and not answer.isdigit():
+                    break
+                if number:
+                    break
+        finally:
+            self._awaiting_choice = False
+        if number is None:
+            return [CALLBACK_DECLINED_TEXT]
+        await self._core.handle(UserTurn(self._id, Channel.VOICE, CALLBACK_TRIGGER))
+        replies = await self._core.handle(UserTurn(self._id, Channel.VOICE, number))
+        confirmation = f"Wir rufen Sie unter der Nummer {spell_digits(number)} zurück."
+        return [confirmation, *(r.text for r in replies if r.text)]
 
     # --- speaking --------------------------------------------------------------------
 

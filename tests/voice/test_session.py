@@ -15,7 +15,12 @@ from dialogue.store import ConversationStore
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
 from voice.session import (
+    CALLBACK_DECLINED_TEXT,
+    CALLBACK_TRIGGER,
+    CALLBACK_TYPE_NUMBER_TEXT,
     REPROMPT_TEXT,
+    STAFF_AWAY_TEXT,
+    TRANSFER_FAILED_TEXT,
     AudioIn,
     CallerHungUp,
     DtmfIn,
@@ -225,3 +230,55 @@ async def test_recording_consent_by_speech_and_off_by_default(store: Conversatio
         await h.until_quiet()
         assert not any("aufzeichnen" in c for c in h.tts.calls)
     assert (await h.result()).consent is None
+
+
+async def test_refused_transfer_offers_a_callback_to_the_callers_own_number(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store) as h:
+        h.call.transfer_ok = False
+        h.call.number = "+4930123456"
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: bool(h.call.transferred))
+        await h.until_quiet()
+        spoken = " ".join(h.tts.calls)
+        assert TRANSFER_FAILED_TEXT in spoken
+        assert "drei null eins zwei drei vier fünf sechs zurückrufen" in spoken
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: h.engine.received[-1][2] == "+4930123456")
+        assert [r[2] for r in h.engine.received[-2:]] == [CALLBACK_TRIGGER, "+4930123456"]
+        assert not h.call.hung_up
+    assert (await h.result()).end is EndReason.CALLER_HANGUP
+
+
+async def test_outside_staff_hours_no_transfer_is_tried_and_a_typed_number_is_taken(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store) as h:
+        h.call.staff_present = False
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: h.engine.received[-1][2] == "/human_handoff")
+        await h.until_quiet()
+        assert not h.call.transferred
+        assert STAFF_AWAY_TEXT in " ".join(h.tts.calls)
+        assert CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls)  # no caller ID to offer
+        for digit in "030999#":
+            h.call.send(DtmfIn(digit))
+        await h.until(lambda: h.engine.received[-1][2] == "030999")
+        assert h.engine.received[-2][2] == CALLBACK_TRIGGER
+
+
+async def test_declined_callback_goes_back_to_the_dialogue(store: ConversationStore) -> None:
+    async with Harness(store, "nein danke") as h:
+        h.call.staff_present = False
+        h.call.number = "0301234"
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: h.engine.received[-1][2] == "/human_handoff")
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert " ".join(h.tts.calls).endswith(CALLBACK_DECLINED_TEXT)
+        assert CALLBACK_TRIGGER not in [r[2] for r in h.engine.received]
