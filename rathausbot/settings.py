@@ -7,6 +7,7 @@ keeps that document and this module in step.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from telephony.staff_hours import StaffHours
 
 CONFIG_FILE_ENV = "RATHAUSBOT_CONFIG"
 DEFAULT_CONFIG_FILE = "rathausbot.toml"
@@ -157,6 +160,62 @@ class Settings(BaseSettings):
         "the chat, besides the gateway's own origin, `localhost` and `127.0.0.1`.",
     )
 
+    # --- telephone hotline (telephony/) ---
+    sip_enabled: bool = Field(True, description="Answer SIP calls (UDP and TCP).")
+    sip_host: str = Field(
+        "127.0.0.1",
+        description="Address SIP and RTP bind to; a deployment sets the address its PBX reaches.",
+    )
+    sip_port: Port = Field(5060, description="SIP port (UDP and TCP).")
+    sip_public_host: str | None = Field(
+        None,
+        description="Address written into SIP Contact/Via and SDP when it differs from "
+        "`sip_host` (binding 0.0.0.0, NAT).",
+    )
+    sip_allowed_users: tuple[str, ...] = Field(
+        (), description="Request-URI users (numbers) that are answered; empty: any."
+    )
+    sip_trusted_sources: tuple[str, ...] = Field(
+        (),
+        description="Addresses or CIDR networks of the PBX/trunk; empty: every source is "
+        "trusted. Others must authenticate when `sip_auth_user` is set, else get 403.",
+    )
+    sip_auth_user: str | None = Field(
+        None, description="Digest user that untrusted sources must authenticate as."
+    )
+    sip_auth_password: SecretStr | None = Field(None, description="Password of `sip_auth_user`.")
+    sip_max_calls: int = Field(
+        20, ge=1, le=10_000, description="Concurrent calls; above it 503 with Retry-After."
+    )
+    sip_max_call_minutes: float = Field(
+        30.0, ge=1, le=600, description="Longest call; the bot says goodbye and hangs up."
+    )
+    sip_rate_per_source: float = Field(
+        50.0, ge=1, le=100_000, description="SIP messages per second accepted per source address."
+    )
+    sip_register_uri: str | None = Field(
+        None,
+        description="Registrar to register with like a desk phone (e.g. `sip:pbx.example.de`); "
+        "unset: no registration.",
+    )
+    sip_register_user: str | None = Field(None, description="User (extension) to register.")
+    sip_register_password: SecretStr | None = Field(
+        None, description="Password for the registration's digest authentication."
+    )
+    sip_register_expires_s: int = Field(
+        600, ge=60, le=86_400, description="Registration lifetime asked for; renewed before."
+    )
+    sip_transfer_target: str | None = Field(
+        None,
+        description="Where a caller who asks for a person is transferred (SIP REFER), e.g. "
+        "`sip:buergerbuero@pbx.example.de`; unset: callers are offered a callback instead.",
+    )
+    staff_hours: str = Field(
+        "Mo-Fr 08:00-16:00",
+        description="When staff take transferred calls (Europe/Berlin; public holidays of the "
+        "town's state are off), e.g. `Mo-Do 08:00-16:00, Fr 08:00-12:00`.",
+    )
+
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")
@@ -164,6 +223,29 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("staff_hours")
+    @classmethod
+    def _staff_hours(cls, value: str) -> str:
+        StaffHours.parse(value)  # raises ValueError naming the bad part
+        return value
+
+    @field_validator("sip_trusted_sources")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return value
+
+    @field_validator("sip_transfer_target", "sip_register_uri")
+    @classmethod
+    def _sip_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sip:", "sips:")):
+            raise ValueError("must be a sip: URI")
         return value
 
     @field_validator("log_level")

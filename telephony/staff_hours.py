@@ -58,9 +58,7 @@ class StaffHours:
         if _is_holiday(local.date(), self.state):
             return False
         clock = local.time().replace(tzinfo=None)
-        return any(
-            w.weekday == local.weekday() and w.start <= clock < w.end for w in self.windows
-        )
+        return any(w.weekday == local.weekday() and w.start <= clock < w.end for w in self.windows)
 
     def open_now(self, clock: Callable[[], datetime] | None = None) -> bool:
         return self.is_open((clock or (lambda: datetime.now(BERLIN)))())

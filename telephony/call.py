@@ -1,0 +1,169 @@
+"""Inbound SIP calls joined to the voice session: SDP answer, RTP media, transfer to staff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from dialogue.messages import Handoff
+from dialogue.tasks import cancel_and_wait
+from telephony.media import DtmfDigit, RtpSession
+from telephony.sdp import NoCommonCodec, SdpError, answer_offer
+from telephony.sip.ua import SipCall
+from telephony.staff_hours import StaffHours
+from voice.audio import AudioFrame
+from voice.session import AudioIn, CallerHungUp, CallEvent, DtmfIn, VoiceSession
+
+log = logging.getLogger(__name__)
+
+
+def mask_number(number: str | None) -> str:
+    """A caller ID fit for a log line: only the last three characters stay."""
+    if not number:
+        return "-"
+    return "…" + number[-3:] if len(number) > 3 else "…"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPolicy:
+    """Where and when calls go to staff (SIP REFER); `target` None: never."""
+
+    target: str | None
+    hours: StaffHours
+    clock: Callable[[], bool] | None = None  # test hook: "are staff there now?"
+
+    def staff_present(self) -> bool:
+        if self.target is None:
+            return False
+        return self.clock() if self.clock is not None else self.hours.open_now()
+
+
+class SipVoiceCall:
+    """voice.session.VoiceCall over one SIP dialog and its RTP session."""
+
+    def __init__(self, call: SipCall, media: RtpSession, policy: TransferPolicy) -> None:
+        self._call = call
+        self._media = media
+        self._policy = policy
+
+    @property
+    def sample_rate(self) -> int:
+        return self._media.sample_rate
+
+    @property
+    def caller_id(self) -> str | None:
+        return self._call.caller_id
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        async for item in self._media.receive():
+            if isinstance(item, DtmfDigit):
+                yield DtmfIn(item.digit)
+            else:
+                yield AudioIn(item)
+        # media ends when the dialog ended (the handler closes it) or on RTP timeout
+        if self._media.timed_out:
+            log.info("call %s: no RTP any more, ending the call", self._call.call_id[:8])
+        yield CallerHungUp()
+
+    async def play(self, frame: AudioFrame) -> None:
+        await self._media.play(frame)
+
+    async def stop_playback(self) -> None:
+        self._media.clear_playback()
+
+    def can_transfer(self) -> bool:
+        return self._policy.staff_present()
+
+    async def transfer(self, handoff: Handoff) -> bool:
+        target = self._policy.target
+        if target is None:
+            return False
+        log.info("call %s: transferring (case %s)", self._call.call_id[:8], handoff.case_id)
+        if not await self._call.refer(target):
+            log.info("call %s: transfer refused or failed", self._call.call_id[:8])
+            return False
+        await self._call.bye()
+        return True
+
+    async def hangup(self) -> None:
+        await self._call.bye()
+
+
+SessionFactory = Callable[[SipVoiceCall, str], VoiceSession]
+
+
+class CallHandler:
+    """Answers inbound calls (the UserAgent's `on_call`): 488 without a common codec, else
+    200 with our SDP, then the voice session until either side ends the call."""
+
+    def __init__(
+        self,
+        *,
+        media_host: str,
+        public_host: str,
+        port_range: tuple[int, int],
+        rtp_timeout_s: float,
+        policy: TransferPolicy,
+        session_factory: SessionFactory,
+    ) -> None:
+        self._media_host = media_host
+        self._public_host = public_host
+        self._ports = port_range
+        self._rtp_timeout_s = rtp_timeout_s
+        self._policy = policy
+        self._sessions = session_factory
+
+    async def __call__(self, call: SipCall) -> None:
+        tag = call.call_id[:8]
+        log.info("call %s from %s", tag, mask_number(call.caller_id))
+        media = await RtpSession.open(
+            self._media_host, port_range=self._ports, timeout_s=self._rtp_timeout_s
+        )
+        watcher: asyncio.Task[None] | None = None
+        try:
+            try:
+                answer, params = answer_offer(call.remote_sdp, self._public_host, media.local_port)
+            except NoCommonCodec:
+                log.info("call %s: no common codec (488)", tag)
+                await call.reject(488, "Not Acceptable Here")
+                return
+            except SdpError as error:
+                log.info("call %s: unusable SDP (%s)", tag, error)
+                await call.reject(488, "Not Acceptable Here")
+                return
+            call.on_reoffer = self._reoffer(media)
+            await call.ringing()
+            await call.accept(answer)
+            media.start(params)
+            watcher = asyncio.create_task(_close_when_ended(call, media), name=f"call-{tag}")
+            session_id = f"sip-{secrets.token_hex(8)}"
+            result = await self._sessions(SipVoiceCall(call, media, self._policy), session_id).run()
+            log.info("call %s ended: %s, %d turns", tag, result.end.value, result.turns)
+        finally:
+            if watcher is not None:
+                await cancel_and_wait(watcher)
+            await media.close()
+            if not call.is_ended:
+                with contextlib.suppress(Exception):
+                    await call.bye()
+
+    def _reoffer(self, media: RtpSession) -> Callable[[bytes], bytes | None]:
+        def reoffer(offer: bytes) -> bytes | None:
+            try:
+                answer, params = answer_offer(offer, self._public_host, media.local_port)
+            except SdpError:
+                return None
+            media.update(params)
+            return answer
+
+        return reoffer
+
+
+async def _close_when_ended(call: SipCall, media: RtpSession) -> None:
+    reason = await call.ended()
+    log.info("call %s: dialog ended (%s)", call.call_id[:8], reason)
+    await media.close()
