@@ -33,8 +33,10 @@ from rathausbot.http import create_app
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
+from rathausbot.telephone import TelephoneConfigError, sip_agent
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
+from telephony.sip.ua import UserAgent
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
@@ -299,19 +301,22 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, server.request_exit)
         server_task = asyncio.create_task(server.serve(), name="http-server")
-        start_task = asyncio.create_task(rt.services.start(), name="start-services")
+        start_task = asyncio.create_task(_start(settings, rt), name="start-services")
         webhook_task: asyncio.Task[None] | None = None
+        agent: UserAgent | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
             )
             if start_task in done:
-                start_task.result()  # raises StartupError
+                agent = start_task.result()  # raises StartupError
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
                     flush=True,
                 )
+                if agent is not None:
+                    print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
                 await server_task
         finally:
@@ -322,6 +327,42 @@ async def serve(settings: Settings) -> None:
                 webhook_task.cancel()
                 tasks.append(webhook_task)
             await asyncio.gather(*tasks, return_exceptions=True)
+            if agent is not None:
+                await agent.stop()
+
+
+async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
+    """Starts the services and, with SIP enabled, loads the voice models meanwhile and then
+    opens the hotline; returns its user agent."""
+    if not settings.sip_enabled:
+        await rt.services.start()
+        return None
+    loading = asyncio.create_task(
+        asyncio.to_thread(voice_engines, settings, progress=lambda line: log.info("%s", line)),
+        name="load-voice",
+    )
+    try:
+        await rt.services.start()
+        engines = await loading
+    finally:
+        await cancel_and_wait(loading)
+    try:
+        agent = sip_agent(settings, rt.core, engines)
+    except TelephoneConfigError as error:
+        raise StartupError(str(error)) from None
+    try:
+        await agent.start()
+    except OSError as error:
+        raise StartupError(
+            f"SIP port {settings.sip_port} on {settings.sip_host} cannot be opened ({error}); "
+            "set RATHAUSBOT_SIP_PORT, or RATHAUSBOT_SIP_ENABLED=false"
+        ) from None
+    return agent
+
+
+def _sip_address(agent: UserAgent) -> str:
+    parts = [f"{name.upper()} {host}:{port}" for name, (host, port) in agent.addresses.items()]
+    return "SIP on " + ", ".join(parts)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The `rathausbot` command: serve, train, chat, doctor, voice-test, voices."""
+"""The `rathausbot` command: serve, train, chat, doctor, voice-test, voices, call, export."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_cmd.add_argument("kind", choices=["bookings", "tickets", "callbacks"])
     export_cmd.add_argument("--format", choices=["csv", "ics"], default="csv")
     export_cmd.add_argument("--output", "-o", help="file to write (default: standard output)")
+    call_cmd = commands.add_parser(
+        "call", help="place a test call: play a WAV as the caller and record the answer"
+    )
+    call_cmd.add_argument("uri", help="whom to call, e.g. sip:rathaus@127.0.0.1:5060")
+    call_cmd.add_argument("--play", type=Path, required=True, help="the caller's audio (WAV)")
+    call_cmd.add_argument("--record", type=Path, help="write what the far end said (WAV)")
+    call_cmd.add_argument("--dtmf", default="", help="keys to press after playing, e.g. 0 or 1#")
+    call_cmd.add_argument(
+        "--lead", type=float, default=2.0, help="seconds to listen before playing (greeting)"
+    )
+    call_cmd.add_argument(
+        "--listen", type=float, default=10.0, help="seconds to listen after playing"
+    )
+    call_cmd.add_argument("--tcp", action="store_true", help="signal over TCP instead of UDP")
     args = parser.parse_args(argv)
 
     try:
@@ -86,6 +100,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from rathausbot.voice_cli import voices_install
 
                 return voices_install(settings, args.name)
+            case "call":
+                from rathausbot.call_cli import call
+
+                return asyncio.run(
+                    call(
+                        settings,
+                        args.uri,
+                        args.play,
+                        record=args.record,
+                        dtmf=args.dtmf,
+                        lead_s=args.lead,
+                        listen_s=args.listen,
+                        tcp=args.tcp,
+                    )
+                )
             case "export":
                 from rathausbot.export_cli import export
 

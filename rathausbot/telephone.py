@@ -1,0 +1,101 @@
+"""Composition of the telephone hotline: the SIP user agent whose calls run voice sessions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from dialogue.core import DialogueCore
+from rathausbot.settings import Settings
+from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
+from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
+from telephony.staff_hours import StaffHours
+from voice.session import SessionOptions, VoiceSession
+
+if TYPE_CHECKING:
+    from rathausbot.app import VoiceEngines
+
+log = logging.getLogger(__name__)
+
+
+class TelephoneConfigError(ValueError):
+    """The SIP settings cannot work together (said in plain words)."""
+
+
+def town_state(knowledge_dir: Path) -> str | None:
+    """The Bundesland code of the town (`state:` in town.yml), for its public holidays."""
+    try:
+        data = yaml.safe_load((knowledge_dir / "town.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    state = data.get("state") if isinstance(data, dict) else None
+    return state if isinstance(state, str) else None
+
+
+def sip_config(settings: Settings) -> SipConfig:
+    public = settings.sip_public_host or settings.sip_host
+    if public in ("0.0.0.0", "::"):
+        raise TelephoneConfigError(
+            f"RATHAUSBOT_SIP_HOST is {settings.sip_host}: set RATHAUSBOT_SIP_PUBLIC_HOST to the "
+            "address the PBX and the callers' media reach"
+        )
+    auth: dict[str, str] = {}
+    if settings.sip_auth_user:
+        if settings.sip_auth_password is None:
+            raise TelephoneConfigError("RATHAUSBOT_SIP_AUTH_USER needs RATHAUSBOT_SIP_AUTH_PASSWORD")
+        auth[settings.sip_auth_user] = settings.sip_auth_password.get_secret_value()
+    registration = None
+    if settings.sip_register_uri:
+        if not settings.sip_register_user or settings.sip_register_password is None:
+            raise TelephoneConfigError(
+                "RATHAUSBOT_SIP_REGISTER_URI needs RATHAUSBOT_SIP_REGISTER_USER and _PASSWORD"
+            )
+        registration = RegistrationConfig(
+            registrar=settings.sip_register_uri,
+            user=settings.sip_register_user,
+            password=settings.sip_register_password.get_secret_value(),
+            expires_s=settings.sip_register_expires_s,
+        )
+    return SipConfig(
+        host=settings.sip_host,
+        port=settings.sip_port,
+        public_host=settings.sip_public_host,
+        allowed_users=frozenset(settings.sip_allowed_users) or None,
+        trusted_sources=settings.sip_trusted_sources,
+        auth_users=auth,
+        max_calls=settings.sip_max_calls,
+        max_call_s=settings.sip_max_call_minutes * 60,
+        rate_per_source=settings.sip_rate_per_source,
+        registration=registration,
+    )
+
+
+def sip_agent(settings: Settings, core: DialogueCore, engines: VoiceEngines) -> UserAgent:
+    """The user agent answering the hotline with voice sessions on `core`."""
+    config = sip_config(settings)
+    hours = StaffHours.parse(settings.staff_hours, state=town_state(settings.intents_dir / "knowledge"))
+    policy = TransferPolicy(settings.sip_transfer_target, hours)
+
+    def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
+        return VoiceSession(
+            call,
+            core,
+            session_id=session_id,
+            endpointer=engines.endpointer(),
+            transcriber=engines.transcriber,
+            synthesizer=engines.synthesizer,
+            options=SessionOptions(),
+        )
+
+    handler = CallHandler(
+        media_host=settings.sip_host,
+        public_host=settings.sip_public_host or settings.sip_host,
+        port_range=(settings.rtp_port_min, settings.rtp_port_max),
+        rtp_timeout_s=settings.rtp_timeout_s,
+        policy=policy,
+        session_factory=session,
+    )
+    return UserAgent(config, handler)

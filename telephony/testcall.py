@@ -1,0 +1,134 @@
+"""`rathausbot call`: a test call that plays a recording as the caller and records the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from dialogue.tasks import cancel_and_wait
+from telephony.media import DtmfDigit, RtpSession
+from telephony.sdp import make_offer, parse_answer
+from telephony.sip.ua import SipCall, SipCallError, SipConfig, UserAgent
+from voice.audio import AudioFrame, concat, resample
+
+FRAME_MS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TestCallOptions:
+    """What the test caller does: wait `lead_s`, play, send `dtmf`, listen `listen_s` more."""
+
+    lead_s: float = 1.0
+    listen_s: float = 8.0
+    max_s: float = 120.0
+    dtmf: str = ""
+    transport: str = "udp"
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.lead_s <= 60 and 0 <= self.listen_s <= 600 and 1 <= self.max_s <= 3600):
+            raise ValueError("lead_s in [0, 60], listen_s in [0, 600], max_s in [1, 3600]")
+        if any(d not in "0123456789*#" for d in self.dtmf):
+            raise ValueError("dtmf may hold 0-9, * and # only")
+        if self.transport not in ("udp", "tcp"):
+            raise ValueError("transport must be udp or tcp")
+
+
+@dataclass
+class TestCallResult:
+    answered: bool
+    codec: str = ""
+    heard: AudioFrame = field(default_factory=lambda: AudioFrame.silence(0, 8000))
+    remote_hung_up: bool = False
+    dtmf_heard: str = ""
+    error: str = ""
+
+
+async def test_call(
+    uri: str,
+    play: AudioFrame,
+    *,
+    local_host: str,
+    options: TestCallOptions = TestCallOptions(),
+    progress: Callable[[str], None] = lambda _: None,
+) -> TestCallResult:
+    """Calls `uri`, plays `play` after `lead_s`, then listens; returns what came back."""
+    agent = UserAgent(SipConfig(host=local_host, port=0), _refuse_inbound)
+    await agent.start()
+    media = await RtpSession.open(local_host, port_range=(30000, 39999))
+    try:
+        progress(f"Calling {uri} ...")
+        try:
+            call = await agent.invite(
+                uri, make_offer(local_host, media.local_port), transport=options.transport
+            )
+        except SipCallError as error:
+            return TestCallResult(answered=False, error=str(error))
+        params = parse_answer(call.remote_sdp, make_offer(local_host, media.local_port))
+        media.start(params)
+        progress(
+            f"Answered ({params.codec}); playing {play.duration_s:.1f} s "
+            f"after {options.lead_s:.1f} s"
+        )
+        result = TestCallResult(answered=True, codec=params.codec)
+        heard: list[AudioFrame] = []
+        receiver = asyncio.create_task(_receive(media, heard, result), name="test-call-receive")
+        try:
+            async with asyncio.timeout(options.max_s):
+                await _talk(media, play, options, call_ended=call.ended)
+        except TimeoutError:
+            progress(f"Stopped after {options.max_s:.0f} s")
+        finally:
+            result.remote_hung_up = call.is_ended
+            if not call.is_ended:
+                await call.bye()
+            await cancel_and_wait(receiver)
+        result.heard = concat(heard, 8000) if heard else result.heard
+        progress("Remote side hung up" if result.remote_hung_up else "Hung up")
+        return result
+    finally:
+        await media.close()
+        await agent.stop()
+
+
+async def _talk(
+    media: RtpSession,
+    play: AudioFrame,
+    options: TestCallOptions,
+    *,
+    call_ended: Callable[[], Awaitable[str]],
+) -> None:
+    ended = asyncio.ensure_future(call_ended())
+    try:
+        silence = AudioFrame.silence(FRAME_MS / 1000, 8000)
+        steps: list[AudioFrame] = [silence] * round(options.lead_s * 1000 / FRAME_MS)
+        steps += resample(play, 8000).split(FRAME_MS)
+        for frame in steps:
+            if ended.done():
+                return
+            await media.play(frame)
+        for digit in options.dtmf:
+            if ended.done():
+                return
+            await media.send_dtmf(digit)
+        for _ in range(round(options.listen_s * 1000 / FRAME_MS)):
+            if ended.done():
+                return
+            await media.play(silence)
+    finally:
+        ended.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ended
+
+
+async def _receive(media: RtpSession, heard: list[AudioFrame], result: TestCallResult) -> None:
+    async for item in media.receive():
+        if isinstance(item, DtmfDigit):
+            result.dtmf_heard += item.digit
+        else:
+            heard.append(item)
+
+
+async def _refuse_inbound(call: SipCall) -> None:
+    await call.reject(486, "Busy Here")  # a test caller takes no calls
