@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,11 +74,19 @@ def sip_config(settings: Settings) -> SipConfig:
     )
 
 
-def sip_agent(settings: Settings, core: DialogueCore, engines: VoiceEngines) -> UserAgent:
-    """The user agent answering the hotline with voice sessions on `core`."""
+def sip_agent(
+    settings: Settings,
+    core: DialogueCore,
+    engines: VoiceEngines,
+    *,
+    staff_present: Callable[[], bool] | None = None,
+) -> UserAgent:
+    """The user agent answering the hotline with voice sessions on `core`
+    (`staff_present` replaces the staff hours, for tests)."""
     config = sip_config(settings)
-    hours = StaffHours.parse(settings.staff_hours, state=town_state(settings.intents_dir / "knowledge"))
-    policy = TransferPolicy(settings.sip_transfer_target, hours)
+    state = town_state(settings.intents_dir / "knowledge")
+    hours = StaffHours.parse(settings.staff_hours, state=state)
+    policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
     def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
         return VoiceSession(
