@@ -200,6 +200,7 @@ class JitterBuffer:
         self._next: int | None = None
         self._target = min_depth
         self._primed = False
+        self._fresh = True  # nothing taken since the (re)start
         self._ticks = 0
         self._window_min = capacity
         self._window_underrun = False
@@ -217,6 +218,7 @@ class JitterBuffer:
         self._packets.clear()
         self._next = None
         self._primed = False
+        self._fresh = True
 
     def push(self, sequence_number: int, payload: bytes) -> Push:
         self.stats.received += 1
@@ -224,12 +226,14 @@ class JitterBuffer:
             self._next = sequence_number
         delta = seq_delta(sequence_number, self._next)
         result = Push.STORED
-        if delta < 0:
+        if delta < 0 and self._fresh and -delta < self._capacity:
+            self._next = sequence_number  # nothing played yet: an earlier packet starts it
+        elif delta < 0:
             if -delta <= self._capacity:
                 self.stats.late += 1
                 return Push.LATE
             result = self._restart(sequence_number)
-        elif delta >= self._capacity:
+        elif delta >= self._capacity or len(self._packets) >= self._capacity:
             result = self._restart(sequence_number)
         if sequence_number in self._packets:
             self.stats.duplicates += 1
@@ -269,6 +273,7 @@ class JitterBuffer:
         assert self._next is not None
         payload = self._packets.pop(self._next, None)
         self._next = (self._next + 1) & 0xFFFF
+        self._fresh = False
         return payload
 
     def _skip(self) -> None:
