@@ -233,7 +233,9 @@ class JitterBuffer:
                 self.stats.late += 1
                 return Push.LATE
             result = self._restart(sequence_number)
-        elif delta >= self._capacity or len(self._packets) >= self._capacity:
+        elif delta >= self._capacity:
+            result = self._restart(sequence_number)
+        if len(self._packets) >= self._capacity and sequence_number not in self._packets:
             result = self._restart(sequence_number)
         if sequence_number in self._packets:
             self.stats.duplicates += 1
