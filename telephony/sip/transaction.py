@@ -125,13 +125,7 @@ class TimedOut:
 
 
 Output = (
-    Send
-    | RequestReceived
-    | AckReceived
-    | Cancelled
-    | ResponseReceived
-    | StrayResponse
-    | TimedOut
+    Send | RequestReceived | AckReceived | Cancelled | ResponseReceived | StrayResponse | TimedOut
 )
 
 
