@@ -178,9 +178,10 @@ class SipTransport:
     def connection_count(self) -> int:
         return len(self._connections)
 
-    def send(self, message: Message, peer: Peer) -> None:
-        """Sends a request to `peer`, or a response per its Via (`peer`: the request's source)."""
-        if isinstance(message, Response):
+    def send(self, message: Message, peer: Peer, *, route: bool = True) -> None:
+        """Sends a request to `peer`, or a response per its Via (`peer`: the request's source;
+        `route=False` sends it straight back there, e.g. for errors about unreadable Vias)."""
+        if isinstance(message, Response) and route:
             try:
                 peer = response_destination(message.top_via, peer)
             except ValueError:
