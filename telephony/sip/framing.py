@@ -13,7 +13,7 @@ import re
 
 from telephony.sip.message import MAX_MESSAGE_BYTES
 
-_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t]*$", re.I | re.M)
+_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t]*\r?$", re.I | re.M)
 
 
 class FramingError(ValueError):
