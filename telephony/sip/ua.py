@@ -1,0 +1,810 @@
+"""The SIP user agent: inbound calls for the application, outbound test calls, REFER, REGISTER.
+
+`UserAgent` drives the sans-I/O transaction layer and dialogs from the asyncio transports and
+one timer task. Each inbound INVITE that passes the checks (source allow-list, digest auth,
+Request-URI user allow-list, validation, call limit, SDP body) becomes a `SipCall` handed to
+`on_call` in a task the UA owns. Caller numbers are logged masked only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from telephony.sip import digest, validate
+from telephony.sip.dialog import Dialog, DialogKey, Dialogs, request_key, session_timer
+from telephony.sip.message import (
+    Headers,
+    Request,
+    Response,
+    SipParseError,
+    SipUri,
+    make_response,
+    parse,
+)
+from telephony.sip.ratelimit import RateLimiter
+from telephony.sip.registration import Registrar, RegistrationConfig, RegistrationState
+from telephony.sip.transaction import (
+    AckReceived,
+    Cancelled,
+    ClientTransaction,
+    Output,
+    Peer,
+    RequestReceived,
+    ResponseReceived,
+    Send,
+    ServerTransaction,
+    StrayResponse,
+    TimedOut,
+    Timers,
+    TransactionError,
+    TransactionLayer,
+    new_branch,
+)
+from telephony.sip.transport import SipTransport, mark_received
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO")
+SUPPORTED = ("timer", "replaces", "norefersub")
+SDP = "application/sdp"
+
+__all__ = [
+    "RegistrationConfig",
+    "RegistrationState",
+    "SipCall",
+    "SipCallError",
+    "SipConfig",
+    "UserAgent",
+    "mask_number",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    """Signalling options; every limit is bounded. Port 0 picks a free port (tests)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5060
+    transports: tuple[str, ...] = ("udp", "tcp")
+    public_host: str | None = None
+    allowed_users: frozenset[str] | None = None
+    trusted_sources: tuple[str, ...] = ()
+    auth_realm: str = "rathausbot"
+    auth_users: Mapping[str, str] = field(default_factory=dict)
+    max_calls: int = 20
+    max_call_s: float = 1800.0
+    rate_per_source: float = 50.0
+    rate_burst: int = 100
+    max_message_bytes: int = 65535
+    registration: RegistrationConfig | None = None
+    timers: Timers = Timers()
+    refer_timeout_s: float = 32.0
+    max_transactions: int = 2000
+    user: str = "rathausbot"
+
+    def __post_init__(self) -> None:
+        if not self.transports or not set(self.transports) <= {"udp", "tcp"}:
+            raise ValueError("transports must be a non-empty subset of udp, tcp")
+        if self.max_calls < 0 or self.max_call_s <= 0 or self.max_message_bytes < 1024:
+            raise ValueError("max_calls, max_call_s and max_message_bytes must be sane")
+        for cidr in self.trusted_sources:
+            ipaddress.ip_network(cidr, strict=False)
+
+
+class SipCallError(Exception):
+    """A call failed with SIP `status` (408 for timeouts and missing ACK)."""
+
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(f"{status} {reason}".strip())
+        self.status = status
+        self.reason = reason
+
+
+def mask_number(value: str | None) -> str:
+    """A caller number for logs: "+4930123456" -> "+49…456"."""
+    if not value:
+        return "-"
+    if len(value) <= 6:
+        return "…" + value[-2:]
+    return f"{value[:3]}…{value[-3:]}"
+
+
+class SipCall:
+    """One INVITE dialog given to the application (inbound or outbound)."""
+
+    def __init__(
+        self,
+        ua: UserAgent,
+        dialog: Dialog,
+        *,
+        remote_uri: str,
+        caller_id: str | None,
+        remote_sdp: bytes,
+        source: Peer,
+        invite_tx: ServerTransaction | None = None,
+        local_sdp: bytes = b"",
+    ) -> None:
+        self._ua = ua
+        self._dialog = dialog
+        self.call_id = dialog.call_id
+        self.remote_uri = remote_uri
+        self.caller_id = caller_id
+        self.remote_sdp = remote_sdp
+        self.source = (source.host, source.port)
+        self._peer = source
+        self._invite_tx = invite_tx
+        self._answered = invite_tx is None
+        self._local_sdp = local_sdp
+        self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._ack: asyncio.Future[None] | None = None
+        self._refer: asyncio.Future[bool] | None = None
+        self._duration: asyncio.TimerHandle | None = None
+        self.on_reoffer: Callable[[bytes], bytes | None] | None = None
+
+    @property
+    def is_ended(self) -> bool:
+        return self._ended.done()
+
+    @property
+    def masked_caller(self) -> str:
+        return mask_number(self.caller_id)
+
+    async def ended(self) -> str:
+        """Waits until the dialog ends: "bye", "cancel", "timeout", "local", "max_duration"."""
+        return await asyncio.shield(self._ended)
+
+    async def ringing(self) -> None:
+        if self._invite_tx is None or self._answered or self.is_ended:
+            return
+        self._respond(180)
+
+    async def accept(self, sdp: bytes) -> None:
+        """200 OK with `sdp`, retransmitted until the ACK; SipCallError(408) without one."""
+        if self.is_ended:
+            raise SipCallError(487, "call ended")
+        if self._answered or self._invite_tx is None:
+            raise SipCallError(500, "already answered")
+        self._answered = True
+        self._local_sdp = sdp
+        self._ack = asyncio.get_running_loop().create_future()
+        timer = session_timer(self._invite_tx.request)
+        extra = [
+            *self._ua.common_headers(self._peer.transport),
+            ("Content-Type", SDP),
+            *timer.headers,
+        ]
+        if not self._respond(200, extra=extra, body=sdp):
+            raise SipCallError(487, "call ended")
+        self._dialog.confirmed = True
+        ack = self._ack
+        waits: list[asyncio.Future[object]] = [ack, self._ended]  # type: ignore[list-item]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not ack.done() or ack.exception() is not None:
+            self._ua.send_bye(self)
+            self._end("timeout")
+            raise SipCallError(408, "no ACK")
+        self._duration = asyncio.get_running_loop().call_later(
+            self._ua.config.max_call_s, self._max_duration
+        )
+        logger.info("call %s answered (caller %s)", self.call_id[:8], self.masked_caller)
+
+    async def reject(
+        self, status: int, reason: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        if self._answered or self.is_ended:
+            return
+        if not 300 <= status <= 699:
+            raise ValueError("reject needs a 3xx-6xx status")
+        self._respond(status, reason, extra=list((headers or {}).items()))
+        self._end("local")
+
+    async def bye(self) -> None:
+        """Ends the call from our side (idempotent): BYE when answered, else 480."""
+        if self.is_ended:
+            return
+        if not self._answered:
+            await self.reject(480, "Temporarily Unavailable")
+            return
+        self._ua.send_bye(self)
+        self._end("local")
+
+    async def refer(self, target: str) -> bool:
+        """Blind transfer to `target`; True when the NOTIFY progress reports a 2xx final."""
+        if not self._answered or self.is_ended or self._refer is not None:
+            return False
+        loop = asyncio.get_running_loop()
+        self._refer = loop.create_future()
+        deadline = loop.time() + self._ua.config.refer_timeout_s
+        try:
+            extra = [("Refer-To", f"<{target}>"), ("Referred-By", self._ua.contact("udp"))]
+            response = await self._ua.request_in_dialog(self, "REFER", extra)
+            if response is None or not 200 <= response.status < 300:
+                status = response.status if response else 408
+                logger.info("call %s: REFER refused (%d)", self.call_id[:8], status)
+                return False
+            try:
+                result = await asyncio.wait_for(
+                    asyncio.shield(self._refer), max(0.0, deadline - loop.time())
+                )
+            except TimeoutError:
+                result = False
+            logger.info("call %s: transfer %s", self.call_id[:8], "done" if result else "failed")
+            return result
+        finally:
+            self._refer = None
+
+    # --- driven by the UA -----------------------------------------------------------
+
+    def _respond(
+        self,
+        status: int,
+        reason: str | None = None,
+        *,
+        extra: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> bool:
+        assert self._invite_tx is not None
+        response = make_response(
+            self._invite_tx.request,
+            status,
+            reason,
+            to_tag=self._dialog.local_tag,
+            extra=[("Contact", self._ua.contact(self._peer.transport))] + (extra or []),
+            body=body,
+        )
+        return self._ua.respond(self._invite_tx, response)
+
+    def _on_ack(self) -> None:
+        if self._ack is not None and not self._ack.done():
+            self._ack.set_result(None)
+
+    def _on_no_ack(self) -> None:
+        if self._ack is not None and not self._ack.done():
+            self._ack.set_exception(SipCallError(408, "no ACK"))
+            self._ack.exception()  # accept() reads it; mark retrieved either way
+
+    def _on_notify(self, request: Request) -> None:
+        if self._refer is None or self._refer.done():
+            return
+        first_line = request.body.split(b"\n", 1)[0].decode("utf-8", "replace").split()
+        status = int(first_line[1]) if len(first_line) > 1 and first_line[1].isdigit() else 0
+        state = (request.headers.get("subscription-state") or "").split(";")[0].strip().lower()
+        if status >= 200:
+            self._refer.set_result(status < 300)
+        elif state == "terminated":
+            self._refer.set_result(False)
+
+    def _max_duration(self) -> None:
+        if not self.is_ended:
+            logger.info("call %s: maximum duration reached", self.call_id[:8])
+            self._ua.send_bye(self)
+            self._end("max_duration")
+
+    def _end(self, reason: str) -> None:
+        if self.is_ended:
+            return
+        self._ended.set_result(reason)
+        if self._duration is not None:
+            self._duration.cancel()
+        if self._refer is not None and not self._refer.done():
+            self._refer.set_result(False)
+        if self._ack is not None and not self._ack.done():
+            self._ack.cancel()
+        self._ua.forget(self)
+        logger.info("call %s ended: %s", self.call_id[:8], reason)
+
+
+class UserAgent:
+    def __init__(self, config: SipConfig, on_call: Callable[[SipCall], Awaitable[None]]) -> None:
+        self.config = config
+        self.on_call = on_call
+        self._layer = TransactionLayer(config.timers, max_transactions=config.max_transactions)
+        self._dialogs = Dialogs(max_dialogs=max(2 * config.max_calls, 16))
+        self._calls: dict[DialogKey, SipCall] = {}
+        self._early: dict[ServerTransaction, SipCall] = {}
+        self._waiters: dict[ClientTransaction, asyncio.Queue[Response | None]] = {}
+        self._limiter = RateLimiter(config.rate_per_source, config.rate_burst)
+        self._networks = [ipaddress.ip_network(c, strict=False) for c in config.trusted_sources]
+        self._transport = SipTransport(self._on_data, max_message_bytes=config.max_message_bytes)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._timer_task: asyncio.Task[None] | None = None
+        self._registrar: Registrar | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        config = self.config
+        await self._transport.start(config.host, config.port, config.transports)
+        self._timer_task = self._loop.create_task(self._timer_loop())
+        if config.registration is not None:
+            self._registrar = Registrar(self, config.registration)
+            self._registrar.start()
+        logger.info("SIP listening on %s", self.addresses)
+
+    async def stop(self) -> None:
+        """BYE to live calls, end the rest, cancel owned tasks, close the transports."""
+        if self._registrar is not None:
+            await self._registrar.stop()
+        for call in list(self._calls.values()):
+            await call.bye()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+            self._timer_task = None
+        await self._transport.close()
+
+    async def __aenter__(self) -> UserAgent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def addresses(self) -> dict[str, tuple[str, int]]:
+        return dict(self._transport.addresses)
+
+    @property
+    def registration_state(self) -> RegistrationState:
+        return RegistrationState.DISABLED if self._registrar is None else self._registrar.state
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "calls": len(self._calls),
+            "dialogs": len(self._dialogs),
+            "transactions": len(self._layer),
+            "tasks": len(self._tasks),
+            "connections": self._transport.connection_count,
+            "rate_sources": len(self._limiter),
+        }
+
+    # --- addressing -----------------------------------------------------------------
+
+    @property
+    def public_host(self) -> str:
+        return self.config.public_host or self.config.host
+
+    def _port(self, transport: str) -> int:
+        addresses = self._transport.addresses
+        return (addresses.get(transport) or next(iter(addresses.values())))[1]
+
+    def contact(self, transport: str) -> str:
+        suffix = ";transport=tcp" if transport == "tcp" else ""
+        return f"<sip:{self.config.user}@{self.public_host}:{self._port(transport)}{suffix}>"
+
+    def via(self, transport: str) -> str:
+        host, port = self.public_host, self._port(transport)
+        return f"SIP/2.0/{transport.upper()} {host}:{port};branch={new_branch()};rport"
+
+    def common_headers(self, transport: str) -> list[tuple[str, str]]:
+        return [
+            ("Allow", ", ".join(ALLOWED_METHODS)),
+            ("Supported", ", ".join(SUPPORTED)),
+            ("User-Agent", "rathausbot"),
+        ]
+
+    async def resolve(self, uri: SipUri, transport: str) -> Peer:
+        """The peer for a SIP URI (transport parameter wins; A record lookup for names)."""
+        transport = (uri.param("transport") or transport).lower()
+        if transport not in self._transport.addresses:
+            raise SipCallError(503, f"transport {transport} not enabled")
+        host = uri.host.strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            assert self._loop is not None
+            infos = await self._loop.getaddrinfo(host, None)
+            host = str(infos[0][4][0])
+        return Peer(transport, host, uri.port or 5060)
+
+    def _dialog_peer(self, call: SipCall) -> Peer:
+        if call._peer.reliable:
+            return call._peer
+        hop = call._dialog.next_hop()
+        if isinstance(hop, SipUri):
+            try:
+                host = str(ipaddress.ip_address(hop.host.strip("[]")))
+            except ValueError:
+                return call._peer
+            transport = (hop.param("transport") or "udp").lower()
+            if transport in self._transport.addresses:
+                return Peer(transport, host, hop.port or 5060)
+        return call._peer
+
+    # --- sending --------------------------------------------------------------------
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def respond(self, tx: ServerTransaction, response: Response) -> bool:
+        """Answers through `tx`; False when the transaction is already over (e.g. CANCEL)."""
+        try:
+            self._emit(self._layer.respond(tx, response, self._now()))
+        except TransactionError:
+            return False
+        return True
+
+    def send_request(self, request: Request, peer: Peer) -> asyncio.Queue[Response | None]:
+        """Starts a client transaction; the queue yields its responses, None on timeout."""
+        tx, out = self._layer.send_request(request, peer, self._now())
+        queue: asyncio.Queue[Response | None] = asyncio.Queue()
+        self._waiters[tx] = queue
+        self._emit(out)
+        return queue
+
+    async def transact(self, request: Request, peer: Peer) -> Response | None:
+        """Sends `request`; its final response, None on timeout or when the layer is full."""
+        try:
+            queue = self.send_request(request, peer)
+        except TransactionError:
+            return None
+        while True:
+            response = await queue.get()
+            if response is None or response.status >= 200:
+                return response
+
+    async def request_in_dialog(
+        self, call: SipCall, method: str, extra: list[tuple[str, str]], body: bytes = b""
+    ) -> Response | None:
+        peer = self._dialog_peer(call)
+        request = call._dialog.request(method, self.via(peer.transport), extra=extra, body=body)
+        return await self.transact(request, peer)
+
+    def send_bye(self, call: SipCall) -> None:
+        peer = self._dialog_peer(call)
+        with contextlib.suppress(TransactionError):
+            self.send_request(call._dialog.request("BYE", self.via(peer.transport)), peer)
+
+    def forget(self, call: SipCall) -> None:
+        self._calls.pop(call._dialog.key, None)
+        if call._invite_tx is not None:
+            self._early.pop(call._invite_tx, None)
+        self._dialogs.remove(call._dialog)
+
+    def _emit(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            try:
+                self._dispatch(output)
+            except Exception as error:  # noqa: BLE001 - one bad message must not stop the rest
+                logger.error("SIP event dropped: %s", type(error).__name__)
+        self._wake.set()
+
+    def _dispatch(self, output: Output) -> None:
+        match output:
+            case Send(message, peer):
+                self._transport.send(message, peer)
+            case RequestReceived(tx, request):
+                self._on_request(tx, request)
+            case AckReceived(request, _):
+                call = self._calls.get(request_key(request))
+                if call is not None:
+                    call._on_ack()
+            case Cancelled(tx):
+                call = self._early.get(tx)
+                if call is not None:
+                    call._end("cancel")
+            case ResponseReceived(tx, response):
+                waiter = self._waiters.get(tx)
+                if waiter is not None:
+                    waiter.put_nowait(response)
+                    if response.status >= 200:
+                        del self._waiters[tx]
+                elif tx.is_invite and response.status < 300:
+                    self._reack(response)
+            case StrayResponse(response, _):
+                if response.cseq[1] == "INVITE" and 200 <= response.status < 300:
+                    self._reack(response)
+            case TimedOut(tx):
+                if isinstance(tx, ClientTransaction):
+                    waiter = self._waiters.pop(tx, None)
+                    if waiter is not None:
+                        waiter.put_nowait(None)
+                else:
+                    call = self._early.get(tx)
+                    if call is not None:
+                        call._on_no_ack()
+
+    def _reack(self, response: Response) -> None:
+        key = (response.call_id, response.from_.tag or "", response.to.tag or "")
+        call = self._calls.get(key)
+        if call is not None and call._dialog.extra.get("ack_branch"):
+            self._send_ack(call, response.cseq[0], call._dialog.extra["ack_branch"])
+
+    def _send_ack(self, call: SipCall, cseq: int, branch: str) -> None:
+        peer = self._dialog_peer(call)
+        via = f"SIP/2.0/{peer.transport.upper()} {self.public_host}:{self._port(peer.transport)}"
+        ack = call._dialog.request("ACK", f"{via};branch={branch};rport", cseq=cseq)
+        self._transport.send(ack, peer)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self._layer.next_timeout()
+            timeout = None if deadline is None else max(0.0, deadline - self._now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._emit(self._layer.on_timer(self._now()))
+
+    # --- receiving ------------------------------------------------------------------
+
+    def _on_data(self, data: bytes, peer: Peer) -> None:
+        if not self._limiter.allow(peer.host, self._now()):
+            return
+        try:
+            message = parse(data, max_bytes=self.config.max_message_bytes, stream=peer.reliable)
+            if isinstance(message, Request):
+                mark_received(message.headers, peer)
+        except SipParseError as error:
+            response = validate.error_response(error)
+            if response is not None:
+                self._transport.send(response, peer, route=False)
+            return
+        self._emit(self._layer.receive(message, peer, self._now()))
+
+    def _answer(self, tx: ServerTransaction, status: int, *extra: tuple[str, str]) -> None:
+        tag = tx.request.to.tag or secrets.token_hex(6)
+        self.respond(tx, make_response(tx.request, status, to_tag=tag, extra=list(extra)))
+
+    def _on_request(self, tx: ServerTransaction, request: Request) -> None:
+        rejection = validate.screen(request, supported=SUPPORTED, methods=ALLOWED_METHODS)
+        if rejection is not None:
+            self.respond(tx, rejection)
+            return
+        if request.method == "OPTIONS":
+            self._answer(tx, 200, ("Accept", SDP), *self.common_headers(tx.peer.transport))
+            return
+        if request.to.tag:
+            self._in_dialog(tx, request)
+        elif request.method == "INVITE":
+            self._new_call(tx, request)
+        elif request.method in ("BYE", "NOTIFY", "UPDATE", "INFO"):
+            self._answer(tx, 481)
+        else:
+            self._answer(tx, 405, ("Allow", ", ".join(ALLOWED_METHODS)))
+
+    def _in_dialog(self, tx: ServerTransaction, request: Request) -> None:
+        call = self._calls.get(request_key(request))
+        if call is None:
+            self._answer(tx, 481)
+            return
+        problem = call._dialog.accept_request(request)
+        if problem is not None:
+            self._answer(tx, problem)
+            return
+        match request.method:
+            case "BYE":
+                self._answer(tx, 200)
+                call._end("bye")
+            case "INVITE" | "UPDATE":
+                self._reoffer(tx, request, call)
+            case "NOTIFY":
+                self._answer(tx, 200)
+                if (request.headers.get("event") or "").split(";")[0].strip().lower() == "refer":
+                    call._on_notify(request)
+            case _:
+                self._answer(tx, 200)
+
+    def _reoffer(self, tx: ServerTransaction, request: Request, call: SipCall) -> None:
+        timer = session_timer(request)
+        if timer.reject_422:
+            self._answer(tx, 422, *timer.headers)
+            return
+        offer = request.body
+        answer: bytes | None = call._local_sdp
+        if offer and offer != call.remote_sdp:
+            answer = None
+            if call.on_reoffer is not None:
+                try:
+                    answer = call.on_reoffer(offer)
+                except Exception as error:  # noqa: BLE001 - the app's bug must not kill the UA
+                    logger.error("on_reoffer failed: %s", type(error).__name__)
+            if answer is None:
+                self._answer(tx, 488)
+                return
+            call.remote_sdp = offer
+            call._local_sdp = answer
+        if request.method == "UPDATE" and not offer:
+            answer = b""
+        extra = [
+            ("Contact", self.contact(tx.peer.transport)),
+            *self.common_headers(tx.peer.transport),
+            *timer.headers,
+        ]
+        if answer:
+            extra.append(("Content-Type", SDP))
+        response = make_response(request, 200, extra=extra, body=answer or b"")
+        self.respond(tx, response)
+
+    def _trusted(self, host: str) -> bool:
+        if not self._networks:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
+
+    def _new_call(self, tx: ServerTransaction, request: Request) -> None:
+        config = self.config
+        if not self._trusted(tx.peer.host):
+            if not config.auth_users:
+                self._answer(tx, 403)
+                return
+            credentials = request.headers.get("authorization")
+            if credentials is None or not digest.verify(
+                request, credentials, config.auth_users, config.auth_realm
+            ):
+                header, _ = digest.challenge(config.auth_realm)
+                self._answer(tx, 401, ("WWW-Authenticate", header))
+                return
+        user = request.uri.user if isinstance(request.uri, SipUri) else None
+        if config.allowed_users is not None and user not in config.allowed_users:
+            self._answer(tx, 404)
+            return
+        if len(self._calls) >= config.max_calls:
+            self._answer(tx, 503, ("Retry-After", "30"))
+            return
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if not request.body:
+            self._answer(tx, 488)
+            return
+        if content_type != SDP:
+            self._answer(tx, 415, ("Accept", SDP))
+            return
+        timer = session_timer(request)
+        if timer.reject_422:
+            self._answer(tx, 422, *timer.headers)
+            return
+        dialog = Dialog.as_uas(request, secrets.token_hex(6), self.contact(tx.peer.transport))
+        if not self._dialogs.add(dialog):
+            self._answer(tx, 503, ("Retry-After", "30"))
+            return
+        from_uri = request.from_.uri
+        call = SipCall(
+            self,
+            dialog,
+            remote_uri=str(from_uri),
+            caller_id=from_uri.user if isinstance(from_uri, SipUri) else None,
+            remote_sdp=request.body,
+            source=tx.peer,
+            invite_tx=tx,
+        )
+        self._early[tx] = call
+        self._calls[dialog.key] = call
+        logger.info("call %s from %s", call.call_id[:8], call.masked_caller)
+        assert self._loop is not None
+        task = self._loop.create_task(self._run_call(call))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_call(self, call: SipCall) -> None:
+        failed = False
+        try:
+            await self.on_call(call)
+        except Exception as error:  # noqa: BLE001 - the app's bug must not kill the UA
+            failed = True
+            logger.error("on_call failed: %s", type(error).__name__)
+        finally:
+            if not call.is_ended:
+                if call._answered:
+                    await call.bye()
+                else:
+                    await call.reject(500 if failed else 480, "")
+
+    # --- outbound -------------------------------------------------------------------
+
+    async def invite(
+        self, uri: str, sdp: bytes, *, transport: str = "udp", timeout_s: float = 32.0
+    ) -> SipCall:
+        """UAC: INVITE `uri` with `sdp`; returns the answered call; SipCallError on failure."""
+        try:
+            target = SipUri.parse(uri)
+        except SipParseError as error:
+            raise SipCallError(416, "bad URI") from error
+        peer = await self.resolve(target, transport)
+        headers = Headers()
+        headers.add("Via", self.via(peer.transport))
+        headers.add("Max-Forwards", "70")
+        headers.add(
+            "From", f"<sip:{self.config.user}@{self.public_host}>;tag={secrets.token_hex(6)}"
+        )
+        headers.add("To", f"<{target}>")
+        headers.add("Call-ID", f"{secrets.token_hex(12)}@{self.public_host}")
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", self.contact(peer.transport))
+        for name, value in self.common_headers(peer.transport):
+            headers.add(name, value)
+        headers.add("Content-Type", SDP)
+        request = Request("INVITE", target, headers, sdp)
+        try:
+            return await asyncio.wait_for(self._invite(request, peer), timeout_s)
+        except TimeoutError:
+            raise SipCallError(408, "no answer") from None
+
+    async def _invite(self, request: Request, peer: Peer) -> SipCall:
+        registration = self.config.registration
+        for attempt in range(2):
+            try:
+                queue = self.send_request(request, peer)
+            except TransactionError as error:
+                raise SipCallError(503, "busy") from error
+            try:
+                response = await queue.get()
+                while response is not None and response.status < 200:
+                    response = await queue.get()
+            except asyncio.CancelledError:
+                self._cancel(request, peer)
+                raise
+            if response is None:
+                raise SipCallError(408, "no response")
+            if response.status in (401, 407) and attempt == 0 and registration is not None:
+                request = self._with_auth(request, response, registration)
+                continue
+            if response.status >= 300:
+                raise SipCallError(response.status, response.reason)
+            dialog = Dialog.as_uac(request, response, self.contact(peer.transport))
+            dialog.extra["ack_branch"] = new_branch()
+            call = SipCall(
+                self,
+                dialog,
+                remote_uri=str(request.uri),
+                caller_id=None,
+                remote_sdp=response.body,
+                source=peer,
+                local_sdp=request.body,
+            )
+            self._calls[dialog.key] = call
+            self._dialogs.add(dialog)
+            self._send_ack(call, request.cseq[0], dialog.extra["ack_branch"])
+            return call
+        raise SipCallError(401, "authentication failed")
+
+    def _with_auth(
+        self, request: Request, challenge: Response, registration: RegistrationConfig
+    ) -> Request:
+        header = "www-authenticate" if challenge.status == 401 else "proxy-authenticate"
+        answer = "Authorization" if challenge.status == 401 else "Proxy-Authorization"
+        headers = request.headers.copy()
+        number = request.cseq[0] + 1
+        value = digest.authorization(
+            challenge.headers.get(header) or "",
+            request.method,
+            str(request.uri),
+            registration.user,
+            registration.password,
+            1,
+        )
+        headers.set(answer, value)
+        headers.set("CSeq", f"{number} {request.method}")
+        headers.set("Via", self.via(request.top_via.transport.lower()))
+        return Request(request.method, request.uri, headers, request.body)
+
+    def _cancel(self, invite: Request, peer: Peer) -> None:
+        headers = Headers()
+        for name in ("via", "from", "to", "call-id"):
+            headers.add(
+                name.title(),
+                invite.headers.get_all(name)[0]
+                if name == "via"
+                else invite.headers.get(name) or "",
+            )
+        headers.add("Max-Forwards", "70")
+        headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        with contextlib.suppress(TransactionError):
+            self.send_request(Request("CANCEL", invite.uri, headers), peer)
