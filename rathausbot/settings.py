@@ -210,6 +210,11 @@ class Settings(BaseSettings):
         description="Where a caller who asks for a person is transferred (SIP REFER), e.g. "
         "`sip:buergerbuero@pbx.example.de`; unset: callers are offered a callback instead.",
     )
+    rtp_port_min: Port = Field(20000, description="Lowest UDP port for call audio (RTP).")
+    rtp_port_max: Port = Field(20999, description="Highest UDP port for call audio (RTP).")
+    rtp_timeout_s: float = Field(
+        30.0, ge=5, le=600, description="A call without audio for this long is ended."
+    )
     staff_hours: str = Field(
         "Mo-Fr 08:00-16:00",
         description="When staff take transferred calls (Europe/Berlin; public holidays of the "

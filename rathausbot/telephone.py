@@ -46,7 +46,9 @@ def sip_config(settings: Settings) -> SipConfig:
     auth: dict[str, str] = {}
     if settings.sip_auth_user:
         if settings.sip_auth_password is None:
-            raise TelephoneConfigError("RATHAUSBOT_SIP_AUTH_USER needs RATHAUSBOT_SIP_AUTH_PASSWORD")
+            raise TelephoneConfigError(
+                "RATHAUSBOT_SIP_AUTH_USER needs RATHAUSBOT_SIP_AUTH_PASSWORD"
+            )
         auth[settings.sip_auth_user] = settings.sip_auth_password.get_secret_value()
     registration = None
     if settings.sip_register_uri:
@@ -58,7 +60,7 @@ def sip_config(settings: Settings) -> SipConfig:
             registrar=settings.sip_register_uri,
             user=settings.sip_register_user,
             password=settings.sip_register_password.get_secret_value(),
-            expires_s=settings.sip_register_expires_s,
+            expires=settings.sip_register_expires_s,
         )
     return SipConfig(
         host=settings.sip_host,

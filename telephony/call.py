@@ -121,7 +121,7 @@ class CallHandler:
         tag = call.call_id[:8]
         log.info("call %s from %s", tag, mask_number(call.caller_id))
         media = await RtpSession.open(
-            self._media_host, port_range=self._ports, timeout_s=self._rtp_timeout_s
+            self._media_host, port_range=self._ports, rtp_timeout_s=self._rtp_timeout_s
         )
         watcher: asyncio.Task[None] | None = None
         try:

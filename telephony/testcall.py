@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,16 @@ class TestCallResult:
     remote_hung_up: bool = False
     dtmf_heard: str = ""
     error: str = ""
+    played_until: float = 0.0  # time.monotonic() when the last frame of `play` was sent
+    arrivals: list[float] = field(default_factory=list)  # monotonic arrival time per heard frame
+
+    def first_sound_after(self, moment: float, *, peak: int = 1000) -> float | None:
+        """Arrival time of the first frame louder than `peak` heard after `moment`."""
+        frames = self.heard.split(FRAME_MS)
+        for at, frame in zip(self.arrivals, frames, strict=False):
+            if at > moment and frame.peak() > peak:
+                return at
+        return None
 
 
 async def test_call(
@@ -76,7 +87,7 @@ async def test_call(
         receiver = asyncio.create_task(_receive(media, heard, result), name="test-call-receive")
         try:
             async with asyncio.timeout(options.max_s):
-                await _talk(media, play, options, call_ended=call.ended)
+                await _talk(media, play, options, result, call_ended=call.ended)
         except TimeoutError:
             progress(f"Stopped after {options.max_s:.0f} s")
         finally:
@@ -96,6 +107,7 @@ async def _talk(
     media: RtpSession,
     play: AudioFrame,
     options: TestCallOptions,
+    result: TestCallResult,
     *,
     call_ended: Callable[[], Awaitable[str]],
 ) -> None:
@@ -108,6 +120,7 @@ async def _talk(
             if ended.done():
                 return
             await media.play(frame)
+        result.played_until = time.monotonic()
         for digit in options.dtmf:
             if ended.done():
                 return
@@ -128,6 +141,7 @@ async def _receive(media: RtpSession, heard: list[AudioFrame], result: TestCallR
             result.dtmf_heard += item.digit
         else:
             heard.append(item)
+            result.arrivals.append(time.monotonic())
 
 
 async def _refuse_inbound(call: SipCall) -> None:

@@ -100,9 +100,7 @@ def baresip_call(workdir: Path, uri: str, play: Path, *, user: str = "anrufer") 
             ]
         )
     )
-    (workdir / "accounts").write_text(
-        f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA\n"
-    )
+    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA\n")
     (workdir / "contacts").write_text("")
     with (workdir / "baresip.log").open("wb") as log:
         process = subprocess.Popen(

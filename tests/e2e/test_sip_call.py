@@ -54,9 +54,7 @@ def test_caller_hears_the_disclosure_and_an_answer_to_a_spoken_question(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     uri = wait_for_hotline(gateway)
-    caller = concat(
-        [silence(16), pico("Wann hat das Bürgerbüro geöffnet?"), silence(16)], 8000
-    )
+    caller = concat([silence(16), pico("Wann hat das Bürgerbüro geöffnet?"), silence(16)], 8000)
     write_wav(tmp_path / "caller.wav", caller)
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
     phone.wait(timeout_s=120)

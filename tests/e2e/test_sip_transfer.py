@@ -35,9 +35,7 @@ def engines(gateway: Gateway) -> VoiceEngines:
 
 
 @pytest.fixture
-async def hotline(
-    gateway: Gateway, rt: Runtime, engines: VoiceEngines
-) -> AsyncIterator[UserAgent]:
+async def hotline(gateway: Gateway, rt: Runtime, engines: VoiceEngines) -> AsyncIterator[UserAgent]:
     settings = gateway.settings.model_copy(
         update={"sip_port": free_port(), "sip_transfer_target": STAFF}
     )

@@ -1,0 +1,124 @@
+"""Telephone benchmarks: voice turn latency over SIP against the offline `voice-test` figure on
+the same audio, CPU per call with media flowing, and concurrent calls on this machine.
+
+The hotline runs in this process (real Rasa and Redis, started or joined, the real voice
+engines) and test callers (`rathausbot call`'s client) dial it over loopback UDP. Each caller
+speaks one German question after the greeting's protected first sentence (barge-in) and
+listens. Latency over SIP: from the caller's last speech frame, minus the endpoint silence,
+to the first loud frame of the reply at the caller. Figures are printed, never asserted.
+
+Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import statistics
+import time
+
+from bench.voice import percentile
+from bench.voice_corpus import Utterance, corpus
+from rathausbot.app import VoiceEngines, runtime, voice_engines
+from rathausbot.settings import Settings
+from rathausbot.telephone import sip_agent
+from telephony.testcall import TestCallOptions, test_call
+from voice.audio import AudioFrame, concat
+from voice.offline import run_recording
+
+LEAD_S = 7.5  # after the greeting's first sentence, which cannot be interrupted
+TARGET_P50_MS = 1000.0
+
+
+async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float | None:
+    result = await test_call(
+        uri,
+        item.audio,
+        local_host="127.0.0.1",
+        options=TestCallOptions(lead_s=LEAD_S, listen_s=5.0, max_s=60),
+    )
+    if not result.answered or not result.played_until:
+        return None
+    first = result.first_sound_after(result.played_until + end_silence_ms / 1000)
+    if first is None:
+        return None
+    return (first - result.played_until) * 1000 - end_silence_ms
+
+
+async def main_async(max_calls: int) -> None:
+    settings = Settings()
+    settings = settings.model_copy(update={"sip_port": 0})
+    print("Making German test speech (Pico) at 8 kHz ...", flush=True)
+    items = [u for u in corpus() if u.voice == "pico" and u.intent is not None][:10]
+    engines: VoiceEngines = voice_engines(settings, progress=print)
+    async with runtime(settings, reuse=True) as rt:
+        await rt.services.start()
+        agent = sip_agent(settings, rt.core, engines)
+        await agent.start()
+        host, port = agent.addresses["udp"]
+        uri = f"sip:rathaus@{host}:{port}"
+        try:
+            offline: list[float] = []
+            over_sip: list[float] = []
+            print("\nVoice turn latency, one call at a time (end of speech to first reply audio):")
+            for item in items:
+                audio = concat(
+                    [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)],
+                    8000,
+                )
+                run = await run_recording(
+                    audio,
+                    core=rt.core,
+                    store=rt.store,
+                    session_id=f"bench-offline-{secrets.token_hex(6)}",
+                    endpointer=engines.endpointer(),
+                    transcriber=engines.transcriber,
+                    synthesizer=engines.synthesizer,
+                )
+                sip = await sip_latency(uri, item, engines.end_silence_ms)
+                if run.turns and sip is not None:
+                    offline.append(run.turns[0].timings_ms["end_of_speech_to_first_audio"])
+                    over_sip.append(sip)
+            if over_sip:
+                ratio = statistics.median(over_sip) / statistics.median(offline)
+                print(
+                    f"  offline voice-test p50 {statistics.median(offline):5.0f} ms;"
+                    f" over SIP p50 {statistics.median(over_sip):5.0f} ms,"
+                    f" p95 {percentile(over_sip, 0.95):5.0f} ms; ratio SIP/offline {ratio:.2f}"
+                    f" ({len(over_sip)} turns)"
+                )
+            print("\nConcurrent calls (each: greeting, one question, answer):")
+            level = 1
+            while level <= max_calls:
+                cpu0, wall0 = time.process_time(), time.monotonic()
+                batch = [items[i % len(items)] for i in range(level)]
+                results = await asyncio.gather(
+                    *(sip_latency(uri, item, engines.end_silence_ms) for item in batch)
+                )
+                cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+                latencies = [r for r in results if r is not None]
+                p50 = statistics.median(latencies) if latencies else float("nan")
+                print(
+                    f"  {level:3d} calls: {len(latencies)}/{level} answered turns, latency p50"
+                    f" {p50:5.0f} ms, p95 {percentile(latencies, 0.95) if latencies else 0:5.0f}"
+                    f" ms; CPU {cpu / level / wall * 100:5.1f} % of a core per call"
+                    f" (bot and caller side, {wall:.0f} s)"
+                    f"{'' if p50 <= TARGET_P50_MS else '  <- over the 1.0 s target'}"
+                )
+                level *= 2
+        finally:
+            await agent.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-calls", type=int, default=16, help="largest concurrency tried")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main_async(args.max_calls))
+
+
+if __name__ == "__main__":
+    main()
