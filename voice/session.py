@@ -299,7 +299,7 @@ class VoiceSession:
             self._on_consent(final)
 
     async def _act(self, replies: list[BotReply], texts: list[str]) -> list[str] | None:
-        """Acts on handoff and hang-up replies; returns what to say next, None when the call ends."""
+        """Acts on handoff and hang-up replies: what to say next, or None when the call ends."""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
             if not self._call.can_transfer():

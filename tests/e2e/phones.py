@@ -1,4 +1,4 @@
-"""Real SIP phones for end-to-end tests: baresip (Debian) playing a WAV and recording the far end."""
+"""Real SIP phones for end-to-end tests: baresip (Debian) plays a WAV and records the far end."""
 
 from __future__ import annotations
 
