@@ -21,13 +21,6 @@ from voice.session import AudioIn, CallerHungUp, CallEvent, DtmfIn, VoiceSession
 log = logging.getLogger(__name__)
 
 
-def mask_number(number: str | None) -> str:
-    """A caller ID fit for a log line: only the last three characters stay."""
-    if not number:
-        return "-"
-    return "…" + number[-3:] if len(number) > 3 else "…"
-
-
 @dataclass(frozen=True, slots=True)
 class TransferPolicy:
     """Where and when calls go to staff (SIP REFER); `target` None: never."""
@@ -119,7 +112,6 @@ class CallHandler:
 
     async def __call__(self, call: SipCall) -> None:
         tag = call.call_id[:8]
-        log.info("call %s from %s", tag, mask_number(call.caller_id))
         media = await RtpSession.open(
             self._media_host, port_range=self._ports, rtp_timeout_s=self._rtp_timeout_s
         )
