@@ -54,7 +54,7 @@ def test_caller_hears_the_disclosure_and_an_answer_to_a_spoken_question(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     uri = wait_for_hotline(gateway)
-    caller = concat([silence(16), pico("Wann hat das Bürgerbüro geöffnet?"), silence(16)], 8000)
+    caller = concat([silence(21), pico("Wann hat das Bürgerbüro geöffnet?"), silence(16)], 8000)
     write_wav(tmp_path / "caller.wav", caller)
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
     phone.wait(timeout_s=120)
@@ -63,7 +63,8 @@ def test_caller_hears_the_disclosure_and_an_answer_to_a_spoken_question(
     assert recording.duration_s > 20 and np.abs(recording.samples).max() > 3000
     heard = transcribe(gateway.settings, phone.recording())
     assert "computer" in heard or "assistent" in heard, heard  # the AI disclosure
-    assert "bürgerbüro" in heard and "uhr" in heard, heard  # opening hours were answered
+    # opening hours were answered (on a closed day: "... nicht geöffnet")
+    assert "bürgerbüro" in heard and ("uhr" in heard or "geöffnet" in heard), heard
     assert CALLER_NUMBER not in gateway.log_tail()  # the number is masked in logs
 
 
