@@ -291,8 +291,11 @@ class RtpSession:
 
     async def send_dtmf(self, digit: str, duration_ms: int = 160) -> None:
         """Sends one key press as RFC 4733 events (audio pauses meanwhile); returns when the
-        last end packet left. ValueError when the peer did not negotiate telephone-event."""
+        last end packet left (at once after `close()`). ValueError when the peer did not
+        negotiate telephone-event."""
         params = self._params
+        if self._closed:
+            return
         if params is None or self._task is None:
             raise RuntimeError("RTP session not started")
         if params.dtmf_payload_type is None:
