@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
+from typing import Any
 
 from dialogue.tasks import cancel_and_wait
 from telephony import g711
@@ -92,9 +93,9 @@ class _Protocol(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.session: RtpSession | None = None
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if self.session is not None:
-            self.session._on_datagram(data, (str(addr[0]), int(str(addr[1]))))
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if self.session is not None:  # IPv6 addresses come as (host, port, flow, scope)
+            self.session._on_datagram(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # e.g. ICMP port unreachable; keep going
@@ -163,11 +164,12 @@ class RtpSession:
         rtp_timeout_s: float = 30.0,
         latching: Latching | str = Latching.PRIVATE,
         playback_frames: int = 5,
-        receive_frames: int = 50,
+        receive_frames: int = 500,
     ) -> RtpSession:
         """Binds a UDP socket on `host` at a free even port of `port_range` (both ends
         included). `playback_frames` bounds the frames `play()` queues (100 ms by default),
-        `receive_frames` those `receive()` holds for a slow consumer (older ones are dropped)."""
+        `receive_frames` those `receive()` holds while its consumer is busy (10 s by default,
+        e.g. during speech recognition; beyond, the oldest frames are dropped)."""
         low, high = port_range
         if not 1 <= low <= high <= 65535:
             raise ValueError("port_range must be (low, high) within [1, 65535]")

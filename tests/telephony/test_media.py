@@ -302,3 +302,16 @@ async def test_send_dtmf_needs_telephone_event() -> None:
             await session.send_dtmf("1")
     finally:
         await session.close()
+
+
+async def test_a_lagging_consumer_loses_old_frames_not_memory(peer: socket.socket) -> None:
+    session = await RtpSession.open(HOST, port_range=PORTS, receive_frames=5)
+    try:
+        session.start(MediaParams(peer.getsockname(), 0, "PCMU", None))
+        async with asyncio.timeout(GUARD_S):
+            while session.stats.frames_dropped < 10:  # nobody reads receive()
+                await asyncio.sleep(0.02)
+        held = session.stats.packets_sent - session.stats.frames_dropped  # one frame per tick
+        assert held == 5
+    finally:
+        await session.close()
