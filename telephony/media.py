@@ -153,6 +153,7 @@ class RtpSession:
         self._task: asyncio.Task[None] | None = None
         self._ended = False
         self._closed = False
+        self._failed = False
         protocol.session = self
 
     @classmethod
@@ -213,6 +214,10 @@ class RtpSession:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def _stopped(self) -> bool:
+        return self._closed or self._failed
 
     @property
     def params(self) -> MediaParams | None:
@@ -279,10 +284,10 @@ class RtpSession:
             frame = resample(frame, SAMPLE_RATE)
         pcm = frame.pcm
         for start in range(0, len(pcm), FRAME_BYTES):
-            while len(self._playback) >= self._playback_max and not self._closed:
+            while len(self._playback) >= self._playback_max and not self._stopped:
                 self._room.clear()
                 await self._room.wait()
-            if self._closed:
+            if self._stopped:
                 return
             self._playback.append(pcm[start : start + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
 
@@ -359,6 +364,16 @@ class RtpSession:
     # --- the clock -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._clock()
+        except Exception:  # a bug here must end this call cleanly, not hang it
+            log.exception("RTP session failed")
+            self._failed = True
+            self._room.set()
+            self._finish_dtmf()
+            self._end()
+
+    async def _clock(self) -> None:
         pacer = Pacer(self._loop.time())
         while True:
             delay = pacer.deadline - self._loop.time()

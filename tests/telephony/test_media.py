@@ -315,3 +315,21 @@ async def test_a_lagging_consumer_loses_old_frames_not_memory(peer: socket.socke
         assert held == 5
     finally:
         await session.close()
+
+
+async def test_an_internal_failure_ends_the_call_instead_of_hanging_it(
+    monkeypatch: pytest.MonkeyPatch, peer: socket.socket
+) -> None:
+    def broken(codec: str, pcm: bytes) -> bytes:
+        raise RuntimeError("codec bug")
+
+    monkeypatch.setattr(g711, "encode", broken)
+    session = await RtpSession.open(HOST, port_range=PORTS, playback_frames=1)
+    try:
+        session.start(MediaParams(peer.getsockname(), 0, "PCMU", None))
+        async with asyncio.timeout(GUARD_S):
+            _ = [item async for item in session.receive()]
+            await session.play(tone(ms=200))  # does not wait for a dead pacer
+        assert not session.timed_out
+    finally:
+        await session.close()
