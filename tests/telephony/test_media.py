@@ -320,10 +320,11 @@ async def test_a_lagging_consumer_loses_old_frames_not_memory(peer: socket.socke
 async def test_an_internal_failure_ends_the_call_instead_of_hanging_it(
     monkeypatch: pytest.MonkeyPatch, peer: socket.socket
 ) -> None:
-    def broken(codec: str, pcm: bytes) -> bytes:
+    def broken(codec: str, arg: object) -> bytes:
         raise RuntimeError("codec bug")
 
     monkeypatch.setattr(g711, "encode", broken)
+    monkeypatch.setattr(g711, "silence", broken)
     session = await RtpSession.open(HOST, port_range=PORTS, playback_frames=1)
     try:
         session.start(MediaParams(peer.getsockname(), 0, "PCMU", None))
