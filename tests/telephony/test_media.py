@@ -334,3 +334,20 @@ async def test_an_internal_failure_ends_the_call_instead_of_hanging_it(
         assert not session.timed_out
     finally:
         await session.close()
+
+
+async def test_update_moves_the_stream(peer: socket.socket) -> None:
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind((HOST, 0))
+    other.settimeout(GUARD_S)
+    session = await RtpSession.open(HOST, port_range=PORTS)
+    try:
+        session.start(MediaParams(peer.getsockname(), 0, "PCMU", None))
+        assert (await recv_packet(peer)).payload_type == 0
+        session.update(MediaParams(other.getsockname(), 8, "PCMA", None))  # re-INVITE
+        packet = await recv_packet(other)
+        assert (packet.payload_type, packet.payload) == (8, g711.silence("PCMA", 160))
+        assert session.remote_addr == other.getsockname()
+    finally:
+        await session.close()
+        other.close()
