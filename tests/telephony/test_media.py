@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -26,12 +26,14 @@ def tone(amplitude: float = 0.5, ms: int = 20, hz: float = 440.0) -> AudioFrame:
     return AudioFrame.from_samples(amplitude * np.sin(2 * np.pi * hz * t), 8000)
 
 
+Item = AudioFrame | DtmfDigit
+
+
 async def frames_until(
-    session: RtpSession, predicate: object, limit: int = 500
-) -> list[AudioFrame | DtmfDigit]:
+    session: RtpSession, predicate: Callable[[Item], bool], limit: int = 500
+) -> list[Item]:
     """Items from `receive()` up to the first that satisfies `predicate` (or `limit`)."""
-    assert callable(predicate)
-    items: list[AudioFrame | DtmfDigit] = []
+    items: list[Item] = []
     async with asyncio.timeout(GUARD_S):
         async for item in session.receive():
             items.append(item)
@@ -40,7 +42,7 @@ async def frames_until(
     return items
 
 
-def loud(item: AudioFrame | DtmfDigit) -> bool:
+def loud(item: Item) -> bool:
     return isinstance(item, AudioFrame) and item.peak() > 4000
 
 
@@ -59,7 +61,7 @@ async def pair() -> AsyncIterator[tuple[RtpSession, RtpSession]]:
 
 
 @pytest.fixture
-def peer() -> AsyncIterator[socket.socket]:
+def peer() -> Iterator[socket.socket]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((HOST, 0))
     sock.settimeout(GUARD_S)
