@@ -54,6 +54,8 @@ bench: setup train
 	@$(BIN)/python -m bench.voice
 	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
 	@$(BIN)/python -m bench.webchat
+	@echo "==> Benchmark: RTP media (G.711, packetisation, CPU per call-second)"
+	@$(BIN)/python -m bench.rtp
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -210,15 +210,23 @@ class Settings(BaseSettings):
         description="Where a caller who asks for a person is transferred (SIP REFER), e.g. "
         "`sip:buergerbuero@pbx.example.de`; unset: callers are offered a callback instead.",
     )
-    rtp_port_min: Port = Field(20000, description="Lowest UDP port for call audio (RTP).")
-    rtp_port_max: Port = Field(20999, description="Highest UDP port for call audio (RTP).")
-    rtp_timeout_s: float = Field(
-        30.0, ge=5, le=600, description="A call without audio for this long is ended."
-    )
     staff_hours: str = Field(
         "Mo-Fr 08:00-16:00",
         description="When staff take transferred calls (Europe/Berlin; public holidays of the "
         "town's state are off), e.g. `Mo-Do 08:00-16:00, Fr 08:00-12:00`.",
+    )
+    # --- telephony: RTP media ---
+    rtp_port_min: Port = Field(
+        20000, description="Lowest UDP port for RTP media; each call takes one even port."
+    )
+    rtp_port_max: Port = Field(20999, description="Highest UDP port for RTP media.")
+    rtp_timeout_s: float = Field(
+        30.0, ge=0.5, le=3600, description="Seconds without RTP from the caller that end a call."
+    )
+    rtp_latching: Literal["private", "always", "off"] = Field(
+        "private",
+        description="Symmetric RTP: send to where the caller's packets come from when the SDP "
+        "address is private (`private`), always (`always`) or never (`off`).",
     )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
@@ -260,6 +268,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _rtp_port_range(self) -> Settings:
+        if self.rtp_port_max < self.rtp_port_min + 1:
+            raise ValueError(
+                "rtp_port_max must be above rtp_port_min (the range needs an even port)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

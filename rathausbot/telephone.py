@@ -12,6 +12,7 @@ import yaml
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
+from telephony.media import Latching
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
 from voice.session import SessionOptions, VoiceSession
@@ -106,6 +107,7 @@ def sip_agent(
         public_host=settings.sip_public_host or settings.sip_host,
         port_range=(settings.rtp_port_min, settings.rtp_port_max),
         rtp_timeout_s=settings.rtp_timeout_s,
+        latching=Latching(settings.rtp_latching),
         policy=policy,
         session_factory=session,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from dialogue.messages import Handoff
 from dialogue.tasks import cancel_and_wait
-from telephony.media import DtmfDigit, RtpSession
+from telephony.media import DtmfDigit, Latching, RtpSession
 from telephony.sdp import NoCommonCodec, SdpError, answer_offer
 from telephony.sip.ua import SipCall
 from telephony.staff_hours import StaffHours
@@ -100,6 +100,7 @@ class CallHandler:
         public_host: str,
         port_range: tuple[int, int],
         rtp_timeout_s: float,
+        latching: Latching,
         policy: TransferPolicy,
         session_factory: SessionFactory,
     ) -> None:
@@ -107,13 +108,17 @@ class CallHandler:
         self._public_host = public_host
         self._ports = port_range
         self._rtp_timeout_s = rtp_timeout_s
+        self._latching = latching
         self._policy = policy
         self._sessions = session_factory
 
     async def __call__(self, call: SipCall) -> None:
         tag = call.call_id[:8]
         media = await RtpSession.open(
-            self._media_host, port_range=self._ports, rtp_timeout_s=self._rtp_timeout_s
+            self._media_host,
+            port_range=self._ports,
+            rtp_timeout_s=self._rtp_timeout_s,
+            latching=self._latching,
         )
         watcher: asyncio.Task[None] | None = None
         try:
@@ -127,7 +132,7 @@ class CallHandler:
                 log.info("call %s: unusable SDP (%s)", tag, error)
                 await call.reject(488, "Not Acceptable Here")
                 return
-            call.on_reoffer = self._reoffer(media)
+            call.on_reoffer = self._reoffer(media, answer)
             await call.ringing()
             await call.accept(answer)
             media.start(params)
@@ -143,13 +148,20 @@ class CallHandler:
                 with contextlib.suppress(Exception):
                     await call.bye()
 
-    def _reoffer(self, media: RtpSession) -> Callable[[bytes], bytes | None]:
+    def _reoffer(self, media: RtpSession, first: bytes) -> Callable[[bytes], bytes | None]:
+        """Answers re-INVITEs (hold, codec change, session refresh) on the same port."""
+        last = first
+
         def reoffer(offer: bytes) -> bytes | None:
+            nonlocal last
             try:
-                answer, params = answer_offer(offer, self._public_host, media.local_port)
+                answer, params = answer_offer(
+                    offer, self._public_host, media.local_port, previous=last
+                )
             except SdpError:
                 return None
             media.update(params)
+            last = answer
             return answer
 
         return reoffer

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
+from typing import Any
 
 from dialogue.tasks import cancel_and_wait
 from telephony import g711
@@ -92,9 +93,9 @@ class _Protocol(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.session: RtpSession | None = None
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if self.session is not None:
-            self.session._on_datagram(data, (str(addr[0]), int(str(addr[1]))))
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if self.session is not None:  # IPv6 addresses come as (host, port, flow, scope)
+            self.session._on_datagram(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # e.g. ICMP port unreachable; keep going
@@ -152,6 +153,7 @@ class RtpSession:
         self._task: asyncio.Task[None] | None = None
         self._ended = False
         self._closed = False
+        self._failed = False
         protocol.session = self
 
     @classmethod
@@ -163,11 +165,12 @@ class RtpSession:
         rtp_timeout_s: float = 30.0,
         latching: Latching | str = Latching.PRIVATE,
         playback_frames: int = 5,
-        receive_frames: int = 50,
+        receive_frames: int = 500,
     ) -> RtpSession:
         """Binds a UDP socket on `host` at a free even port of `port_range` (both ends
         included). `playback_frames` bounds the frames `play()` queues (100 ms by default),
-        `receive_frames` those `receive()` holds for a slow consumer (older ones are dropped)."""
+        `receive_frames` those `receive()` holds while its consumer is busy (10 s by default,
+        e.g. during speech recognition; beyond, the oldest frames are dropped)."""
         low, high = port_range
         if not 1 <= low <= high <= 65535:
             raise ValueError("port_range must be (low, high) within [1, 65535]")
@@ -211,6 +214,10 @@ class RtpSession:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def _stopped(self) -> bool:
+        return self._closed or self._failed
 
     @property
     def params(self) -> MediaParams | None:
@@ -277,10 +284,10 @@ class RtpSession:
             frame = resample(frame, SAMPLE_RATE)
         pcm = frame.pcm
         for start in range(0, len(pcm), FRAME_BYTES):
-            while len(self._playback) >= self._playback_max and not self._closed:
+            while len(self._playback) >= self._playback_max and not self._stopped:
                 self._room.clear()
                 await self._room.wait()
-            if self._closed:
+            if self._stopped:
                 return
             self._playback.append(pcm[start : start + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
 
@@ -291,8 +298,11 @@ class RtpSession:
 
     async def send_dtmf(self, digit: str, duration_ms: int = 160) -> None:
         """Sends one key press as RFC 4733 events (audio pauses meanwhile); returns when the
-        last end packet left. ValueError when the peer did not negotiate telephone-event."""
+        last end packet left (at once after `close()`). ValueError when the peer did not
+        negotiate telephone-event."""
         params = self._params
+        if self._closed:
+            return
         if params is None or self._task is None:
             raise RuntimeError("RTP session not started")
         if params.dtmf_payload_type is None:
@@ -354,6 +364,16 @@ class RtpSession:
     # --- the clock -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._clock()
+        except Exception:  # a bug here must end this call cleanly, not hang it
+            log.exception("RTP session failed")
+            self._failed = True
+            self._room.set()
+            self._finish_dtmf()
+            self._end()
+
+    async def _clock(self) -> None:
         pacer = Pacer(self._loop.time())
         while True:
             delay = pacer.deadline - self._loop.time()

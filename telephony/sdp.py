@@ -294,16 +294,19 @@ _STATIC = {0: "PCMU", 8: "PCMA"}
 _RTP_AVP = "RTP/AVP"
 
 
+def _codec_of(m: Media, fmt: str) -> str | None:
+    """ "PCMU" or "PCMA" when format `fmt` of `m` is G.711 at 8 kHz, else None."""
+    if not fmt.isdigit():
+        return None
+    name, rate = m.rtpmap().get(int(fmt), (_STATIC.get(int(fmt), ""), 8000))
+    return name if name in ("PCMU", "PCMA") and rate == 8000 else None
+
+
 def _audio_codec(m: Media) -> tuple[int, str] | None:
     """The first PCMU/PCMA format of `m` in its own order."""
-    rtpmap = m.rtpmap()
     for fmt in m.formats:
-        if not fmt.isdigit():
-            continue
-        pt = int(fmt)
-        name, rate = rtpmap.get(pt, (_STATIC.get(pt, ""), 8000))
-        if name in ("PCMU", "PCMA") and rate == 8000:
-            return pt, name
+        if (name := _codec_of(m, fmt)) is not None:
+            return int(fmt), name
     return None
 
 
@@ -474,8 +477,7 @@ def parse_answer(answer: bytes, offer_sent: bytes) -> MediaParams:
         if m.media != "audio" or m.port == 0 or ours.port == 0:
             continue
         codec = _audio_codec(m)
-        ours_codec = {c for pt in ours.formats if (c := _audio_codec(replace(ours, formats=(pt,))))}
-        if codec is None or codec[1] not in {name for _, name in ours_codec}:
+        if codec is None or codec[1] not in {_codec_of(ours, fmt) for fmt in ours.formats}:
             continue
         dtmf = _telephone_event(m) if _telephone_event(ours) is not None else None
         mine = _direction(sdp, m).mirrored

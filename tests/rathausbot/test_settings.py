@@ -95,3 +95,12 @@ def test_every_setting_is_documented_with_its_default(repo_root: Path) -> None:
         assert row is not None, f"{env} is not in docs/configuration.md"
         default = "unset" if field.default is None else f"`{field.default}`"
         assert default in row, f"{env}: default {default} not documented"
+
+
+def test_rtp_port_range_must_hold_an_even_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATHAUSBOT_RTP_PORT_MIN", "30000")
+    monkeypatch.setenv("RATHAUSBOT_RTP_PORT_MAX", "30000")
+    with pytest.raises(ValidationError, match="rtp_port_max"):
+        Settings()
+    monkeypatch.setenv("RATHAUSBOT_RTP_PORT_MAX", "30001")
+    assert (Settings().rtp_port_min, Settings().rtp_port_max) == (30000, 30001)

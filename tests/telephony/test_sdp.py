@@ -186,6 +186,13 @@ def test_other_streams_are_declined_keeping_count_and_order() -> None:
     assert params.remote_addr == ("192.0.2.10", 6000)
 
 
+def test_a_later_audio_stream_is_answered_when_the_first_has_no_common_codec() -> None:
+    data = offer("m=audio 5000 RTP/AVP 9", "m=audio 6000 RTP/AVP 8")
+    answer, params = answer_offer(data, "10.0.0.1", 20000)
+    assert [m.port for m in parse(answer).media] == [0, 20000]
+    assert (params.codec, params.remote_addr) == ("PCMA", ("192.0.2.10", 6000))
+
+
 @pytest.mark.parametrize(
     ("offered", "answered"),
     [
