@@ -3,6 +3,7 @@ at 8 kHz and records what the bot says; the recording, transcribed, must make se
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from rathausbot.settings import Settings
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import REPO, Gateway
 from tests.e2e.phones import BARESIP, baresip_call
 from tests.voice.speech_samples import pico
 from voice.asr import resolve_model
@@ -86,3 +87,51 @@ def test_keypad_zero_asks_for_a_person_and_a_callback_is_offered(
     heard = transcribe(gateway.settings, phone.recording())
     assert "zurückrufen" in heard or "zurück" in heard, heard
     assert "wann" in heard, heard  # the callback form asks when to call back
+
+
+def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: Path) -> None:
+    uri = wait_for_hotline(gateway)
+    write_wav(tmp_path / "caller.wav", pico("Ich möchte meinen Hund anmelden."))
+    done = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "rathausbot"),
+            "call",
+            uri,
+            "--play",
+            str(tmp_path / "caller.wav"),
+            "--record",
+            str(tmp_path / "heard.wav"),
+            "--lead",
+            "21",
+            "--listen",
+            "12",
+        ],
+        cwd=REPO,
+        env=gateway.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Answered (PCMU)" in done.stderr and "Wrote" in done.stderr
+    heard = transcribe(gateway.settings, tmp_path / "heard.wav")
+    assert "hund" in heard, heard  # the dog tax answer
+
+
+def test_rathausbot_call_refuses_a_uri_that_is_not_sip(gateway: Gateway, tmp_path: Path) -> None:
+    write_wav(tmp_path / "caller.wav", silence(1))
+    done = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "rathausbot"),
+            "call",
+            "tel:+4930123",
+            "--play",
+            str(tmp_path / "caller.wav"),
+        ],
+        cwd=REPO,
+        env=gateway.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "not a sip: URI" in done.stderr
