@@ -15,6 +15,8 @@ from telephony.sip.ua import SipCall, SipCallError, SipConfig, UserAgent
 from voice.audio import AudioFrame, concat, resample
 
 FRAME_MS = 20
+INVITE_TIMEOUT_S = 40.0  # the INVITE transaction gives up after 32 s (timer B)
+TEARDOWN_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,15 @@ async def test_call(
     media = await RtpSession.open(local_host, port_range=(30000, 39999))
     try:
         progress(f"Calling {uri} ...")
+        offer = make_offer(local_host, media.local_port)
         try:
-            call = await agent.invite(
-                uri, make_offer(local_host, media.local_port), transport=options.transport
-            )
+            async with asyncio.timeout(INVITE_TIMEOUT_S):
+                call = await agent.invite(uri, offer, transport=options.transport)
         except SipCallError as error:
             return TestCallResult(answered=False, error=str(error))
-        params = parse_answer(call.remote_sdp, make_offer(local_host, media.local_port))
+        except TimeoutError:
+            return TestCallResult(answered=False, error=f"no answer in {INVITE_TIMEOUT_S:.0f} s")
+        params = parse_answer(call.remote_sdp, offer)
         media.start(params)
         progress(
             f"Answered ({params.codec}); playing {play.duration_s:.1f} s "
@@ -93,14 +97,18 @@ async def test_call(
         finally:
             result.remote_hung_up = call.is_ended
             if not call.is_ended:
-                await call.bye()
+                with contextlib.suppress(TimeoutError, SipCallError):
+                    async with asyncio.timeout(TEARDOWN_TIMEOUT_S):
+                        await call.bye()
             await cancel_and_wait(receiver)
         result.heard = concat(heard, 8000) if heard else result.heard
         progress("Remote side hung up" if result.remote_hung_up else "Hung up")
         return result
     finally:
         await media.close()
-        await agent.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TEARDOWN_TIMEOUT_S):
+                await agent.stop()
 
 
 async def _talk(

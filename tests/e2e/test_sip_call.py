@@ -110,9 +110,9 @@ def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: 
         env=gateway.env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:] + gateway.log_tail()
     assert "Answered (PCMU)" in done.stderr and "Wrote" in done.stderr
     heard = transcribe(gateway.settings, tmp_path / "heard.wav")
     assert "hund" in heard, heard  # the dog tax answer
