@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from rathausbot.app import make_redis, port_free
 from rathausbot.health import probe_actions, probe_rasa, probe_redis
 from rathausbot.secrets import redis_target, resolve_secrets
 from rathausbot.settings import Settings, config_file
+from rathausbot.telephone import TelephoneConfigError, sip_config
 from rathausbot.training import model_path
 
 
@@ -99,6 +101,8 @@ async def doctor(settings: Settings) -> int:
         )
     )
 
+    checks.append(_telephone(settings))
+
     for check in checks:
         mark = "ok " if check.ok else "FAIL"
         print(f"[{mark}] {check.what}")
@@ -107,3 +111,31 @@ async def doctor(settings: Settings) -> int:
     failed = sum(not c.ok for c in checks)
     print("Everything looks fine." if not failed else f"{failed} problem(s) found.")
     return 1 if failed else 0
+
+
+def _telephone(settings: Settings) -> Check:
+    """The hotline's settings fit together, and where it listens."""
+    if not settings.sip_enabled:
+        return Check(True, "telephone hotline: disabled (RATHAUSBOT_SIP_ENABLED=false)")
+    try:
+        sip_config(settings)
+    except (TelephoneConfigError, ValueError) as error:
+        return Check(False, f"telephone hotline settings: {error}", "see docs/configuration.md")
+    busy = not _udp_port_free(settings.sip_port, settings.sip_host)
+    transfer = (
+        f"transfers to {settings.sip_transfer_target} during {settings.staff_hours}"
+        if settings.sip_transfer_target
+        else "no transfer target: callers who ask for a person are offered a callback"
+    )
+    where = f"{settings.sip_host}:{settings.sip_port}"
+    state = "in use (a running serve?)" if busy else "free"
+    return Check(True, f"telephone hotline: SIP port {where} {state}; {transfer}")
+
+
+def _udp_port_free(port: int, host: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

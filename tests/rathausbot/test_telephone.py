@@ -1,0 +1,79 @@
+"""The hotline's settings are checked together before anything listens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from rathausbot.doctor import _telephone
+from rathausbot.settings import Settings
+from rathausbot.telephone import TelephoneConfigError, sip_config, town_state
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def settings(**values: object) -> Settings:
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_defaults_make_a_private_loopback_hotline_answering_anyone() -> None:
+    config = sip_config(settings())
+    assert (config.host, config.port) == ("127.0.0.1", 5060)
+    assert config.allowed_users is None and config.trusted_sources == ()
+    assert config.auth_users == {} and config.registration is None
+
+
+def test_all_interfaces_need_the_public_address() -> None:
+    with pytest.raises(TelephoneConfigError, match="SIP_PUBLIC_HOST"):
+        sip_config(settings(sip_host="0.0.0.0"))
+    config = sip_config(settings(sip_host="0.0.0.0", sip_public_host="192.0.2.10"))
+    assert config.public_host == "192.0.2.10"
+
+
+def test_auth_and_registration_need_their_passwords() -> None:
+    with pytest.raises(TelephoneConfigError, match="AUTH_PASSWORD"):
+        sip_config(settings(sip_auth_user="pbx"))
+    with pytest.raises(TelephoneConfigError, match="REGISTER_USER"):
+        sip_config(settings(sip_register_uri="sip:pbx.example.de"))
+    config = sip_config(
+        settings(
+            sip_auth_user="pbx",
+            sip_auth_password=SecretStr("geheim"),
+            sip_register_uri="sip:pbx.example.de",
+            sip_register_user="200",
+            sip_register_password=SecretStr("auch-geheim"),
+            sip_allowed_users=("0301234", "rathaus"),
+            sip_trusted_sources=("192.0.2.0/24",),
+        )
+    )
+    assert config.auth_users == {"pbx": "geheim"}
+    assert config.registration is not None and config.registration.user == "200"
+    assert config.allowed_users == frozenset({"0301234", "rathaus"})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"sip_trusted_sources": ("not-a-network",)},
+        {"sip_transfer_target": "tel:+4930123"},
+        {"staff_hours": "Montag bis Freitag"},
+    ],
+)
+def test_bad_values_stop_the_start_with_a_message(values: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        settings(**values)
+
+
+def test_the_towns_state_comes_from_its_knowledge(tmp_path: Path) -> None:
+    assert town_state(REPO / "intents" / "knowledge") == "NW"
+    assert town_state(tmp_path) is None  # no town.yml: national holidays only
+
+
+def test_doctor_explains_a_bad_combination() -> None:
+    check = _telephone(settings(sip_host="0.0.0.0"))
+    assert not check.ok and "SIP_PUBLIC_HOST" in check.what
+    assert _telephone(settings(sip_enabled=False)).ok
+    ok = _telephone(settings(sip_transfer_target="sip:staff@pbx.example.de"))
+    assert ok.ok and "sip:staff@pbx.example.de" in ok.what
