@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         20, ge=1, le=10_000, description="Concurrent calls; above it 503 with Retry-After."
     )
     sip_max_call_minutes: float = Field(
-        30.0, ge=1, le=600, description="Longest call; the bot says goodbye and hangs up."
+        30.0, ge=1, le=600, description="Longest call in minutes; then the call is ended."
     )
     sip_rate_per_source: float = Field(
         50.0, ge=1, le=100_000, description="SIP messages per second accepted per source address."
