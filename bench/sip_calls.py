@@ -4,8 +4,10 @@ the same audio, CPU per call with media flowing, and concurrent calls on this ma
 The hotline runs in this process (real Rasa and Redis, started or joined, the real voice
 engines) and test callers (`rathausbot call`'s client) dial it over loopback UDP. Each caller
 speaks one German question after the greeting's protected first sentence (barge-in) and
-listens. Latency over SIP: from the caller's last speech frame, minus the endpoint silence,
-to the first loud frame of the reply at the caller. Figures are printed, never asserted.
+listens. Latency over SIP: from the moment the caller's last speech frame left, minus the
+endpoint silence, to the first loud frame of the reply at the caller; unlike the offline
+figure (measured from the endpointer's decision) it includes the VAD's own lag, the jitter
+buffers and packetisation. Figures are printed, never asserted.
 
 Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N]`).
 """
@@ -39,12 +41,12 @@ async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float |
         local_host="127.0.0.1",
         options=TestCallOptions(lead_s=LEAD_S, listen_s=5.0, max_s=60),
     )
-    if not result.answered or not result.played_until:
+    if not result.answered or not result.speech_until:
         return None
-    first = result.first_sound_after(result.played_until + end_silence_ms / 1000)
+    first = result.first_sound_after(result.speech_until + end_silence_ms / 1000)
     if first is None:
         return None
-    return (first - result.played_until) * 1000 - end_silence_ms
+    return (first - result.speech_until) * 1000 - end_silence_ms
 
 
 async def main_async(max_calls: int) -> None:

@@ -15,6 +15,8 @@ from telephony.sip.ua import SipCall, SipCallError, SipConfig, UserAgent
 from voice.audio import AudioFrame, concat, resample
 
 FRAME_MS = 20
+PLAYBACK_FRAMES = 5  # RtpSession's default playback queue
+SPEECH_PEAK = 500
 INVITE_TIMEOUT_S = 40.0  # the INVITE transaction gives up after 32 s (timer B)
 TEARDOWN_TIMEOUT_S = 10.0
 
@@ -47,6 +49,7 @@ class TestCallResult:
     dtmf_heard: str = ""
     error: str = ""
     played_until: float = 0.0  # time.monotonic() when the last frame of `play` was sent
+    speech_until: float = 0.0  # ... and when its last frame louder than SPEECH_PEAK was sent
     arrivals: list[float] = field(default_factory=list)  # monotonic arrival time per heard frame
 
     def first_sound_after(self, moment: float, *, peak: int = 1000) -> float | None:
@@ -128,7 +131,11 @@ async def _talk(
             if ended.done():
                 return
             await media.play(frame)
-        result.played_until = time.monotonic()
+            # play() returns once the frame is queued behind PLAYBACK_FRAMES others
+            sent = time.monotonic() + PLAYBACK_FRAMES * FRAME_MS / 1000
+            if frame.peak() > SPEECH_PEAK:
+                result.speech_until = sent
+        result.played_until = time.monotonic() + PLAYBACK_FRAMES * FRAME_MS / 1000
         for digit in options.dtmf:
             if ended.done():
                 return
