@@ -44,7 +44,7 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.tts import CachingSynthesizer, make_synthesizer
-from voice.vad import Endpointer, SileroVad
+from voice.vad import CHUNK_MS, Endpointer, SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -332,9 +332,15 @@ class VoiceEngines:
     synthesizer: CachingSynthesizer
     vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
     end_silence_ms: int
+    pause_ms: int = 0  # speculative transcription after this much silence; 0: off
 
-    def endpointer(self) -> Endpointer:
-        return Endpointer(SileroVad(session=self.vad_session), end_silence_ms=self.end_silence_ms)
+    def endpointer(self, *, speculative: bool = True) -> Endpointer:
+        pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
+        return Endpointer(
+            SileroVad(session=self.vad_session),
+            end_silence_ms=self.end_silence_ms,
+            pause_ms=pause if speculative and pause else None,
+        )
 
 
 def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> VoiceEngines:
@@ -356,4 +362,5 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         CachingSynthesizer(synthesizer),
         SileroVad().session,
         settings.vad_end_silence_ms,
+        settings.asr_speculative_pause_ms,
     )

@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = Field(
         500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
+    asr_speculative_pause_ms: int = Field(
+        192,
+        ge=0,
+        le=5000,
+        description="Silence after which transcription starts while the turn may still go on "
+        "(used when the caller does not resume); 0, or not below the end silence minus 32 ms, "
+        "turns it off.",
+    )
 
     # --- records for the office (bookings, tickets, callbacks) ---
     webhook_bookings_url: str | None = Field(

@@ -15,9 +15,10 @@ from dialogue.messages import BotReply, Channel, Handoff, UserTurn
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, parse_consent, readback, spell_digits
 from voice.tts import Synthesizer
-from voice.vad import Endpointer, SpeechEnded, SpeechStarted
+from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class VoiceSession:
         self._core = core
         self._id = session_id
         self._ep = endpointer
-        self._asr = transcriber
+        self._asr = SpeculativeTranscriber(transcriber)
         self._tts = synthesizer
         self._opts = options
         self._on_consent = on_consent
@@ -150,6 +151,7 @@ class VoiceSession:
                 await self._listen()
             finally:
                 self._done.set()
+                await self._asr.aclose()
                 await self._stop_speaking()
                 dialogue.cancel()
         return self._result
@@ -180,8 +182,10 @@ class VoiceSession:
                         self._result.barge_ins += 1
                         log.info("barge-in: playback stopped")
                         await self._stop_speaking()
-                case SpeechEnded(audio=audio):
-                    await self._recognise(audio)
+                case SpeechPaused():
+                    self._asr.paused(event)
+                case SpeechEnded():
+                    await self._recognise(event)
         if self._speaking() or self._ep.in_speech:
             self._silence_s = 0.0
             return
@@ -197,8 +201,8 @@ class VoiceSession:
             else:
                 self._start_speaking([REPROMPT_TEXT])
 
-    async def _recognise(self, audio: AudioFrame) -> None:
-        transcript = await asyncio.to_thread(self._asr.transcribe, audio)
+    async def _recognise(self, ended: SpeechEnded) -> None:
+        transcript = (await self._asr.ended(ended)).transcript
         if transcript.text.strip():
             self._reprompts = 0
             await self._turns.put(
