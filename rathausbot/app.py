@@ -43,6 +43,7 @@ from voice.asr import (
     resolve_model,
     vocabulary_prompt,
 )
+from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
 
@@ -343,23 +344,35 @@ class VoiceEngines:
         )
 
 
+def asr_prompt(settings: Settings) -> str | None:
+    """The vocabulary prompt that `asr_vocabulary_prompt` selects (None: off)."""
+    if settings.asr_vocabulary_prompt == "off":
+        return None
+    return vocabulary_prompt(
+        settings.intents_dir / "knowledge",
+        extra=MUNICIPAL_TERMS,
+        focused=settings.asr_vocabulary_prompt == "focused",
+    )
+
+
 def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> VoiceEngines:
     """Loads ASR, TTS and VAD from local files only (joins the packaged Whisper model into
     var/models/ on first use, with `progress` lines)."""
     choice = choose_device(Device(settings.asr_device))
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
     progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}) ...")
-    prompt = vocabulary_prompt(settings.intents_dir / "knowledge", extra=MUNICIPAL_TERMS)
-    transcriber = WhisperTranscriber(model_dir, device=choice, initial_prompt=prompt)
+    transcriber = WhisperTranscriber(model_dir, device=choice, initial_prompt=asr_prompt(settings))
     synthesizer = make_synthesizer(
         settings.tts_voice,
         settings.var_dir / "voices",
         use_cuda=choice.device is Device.CUDA,
         warn=lambda text: log.warning("%s", text),
     )
+    cache = CachingSynthesizer(synthesizer)
+    cache.prefill(FIXED_PROMPTS)
     return VoiceEngines(
         transcriber,
-        CachingSynthesizer(synthesizer),
+        cache,
         SileroVad().session,
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,

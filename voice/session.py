@@ -17,7 +17,7 @@ from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
 from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, parse_consent, readback, spell_digits
-from voice.tts import Synthesizer
+from voice.tts import Synthesizer, speech_units, split_sentences
 from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ CONSENT_TEXT = (
     "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein."
 )
 HANDOFF_TRIGGER = "/human_handoff"
+FIXED_PROMPTS = (REPROMPT_TEXT, SILENCE_GOODBYE_TEXT, CONSENT_TEXT)  # cached at start-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,14 +328,16 @@ class VoiceSession:
 
     async def _play(self, texts: list[str], protect_first: bool) -> None:
         rate = self._call.sample_rate
-        first = True
+        # the first sentence may come in two units (speech_units); protect both
+        protected = len(speech_units(split_sentences(texts[0])[0])) if texts else 0
+        played = 0
         for text in texts:
             sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
             while (audio := await asyncio.to_thread(next, sentences, None)) is not None:
                 for frame in resample(audio, rate).split(FRAME_MS):
                     await self._call.play(frame)
-                if first and protect_first and self._speech is not None:
+                played += 1
+                if protect_first and played >= protected and self._speech is not None:
                     self._speech.interruptible.set()
-                first = False
         if self._speech is not None:
             self._speech.interruptible.set()

@@ -50,7 +50,9 @@ async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
 
 
 class Harness:
-    def __init__(self, store: ConversationStore, *texts: str, **options: object) -> None:
+    def __init__(
+        self, store: ConversationStore, *texts: str, pause_ms: int | None = None, **options: object
+    ) -> None:
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
@@ -60,7 +62,7 @@ class Harness:
             self.call,
             DialogueCore(self.engine, store),
             session_id="call-1",
-            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
             synthesizer=self.tts,
             options=SessionOptions(**options),  # type: ignore[arg-type]
@@ -144,6 +146,35 @@ async def test_first_greeting_sentence_cannot_be_interrupted(store: Conversation
         assert not h.call.stops
         first = len(h.tts.calls)
         assert first >= 1 and h.tts.calls[0] == "Hier spricht ein Computer."
+
+
+async def test_a_long_first_greeting_sentence_is_protected_in_both_parts(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = "Hier spricht ein Computer der Stadt, der Ihnen gerne bei Fragen hilft. Bitte?"
+    monkeypatch.setattr(f"{__name__}.GREETING", long)
+    async with Harness(store) as h:
+        await h.until(lambda: len(h.tts.calls) >= 2)
+        assert h.tts.calls[:2] == [
+            "Hier spricht ein Computer der Stadt,",
+            "der Ihnen gerne bei Fragen hilft.",
+        ]
+        # the second unit is synthesised once the first has played: talk over it now
+        await h.audio(SPEECH, 12)
+        assert not h.call.stops
+
+
+async def test_speculative_transcription_is_used_when_the_caller_stays_silent(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "Hundesteuer", pause_ms=96) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert h.engine.received[-1] == ("call-1", Channel.VOICE, "Hundesteuer")
+        # transcribed once, at the pause: the audio lacks the last 224 ms of end silence
+        (heard,) = h.asr.heard
+        assert 25 * 0.02 + 0.096 <= heard <= 25 * 0.02 + 0.32 + 0.096 + 0.032
 
 
 async def test_reprompts_then_hangs_up_after_silence(store: ConversationStore) -> None:
