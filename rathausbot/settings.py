@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = Field(
         500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
+    asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(
+        "focused",
+        description="Municipal terms given to Whisper as a prompt: `focused` (30 single words "
+        "that matter), `full` (every department name and synonym) or `off`.",
+    )
     asr_speculative_pause_ms: int = Field(
         192,
         ge=0,

@@ -148,9 +148,13 @@ def _has_files(target: Path) -> bool:
     return all((target / name).is_file() for name in _MODEL_FILES)
 
 
-def vocabulary_prompt(knowledge_dir: Path, *, extra: Iterable[str] = (), limit: int = 60) -> str:
+def vocabulary_prompt(
+    knowledge_dir: Path, *, extra: Iterable[str] = (), limit: int = 60, focused: bool = False
+) -> str:
     """Municipal terms (department names and synonyms from `knowledge_dir`, plus `extra`)
-    as a prompt that keeps Whisper from splitting German compounds."""
+    as a prompt that keeps Whisper from splitting German compounds. `focused` keeps only the
+    single words that matter: no spelled-out umlauts ("Buergeramt"), no inflected duplicates
+    ("Bauamts"), no phrases, and at most 30 terms (a long prompt biases short answers)."""
     terms: list[str] = list(extra)
     for path in sorted(knowledge_dir.glob("*.yml")):
         try:
@@ -167,7 +171,24 @@ def vocabulary_prompt(knowledge_dir: Path, *, extra: Iterable[str] = (), limit: 
         term = term.strip()
         if term and term.isprintable() and term.lower() not in {t.lower() for t in seen}:
             seen[term] = None
-    return ", ".join(list(seen)[:limit])
+    kept = list(seen)
+    if focused:
+        kept = [t for t in kept if _matters(t, seen)][: min(limit, 30)]
+    return ", ".join(kept[:limit])
+
+
+_SPELLED_UMLAUTS = (("ae", "ä"), ("oe", "ö"), ("ue", "ü"), ("Ae", "Ä"), ("Oe", "Ö"), ("Ue", "Ü"))
+
+
+def _matters(term: str, terms: dict[str, None]) -> bool:
+    if " " in term or "-" in term or len(term) < 5:
+        return False
+    umlauts = term
+    for spelled, letter in _SPELLED_UMLAUTS:
+        umlauts = umlauts.replace(spelled, letter)
+    if umlauts != term and umlauts in terms:
+        return False
+    return not (term.endswith("s") and term[:-1] in terms)
 
 
 MUNICIPAL_TERMS = (
