@@ -182,6 +182,7 @@ class Variant:
     name: str
     transcriber: Callable[[], Transcriber]
     speculative: bool = True
+    pre_roll_ms: int = 320
 
 
 async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
@@ -215,6 +216,7 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
             "30 s window instead of short", whisper(initial_prompt=prompt, short_context=False)
         ),
         Variant("beam 5 instead of greedy", whisper(initial_prompt=prompt, beam_size=5)),
+        Variant("VAD pre-roll 640 ms instead of 320", lambda: engines.transcriber, pre_roll_ms=640),
     ]
     with_intent = sum(item.intent is not None for item in items)
     print(
@@ -241,9 +243,12 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
                     core=rt.core,
                     store=rt.store,
                     session_id=f"bench-voice-{secrets.token_hex(8)}",
-                    endpointer=engines.endpointer(speculative=variant.speculative),
+                    endpointer=engines.endpointer(
+                        speculative=variant.speculative, pre_roll_ms=variant.pre_roll_ms
+                    ),
                     transcriber=transcriber,
                     synthesizer=engines.synthesizer,
+                    read_back=engines.read_back,
                 )
                 turn = run.turns[0] if run.turns else None
                 if turn is None:

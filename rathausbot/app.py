@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
@@ -43,6 +43,7 @@ from voice.asr import (
     resolve_model,
     vocabulary_prompt,
 )
+from voice.readback import ReadBack, Streets
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
@@ -334,13 +335,15 @@ class VoiceEngines:
     vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
+    read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
 
-    def endpointer(self, *, speculative: bool = True) -> Endpointer:
+    def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
         pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
         return Endpointer(
             SileroVad(session=self.vad_session),
             end_silence_ms=self.end_silence_ms,
             pause_ms=pause if speculative and pause else None,
+            pre_roll_ms=pre_roll_ms,
         )
 
 
@@ -376,4 +379,5 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         SileroVad().session,
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
+        ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialogue.core import DialogueCore
@@ -67,6 +68,7 @@ async def run_recording(
     endpointer: Endpointer,
     transcriber: Transcriber,
     synthesizer: Synthesizer,
+    read_back: Callable[[str], str | None] = readback,
 ) -> FileRun:
     """Plays `audio` into the endpointer in 20 ms frames and answers each turn in order.
     Stops after a reply that hangs up. Bot audio is returned at the synthesiser's rate.
@@ -79,7 +81,9 @@ async def run_recording(
     events += endpointer.flush()
     asr = SpeculativeTranscriber(transcriber)
     try:
-        return await _turns(events, asr, core, store, session_id, synthesizer, greeting, bot_audio)
+        return await _turns(
+            events, asr, core, store, session_id, synthesizer, read_back, greeting, bot_audio
+        )
     finally:
         await asr.aclose()
 
@@ -91,6 +95,7 @@ async def _turns(
     store: ConversationStore,
     session_id: str,
     synthesizer: Synthesizer,
+    read_back: Callable[[str], str | None],
     greeting: str,
     bot_audio: list[AudioFrame],
 ) -> FileRun:
@@ -112,7 +117,7 @@ async def _turns(
         turn = UserTurn(session_id, Channel.VOICE, transcript.text, transcript.confidence)
         replies = await core.handle(turn)
         dialogue_done = time.perf_counter()
-        texts = [t for t in [readback(transcript.text)] if t] + [r.text for r in replies if r.text]
+        texts = [t for t in [read_back(transcript.text)] if t] + [r.text for r in replies if r.text]
         reply = " ".join(texts)
         speech, first_audio = await _speak_timed(synthesizer, reply)
         bot_audio.append(speech)

@@ -126,6 +126,7 @@ class VoiceSession:
         synthesizer: Synthesizer,
         options: SessionOptions = SessionOptions(),
         on_consent: Callable[[Consent], None] | None = None,
+        read_back: Callable[[str], str | None] = readback,
     ) -> None:
         self._call = call
         self._core = core
@@ -135,6 +136,7 @@ class VoiceSession:
         self._tts = synthesizer
         self._opts = options
         self._on_consent = on_consent
+        self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
         self._speech: _Speech | None = None
         self._result = SessionResult(EndReason.CALLER_HANGUP)
         self._silence_s = 0.0
@@ -252,7 +254,7 @@ class VoiceSession:
             texts: list[str] = []
             if turn.text.isdigit():
                 texts.append(f"Sie haben eingegeben: {spell_digits(turn.text)}.")
-            elif (confirmation := readback(turn.text)) is not None:
+            elif (confirmation := self._read_back(turn.text)) is not None:
                 texts.append(confirmation)
             replies = await self._core.handle(turn)
             texts += [r.text for r in replies if r.text]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
 from dialogue.store import ConversationStore
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
+from voice.readback import ReadBack, Streets
 from voice.session import (
     REPROMPT_TEXT,
     AudioIn,
@@ -24,7 +26,7 @@ from voice.session import (
     SessionResult,
     VoiceSession,
 )
-from voice.speech import Consent
+from voice.speech import Consent, readback
 from voice.vad import Endpointer
 
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
@@ -51,7 +53,12 @@ async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
 
 class Harness:
     def __init__(
-        self, store: ConversationStore, *texts: str, pause_ms: int | None = None, **options: object
+        self,
+        store: ConversationStore,
+        *texts: str,
+        pause_ms: int | None = None,
+        read_back: Callable[[str], str | None] = readback,
+        **options: object,
     ) -> None:
         self.call = FakeCall()
         self.consents: list[Consent] = []
@@ -67,6 +74,7 @@ class Harness:
             synthesizer=self.tts,
             options=SessionOptions(**options),  # type: ignore[arg-type]
             on_consent=self.consents.append,
+            read_back=read_back,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
@@ -217,6 +225,20 @@ async def test_spoken_numbers_are_read_back(store: ConversationStore) -> None:
         await h.audio(SPEECH, 25)
         await h.until_quiet()
         assert "Ich habe verstanden: vier sieben eins eins." in h.tts.calls
+
+
+async def test_dates_and_streets_are_read_back_when_configured(store: ConversationStore) -> None:
+    read_back = ReadBack(
+        streets=Streets(("Bergstraße",)), today=lambda: datetime.date(2026, 11, 22)
+    )
+    said = "In der Berg Straße 5 am 3. Dezember"
+    async with Harness(store, said, read_back=read_back) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        spoken = " ".join(h.tts.calls)  # units: a long first sentence comes in two
+        assert "Ich habe verstanden: Bergstraße 5, Donnerstag, der dritte Dezember." in spoken
+        assert h.engine.received[-1][2] == said  # the dialogue gets what was said
 
 
 async def test_goodbye_reply_hangs_up(store: ConversationStore) -> None:
