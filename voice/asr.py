@@ -17,6 +17,7 @@ import numpy.typing as npt
 import yaml
 
 from voice.audio import AudioFrame, resample
+from voice.speech import DIGIT_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,26 @@ MUNICIPAL_TERMS = (
 )
 
 
+def collapse_repeats(text: str, *, min_repeats: int = 3) -> str:
+    """One copy of a phrase the decoder looped on ("Kreis 4, Kreis 4, Kreis 4, Kre" ->
+    "Kreis 4"): on a very short word, Whisper may repeat it until the length limit.
+    Digits alone are left alone: "null null null" may well be part of a phone number."""
+    words = text.split()
+    for period in range(1, len(words) // min_repeats + 1):
+        unit = [w.strip(",.;!?") for w in words[:period]]
+        copies = [
+            [w.strip(",.;!?") for w in words[i : i + period]] for i in range(0, len(words), period)
+        ]
+        full = [c for c in copies if len(c) == period]
+        tail = copies[-1] if len(copies[-1]) < period else []
+        if all(u.isdigit() or u.lower() in DIGIT_WORDS for u in unit):
+            continue
+        looped = len(full) >= min_repeats and all(c == unit for c in full)
+        if looped and all(u.startswith(t) for u, t in zip(unit, tail, strict=False)):
+            return " ".join(words[:period]).rstrip(",;")
+    return text
+
+
 def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
@@ -290,7 +311,7 @@ class WhisperTranscriber:
             suppress_tokens=[-1],
         )
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = self._tokenizer.decode(tokens).strip()
+        text = collapse_repeats(self._tokenizer.decode(tokens).strip())
         confidence = math.exp(result.scores[0]) if tokens else 0.0
         return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
 
