@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 ASR_RATE = 16000
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, 100 mel frames per second
 SHORT_CONTEXT_MAX_S = 25.0
+HOP_SAMPLES = ASR_RATE // 100  # one mel frame
 CONTEXT_MARGIN_FRAMES = 300  # 3 s of silence after the speech keeps the decoder calm
 _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
@@ -295,11 +296,14 @@ class WhisperTranscriber:
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
-        features = self._model.feature_extractor(samples)[..., :-1]
-        frames = features.shape[-1]
+        # Pad with silent audio, not with zero features: a zero log-mel frame is not
+        # silence, and the decoder then clips the last word of audio that ends early
+        # (as a speculative transcription's does).
+        frames = len(samples) // HOP_SAMPLES
         window = min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
-        padded = np.pad(features, ((0, 0), (0, window - frames)))
-        encoded = self._model.encode(padded)
+        audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
+        features = self._model.feature_extractor(audio)[..., :window]
+        encoded = self._model.encode(features)
         duration_s = len(samples) / ASR_RATE
         (result,) = self._model.model.generate(
             encoded,
