@@ -44,6 +44,7 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.readback import ReadBack, Streets
+from voice.recording import purge_periodically
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
@@ -302,6 +303,12 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, server.request_exit)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(rt.services.start(), name="start-services")
+        purge_task = asyncio.create_task(
+            purge_periodically(
+                settings.var_dir / "recordings", retention_days=settings.recording_retention_days
+            ),
+            name="recording-purge",
+        )
         webhook_task: asyncio.Task[None] | None = None
         try:
             done, _ = await asyncio.wait(
@@ -319,7 +326,8 @@ async def serve(settings: Settings) -> None:
         finally:
             server.should_exit = True
             start_task.cancel()
-            tasks = [start_task, server_task]
+            purge_task.cancel()
+            tasks = [start_task, server_task, purge_task]
             if webhook_task is not None:
                 webhook_task.cancel()
                 tasks.append(webhook_task)

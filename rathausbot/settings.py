@@ -127,6 +127,18 @@ class Settings(BaseSettings):
         "turns it off.",
     )
 
+    recording_enabled: bool = Field(
+        False,
+        description="Ask callers for consent to record; record only the calls of those who "
+        "agree (stereo WAV, caller left and bot right, under var/recordings/).",
+    )
+    recording_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days a call recording is kept; older ones are deleted at start and hourly.",
+    )
+
     # --- records for the office (bookings, tickets, callbacks) ---
     webhook_bookings_url: str | None = Field(
         None, description="URL that receives each new or cancelled booking as JSON (POST)."

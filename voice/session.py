@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 from dialogue.core import DialogueCore
@@ -15,6 +16,7 @@ from dialogue.messages import BotReply, Channel, Handoff, UserTurn
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.recording import Recorder
 from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, parse_consent, readback, spell_digits
 from voice.tts import Synthesizer, speech_units, split_sentences
@@ -85,6 +87,7 @@ class SessionResult:
     consent: Consent | None = None
     barge_ins: int = 0
     turns: int = 0
+    recording: Path | None = None  # only when the caller consented
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class VoiceSession:
         options: SessionOptions = SessionOptions(),
         on_consent: Callable[[Consent], None] | None = None,
         read_back: Callable[[str], str | None] = readback,
+        recorder: Callable[[int], Recorder] | None = None,
     ) -> None:
         self._call = call
         self._core = core
@@ -137,6 +141,8 @@ class VoiceSession:
         self._opts = options
         self._on_consent = on_consent
         self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
+        self._make_recorder = recorder  # used only after the caller consented
+        self._recorder: Recorder | None = None
         self._speech: _Speech | None = None
         self._result = SessionResult(EndReason.CALLER_HANGUP)
         self._silence_s = 0.0
@@ -155,6 +161,8 @@ class VoiceSession:
             finally:
                 self._done.set()
                 await self._asr.aclose()
+                if self._recorder is not None:
+                    self._recorder.close()
                 await self._stop_speaking()
                 dialogue.cancel()
         return self._result
@@ -175,6 +183,8 @@ class VoiceSession:
                     return
 
     async def _on_audio(self, frame: AudioFrame) -> None:
+        if self._recorder is not None:
+            self._recorder.caller(frame)
         await self._dtmf_timeout(frame.duration_s)
         for event in self._ep.feed(frame):
             match event:
@@ -277,6 +287,16 @@ class VoiceSession:
         log.info("recording consent: %s", final.value)
         if self._on_consent is not None:
             self._on_consent(final)
+        if final is Consent.GRANTED and self._make_recorder is not None:
+            self._start_recording(self._make_recorder)
+
+    def _start_recording(self, make: Callable[[int], Recorder]) -> None:
+        try:
+            self._recorder = make(self._call.sample_rate)
+        except (OSError, ValueError) as exc:
+            log.warning("recording could not start (%s); the call goes on", type(exc).__name__)
+            return
+        self._result.recording = self._recorder.path
 
     async def _act(self, replies: list[BotReply], texts: list[str]) -> bool:
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
@@ -337,6 +357,8 @@ class VoiceSession:
             sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
             while (audio := await asyncio.to_thread(next, sentences, None)) is not None:
                 for frame in resample(audio, rate).split(FRAME_MS):
+                    if self._recorder is not None:
+                        self._recorder.bot(frame)
                     await self._call.play(frame)
                 played += 1
                 if protect_first and played >= protected and self._speech is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import wave
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from dialogue.store import ConversationStore
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
 from voice.readback import ReadBack, Streets
+from voice.recording import Recorder, recorder_factory
 from voice.session import (
     REPROMPT_TEXT,
     AudioIn,
@@ -58,6 +61,7 @@ class Harness:
         *texts: str,
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
+        recorder: Callable[[int], Recorder] | None = None,
         **options: object,
     ) -> None:
         self.call = FakeCall()
@@ -75,6 +79,7 @@ class Harness:
             options=SessionOptions(**options),  # type: ignore[arg-type]
             on_consent=self.consents.append,
             read_back=read_back,
+            recorder=recorder,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
@@ -278,3 +283,42 @@ async def test_recording_consent_by_speech_and_off_by_default(store: Conversatio
         await h.until_quiet()
         assert not any("aufzeichnen" in c for c in h.tts.calls)
     assert (await h.result()).consent is None
+
+
+@pytest.mark.parametrize(("answer", "recorded"), [("1", True), ("2", False)])
+async def test_only_consented_calls_are_recorded(
+    store: ConversationStore, tmp_path: Path, answer: str, recorded: bool
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, recording_enabled=True, recorder=recorder_factory(folder)) as h:
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn(answer))
+        await h.until(lambda: bool(h.consents))
+        await h.audio(SPEECH, 25)  # the caller speaks, the bot answers
+        await h.until_quiet()
+    result = await h.result()
+    files = list(folder.glob("*.wav")) if folder.exists() else []
+    if not recorded:
+        assert files == [] and result.recording is None
+        return
+    assert files == [result.recording]
+    assert "call-1" not in files[0].name  # no session id or number in the name
+    with wave.open(str(files[0])) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    caller, bot = stereo[0::2], stereo[1::2]
+    assert np.abs(caller).max() >= 8000  # the caller's speech is on the left
+    assert np.abs(bot).max() > 0  # the bot's answer on the right
+
+
+async def test_no_recording_without_the_operator_enabling_it(
+    store: ConversationStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, "ja", recorder=recorder_factory(folder)) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert not h.consents
+    assert (await h.result()).recording is None and not folder.exists()
