@@ -351,7 +351,8 @@ class VoiceSession:
     async def _play(self, texts: list[str], protect_first: bool) -> None:
         rate = self._call.sample_rate
         # the first sentence may come in two units (speech_units); protect both
-        protected = len(speech_units(split_sentences(texts[0])[0])) if texts else 0
+        first = split_sentences(texts[0]) if texts else []
+        protected = len(speech_units(first[0])) if first else 0
         played = 0
         for text in texts:
             sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
