@@ -196,15 +196,19 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
         "focused": vocabulary_prompt(knowledge, extra=MUNICIPAL_TERMS, focused=True),
     }
 
+    beam = settings.asr_beam_size
+
     def whisper(**options: object) -> Callable[[], Transcriber]:
+        options.setdefault("beam_size", beam)
         return lambda: WhisperTranscriber(model_dir, device=device, **options)  # type: ignore[arg-type]
 
     default = settings.asr_vocabulary_prompt
     other = "full" if default == "focused" else "focused"
     prompt = prompts.get(default)
+    decoding = "greedy" if beam == 1 else f"beam {beam}"
     variants = [
         Variant(
-            f"default (short window, greedy, {default} prompt, speculative)",
+            f"default (short window, {decoding}, {default} prompt, speculative)",
             lambda: engines.transcriber,
         ),
         Variant(
@@ -215,7 +219,10 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
         Variant(
             "30 s window instead of short", whisper(initial_prompt=prompt, short_context=False)
         ),
-        Variant("beam 5 instead of greedy", whisper(initial_prompt=prompt, beam_size=5)),
+        Variant(
+            f"beam 5 instead of {decoding}" if beam == 1 else f"greedy instead of {decoding}",
+            whisper(initial_prompt=prompt, beam_size=5 if beam == 1 else 1),
+        ),
         Variant("VAD pre-roll 640 ms instead of 320", lambda: engines.transcriber, pre_roll_ms=640),
     ]
     with_intent = sum(item.intent is not None for item in items)

@@ -372,7 +372,12 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     choice = choose_device(Device(settings.asr_device))
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
     progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}) ...")
-    transcriber = WhisperTranscriber(model_dir, device=choice, initial_prompt=asr_prompt(settings))
+    transcriber = WhisperTranscriber(
+        model_dir,
+        device=choice,
+        initial_prompt=asr_prompt(settings),
+        beam_size=settings.asr_beam_size,
+    )
     synthesizer = make_synthesizer(
         settings.tts_voice,
         settings.var_dir / "voices",

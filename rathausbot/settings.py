@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = Field(
         500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
+    asr_beam_size: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="Beam width of Whisper's decoder: 1 is greedy (faster); 5 recognises more "
+        "words on 8 kHz audio (see `make bench`).",
+    )
     asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(
         "focused",
         description="Municipal terms given to Whisper as a prompt: `focused` (30 single words "
