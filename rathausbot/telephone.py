@@ -15,6 +15,7 @@ from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
 from telephony.media import Latching
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
+from voice.recording import recorder_factory
 from voice.session import SessionOptions, VoiceSession
 
 if TYPE_CHECKING:
@@ -91,6 +92,9 @@ def sip_agent(
     hours = StaffHours.parse(settings.staff_hours, state=state)
     policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
+    options = SessionOptions(recording_enabled=settings.recording_enabled)
+    recorder = recorder_factory(settings.var_dir / "recordings")
+
     def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
         return VoiceSession(
             call,
@@ -99,7 +103,9 @@ def sip_agent(
             endpointer=engines.endpointer(),
             transcriber=engines.transcriber,
             synthesizer=engines.synthesizer,
-            options=SessionOptions(),
+            options=options,
+            read_back=engines.read_back,
+            recorder=recorder if settings.recording_enabled else None,
         )
 
     handler = CallHandler(

@@ -40,6 +40,7 @@ async def voice_test(
             endpointer=engines.endpointer(),
             transcriber=engines.transcriber,
             synthesizer=engines.synthesizer,
+            read_back=engines.read_back,
         )
     if not as_json:
         print(f"Bot: {result.greeting}", file=stdout)

@@ -84,6 +84,26 @@ if [[ "$profile" == "test" ]]; then
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
 fi
+# --- human German words for the voice smoke test: the German voices of Debian's kajongg ---
+# Only the package's files are unpacked into var/speech/kajongg (apt-get download, dpkg-deb
+# -x); its Qt dependencies are not installed. Test-only; tests skip when it is missing.
+if [[ "$profile" == "test" ]]; then
+    words_dir="var/speech/kajongg"
+    if [[ -d "$words_dir/usr/share/kajongg/voices/de" || -d /usr/share/kajongg/voices/de ]]; then
+        say "German test words (kajongg's voices) are in place"
+    else
+        say "Fetching the German voices of the Debian package kajongg (about 5 MB, files only)"
+        deb_tmp="$(mktemp -d)"
+        chmod 0755 "$deb_tmp"
+        if (cd "$deb_tmp" && apt-get download -q kajongg >/dev/null 2>&1); then
+            mkdir -p "$words_dir"
+            dpkg-deb -x "$deb_tmp"/kajongg_*.deb "$words_dir"
+        else
+            say "  kajongg could not be downloaded (no network?); the word-level voice test will skip"
+        fi
+        rm -rf "$deb_tmp"
+    fi
+fi
 # --- browser tests: playwright-core and axe-core from npm (no browser download) -----------
 if [[ "$profile" == "test" ]]; then
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

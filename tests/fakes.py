@@ -79,9 +79,9 @@ class FakeSynthesizer:
         return 16000
 
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
-        from voice.tts import split_sentences
+        from voice.tts import speech_units
 
-        for sentence in split_sentences(text):
+        for sentence in speech_units(text):
             self.calls.append(sentence)
             n = 16 * self._ms * len(sentence)
             yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)

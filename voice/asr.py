@@ -17,12 +17,14 @@ import numpy.typing as npt
 import yaml
 
 from voice.audio import AudioFrame, resample
+from voice.speech import DIGIT_WORDS
 
 log = logging.getLogger(__name__)
 
 ASR_RATE = 16000
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, 100 mel frames per second
 SHORT_CONTEXT_MAX_S = 25.0
+HOP_SAMPLES = ASR_RATE // 100  # one mel frame
 CONTEXT_MARGIN_FRAMES = 300  # 3 s of silence after the speech keeps the decoder calm
 _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
@@ -148,9 +150,13 @@ def _has_files(target: Path) -> bool:
     return all((target / name).is_file() for name in _MODEL_FILES)
 
 
-def vocabulary_prompt(knowledge_dir: Path, *, extra: Iterable[str] = (), limit: int = 60) -> str:
+def vocabulary_prompt(
+    knowledge_dir: Path, *, extra: Iterable[str] = (), limit: int = 60, focused: bool = False
+) -> str:
     """Municipal terms (department names and synonyms from `knowledge_dir`, plus `extra`)
-    as a prompt that keeps Whisper from splitting German compounds."""
+    as a prompt that keeps Whisper from splitting German compounds. `focused` keeps only the
+    single words that matter: no spelled-out umlauts ("Buergeramt"), no inflected duplicates
+    ("Bauamts"), no phrases, and at most 30 terms (a long prompt biases short answers)."""
     terms: list[str] = list(extra)
     for path in sorted(knowledge_dir.glob("*.yml")):
         try:
@@ -167,7 +173,24 @@ def vocabulary_prompt(knowledge_dir: Path, *, extra: Iterable[str] = (), limit: 
         term = term.strip()
         if term and term.isprintable() and term.lower() not in {t.lower() for t in seen}:
             seen[term] = None
-    return ", ".join(list(seen)[:limit])
+    kept = list(seen)
+    if focused:
+        kept = [t for t in kept if _matters(t, seen)][: min(limit, 30)]
+    return ", ".join(kept[:limit])
+
+
+_SPELLED_UMLAUTS = (("ae", "ä"), ("oe", "ö"), ("ue", "ü"), ("Ae", "Ä"), ("Oe", "Ö"), ("Ue", "Ü"))
+
+
+def _matters(term: str, terms: dict[str, None]) -> bool:
+    if " " in term or "-" in term or len(term) < 5:
+        return False
+    umlauts = term
+    for spelled, letter in _SPELLED_UMLAUTS:
+        umlauts = umlauts.replace(spelled, letter)
+    if umlauts != term and umlauts in terms:
+        return False
+    return not (term.endswith("s") and term[:-1] in terms)
 
 
 MUNICIPAL_TERMS = (
@@ -187,6 +210,26 @@ MUNICIPAL_TERMS = (
     "Termin",
     "Öffnungszeiten",
 )
+
+
+def collapse_repeats(text: str, *, min_repeats: int = 3) -> str:
+    """One copy of a phrase the decoder looped on ("Kreis 4, Kreis 4, Kreis 4, Kre" ->
+    "Kreis 4"): on a very short word, Whisper may repeat it until the length limit.
+    Digits alone are left alone: "null null null" may well be part of a phone number."""
+    words = text.split()
+    for period in range(1, len(words) // min_repeats + 1):
+        unit = [w.strip(",.;!?") for w in words[:period]]
+        copies = [
+            [w.strip(",.;!?") for w in words[i : i + period]] for i in range(0, len(words), period)
+        ]
+        full = [c for c in copies if len(c) == period]
+        tail = copies[-1] if len(copies[-1]) < period else []
+        if all(u.isdigit() or u.lower() in DIGIT_WORDS for u in unit):
+            continue
+        looped = len(full) >= min_repeats and all(c == unit for c in full)
+        if looped and all(u.startswith(t) for u, t in zip(unit, tail, strict=False)):
+            return " ".join(words[:period]).rstrip(",;")
+    return text
 
 
 def _round_up(value: int, step: int) -> int:
@@ -253,11 +296,14 @@ class WhisperTranscriber:
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
-        features = self._model.feature_extractor(samples)[..., :-1]
-        frames = features.shape[-1]
+        # Pad with silent audio, not with zero features: a zero log-mel frame is not
+        # silence, and the decoder then clips the last word of audio that ends early
+        # (as a speculative transcription's does).
+        frames = len(samples) // HOP_SAMPLES
         window = min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
-        padded = np.pad(features, ((0, 0), (0, window - frames)))
-        encoded = self._model.encode(padded)
+        audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
+        features = self._model.feature_extractor(audio)[..., :window]
+        encoded = self._model.encode(features)
         duration_s = len(samples) / ASR_RATE
         (result,) = self._model.model.generate(
             encoded,
@@ -269,7 +315,7 @@ class WhisperTranscriber:
             suppress_tokens=[-1],
         )
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = self._tokenizer.decode(tokens).strip()
+        text = collapse_repeats(self._tokenizer.decode(tokens).strip())
         confidence = math.exp(result.scores[0]) if tokens else 0.0
         return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialogue.core import DialogueCore
@@ -12,9 +13,10 @@ from dialogue.messages import Channel, Role, UserTurn
 from dialogue.store import ConversationStore
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, concat
+from voice.speculative import SpeculativeTranscriber
 from voice.speech import readback
 from voice.tts import Synthesizer
-from voice.vad import Endpointer, SpeechEnded
+from voice.vad import Endpointer, SpeechEnded, SpeechPaused, VadEvent
 
 FEED_MS = 20
 
@@ -30,6 +32,7 @@ class TurnReport:
     confidence: float | None
     reply: str
     hangup: bool
+    speculative: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
@@ -40,6 +43,7 @@ class TurnReport:
             "confidence": self.confidence,
             "reply": self.reply,
             "hangup": self.hangup,
+            "speculative": self.speculative,
             "timings_ms": self.timings_ms,
         }
 
@@ -64,28 +68,56 @@ async def run_recording(
     endpointer: Endpointer,
     transcriber: Transcriber,
     synthesizer: Synthesizer,
+    read_back: Callable[[str], str | None] = readback,
 ) -> FileRun:
     """Plays `audio` into the endpointer in 20 ms frames and answers each turn in order.
-    Stops after a reply that hangs up. Bot audio is returned at the synthesiser's rate."""
-    rate = synthesizer.sample_rate
+    Stops after a reply that hangs up. Bot audio is returned at the synthesiser's rate.
+    When the endpointer reports pauses, transcription starts there (speculatively) and the
+    audio time from a pause to the next event passes in wall-clock time, as on a call."""
     greeting = " ".join(r.text for r in await core.greet(session_id, Channel.VOICE) if r.text)
     bot_audio = [await _speak(synthesizer, greeting)]
-    turns: list[TurnReport] = []
     frames = audio.split(FEED_MS)
     events = [event for frame in frames for event in endpointer.feed(frame)]
     events += endpointer.flush()
+    asr = SpeculativeTranscriber(transcriber)
+    try:
+        return await _turns(
+            events, asr, core, store, session_id, synthesizer, read_back, greeting, bot_audio
+        )
+    finally:
+        await asr.aclose()
+
+
+async def _turns(
+    events: list[VadEvent],
+    asr: SpeculativeTranscriber,
+    core: DialogueCore,
+    store: ConversationStore,
+    session_id: str,
+    synthesizer: Synthesizer,
+    read_back: Callable[[str], str | None],
+    greeting: str,
+    bot_audio: list[AudioFrame],
+) -> FileRun:
+    turns: list[TurnReport] = []
+    last_at = 0.0
     for event in events:
+        await asr.settle(event.at_s - last_at)
+        last_at = event.at_s
+        if isinstance(event, SpeechPaused):
+            asr.paused(event)
         if not isinstance(event, SpeechEnded):
             continue
         ended = time.perf_counter()
-        transcript = await asyncio.to_thread(transcriber.transcribe, event.audio)
+        recognised = await asr.ended(event)
+        transcript = recognised.transcript
         asr_done = time.perf_counter()
         if not transcript.text.strip():
             continue
         turn = UserTurn(session_id, Channel.VOICE, transcript.text, transcript.confidence)
         replies = await core.handle(turn)
         dialogue_done = time.perf_counter()
-        texts = [t for t in [readback(transcript.text)] if t] + [r.text for r in replies if r.text]
+        texts = [t for t in [read_back(transcript.text)] if t] + [r.text for r in replies if r.text]
         reply = " ".join(texts)
         speech, first_audio = await _speak_timed(synthesizer, reply)
         bot_audio.append(speech)
@@ -99,6 +131,7 @@ async def run_recording(
                 confidence=confidence,
                 reply=reply,
                 hangup=hangup,
+                speculative=recognised.speculative,
                 timings_ms={
                     "asr": _ms(asr_done - ended),
                     "dialogue": _ms(dialogue_done - asr_done),
@@ -111,7 +144,7 @@ async def run_recording(
         )
         if hangup:
             break
-    return FileRun(greeting, tuple(turns), concat(bot_audio, rate))
+    return FileRun(greeting, tuple(turns), concat(bot_audio, synthesizer.sample_rate))
 
 
 async def _speak(synthesizer: Synthesizer, text: str) -> AudioFrame:

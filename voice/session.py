@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 from dialogue.core import DialogueCore
@@ -16,9 +17,11 @@ from dialogue.messages import BotReply, Channel, Handoff, UserTurn
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.recording import Recorder
+from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, parse_consent, readback, spell_digits
-from voice.tts import Synthesizer
-from voice.vad import Endpointer, SpeechEnded, SpeechStarted
+from voice.tts import Synthesizer, speech_units, split_sentences
+from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ CALLBACK_TYPE_NUMBER_TEXT = (
 )
 CALLBACK_DECLINED_TEXT = "In Ordnung. Kann ich Ihnen sonst noch helfen?"
 _PHONE_NUMBER = re.compile(r"\+?\d{3,20}")
+FIXED_PROMPTS = (REPROMPT_TEXT, SILENCE_GOODBYE_TEXT, CONSENT_TEXT)  # cached at start-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class SessionResult:
     consent: Consent | None = None
     barge_ins: int = 0
     turns: int = 0
+    recording: Path | None = None  # only when the caller consented
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,15 +155,20 @@ class VoiceSession:
         synthesizer: Synthesizer,
         options: SessionOptions = SessionOptions(),
         on_consent: Callable[[Consent], None] | None = None,
+        read_back: Callable[[str], str | None] = readback,
+        recorder: Callable[[int], Recorder] | None = None,
     ) -> None:
         self._call = call
         self._core = core
         self._id = session_id
         self._ep = endpointer
-        self._asr = transcriber
+        self._asr = SpeculativeTranscriber(transcriber)
         self._tts = synthesizer
         self._opts = options
         self._on_consent = on_consent
+        self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
+        self._make_recorder = recorder  # used only after the caller consented
+        self._recorder: Recorder | None = None
         self._speech: _Speech | None = None
         self._result = SessionResult(EndReason.CALLER_HANGUP)
         self._silence_s = 0.0
@@ -176,6 +186,9 @@ class VoiceSession:
                 await self._listen()
             finally:
                 self._done.set()
+                await self._asr.aclose()
+                if self._recorder is not None:
+                    self._recorder.close()
                 await self._stop_speaking()
                 dialogue.cancel()
         return self._result
@@ -196,6 +209,8 @@ class VoiceSession:
                     return
 
     async def _on_audio(self, frame: AudioFrame) -> None:
+        if self._recorder is not None:
+            self._recorder.caller(frame)
         await self._dtmf_timeout(frame.duration_s)
         for event in self._ep.feed(frame):
             match event:
@@ -206,8 +221,10 @@ class VoiceSession:
                         self._result.barge_ins += 1
                         log.info("barge-in: playback stopped")
                         await self._stop_speaking()
-                case SpeechEnded(audio=audio):
-                    await self._recognise(audio)
+                case SpeechPaused():
+                    self._asr.paused(event)
+                case SpeechEnded():
+                    await self._recognise(event)
         if self._speaking() or self._ep.in_speech:
             self._silence_s = 0.0
             return
@@ -223,8 +240,8 @@ class VoiceSession:
             else:
                 self._start_speaking([REPROMPT_TEXT])
 
-    async def _recognise(self, audio: AudioFrame) -> None:
-        transcript = await asyncio.to_thread(self._asr.transcribe, audio)
+    async def _recognise(self, ended: SpeechEnded) -> None:
+        transcript = (await self._asr.ended(ended)).transcript
         if transcript.text.strip():
             self._reprompts = 0
             await self._turns.put(
@@ -273,7 +290,7 @@ class VoiceSession:
             texts: list[str] = []
             if turn.text.isdigit():
                 texts.append(f"Sie haben eingegeben: {spell_digits(turn.text)}.")
-            elif (confirmation := readback(turn.text)) is not None:
+            elif (confirmation := self._read_back(turn.text)) is not None:
                 texts.append(confirmation)
             replies = await self._core.handle(turn)
             texts += [r.text for r in replies if r.text]
@@ -297,6 +314,16 @@ class VoiceSession:
         log.info("recording consent: %s", final.value)
         if self._on_consent is not None:
             self._on_consent(final)
+        if final is Consent.GRANTED and self._make_recorder is not None:
+            self._start_recording(self._make_recorder)
+
+    def _start_recording(self, make: Callable[[int], Recorder]) -> None:
+        try:
+            self._recorder = make(self._call.sample_rate)
+        except (OSError, ValueError) as exc:
+            log.warning("recording could not start (%s); the call goes on", type(exc).__name__)
+            return
+        self._result.recording = self._recorder.path
 
     async def _act(self, replies: list[BotReply], texts: list[str]) -> list[str] | None:
         """Acts on handoff and hang-up replies: what to say next, or None when the call ends."""
@@ -391,14 +418,19 @@ class VoiceSession:
 
     async def _play(self, texts: list[str], protect_first: bool) -> None:
         rate = self._call.sample_rate
-        first = True
+        # the first sentence may come in two units (speech_units); protect both
+        first = split_sentences(texts[0]) if texts else []
+        protected = len(speech_units(first[0])) if first else 0
+        played = 0
         for text in texts:
             sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
             while (audio := await asyncio.to_thread(next, sentences, None)) is not None:
                 for frame in resample(audio, rate).split(FRAME_MS):
+                    if self._recorder is not None:
+                        self._recorder.bot(frame)
                     await self._call.play(frame)
-                if first and protect_first and self._speech is not None:
+                played += 1
+                if protect_first and played >= protected and self._speech is not None:
                     self._speech.interruptible.set()
-                first = False
         if self._speech is not None:
             self._speech.interruptible.set()

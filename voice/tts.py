@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,8 +22,9 @@ _VOICE_NAME = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|
 
 
 class Synthesizer(Protocol):
-    """Turns text into audio, one frame per sentence, so playback can start early.
-    Blocking; call it from a worker thread."""
+    """Turns text into audio, one frame per unit of `speech_units(text)` (sentences, the
+    first one maybe cut in two), so playback can start early. Blocking; call it from a
+    worker thread."""
 
     @property
     def sample_rate(self) -> int: ...
@@ -45,6 +46,36 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+# Words before which a long first sentence may be cut when it has no comma.
+_CLAUSE_STARTS = frozenset(
+    {"und", "oder", "aber", "bis", "für", "mit", "um", "am", "im", "in", "an", "bei"}
+    | {"nach", "von", "vom", "zum", "zur", "wenn", "dass", "weil", "ob"}
+)
+FIRST_UNIT_WORDS = 6
+
+
+def speech_units(text: str, *, first_words: int = FIRST_UNIT_WORDS) -> list[str]:
+    """What is synthesised in one piece: the sentences of `text`, with a first sentence
+    longer than `first_words` words cut once, at its first comma or else before a
+    conjunction or preposition, so the first audio is ready sooner."""
+    units = split_sentences(text)
+    if units:
+        units[:1] = _split_first(units[0], first_words)
+    return units
+
+
+def _split_first(sentence: str, first_words: int) -> list[str]:
+    words = sentence.split()
+    if len(words) <= first_words:
+        return [sentence]
+    cuts = [i + 1 for i in range(2, len(words) - 3) if words[i].endswith(",")]
+    cuts += [i for i in range(3, len(words) - 2) if words[i].lower() in _CLAUSE_STARTS]
+    if not cuts:
+        return [sentence]
+    cut = cuts[0]
+    return [" ".join(words[:cut]), " ".join(words[cut:])]
+
+
 def _continues(sentence: str) -> bool:
     if not sentence.endswith("."):
         return False
@@ -53,9 +84,18 @@ def _continues(sentence: str) -> bool:
 
 
 class PiperSynthesizer:
-    """Piper voice (ONNX) from a model path; its `.onnx.json` config lies beside it."""
+    """Piper voice (ONNX) from a model path; its `.onnx.json` config lies beside it.
+    `warm`: one short synthesis at load, so the first caller does not pay onnxruntime's
+    slow first run; `first_words`: see `speech_units` (a large value: no cut)."""
 
-    def __init__(self, model_path: Path, *, use_cuda: bool = False) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        use_cuda: bool = False,
+        warm: bool = True,
+        first_words: int = FIRST_UNIT_WORDS,
+    ) -> None:
         from piper import PiperVoice
 
         config = Path(f"{model_path}.json")
@@ -63,13 +103,17 @@ class PiperSynthesizer:
             raise FileNotFoundError(f"Piper voice {model_path} (and {config.name}) not found")
         self._voice = PiperVoice.load(model_path, config_path=config, use_cuda=use_cuda)
         self._lock = threading.Lock()  # one onnxruntime session, one synthesis at a time
+        self._first_words = first_words
+        if warm:
+            for _ in self.synthesize("Guten Tag, hier ist die Stadtverwaltung."):
+                pass
 
     @property
     def sample_rate(self) -> int:
         return int(self._voice.config.sample_rate)
 
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
-        for sentence in split_sentences(text):
+        for sentence in speech_units(text, first_words=self._first_words):
             with self._lock:
                 chunks = list(self._voice.synthesize(sentence))
             pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
@@ -92,7 +136,7 @@ class PicoSynthesizer:
         return 16000
 
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
-        for sentence in split_sentences(text):
+        for sentence in speech_units(text):
             with self._lock:
                 pcm = self._tts.speak(sentence, voice=self._language)
             pcm = pcm[: len(pcm) - len(pcm) % 2]
@@ -133,21 +177,27 @@ class CachingSynthesizer:
         return CacheStats(self._hits, self._misses, self._bytes)
 
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
-        for sentence in split_sentences(text):
+        for unit in speech_units(text):
             with self._lock:
-                cached = self._entries.get(sentence)
+                cached = self._entries.get(unit)
                 if cached is not None:
-                    self._entries.move_to_end(sentence)
+                    self._entries.move_to_end(unit)
                     self._hits += 1
             if cached is not None:
                 yield cached
                 continue
-            frames = list(self._engine.synthesize(sentence))
-            if not frames:
-                continue
-            frame = AudioFrame(b"".join(f.pcm for f in frames), frames[0].sample_rate)
-            self._store(sentence, frame)
-            yield frame
+            frames: list[AudioFrame] = []
+            for frame in self._engine.synthesize(unit):
+                frames.append(frame)
+                yield frame
+            if frames:
+                self._store(unit, AudioFrame(b"".join(f.pcm for f in frames), self.sample_rate))
+
+    def prefill(self, texts: Iterable[str]) -> None:
+        """Synthesises fixed prompts (reprompt, goodbye, ...) into the cache ahead of use."""
+        for text in texts:
+            for _ in self.synthesize(text):
+                pass
 
     def _store(self, sentence: str, frame: AudioFrame) -> None:
         with self._lock:

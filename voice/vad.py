@@ -82,15 +82,27 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The caller has been silent for `pause_ms` within a turn: `audio` (16 kHz) is the turn
+    so far, ready for a speculative transcription. Emitted only when `pause_ms` is set."""
+
+    audio: AudioFrame
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechEnded:
-    """The turn is over: `audio` (16 kHz) holds it; `at_s` is when the endpointer decided."""
+    """The turn is over: `audio` (16 kHz) holds it; `at_s` is when the endpointer decided.
+    `pause_holds`: the turn's last `SpeechPaused` was not followed by more speech, so a
+    transcription of its audio stands for the whole turn."""
 
     audio: AudioFrame
     at_s: float
     endpoint_silence_s: float
+    pause_holds: bool = False
 
 
-VadEvent = SpeechStarted | SpeechEnded
+VadEvent = SpeechStarted | SpeechPaused | SpeechEnded
 
 
 class _State(enum.Enum):
@@ -113,6 +125,7 @@ class Endpointer:
         end_silence_ms: int = 500,
         pre_roll_ms: int = 320,
         max_utterance_s: float = 30.0,
+        pause_ms: int | None = None,
     ) -> None:
         if not 0 < threshold < 1:
             raise ValueError("threshold must be in (0, 1)")
@@ -120,7 +133,10 @@ class Endpointer:
             raise ValueError("start_ms must be in [0, 1000], end_silence_ms in [100, 5000]")
         if not 1 <= max_utterance_s <= 120 or not 0 <= pre_roll_ms <= 2000:
             raise ValueError("max_utterance_s must be in [1, 120], pre_roll_ms in [0, 2000]")
+        if pause_ms is not None and not CHUNK_MS <= pause_ms < end_silence_ms - CHUNK_MS:
+            raise ValueError("pause_ms must be at least 32 and one chunk below end_silence_ms")
         self._vad = vad
+        self._pause_chunks = None if pause_ms is None else -(-pause_ms // CHUNK_MS)
         self._threshold = threshold
         self._neg_threshold = max(threshold - 0.15, 0.01)
         self._start_chunks = max(1, -(-start_ms // CHUNK_MS))
@@ -193,14 +209,22 @@ class Endpointer:
                 self._run = self._run + 1 if probability < self._neg_threshold else 0
                 if self._run >= self._end_chunks or len(self._utterance) >= self._max_chunks:
                     return self._end(self._run * CHUNK_MS / 1000)
+                if self._run == self._pause_chunks:
+                    return SpeechPaused(self._audio(), at_s=self._now())
         return None
 
+    def _audio(self) -> AudioFrame:
+        return AudioFrame(np.concatenate(self._utterance).astype("<i2").tobytes(), VAD_RATE)
+
     def _end(self, silence_s: float) -> SpeechEnded:
-        audio = AudioFrame(np.concatenate(self._utterance).astype("<i2").tobytes(), VAD_RATE)
+        audio = self._audio()
+        holds = self._pause_chunks is not None and self._run >= self._pause_chunks
         self._state = _State.SILENCE
         self._utterance = []
         self._run = 0
-        return SpeechEnded(audio=audio, at_s=self._now(), endpoint_silence_s=silence_s)
+        return SpeechEnded(
+            audio=audio, at_s=self._now(), endpoint_silence_s=silence_s, pause_holds=holds
+        )
 
     def _now(self) -> float:
         return self._chunks_seen * CHUNK_SAMPLES / VAD_RATE

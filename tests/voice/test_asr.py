@@ -8,6 +8,7 @@ from voice.asr import (
     Device,
     ModelUnavailable,
     choose_device,
+    collapse_repeats,
     join_packaged_model,
     resolve_model,
     vocabulary_prompt,
@@ -83,3 +84,30 @@ def test_vocabulary_prompt_holds_municipal_terms() -> None:
     terms = prompt.split(", ")
     assert "Bürgerbüro" in terms and "Einwohnermeldeamt" in terms
     assert terms.count("Hundesteuer") == 1 and "hundesteuer" not in terms
+
+
+def test_focused_prompt_keeps_single_words_that_matter() -> None:
+    knowledge = REPO / "intents" / "knowledge"
+    full = vocabulary_prompt(knowledge, extra=["Hundesteuer"]).split(", ")
+    focused = vocabulary_prompt(knowledge, extra=["Hundesteuer"], focused=True).split(", ")
+    assert "Buergeramt" in full and "Bauamts" in full
+    assert "Buergeramt" not in focused and "Bauamts" not in focused  # spellings, inflections
+    assert "Bürgeramt" in focused and "Hundesteuer" in focused
+    assert all(" " not in t and "-" not in t for t in focused)
+    assert len(focused) <= 30 < len(full)
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        ("Kreis 4, Kreis 4, Kreis 4, Kre", "Kreis 4"),
+        ("Ver Ver Ver Ver Ver", "Ver"),
+        ("Ich brauche einen neuen Personalausweis.", "Ich brauche einen neuen Personalausweis."),
+        ("Wie bitte? Wie bitte?", "Wie bitte? Wie bitte?"),  # twice is not a loop
+        ("null null null eins", "null null null eins"),  # digits of a phone number
+        ("3, 4, 3, 4, 3, 4", "3, 4, 3, 4, 3, 4"),
+        ("", ""),
+    ],
+)
+def test_a_decoder_loop_is_collapsed_to_one_copy(decoded: str, kept: str) -> None:
+    assert collapse_repeats(decoded) == kept

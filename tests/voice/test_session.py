@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import wave
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,8 @@ from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
 from dialogue.store import ConversationStore
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
+from voice.readback import ReadBack, Streets
+from voice.recording import Recorder, recorder_factory
 from voice.session import (
     CALLBACK_DECLINED_TEXT,
     CALLBACK_TRIGGER,
@@ -29,7 +34,7 @@ from voice.session import (
     SessionResult,
     VoiceSession,
 )
-from voice.speech import Consent
+from voice.speech import Consent, readback
 from voice.vad import Endpointer
 
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
@@ -55,7 +60,15 @@ async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
 
 
 class Harness:
-    def __init__(self, store: ConversationStore, *texts: str, **options: object) -> None:
+    def __init__(
+        self,
+        store: ConversationStore,
+        *texts: str,
+        pause_ms: int | None = None,
+        read_back: Callable[[str], str | None] = readback,
+        recorder: Callable[[int], Recorder] | None = None,
+        **options: object,
+    ) -> None:
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
@@ -65,11 +78,13 @@ class Harness:
             self.call,
             DialogueCore(self.engine, store),
             session_id="call-1",
-            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
             synthesizer=self.tts,
             options=SessionOptions(**options),  # type: ignore[arg-type]
             on_consent=self.consents.append,
+            read_back=read_back,
+            recorder=recorder,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
@@ -151,6 +166,35 @@ async def test_first_greeting_sentence_cannot_be_interrupted(store: Conversation
         assert first >= 1 and h.tts.calls[0] == "Hier spricht ein Computer."
 
 
+async def test_a_long_first_greeting_sentence_is_protected_in_both_parts(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = "Hier spricht ein Computer der Stadt, der Ihnen gerne bei Fragen hilft. Bitte?"
+    monkeypatch.setattr(f"{__name__}.GREETING", long)
+    async with Harness(store) as h:
+        await h.until(lambda: len(h.tts.calls) >= 2)
+        assert h.tts.calls[:2] == [
+            "Hier spricht ein Computer der Stadt,",
+            "der Ihnen gerne bei Fragen hilft.",
+        ]
+        # the second unit is synthesised once the first has played: talk over it now
+        await h.audio(SPEECH, 12)
+        assert not h.call.stops
+
+
+async def test_speculative_transcription_is_used_when_the_caller_stays_silent(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "Hundesteuer", pause_ms=96) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert h.engine.received[-1] == ("call-1", Channel.VOICE, "Hundesteuer")
+        # transcribed once, at the pause: the audio lacks the last 224 ms of end silence
+        (heard,) = h.asr.heard
+        assert 25 * 0.02 + 0.096 <= heard <= 25 * 0.02 + 0.32 + 0.096 + 0.032
+
+
 async def test_reprompts_then_hangs_up_after_silence(store: ConversationStore) -> None:
     async with Harness(store, reprompt_after_s=2.0, max_reprompts=1) as h:
         await h.until_quiet()
@@ -191,6 +235,20 @@ async def test_spoken_numbers_are_read_back(store: ConversationStore) -> None:
         await h.audio(SPEECH, 25)
         await h.until_quiet()
         assert "Ich habe verstanden: vier sieben eins eins." in h.tts.calls
+
+
+async def test_dates_and_streets_are_read_back_when_configured(store: ConversationStore) -> None:
+    read_back = ReadBack(
+        streets=Streets(("Bergstraße",)), today=lambda: datetime.date(2026, 11, 22)
+    )
+    said = "In der Berg Straße 5 am 3. Dezember"
+    async with Harness(store, said, read_back=read_back) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        spoken = " ".join(h.tts.calls)  # units: a long first sentence comes in two
+        assert "Ich habe verstanden: Bergstraße 5, Donnerstag, der dritte Dezember." in spoken
+        assert h.engine.received[-1][2] == said  # the dialogue gets what was said
 
 
 async def test_goodbye_reply_hangs_up(store: ConversationStore) -> None:
@@ -282,3 +340,42 @@ async def test_declined_callback_goes_back_to_the_dialogue(store: ConversationSt
         await h.until_quiet()
         assert " ".join(h.tts.calls).endswith(CALLBACK_DECLINED_TEXT)
         assert CALLBACK_TRIGGER not in [r[2] for r in h.engine.received]
+
+
+@pytest.mark.parametrize(("answer", "recorded"), [("1", True), ("2", False)])
+async def test_only_consented_calls_are_recorded(
+    store: ConversationStore, tmp_path: Path, answer: str, recorded: bool
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, recording_enabled=True, recorder=recorder_factory(folder)) as h:
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn(answer))
+        await h.until(lambda: bool(h.consents))
+        await h.audio(SPEECH, 25)  # the caller speaks, the bot answers
+        await h.until_quiet()
+    result = await h.result()
+    files = list(folder.glob("*.wav")) if folder.exists() else []
+    if not recorded:
+        assert files == [] and result.recording is None
+        return
+    assert files == [result.recording]
+    assert "call-1" not in files[0].name  # no session id or number in the name
+    with wave.open(str(files[0])) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    caller, bot = stereo[0::2], stereo[1::2]
+    assert np.abs(caller).max() >= 8000  # the caller's speech is on the left
+    assert np.abs(bot).max() > 0  # the bot's answer on the right
+
+
+async def test_no_recording_without_the_operator_enabling_it(
+    store: ConversationStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, "ja", recorder=recorder_factory(folder)) as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert not h.consents
+    assert (await h.result()).recording is None and not folder.exists()

@@ -13,6 +13,7 @@ from voice.tts import (
     find_voice,
     install_voice,
     make_synthesizer,
+    speech_units,
     split_sentences,
 )
 
@@ -29,6 +30,44 @@ def test_sentences_are_split_for_streaming() -> None:
         "Z. B. bei der Hundesteuer.",
     ]
     assert split_sentences("am 3. Mai geöffnet.") == ["am 3. Mai geöffnet."]
+
+
+def test_a_long_first_sentence_is_cut_once_so_its_first_part_is_ready_sooner() -> None:
+    assert speech_units("Guten Tag. Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet.") == [
+        "Guten Tag.",
+        "Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet.",
+    ]
+    assert speech_units("Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet. Noch etwas?") == [
+        "Das Bürgerbüro hat heute",
+        "bis achtzehn Uhr geöffnet.",
+        "Noch etwas?",
+    ]
+    # a comma wins over a conjunction; short sentences and short tails stay whole
+    assert speech_units("Wenn Sie umziehen, melden Sie sich bitte im Bürgerbüro um.") == [
+        "Wenn Sie umziehen,",
+        "melden Sie sich bitte im Bürgerbüro um.",
+    ]
+    assert speech_units("Sie sprechen mit einem Computer.") == ["Sie sprechen mit einem Computer."]
+    assert speech_units("Ich verbinde Sie jetzt gleich mit einer Kollegin.") == [
+        "Ich verbinde Sie jetzt gleich",
+        "mit einer Kollegin.",
+    ]
+    assert speech_units("Bitte nennen Sie mir Ihren Namen und Ihre Telefonnummer.") == [
+        "Bitte nennen Sie mir Ihren Namen",
+        "und Ihre Telefonnummer.",
+    ]
+    assert speech_units("") == []
+
+
+def test_cache_keeps_units_and_prefill_makes_fixed_prompts_hits() -> None:
+    engine = FakeSynthesizer()
+    cache = CachingSynthesizer(engine, max_bytes=10_000_000)
+    cache.prefill(["Sind Sie noch da? Wie kann ich Ihnen helfen?"])
+    assert cache.stats.misses == 2 and cache.stats.hits == 0
+    frames = list(cache.synthesize("Sind Sie noch da? Wie kann ich Ihnen helfen?"))
+    assert len(frames) == 2 and cache.stats.hits == 2 and len(engine.calls) == 2
+    list(cache.synthesize("Das Bürgerbüro hat heute bis achtzehn Uhr geöffnet."))
+    assert engine.calls[-2:] == ["Das Bürgerbüro hat heute", "bis achtzehn Uhr geöffnet."]
 
 
 def test_cache_answers_repeated_sentences_without_the_engine() -> None:

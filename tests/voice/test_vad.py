@@ -6,7 +6,14 @@ import pytest
 from tests.fakes import FakeVad
 from tests.voice.speech_samples import conversation, espeak, pico
 from voice.audio import AudioFrame
-from voice.vad import Endpointer, SileroVad, SpeechEnded, SpeechStarted, VadEvent
+from voice.vad import (
+    Endpointer,
+    SileroVad,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    VadEvent,
+)
 
 LOUD = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 16000)  # 0.5 s
 
@@ -72,3 +79,28 @@ def test_silero_finds_german_speech_at_8_khz_and_nothing_in_noise() -> None:
     assert [(type(e).__name__, e.at_s) for e in again] == [
         (type(e).__name__, e.at_s) for e in events
     ]
+
+
+def test_pauses_are_reported_and_hold_only_when_the_caller_stays_silent() -> None:
+    audio = pattern(("q", 0.5), ("s", 1.0), ("q", 0.3), ("s", 0.5), ("q", 1.0))
+    events = run(Endpointer(FakeVad(), end_silence_ms=500, pause_ms=192), audio)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "SpeechPaused", "SpeechPaused", "SpeechEnded"]
+    first, second, ended = events[1], events[2], events[3]
+    assert isinstance(first, SpeechPaused) and isinstance(second, SpeechPaused)
+    assert isinstance(ended, SpeechEnded) and ended.pause_holds
+    # the second pause's audio is the whole turn but the trailing silence after the pause
+    assert second.audio.pcm == ended.audio.pcm[: len(second.audio.pcm)]
+    assert ended.audio.duration_s - second.audio.duration_s == pytest.approx(0.32, abs=0.001)
+    assert first.audio.duration_s < second.audio.duration_s - 0.5
+
+
+def test_a_turn_that_ends_by_length_after_speech_does_not_hold_its_pause() -> None:
+    audio = pattern(("q", 0.5), ("s", 0.5), ("q", 0.3), ("s", 1.0))
+    events = run(Endpointer(FakeVad(), pause_ms=192, max_utterance_s=1.5), audio)
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert ended and not ended[0].pause_holds  # cut in the middle of the second phrase
+    without = run(Endpointer(FakeVad()), pattern(("q", 0.5), ("s", 1.0), ("q", 1.0)))
+    assert not any(isinstance(e, SpeechPaused) for e in without)
+    with pytest.raises(ValueError):
+        Endpointer(FakeVad(), end_silence_ms=300, pause_ms=290)
