@@ -91,7 +91,7 @@ def test_keypad_zero_asks_for_a_person_and_a_callback_is_offered(
 
 def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: Path) -> None:
     uri = wait_for_hotline(gateway)
-    write_wav(tmp_path / "caller.wav", pico("Ich möchte meinen Hund anmelden."))
+    write_wav(tmp_path / "caller.wav", pico("Was kostet ein neuer Personalausweis?"))
     done = subprocess.run(
         [
             str(REPO / ".venv" / "bin" / "rathausbot"),
@@ -104,7 +104,7 @@ def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: 
             "--lead",
             "21",
             "--listen",
-            "12",
+            "20",
         ],
         cwd=REPO,
         env=gateway.env,
@@ -115,7 +115,7 @@ def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: 
     assert done.returncode == 0, done.stderr[-3000:] + gateway.log_tail()
     assert "Answered (PCMU)" in done.stderr and "Wrote" in done.stderr
     heard = transcribe(gateway.settings, tmp_path / "heard.wav")
-    assert "hund" in heard, heard  # the dog tax answer
+    assert "personalausweis" in heard and "euro" in heard, heard  # the fee was answered
 
 
 def test_rathausbot_call_refuses_a_uri_that_is_not_sip(gateway: Gateway, tmp_path: Path) -> None:
