@@ -139,7 +139,21 @@ class CallHandler:
             watcher = asyncio.create_task(_close_when_ended(call, media), name=f"call-{tag}")
             session_id = f"sip-{secrets.token_hex(8)}"
             result = await self._sessions(SipVoiceCall(call, media, self._policy), session_id).run()
-            log.info("call %s ended: %s, %d turns", tag, result.end.value, result.turns)
+            stats, jitter = media.stats, media.stats.jitter
+            log.info(
+                "call %s ended: %s, %d turns; RTP in %d (lost %d, late %d, underruns %d, "
+                "dropped %d, consumer lag %d), out %d",
+                tag,
+                result.end.value,
+                result.turns,
+                stats.packets_received,
+                jitter.lost,
+                jitter.late,
+                jitter.underruns,
+                jitter.dropped,
+                stats.frames_dropped,
+                stats.packets_sent,
+            )
         finally:
             if watcher is not None:
                 await cancel_and_wait(watcher)

@@ -36,10 +36,22 @@ def silero_model_path() -> Path:
     return Path(get_assets_path()) / "silero_vad_v6.onnx"
 
 
+QUIET_RESET_S = 3.0  # recurrent state is renewed after this much audio without speech
+QUIET_PROBABILITY = 0.15
+ONSET_PROBABILITY = 0.15  # a turn starts where the probability last rose above this
+ONSET_SEARCH_CHUNKS = 40  # ... searching back at most 1.28 s before the detected start
+ONSET_GAP_CHUNKS = 3  # ... over dips below it of up to 96 ms
+PRIME_S = 2.5  # silence a fresh state is run on: Silero reacts late right after a zero state
+
+
 class SileroVad:
     """Streaming Silero VAD: keeps the model's recurrent state between chunks.
 
-    One instance per audio stream (it is stateful); the ONNX session may be shared.
+    One instance per audio stream (it is stateful); the ONNX session may be shared. The
+    state is renewed after `QUIET_RESET_S` without speech: kept across a long silence it
+    drifts, and speech after 10-20 s of silence was then detected up to 1.6 s late (the
+    start of the caller's sentence was lost). A renewed state is primed on `PRIME_S` of
+    silence, the state in which speech onsets are detected within a chunk or two.
     """
 
     def __init__(self, path: Path | None = None, *, session: object | None = None) -> None:
@@ -62,10 +74,24 @@ class SileroVad:
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
+        self._quiet_chunks = 0
+        silence = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+        for _ in range(round(PRIME_S * VAD_RATE / CHUNK_SAMPLES)):
+            self._run(silence)
+        self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
 
     def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
         if chunk.shape != (CHUNK_SAMPLES,):
             raise ValueError(f"need {CHUNK_SAMPLES} samples, got {chunk.shape}")
+        probability = self._run(chunk)
+        self._quiet_chunks = self._quiet_chunks + 1 if probability < QUIET_PROBABILITY else 0
+        if self._quiet_chunks * CHUNK_SAMPLES >= QUIET_RESET_S * VAD_RATE:
+            context = self._context
+            self.reset()
+            self._context = context
+        return probability
+
+    def _run(self, chunk: npt.NDArray[np.float32]) -> float:
         batch = np.concatenate([self._context, chunk]).reshape(1, -1).astype(np.float32)
         out, self._h, self._c = self.session.run(  # type: ignore[union-attr]
             None, {"input": batch, "h": self._h, "c": self._c}
@@ -142,8 +168,12 @@ class Endpointer:
         self._start_chunks = max(1, -(-start_ms // CHUNK_MS))
         self._end_chunks = -(-end_silence_ms // CHUNK_MS)
         self._max_chunks = int(max_utterance_s * 1000) // CHUNK_MS
-        self._pre_roll: collections.deque[npt.NDArray[np.int16]] = collections.deque(
-            maxlen=max(1, pre_roll_ms // CHUNK_MS)
+        self._pre_roll_chunks = max(1, pre_roll_ms // CHUNK_MS)
+        # chunks before a detected start, with their speech probability: the turn begins
+        # where the probability rose (a soft first word can stay below the threshold for
+        # a while), plus the pre-roll
+        self._pre_roll: collections.deque[tuple[npt.NDArray[np.int16], float]] = collections.deque(
+            maxlen=self._pre_roll_chunks + ONSET_SEARCH_CHUNKS
         )
         self._resampler: soxr.ResampleStream | None = None
         self._input_rate: int | None = None
@@ -196,11 +226,11 @@ class Endpointer:
         probability = self._vad.speech_probability(chunk.astype(np.float32) / 32768.0)
         match self._state:
             case _State.SILENCE:
-                self._pre_roll.append(chunk)
+                self._pre_roll.append((chunk, probability))
                 self._run = self._run + 1 if probability >= self._threshold else 0
                 if self._run >= self._start_chunks:
                     self._state = _State.SPEECH
-                    self._utterance = list(self._pre_roll)
+                    self._utterance = self._onset()
                     self._pre_roll.clear()
                     self._run = 0
                     return SpeechStarted(at_s=self._now())
@@ -212,6 +242,23 @@ class Endpointer:
                 if self._run == self._pause_chunks:
                     return SpeechPaused(self._audio(), at_s=self._now())
         return None
+
+    def _onset(self) -> list[npt.NDArray[np.int16]]:
+        """The chunks from where the speech probability rose (searching back at most
+        ONSET_SEARCH_CHUNKS), with the pre-roll counted from the detection's first chunk."""
+        chunks = list(self._pre_roll)
+        start = len(chunks) - self._start_chunks
+        while True:  # back over chunks above ONSET_PROBABILITY, and dips of ONSET_GAP_CHUNKS
+            earlier = [
+                i
+                for i in range(max(0, start - 1 - ONSET_GAP_CHUNKS), start)
+                if chunks[i][1] >= ONSET_PROBABILITY
+            ]
+            if not earlier:
+                break
+            start = earlier[0] if chunks[start - 1][1] < ONSET_PROBABILITY else start - 1
+        pad = max(0, self._pre_roll_chunks - self._start_chunks)
+        return [chunk for chunk, _ in chunks[max(0, start - pad) :]]
 
     def _audio(self) -> AudioFrame:
         return AudioFrame(np.concatenate(self._utterance).astype("<i2").tobytes(), VAD_RATE)

@@ -299,7 +299,7 @@ async def test_refused_transfer_offers_a_callback_to_the_callers_own_number(
         await h.until_quiet()
         h.call.send(DtmfIn("0"))
         await h.until(lambda: bool(h.call.transferred))
-        await h.until_quiet()
+        await h.until(lambda: "sechs zurückrufen" in " ".join(h.tts.calls))
         spoken = " ".join(h.tts.calls)
         assert TRANSFER_FAILED_TEXT in spoken
         assert "drei null eins zwei drei vier fünf sechs zurückrufen" in spoken
@@ -318,10 +318,10 @@ async def test_outside_staff_hours_no_transfer_is_tried_and_a_typed_number_is_ta
         await h.until_quiet()
         h.call.send(DtmfIn("0"))
         await h.until(lambda: h.engine.received[-1][2] == "/human_handoff")
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
         await h.until_quiet()
-        assert not h.call.transferred
+        assert not h.call.transferred  # no caller ID to offer, and staff are away:
         assert STAFF_AWAY_TEXT in " ".join(h.tts.calls)
-        assert CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls)  # no caller ID to offer
         for digit in "030999#":
             h.call.send(DtmfIn(digit))
         await h.until(lambda: h.engine.received[-1][2] == "030999")
@@ -335,10 +335,10 @@ async def test_declined_callback_goes_back_to_the_dialogue(store: ConversationSt
         await h.until_quiet()
         h.call.send(DtmfIn("0"))
         await h.until(lambda: h.engine.received[-1][2] == "/human_handoff")
+        await h.until(lambda: "zurückrufen?" in " ".join(h.tts.calls))
         await h.until_quiet()
         await h.audio(SPEECH, 25)
-        await h.until_quiet()
-        assert " ".join(h.tts.calls).endswith(CALLBACK_DECLINED_TEXT)
+        await h.until(lambda: " ".join(h.tts.calls).endswith(CALLBACK_DECLINED_TEXT))
         assert CALLBACK_TRIGGER not in [r[2] for r in h.engine.received]
 
 

@@ -104,3 +104,39 @@ def test_a_turn_that_ends_by_length_after_speech_does_not_hold_its_pause() -> No
     assert not any(isinstance(e, SpeechPaused) for e in without)
     with pytest.raises(ValueError):
         Endpointer(FakeVad(), end_silence_ms=300, pause_ms=290)
+
+
+class ScriptedVad:
+    """Speech probabilities from a list, one per 32 ms chunk."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        self._left = list(probabilities)
+
+    def speech_probability(self, chunk: object) -> float:
+        return self._left.pop(0) if self._left else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_soft_first_word_below_the_threshold_belongs_to_the_turn() -> None:
+    # 20 quiet chunks, 10 chunks of a soft word (0.3), then clear speech
+    probabilities = [0.02] * 20 + [0.3] * 10 + [0.95] * 10 + [0.02] * 30
+    ep = Endpointer(ScriptedVad(probabilities), start_ms=96, end_silence_ms=500, pre_roll_ms=320)
+    events = run(ep, AudioFrame.silence(len(probabilities) * 0.032, 16000))
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ended) == 1
+    # the soft word (320 ms) and 224 ms of pre-roll before it are in the turn
+    assert ended[0].audio.duration_s >= (10 + 10 + 7) * 0.032
+
+
+@pytest.mark.parametrize("lead_s", [1.0, 4.0, 8.0, 21.0, 40.0])
+def test_speech_after_a_long_silence_is_heard_from_its_first_word(lead_s: float) -> None:
+    # Silero's state drifted over long silence: the first 1-1.6 s of a sentence were lost
+    speech = pico("Was kostet ein neuer Personalausweis?")
+    audio = AudioFrame.silence(lead_s, 8000) + speech + AudioFrame.silence(2.0, 8000)
+    ended = [e for e in run(Endpointer(SileroVad()), audio) if isinstance(e, SpeechEnded)]
+    assert len(ended) == 1
+    onset_s = lead_s + int(np.argmax(np.abs(speech.samples) > 500)) / speech.sample_rate
+    turn_start_s = ended[0].at_s - ended[0].audio.duration_s
+    assert turn_start_s <= onset_s
