@@ -408,7 +408,7 @@ class TransactionLayer:
         if invite_tx is None:
             cancel_tx.respond(make_response(cancel_tx.request, 481), now)
             return self._drain(cancel_tx)
-        to_tag = _to_tag(invite_tx)
+        to_tag = _to_tag(invite_tx) or secrets.token_hex(6)
         cancel_tx.respond(make_response(cancel_tx.request, 200, to_tag=to_tag), now)
         out = self._drain(cancel_tx)
         if invite_tx.state is State.PROCEEDING:

@@ -135,6 +135,7 @@ class SipCall:
         self.call_id = dialog.call_id
         self.remote_uri = remote_uri
         self.caller_id = caller_id
+        self.dialed: str | None = None  # Request-URI user of an inbound call
         self.remote_sdp = remote_sdp
         self.source = (source.host, source.port)
         self._peer = source
@@ -685,6 +686,7 @@ class UserAgent:
             source=tx.peer,
             invite_tx=tx,
         )
+        call.dialed = user
         self._early[tx] = call
         self._calls[dialog.key] = call
         logger.info("call %s from %s", call.call_id[:8], call.masked_caller)

@@ -1,0 +1,212 @@
+"""The user agent against sipp (Debian `sip-tester`), a real SIP peer, over UDP and TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from telephony.sip.transaction import Timers
+from telephony.sip.ua import SipCall, SipConfig, UserAgent
+from tests.telephony.sip_helpers import SDP
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp missing: make setup-test"),
+]
+
+SCENARIOS = Path(__file__).parent / "sipp"
+FAST = Timers(t1=0.05, t2=0.2, t4=0.2, d=0.5)
+ANSWER = SDP.replace(b"40000", b"41000")
+RFC4475 = Path(__file__).resolve().parents[2].parent / "shared" / "sip" / "rfc4475"
+
+
+class HotlineApp:
+    """Answers with a fixed SDP; the dialled user says what to do next."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self.refer_results: list[bool] = []
+        self.live = 0
+        self.peak = 0
+
+    async def on_call(self, call: SipCall) -> None:
+        self.live += 1
+        self.peak = max(self.peak, self.live)
+        try:
+            await self._serve(call)
+        finally:
+            self.live -= 1
+            self.reasons.append(await call.ended())
+
+    async def _serve(self, call: SipCall) -> None:
+        await call.ringing()
+        if call.dialed == "ring":
+            await call.ended()
+            return
+        await call.accept(ANSWER)
+        if call.dialed == "hangup":
+            await call.bye()
+        elif call.dialed == "refer":
+            self.refer_results.append(await call.refer("sip:staff@127.0.0.1"))
+            await call.bye()
+        else:
+            await call.ended()
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def sipp(
+    ua: UserAgent,
+    scenario: str,
+    *,
+    service: str = "100",
+    calls: int = 1,
+    transport: str = "udp",
+    tmp: Path,
+) -> None:
+    """Runs sipp against the UA; fails the test with sipp's error log when a call failed."""
+    host, port = ua.addresses[transport]
+    errors = tmp / f"{scenario}-{service}-errors.log"
+    command = [
+        "sipp", f"{host}:{port}", "-sf", str(SCENARIOS / f"{scenario}.xml"),
+        "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port()),
+        "-t", "u1" if transport == "udp" else "t1",
+        "-m", str(calls), "-l", str(calls), "-r", "50",
+        "-timeout", "30s", "-timeout_error", "-nostdin", "-max_recv_loops", "1000",
+        "-trace_err", "-error_file", str(errors),
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    log = errors.read_text(errors="replace")[-3000:] if errors.exists() else ""
+    assert process.returncode == 0, f"sipp {scenario}: rc {process.returncode}\n{stderr!r}\n{log}"
+
+
+async def settled(ua: UserAgent) -> dict[str, int]:
+    """The UA's stats once calls, dialogs and transactions are gone (bounded wait)."""
+    for _ in range(100):
+        stats = ua.stats()
+        if stats["calls"] == stats["dialogs"] == stats["transactions"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    return ua.stats()
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[tuple[UserAgent, HotlineApp]]:
+    app = HotlineApp()
+    ua = UserAgent(SipConfig(port=0, timers=FAST, max_calls=20), app.on_call)
+    await ua.start()
+    yield ua, app
+    await ua.stop()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_20_concurrent_calls_answered_and_ended(bot, tmp_path: Path, transport: str) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_caller_hangs_up", calls=20, transport=transport, tmp=tmp_path)
+    assert await settled(ua) == {**ua.stats(), "calls": 0, "dialogs": 0, "transactions": 0}
+    assert app.reasons == ["bye"] * 20
+    print(f"peak concurrent calls over {transport}: {app.peak}")
+
+
+async def test_cancel_before_answer(bot, tmp_path: Path) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_cancel", service="ring", tmp=tmp_path)
+    await settled(ua)
+    assert app.reasons == ["cancel"]
+    assert ua.stats()["transactions"] == 0
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_the_bot_hangs_up(bot, tmp_path: Path, transport: str) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_bot_hangs_up", service="hangup", transport=transport, tmp=tmp_path)
+    assert app.reasons == ["local"]
+
+
+async def test_refer_accepted_with_notify_progress(bot, tmp_path: Path) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_refer_accepted", service="refer", tmp=tmp_path)
+    assert app.refer_results == [True]
+
+
+@pytest.mark.parametrize(
+    "scenario", ["uac_refer_declined", "uac_refer_forbidden", "uac_refer_failed"]
+)
+async def test_refer_refused_or_failed(bot, tmp_path: Path, scenario: str) -> None:
+    ua, app = bot
+    await sipp(ua, scenario, service="refer", tmp=tmp_path)
+    assert app.refer_results == [False]
+
+
+async def test_options_ping(bot, tmp_path: Path) -> None:
+    ua, _ = bot
+    await sipp(ua, "uac_options", tmp=tmp_path)
+    await sipp(ua, "uac_options", transport="tcp", tmp=tmp_path)
+
+
+def garbage(rng: random.Random) -> list[bytes]:
+    """Malformed, truncated and random messages, plus the RFC 4475 torture tests if present."""
+    valid = (
+        b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK%d\r\n"
+        b"From: <sip:+4930999@127.0.0.1>;tag=x\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: g%d\r\n"
+        b"CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n"
+    )
+    out: list[bytes] = []
+    for n in range(150):
+        message = valid % (n, n, len(SDP)) + SDP
+        match n % 6:
+            case 0:
+                out.append(rng.randbytes(rng.randrange(1, 2000)))
+            case 1:
+                out.append(message[: rng.randrange(1, len(message))])
+            case 2:
+                cut = rng.randrange(len(message))
+                out.append(message[:cut] + rng.randbytes(8) + message[cut + 8 :])
+            case 3:
+                out.append(message.replace(b"Content-Length: ", b"Content-Length: 9"))
+            case 4:
+                out.append(message.replace(b"SIP/2.0\r\n", b"SIP/3.0\r\n", 1))
+            case _:
+                out.append(message.replace(b"\r\n", b"\n").replace(b"CSeq: 1", b"CSeq: -1"))
+    if RFC4475.is_dir():
+        out += [path.read_bytes() for path in sorted(RFC4475.glob("*.dat"))]
+    return out
+
+
+async def test_burst_of_malformed_input_leaves_nothing_behind(bot, tmp_path: Path) -> None:
+    ua, app = bot
+    rng = random.Random(4475)
+    messages = garbage(rng)
+    udp = ua.addresses["udp"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for message in messages:
+            sock.sendto(message[:65000], udp)
+    for chunk_start in range(0, len(messages), 25):
+        reader, writer = await asyncio.open_connection(*ua.addresses["tcp"])
+        for message in messages[chunk_start : chunk_start + 25]:
+            writer.write(message)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        del reader
+    await sipp(ua, "uac_options", tmp=tmp_path)
+    await sipp(ua, "uac_options", transport="tcp", tmp=tmp_path)
+    for _ in range(50):  # let calls that the torture messages opened end in the app
+        if not ua.stats()["tasks"]:
+            break
+        await asyncio.sleep(0.1)
+    stats = await settled(ua)
+    assert (stats["calls"], stats["dialogs"], stats["transactions"]) == (0, 0, 0), stats
