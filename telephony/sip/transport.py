@@ -183,9 +183,13 @@ class SipTransport:
         `route=False` sends it straight back there, e.g. for errors about unreadable Vias)."""
         if isinstance(message, Response) and route:
             try:
-                peer = response_destination(message.top_via, peer)
+                via = message.top_via
             except ValueError:
                 return
+            peer = response_destination(via, peer)
+            if peer.reliable and peer not in self._connections:
+                # The connection is gone: open one to the Via sent-by (RFC 3261 18.2.2).
+                peer = Peer(peer.transport, via.received or via.host, via.port or 5060)
         data = bytes(message)
         if peer.transport == "udp":
             if self._udp is not None and not self._udp.is_closing():
