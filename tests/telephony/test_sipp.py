@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from telephony.sip.transaction import Timers
-from telephony.sip.ua import SipCall, SipConfig, UserAgent
+from telephony.sip.ua import (
+    RegistrationConfig,
+    RegistrationState,
+    SipCall,
+    SipConfig,
+    UserAgent,
+)
 from tests.telephony.sip_helpers import SDP
 
 pytestmark = [
@@ -32,6 +38,7 @@ class HotlineApp:
     def __init__(self) -> None:
         self.reasons: list[str] = []
         self.refer_results: list[bool] = []
+        self.offers: list[bytes] = []
         self.live = 0
         self.peak = 0
 
@@ -49,6 +56,8 @@ class HotlineApp:
         if call.dialed == "ring":
             await call.ended()
             return
+        if call.dialed == "reoffer":
+            call.on_reoffer = self._reoffer
         await call.accept(ANSWER)
         if call.dialed == "hangup":
             await call.bye()
@@ -57,6 +66,10 @@ class HotlineApp:
             await call.bye()
         else:
             await call.ended()
+
+    def _reoffer(self, offer: bytes) -> bytes | None:
+        self.offers.append(offer)
+        return None if b"m=audio 0 " in offer else ANSWER.replace(b"41000", b"42000")
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -149,6 +162,31 @@ async def test_refer_refused_or_failed(bot, tmp_path: Path, scenario: str) -> No
     ua, app = bot
     await sipp(ua, scenario, service="refer", tmp=tmp_path)
     assert app.refer_results == [False]
+
+
+async def test_reinvite_session_refresh_and_update(bot, tmp_path: Path) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_reinvite", service="reoffer", tmp=tmp_path)
+    assert [b"m=audio 30000 " in app.offers[0], b"m=audio 0 " in app.offers[1]] == [True, True]
+    assert len(app.offers) == 2  # the session refresh and the UPDATE did not bother the app
+    assert app.reasons == ["bye"]
+
+
+async def test_registration_with_digest_and_refresh(tmp_path: Path) -> None:
+    port = free_port()
+    errors = tmp_path / "registrar-errors.log"
+    registrar = await asyncio.create_subprocess_exec(
+        "sipp", "-sf", str(SCENARIOS / "uas_registrar.xml"), "-i", "127.0.0.1", "-p", str(port),
+        "-mp", str(free_port()), "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin",
+        "-trace_err", "-error_file", str(errors),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    registration = RegistrationConfig(f"sip:127.0.0.1:{port}", "amt", "geheim", retry_min_s=0.5)
+    config = SipConfig(port=0, timers=FAST, registration=registration)
+    async with UserAgent(config, HotlineApp().on_call) as ua:
+        assert await asyncio.wait_for(registrar.wait(), 60) == 0, errors.read_text()[-2000:]
+        assert ua.registration_state is RegistrationState.REGISTERED
+    assert ua.registration_state is RegistrationState.DISABLED
 
 
 async def test_options_ping(bot, tmp_path: Path) -> None:

@@ -221,3 +221,35 @@ def test_mask_number_keeps_only_prefix_and_last_digits() -> None:
     assert mask_number("+4930123456") == "+49…456"
     assert mask_number(None) == "-"
     assert "1234" not in mask_number("1234")
+
+
+async def test_max_call_duration_ends_the_call_with_bye(make_ua) -> None:
+    bot = Bot()
+    server = await make_ua(bot.on_call, max_call_s=0.3)
+    phone = await make_ua()
+    call = await phone.invite(uri(server), SDP, timeout_s=5)
+    assert await asyncio.wait_for(call.ended(), 5) == "bye"
+    assert await asyncio.wait_for(bot.calls[0].ended(), 5) == "max_duration"
+
+
+async def test_app_that_never_answers_gets_480_when_it_returns(make_ua) -> None:
+    async def shrug(call: SipCall) -> None:
+        await call.ringing()
+
+    server = await make_ua(shrug)
+    phone = await make_ua()
+    with pytest.raises(SipCallError) as failure:
+        await phone.invite(uri(server), SDP, timeout_s=5)
+    assert failure.value.status == 480
+
+
+async def test_app_that_crashes_gets_500_and_the_ua_keeps_serving(make_ua) -> None:
+    async def broken(call: SipCall) -> None:
+        raise RuntimeError("bug in the app")
+
+    server = await make_ua(broken)
+    phone = await make_ua()
+    for _ in range(2):
+        with pytest.raises(SipCallError) as failure:
+            await phone.invite(uri(server), SDP, timeout_s=5)
+        assert failure.value.status == 500
