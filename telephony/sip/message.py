@@ -10,6 +10,7 @@ response can still be addressed.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -100,6 +101,10 @@ _TOKEN_RE = re.compile(rf"^{_TOKEN}$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+)\.(\d+) (\d{3}) (.*)$", re.DOTALL)
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+\-.]*$")
+_DIGITS_RE = re.compile(r"[0-9]+")
+_VERSION_RE = re.compile(r"SIP/[0-9]{1,3}\.[0-9]{1,3}", re.IGNORECASE)
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class SipParseError(ValueError):
@@ -138,7 +143,7 @@ class SipUri:
         scheme, sep, rest = text.partition(":")
         if not sep or scheme.lower() not in ("sip", "sips"):
             raise SipParseError(f"not a SIP URI: {text[:80]!r}", 416)
-        if not rest or any(c in rest for c in ' \t\r\n<>"'):
+        if not rest or any(c in rest for c in ' \t\r\n<>"') or _BAD_ESCAPE_RE.search(rest):
             raise SipParseError(f"malformed SIP URI: {text[:80]!r}")
         # The user part may hold "?" (RFC 3261 25.1 user-unreserved): headers start at the
         # first "?" after the last "@".
@@ -217,13 +222,18 @@ Uri = SipUri | AbsoluteUri
 def parse_uri(text: str) -> Uri:
     """A SIP URI, or any absolute URI kept verbatim; SipParseError for garbage."""
     scheme, sep, rest = text.partition(":")
-    if not sep or not _SCHEME_RE.match(scheme) or not rest:
+    if not sep or not _SCHEME_RE.fullmatch(scheme) or not rest:
         raise SipParseError(f"malformed URI: {text[:80]!r}")
     if scheme.lower() in ("sip", "sips"):
         return SipUri.parse(text)
     if any(c in rest for c in ' \t\r\n<>"'):
         raise SipParseError(f"malformed URI: {text[:80]!r}")
     return AbsoluteUri(scheme.lower(), rest)
+
+
+def unescape(text: str) -> str:
+    """%-escapes decoded (RFC 3261 19.1.2), e.g. a URI user "%2B4930" -> "+4930"."""
+    return urllib.parse.unquote(text, errors="replace") if "%" in text else text
 
 
 def _partition_from(text: str, sep: str, start: int) -> tuple[str, str, str]:
@@ -241,11 +251,13 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
     else:
         host, colon, port_text_raw = text.partition(":")
         port_text = port_text_raw if colon else None
-    if not _HOST_RE.match(host):
+    if not _HOST_RE.fullmatch(host):
         raise SipParseError(f"malformed host: {text[:80]!r}")
     if port_text is None:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _DIGITS_RE.fullmatch(port_text) or len(port_text) > 5:
+        raise SipParseError(f"malformed port: {text[:80]!r}")
+    if not 0 < int(port_text) < 65536:
         raise SipParseError(f"malformed port: {text[:80]!r}")
     return host, int(port_text)
 
@@ -283,13 +295,14 @@ def split_list(value: str) -> list[str]:
 def _parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
     """`;name=value;flag` after an address or Via (quoted values may hold ';')."""
     params: list[tuple[str, str | None]] = []
-    for raw in _split_unquoted(text, ";"):
+    first, *raws = _split_unquoted(text, ";")
+    if first.strip():
+        raise SipParseError(f"unexpected text before parameters {first[:40]!r}")
+    for raw in raws:
         raw = raw.strip()
-        if not raw:
-            continue
         name, eq, value = raw.partition("=")
         name = name.strip()
-        if not _TOKEN_RE.match(name):
+        if not _TOKEN_RE.fullmatch(name):
             raise SipParseError(f"malformed parameter {raw[:40]!r}")
         params.append((name, value.strip() if eq else None))
     return tuple(params)
@@ -347,7 +360,7 @@ class NameAddr:
         elif "<" in text:
             before, _, _ = text.partition("<")
             display = before.strip() or None
-            if display is not None and not all(_TOKEN_RE.match(w) for w in display.split()):
+            if display is not None and not all(_TOKEN_RE.fullmatch(w) for w in display.split()):
                 raise SipParseError(f"malformed display name {display[:40]!r}")
             text = text[len(before) :]
         if text.startswith("<"):
@@ -357,9 +370,12 @@ class NameAddr:
             uri = parse_uri(text[1:end].strip())
             params = _parse_params(text[end + 1 :])
         else:
+            # addr-spec form: a URI holding "," "?" or ";" must be in <> (RFC 3261 20.10).
             uri_text, semi, rest = text.partition(";")
+            if "?" in uri_text or "," in uri_text:
+                raise SipParseError(f"URI with ? or , outside <>: {text[:60]!r}")
             uri = parse_uri(uri_text.strip())
-            params = _parse_params(rest) if semi else ()
+            params = _parse_params(";" + rest) if semi else ()
         return cls(uri, display, params)
 
     @property
@@ -406,7 +422,7 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
-        match = _VIA_RE.match(text.strip())
+        match = _VIA_RE.fullmatch(text.strip())
         if match is None:
             raise SipParseError(f"malformed Via {text[:60]!r}")
         transport, hostport, params = match.groups()
@@ -573,116 +589,171 @@ Message = Request | Response
 
 def parse_cseq(value: str | None) -> tuple[int, str]:
     parts = (value or "").split()
-    if len(parts) != 2 or not parts[0].isdigit() or not _TOKEN_RE.match(parts[1]):
-        raise SipParseError(f"malformed CSeq {value!r}")
-    number = int(parts[0])
-    if number >= 2**31:
-        raise SipParseError(f"CSeq number out of range {value!r}")
-    return number, parts[1]
+    if len(parts) != 2 or not _DIGITS_RE.fullmatch(parts[0]) or not _TOKEN_RE.fullmatch(parts[1]):
+        raise SipParseError(f"malformed CSeq {(value or '')[:40]!r}")
+    if len(parts[0]) > 10 or int(parts[0]) >= 2**31:
+        raise SipParseError(f"CSeq number out of range {(value or '')[:40]!r}")
+    return int(parts[0]), parts[1]
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, stream: bool = False) -> Message:
     """One message from a UDP datagram (or a TCP frame with `stream=True`, where Content-Length
-    is mandatory and exact). Raises SipParseError."""
+    is mandatory and exact). Raises SipParseError, and nothing else, for any input."""
     if len(data) > max_bytes:
-        raise SipParseError("message too large", 513)
-    head_end = data.find(b"\r\n\r\n")
-    sep = 4
-    if head_end < 0:
-        head_end, sep = data.find(b"\n\n"), 2
-        if head_end < 0:
-            head_end, sep = len(data), 0
-    try:
-        head = data[:head_end].decode("utf-8")
-    except UnicodeDecodeError:
-        raise SipParseError("header is not UTF-8", None) from None
-    lines = _unfold(head)
-    if not lines or not lines[0]:
-        raise SipParseError("empty start line", None)
-    message = _start_line(lines[0])
-    if len(lines) - 1 > MAX_HEADERS:
-        raise SipParseError("too many header fields", 400 if isinstance(message, Request) else None)
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not _TOKEN_RE.match(name.strip()):
-            raise SipParseError(f"malformed header line {line[:60]!r}", 400, message)
-        message.headers.add(name.strip(), value.strip())
-    message.body = _body(message, data[head_end + sep :] if sep else b"", stream)
+        raise SipParseError("message too large", 513, _partial_request(data[:max_bytes]))
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")  # keep-alive CRLFs before a message (RFC 3261 7.5)
+    head, rest = _split_head(data)
+    message, error = _parse_head(head)
+    if error is not None:
+        raise error
+    message.body = _body(message, rest, stream)
     _check_mandatory(message)
     return message
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes | None]:
+    """(head, body); body None when there is no empty line ending the head."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return data[:lf], data[lf + 2 :]
+    if crlf >= 0:
+        return data[:crlf], data[crlf + 4 :]
+    return data, None
+
+
+def _parse_head(head: bytes) -> tuple[Message, SipParseError | None]:
+    """The start line and header fields; the first error found, with the message read so far."""
+    try:
+        text = head.decode("utf-8")
+        undecodable = False
+    except UnicodeDecodeError:
+        text = head.decode("latin-1")
+        undecodable = True
+    lines = _unfold(text)
+    if not lines[0]:
+        raise SipParseError("empty start line", None)
+    message, error = _start_line(lines[0])
+    status = 400 if isinstance(message, Request) else None
+    if len(lines) - 1 > MAX_HEADERS:
+        error = error or SipParseError("too many header fields", status, message)
+        lines = lines[: MAX_HEADERS + 1]
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _TOKEN_RE.fullmatch(name) or "\r" in value:
+            error = error or SipParseError(f"malformed header line {line[:60]!r}", status, message)
+            continue
+        message.headers.add(name, value.strip(" \t"))
+    if undecodable:
+        error = error or SipParseError("header is not UTF-8", status, message)
+    if error is not None and error.partial is None and isinstance(message, Request):
+        error.partial = message
+    return message, error
+
+
+def _partial_request(data: bytes) -> Request | None:
+    """The head of an oversized message, when it is a request (to address a 513)."""
+    try:
+        message, _ = _parse_head(_split_head(data)[0])
+    except SipParseError:
+        return None
+    return message if isinstance(message, Request) else None
 
 
 def _unfold(head: str) -> list[str]:
     lines: list[str] = []
     for line in head.replace("\r\n", "\n").split("\n"):
-        if line[:1] in (" ", "\t") and lines:
-            lines[-1] = lines[-1].rstrip() + " " + line.strip()
+        if line[:1] in (" ", "\t") and len(lines) > 1:
+            lines[-1] = lines[-1].rstrip(" \t") + " " + line.strip(" \t")
         else:
             lines.append(line)
     return lines
 
 
-def _start_line(line: str) -> Message:
+def _start_line(line: str) -> tuple[Message, SipParseError | None]:
+    """The message the start line begins; raises when not even that is possible (drop)."""
     if line.startswith("SIP/"):
-        match = _STATUS_LINE.match(line)
+        match = _STATUS_LINE.fullmatch(line)
         if match is None:
             raise SipParseError(f"malformed status line {line[:60]!r}", None)
         major, minor, status, reason = match.groups()
         if (major, minor) != ("2", "0"):
             raise SipParseError(f"unsupported version in {line[:60]!r}", None)
-        if not 100 <= int(status) <= 699:
-            raise SipParseError(f"status code out of range {status}", None)
-        return Response(int(status), reason, Headers())
+        if not 100 <= int(status) <= 699 or _CONTROL_RE.search(reason):
+            raise SipParseError(f"malformed status line {line[:60]!r}", None)
+        return Response(int(status), reason, Headers()), None
     parts = line.split(" ")
-    if len(parts) != 3 or not _TOKEN_RE.match(parts[0]):
-        raise SipParseError(f"malformed request line {line[:60]!r}", 400)
-    method, uri_text, version = parts
-    if version != SIP_VERSION:
-        if not re.match(r"^SIP/\d+\.\d+$", version):
-            raise SipParseError(f"malformed request line {line[:60]!r}", 400)
-        request = Request(method, AbsoluteUri("invalid", uri_text), Headers(), version=version)
-        raise SipParseError(f"unsupported version {version}", 505, request)
+    method = parts[0]
+    if not _TOKEN_RE.fullmatch(method):
+        raise SipParseError(f"malformed start line {line[:60]!r}", None)
+    placeholder = Request(method, AbsoluteUri("invalid", line[len(method) + 1 :]), Headers())
+    if len(parts) != 3 or _CONTROL_RE.search(line):
+        return placeholder, SipParseError(f"malformed request line {line[:60]!r}", 400)
+    _, uri_text, version = parts
+    if version.upper() != SIP_VERSION:
+        if not _VERSION_RE.fullmatch(version):
+            return placeholder, SipParseError(f"malformed request line {line[:60]!r}", 400)
+        placeholder.version = version
+        return placeholder, SipParseError(f"unsupported version {version[:20]}", 505)
     try:
         uri = parse_uri(uri_text)
     except SipParseError as error:
-        raise SipParseError(
-            error.reason, 400, Request(method, AbsoluteUri("invalid", uri_text), Headers())
-        ) from None
-    return Request(method, uri, Headers())
+        return placeholder, SipParseError(error.reason, 400)
+    if isinstance(uri, SipUri) and uri.headers is not None:
+        # RFC 3261 19.1.1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11).
+        return placeholder, SipParseError("headers in the Request-URI", 400)
+    return Request(method, uri, Headers(), version=version), None
 
 
-def _body(message: Message, rest: bytes, stream: bool) -> bytes:
+def _body(message: Message, rest: bytes | None, stream: bool) -> bytes:
+    status = 400 if isinstance(message, Request) else None
     values = message.headers.get_all("content-length")
     if not values:
         if stream:
-            raise SipParseError("Content-Length missing on a stream", 400, message)
-        return rest
-    if len(values) > 1 or not values[0].isdigit():
-        raise SipParseError(f"bad Content-Length {values!r}", 400, message)
+            raise SipParseError("Content-Length missing on a stream", status, message)
+        return rest or b""  # UDP: the rest of the datagram (RFC 3261 18.3)
+    if len(values) > 1 or not _DIGITS_RE.fullmatch(values[0]) or len(values[0]) > 10:
+        raise SipParseError(f"bad Content-Length {values[0][:20]!r}", status, message)
     length = int(values[0])
-    if length > len(rest):
-        raise SipParseError("Content-Length larger than the message", 400, message)
-    return rest[:length]
+    available = len(rest or b"")
+    if rest is None and length == 0 and not stream:
+        return b""  # a head without the final empty line: lenient on UDP
+    if length > available or rest is None:
+        raise SipParseError("Content-Length larger than the message", status, message)
+    if stream and length != available:
+        raise SipParseError("Content-Length does not match the frame", status, message)
+    return rest[:length]  # UDP: octets beyond Content-Length are discarded (RFC 3261 18.3)
+
+
+_ADDRESS_LISTS = ("contact", "route", "record-route")
 
 
 def _check_mandatory(message: Message) -> None:
-    is_request = isinstance(message, Request)
-    status = 400 if is_request else None
+    status = 400 if isinstance(message, Request) else None
     for name in ("via", "from", "to", "call-id", "cseq"):
         count = message.headers.count(name)
         if count == 0 or (name != "via" and count > 1):
             problem = "missing" if count == 0 else "repeated"
             raise SipParseError(f"{problem} {name}", status, message)
     try:
-        number, method = message.cseq
-        message.top_via  # noqa: B018 - validates the top Via
-        message.from_  # noqa: B018
-        message.to  # noqa: B018
+        _, method = message.cseq
+        if not message.call_id or _CONTROL_RE.search(message.call_id) or " " in message.call_id:
+            raise SipParseError(f"malformed Call-ID {message.call_id[:40]!r}")
+        vias = message.vias
+        if not vias:
+            raise SipParseError("no Via")
+        message.from_  # noqa: B018 - validates From
+        message.to  # noqa: B018 - validates To
+        for name in _ADDRESS_LISTS:
+            for value in message.headers.get_all(name):
+                if not (name == "contact" and value == "*"):
+                    NameAddr.parse(value)
     except SipParseError as error:
         raise SipParseError(error.reason, status, message) from None
     if isinstance(message, Request) and method != message.method:
         raise SipParseError("CSeq method does not match the request method", 400, message)
-    del number
 
 
 def serialize(message: Message) -> bytes:
@@ -729,6 +800,9 @@ def make_response(
             headers.add(name, to_value)
     if status == 100:
         headers.remove("record-route")
+        timestamp = request.headers.get("timestamp")
+        if timestamp is not None:  # RFC 3261 8.2.6.1
+            headers.add("Timestamp", timestamp)
     for name, value in extra:
         headers.add(name, value)
     return Response(status, reason or REASONS.get(status, "Unknown"), headers, body)
