@@ -9,6 +9,8 @@ response can still be addressed.
 
 from __future__ import annotations
 
+import collections
+import functools
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator
@@ -104,7 +106,7 @@ _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+\-.]*$")
 _DIGITS_RE = re.compile(r"[0-9]+")
 _VERSION_RE = re.compile(r"SIP/[0-9]{1,3}\.[0-9]{1,3}", re.IGNORECASE)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_URI_BAD_RE = re.compile(r'[ \t\r\n<>"]|%(?![0-9A-Fa-f]{2})')
 
 
 class SipParseError(ValueError):
@@ -117,6 +119,7 @@ class SipParseError(ValueError):
         self.partial = partial
 
 
+@functools.lru_cache(maxsize=1024)  # bounded: names come from the network
 def canonical_name(name: str) -> str:
     """Lower-case long form of a header name (compact forms expanded)."""
     lower = name.strip().lower()
@@ -143,7 +146,7 @@ class SipUri:
         scheme, sep, rest = text.partition(":")
         if not sep or scheme.lower() not in ("sip", "sips"):
             raise SipParseError(f"not a SIP URI: {text[:80]!r}", 416)
-        if not rest or any(c in rest for c in ' \t\r\n<>"') or _BAD_ESCAPE_RE.search(rest):
+        if not rest or _URI_BAD_RE.search(rest):
             raise SipParseError(f"malformed SIP URI: {text[:80]!r}")
         # The user part may hold "?" (RFC 3261 25.1 user-unreserved): headers start at the
         # first "?" after the last "@".
@@ -226,7 +229,7 @@ def parse_uri(text: str) -> Uri:
         raise SipParseError(f"malformed URI: {text[:80]!r}")
     if scheme.lower() in ("sip", "sips"):
         return SipUri.parse(text)
-    if any(c in rest for c in ' \t\r\n<>"'):
+    if _URI_BAD_RE.search(rest):
         raise SipParseError(f"malformed URI: {text[:80]!r}")
     return AbsoluteUri(scheme.lower(), rest)
 
@@ -267,6 +270,8 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
 
 def split_list(value: str) -> list[str]:
     """Splits a comma-separated header value, respecting quotes and <...>."""
+    if '"' not in value and "<" not in value:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
     parts: list[str] = []
     start = 0
     quoted = angle = False
@@ -309,6 +314,8 @@ def _parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
 
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
+    if '"' not in text:
+        return text.split(sep)
     parts: list[str] = []
     start = 0
     quoted = escaped = False
@@ -732,8 +739,9 @@ _ADDRESS_LISTS = ("contact", "route", "record-route")
 
 def _check_mandatory(message: Message) -> None:
     status = 400 if isinstance(message, Request) else None
+    counts = collections.Counter(canonical_name(n) for n, _ in message.headers)
     for name in ("via", "from", "to", "call-id", "cseq"):
-        count = message.headers.count(name)
+        count = counts[name]
         if count == 0 or (name != "via" and count > 1):
             problem = "missing" if count == 0 else "repeated"
             raise SipParseError(f"{problem} {name}", status, message)
