@@ -476,6 +476,23 @@ def test_request_line_error_keeps_the_headers_to_answer_with() -> None:
     assert partial.top_via.branch == "z9hG4bKnashds7"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        INVITE.replace(b'"Anna M\xc3\xbcller" <sip:', b"Anna, M <sip:"),
+        INVITE.replace(b"<sip:+4930123456@192.0.2.20:5060>", b"sip:+4930123456@192.0.2.20?x"),
+        INVITE.replace(b"INVITE sip:hotline", b"INVITE  sip:+4930123456-hotline"),
+        INVITE.replace(b"@pbx.example.de>;tag", b"@pbx.example.de>;;tag"),
+        INVITE.replace(b"Max-Forwards: 70", b"+4930123456 Anna M"),
+    ],
+)
+def test_error_reasons_quote_no_message_content(data: bytes) -> None:
+    with pytest.raises(SipParseError) as caught:
+        parse(data)
+    assert "4930123456" not in str(caught.value)
+    assert "Anna" not in str(caught.value)
+
+
 def test_version_is_case_insensitive_and_kept() -> None:
     data = BYE.replace(b"SIP/2.0\r\n", b"sip/2.0\r\n", 1)
     assert serialize(parse(data)) == data
