@@ -121,11 +121,18 @@ class SipParseError(ValueError):
         self.partial = partial
 
 
-@functools.lru_cache(maxsize=1024)  # bounded: names come from the network
 def canonical_name(name: str) -> str:
     """Lower-case long form of a header name (compact forms expanded)."""
+    return _canonical_cached(name) if len(name) <= 40 else _canonical(name)
+
+
+def _canonical(name: str) -> str:
     lower = name.strip().lower()
     return COMPACT_FORMS.get(lower, lower)
+
+
+# Names come from the network: the cache is bounded in entries and in their length.
+_canonical_cached = functools.lru_cache(maxsize=1024)(_canonical)
 
 
 # --- URIs ---------------------------------------------------------------------------
