@@ -54,6 +54,8 @@ bench: setup train
 	@$(BIN)/python -m bench.voice
 	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
 	@$(BIN)/python -m bench.webchat
+	@echo "==> Benchmark: SIP messages parsed and serialised per second"
+	@$(BIN)/python -m bench.sip
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

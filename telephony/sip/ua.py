@@ -51,8 +51,10 @@ from telephony.sip.transport import SipTransport, mark_received
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO")
-SUPPORTED = ("timer", "replaces", "norefersub")
+ALLOWED_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO"}
+)
+SUPPORTED = frozenset({"timer", "norefersub"})
 
 __all__ = [
     "RegistrationConfig",
@@ -190,8 +192,8 @@ class UserAgent:
 
     def common_headers(self, transport: str) -> list[tuple[str, str]]:
         return [
-            ("Allow", ", ".join(ALLOWED_METHODS)),
-            ("Supported", ", ".join(SUPPORTED)),
+            ("Allow", ", ".join(sorted(ALLOWED_METHODS))),
+            ("Supported", ", ".join(sorted(SUPPORTED))),
             ("User-Agent", "rathausbot"),
         ]
 
@@ -373,7 +375,7 @@ class UserAgent:
         elif request.method in ("BYE", "NOTIFY", "UPDATE", "INFO"):
             self._answer(tx, 481)
         else:
-            self._answer(tx, 405, ("Allow", ", ".join(ALLOWED_METHODS)))
+            self._answer(tx, 405, ("Allow", ", ".join(sorted(ALLOWED_METHODS))))
 
     def _in_dialog(self, tx: ServerTransaction, request: Request) -> None:
         call = self._calls.get(request_key(request))
@@ -444,10 +446,12 @@ class UserAgent:
                 self._answer(tx, 403)
                 return
             credentials = request.headers.get("authorization")
-            if credentials is None or not digest.verify(
-                request, credentials, config.auth_users, config.auth_realm
-            ):
-                header, _ = digest.challenge(config.auth_realm)
+            result = digest.DigestResult.INVALID
+            if credentials is not None:
+                result = digest.check(request, credentials, config.auth_users, config.auth_realm)
+            if result is not digest.DigestResult.OK:
+                stale = result is digest.DigestResult.STALE
+                header, _ = digest.challenge(config.auth_realm, stale=stale)
                 self._answer(tx, 401, ("WWW-Authenticate", header))
                 return
         user = request.uri.user if isinstance(request.uri, SipUri) else None
@@ -552,7 +556,10 @@ class UserAgent:
             if response is None:
                 raise SipCallError(408, "no response")
             if response.status in (401, 407) and attempt == 0 and registration is not None:
-                request = self._with_auth(request, response, registration)
+                try:
+                    request = self._with_auth(request, response, registration)
+                except digest.DigestError as error:
+                    raise SipCallError(response.status, "unanswerable challenge") from error
                 continue
             if response.status >= 300:
                 raise SipCallError(response.status, response.reason)
