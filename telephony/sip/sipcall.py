@@ -113,13 +113,12 @@ class SipCall:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         acked = ack.done() and not ack.cancelled() and ack.exception() is None
         if not acked:
-            if not self.is_ended:  # timer H: no ACK (RFC 3261 13.3.1.4 asks for a BYE)
-                self._ua.send_bye(self)
-                self._end("timeout")
+            if self.is_ended:  # BYE (or stop) before the ACK
+                raise SipCallError(487, "call ended")
+            self._ua.send_bye(self)  # timer H: RFC 3261 13.3.1.4 asks for a BYE
+            self._end("timeout")
             raise SipCallError(408, "no ACK")
-        self._duration = asyncio.get_running_loop().call_later(
-            self._ua.config.max_call_s, self._max_duration
-        )
+        self.start_duration_limit()
         logger.info("call %s answered (caller %s)", self.call_id[:8], self.masked_caller)
 
     async def reject(
@@ -150,7 +149,10 @@ class SipCall:
         self._refer = loop.create_future()
         deadline = loop.time() + self._ua.config.refer_timeout_s
         try:
-            extra = [("Refer-To", f"<{target}>"), ("Referred-By", self._ua.contact("udp"))]
+            extra = [
+                ("Refer-To", f"<{target}>"),
+                ("Referred-By", self._ua.contact(self._peer.transport)),
+            ]
             response = await self._ua.request_in_dialog(self, "REFER", extra)
             if response is None or not 200 <= response.status < 300:
                 status = response.status if response else 408
@@ -207,6 +209,13 @@ class SipCall:
             self._refer.set_result(status < 300)
         elif state == "terminated":
             self._refer.set_result(False)
+
+    def start_duration_limit(self) -> None:
+        """Ends the call with BYE after the configured maximum duration."""
+        if self._duration is None and not self.is_ended:
+            self._duration = asyncio.get_running_loop().call_later(
+                self._ua.config.max_call_s, self._max_duration
+            )
 
     def _max_duration(self) -> None:
         if not self.is_ended:

@@ -100,6 +100,10 @@ class SipConfig:
 
 
 class UserAgent:
+    """SIP UA on UDP and TCP: answers OPTIONS, hands checked inbound INVITEs to `on_call`,
+    places test calls with `invite()`, registers when configured. Use `start()`/`stop()` or
+    `async with`."""
+
     def __init__(self, config: SipConfig, on_call: Callable[[SipCall], Awaitable[None]]) -> None:
         self.config = config
         self.on_call = on_call
@@ -400,6 +404,9 @@ class UserAgent:
                 self._answer(tx, 200)
 
     def _reoffer(self, tx: ServerTransaction, request: Request, call: SipCall) -> None:
+        if not call._answered:  # an offer while ours is pending (RFC 3261 14.2)
+            self._answer(tx, 491)
+            return
         timer = session_timer(request)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
@@ -577,6 +584,7 @@ class UserAgent:
             self._calls[dialog.key] = call
             self._dialogs.add(dialog)
             self._send_ack(call, request.cseq[0], dialog.extra["ack_branch"])
+            call.start_duration_limit()
             return call
         raise SipCallError(401, "authentication failed")
 
@@ -601,14 +609,11 @@ class UserAgent:
         return Request(request.method, request.uri, headers, request.body)
 
     def _cancel(self, invite: Request, peer: Peer) -> None:
+        """CANCEL for our pending INVITE (RFC 3261 9.1): same Via branch, no To tag."""
         headers = Headers()
-        for name in ("via", "from", "to", "call-id"):
-            headers.add(
-                name.title(),
-                invite.headers.get_all(name)[0]
-                if name == "via"
-                else invite.headers.get(name) or "",
-            )
+        headers.add("Via", invite.headers.get_all("via")[0])
+        for name in ("From", "To", "Call-ID"):
+            headers.add(name, invite.headers.get(name) or "")
         headers.add("Max-Forwards", "70")
         headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
         with contextlib.suppress(TransactionError):
