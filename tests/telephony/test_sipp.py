@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import shutil
 import socket
@@ -126,11 +127,15 @@ async def bot() -> AsyncIterator[tuple[UserAgent, HotlineApp]]:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-async def test_20_concurrent_calls_answered_and_ended(bot, tmp_path: Path, transport: str) -> None:
+async def test_20_concurrent_calls_answered_and_ended(
+    bot, tmp_path: Path, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
     ua, app = bot
+    caplog.set_level(logging.INFO, logger="telephony")
     await sipp(ua, "uac_caller_hangs_up", calls=20, transport=transport, tmp=tmp_path)
     assert await settled(ua) == {**ua.stats(), "calls": 0, "dialogs": 0, "transactions": 0}
     assert app.reasons == ["bye"] * 20
+    assert "+49…" in caplog.text and "+4930123" not in caplog.text  # callers logged masked
     print(f"peak concurrent calls over {transport}: {app.peak}")
 
 
