@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SDP = "application/sdp"
+DTMF_DIGITS = "0123456789*#ABCD"
 
 
 class SipCallError(Exception):
@@ -72,6 +73,7 @@ class SipCall:
         self._refer: asyncio.Future[bool] | None = None
         self._duration: asyncio.TimerHandle | None = None
         self.on_reoffer: Callable[[bytes], bytes | None] | None = None
+        self.on_dtmf: Callable[[str], None] | None = None  # SIP INFO application/dtmf-relay
 
     @property
     def is_ended(self) -> bool:
@@ -209,6 +211,15 @@ class SipCall:
             self._refer.set_result(status < 300)
         elif state == "terminated":
             self._refer.set_result(False)
+
+    def _on_dtmf_relay(self, body: bytes) -> None:
+        for line in body.decode("utf-8", "replace").splitlines():
+            name, _, value = line.partition("=")
+            digit = value.strip().upper()
+            if name.strip().lower() == "signal" and len(digit) == 1 and digit in DTMF_DIGITS:
+                if self.on_dtmf is not None:
+                    self.on_dtmf(digit)
+                return
 
     def start_duration_limit(self) -> None:
         """Ends the call with BYE after the configured maximum duration."""

@@ -55,6 +55,8 @@ ALLOWED_METHODS = frozenset(
     {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO"}
 )
 SUPPORTED = frozenset({"timer", "norefersub"})
+DTMF_RELAY = "application/dtmf-relay"
+CONTENT_TYPES = frozenset({SDP, "message/sipfrag", DTMF_RELAY})
 
 __all__ = [
     "RegistrationConfig",
@@ -365,7 +367,9 @@ class UserAgent:
         self.respond(tx, make_response(tx.request, status, to_tag=tag, extra=list(extra)))
 
     def _on_request(self, tx: ServerTransaction, request: Request) -> None:
-        rejection = validate.screen(request, supported=SUPPORTED, methods=ALLOWED_METHODS)
+        rejection = validate.screen(
+            request, supported=SUPPORTED, methods=ALLOWED_METHODS, content_types=CONTENT_TYPES
+        )
         if rejection is not None:
             self.respond(tx, rejection)
             return
@@ -400,6 +404,11 @@ class UserAgent:
                 self._answer(tx, 200)
                 if (request.headers.get("event") or "").split(";")[0].strip().lower() == "refer":
                     call._on_notify(request)
+            case "INFO":
+                self._answer(tx, 200)
+                content_type = (request.headers.get("content-type") or "").split(";")[0]
+                if content_type.strip().lower() == DTMF_RELAY:
+                    call._on_dtmf_relay(request.body)
             case _:
                 self._answer(tx, 200)
 

@@ -40,6 +40,7 @@ class HotlineApp:
         self.reasons: list[str] = []
         self.refer_results: list[bool] = []
         self.offers: list[bytes] = []
+        self.digits: list[str] = []
         self.live = 0
         self.peak = 0
 
@@ -59,6 +60,7 @@ class HotlineApp:
             return
         if call.dialed == "reoffer":
             call.on_reoffer = self._reoffer
+            call.on_dtmf = self.digits.append
         await call.accept(ANSWER)
         if call.dialed == "hangup":
             await call.bye()
@@ -174,6 +176,7 @@ async def test_reinvite_session_refresh_and_update(bot, tmp_path: Path) -> None:
     await sipp(ua, "uac_reinvite", service="reoffer", tmp=tmp_path)
     assert [b"m=audio 30000 " in app.offers[0], b"m=audio 0 " in app.offers[1]] == [True, True]
     assert len(app.offers) == 2  # the session refresh and the UPDATE did not bother the app
+    assert app.digits == ["5"]
     assert app.reasons == ["bye"]
 
 
