@@ -74,18 +74,31 @@ class _Tcp(asyncio.Protocol):
         self.framer = StreamFramer(max_message_bytes=owner.max_message_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = outbound_peer
+        self.loop = asyncio.get_running_loop()
+        self.last_activity = self.loop.time()
+        self.idle_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.idle_handle = self.loop.call_later(self.owner.idle_timeout_s, self._check_idle)
         if self.peer is None:
             host, port = transport.get_extra_info("peername")[:2]
             self.peer = Peer("tcp", str(host), int(port))
         if not self.owner.register(self.peer, self):
             transport.close()
 
+    def _check_idle(self) -> None:
+        idle = self.loop.time() - self.last_activity
+        if idle >= self.owner.idle_timeout_s:
+            self.close()
+        else:
+            remaining = self.owner.idle_timeout_s - idle
+            self.idle_handle = self.loop.call_later(remaining, self._check_idle)
+
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None
+        self.last_activity = self.loop.time()
         try:
             messages = self.framer.feed(data)
         except FramingError:
@@ -96,6 +109,8 @@ class _Tcp(asyncio.Protocol):
             self.owner.deliver(message, self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle_handle is not None:
+            self.idle_handle.cancel()
         if self.peer is not None:
             self.owner.unregister(self.peer, self)
 
@@ -117,10 +132,14 @@ class SipTransport:
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_connections: int = 512,
+        idle_timeout_s: float = 900.0,
     ) -> None:
+        """`max_connections` bounds TCP connections (in and out); one that receives nothing
+        for `idle_timeout_s` (CRLF keep-alives count) is closed."""
         self.on_message = on_message
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
         self.addresses: dict[str, tuple[str, int]] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -173,6 +192,9 @@ class SipTransport:
     def unregister(self, peer: Peer, connection: _Tcp) -> None:
         if self._connections.get(peer) is connection:
             del self._connections[peer]
+
+    def connected(self, peer: Peer) -> bool:
+        return peer in self._connections
 
     @property
     def connection_count(self) -> int:

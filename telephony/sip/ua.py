@@ -90,6 +90,8 @@ class SipConfig:
     timers: Timers = Timers()
     refer_timeout_s: float = 32.0
     max_transactions: int = 2000
+    max_connections: int = 512
+    tcp_idle_s: float = 900.0
     user: str = "rathausbot"
 
     def __post_init__(self) -> None:
@@ -97,6 +99,8 @@ class SipConfig:
             raise ValueError("transports must be a non-empty subset of udp, tcp")
         if self.max_calls < 0 or self.max_call_s <= 0 or self.max_message_bytes < 1024:
             raise ValueError("max_calls, max_call_s and max_message_bytes must be sane")
+        if min(self.max_transactions, self.max_connections) < 1 or self.tcp_idle_s <= 0:
+            raise ValueError("max_transactions, max_connections and tcp_idle_s must be positive")
         for cidr in self.trusted_sources:
             ipaddress.ip_network(cidr, strict=False)
 
@@ -116,7 +120,12 @@ class UserAgent:
         self._waiters: dict[ClientTransaction, asyncio.Queue[Response | None]] = {}
         self._limiter = RateLimiter(config.rate_per_source, config.rate_burst)
         self._networks = [ipaddress.ip_network(c, strict=False) for c in config.trusted_sources]
-        self._transport = SipTransport(self._on_data, max_message_bytes=config.max_message_bytes)
+        self._transport = SipTransport(
+            self._on_data,
+            max_message_bytes=config.max_message_bytes,
+            max_connections=config.max_connections,
+            idle_timeout_s=config.tcp_idle_s,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
@@ -218,7 +227,9 @@ class UserAgent:
         return Peer(transport, host, uri.port or 5060)
 
     def _dialog_peer(self, call: SipCall) -> Peer:
-        if call._peer.reliable:
+        """Where in-dialog requests go: the connection the dialog came on while it is open
+        (TCP), else the first route or the remote target (IP literals; else the source)."""
+        if call._peer.reliable and self._transport.connected(call._peer):
             return call._peer
         hop = call._dialog.next_hop()
         if isinstance(hop, SipUri):
@@ -226,7 +237,8 @@ class UserAgent:
                 host = str(ipaddress.ip_address(hop.host.strip("[]")))
             except ValueError:
                 return call._peer
-            transport = (hop.param("transport") or "udp").lower()
+            default = "tcp" if call._peer.reliable else "udp"
+            transport = (hop.param("transport") or default).lower()
             if transport in self._transport.addresses:
                 return Peer(transport, host, hop.port or 5060)
         return call._peer
@@ -338,13 +350,17 @@ class UserAgent:
         self._transport.send(ack, peer)
 
     async def _timer_loop(self) -> None:
+        """Fires transaction timers when due; woken early whenever the layer changed."""
         while True:
             self._wake.clear()
             deadline = self._layer.next_timeout()
             timeout = None if deadline is None else max(0.0, deadline - self._now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            self._emit(self._layer.on_timer(self._now()))
+            try:
+                self._emit(self._layer.on_timer(self._now()))
+            except Exception as error:  # noqa: BLE001 - retransmissions must go on
+                logger.error("SIP timer step failed: %s", type(error).__name__)
 
     # --- receiving ------------------------------------------------------------------
 

@@ -253,3 +253,27 @@ async def test_app_that_crashes_gets_500_and_the_ua_keeps_serving(make_ua) -> No
         with pytest.raises(SipCallError) as failure:
             await phone.invite(uri(server), SDP, timeout_s=5)
         assert failure.value.status == 500
+
+
+async def test_idle_tcp_connections_are_closed(make_ua) -> None:
+    server = await make_ua(tcp_idle_s=0.2)
+    reader, writer = await asyncio.open_connection(*server.addresses["tcp"])
+    writer.write(b"\r\n\r\n")  # a keep-alive is activity, not a message
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
+    assert server.stats()["connections"] == 0
+
+
+async def test_lost_tcp_framing_closes_the_connection(make_ua) -> None:
+    server = await make_ua()
+    reader, writer = await asyncio.open_connection(*server.addresses["tcp"])
+    writer.write(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: many\r\n\r\n")
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        SipConfig(transports=("sctp",))
+    with pytest.raises(ValueError):
+        SipConfig(trusted_sources=("not-a-network",))
