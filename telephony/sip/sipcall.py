@@ -72,6 +72,7 @@ class SipCall:
         self._ack: asyncio.Future[None] | None = None
         self._refer: asyncio.Future[bool] | None = None
         self._duration: asyncio.TimerHandle | None = None
+        self._ring_limit: asyncio.TimerHandle | None = None
         self.on_reoffer: Callable[[bytes], bytes | None] | None = None
         self.on_dtmf: Callable[[str], None] | None = None  # SIP INFO application/dtmf-relay
 
@@ -99,6 +100,8 @@ class SipCall:
         if self._answered or self._invite_tx is None:
             raise SipCallError(500, "already answered")
         self._answered = True
+        if self._ring_limit is not None:
+            self._ring_limit.cancel()
         self._local_sdp = sdp
         self._ack = asyncio.get_running_loop().create_future()
         timer = session_timer(self._invite_tx.request)
@@ -221,6 +224,16 @@ class SipCall:
                     self.on_dtmf(digit)
                 return
 
+    def start_ring_limit(self, seconds: float) -> None:
+        """Answers 480 and ends the call when the app has not answered within `seconds`."""
+        self._ring_limit = asyncio.get_running_loop().call_later(seconds, self._unanswered)
+
+    def _unanswered(self) -> None:
+        if not self._answered and not self.is_ended:
+            logger.info("call %s: not answered in time", self.call_id[:8])
+            self._respond(480, "Temporarily Unavailable")
+            self._end("timeout")
+
     def start_duration_limit(self) -> None:
         """Ends the call with BYE after the configured maximum duration."""
         if self._duration is None and not self.is_ended:
@@ -238,8 +251,9 @@ class SipCall:
         if self.is_ended:
             return
         self._ended.set_result(reason)
-        if self._duration is not None:
-            self._duration.cancel()
+        for handle in (self._duration, self._ring_limit):
+            if handle is not None:
+                handle.cancel()
         if self._refer is not None and not self._refer.done():
             self._refer.set_result(False)
         if self._ack is not None and not self._ack.done():

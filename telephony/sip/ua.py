@@ -83,6 +83,7 @@ class SipConfig:
     auth_users: Mapping[str, str] = field(default_factory=dict)
     max_calls: int = 20
     max_call_s: float = 1800.0
+    max_ring_s: float = 120.0  # an inbound call the app leaves unanswered gets 480 after this
     rate_per_source: float = 50.0
     rate_burst: int = 100
     max_message_bytes: int = 65535
@@ -97,8 +98,10 @@ class SipConfig:
     def __post_init__(self) -> None:
         if not self.transports or not set(self.transports) <= {"udp", "tcp"}:
             raise ValueError("transports must be a non-empty subset of udp, tcp")
-        if self.max_calls < 0 or self.max_call_s <= 0 or self.max_message_bytes < 1024:
-            raise ValueError("max_calls, max_call_s and max_message_bytes must be sane")
+        if self.max_calls < 0 or min(self.max_call_s, self.max_ring_s) <= 0:
+            raise ValueError("max_calls, max_call_s and max_ring_s must be positive")
+        if self.max_message_bytes < 1024:
+            raise ValueError("max_message_bytes must be at least 1024")
         if min(self.max_transactions, self.max_connections) < 1 or self.tcp_idle_s <= 0:
             raise ValueError("max_transactions, max_connections and tcp_idle_s must be positive")
         for cidr in self.trusted_sources:
@@ -519,6 +522,7 @@ class UserAgent:
             invite_tx=tx,
         )
         call.dialed = user
+        call.start_ring_limit(config.max_ring_s)
         self._early[tx] = call
         self._calls[dialog.key] = call
         logger.info("call %s from %s", call.call_id[:8], call.masked_caller)

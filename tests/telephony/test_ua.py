@@ -277,3 +277,14 @@ def test_config_rejects_nonsense() -> None:
         SipConfig(transports=("sctp",))
     with pytest.raises(ValueError):
         SipConfig(trusted_sources=("not-a-network",))
+
+
+async def test_call_left_ringing_gets_480_after_max_ring(make_ua) -> None:
+    bot = Bot()
+    bot.answer = False
+    server = await make_ua(bot.on_call, max_ring_s=0.2)
+    phone = await make_ua()
+    with pytest.raises(SipCallError) as failure:
+        await phone.invite(uri(server), SDP, timeout_s=5)
+    assert failure.value.status == 480
+    assert await asyncio.wait_for(bot.calls[0].ended(), 5) == "timeout"
