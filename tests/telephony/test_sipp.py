@@ -17,6 +17,7 @@ from telephony.sip.ua import (
     RegistrationConfig,
     RegistrationState,
     SipCall,
+    SipCallError,
     SipConfig,
     UserAgent,
 )
@@ -41,6 +42,7 @@ class HotlineApp:
         self.refer_results: list[bool] = []
         self.offers: list[bytes] = []
         self.digits: list[str] = []
+        self.accept_errors: list[int] = []
         self.live = 0
         self.peak = 0
 
@@ -61,7 +63,11 @@ class HotlineApp:
         if call.dialed == "reoffer":
             call.on_reoffer = self._reoffer
             call.on_dtmf = self.digits.append
-        await call.accept(ANSWER)
+        try:
+            await call.accept(ANSWER)
+        except SipCallError as error:
+            self.accept_errors.append(error.status)
+            return
         if call.dialed == "hangup":
             await call.bye()
         elif call.dialed == "refer":
@@ -154,6 +160,13 @@ async def test_the_bot_hangs_up(bot, tmp_path: Path, transport: str) -> None:
     ua, app = bot
     await sipp(ua, "uac_bot_hangs_up", service="hangup", transport=transport, tmp=tmp_path)
     assert app.reasons == ["local"]
+
+
+async def test_200_never_acked_ends_with_bye_after_timer_h(bot, tmp_path: Path) -> None:
+    ua, app = bot
+    await sipp(ua, "uac_no_ack", service="noack", tmp=tmp_path)
+    assert app.accept_errors == [408]
+    assert app.reasons == ["timeout"]
 
 
 async def test_refer_accepted_with_notify_progress(bot, tmp_path: Path) -> None:
