@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import traceback
 from collections.abc import Callable
@@ -56,6 +57,14 @@ def response_destination(via: Via, source: Peer) -> Peer:
     if via.rport:
         return Peer("udp", host, int(via.rport)) if via.rport.isdigit() else source
     return Peer("udp", host, via.port or 5060)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -212,6 +221,9 @@ class SipTransport:
             if peer.reliable and peer not in self._connections:
                 # The connection is gone: open one to the Via sent-by (RFC 3261 18.2.2).
                 peer = Peer(peer.transport, via.received or via.host, via.port or 5060)
+        if not _is_ip(peer.host):
+            logger.warning("SIP message to a host name dropped (resolve before sending)")
+            return
         data = bytes(message)
         if peer.transport == "udp":
             if self._udp is not None and not self._udp.is_closing():

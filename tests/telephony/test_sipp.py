@@ -185,6 +185,14 @@ async def test_refer_refused_or_failed(bot, tmp_path: Path, scenario: str) -> No
     assert app.refer_results == [False]
 
 
+async def test_refer_without_notify_times_out(tmp_path: Path) -> None:
+    app = HotlineApp()
+    config = SipConfig(port=0, timers=FAST, refer_timeout_s=0.5)
+    async with UserAgent(config, app.on_call) as ua:
+        await sipp(ua, "uac_refer_silent", service="refer", tmp=tmp_path)
+    assert app.refer_results == [False]
+
+
 async def test_reinvite_session_refresh_and_update(bot, tmp_path: Path) -> None:
     ua, app = bot
     await sipp(ua, "uac_reinvite", service="reoffer", tmp=tmp_path)
