@@ -18,7 +18,6 @@ from telephony.sip.message import (
     Request,
     Response,
     SipParseError,
-    SipUri,
     canonical_name,
     make_response,
 )
@@ -170,6 +169,7 @@ class _Base:
     peer: Peer
     timers: Timers
     state: State
+    request: Request
     deadlines: dict[str, float] = field(default_factory=dict)
     out: list[Output] = field(default_factory=list)
 
@@ -192,7 +192,6 @@ class _Base:
 class ServerTransaction(_Base):
     """INVITE or non-INVITE server transaction (RFC 3261 17.2, 2xx retransmission of 13.3.1.4)."""
 
-    request: Request = field(default_factory=lambda: Request("X", SipUri("x"), Headers()))
     key: tuple[str, ...] = ()
     last_response: Response | None = None
     interval: float = 0.0
@@ -269,7 +268,6 @@ class ServerTransaction(_Base):
 class ClientTransaction(_Base):
     """INVITE or non-INVITE client transaction (RFC 3261 17.1, RFC 6026 Accepted state)."""
 
-    request: Request = field(default_factory=lambda: Request("X", SipUri("x"), Headers()))
     key: tuple[str, str] = ("", "")
     interval: float = 0.0
     ack: Request | None = None
@@ -324,8 +322,10 @@ class ClientTransaction(_Base):
             if name == "A" or name == "E":
                 self._send(self.request)
                 self.interval = 2 * self.interval
-                if not self.is_invite:
+                if not self.is_invite:  # timer E: capped at T2, T2 once Proceeding
                     self.interval = min(self.interval, self.timers.t2)
+                    if self.state is State.PROCEEDING:
+                        self.interval = self.timers.t2
                 self.deadlines[name] = now + self.interval
             elif name in ("B", "F"):
                 self._terminate()
@@ -393,7 +393,7 @@ class TransactionLayer:
             return self._drain(tx)
         if len(self) >= self.max_transactions:
             return [Send(make_response(request, 503, extra=[("Retry-After", "5")]), peer)]
-        tx = ServerTransaction(peer, self.timers, State.TRYING, request=request, key=key)
+        tx = ServerTransaction(peer, self.timers, State.TRYING, request, key=key)
         if tx.is_invite:
             tx.state = State.PROCEEDING
         self._server[key] = tx
@@ -447,7 +447,7 @@ class TransactionLayer:
         if key in self._client:
             raise TransactionError("branch already in use")
         state = State.CALLING if request.method == "INVITE" else State.TRYING
-        tx = ClientTransaction(peer, self.timers, state, request=request, key=key)
+        tx = ClientTransaction(peer, self.timers, state, request, key=key)
         self._client[key] = tx
         tx.start(now)
         return tx, self._drain(tx)
