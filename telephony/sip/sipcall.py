@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from telephony.sip.dialog import Dialog, session_timer
-from telephony.sip.message import Request, make_response
+from telephony.sip.message import Request, SipParseError, make_response, parse_uri
 from telephony.sip.transaction import Peer, ServerTransaction
 
 if TYPE_CHECKING:
@@ -147,7 +147,12 @@ class SipCall:
         self._end("local")
 
     async def refer(self, target: str) -> bool:
-        """Blind transfer to `target`; True when the NOTIFY progress reports a 2xx final."""
+        """Blind transfer to `target` (a sip:/sips:/tel: URI); True when the NOTIFY progress
+        reports a 2xx final. ValueError for a malformed target."""
+        try:
+            parse_uri(target)
+        except SipParseError as error:
+            raise ValueError("malformed transfer target") from error
         if not self._answered or self.is_ended or self._refer is not None:
             return False
         loop = asyncio.get_running_loop()

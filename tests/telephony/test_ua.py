@@ -288,3 +288,13 @@ async def test_call_left_ringing_gets_480_after_max_ring(make_ua) -> None:
         await phone.invite(uri(server), SDP, timeout_s=5)
     assert failure.value.status == 480
     assert await asyncio.wait_for(bot.calls[0].ended(), 5) == "timeout"
+
+
+async def test_refer_target_must_be_a_uri(make_ua) -> None:
+    bot = Bot()
+    server = await make_ua(bot.on_call)
+    phone = await make_ua()
+    call = await phone.invite(uri(server), SDP, timeout_s=5)
+    with pytest.raises(ValueError):
+        await bot.calls[0].refer("sip:staff@127.0.0.1>\r\nX-Injected: 1")
+    await call.bye()
