@@ -117,10 +117,12 @@ class StrayResponse:
 
 @dataclass(frozen=True, slots=True)
 class TimedOut:
-    """Client: timer B/F (no final response). Server: timer H (no ACK) or a TU that never
+    """Client: timer B/F (no final response), or `transport_error` (the peer could not be
+    reached; RFC 3261 8.1.3.1 treats it as 503). Server: timer H (no ACK) or a TU that never
     answered a non-INVITE request."""
 
     tx: ClientTransaction | ServerTransaction
+    transport_error: bool = False
 
 
 Output = (
@@ -451,6 +453,15 @@ class TransactionLayer:
         self._client[key] = tx
         tx.start(now)
         return tx, self._drain(tx)
+
+    def transport_failed(self, peer: Peer) -> list[Output]:
+        """Ends the pending client transactions towards `peer` (a TCP connect failed)."""
+        out: list[Output] = []
+        for tx in list(self._client.values()):
+            if tx.peer == peer and tx.state in (State.CALLING, State.TRYING, State.PROCEEDING):
+                tx._terminate()
+                out += [*self._drain(tx), TimedOut(tx, transport_error=True)]
+        return out
 
     def next_timeout(self) -> float | None:
         deadlines = [

@@ -142,6 +142,7 @@ class SipTransport:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_connections: int = 512,
         idle_timeout_s: float = 900.0,
+        on_unreachable: Callable[[Peer], None] | None = None,
     ) -> None:
         """`max_connections` bounds TCP connections (in and out); one that receives nothing
         for `idle_timeout_s` (CRLF keep-alives count) is closed."""
@@ -149,6 +150,7 @@ class SipTransport:
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
+        self.on_unreachable = on_unreachable
         self.addresses: dict[str, tuple[str, int]] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -250,6 +252,11 @@ class SipTransport:
         except (OSError, TimeoutError):
             logger.warning("SIP over TCP: could not connect to a peer")
             self._connecting.pop(peer, None)
+            if self.on_unreachable is not None:
+                try:
+                    self.on_unreachable(peer)
+                except Exception as error:  # noqa: BLE001 - keep the transport alive
+                    _log_dropped(error)
             return
         for data in self._connecting.pop(peer, []):
             protocol.write(data)

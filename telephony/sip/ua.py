@@ -128,6 +128,7 @@ class UserAgent:
             max_message_bytes=config.max_message_bytes,
             max_connections=config.max_connections,
             idle_timeout_s=config.tcp_idle_s,
+            on_unreachable=self._on_unreachable,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -330,10 +331,12 @@ class UserAgent:
             case StrayResponse(response, _):
                 if response.cseq[1] == "INVITE" and 200 <= response.status < 300:
                     self._reack(response)
-            case TimedOut(tx):
+            case TimedOut(tx, transport_error):
                 if isinstance(tx, ClientTransaction):
                     waiter = self._waiters.pop(tx, None)
-                    if waiter is not None:
+                    if waiter is not None and transport_error:
+                        waiter.put_nowait(make_response(tx.request, 503))
+                    elif waiter is not None:
                         waiter.put_nowait(None)
                 else:
                     call = self._early.get(tx)
@@ -366,6 +369,9 @@ class UserAgent:
                 logger.error("SIP timer step failed: %s", type(error).__name__)
 
     # --- receiving ------------------------------------------------------------------
+
+    def _on_unreachable(self, peer: Peer) -> None:
+        self._emit(self._layer.transport_failed(peer))
 
     def _on_data(self, data: bytes, peer: Peer) -> None:
         if not self._limiter.allow(peer.host, self._now()):
@@ -582,12 +588,15 @@ class UserAgent:
                 queue = self.send_request(request, peer)
             except TransactionError as error:
                 raise SipCallError(503, "busy") from error
+            provisional = False
             try:
                 response = await queue.get()
                 while response is not None and response.status < 200:
+                    provisional = True
                     response = await queue.get()
             except asyncio.CancelledError:
-                self._cancel(request, peer)
+                if provisional:  # RFC 3261 9.1: no CANCEL before a provisional response
+                    self._cancel(request, peer)
                 raise
             if response is None:
                 raise SipCallError(408, "no response")

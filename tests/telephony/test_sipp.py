@@ -116,6 +116,18 @@ async def sipp(
     assert process.returncode == 0, f"sipp {scenario}: rc {process.returncode}\n{stderr!r}\n{log}"
 
 
+async def wait_bound(port: int, transport: str) -> None:
+    """Waits (bounded) until a process has bound `port` (sipp starting as a server)."""
+    kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        await asyncio.sleep(0.05)
+
+
 async def settled(ua: UserAgent) -> dict[str, int]:
     """The UA's stats once calls, dialogs and transactions are gone (bounded wait)."""
     for _ in range(100):
@@ -217,6 +229,26 @@ async def test_registration_with_digest_and_refresh(tmp_path: Path) -> None:
         assert await asyncio.wait_for(registrar.wait(), 60) == 0, errors.read_text()[-2000:]
         assert ua.registration_state is RegistrationState.REGISTERED
     assert ua.registration_state is RegistrationState.DISABLED
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_outbound_call_to_sipp(tmp_path: Path, transport: str) -> None:
+    """`UserAgent.invite()` (the `rathausbot call` path) against sipp's built-in UAS."""
+    port = free_port(socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM)
+    errors = tmp_path / "uas-errors.log"
+    callee = await asyncio.create_subprocess_exec(
+        "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
+        "-t", "u1" if transport == "udp" else "t1", "-m", "1", "-timeout", "30s",
+        "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await wait_bound(port, transport)
+    async with UserAgent(SipConfig(port=0, timers=FAST), HotlineApp().on_call) as ua:
+        call = await ua.invite(f"sip:service@127.0.0.1:{port}", SDP, transport=transport)
+        assert call.remote_sdp.startswith(b"v=0")
+        await call.bye()
+        assert await asyncio.wait_for(callee.wait(), 30) == 0, errors.read_text()[-2000:]
+        assert await settled(ua) == {**ua.stats(), "calls": 0, "dialogs": 0, "transactions": 0}
 
 
 async def test_options_ping(bot, tmp_path: Path) -> None:

@@ -298,3 +298,14 @@ async def test_refer_target_must_be_a_uri(make_ua) -> None:
     with pytest.raises(ValueError):
         await bot.calls[0].refer("sip:staff@127.0.0.1>\r\nX-Injected: 1")
     await call.bye()
+
+
+async def test_invite_to_a_closed_tcp_port_fails_with_503(make_ua) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    phone = await make_ua()
+    with pytest.raises(SipCallError) as failure:
+        await phone.invite(f"sip:x@127.0.0.1:{port}", SDP, transport="tcp", timeout_s=30)
+    assert failure.value.status == 503
+    assert phone.stats()["transactions"] == 0
