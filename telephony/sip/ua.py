@@ -106,6 +106,8 @@ class SipConfig:
             raise ValueError("max_transactions, max_connections and tcp_idle_s must be positive")
         for cidr in self.trusted_sources:
             ipaddress.ip_network(cidr, strict=False)
+        if self.host in ("0.0.0.0", "::", "") and not self.public_host:
+            raise ValueError("binding to all interfaces needs public_host (the address peers use)")
 
 
 class UserAgent:
@@ -182,6 +184,7 @@ class UserAgent:
         return RegistrationState.DISABLED if self._registrar is None else self._registrar.state
 
     def stats(self) -> dict[str, int]:
+        """Live calls, dialogs, transactions, call tasks, TCP connections, rate-limited sources."""
         return {
             "calls": len(self._calls),
             "dialogs": len(self._dialogs),
@@ -195,7 +198,9 @@ class UserAgent:
 
     @property
     def public_host(self) -> str:
-        return self.config.public_host or self.config.host
+        """The address written into Via and Contact (IPv6 in brackets)."""
+        host = self.config.public_host or self.config.host
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
     def _port(self, transport: str) -> int:
         addresses = self._transport.addresses

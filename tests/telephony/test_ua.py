@@ -277,6 +277,9 @@ def test_config_rejects_nonsense() -> None:
         SipConfig(transports=("sctp",))
     with pytest.raises(ValueError):
         SipConfig(trusted_sources=("not-a-network",))
+    with pytest.raises(ValueError):
+        SipConfig(host="0.0.0.0")
+    assert SipConfig(host="0.0.0.0", public_host="192.0.2.10").public_host == "192.0.2.10"
 
 
 async def test_call_left_ringing_gets_480_after_max_ring(make_ua) -> None:
