@@ -312,3 +312,18 @@ async def test_invite_to_a_closed_tcp_port_fails_with_503(make_ua) -> None:
         await phone.invite(f"sip:x@127.0.0.1:{port}", SDP, transport="tcp", timeout_s=30)
     assert failure.value.status == 503
     assert phone.stats()["transactions"] == 0
+
+
+async def test_refused_registration_is_visible_and_retried(make_ua) -> None:
+    from telephony.sip.registration import RegistrationConfig, RegistrationState
+
+    not_a_registrar = await make_ua()  # answers REGISTER with 405
+    host, port = not_a_registrar.addresses["udp"]
+    client = await make_ua(registration=RegistrationConfig(f"sip:{host}:{port}", "amt", "pw"))
+    for _ in range(100):
+        if client.registration_state is RegistrationState.FAILED:
+            break
+        await asyncio.sleep(0.05)
+    assert client.registration_state is RegistrationState.FAILED
+    await client.stop()
+    assert client.registration_state is RegistrationState.DISABLED
