@@ -88,6 +88,22 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.asynccontextmanager
+async def sipp_process(
+    *command: str, stderr: int = asyncio.subprocess.DEVNULL
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A sipp process that is killed on the way out if it is still running."""
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def sipp(
     ua: UserAgent,
     scenario: str,
@@ -108,10 +124,8 @@ async def sipp(
         "-timeout", "30s", "-timeout_error", "-nostdin", "-max_recv_loops", "1000",
         "-trace_err", "-error_file", str(errors),
     ]  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    async with sipp_process(*command, stderr=asyncio.subprocess.PIPE) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
     log = errors.read_text(errors="replace")[-3000:] if errors.exists() else ""
     assert process.returncode == 0, f"sipp {scenario}: rc {process.returncode}\n{stderr!r}\n{log}"
 
@@ -217,15 +231,16 @@ async def test_reinvite_session_refresh_and_update(bot, tmp_path: Path) -> None:
 async def test_registration_with_digest_and_refresh(tmp_path: Path) -> None:
     port = free_port()
     errors = tmp_path / "registrar-errors.log"
-    registrar = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(SCENARIOS / "uas_registrar.xml"), "-i", "127.0.0.1", "-p", str(port),
-        "-mp", str(free_port()), "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin",
-        "-trace_err", "-error_file", str(errors),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
     registration = RegistrationConfig(f"sip:127.0.0.1:{port}", "amt", "geheim", retry_min_s=0.5)
     config = SipConfig(port=0, timers=FAST, registration=registration)
-    async with UserAgent(config, HotlineApp().on_call) as ua:
+    async with (
+        sipp_process(
+            "sipp", "-sf", str(SCENARIOS / "uas_registrar.xml"), "-i", "127.0.0.1",
+            "-p", str(port), "-mp", str(free_port()), "-m", "1", "-timeout", "30s",
+            "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
+        ) as registrar,
+        UserAgent(config, HotlineApp().on_call) as ua,
+    ):  # fmt: skip
         assert await asyncio.wait_for(registrar.wait(), 60) == 0, errors.read_text()[-2000:]
         assert ua.registration_state is RegistrationState.REGISTERED
     assert ua.registration_state is RegistrationState.DISABLED
@@ -236,14 +251,15 @@ async def test_outbound_call_to_sipp(tmp_path: Path, transport: str) -> None:
     """`UserAgent.invite()` (the `rathausbot call` path) against sipp's built-in UAS."""
     port = free_port(socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM)
     errors = tmp_path / "uas-errors.log"
-    callee = await asyncio.create_subprocess_exec(
-        "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
-        "-t", "u1" if transport == "udp" else "t1", "-m", "1", "-timeout", "30s",
-        "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await wait_bound(port, transport)
-    async with UserAgent(SipConfig(port=0, timers=FAST), HotlineApp().on_call) as ua:
+    async with (
+        sipp_process(
+            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
+            "-t", "u1" if transport == "udp" else "t1", "-m", "1", "-timeout", "30s",
+            "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
+        ) as callee,
+        UserAgent(SipConfig(port=0, timers=FAST), HotlineApp().on_call) as ua,
+    ):  # fmt: skip
+        await wait_bound(port, transport)
         call = await ua.invite(f"sip:service@127.0.0.1:{port}", SDP, transport=transport)
         assert call.remote_sdp.startswith(b"v=0")
         await call.bye()
