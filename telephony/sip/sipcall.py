@@ -73,6 +73,7 @@ class SipCall:
         self._refer: asyncio.Future[bool] | None = None
         self._duration: asyncio.TimerHandle | None = None
         self._ring_limit: asyncio.TimerHandle | None = None
+        self._session: asyncio.TimerHandle | None = None
         self.on_reoffer: Callable[[bytes], bytes | None] | None = None
         self.on_dtmf: Callable[[str], None] | None = None  # SIP INFO application/dtmf-relay
 
@@ -104,7 +105,7 @@ class SipCall:
             self._ring_limit.cancel()
         self._local_sdp = sdp
         self._ack = asyncio.get_running_loop().create_future()
-        timer = session_timer(self._invite_tx.request)
+        timer = session_timer(self._invite_tx.request, min_se=self._ua.config.min_se)
         extra = [
             *self._ua.common_headers(self._peer.transport),
             ("Content-Type", SDP),
@@ -124,6 +125,7 @@ class SipCall:
             self._end("timeout")
             raise SipCallError(408, "no ACK")
         self.start_duration_limit()
+        self.start_session_timer(timer.interval, we_refresh=timer.we_refresh)
         logger.info("call %s answered (caller %s)", self.call_id[:8], self.masked_caller)
 
     async def reject(
@@ -239,6 +241,44 @@ class SipCall:
             self._respond(480, "Temporarily Unavailable")
             self._end("timeout")
 
+    def start_session_timer(self, interval: int | None, *, we_refresh: bool) -> None:
+        """RFC 4028: we refresh (UPDATE) at half the interval, or, when the peer refreshes,
+        end the call if no refresh came in time. Restarted by every refresh."""
+        if self._session is not None:
+            self._session.cancel()
+            self._session = None
+        if interval is None or self.is_ended:
+            return
+        loop = asyncio.get_running_loop()
+        if we_refresh:
+            self._session = loop.call_later(interval / 2, self._refresh, interval)
+        else:
+            self._session = loop.call_later(interval - min(32, interval / 3), self._expired)
+
+    def _refresh(self, interval: int) -> None:
+        self._ua.spawn(self._send_refresh(interval))
+
+    async def _send_refresh(self, interval: int) -> None:
+        role = "uas" if self._invite_tx is not None else "uac"  # we are the refresher
+        extra = [("Session-Expires", f"{interval};refresher={role}"), ("Supported", "timer")]
+        response = await self._ua.request_in_dialog(self, "UPDATE", extra)
+        if self.is_ended:
+            return
+        if response is None or response.status in (408, 481):
+            logger.info("call %s: session refresh failed", self.call_id[:8])
+            self._ua.send_bye(self)
+            self._end("timeout")
+        elif 200 <= response.status < 300:
+            self.start_session_timer(interval, we_refresh=True)
+        else:  # e.g. 405/501: the peer cannot be refreshed with UPDATE; the duration limit stays
+            logger.info("call %s: session refresh refused (%d)", self.call_id[:8], response.status)
+
+    def _expired(self) -> None:
+        if not self.is_ended:
+            logger.info("call %s: session expired without refresh", self.call_id[:8])
+            self._ua.send_bye(self)
+            self._end("timeout")
+
     def start_duration_limit(self) -> None:
         """Ends the call with BYE after the configured maximum duration."""
         if self._duration is None and not self.is_ended:
@@ -256,7 +296,7 @@ class SipCall:
         if self.is_ended:
             return
         self._ended.set_result(reason)
-        for handle in (self._duration, self._ring_limit):
+        for handle in (self._duration, self._ring_limit, self._session):
             if handle is not None:
                 handle.cancel()
         if self._refer is not None and not self._refer.done():

@@ -13,11 +13,19 @@ import contextlib
 import ipaddress
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from telephony.sip import digest, validate
-from telephony.sip.dialog import Dialog, DialogKey, Dialogs, request_key, session_timer
+from telephony.sip.dialog import (
+    Dialog,
+    DialogKey,
+    Dialogs,
+    parse_session_expires,
+    request_key,
+    session_timer,
+)
 from telephony.sip.message import (
     Headers,
     Request,
@@ -90,6 +98,7 @@ class SipConfig:
     registration: RegistrationConfig | None = None
     timers: Timers = Timers()
     refer_timeout_s: float = 32.0
+    min_se: int = 90  # smallest session timer interval accepted (RFC 4028 Min-SE); else 422
     max_transactions: int = 2000
     max_connections: int = 512
     tcp_idle_s: float = 900.0
@@ -100,6 +109,8 @@ class SipConfig:
             raise ValueError("transports must be a non-empty subset of udp, tcp")
         if self.max_calls < 0 or min(self.max_call_s, self.max_ring_s) <= 0:
             raise ValueError("max_calls, max_call_s and max_ring_s must be positive")
+        if self.min_se < 1:
+            raise ValueError("min_se must be positive")
         if self.max_message_bytes < 1024:
             raise ValueError("max_message_bytes must be at least 1024")
         if min(self.max_transactions, self.max_connections) < 1 or self.tcp_idle_s <= 0:
@@ -297,6 +308,13 @@ class UserAgent:
         with contextlib.suppress(TransactionError):
             self.send_request(call._dialog.request("BYE", self.via(peer.transport)), peer)
 
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Runs `coroutine` as a task the UA owns (cancelled by `stop()`)."""
+        assert self._loop is not None
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def forget(self, call: SipCall) -> None:
         self._calls.pop(call._dialog.key, None)
         if call._invite_tx is not None:
@@ -446,7 +464,7 @@ class UserAgent:
         if not call._answered:  # an offer while ours is pending (RFC 3261 14.2)
             self._answer(tx, 491)
             return
-        timer = session_timer(request)
+        timer = session_timer(request, min_se=self.config.min_se)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
             return
@@ -474,7 +492,8 @@ class UserAgent:
         if answer:
             extra.append(("Content-Type", SDP))
         response = make_response(request, 200, extra=extra, body=answer or b"")
-        self.respond(tx, response)
+        if self.respond(tx, response):
+            call.start_session_timer(timer.interval, we_refresh=timer.we_refresh)
 
     def _trusted(self, host: str) -> bool:
         if not self._networks:
@@ -514,7 +533,7 @@ class UserAgent:
         if content_type != SDP:
             self._answer(tx, 415, ("Accept", SDP))
             return
-        timer = session_timer(request)
+        timer = session_timer(request, min_se=self.config.min_se)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
             return
@@ -537,10 +556,7 @@ class UserAgent:
         self._early[tx] = call
         self._calls[dialog.key] = call
         logger.info("call %s from %s", call.call_id[:8], call.masked_caller)
-        assert self._loop is not None
-        task = self._loop.create_task(self._run_call(call))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._run_call(call))
 
     async def _run_call(self, call: SipCall) -> None:
         failed = False
@@ -628,6 +644,9 @@ class UserAgent:
             self._dialogs.add(dialog)
             self._send_ack(call, request.cseq[0], dialog.extra["ack_branch"])
             call.start_duration_limit()
+            expires = parse_session_expires(response.headers.get("session-expires"))
+            if expires is not None:  # the callee's choice; refresher absent means us (UAC)
+                call.start_session_timer(expires[0], we_refresh=expires[1] != "uas")
             return call
         raise SipCallError(401, "authentication failed")
 

@@ -196,6 +196,15 @@ async def test_200_never_acked_ends_with_bye_after_timer_h(bot, tmp_path: Path) 
     assert app.reasons == ["timeout"]
 
 
+async def test_session_timers_refreshed_by_us_and_expired_by_the_peer(tmp_path: Path) -> None:
+    app = HotlineApp()
+    config = SipConfig(port=0, timers=FAST, min_se=2)
+    async with UserAgent(config, app.on_call) as ua:
+        await sipp(ua, "uac_session_bot_refreshes", tmp=tmp_path)
+        await sipp(ua, "uac_session_expires", tmp=tmp_path)
+    assert app.reasons == ["bye", "timeout"]
+
+
 async def test_refer_accepted_with_notify_progress(bot, tmp_path: Path) -> None:
     ua, app = bot
     await sipp(ua, "uac_refer_accepted", service="refer", tmp=tmp_path)
