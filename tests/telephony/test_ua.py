@@ -61,7 +61,7 @@ async def make_ua() -> AsyncIterator[Callable[..., Awaitable[UserAgent]]]:
         await ua.stop()
 
 
-async def settle(*uas: UserAgent, seconds: float = 2.0) -> None:
+async def settle(*uas: UserAgent, seconds: float = 10.0) -> None:
     """Waits (bounded) until the UAs hold no call, dialog or transaction."""
     for _ in range(int(seconds / 0.05)):
         if all(
@@ -110,7 +110,7 @@ async def test_cancel_before_answer(make_ua) -> None:
     server = await make_ua(bot.on_call)
     phone = await make_ua()
     with pytest.raises(SipCallError) as failure:
-        await phone.invite(uri(server), SDP, timeout_s=0.5)
+        await phone.invite(uri(server), SDP, timeout_s=1.0)
     assert failure.value.status == 408
     assert await asyncio.wait_for(bot.calls[0].ended(), 5) == "cancel"
     await settle(server, phone)
