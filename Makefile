@@ -54,8 +54,12 @@ bench: setup train
 	@$(BIN)/python -m bench.voice
 	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
 	@$(BIN)/python -m bench.webchat
+	@echo "==> Benchmark: SIP messages parsed and serialised per second"
+	@$(BIN)/python -m bench.sip
 	@echo "==> Benchmark: RTP media (G.711, packetisation, CPU per call-second)"
 	@$(BIN)/python -m bench.rtp
+	@echo "==> Benchmark: calls over SIP (voice turn latency vs. offline, concurrent calls, CPU per call)"
+	@$(BIN)/python -m bench.sip_calls
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -19,6 +20,8 @@ from voice.audio import AudioFrame
 from voice.session import AudioIn, CallerHungUp, CallEvent, DtmfIn, VoiceSession
 
 log = logging.getLogger(__name__)
+
+MAX_INFO_DIGITS = 32  # SIP INFO key presses waiting for the next audio frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,8 @@ class SipVoiceCall:
         self._call = call
         self._media = media
         self._policy = policy
+        self._info_digits: collections.deque[str] = collections.deque(maxlen=MAX_INFO_DIGITS)
+        call.on_dtmf = self._info_digits.append  # keys sent as SIP INFO (dtmf-relay)
 
     @property
     def sample_rate(self) -> int:
@@ -53,6 +58,8 @@ class SipVoiceCall:
 
     async def events(self) -> AsyncIterator[CallEvent]:
         async for item in self._media.receive():
+            while self._info_digits:
+                yield DtmfIn(self._info_digits.popleft())
             if isinstance(item, DtmfDigit):
                 yield DtmfIn(item.digit)
             else:

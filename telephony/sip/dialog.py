@@ -175,35 +175,49 @@ class Dialogs:
 
 @dataclass(frozen=True, slots=True)
 class SessionTimer:
-    """RFC 4028 outcome for a request: headers for our 2xx, or a 422 with Min-SE."""
+    """RFC 4028 outcome for a request: headers for our 2xx (or a 422 with Min-SE), the
+    session interval, and whether we (the UAS) must refresh."""
 
     headers: tuple[tuple[str, str], ...] = ()
     reject_422: bool = False
+    interval: int | None = None
+    we_refresh: bool = False
 
 
-def session_timer(request: Request, *, min_se: int = MIN_SE) -> SessionTimer:
-    """Accepts a session timer request; the refresher stays the peer unless it asked us."""
-    value = request.headers.get("session-expires")
+def parse_session_expires(value: str | None) -> tuple[int, str | None] | None:
+    """(interval, "uac"/"uas"/None) of a Session-Expires value; None when absent or malformed."""
     if value is None:
-        return SessionTimer()
+        return None
     interval_text, _, params = value.partition(";")
     interval_text = interval_text.strip()
-    if not interval_text.isdigit():
-        return SessionTimer()
-    if int(interval_text) < min_se:
-        return SessionTimer((("Min-SE", str(min_se)),), reject_422=True)
-    refresher = "uac"
+    if not interval_text.isdigit() or len(interval_text) > 9:
+        return None
+    refresher: str | None = None
     for param in params.split(";"):
         name, _, param_value = param.partition("=")
         if name.strip().lower() == "refresher" and param_value.strip().lower() in ("uac", "uas"):
             refresher = param_value.strip().lower()
-    headers = [("Session-Expires", f"{int(interval_text)};refresher={refresher}")]
+    return int(interval_text), refresher
+
+
+def session_timer(request: Request, *, min_se: int = MIN_SE) -> SessionTimer:
+    """Accepts a session timer request (RFC 4028 9): the refresher the UAC named; else the
+    UAC when it supports timers, else us."""
+    parsed = parse_session_expires(request.headers.get("session-expires"))
+    if parsed is None:
+        return SessionTimer()
+    interval, refresher = parsed
+    if interval < min_se:
+        return SessionTimer((("Min-SE", str(min_se)),), reject_422=True)
     supported = {
         v.strip().lower()
         for n, raw in request.headers
         if canonical_name(n) in ("supported", "require")
         for v in raw.split(",")
     }
-    if "timer" in supported:
+    uac_supports = "timer" in supported
+    refresher = refresher or ("uac" if uac_supports else "uas")
+    headers = [("Session-Expires", f"{interval};refresher={refresher}")]
+    if uac_supports:
         headers.append(("Require", "timer"))
-    return SessionTimer(tuple(headers))
+    return SessionTimer(tuple(headers), interval=interval, we_refresh=refresher == "uas")

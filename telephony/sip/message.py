@@ -9,8 +9,11 @@ response can still be addressed.
 
 from __future__ import annotations
 
+import collections
+import functools
 import re
-from collections.abc import Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 SIP_VERSION = "SIP/2.0"
@@ -100,10 +103,16 @@ _TOKEN_RE = re.compile(rf"^{_TOKEN}$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+)\.(\d+) (\d{3}) (.*)$", re.DOTALL)
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+\-.]*$")
+_DIGITS_RE = re.compile(r"[0-9]+")
+_VERSION_RE = re.compile(r"SIP/[0-9]{1,3}\.[0-9]{1,3}", re.IGNORECASE)
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_URI_BAD_RE = re.compile(r'[ \t\r\n<>"]|%(?![0-9A-Fa-f]{2})')
 
 
 class SipParseError(ValueError):
-    """Malformed SIP. `status` is the response to send (None: drop the message silently)."""
+    """Malformed SIP. `status` is the response to send (None: drop the message silently);
+    `partial` the request read so far, to address it. The reason names what is wrong but
+    quotes no content of the message (no numbers or names in logs)."""
 
     def __init__(self, reason: str, status: int | None = 400, partial: Message | None = None):
         super().__init__(reason)
@@ -114,8 +123,16 @@ class SipParseError(ValueError):
 
 def canonical_name(name: str) -> str:
     """Lower-case long form of a header name (compact forms expanded)."""
+    return _canonical_cached(name) if len(name) <= 40 else _canonical(name)
+
+
+def _canonical(name: str) -> str:
     lower = name.strip().lower()
     return COMPACT_FORMS.get(lower, lower)
+
+
+# Names come from the network: the cache is bounded in entries and in their length.
+_canonical_cached = functools.lru_cache(maxsize=1024)(_canonical)
 
 
 # --- URIs ---------------------------------------------------------------------------
@@ -137,9 +154,9 @@ class SipUri:
     def parse(cls, text: str) -> SipUri:
         scheme, sep, rest = text.partition(":")
         if not sep or scheme.lower() not in ("sip", "sips"):
-            raise SipParseError(f"not a SIP URI: {text[:80]!r}", 416)
-        if not rest or any(c in rest for c in ' \t\r\n<>"'):
-            raise SipParseError(f"malformed SIP URI: {text[:80]!r}")
+            raise SipParseError("not a SIP URI", 416)
+        if not rest or _URI_BAD_RE.search(rest):
+            raise SipParseError("malformed SIP URI")
         # The user part may hold "?" (RFC 3261 25.1 user-unreserved): headers start at the
         # first "?" after the last "@".
         last_at = rest.rfind("@")
@@ -153,14 +170,14 @@ class SipUri:
             user, colon, pw = userinfo.partition(":")
             password = pw if colon else None
             if not user:
-                raise SipParseError(f"empty user in URI: {text[:80]!r}")
+                raise SipParseError("empty user in URI")
         hostport, *raw_params = hostpart.split(";")
         host, port = _split_hostport(hostport)
         params: list[tuple[str, str | None]] = []
         for raw in raw_params:
             name, eq, value = raw.partition("=")
             if not name:
-                raise SipParseError(f"empty URI parameter in {text[:80]!r}")
+                raise SipParseError("empty URI parameter")
             params.append((name, value if eq else None))
         return cls(
             host=host,
@@ -217,13 +234,18 @@ Uri = SipUri | AbsoluteUri
 def parse_uri(text: str) -> Uri:
     """A SIP URI, or any absolute URI kept verbatim; SipParseError for garbage."""
     scheme, sep, rest = text.partition(":")
-    if not sep or not _SCHEME_RE.match(scheme) or not rest:
-        raise SipParseError(f"malformed URI: {text[:80]!r}")
+    if not sep or not _SCHEME_RE.fullmatch(scheme) or not rest:
+        raise SipParseError("malformed URI")
     if scheme.lower() in ("sip", "sips"):
         return SipUri.parse(text)
-    if any(c in rest for c in ' \t\r\n<>"'):
-        raise SipParseError(f"malformed URI: {text[:80]!r}")
+    if _URI_BAD_RE.search(rest):
+        raise SipParseError("malformed URI")
     return AbsoluteUri(scheme.lower(), rest)
+
+
+def unescape(text: str) -> str:
+    """%-escapes decoded (RFC 3261 19.1.2), e.g. a URI user "%2B4930" -> "+4930"."""
+    return urllib.parse.unquote(text, errors="replace") if "%" in text else text
 
 
 def _partition_from(text: str, sep: str, start: int) -> tuple[str, str, str]:
@@ -236,17 +258,19 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
         end = text.find("]")
         host, rest = text[: end + 1], text[end + 1 :]
         if end < 0 or (rest and not rest.startswith(":")):
-            raise SipParseError(f"malformed host: {text[:80]!r}")
+            raise SipParseError("malformed host")
         port_text = rest[1:] if rest else None
     else:
         host, colon, port_text_raw = text.partition(":")
         port_text = port_text_raw if colon else None
-    if not _HOST_RE.match(host):
-        raise SipParseError(f"malformed host: {text[:80]!r}")
+    if not _HOST_RE.fullmatch(host):
+        raise SipParseError("malformed host")
     if port_text is None:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise SipParseError(f"malformed port: {text[:80]!r}")
+    if not _DIGITS_RE.fullmatch(port_text) or len(port_text) > 5:
+        raise SipParseError("malformed port")
+    if not 0 < int(port_text) < 65536:
+        raise SipParseError("malformed port")
     return host, int(port_text)
 
 
@@ -255,6 +279,8 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
 
 def split_list(value: str) -> list[str]:
     """Splits a comma-separated header value, respecting quotes and <...>."""
+    if '"' not in value and "<" not in value:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
     parts: list[str] = []
     start = 0
     quoted = angle = False
@@ -283,19 +309,22 @@ def split_list(value: str) -> list[str]:
 def _parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
     """`;name=value;flag` after an address or Via (quoted values may hold ';')."""
     params: list[tuple[str, str | None]] = []
-    for raw in _split_unquoted(text, ";"):
+    first, *raws = _split_unquoted(text, ";")
+    if first.strip():
+        raise SipParseError("unexpected text before parameters")
+    for raw in raws:
         raw = raw.strip()
-        if not raw:
-            continue
         name, eq, value = raw.partition("=")
         name = name.strip()
-        if not _TOKEN_RE.match(name):
-            raise SipParseError(f"malformed parameter {raw[:40]!r}")
+        if not _TOKEN_RE.fullmatch(name):
+            raise SipParseError("malformed parameter")
         params.append((name, value.strip() if eq else None))
     return tuple(params)
 
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
+    if '"' not in text:
+        return text.split(sep)
     parts: list[str] = []
     start = 0
     quoted = escaped = False
@@ -347,8 +376,8 @@ class NameAddr:
         elif "<" in text:
             before, _, _ = text.partition("<")
             display = before.strip() or None
-            if display is not None and not all(_TOKEN_RE.match(w) for w in display.split()):
-                raise SipParseError(f"malformed display name {display[:40]!r}")
+            if display is not None and not all(_TOKEN_RE.fullmatch(w) for w in display.split()):
+                raise SipParseError("malformed display name")
             text = text[len(before) :]
         if text.startswith("<"):
             end = text.find(">")
@@ -357,9 +386,12 @@ class NameAddr:
             uri = parse_uri(text[1:end].strip())
             params = _parse_params(text[end + 1 :])
         else:
+            # addr-spec form: a URI holding "," "?" or ";" must be in <> (RFC 3261 20.10).
             uri_text, semi, rest = text.partition(";")
+            if "?" in uri_text or "," in uri_text:
+                raise SipParseError("URI with ? or , outside <>")
             uri = parse_uri(uri_text.strip())
-            params = _parse_params(rest) if semi else ()
+            params = _parse_params(";" + rest) if semi else ()
         return cls(uri, display, params)
 
     @property
@@ -406,9 +438,9 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
-        match = _VIA_RE.match(text.strip())
+        match = _VIA_RE.fullmatch(text.strip())
         if match is None:
-            raise SipParseError(f"malformed Via {text[:60]!r}")
+            raise SipParseError("malformed Via")
         transport, hostport, params = match.groups()
         host, port = _split_hostport(hostport)
         return cls(transport.upper(), host, port, _parse_params(params or ""))
@@ -573,116 +605,183 @@ Message = Request | Response
 
 def parse_cseq(value: str | None) -> tuple[int, str]:
     parts = (value or "").split()
-    if len(parts) != 2 or not parts[0].isdigit() or not _TOKEN_RE.match(parts[1]):
-        raise SipParseError(f"malformed CSeq {value!r}")
-    number = int(parts[0])
-    if number >= 2**31:
-        raise SipParseError(f"CSeq number out of range {value!r}")
-    return number, parts[1]
+    if len(parts) != 2 or not _DIGITS_RE.fullmatch(parts[0]) or not _TOKEN_RE.fullmatch(parts[1]):
+        raise SipParseError("malformed CSeq")
+    if len(parts[0]) > 10 or int(parts[0]) >= 2**31:
+        raise SipParseError("CSeq number out of range")
+    return int(parts[0]), parts[1]
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, stream: bool = False) -> Message:
     """One message from a UDP datagram (or a TCP frame with `stream=True`, where Content-Length
-    is mandatory and exact). Raises SipParseError."""
+    is mandatory and exact). Raises SipParseError, and nothing else, for any input."""
     if len(data) > max_bytes:
-        raise SipParseError("message too large", 513)
-    head_end = data.find(b"\r\n\r\n")
-    sep = 4
-    if head_end < 0:
-        head_end, sep = data.find(b"\n\n"), 2
-        if head_end < 0:
-            head_end, sep = len(data), 0
-    try:
-        head = data[:head_end].decode("utf-8")
-    except UnicodeDecodeError:
-        raise SipParseError("header is not UTF-8", None) from None
-    lines = _unfold(head)
-    if not lines or not lines[0]:
-        raise SipParseError("empty start line", None)
-    message = _start_line(lines[0])
-    if len(lines) - 1 > MAX_HEADERS:
-        raise SipParseError("too many header fields", 400 if isinstance(message, Request) else None)
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not _TOKEN_RE.match(name.strip()):
-            raise SipParseError(f"malformed header line {line[:60]!r}", 400, message)
-        message.headers.add(name.strip(), value.strip())
-    message.body = _body(message, data[head_end + sep :] if sep else b"", stream)
+        raise SipParseError("message too large", 513, _partial_request(data[:max_bytes]))
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")  # keep-alive CRLFs before a message (RFC 3261 7.5)
+    head, rest = _split_head(data)
+    message, error = _parse_head(head)
+    if error is not None:
+        raise error
+    message.body = _body(message, rest, stream)
     _check_mandatory(message)
     return message
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes | None]:
+    """(head, body); body None when there is no empty line ending the head."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return data[:lf], data[lf + 2 :]
+    if crlf >= 0:
+        return data[:crlf], data[crlf + 4 :]
+    return data, None
+
+
+def _parse_head(head: bytes) -> tuple[Message, SipParseError | None]:
+    """The start line and header fields; the first error found, with the message read so far."""
+    try:
+        text = head.decode("utf-8")
+        undecodable = False
+    except UnicodeDecodeError:
+        text = head.decode("latin-1")
+        undecodable = True
+    lines = _unfold(text)
+    if not lines[0]:
+        raise SipParseError("empty start line", None)
+    message, error = _start_line(lines[0])
+    status = 400 if isinstance(message, Request) else None
+    if len(lines) - 1 > MAX_HEADERS:
+        error = error or SipParseError("too many header fields", status, message)
+        lines = lines[: MAX_HEADERS + 1]
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _TOKEN_RE.fullmatch(name) or "\r" in value:
+            error = error or SipParseError("malformed header line", status, message)
+            continue
+        message.headers.add(name, value.strip(" \t"))
+    if undecodable:
+        error = error or SipParseError("header is not UTF-8", status, message)
+    if error is not None and error.partial is None and isinstance(message, Request):
+        error.partial = message
+    return message, error
+
+
+def _partial_request(data: bytes) -> Request | None:
+    """The head of an oversized message, when it is a request (to address a 513)."""
+    try:
+        message, _ = _parse_head(_split_head(data)[0])
+    except SipParseError:
+        return None
+    return message if isinstance(message, Request) else None
 
 
 def _unfold(head: str) -> list[str]:
     lines: list[str] = []
     for line in head.replace("\r\n", "\n").split("\n"):
-        if line[:1] in (" ", "\t") and lines:
-            lines[-1] = lines[-1].rstrip() + " " + line.strip()
+        if line[:1] in (" ", "\t") and len(lines) > 1:
+            lines[-1] = lines[-1].rstrip(" \t") + " " + line.strip(" \t")
         else:
             lines.append(line)
     return lines
 
 
-def _start_line(line: str) -> Message:
+def _start_line(line: str) -> tuple[Message, SipParseError | None]:
+    """The message the start line begins; raises when not even that is possible (drop)."""
     if line.startswith("SIP/"):
-        match = _STATUS_LINE.match(line)
+        match = _STATUS_LINE.fullmatch(line)
         if match is None:
-            raise SipParseError(f"malformed status line {line[:60]!r}", None)
+            raise SipParseError("malformed status line", None)
         major, minor, status, reason = match.groups()
         if (major, minor) != ("2", "0"):
-            raise SipParseError(f"unsupported version in {line[:60]!r}", None)
-        if not 100 <= int(status) <= 699:
-            raise SipParseError(f"status code out of range {status}", None)
-        return Response(int(status), reason, Headers())
+            raise SipParseError("unsupported version", None)
+        if not 100 <= int(status) <= 699 or _CONTROL_RE.search(reason):
+            raise SipParseError("malformed status line", None)
+        return Response(int(status), reason, Headers()), None
     parts = line.split(" ")
-    if len(parts) != 3 or not _TOKEN_RE.match(parts[0]):
-        raise SipParseError(f"malformed request line {line[:60]!r}", 400)
-    method, uri_text, version = parts
-    if version != SIP_VERSION:
-        if not re.match(r"^SIP/\d+\.\d+$", version):
-            raise SipParseError(f"malformed request line {line[:60]!r}", 400)
-        request = Request(method, AbsoluteUri("invalid", uri_text), Headers(), version=version)
-        raise SipParseError(f"unsupported version {version}", 505, request)
+    method = parts[0]
+    if not _TOKEN_RE.fullmatch(method):
+        raise SipParseError("malformed start line", None)
+    placeholder = Request(method, AbsoluteUri("invalid", line[len(method) + 1 :]), Headers())
+    if len(parts) != 3 or _CONTROL_RE.search(line):
+        return placeholder, SipParseError("malformed request line", 400)
+    _, uri_text, version = parts
+    if version.upper() != SIP_VERSION:
+        if not _VERSION_RE.fullmatch(version):
+            return placeholder, SipParseError("malformed request line", 400)
+        placeholder.version = version
+        return placeholder, SipParseError(f"unsupported version {version[:20]}", 505)
     try:
         uri = parse_uri(uri_text)
     except SipParseError as error:
-        raise SipParseError(
-            error.reason, 400, Request(method, AbsoluteUri("invalid", uri_text), Headers())
-        ) from None
-    return Request(method, uri, Headers())
+        return placeholder, SipParseError(f"Request-URI: {error.reason}", 400)
+    if isinstance(uri, SipUri) and uri.headers is not None:
+        # RFC 3261 19.1.1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11).
+        return placeholder, SipParseError("headers in the Request-URI", 400)
+    return Request(method, uri, Headers(), version=version), None
 
 
-def _body(message: Message, rest: bytes, stream: bool) -> bytes:
+def _body(message: Message, rest: bytes | None, stream: bool) -> bytes:
+    status = 400 if isinstance(message, Request) else None
     values = message.headers.get_all("content-length")
     if not values:
         if stream:
-            raise SipParseError("Content-Length missing on a stream", 400, message)
-        return rest
-    if len(values) > 1 or not values[0].isdigit():
-        raise SipParseError(f"bad Content-Length {values!r}", 400, message)
+            raise SipParseError("Content-Length missing on a stream", status, message)
+        return rest or b""  # UDP: the rest of the datagram (RFC 3261 18.3)
+    if len(values) > 1 or not _DIGITS_RE.fullmatch(values[0]) or len(values[0]) > 10:
+        raise SipParseError("bad Content-Length", status, message)
     length = int(values[0])
-    if length > len(rest):
-        raise SipParseError("Content-Length larger than the message", 400, message)
-    return rest[:length]
+    available = len(rest or b"")
+    if rest is None and length == 0 and not stream:
+        return b""  # a head without the final empty line: lenient on UDP
+    if length > available or rest is None:
+        raise SipParseError("Content-Length larger than the message", status, message)
+    if stream and length != available:
+        raise SipParseError("Content-Length does not match the frame", status, message)
+    return rest[:length]  # UDP: octets beyond Content-Length are discarded (RFC 3261 18.3)
+
+
+_ADDRESS_LISTS = ("contact", "route", "record-route")
 
 
 def _check_mandatory(message: Message) -> None:
-    is_request = isinstance(message, Request)
-    status = 400 if is_request else None
+    """RFC 3261 8.1.1 fields present once (Via at least once) and well-formed. Error reasons
+    name the header, never its content (they end up in logs)."""
+    status = 400 if isinstance(message, Request) else None
+    counts = collections.Counter(canonical_name(n) for n, _ in message.headers)
     for name in ("via", "from", "to", "call-id", "cseq"):
-        count = message.headers.count(name)
+        count = counts[name]
         if count == 0 or (name != "via" and count > 1):
             problem = "missing" if count == 0 else "repeated"
             raise SipParseError(f"{problem} {name}", status, message)
-    try:
-        number, method = message.cseq
-        message.top_via  # noqa: B018 - validates the top Via
-        message.from_  # noqa: B018
-        message.to  # noqa: B018
-    except SipParseError as error:
-        raise SipParseError(error.reason, status, message) from None
-    if isinstance(message, Request) and method != message.method:
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("CSeq", lambda: message.cseq),
+        ("Call-ID", lambda: _check_call_id(message.call_id)),
+        ("Via", lambda: message.vias),
+        ("From", lambda: message.from_),
+        ("To", lambda: message.to),
+        *((name, lambda name=name: _check_addresses(message, name)) for name in _ADDRESS_LISTS),
+    ]
+    for name, check in checks:
+        try:
+            check()
+        except SipParseError as error:
+            raise SipParseError(f"{name}: {error.reason}", status, message) from None
+    if isinstance(message, Request) and message.cseq[1] != message.method:
         raise SipParseError("CSeq method does not match the request method", 400, message)
-    del number
+
+
+def _check_call_id(call_id: str) -> None:
+    if not call_id or _CONTROL_RE.search(call_id) or " " in call_id:
+        raise SipParseError("malformed Call-ID")
+
+
+def _check_addresses(message: Message, name: str) -> None:
+    for value in message.headers.get_all(name):
+        if not (name == "contact" and value == "*"):
+            NameAddr.parse(value)
 
 
 def serialize(message: Message) -> bytes:
@@ -729,6 +828,9 @@ def make_response(
             headers.add(name, to_value)
     if status == 100:
         headers.remove("record-route")
+        timestamp = request.headers.get("timestamp")
+        if timestamp is not None:  # RFC 3261 8.2.6.1
+            headers.add("Timestamp", timestamp)
     for name, value in extra:
         headers.add(name, value)
     return Response(status, reason or REASONS.get(status, "Unknown"), headers, body)

@@ -81,7 +81,7 @@ class Registrar:
         while True:
             try:
                 granted = await self.register_once(self.config.expires)
-            except (OSError, SipParseError) as error:
+            except Exception as error:  # noqa: BLE001 - DNS, digest, transport: retry later
                 logger.warning("registration failed: %s", type(error).__name__)
                 granted = None
             if granted:

@@ -18,7 +18,6 @@ from telephony.sip.message import (
     Request,
     Response,
     SipParseError,
-    SipUri,
     canonical_name,
     make_response,
 )
@@ -118,10 +117,12 @@ class StrayResponse:
 
 @dataclass(frozen=True, slots=True)
 class TimedOut:
-    """Client: timer B/F (no final response). Server: timer H (no ACK) or a TU that never
+    """Client: timer B/F (no final response), or `transport_error` (the peer could not be
+    reached; RFC 3261 8.1.3.1 treats it as 503). Server: timer H (no ACK) or a TU that never
     answered a non-INVITE request."""
 
     tx: ClientTransaction | ServerTransaction
+    transport_error: bool = False
 
 
 Output = (
@@ -170,6 +171,7 @@ class _Base:
     peer: Peer
     timers: Timers
     state: State
+    request: Request
     deadlines: dict[str, float] = field(default_factory=dict)
     out: list[Output] = field(default_factory=list)
 
@@ -192,7 +194,6 @@ class _Base:
 class ServerTransaction(_Base):
     """INVITE or non-INVITE server transaction (RFC 3261 17.2, 2xx retransmission of 13.3.1.4)."""
 
-    request: Request = field(default_factory=lambda: Request("X", SipUri("x"), Headers()))
     key: tuple[str, ...] = ()
     last_response: Response | None = None
     interval: float = 0.0
@@ -269,7 +270,6 @@ class ServerTransaction(_Base):
 class ClientTransaction(_Base):
     """INVITE or non-INVITE client transaction (RFC 3261 17.1, RFC 6026 Accepted state)."""
 
-    request: Request = field(default_factory=lambda: Request("X", SipUri("x"), Headers()))
     key: tuple[str, str] = ("", "")
     interval: float = 0.0
     ack: Request | None = None
@@ -324,8 +324,10 @@ class ClientTransaction(_Base):
             if name == "A" or name == "E":
                 self._send(self.request)
                 self.interval = 2 * self.interval
-                if not self.is_invite:
+                if not self.is_invite:  # timer E: capped at T2, T2 once Proceeding
                     self.interval = min(self.interval, self.timers.t2)
+                    if self.state is State.PROCEEDING:
+                        self.interval = self.timers.t2
                 self.deadlines[name] = now + self.interval
             elif name in ("B", "F"):
                 self._terminate()
@@ -393,7 +395,7 @@ class TransactionLayer:
             return self._drain(tx)
         if len(self) >= self.max_transactions:
             return [Send(make_response(request, 503, extra=[("Retry-After", "5")]), peer)]
-        tx = ServerTransaction(peer, self.timers, State.TRYING, request=request, key=key)
+        tx = ServerTransaction(peer, self.timers, State.TRYING, request, key=key)
         if tx.is_invite:
             tx.state = State.PROCEEDING
         self._server[key] = tx
@@ -408,7 +410,7 @@ class TransactionLayer:
         if invite_tx is None:
             cancel_tx.respond(make_response(cancel_tx.request, 481), now)
             return self._drain(cancel_tx)
-        to_tag = _to_tag(invite_tx)
+        to_tag = _to_tag(invite_tx) or secrets.token_hex(6)
         cancel_tx.respond(make_response(cancel_tx.request, 200, to_tag=to_tag), now)
         out = self._drain(cancel_tx)
         if invite_tx.state is State.PROCEEDING:
@@ -447,10 +449,19 @@ class TransactionLayer:
         if key in self._client:
             raise TransactionError("branch already in use")
         state = State.CALLING if request.method == "INVITE" else State.TRYING
-        tx = ClientTransaction(peer, self.timers, state, request=request, key=key)
+        tx = ClientTransaction(peer, self.timers, state, request, key=key)
         self._client[key] = tx
         tx.start(now)
         return tx, self._drain(tx)
+
+    def transport_failed(self, peer: Peer) -> list[Output]:
+        """Ends the pending client transactions towards `peer` (a TCP connect failed)."""
+        out: list[Output] = []
+        for tx in list(self._client.values()):
+            if tx.peer == peer and tx.state in (State.CALLING, State.TRYING, State.PROCEEDING):
+                tx._terminate()
+                out += [*self._drain(tx), TimedOut(tx, transport_error=True)]
+        return out
 
     def next_timeout(self) -> float | None:
         deadlines = [

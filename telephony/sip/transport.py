@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import traceback
 from collections.abc import Callable
@@ -58,6 +59,14 @@ def response_destination(via: Via, source: Peer) -> Peer:
     return Peer("udp", host, via.port or 5060)
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, owner: SipTransport) -> None:
         self.owner = owner
@@ -74,18 +83,31 @@ class _Tcp(asyncio.Protocol):
         self.framer = StreamFramer(max_message_bytes=owner.max_message_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = outbound_peer
+        self.loop = asyncio.get_running_loop()
+        self.last_activity = self.loop.time()
+        self.idle_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.idle_handle = self.loop.call_later(self.owner.idle_timeout_s, self._check_idle)
         if self.peer is None:
             host, port = transport.get_extra_info("peername")[:2]
             self.peer = Peer("tcp", str(host), int(port))
         if not self.owner.register(self.peer, self):
             transport.close()
 
+    def _check_idle(self) -> None:
+        idle = self.loop.time() - self.last_activity
+        if idle >= self.owner.idle_timeout_s:
+            self.close()
+        else:
+            remaining = self.owner.idle_timeout_s - idle
+            self.idle_handle = self.loop.call_later(remaining, self._check_idle)
+
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None
+        self.last_activity = self.loop.time()
         try:
             messages = self.framer.feed(data)
         except FramingError:
@@ -96,6 +118,8 @@ class _Tcp(asyncio.Protocol):
             self.owner.deliver(message, self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle_handle is not None:
+            self.idle_handle.cancel()
         if self.peer is not None:
             self.owner.unregister(self.peer, self)
 
@@ -117,10 +141,16 @@ class SipTransport:
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_connections: int = 512,
+        idle_timeout_s: float = 900.0,
+        on_unreachable: Callable[[Peer], None] | None = None,
     ) -> None:
+        """`max_connections` bounds TCP connections (in and out); one that receives nothing
+        for `idle_timeout_s` (CRLF keep-alives count) is closed."""
         self.on_message = on_message
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
+        self.on_unreachable = on_unreachable
         self.addresses: dict[str, tuple[str, int]] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -174,6 +204,9 @@ class SipTransport:
         if self._connections.get(peer) is connection:
             del self._connections[peer]
 
+    def connected(self, peer: Peer) -> bool:
+        return peer in self._connections
+
     @property
     def connection_count(self) -> int:
         return len(self._connections)
@@ -183,9 +216,16 @@ class SipTransport:
         `route=False` sends it straight back there, e.g. for errors about unreadable Vias)."""
         if isinstance(message, Response) and route:
             try:
-                peer = response_destination(message.top_via, peer)
+                via = message.top_via
             except ValueError:
                 return
+            peer = response_destination(via, peer)
+            if peer.reliable and peer not in self._connections:
+                # The connection is gone: open one to the Via sent-by (RFC 3261 18.2.2).
+                peer = Peer(peer.transport, via.received or via.host, via.port or 5060)
+        if not _is_ip(peer.host):
+            logger.warning("SIP message to a host name dropped (resolve before sending)")
+            return
         data = bytes(message)
         if peer.transport == "udp":
             if self._udp is not None and not self._udp.is_closing():
@@ -212,6 +252,11 @@ class SipTransport:
         except (OSError, TimeoutError):
             logger.warning("SIP over TCP: could not connect to a peer")
             self._connecting.pop(peer, None)
+            if self.on_unreachable is not None:
+                try:
+                    self.on_unreachable(peer)
+                except Exception as error:  # noqa: BLE001 - keep the transport alive
+                    _log_dropped(error)
             return
         for data in self._connecting.pop(peer, []):
             protocol.write(data)

@@ -13,11 +13,19 @@ import contextlib
 import ipaddress
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from telephony.sip import digest, validate
-from telephony.sip.dialog import Dialog, DialogKey, Dialogs, request_key, session_timer
+from telephony.sip.dialog import (
+    Dialog,
+    DialogKey,
+    Dialogs,
+    parse_session_expires,
+    request_key,
+    session_timer,
+)
 from telephony.sip.message import (
     Headers,
     Request,
@@ -29,6 +37,7 @@ from telephony.sip.message import (
 )
 from telephony.sip.ratelimit import RateLimiter
 from telephony.sip.registration import Registrar, RegistrationConfig, RegistrationState
+from telephony.sip.sipcall import SDP, SipCall, SipCallError, mask_number
 from telephony.sip.transaction import (
     AckReceived,
     Cancelled,
@@ -50,9 +59,12 @@ from telephony.sip.transport import SipTransport, mark_received
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO")
-SUPPORTED = ("timer", "replaces", "norefersub")
-SDP = "application/sdp"
+ALLOWED_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE", "INFO"}
+)
+SUPPORTED = frozenset({"timer", "norefersub"})
+DTMF_RELAY = "application/dtmf-relay"
+CONTENT_TYPES = frozenset({SDP, "message/sipfrag", DTMF_RELAY})
 
 __all__ = [
     "RegistrationConfig",
@@ -79,228 +91,41 @@ class SipConfig:
     auth_users: Mapping[str, str] = field(default_factory=dict)
     max_calls: int = 20
     max_call_s: float = 1800.0
+    max_ring_s: float = 120.0  # an inbound call the app leaves unanswered gets 480 after this
     rate_per_source: float = 50.0
     rate_burst: int = 100
     max_message_bytes: int = 65535
     registration: RegistrationConfig | None = None
     timers: Timers = Timers()
     refer_timeout_s: float = 32.0
+    min_se: int = 90  # smallest session timer interval accepted (RFC 4028 Min-SE); else 422
     max_transactions: int = 2000
+    max_connections: int = 512
+    tcp_idle_s: float = 900.0
     user: str = "rathausbot"
 
     def __post_init__(self) -> None:
         if not self.transports or not set(self.transports) <= {"udp", "tcp"}:
             raise ValueError("transports must be a non-empty subset of udp, tcp")
-        if self.max_calls < 0 or self.max_call_s <= 0 or self.max_message_bytes < 1024:
-            raise ValueError("max_calls, max_call_s and max_message_bytes must be sane")
+        if self.max_calls < 0 or min(self.max_call_s, self.max_ring_s) <= 0:
+            raise ValueError("max_calls, max_call_s and max_ring_s must be positive")
+        if self.min_se < 1:
+            raise ValueError("min_se must be positive")
+        if self.max_message_bytes < 1024:
+            raise ValueError("max_message_bytes must be at least 1024")
+        if min(self.max_transactions, self.max_connections) < 1 or self.tcp_idle_s <= 0:
+            raise ValueError("max_transactions, max_connections and tcp_idle_s must be positive")
         for cidr in self.trusted_sources:
             ipaddress.ip_network(cidr, strict=False)
-
-
-class SipCallError(Exception):
-    """A call failed with SIP `status` (408 for timeouts and missing ACK)."""
-
-    def __init__(self, status: int, reason: str = "") -> None:
-        super().__init__(f"{status} {reason}".strip())
-        self.status = status
-        self.reason = reason
-
-
-def mask_number(value: str | None) -> str:
-    """A caller number for logs: "+4930123456" -> "+49…456"."""
-    if not value:
-        return "-"
-    if len(value) <= 6:
-        return "…" + value[-2:]
-    return f"{value[:3]}…{value[-3:]}"
-
-
-class SipCall:
-    """One INVITE dialog given to the application (inbound or outbound)."""
-
-    def __init__(
-        self,
-        ua: UserAgent,
-        dialog: Dialog,
-        *,
-        remote_uri: str,
-        caller_id: str | None,
-        remote_sdp: bytes,
-        source: Peer,
-        invite_tx: ServerTransaction | None = None,
-        local_sdp: bytes = b"",
-    ) -> None:
-        self._ua = ua
-        self._dialog = dialog
-        self.call_id = dialog.call_id
-        self.remote_uri = remote_uri
-        self.caller_id = caller_id
-        self.remote_sdp = remote_sdp
-        self.source = (source.host, source.port)
-        self._peer = source
-        self._invite_tx = invite_tx
-        self._answered = invite_tx is None
-        self._local_sdp = local_sdp
-        self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._ack: asyncio.Future[None] | None = None
-        self._refer: asyncio.Future[bool] | None = None
-        self._duration: asyncio.TimerHandle | None = None
-        self.on_reoffer: Callable[[bytes], bytes | None] | None = None
-
-    @property
-    def is_ended(self) -> bool:
-        return self._ended.done()
-
-    @property
-    def masked_caller(self) -> str:
-        return mask_number(self.caller_id)
-
-    async def ended(self) -> str:
-        """Waits until the dialog ends: "bye", "cancel", "timeout", "local", "max_duration"."""
-        return await asyncio.shield(self._ended)
-
-    async def ringing(self) -> None:
-        if self._invite_tx is None or self._answered or self.is_ended:
-            return
-        self._respond(180)
-
-    async def accept(self, sdp: bytes) -> None:
-        """200 OK with `sdp`, retransmitted until the ACK; SipCallError(408) without one."""
-        if self.is_ended:
-            raise SipCallError(487, "call ended")
-        if self._answered or self._invite_tx is None:
-            raise SipCallError(500, "already answered")
-        self._answered = True
-        self._local_sdp = sdp
-        self._ack = asyncio.get_running_loop().create_future()
-        timer = session_timer(self._invite_tx.request)
-        extra = [
-            *self._ua.common_headers(self._peer.transport),
-            ("Content-Type", SDP),
-            *timer.headers,
-        ]
-        if not self._respond(200, extra=extra, body=sdp):
-            raise SipCallError(487, "call ended")
-        self._dialog.confirmed = True
-        ack = self._ack
-        waits: list[asyncio.Future[object]] = [ack, self._ended]  # type: ignore[list-item]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        if not ack.done() or ack.exception() is not None:
-            self._ua.send_bye(self)
-            self._end("timeout")
-            raise SipCallError(408, "no ACK")
-        self._duration = asyncio.get_running_loop().call_later(
-            self._ua.config.max_call_s, self._max_duration
-        )
-        logger.info("call %s answered (caller %s)", self.call_id[:8], self.masked_caller)
-
-    async def reject(
-        self, status: int, reason: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        if self._answered or self.is_ended:
-            return
-        if not 300 <= status <= 699:
-            raise ValueError("reject needs a 3xx-6xx status")
-        self._respond(status, reason, extra=list((headers or {}).items()))
-        self._end("local")
-
-    async def bye(self) -> None:
-        """Ends the call from our side (idempotent): BYE when answered, else 480."""
-        if self.is_ended:
-            return
-        if not self._answered:
-            await self.reject(480, "Temporarily Unavailable")
-            return
-        self._ua.send_bye(self)
-        self._end("local")
-
-    async def refer(self, target: str) -> bool:
-        """Blind transfer to `target`; True when the NOTIFY progress reports a 2xx final."""
-        if not self._answered or self.is_ended or self._refer is not None:
-            return False
-        loop = asyncio.get_running_loop()
-        self._refer = loop.create_future()
-        deadline = loop.time() + self._ua.config.refer_timeout_s
-        try:
-            extra = [("Refer-To", f"<{target}>"), ("Referred-By", self._ua.contact("udp"))]
-            response = await self._ua.request_in_dialog(self, "REFER", extra)
-            if response is None or not 200 <= response.status < 300:
-                status = response.status if response else 408
-                logger.info("call %s: REFER refused (%d)", self.call_id[:8], status)
-                return False
-            try:
-                result = await asyncio.wait_for(
-                    asyncio.shield(self._refer), max(0.0, deadline - loop.time())
-                )
-            except TimeoutError:
-                result = False
-            logger.info("call %s: transfer %s", self.call_id[:8], "done" if result else "failed")
-            return result
-        finally:
-            self._refer = None
-
-    # --- driven by the UA -----------------------------------------------------------
-
-    def _respond(
-        self,
-        status: int,
-        reason: str | None = None,
-        *,
-        extra: list[tuple[str, str]] | None = None,
-        body: bytes = b"",
-    ) -> bool:
-        assert self._invite_tx is not None
-        response = make_response(
-            self._invite_tx.request,
-            status,
-            reason,
-            to_tag=self._dialog.local_tag,
-            extra=[("Contact", self._ua.contact(self._peer.transport))] + (extra or []),
-            body=body,
-        )
-        return self._ua.respond(self._invite_tx, response)
-
-    def _on_ack(self) -> None:
-        if self._ack is not None and not self._ack.done():
-            self._ack.set_result(None)
-
-    def _on_no_ack(self) -> None:
-        if self._ack is not None and not self._ack.done():
-            self._ack.set_exception(SipCallError(408, "no ACK"))
-            self._ack.exception()  # accept() reads it; mark retrieved either way
-
-    def _on_notify(self, request: Request) -> None:
-        if self._refer is None or self._refer.done():
-            return
-        first_line = request.body.split(b"\n", 1)[0].decode("utf-8", "replace").split()
-        status = int(first_line[1]) if len(first_line) > 1 and first_line[1].isdigit() else 0
-        state = (request.headers.get("subscription-state") or "").split(";")[0].strip().lower()
-        if status >= 200:
-            self._refer.set_result(status < 300)
-        elif state == "terminated":
-            self._refer.set_result(False)
-
-    def _max_duration(self) -> None:
-        if not self.is_ended:
-            logger.info("call %s: maximum duration reached", self.call_id[:8])
-            self._ua.send_bye(self)
-            self._end("max_duration")
-
-    def _end(self, reason: str) -> None:
-        if self.is_ended:
-            return
-        self._ended.set_result(reason)
-        if self._duration is not None:
-            self._duration.cancel()
-        if self._refer is not None and not self._refer.done():
-            self._refer.set_result(False)
-        if self._ack is not None and not self._ack.done():
-            self._ack.cancel()
-        self._ua.forget(self)
-        logger.info("call %s ended: %s", self.call_id[:8], reason)
+        if self.host in ("0.0.0.0", "::", "") and not self.public_host:
+            raise ValueError("binding to all interfaces needs public_host (the address peers use)")
 
 
 class UserAgent:
+    """SIP UA on UDP and TCP: answers OPTIONS, hands checked inbound INVITEs to `on_call`,
+    places test calls with `invite()`, registers when configured. Use `start()`/`stop()` or
+    `async with`."""
+
     def __init__(self, config: SipConfig, on_call: Callable[[SipCall], Awaitable[None]]) -> None:
         self.config = config
         self.on_call = on_call
@@ -311,7 +136,13 @@ class UserAgent:
         self._waiters: dict[ClientTransaction, asyncio.Queue[Response | None]] = {}
         self._limiter = RateLimiter(config.rate_per_source, config.rate_burst)
         self._networks = [ipaddress.ip_network(c, strict=False) for c in config.trusted_sources]
-        self._transport = SipTransport(self._on_data, max_message_bytes=config.max_message_bytes)
+        self._transport = SipTransport(
+            self._on_data,
+            max_message_bytes=config.max_message_bytes,
+            max_connections=config.max_connections,
+            idle_timeout_s=config.tcp_idle_s,
+            on_unreachable=self._on_unreachable,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
@@ -364,6 +195,7 @@ class UserAgent:
         return RegistrationState.DISABLED if self._registrar is None else self._registrar.state
 
     def stats(self) -> dict[str, int]:
+        """Live calls, dialogs, transactions, call tasks, TCP connections, rate-limited sources."""
         return {
             "calls": len(self._calls),
             "dialogs": len(self._dialogs),
@@ -377,7 +209,9 @@ class UserAgent:
 
     @property
     def public_host(self) -> str:
-        return self.config.public_host or self.config.host
+        """The address written into Via and Contact (IPv6 in brackets)."""
+        host = self.config.public_host or self.config.host
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
     def _port(self, transport: str) -> int:
         addresses = self._transport.addresses
@@ -393,8 +227,8 @@ class UserAgent:
 
     def common_headers(self, transport: str) -> list[tuple[str, str]]:
         return [
-            ("Allow", ", ".join(ALLOWED_METHODS)),
-            ("Supported", ", ".join(SUPPORTED)),
+            ("Allow", ", ".join(sorted(ALLOWED_METHODS))),
+            ("Supported", ", ".join(sorted(SUPPORTED))),
             ("User-Agent", "rathausbot"),
         ]
 
@@ -413,7 +247,9 @@ class UserAgent:
         return Peer(transport, host, uri.port or 5060)
 
     def _dialog_peer(self, call: SipCall) -> Peer:
-        if call._peer.reliable:
+        """Where in-dialog requests go: the connection the dialog came on while it is open
+        (TCP), else the first route or the remote target (IP literals; else the source)."""
+        if call._peer.reliable and self._transport.connected(call._peer):
             return call._peer
         hop = call._dialog.next_hop()
         if isinstance(hop, SipUri):
@@ -421,7 +257,8 @@ class UserAgent:
                 host = str(ipaddress.ip_address(hop.host.strip("[]")))
             except ValueError:
                 return call._peer
-            transport = (hop.param("transport") or "udp").lower()
+            default = "tcp" if call._peer.reliable else "udp"
+            transport = (hop.param("transport") or default).lower()
             if transport in self._transport.addresses:
                 return Peer(transport, host, hop.port or 5060)
         return call._peer
@@ -471,6 +308,13 @@ class UserAgent:
         with contextlib.suppress(TransactionError):
             self.send_request(call._dialog.request("BYE", self.via(peer.transport)), peer)
 
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Runs `coroutine` as a task the UA owns (cancelled by `stop()`)."""
+        assert self._loop is not None
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def forget(self, call: SipCall) -> None:
         self._calls.pop(call._dialog.key, None)
         if call._invite_tx is not None:
@@ -510,10 +354,12 @@ class UserAgent:
             case StrayResponse(response, _):
                 if response.cseq[1] == "INVITE" and 200 <= response.status < 300:
                     self._reack(response)
-            case TimedOut(tx):
+            case TimedOut(tx, transport_error):
                 if isinstance(tx, ClientTransaction):
                     waiter = self._waiters.pop(tx, None)
-                    if waiter is not None:
+                    if waiter is not None and transport_error:
+                        waiter.put_nowait(make_response(tx.request, 503))
+                    elif waiter is not None:
                         waiter.put_nowait(None)
                 else:
                     call = self._early.get(tx)
@@ -533,15 +379,22 @@ class UserAgent:
         self._transport.send(ack, peer)
 
     async def _timer_loop(self) -> None:
+        """Fires transaction timers when due; woken early whenever the layer changed."""
         while True:
             self._wake.clear()
             deadline = self._layer.next_timeout()
             timeout = None if deadline is None else max(0.0, deadline - self._now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            self._emit(self._layer.on_timer(self._now()))
+            try:
+                self._emit(self._layer.on_timer(self._now()))
+            except Exception as error:  # noqa: BLE001 - retransmissions must go on
+                logger.error("SIP timer step failed: %s", type(error).__name__)
 
     # --- receiving ------------------------------------------------------------------
+
+    def _on_unreachable(self, peer: Peer) -> None:
+        self._emit(self._layer.transport_failed(peer))
 
     def _on_data(self, data: bytes, peer: Peer) -> None:
         if not self._limiter.allow(peer.host, self._now()):
@@ -562,7 +415,9 @@ class UserAgent:
         self.respond(tx, make_response(tx.request, status, to_tag=tag, extra=list(extra)))
 
     def _on_request(self, tx: ServerTransaction, request: Request) -> None:
-        rejection = validate.screen(request, supported=SUPPORTED, methods=ALLOWED_METHODS)
+        rejection = validate.screen(
+            request, supported=SUPPORTED, methods=ALLOWED_METHODS, content_types=CONTENT_TYPES
+        )
         if rejection is not None:
             self.respond(tx, rejection)
             return
@@ -576,7 +431,7 @@ class UserAgent:
         elif request.method in ("BYE", "NOTIFY", "UPDATE", "INFO"):
             self._answer(tx, 481)
         else:
-            self._answer(tx, 405, ("Allow", ", ".join(ALLOWED_METHODS)))
+            self._answer(tx, 405, ("Allow", ", ".join(sorted(ALLOWED_METHODS))))
 
     def _in_dialog(self, tx: ServerTransaction, request: Request) -> None:
         call = self._calls.get(request_key(request))
@@ -597,11 +452,19 @@ class UserAgent:
                 self._answer(tx, 200)
                 if (request.headers.get("event") or "").split(";")[0].strip().lower() == "refer":
                     call._on_notify(request)
+            case "INFO":
+                self._answer(tx, 200)
+                content_type = (request.headers.get("content-type") or "").split(";")[0]
+                if content_type.strip().lower() == DTMF_RELAY:
+                    call._on_dtmf_relay(request.body)
             case _:
                 self._answer(tx, 200)
 
     def _reoffer(self, tx: ServerTransaction, request: Request, call: SipCall) -> None:
-        timer = session_timer(request)
+        if not call._answered:  # an offer while ours is pending (RFC 3261 14.2)
+            self._answer(tx, 491)
+            return
+        timer = session_timer(request, min_se=self.config.min_se)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
             return
@@ -629,7 +492,8 @@ class UserAgent:
         if answer:
             extra.append(("Content-Type", SDP))
         response = make_response(request, 200, extra=extra, body=answer or b"")
-        self.respond(tx, response)
+        if self.respond(tx, response):
+            call.start_session_timer(timer.interval, we_refresh=timer.we_refresh)
 
     def _trusted(self, host: str) -> bool:
         if not self._networks:
@@ -647,10 +511,12 @@ class UserAgent:
                 self._answer(tx, 403)
                 return
             credentials = request.headers.get("authorization")
-            if credentials is None or not digest.verify(
-                request, credentials, config.auth_users, config.auth_realm
-            ):
-                header, _ = digest.challenge(config.auth_realm)
+            result = digest.DigestResult.INVALID
+            if credentials is not None:
+                result = digest.check(request, credentials, config.auth_users, config.auth_realm)
+            if result is not digest.DigestResult.OK:
+                stale = result is digest.DigestResult.STALE
+                header, _ = digest.challenge(config.auth_realm, stale=stale)
                 self._answer(tx, 401, ("WWW-Authenticate", header))
                 return
         user = request.uri.user if isinstance(request.uri, SipUri) else None
@@ -667,7 +533,7 @@ class UserAgent:
         if content_type != SDP:
             self._answer(tx, 415, ("Accept", SDP))
             return
-        timer = session_timer(request)
+        timer = session_timer(request, min_se=self.config.min_se)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
             return
@@ -685,13 +551,12 @@ class UserAgent:
             source=tx.peer,
             invite_tx=tx,
         )
+        call.dialed = user
+        call.start_ring_limit(config.max_ring_s)
         self._early[tx] = call
         self._calls[dialog.key] = call
         logger.info("call %s from %s", call.call_id[:8], call.masked_caller)
-        assert self._loop is not None
-        task = self._loop.create_task(self._run_call(call))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._run_call(call))
 
     async def _run_call(self, call: SipCall) -> None:
         failed = False
@@ -744,17 +609,23 @@ class UserAgent:
                 queue = self.send_request(request, peer)
             except TransactionError as error:
                 raise SipCallError(503, "busy") from error
+            provisional = False
             try:
                 response = await queue.get()
                 while response is not None and response.status < 200:
+                    provisional = True
                     response = await queue.get()
             except asyncio.CancelledError:
-                self._cancel(request, peer)
+                if provisional:  # RFC 3261 9.1: no CANCEL before a provisional response
+                    self._cancel(request, peer)
                 raise
             if response is None:
                 raise SipCallError(408, "no response")
             if response.status in (401, 407) and attempt == 0 and registration is not None:
-                request = self._with_auth(request, response, registration)
+                try:
+                    request = self._with_auth(request, response, registration)
+                except digest.DigestError as error:
+                    raise SipCallError(response.status, "unanswerable challenge") from error
                 continue
             if response.status >= 300:
                 raise SipCallError(response.status, response.reason)
@@ -772,6 +643,10 @@ class UserAgent:
             self._calls[dialog.key] = call
             self._dialogs.add(dialog)
             self._send_ack(call, request.cseq[0], dialog.extra["ack_branch"])
+            call.start_duration_limit()
+            expires = parse_session_expires(response.headers.get("session-expires"))
+            if expires is not None:  # the callee's choice; refresher absent means us (UAC)
+                call.start_session_timer(expires[0], we_refresh=expires[1] != "uas")
             return call
         raise SipCallError(401, "authentication failed")
 
@@ -796,14 +671,11 @@ class UserAgent:
         return Request(request.method, request.uri, headers, request.body)
 
     def _cancel(self, invite: Request, peer: Peer) -> None:
+        """CANCEL for our pending INVITE (RFC 3261 9.1): same Via branch, no To tag."""
         headers = Headers()
-        for name in ("via", "from", "to", "call-id"):
-            headers.add(
-                name.title(),
-                invite.headers.get_all(name)[0]
-                if name == "via"
-                else invite.headers.get(name) or "",
-            )
+        headers.add("Via", invite.headers.get_all("via")[0])
+        for name in ("From", "To", "Call-ID"):
+            headers.add(name, invite.headers.get(name) or "")
         headers.add("Max-Forwards", "70")
         headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
         with contextlib.suppress(TransactionError):

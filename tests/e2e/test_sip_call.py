@@ -73,7 +73,7 @@ def test_keypad_zero_asks_for_a_person_and_a_callback_is_offered(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     uri = wait_for_hotline(gateway)
-    write_wav(tmp_path / "caller.wav", silence(45))
+    write_wav(tmp_path / "caller.wav", silence(70))
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
     deadline = time.monotonic() + 30
     while not phone.established():

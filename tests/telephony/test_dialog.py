@@ -67,6 +67,11 @@ def test_dialog_table_is_bounded() -> None:
 def test_session_timer_is_accepted_with_the_peer_refreshing() -> None:
     timer = session_timer(request("INVITE", extra="Session-Expires: 1800\r\nSupported: timer\r\n"))
     assert timer.headers == (("Session-Expires", "1800;refresher=uac"), ("Require", "timer"))
+    assert (timer.interval, timer.we_refresh) == (1800, False)
+    asked = session_timer(request("INVITE", extra="Session-Expires: 600;refresher=uas\r\n"))
+    assert asked.headers == (("Session-Expires", "600;refresher=uas"),) and asked.we_refresh
+    # A UAC without timer support cannot refresh (a proxy added the header): we do.
+    assert session_timer(request("INVITE", extra="Session-Expires: 900\r\n")).we_refresh
     assert session_timer(request("INVITE")).headers == ()
     small = session_timer(request("INVITE", extra="Session-Expires: 30\r\n"))
     assert small.reject_422 and small.headers == (("Min-SE", "90"),)

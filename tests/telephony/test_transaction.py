@@ -223,3 +223,12 @@ def test_layer_is_bounded() -> None:
         layer.receive(request("OPTIONS", branch=f"z9hG4bK{n}"), UDP, 0.0)
     out = layer.receive(request("OPTIONS", branch="z9hG4bKfull"), UDP, 0.0)
     assert statuses(out) == [503] and len(layer) == 3
+
+
+def test_non_invite_client_retransmits_at_t2_once_proceeding() -> None:
+    layer = TransactionLayer(TIMERS)
+    bye = request("BYE")
+    layer.send_request(bye, UDP, 0.0)
+    layer.receive(response_to(bye, 100), UDP, 0.1)
+    log = run_until(layer, 10.0)
+    assert [t for t, o in log if isinstance(o, Send)] == [0.5, 4.5, 8.5]
