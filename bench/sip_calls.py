@@ -22,12 +22,11 @@ import statistics
 import time
 
 from bench.voice import percentile
-from bench.voice_corpus import Utterance, corpus
+from bench.voice_corpus import Utterance, corpus, padded
 from rathausbot.app import VoiceEngines, runtime, voice_engines
 from rathausbot.settings import Settings
 from rathausbot.telephone import sip_agent
 from telephony.testcall import TestCallOptions, test_call
-from voice.audio import AudioFrame, concat
 from voice.offline import run_recording
 
 LEAD_S = 7.5  # after the greeting's first sentence, which cannot be interrupted
@@ -66,12 +65,8 @@ async def main_async(max_calls: int) -> None:
             over_sip: list[float] = []
             print("\nVoice turn latency, one call at a time (end of speech to first reply audio):")
             for item in items:
-                audio = concat(
-                    [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)],
-                    8000,
-                )
                 run = await run_recording(
-                    audio,
+                    padded(item),
                     core=rt.core,
                     store=rt.store,
                     session_id=f"bench-offline-{secrets.token_hex(6)}",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.voice_corpus import Utterance, corpus
+from bench.voice_corpus import Utterance, corpus, padded
 from rathausbot.app import asr_prompt, runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.asr import (
@@ -241,12 +241,8 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
             intents = {"pico": 0, "espeak": 0}
             reused = 0
             for item in items:
-                audio = concat(
-                    [AudioFrame.silence(0.5, 8000), item.audio, AudioFrame.silence(1.0, 8000)],
-                    8000,
-                )
                 run = await run_recording(
-                    audio,
+                    padded(item),
                     core=rt.core,
                     store=rt.store,
                     session_id=f"bench-voice-{secrets.token_hex(8)}",

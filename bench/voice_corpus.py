@@ -67,6 +67,12 @@ def corpus(rate: int = 8000) -> list[Utterance]:
     return items
 
 
+def padded(item: Utterance) -> AudioFrame:
+    """The utterance as a caller's turn: half a second before, a second after."""
+    rate = item.audio.sample_rate
+    return concat([AudioFrame.silence(0.5, rate), item.audio, AudioFrame.silence(1.0, rate)], rate)
+
+
 def contains(transcript: str, keyword: str) -> bool:
     def norm(value: str) -> str:
         return " ".join(value.lower().replace("-", " ").split())
