@@ -115,7 +115,7 @@ def test_rathausbot_call_checks_the_line_end_to_end(gateway: Gateway, tmp_path: 
     assert done.returncode == 0, done.stderr[-3000:] + gateway.log_tail()
     assert "Answered (PCMU)" in done.stderr and "Wrote" in done.stderr
     heard = transcribe(gateway.settings, tmp_path / "heard.wav")
-    assert "ausweis" in heard and "euro" in heard, heard  # the fee was answered
+    assert "ausweis" in heard and "37" in heard, heard  # the fee (37,00 Euro) was answered
 
 
 def test_rathausbot_call_refuses_a_uri_that_is_not_sip(gateway: Gateway, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_emergency_then_goodbye_at_8_khz(gateway: Gateway, tmp_path: Path) -> No
     turns = [json.loads(line) for line in done.stdout.splitlines()]  # stdout: JSON only
     assert [t["intent"] for t in turns] == ["emergency", "goodbye"], turns
     emergency, goodbye = turns
-    assert "brennt" in emergency["transcript"].lower()
+    assert "bren" in emergency["transcript"].lower()  # "brennt" (Whisper may write "brent")
     assert "eins eins zwei" in emergency["reply"]
     assert goodbye["hangup"] is True and "Auf Wiederhören" in goodbye["reply"]
     for turn in turns:
