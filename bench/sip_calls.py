@@ -49,8 +49,7 @@ async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float |
 
 
 async def main_async(max_calls: int) -> None:
-    settings = Settings()
-    settings = settings.model_copy(update={"sip_port": 0})
+    settings = Settings().model_copy(update={"sip_port": 0})
     print("Making German test speech (Pico) at 8 kHz ...", flush=True)
     items = [u for u in corpus() if u.voice == "pico" and u.intent is not None][:10]
     engines: VoiceEngines = voice_engines(settings, progress=print)

@@ -5,14 +5,13 @@ espeak-ng, at 8 kHz (nothing binary is kept in the repository)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from voice.audio import AudioFrame, concat, decode_wav, resample
-from voice.tts import PicoSynthesizer
+from tests.voice.speech_samples import espeak, pico
+from voice.audio import AudioFrame, concat
 
 UTTERANCES = Path(__file__).with_name("voice_utterances.yml")
 
@@ -45,25 +44,13 @@ def texts(path: Path = UTTERANCES) -> list[Text]:
     ]
 
 
-def _espeak(text: str) -> AudioFrame:
-    wav = subprocess.run(
-        ["espeak-ng", "-v", "de", "-s", "150", "--stdout", text],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    ).stdout
-    return decode_wav(wav)
-
-
 def corpus(rate: int = 8000) -> list[Utterance]:
-    pico = PicoSynthesizer()
     items: list[Utterance] = []
     for entry in texts():
-        spoken = concat(list(pico.synthesize(entry.text)), 16000)
         args = (entry.text, entry.keywords, entry.intent)
-        items.append(Utterance(*args, "pico", resample(spoken, rate)))
+        items.append(Utterance(*args, "pico", pico(entry.text, rate)))
         if shutil.which("espeak-ng"):
-            items.append(Utterance(*args, "espeak", resample(_espeak(entry.text), rate)))
+            items.append(Utterance(*args, "espeak", espeak(entry.text, rate)))
     return items
 
 

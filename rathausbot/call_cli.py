@@ -6,12 +6,9 @@ import sys
 from pathlib import Path
 
 from rathausbot.settings import Settings
+from rathausbot.voice_cli import progress
 from telephony.testcall import TestCallOptions, test_call
 from voice.audio import InvalidWav, read_wav, write_wav
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 async def call(
@@ -38,14 +35,14 @@ async def call(
         print(f"rathausbot call: {exc}", file=sys.stderr)
         return 2
     local = settings.sip_public_host or settings.sip_host
-    result = await test_call(uri, audio, local_host=local, options=options, progress=_progress)
+    result = await test_call(uri, audio, local_host=local, options=options, progress=progress)
     if not result.answered:
         print(f"rathausbot call: not answered: {result.error}", file=sys.stderr)
         return 1
-    _progress(f"Heard {result.heard.duration_s:.1f} s of audio ({result.codec})")
+    progress(f"Heard {result.heard.duration_s:.1f} s of audio ({result.codec})")
     if result.dtmf_heard:
-        _progress(f"Keys pressed by the far end: {result.dtmf_heard}")
+        progress(f"Keys pressed by the far end: {result.dtmf_heard}")
     if record is not None:
         write_wav(record, result.heard)
-        _progress(f"Wrote {record}")
+        progress(f"Wrote {record}")
     return 0

@@ -15,7 +15,7 @@ from voice.offline import run_recording
 from voice.tts import install_voice
 
 
-def _progress(line: str) -> None:
+def progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
@@ -28,8 +28,8 @@ async def voice_test(
     except (OSError, InvalidWav) as exc:
         print(f"rathausbot voice-test: cannot read {wav}: {exc}", file=sys.stderr)
         return 2
-    engines = voice_engines(settings, progress=_progress)
-    _progress("Starting or joining Redis and Rasa ...")
+    engines = voice_engines(settings, progress=progress)
+    progress("Starting or joining Redis and Rasa ...")
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
         result = await run_recording(
@@ -60,17 +60,17 @@ async def voice_test(
             file=stdout,
         )
     if not result.turns:
-        _progress("No speech found in the recording.")
+        progress("No speech found in the recording.")
     if out is not None:
         write_wav(out, result.bot_audio)
-        _progress(f"Bot audio written to {out} ({result.bot_audio.duration_s:.1f} s)")
+        progress(f"Bot audio written to {out} ({result.bot_audio.duration_s:.1f} s)")
     stdout.flush()
     return 0
 
 
 def voices_install(settings: Settings, name: str) -> int:
     try:
-        install_voice(name, settings.var_dir / "voices", progress=_progress)
+        install_voice(name, settings.var_dir / "voices", progress=progress)
     except ValueError as exc:
         print(f"rathausbot voices install: {exc}", file=sys.stderr)
         return 2
