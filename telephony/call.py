@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -161,13 +160,10 @@ class CallHandler:
                 stats.frames_dropped,
                 stats.packets_sent,
             )
-        finally:
+        finally:  # a call still up when this returns is ended by the user agent (BYE)
             if watcher is not None:
                 await cancel_and_wait(watcher)
             await media.close()
-            if not call.is_ended:
-                with contextlib.suppress(Exception):
-                    await call.bye()
 
     def _reoffer(self, media: RtpSession, first: bytes) -> Callable[[bytes], bytes | None]:
         """Answers re-INVITEs (hold, codec change, session refresh) on the same port."""
@@ -189,6 +185,5 @@ class CallHandler:
 
 
 async def _close_when_ended(call: SipCall, media: RtpSession) -> None:
-    reason = await call.ended()
-    log.info("call %s: dialog ended (%s)", call.call_id[:8], reason)
+    await call.ended()  # the user agent logs how the dialog ended
     await media.close()

@@ -146,7 +146,7 @@ async def _talk(
             await media.play(silence)
     finally:
         ended.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        with contextlib.suppress(asyncio.CancelledError):
             await ended
 
 
