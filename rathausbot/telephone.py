@@ -93,7 +93,9 @@ def sip_agent(
     policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
     options = SessionOptions(recording_enabled=settings.recording_enabled)
-    recorder = recorder_factory(settings.var_dir / "recordings")
+    recorder = (
+        recorder_factory(settings.var_dir / "recordings") if settings.recording_enabled else None
+    )
 
     def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
         return VoiceSession(
@@ -105,7 +107,7 @@ def sip_agent(
             synthesizer=engines.synthesizer,
             options=options,
             read_back=engines.read_back,
-            recorder=recorder if settings.recording_enabled else None,
+            recorder=recorder,
         )
 
     handler = CallHandler(

@@ -248,15 +248,12 @@ class Endpointer:
         ONSET_SEARCH_CHUNKS), with the pre-roll counted from the detection's first chunk."""
         chunks = list(self._pre_roll)
         start = len(chunks) - self._start_chunks
-        while True:  # back over chunks above ONSET_PROBABILITY, and dips of ONSET_GAP_CHUNKS
-            earlier = [
-                i
-                for i in range(max(0, start - 1 - ONSET_GAP_CHUNKS), start)
-                if chunks[i][1] >= ONSET_PROBABILITY
-            ]
-            if not earlier:
+        gap = 0  # back over chunks above ONSET_PROBABILITY, and dips of ONSET_GAP_CHUNKS
+        for i in range(start - 1, -1, -1):
+            if chunks[i][1] >= ONSET_PROBABILITY:
+                start, gap = i, 0
+            elif (gap := gap + 1) > ONSET_GAP_CHUNKS:
                 break
-            start = earlier[0] if chunks[start - 1][1] < ONSET_PROBABILITY else start - 1
         pad = max(0, self._pre_roll_chunks - self._start_chunks)
         return [chunk for chunk, _ in chunks[max(0, start - pad) :]]
 
