@@ -57,15 +57,21 @@ def test_caller_hears_the_disclosure_and_an_answer_to_a_spoken_question(
     uri = wait_for_hotline(gateway)
     caller = concat([silence(21), pico("Wann hat das Bürgerbüro geöffnet?"), silence(16)], 8000)
     write_wav(tmp_path / "caller.wav", caller)
+    log_before = len(gateway.log_path.read_text(errors="replace"))
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
     phone.wait(timeout_s=120)
     assert phone.established(), phone.log()
     recording = read_wav(phone.recording())
     assert recording.duration_s > 20 and np.abs(recording.samples).max() > 3000
+    # the bot understood the question (the gateway logs intents, never texts) ...
+    this_call = gateway.log_path.read_text(errors="replace")[log_before:]
+    assert "turn on voice: intent=opening_hours" in this_call, this_call[-3000:]
     heard = transcribe(gateway.settings, phone.recording())
     assert "computer" in heard or "assistent" in heard, heard  # the AI disclosure
-    # opening hours were answered (on a closed day: "... nicht geöffnet")
-    assert "bürgerbüro" in heard and ("uhr" in heard or "geöffnet" in heard), heard
+    # ... and the caller heard the opening hours (on a closed day: "... nicht geöffnet");
+    # Whisper hears Pico's 8 kHz "Bürgerbüro" as "Bilderbüro" at times, so the office's
+    # name is not required in the transcription; the intent is checked in the log above
+    assert "uhr" in heard or "geöffnet" in heard, heard
     assert CALLER_NUMBER not in gateway.log_tail()  # the number is masked in logs
 
 
