@@ -326,6 +326,7 @@ async def serve(settings: Settings) -> None:
                 )
                 if agent is not None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
+                    print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
                 await server_task
         finally:

@@ -13,7 +13,7 @@ from rathausbot.app import make_redis, port_free
 from rathausbot.health import probe_actions, probe_rasa, probe_redis
 from rathausbot.secrets import redis_target, resolve_secrets
 from rathausbot.settings import Settings, config_file
-from rathausbot.telephone import TelephoneConfigError, sip_config
+from rathausbot.telephone import TelephoneConfigError, sip_config, sip_policy_line
 from rathausbot.training import model_path
 
 
@@ -118,7 +118,7 @@ def _telephone(settings: Settings) -> Check:
     if not settings.sip_enabled:
         return Check(True, "telephone hotline: disabled (RATHAUSBOT_SIP_ENABLED=false)")
     try:
-        sip_config(settings)
+        config = sip_config(settings)
     except (TelephoneConfigError, ValueError) as error:
         return Check(False, f"telephone hotline settings: {error}", "see docs/configuration.md")
     busy = not _udp_port_free(settings.sip_port, settings.sip_host)
@@ -129,7 +129,11 @@ def _telephone(settings: Settings) -> Check:
     )
     where = f"{settings.sip_host}:{settings.sip_port}"
     state = "in use (a running serve?)" if busy else "free"
-    return Check(True, f"telephone hotline: SIP port {where} {state}; {transfer}")
+    return Check(
+        True,
+        f"telephone hotline: SIP port {where} {state}; {transfer}\n"
+        f"       {sip_policy_line(config)}",
+    )
 
 
 def _udp_port_free(port: int, host: str) -> bool:

@@ -209,15 +209,37 @@ class Settings(BaseSettings):
     )
     sip_trusted_sources: tuple[str, ...] = Field(
         (),
-        description="Addresses or CIDR networks of the PBX/trunk; empty: every source is "
-        "trusted. Others must authenticate when `sip_auth_user` is set, else get 403.",
+        description="Addresses or CIDR networks of the PBX/trunk, whose calls are taken "
+        "without authentication. Every other source must authenticate when `sip_auth_user` "
+        "is set, else gets 403. With neither set, only loopback may call (and a non-loopback "
+        "`sip_host` refuses to start).",
     )
     sip_auth_user: str | None = Field(
         None, description="Digest user that untrusted sources must authenticate as."
     )
     sip_auth_password: SecretStr | None = Field(None, description="Password of `sip_auth_user`.")
+    sip_auth_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed digest attempts from one address within 10 minutes before that "
+        "address is locked out (the account itself is never locked).",
+    )
+    sip_auth_lockout_minutes: float = Field(
+        15.0, ge=1, le=1440, description="How long an address is locked out after those failures."
+    )
     sip_max_calls: int = Field(
         20, ge=1, le=10_000, description="Concurrent calls; above it 503 with Retry-After."
+    )
+    sip_max_calls_per_source: int = Field(
+        4,
+        ge=1,
+        le=10_000,
+        description="Concurrent calls from one address outside `sip_trusted_sources`; "
+        "above it 486 Busy Here.",
+    )
+    sip_tcp_max_connections_per_host: int = Field(
+        32, ge=1, le=10_000, description="SIP over TCP: open connections from one address."
     )
     sip_max_call_minutes: float = Field(
         30.0, ge=1, le=600, description="Longest call in minutes; then the call is ended."
@@ -255,6 +277,12 @@ class Settings(BaseSettings):
     rtp_timeout_s: float = Field(
         30.0, ge=0.5, le=3600, description="Seconds without RTP from the caller that end a call."
     )
+    rtp_trusted_sources: tuple[str, ...] = Field(
+        (),
+        description="Addresses or CIDR networks that may send and receive a call's RTP besides "
+        "the host its SIP came from (e.g. the PBX's media gateways); packets from any other "
+        "address are dropped and SDP addresses elsewhere are not sent to.",
+    )
     rtp_latching: Literal["private", "always", "off"] = Field(
         "private",
         description="Symmetric RTP: send to where the caller's packets come from when the SDP "
@@ -276,7 +304,7 @@ class Settings(BaseSettings):
         StaffHours.parse(value)  # raises ValueError naming the bad part
         return value
 
-    @field_validator("sip_trusted_sources")
+    @field_validator("sip_trusted_sources", "rtp_trusted_sources")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:

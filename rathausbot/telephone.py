@@ -13,7 +13,8 @@ from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
 from telephony.media import Latching
-from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
+from telephony.sip.policy import InboundPolicy, parse_networks
+from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent, is_loopback
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
 from voice.session import SessionOptions, VoiceSession
@@ -52,6 +53,12 @@ def sip_config(settings: Settings) -> SipConfig:
                 "RATHAUSBOT_SIP_AUTH_USER needs RATHAUSBOT_SIP_AUTH_PASSWORD"
             )
         auth[settings.sip_auth_user] = settings.sip_auth_password.get_secret_value()
+    if not settings.sip_trusted_sources and not auth and not is_loopback(settings.sip_host):
+        raise TelephoneConfigError(
+            f"RATHAUSBOT_SIP_HOST is {settings.sip_host}, but neither "
+            "RATHAUSBOT_SIP_TRUSTED_SOURCES (the PBX's addresses) nor RATHAUSBOT_SIP_AUTH_USER "
+            "and RATHAUSBOT_SIP_AUTH_PASSWORD are set: only loopback could call. Set one of them"
+        )
     registration = None
     if settings.sip_register_uri:
         if not settings.sip_register_user or settings.sip_register_password is None:
@@ -72,10 +79,19 @@ def sip_config(settings: Settings) -> SipConfig:
         trusted_sources=settings.sip_trusted_sources,
         auth_users=auth,
         max_calls=settings.sip_max_calls,
+        max_calls_per_source=settings.sip_max_calls_per_source,
+        max_auth_failures=settings.sip_auth_max_failures,
+        auth_lockout_s=settings.sip_auth_lockout_minutes * 60,
         max_call_s=settings.sip_max_call_minutes * 60,
         rate_per_source=settings.sip_rate_per_source,
+        max_connections_per_host=settings.sip_tcp_max_connections_per_host,
         registration=registration,
     )
+
+
+def sip_policy_line(config: SipConfig) -> str:
+    """The effective inbound call policy in one line (doctor and start-up)."""
+    return InboundPolicy(config.policy()).describe()
 
 
 def sip_agent(
@@ -116,6 +132,7 @@ def sip_agent(
         port_range=(settings.rtp_port_min, settings.rtp_port_max),
         rtp_timeout_s=settings.rtp_timeout_s,
         latching=Latching(settings.rtp_latching),
+        media_networks=parse_networks(settings.rtp_trusted_sources),
         policy=policy,
         session_factory=session,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from dialogue.messages import Handoff
 from dialogue.tasks import cancel_and_wait
-from telephony.media import DtmfDigit, Latching, RtpSession
+from telephony.media import DtmfDigit, Latching, MediaSources, RtpSession
 from telephony.sdp import NoCommonCodec, SdpError, answer_offer
 from telephony.sip.ua import SipCall
 from telephony.staff_hours import StaffHours
@@ -107,9 +108,12 @@ class CallHandler:
         port_range: tuple[int, int],
         rtp_timeout_s: float,
         latching: Latching,
+        media_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (),
         policy: TransferPolicy,
         session_factory: SessionFactory,
     ) -> None:
+        """`media_networks`: where RTP may come from besides the call's signalling source."""
+        self._media_networks = media_networks
         self._media_host = media_host
         self._public_host = public_host
         self._ports = port_range
@@ -125,6 +129,7 @@ class CallHandler:
             port_range=self._ports,
             rtp_timeout_s=self._rtp_timeout_s,
             latching=self._latching,
+            sources=MediaSources(call.peer.host, self._media_networks),
         )
         watcher: asyncio.Task[None] | None = None
         try:

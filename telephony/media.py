@@ -39,7 +39,7 @@ from telephony.rtp import (
 from telephony.sdp import Direction, MediaParams
 from voice.audio import AudioFrame, resample
 
-__all__ = ["DtmfDigit", "Latching", "Pacer", "RtpSession"]
+__all__ = ["DtmfDigit", "Latching", "MediaSources", "Pacer", "RtpSession"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,25 @@ class Latching(StrEnum):
     PRIVATE = "private"
     ALWAYS = "always"
     OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSources:
+    """Whose RTP a call takes, and where it may send: the host its signalling came from, or
+    a configured media network (a PBX's media gateways). Anything else is an RTP bleed
+    attempt or a probe: its packets are dropped and an SDP address there is not sent to."""
+
+    signalling_host: str
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def allows(self, host: str) -> bool:
+        if host == self.signalling_host:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
 
 @dataclass
@@ -115,6 +134,7 @@ class RtpSession:
         *,
         rtp_timeout_s: float,
         latching: Latching,
+        sources: MediaSources | None,
         playback_frames: int,
         receive_frames: int,
     ) -> None:
@@ -124,6 +144,8 @@ class RtpSession:
         self._transport = transport
         self._timeout_s = rtp_timeout_s
         self._latching = latching
+        self._sources = sources
+        self._sdp_allowed = True
         self._playback_max = playback_frames
         self._receive_max = receive_frames
         self._loop = asyncio.get_running_loop()
@@ -164,13 +186,16 @@ class RtpSession:
         port_range: tuple[int, int] = (20000, 20999),
         rtp_timeout_s: float = 30.0,
         latching: Latching | str = Latching.PRIVATE,
+        sources: MediaSources | None = None,
         playback_frames: int = 5,
         receive_frames: int = 500,
     ) -> RtpSession:
         """Binds a UDP socket on `host` at a free even port of `port_range` (both ends
-        included). `playback_frames` bounds the frames `play()` queues (100 ms by default),
-        `receive_frames` those `receive()` holds while its consumer is busy (10 s by default,
-        e.g. during speech recognition; beyond, the oldest frames are dropped)."""
+        included). `sources` restricts whom it hears and sends to (None: anyone, for tests
+        of the session alone). `playback_frames` bounds the frames `play()` queues (100 ms
+        by default), `receive_frames` those `receive()` holds while its consumer is busy
+        (10 s by default, e.g. during speech recognition; beyond, the oldest frames are
+        dropped)."""
         low, high = port_range
         if not 1 <= low <= high <= 65535:
             raise ValueError("port_range must be (low, high) within [1, 65535]")
@@ -199,6 +224,7 @@ class RtpSession:
                 port,
                 rtp_timeout_s=rtp_timeout_s,
                 latching=mode,
+                sources=sources,
                 playback_frames=playback_frames,
                 receive_frames=receive_frames,
             )
@@ -247,8 +273,14 @@ class RtpSession:
         old = self._params
         self._params = params
         if old is None or old.remote_addr != params.remote_addr:
-            self._remote = params.remote_addr
+            self._sdp_allowed = self._sources is None or self._sources.allows(params.remote_addr[0])
+            self._remote = params.remote_addr if self._sdp_allowed else None
             self._latched = False
+            if not self._sdp_allowed:
+                log.warning(
+                    "RTP: the SDP's media address is not the caller's; sending only once "
+                    "the caller's own RTP arrives"
+                )
         if old is not None and (old.payload_type, old.codec) != (params.payload_type, params.codec):
             self._jitter.reset()
             self._pcm_in.clear()
@@ -504,10 +536,13 @@ class RtpSession:
             self._emit(digit)
 
     def _source_ok(self, addr: tuple[str, int], params: MediaParams) -> bool:
+        if self._sources is not None and not self._sources.allows(addr[0]):
+            return False
         if self._latched:
             return addr == self._remote
-        if self._latching is Latching.OFF or (
-            self._latching is Latching.PRIVATE and _is_public(params.remote_addr[0])
+        if self._sdp_allowed and (
+            self._latching is Latching.OFF
+            or (self._latching is Latching.PRIVATE and _is_public(params.remote_addr[0]))
         ):
             return addr[0] == params.remote_addr[0]
         self._latched = True

@@ -81,6 +81,34 @@ class SipCall:
     def is_ended(self) -> bool:
         return self._ended.done()
 
+    # --- what the user agent reads ----------------------------------------------------
+
+    @property
+    def dialog(self) -> Dialog:
+        return self._dialog
+
+    @property
+    def peer(self) -> Peer:
+        """Where the call's signalling came from (inbound) or went to (outbound)."""
+        return self._peer
+
+    @property
+    def answered(self) -> bool:
+        return self._answered
+
+    @property
+    def local_sdp(self) -> bytes:
+        return self._local_sdp
+
+    @property
+    def invite_tx(self) -> ServerTransaction | None:
+        return self._invite_tx
+
+    def offer_answered(self, offer: bytes, answer: bytes) -> None:
+        """Records a re-INVITE/UPDATE offer and our answer to it."""
+        self.remote_sdp = offer
+        self._local_sdp = answer
+
     @property
     def masked_caller(self) -> str:
         return mask_number(self.caller_id)
@@ -122,7 +150,7 @@ class SipCall:
             if self.is_ended:  # BYE (or stop) before the ACK
                 raise SipCallError(487, "call ended")
             self._ua.send_bye(self)  # timer H: RFC 3261 13.3.1.4 asks for a BYE
-            self._end("timeout")
+            self.mark_ended("timeout")
             raise SipCallError(408, "no ACK")
         self.start_duration_limit()
         self.start_session_timer(timer.interval, we_refresh=timer.we_refresh)
@@ -136,7 +164,7 @@ class SipCall:
         if not 300 <= status <= 699:
             raise ValueError("reject needs a 3xx-6xx status")
         self._respond(status, reason, extra=list((headers or {}).items()))
-        self._end("local")
+        self.mark_ended("local")
 
     async def bye(self) -> None:
         """Ends the call from our side (idempotent): BYE when answered, else 480."""
@@ -146,7 +174,7 @@ class SipCall:
             await self.reject(480, "Temporarily Unavailable")
             return
         self._ua.send_bye(self)
-        self._end("local")
+        self.mark_ended("local")
 
     async def refer(self, target: str) -> bool:
         """Blind transfer to `target` (a sip:/sips:/tel: URI); True when the NOTIFY progress
@@ -202,16 +230,16 @@ class SipCall:
         )
         return self._ua.respond(self._invite_tx, response)
 
-    def _on_ack(self) -> None:
+    def ack_received(self) -> None:
         if self._ack is not None and not self._ack.done():
             self._ack.set_result(None)
 
-    def _on_no_ack(self) -> None:
+    def ack_timed_out(self) -> None:
         if self._ack is not None and not self._ack.done():
             self._ack.set_exception(SipCallError(408, "no ACK"))
             self._ack.exception()  # accept() reads it; mark retrieved either way
 
-    def _on_notify(self, request: Request) -> None:
+    def notify_received(self, request: Request) -> None:
         if self._refer is None or self._refer.done():
             return
         first_line = request.body.split(b"\n", 1)[0].decode("utf-8", "replace").split()
@@ -222,7 +250,7 @@ class SipCall:
         elif state == "terminated":
             self._refer.set_result(False)
 
-    def _on_dtmf_relay(self, body: bytes) -> None:
+    def info_received(self, body: bytes) -> None:
         for line in body.decode("utf-8", "replace").splitlines():
             name, _, value = line.partition("=")
             digit = value.strip().upper()
@@ -239,7 +267,7 @@ class SipCall:
         if not self._answered and not self.is_ended:
             logger.info("call %s: not answered in time", self.call_id[:8])
             self._respond(480, "Temporarily Unavailable")
-            self._end("timeout")
+            self.mark_ended("timeout")
 
     def start_session_timer(self, interval: int | None, *, we_refresh: bool) -> None:
         """RFC 4028: we refresh (UPDATE) at half the interval, or, when the peer refreshes,
@@ -267,7 +295,7 @@ class SipCall:
         if response is None or response.status in (408, 481):
             logger.info("call %s: session refresh failed", self.call_id[:8])
             self._ua.send_bye(self)
-            self._end("timeout")
+            self.mark_ended("timeout")
         elif 200 <= response.status < 300:
             self.start_session_timer(interval, we_refresh=True)
         else:  # e.g. 405/501: the peer cannot be refreshed with UPDATE; the duration limit stays
@@ -277,7 +305,7 @@ class SipCall:
         if not self.is_ended:
             logger.info("call %s: session expired without refresh", self.call_id[:8])
             self._ua.send_bye(self)
-            self._end("timeout")
+            self.mark_ended("timeout")
 
     def start_duration_limit(self) -> None:
         """Ends the call with BYE after the configured maximum duration."""
@@ -290,9 +318,9 @@ class SipCall:
         if not self.is_ended:
             logger.info("call %s: maximum duration reached", self.call_id[:8])
             self._ua.send_bye(self)
-            self._end("max_duration")
+            self.mark_ended("max_duration")
 
-    def _end(self, reason: str) -> None:
+    def mark_ended(self, reason: str) -> None:
         if self.is_ended:
             return
         self._ended.set_result(reason)

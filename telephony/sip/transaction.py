@@ -363,22 +363,63 @@ class TransactionError(RuntimeError):
 class TransactionLayer:
     """All transactions of one UA, keyed per RFC 3261 17.1.3/17.2.3; bounded in number."""
 
-    def __init__(self, timers: Timers = Timers(), *, max_transactions: int = 2000) -> None:
+    def __init__(
+        self,
+        timers: Timers = Timers(),
+        *,
+        max_transactions: int = 2000,
+        max_per_source: int | None = None,
+        reserved: int = 0,
+    ) -> None:
+        """At most `max_transactions` in all; server transactions of one source address at
+        most `max_per_source`; the last `reserved` places only for privileged requests
+        (trusted sources), so a flood from others cannot keep the PBX's calls out."""
+        per_source = max_transactions if max_per_source is None else max_per_source
+        if min(max_transactions, per_source) < 1 or not 0 <= reserved < max_transactions:
+            raise ValueError("max_transactions and max_per_source >= 1, 0 <= reserved < max")
         self.timers = timers
         self.max_transactions = max_transactions
+        self.max_per_source = per_source
+        self.reserved = reserved
         self._server: dict[tuple[str, ...], ServerTransaction] = {}
         self._client: dict[tuple[str, str], ClientTransaction] = {}
         self._accepted: dict[tuple[str, str, int], ServerTransaction] = {}
+        self._per_source: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._server) + len(self._client)
 
-    def receive(self, message: Message, peer: Peer, now: float) -> list[Output]:
+    def receive(
+        self, message: Message, peer: Peer, now: float, *, privileged: bool = False
+    ) -> list[Output]:
         if isinstance(message, Response):
             return self._receive_response(message, peer, now)
-        return self._receive_request(message, peer, now)
+        return self._receive_request(message, peer, now, privileged)
 
-    def _receive_request(self, request: Request, peer: Peer, now: float) -> list[Output]:
+    def knows(self, request: Request) -> bool:
+        """Whether `request` belongs to a server transaction already here (a retransmission,
+        or a CANCEL for a pending INVITE)."""
+        key = server_key(request)
+        if key in self._server:
+            return True
+        return request.method == "CANCEL" and (*key[:-1], "INVITE") in self._server
+
+    def source_count(self, host: str) -> int:
+        return self._per_source.get(host, 0)
+
+    def _full(self, peer: Peer, privileged: bool) -> bool:
+        if len(self) >= self.max_transactions:
+            return True
+        if privileged:
+            return False
+        return (
+            len(self) >= self.max_transactions - self.reserved
+            or self._per_source.get(peer.host, 0) >= self.max_per_source
+        )
+
+    def _receive_request(
+        self, request: Request, peer: Peer, now: float, privileged: bool
+    ) -> list[Output]:
         key = server_key(request)
         tx = self._server.get(key)
         if request.method == "ACK":
@@ -393,12 +434,13 @@ class TransactionLayer:
         if tx is not None:
             tx.on_request(request, now)
             return self._drain(tx)
-        if len(self) >= self.max_transactions:
+        if self._full(peer, privileged):
             return [Send(make_response(request, 503, extra=[("Retry-After", "5")]), peer)]
         tx = ServerTransaction(peer, self.timers, State.TRYING, request, key=key)
         if tx.is_invite:
             tx.state = State.PROCEEDING
         self._server[key] = tx
+        self._per_source[peer.host] = self._per_source.get(peer.host, 0) + 1
         tx.start(now)
         if request.method == "CANCEL":
             return self._drain(tx) + self._cancel(tx, now)
@@ -486,7 +528,12 @@ class TransactionLayer:
         out, tx.out = tx.out, []
         if tx.terminated:
             if isinstance(tx, ServerTransaction):
-                self._server.pop(tx.key, None)
+                if self._server.pop(tx.key, None) is tx:
+                    left = self._per_source.get(tx.peer.host, 0) - 1
+                    if left > 0:
+                        self._per_source[tx.peer.host] = left
+                    else:
+                        self._per_source.pop(tx.peer.host, None)
                 if tx.ack_key is not None and self._accepted.get(tx.ack_key) is tx:
                     del self._accepted[tx.ack_key]
             else:

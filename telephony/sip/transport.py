@@ -86,11 +86,16 @@ class _Tcp(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.last_activity = self.loop.time()
         self.idle_handle: asyncio.TimerHandle | None = None
+        # An inbound connection must send a whole message soon; ours are trusted to.
+        self.proven = outbound_peer is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.idle_handle = self.loop.call_later(self.owner.idle_timeout_s, self._check_idle)
+        first = self.owner.idle_timeout_s
+        if not self.proven:
+            first = min(first, self.owner.first_message_s)
+        self.idle_handle = self.loop.call_later(first, self._check_idle)
         if self.peer is None:
             host, port = transport.get_extra_info("peername")[:2]
             self.peer = Peer("tcp", str(host), int(port))
@@ -98,6 +103,10 @@ class _Tcp(asyncio.Protocol):
             transport.close()
 
     def _check_idle(self) -> None:
+        if not self.proven:
+            logger.info("SIP over TCP: no complete message in time, closing the connection")
+            self.close()
+            return
         idle = self.loop.time() - self.last_activity
         if idle >= self.owner.idle_timeout_s:
             self.close()
@@ -114,6 +123,11 @@ class _Tcp(asyncio.Protocol):
             logger.warning("SIP over TCP: framing lost, closing the connection")
             self.close()
             return
+        if messages and not self.proven:
+            self.proven = True
+            if self.idle_handle is not None:
+                self.idle_handle.cancel()
+            self.idle_handle = self.loop.call_later(self.owner.idle_timeout_s, self._check_idle)
         for message in messages:
             self.owner.deliver(message, self.peer)
 
@@ -141,20 +155,27 @@ class SipTransport:
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_connections: int = 512,
+        max_connections_per_host: int = 32,
         idle_timeout_s: float = 900.0,
+        first_message_s: float = 10.0,
         on_unreachable: Callable[[Peer], None] | None = None,
     ) -> None:
-        """`max_connections` bounds TCP connections (in and out); one that receives nothing
-        for `idle_timeout_s` (CRLF keep-alives count) is closed."""
+        """`max_connections` bounds TCP connections (in and out), `max_connections_per_host`
+        those of one remote address; an inbound one that has not sent a whole message within
+        `first_message_s`, or receives nothing for `idle_timeout_s` (CRLF keep-alives
+        count), is closed."""
         self.on_message = on_message
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
+        self.max_connections_per_host = max_connections_per_host
         self.idle_timeout_s = idle_timeout_s
+        self.first_message_s = first_message_s
         self.on_unreachable = on_unreachable
         self.addresses: dict[str, tuple[str, int]] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._connections: dict[Peer, _Tcp] = {}
+        self._per_host: dict[str, int] = {}
         self._connecting: dict[Peer, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -194,15 +215,31 @@ class SipTransport:
             _log_dropped(error)
 
     def register(self, peer: Peer, connection: _Tcp) -> bool:
-        if len(self._connections) >= self.max_connections and peer not in self._connections:
-            logger.warning("SIP over TCP: connection limit reached, refusing a connection")
-            return False
+        if peer not in self._connections:
+            if self._per_host.get(peer.host, 0) >= self.max_connections_per_host:
+                logger.warning(
+                    "SIP over TCP: %s has %d connections, refusing another",
+                    peer.host,
+                    self.max_connections_per_host,
+                )
+                return False
+            if len(self._connections) >= self.max_connections:
+                logger.warning("SIP over TCP: connection limit reached, refusing a connection")
+                return False
+            self._per_host[peer.host] = self._per_host.get(peer.host, 0) + 1
+        else:
+            self._connections[peer].close()  # a reused address and port: the old one is dead
         self._connections[peer] = connection
         return True
 
     def unregister(self, peer: Peer, connection: _Tcp) -> None:
         if self._connections.get(peer) is connection:
             del self._connections[peer]
+            left = self._per_host.get(peer.host, 0) - 1
+            if left > 0:
+                self._per_host[peer.host] = left
+            else:
+                self._per_host.pop(peer.host, None)
 
     def connected(self, peer: Peer) -> bool:
         return peer in self._connections
@@ -278,4 +315,5 @@ class SipTransport:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
         self._connections.clear()
+        self._per_host.clear()
         self._connecting.clear()

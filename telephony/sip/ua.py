@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import logging
 import secrets
@@ -35,7 +37,16 @@ from telephony.sip.message import (
     make_response,
     parse,
 )
-from telephony.sip.ratelimit import RateLimiter
+from telephony.sip.policy import (
+    LOOPBACK,
+    Accept,
+    Challenge,
+    InboundPolicy,
+    PolicyConfig,
+    Reject,
+    in_networks,
+    parse_networks,
+)
 from telephony.sip.registration import Registrar, RegistrationConfig, RegistrationState
 from telephony.sip.sipcall import SDP, SipCall, SipCallError, mask_number
 from telephony.sip.transaction import (
@@ -99,9 +110,16 @@ class SipConfig:
     timers: Timers = Timers()
     refer_timeout_s: float = 32.0
     min_se: int = 90  # smallest session timer interval accepted (RFC 4028 Min-SE); else 422
+    max_calls_per_source: int = 4  # concurrent calls of one untrusted source address
+    max_auth_failures: int = 5  # failed digest attempts in 10 minutes before a lockout
+    auth_lockout_s: float = 900.0
     max_transactions: int = 2000
+    max_transactions_per_source: int = 200
+    reserved_transactions: int = 200  # only trusted sources may take the last ones
     max_connections: int = 512
+    max_connections_per_host: int = 32
     tcp_idle_s: float = 900.0
+    tcp_first_message_s: float = 10.0  # a connection must have sent a whole message by then
     user: str = "rathausbot"
 
     def __post_init__(self) -> None:
@@ -115,10 +133,39 @@ class SipConfig:
             raise ValueError("max_message_bytes must be at least 1024")
         if min(self.max_transactions, self.max_connections) < 1 or self.tcp_idle_s <= 0:
             raise ValueError("max_transactions, max_connections and tcp_idle_s must be positive")
-        for cidr in self.trusted_sources:
-            ipaddress.ip_network(cidr, strict=False)
+        if min(self.max_connections_per_host, self.max_transactions_per_source) < 1:
+            raise ValueError("max_connections_per_host and max_transactions_per_source >= 1")
+        if not 0 <= self.reserved_transactions < self.max_transactions:
+            raise ValueError("reserved_transactions must be in [0, max_transactions)")
+        if self.tcp_first_message_s <= 0:
+            raise ValueError("tcp_first_message_s must be positive")
+        parse_networks(self.trusted_sources)
         if self.host in ("0.0.0.0", "::", "") and not self.public_host:
             raise ValueError("binding to all interfaces needs public_host (the address peers use)")
+        if not self.trusted_sources and not self.auth_users and not is_loopback(self.host):
+            raise ValueError(
+                f"SIP on {self.host or 'all interfaces'} with neither trusted sources nor "
+                "credentials would refuse every caller: set trusted_sources or auth_users"
+            )
+
+    def policy(self) -> PolicyConfig:
+        """The inbound call policy these settings make."""
+        return PolicyConfig(
+            trusted=parse_networks(self.trusted_sources),
+            auth_users=self.auth_users,
+            realm=self.auth_realm,
+            allowed_users=self.allowed_users,
+            max_calls=self.max_calls,
+            max_calls_per_source=self.max_calls_per_source,
+            max_auth_failures=self.max_auth_failures,
+            lockout_s=self.auth_lockout_s,
+            rate_per_source=self.rate_per_source,
+            rate_burst=self.rate_burst,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or in_networks(host, LOOPBACK)
 
 
 class UserAgent:
@@ -129,18 +176,25 @@ class UserAgent:
     def __init__(self, config: SipConfig, on_call: Callable[[SipCall], Awaitable[None]]) -> None:
         self.config = config
         self.on_call = on_call
-        self._layer = TransactionLayer(config.timers, max_transactions=config.max_transactions)
+        self._layer = TransactionLayer(
+            config.timers,
+            max_transactions=config.max_transactions,
+            max_per_source=config.max_transactions_per_source,
+            reserved=config.reserved_transactions,
+        )
         self._dialogs = Dialogs(max_dialogs=max(2 * config.max_calls, 16))
         self._calls: dict[DialogKey, SipCall] = {}
         self._early: dict[ServerTransaction, SipCall] = {}
         self._waiters: dict[ClientTransaction, asyncio.Queue[Response | None]] = {}
-        self._limiter = RateLimiter(config.rate_per_source, config.rate_burst)
-        self._networks = [ipaddress.ip_network(c, strict=False) for c in config.trusted_sources]
+        self.policy = InboundPolicy(config.policy())
+        self._tag_key = secrets.token_bytes(16)
         self._transport = SipTransport(
             self._on_data,
             max_message_bytes=config.max_message_bytes,
             max_connections=config.max_connections,
+            max_connections_per_host=config.max_connections_per_host,
             idle_timeout_s=config.tcp_idle_s,
+            first_message_s=config.tcp_first_message_s,
             on_unreachable=self._on_unreachable,
         )
         self._tasks: set[asyncio.Task[None]] = set()
@@ -160,6 +214,7 @@ class UserAgent:
             self._registrar = Registrar(self, config.registration)
             self._registrar.start()
         logger.info("SIP listening on %s", self.addresses)
+        logger.info("%s", self.policy.describe())
 
     async def stop(self) -> None:
         """BYE to live calls, end the rest, cancel owned tasks, close the transports."""
@@ -202,7 +257,7 @@ class UserAgent:
             "transactions": len(self._layer),
             "tasks": len(self._tasks),
             "connections": self._transport.connection_count,
-            "rate_sources": len(self._limiter),
+            "rate_sources": self.policy.tracked_sources,
         }
 
     # --- addressing -----------------------------------------------------------------
@@ -249,19 +304,21 @@ class UserAgent:
     def _dialog_peer(self, call: SipCall) -> Peer:
         """Where in-dialog requests go: the connection the dialog came on while it is open
         (TCP), else the first route or the remote target (IP literals; else the source)."""
-        if call._peer.reliable and self._transport.connected(call._peer):
-            return call._peer
-        hop = call._dialog.next_hop()
+        if call.peer.reliable and self._transport.connected(call.peer):
+            return call.peer
+        hop = call.dialog.next_hop()
         if isinstance(hop, SipUri):
             try:
                 host = str(ipaddress.ip_address(hop.host.strip("[]")))
             except ValueError:
-                return call._peer
-            default = "tcp" if call._peer.reliable else "udp"
+                return call.peer
+            if host != call.peer.host and not in_networks(host, self.policy.config.trusted):
+                return call.peer  # a Contact must not make us send to other hosts
+            default = "tcp" if call.peer.reliable else "udp"
             transport = (hop.param("transport") or default).lower()
             if transport in self._transport.addresses:
                 return Peer(transport, host, hop.port or 5060)
-        return call._peer
+        return call.peer
 
     # --- sending --------------------------------------------------------------------
 
@@ -300,13 +357,13 @@ class UserAgent:
         self, call: SipCall, method: str, extra: list[tuple[str, str]], body: bytes = b""
     ) -> Response | None:
         peer = self._dialog_peer(call)
-        request = call._dialog.request(method, self.via(peer.transport), extra=extra, body=body)
+        request = call.dialog.request(method, self.via(peer.transport), extra=extra, body=body)
         return await self.transact(request, peer)
 
     def send_bye(self, call: SipCall) -> None:
         peer = self._dialog_peer(call)
         with contextlib.suppress(TransactionError):
-            self.send_request(call._dialog.request("BYE", self.via(peer.transport)), peer)
+            self.send_request(call.dialog.request("BYE", self.via(peer.transport)), peer)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Runs `coroutine` as a task the UA owns (cancelled by `stop()`)."""
@@ -316,10 +373,11 @@ class UserAgent:
         task.add_done_callback(self._tasks.discard)
 
     def forget(self, call: SipCall) -> None:
-        self._calls.pop(call._dialog.key, None)
-        if call._invite_tx is not None:
-            self._early.pop(call._invite_tx, None)
-        self._dialogs.remove(call._dialog)
+        if self._calls.pop(call.dialog.key, None) is not None:
+            self.policy.call_ended(call.peer.host if call.invite_tx is not None else None)
+        if call.invite_tx is not None:
+            self._early.pop(call.invite_tx, None)
+        self._dialogs.remove(call.dialog)
 
     def _emit(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -338,11 +396,11 @@ class UserAgent:
             case AckReceived(request, _):
                 call = self._calls.get(request_key(request))
                 if call is not None:
-                    call._on_ack()
+                    call.ack_received()
             case Cancelled(tx):
                 call = self._early.get(tx)
                 if call is not None:
-                    call._end("cancel")
+                    call.mark_ended("cancel")
             case ResponseReceived(tx, response):
                 waiter = self._waiters.get(tx)
                 if waiter is not None:
@@ -364,18 +422,18 @@ class UserAgent:
                 else:
                     call = self._early.get(tx)
                     if call is not None:
-                        call._on_no_ack()
+                        call.ack_timed_out()
 
     def _reack(self, response: Response) -> None:
         key = (response.call_id, response.from_.tag or "", response.to.tag or "")
         call = self._calls.get(key)
-        if call is not None and call._dialog.extra.get("ack_branch"):
-            self._send_ack(call, response.cseq[0], call._dialog.extra["ack_branch"])
+        if call is not None and call.dialog.extra.get("ack_branch"):
+            self._send_ack(call, response.cseq[0], call.dialog.extra["ack_branch"])
 
     def _send_ack(self, call: SipCall, cseq: int, branch: str) -> None:
         peer = self._dialog_peer(call)
         via = f"SIP/2.0/{peer.transport.upper()} {self.public_host}:{self._port(peer.transport)}"
-        ack = call._dialog.request("ACK", f"{via};branch={branch};rport", cseq=cseq)
+        ack = call.dialog.request("ACK", f"{via};branch={branch};rport", cseq=cseq)
         self._transport.send(ack, peer)
 
     async def _timer_loop(self) -> None:
@@ -384,8 +442,11 @@ class UserAgent:
             self._wake.clear()
             deadline = self._layer.next_timeout()
             timeout = None if deadline is None else max(0.0, deadline - self._now())
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that
+            # arrives as the event is set, and stop() would wait for this task forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             try:
                 self._emit(self._layer.on_timer(self._now()))
             except Exception as error:  # noqa: BLE001 - retransmissions must go on
@@ -397,7 +458,8 @@ class UserAgent:
         self._emit(self._layer.transport_failed(peer))
 
     def _on_data(self, data: bytes, peer: Peer) -> None:
-        if not self._limiter.allow(peer.host, self._now()):
+        now = self._now()
+        if not self.policy.admit(peer, now):
             return
         try:
             message = parse(data, max_bytes=self.config.max_message_bytes, stream=peer.reliable)
@@ -408,60 +470,101 @@ class UserAgent:
             if response is not None:
                 self._transport.send(response, peer, route=False)
             return
-        self._emit(self._layer.receive(message, peer, self._now()))
+        privileged = False
+        if isinstance(message, Request) and not self._layer.knows(message):
+            stateless = self._stateless(message, peer, now)
+            if stateless is not None:
+                self._transport.send(stateless, peer)
+                return
+            privileged = self.policy.trusted(peer.host)
+        self._emit(self._layer.receive(message, peer, now, privileged=privileged))
+
+    def _stateless(self, request: Request, peer: Peer, now: float) -> Response | None:
+        """The answer to a new request that needs no transaction (RFC 3261 8.2.7): errors,
+        OPTIONS, requests for unknown dialogs, and INVITEs the policy challenges or refuses.
+        None: the request gets a transaction (an accepted INVITE, an in-dialog request, a
+        CANCEL, an ACK). Only what may become a call can fill the transaction table."""
+        if request.method == "ACK":
+            return None
+        rejection = validate.screen(
+            request, supported=SUPPORTED, methods=ALLOWED_METHODS, content_types=CONTENT_TYPES
+        )
+        if rejection is not None:
+            return rejection
+        if request.method == "CANCEL":
+            return self._reply(request, 481)
+        if request.to.tag:
+            if request_key(request) in self._calls:
+                return None
+            return self._reply(request, 481)
+        match request.method:
+            case "OPTIONS":
+                return self._reply(
+                    request, 200, ("Accept", SDP), *self.common_headers(peer.transport)
+                )
+            case "INVITE":
+                match self.policy.decide(request, peer, now):
+                    case Accept():
+                        return None
+                    case Challenge(header):
+                        return self._reply(request, 401, ("WWW-Authenticate", header))
+                    case Reject(status, headers):
+                        return self._reply(request, status, *headers)
+            case "BYE" | "NOTIFY" | "UPDATE" | "INFO":
+                return self._reply(request, 481)
+        return self._reply(request, 405, ("Allow", ", ".join(sorted(ALLOWED_METHODS))))
+
+    def _reply(self, request: Request, status: int, *extra: tuple[str, str]) -> Response:
+        """A stateless response; its To tag is derived from the request, so a retransmission
+        gets the same one (RFC 3261 8.2.7)."""
+        tag = request.to.tag
+        if not tag:
+            seed = f"{request.call_id}|{request.from_.tag}|{request.top_via.branch}".encode()
+            tag = hmac.new(self._tag_key, seed, hashlib.sha256).hexdigest()[:12]
+        return make_response(request, status, to_tag=tag, extra=list(extra))
 
     def _answer(self, tx: ServerTransaction, status: int, *extra: tuple[str, str]) -> None:
         tag = tx.request.to.tag or secrets.token_hex(6)
         self.respond(tx, make_response(tx.request, status, to_tag=tag, extra=list(extra)))
 
     def _on_request(self, tx: ServerTransaction, request: Request) -> None:
-        rejection = validate.screen(
-            request, supported=SUPPORTED, methods=ALLOWED_METHODS, content_types=CONTENT_TYPES
-        )
-        if rejection is not None:
-            self.respond(tx, rejection)
-            return
-        if request.method == "OPTIONS":
-            self._answer(tx, 200, ("Accept", SDP), *self.common_headers(tx.peer.transport))
-            return
+        """A request that passed `_stateless`: in-dialog, or an INVITE the policy accepted."""
         if request.to.tag:
             self._in_dialog(tx, request)
         elif request.method == "INVITE":
             self._new_call(tx, request)
-        elif request.method in ("BYE", "NOTIFY", "UPDATE", "INFO"):
-            self._answer(tx, 481)
-        else:
-            self._answer(tx, 405, ("Allow", ", ".join(sorted(ALLOWED_METHODS))))
+        else:  # not reached: _stateless answers every other request itself
+            self._answer(tx, 500)
 
     def _in_dialog(self, tx: ServerTransaction, request: Request) -> None:
         call = self._calls.get(request_key(request))
         if call is None:
             self._answer(tx, 481)
             return
-        problem = call._dialog.accept_request(request)
+        problem = call.dialog.accept_request(request)
         if problem is not None:
             self._answer(tx, problem)
             return
         match request.method:
             case "BYE":
                 self._answer(tx, 200)
-                call._end("bye")
+                call.mark_ended("bye")
             case "INVITE" | "UPDATE":
                 self._reoffer(tx, request, call)
             case "NOTIFY":
                 self._answer(tx, 200)
                 if (request.headers.get("event") or "").split(";")[0].strip().lower() == "refer":
-                    call._on_notify(request)
+                    call.notify_received(request)
             case "INFO":
                 self._answer(tx, 200)
                 content_type = (request.headers.get("content-type") or "").split(";")[0]
                 if content_type.strip().lower() == DTMF_RELAY:
-                    call._on_dtmf_relay(request.body)
+                    call.info_received(request.body)
             case _:
                 self._answer(tx, 200)
 
     def _reoffer(self, tx: ServerTransaction, request: Request, call: SipCall) -> None:
-        if not call._answered:  # an offer while ours is pending (RFC 3261 14.2)
+        if not call.answered:  # an offer while ours is pending (RFC 3261 14.2)
             self._answer(tx, 491)
             return
         timer = session_timer(request, min_se=self.config.min_se)
@@ -469,7 +572,7 @@ class UserAgent:
             self._answer(tx, 422, *timer.headers)
             return
         offer = request.body
-        answer: bytes | None = call._local_sdp
+        answer: bytes | None = call.local_sdp
         if offer and offer != call.remote_sdp:
             answer = None
             if call.on_reoffer is not None:
@@ -480,8 +583,7 @@ class UserAgent:
             if answer is None:
                 self._answer(tx, 488)
                 return
-            call.remote_sdp = offer
-            call._local_sdp = answer
+            call.offer_answered(offer, answer)
         if request.method == "UPDATE" and not offer:
             answer = b""
         extra = [
@@ -495,44 +597,10 @@ class UserAgent:
         if self.respond(tx, response):
             call.start_session_timer(timer.interval, we_refresh=timer.we_refresh)
 
-    def _trusted(self, host: str) -> bool:
-        if not self._networks:
-            return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self._networks)
-
     def _new_call(self, tx: ServerTransaction, request: Request) -> None:
+        """An INVITE the policy accepted (trusted or authenticated, body and limits checked)."""
         config = self.config
-        if not self._trusted(tx.peer.host):
-            if not config.auth_users:
-                self._answer(tx, 403)
-                return
-            credentials = request.headers.get("authorization")
-            result = digest.DigestResult.INVALID
-            if credentials is not None:
-                result = digest.check(request, credentials, config.auth_users, config.auth_realm)
-            if result is not digest.DigestResult.OK:
-                stale = result is digest.DigestResult.STALE
-                header, _ = digest.challenge(config.auth_realm, stale=stale)
-                self._answer(tx, 401, ("WWW-Authenticate", header))
-                return
         user = request.uri.user if isinstance(request.uri, SipUri) else None
-        if config.allowed_users is not None and user not in config.allowed_users:
-            self._answer(tx, 404)
-            return
-        if len(self._calls) >= config.max_calls:
-            self._answer(tx, 503, ("Retry-After", "30"))
-            return
-        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if not request.body:
-            self._answer(tx, 488)
-            return
-        if content_type != SDP:
-            self._answer(tx, 415, ("Accept", SDP))
-            return
         timer = session_timer(request, min_se=self.config.min_se)
         if timer.reject_422:
             self._answer(tx, 422, *timer.headers)
@@ -555,6 +623,7 @@ class UserAgent:
         call.start_ring_limit(config.max_ring_s)
         self._early[tx] = call
         self._calls[dialog.key] = call
+        self.policy.call_started(tx.peer.host)
         logger.info("call %s from %s", call.call_id[:8], call.masked_caller)
         self.spawn(self._run_call(call))
 
@@ -567,7 +636,7 @@ class UserAgent:
             logger.error("on_call failed: %s", type(error).__name__)
         finally:
             if not call.is_ended:
-                if call._answered:
+                if call.answered:
                     await call.bye()
                 else:
                     await call.reject(500 if failed else 480, "")
@@ -641,6 +710,7 @@ class UserAgent:
                 local_sdp=request.body,
             )
             self._calls[dialog.key] = call
+            self.policy.call_started(None)
             self._dialogs.add(dialog)
             self._send_ack(call, request.cseq[0], dialog.extra["ack_branch"])
             call.start_duration_limit()

@@ -9,7 +9,7 @@ from pydantic import SecretStr, ValidationError
 
 from rathausbot.doctor import _telephone
 from rathausbot.settings import Settings
-from rathausbot.telephone import TelephoneConfigError, sip_config, town_state
+from rathausbot.telephone import TelephoneConfigError, sip_config, sip_policy_line, town_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,18 +18,72 @@ def settings(**values: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def test_defaults_make_a_private_loopback_hotline_answering_anyone() -> None:
+def test_defaults_make_a_private_loopback_hotline() -> None:
     config = sip_config(settings())
     assert (config.host, config.port) == ("127.0.0.1", 5060)
     assert config.allowed_users is None and config.trusted_sources == ()
     assert config.auth_users == {} and config.registration is None
+    assert sip_policy_line(config) == (
+        "SIP: calls accepted from loopback only (no trusted sources, no credentials)"
+    )
 
 
 def test_all_interfaces_need_the_public_address() -> None:
     with pytest.raises(TelephoneConfigError, match="SIP_PUBLIC_HOST"):
         sip_config(settings(sip_host="0.0.0.0"))
-    config = sip_config(settings(sip_host="0.0.0.0", sip_public_host="192.0.2.10"))
+    config = sip_config(
+        settings(
+            sip_host="0.0.0.0", sip_public_host="192.0.2.10", sip_trusted_sources=("10.1.2.0/24",)
+        )
+    )
     assert config.public_host == "192.0.2.10"
+
+
+@pytest.mark.parametrize("host", ["192.0.2.10", "0.0.0.0"])
+def test_a_reachable_hotline_without_trust_or_credentials_refuses_to_start(host: str) -> None:
+    with pytest.raises(TelephoneConfigError) as refused:
+        sip_config(settings(sip_host=host, sip_public_host="192.0.2.10"))
+    for name in ("RATHAUSBOT_SIP_TRUSTED_SOURCES", "RATHAUSBOT_SIP_AUTH_USER", "_PASSWORD"):
+        assert name in str(refused.value)
+    check = _telephone(settings(sip_host=host, sip_public_host="192.0.2.10"))
+    assert not check.ok and "RATHAUSBOT_SIP_TRUSTED_SOURCES" in check.what
+
+
+def test_the_effective_policy_is_named_in_one_line() -> None:
+    secret = SecretStr("geheim")
+    both = sip_config(
+        settings(
+            sip_trusted_sources=("10.1.2.0/24",), sip_auth_user="pbx", sip_auth_password=secret
+        )
+    )
+    assert sip_policy_line(both) == (
+        "SIP: calls accepted from 10.1.2.0/24 without auth, all others need digest auth"
+    )
+    only_auth = sip_config(settings(sip_auth_user="pbx", sip_auth_password=secret))
+    assert sip_policy_line(only_auth) == "SIP: every call needs digest auth (no trusted sources)"
+    only_trust = sip_config(settings(sip_trusted_sources=("10.1.2.0/24", "192.0.2.7")))
+    assert sip_policy_line(only_trust) == (
+        "SIP: calls accepted from 10.1.2.0/24, 192.0.2.7/32 only, all others refused (403)"
+    )
+    check = _telephone(
+        settings(
+            sip_trusted_sources=("10.1.2.0/24",), sip_auth_user="pbx", sip_auth_password=secret
+        )
+    )
+    assert check.ok and "10.1.2.0/24 without auth, all others need digest auth" in check.what
+
+
+def test_limits_reach_the_user_agent() -> None:
+    config = sip_config(
+        settings(
+            sip_max_calls_per_source=2,
+            sip_auth_max_failures=3,
+            sip_auth_lockout_minutes=2,
+            sip_tcp_max_connections_per_host=7,
+        )
+    )
+    assert config.max_calls_per_source == 2 and config.max_auth_failures == 3
+    assert config.auth_lockout_s == 120.0 and config.max_connections_per_host == 7
 
 
 def test_auth_and_registration_need_their_passwords() -> None:

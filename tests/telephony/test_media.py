@@ -4,6 +4,7 @@ plays the peer. No timing is asserted; `asyncio.timeout` only guards against han
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from telephony import g711
-from telephony.media import DtmfDigit, Latching, Pacer, RtpSession
+from telephony.media import DtmfDigit, Latching, MediaSources, Pacer, RtpSession
 from telephony.rtp import RtpPacket
 from telephony.sdp import MediaParams, answer_offer, make_offer, parse_answer
 from voice.audio import AudioFrame
@@ -353,3 +354,96 @@ async def test_update_moves_the_stream(peer: socket.socket) -> None:
     finally:
         await session.close()
         other.close()
+
+
+def rtp_packet(seq: int, ssrc: int = 77) -> bytes:
+    return RtpPacket(0, seq, seq * 160, ssrc, b"\x00" * 160).serialize()
+
+
+def udp_at(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(0.5)
+    return sock
+
+
+def received_any(sock: socket.socket, seconds: float = 0.4) -> bool:
+    sock.settimeout(seconds)
+    try:
+        sock.recv(4096)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_rtp_bleed_a_stranger_cannot_take_over_the_call() -> None:
+    """One packet from 127.0.0.5 used to redirect all of the bot's audio there."""
+    caller, stranger = udp_at("127.0.0.1"), udp_at("127.0.0.5")
+    session = await RtpSession.open(
+        HOST, port_range=PORTS, latching=Latching.PRIVATE, sources=MediaSources("127.0.0.1")
+    )
+    try:
+        sdp_addr = (HOST, 9)  # a private SDP address: latching is wanted
+        session.start(MediaParams(sdp_addr, 0, "PCMU", None))
+        target = (HOST, session.local_port)
+        for seq in range(5):
+            stranger.sendto(rtp_packet(seq, ssrc=666), target)
+        for _ in range(100):  # bounded: until the session has seen them
+            if session.stats.wrong_source >= 5:
+                break
+            await asyncio.sleep(0.02)
+        assert session.stats.wrong_source == 5 and session.stats.packets_received == 0
+        assert session.remote_addr == sdp_addr  # not latched onto the stranger
+        for _ in range(5):
+            await session.play(tone())
+        assert not await asyncio.to_thread(received_any, stranger)
+        caller.sendto(rtp_packet(1), target)
+        await frames_until(session, lambda _: session.stats.packets_received > 0, limit=200)
+        assert session.remote_addr == caller.getsockname()  # the caller's own source
+        await session.play(tone())
+        assert await asyncio.to_thread(received_any, caller, 5.0)
+        stranger.sendto(rtp_packet(9, ssrc=666), target)
+        assert not await asyncio.to_thread(received_any, stranger)
+    finally:
+        await session.close()
+        caller.close()
+        stranger.close()
+
+
+async def test_an_sdp_address_elsewhere_is_not_sent_to() -> None:
+    """A caller's SDP cannot make the gateway stream RTP at another host."""
+    caller, victim = udp_at("127.0.0.1"), udp_at("127.0.0.9")
+    session = await RtpSession.open(
+        HOST, port_range=PORTS, latching=Latching.OFF, sources=MediaSources("127.0.0.1")
+    )
+    try:
+        session.start(MediaParams(victim.getsockname(), 0, "PCMU", None))
+        assert session.remote_addr is None
+        for _ in range(5):
+            await session.play(tone())
+        assert not await asyncio.to_thread(received_any, victim)
+        caller.sendto(rtp_packet(1), (HOST, session.local_port))
+        await frames_until(session, lambda _: session.stats.packets_received > 0, limit=200)
+        assert session.remote_addr == caller.getsockname()
+        await session.play(tone())
+        assert await asyncio.to_thread(received_any, caller, 5.0)
+    finally:
+        await session.close()
+        caller.close()
+        victim.close()
+
+
+async def test_media_networks_are_trusted_besides_the_signalling_host() -> None:
+    gateway = udp_at("127.0.0.7")
+    sources = MediaSources("127.0.0.1", (ipaddress.ip_network("127.0.0.0/29"),))
+    assert sources.allows("127.0.0.1") and sources.allows("127.0.0.7")
+    assert not sources.allows("127.0.0.8") and not sources.allows("nonsense")
+    session = await RtpSession.open(HOST, port_range=PORTS, latching="off", sources=sources)
+    try:
+        session.start(MediaParams(gateway.getsockname(), 0, "PCMU", None))
+        assert session.remote_addr == gateway.getsockname()  # an SDP address in the network
+        await session.play(tone())
+        assert await asyncio.to_thread(received_any, gateway, 5.0)
+    finally:
+        await session.close()
+        gateway.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from telephony.sip.message import Request, Response
 from telephony.sip.transaction import (
     AckReceived,
@@ -232,3 +234,52 @@ def test_non_invite_client_retransmits_at_t2_once_proceeding() -> None:
     layer.receive(response_to(bye, 100), UDP, 0.1)
     log = run_until(layer, 10.0)
     assert [t for t, o in log if isinstance(o, Send)] == [0.5, 4.5, 8.5]
+
+
+def test_one_source_gets_a_fair_share_and_trusted_sources_keep_room() -> None:
+    layer = TransactionLayer(TIMERS, max_transactions=10, max_per_source=4, reserved=2)
+    flood = Peer("udp", "192.0.2.1", 5060)
+    outs = [layer.receive(request("INFO", branch=f"z9hG4bKf{n}"), flood, 0.0) for n in range(5)]
+    assert [statuses(o) for o in outs] == [[]] * 4 + [[503]]  # the 5th is over its share
+    assert layer.source_count("192.0.2.1") == 4
+    others = [Peer("udp", f"192.0.2.{n}", 5060) for n in range(2, 7)]
+    outs = [layer.receive(request("INFO", branch=f"z9hG4bKo{p.host}"), p, 0.0) for p in others]
+    assert [statuses(o) for o in outs] == [[], [], [], [], [503]]
+    assert len(layer) == 8  # the untrusted sources stop at 10 - 2
+    pbx = Peer("udp", "10.1.2.3", 5060)
+    for n in range(2):
+        out = layer.receive(request("INVITE", branch=f"z9hG4bKp{n}"), pbx, 0.0, privileged=True)
+        assert statuses(out) == [100] and len(layer) == 9 + n  # 100 Trying, no 503
+    out = layer.receive(request("INVITE", branch="z9hG4bKp9"), pbx, 0.0, privileged=True)
+    assert statuses(out) == [503]  # the table itself is full
+
+
+def test_per_source_counts_fall_when_transactions_end() -> None:
+    layer = TransactionLayer(TIMERS, max_transactions=10, max_per_source=1)
+    info = request("INFO", branch="z9hG4bKa")
+    (received,) = [o for o in layer.receive(info, UDP, 0.0) if isinstance(o, RequestReceived)]
+    assert statuses(layer.receive(request("INFO", branch="z9hG4bKb"), UDP, 0.0)) == [503]
+    assert layer.knows(info) and not layer.knows(request("INFO", branch="z9hG4bKb"))
+    layer.respond(received.tx, response_to(info, 200), 0.0)
+    run_until(layer, 40.0)
+    assert len(layer) == 0 and layer.source_count(UDP.host) == 0
+    assert statuses(layer.receive(request("INFO", branch="z9hG4bKc"), UDP, 41.0)) == []
+
+
+def test_a_cancel_is_known_when_its_invite_is() -> None:
+    layer = TransactionLayer(TIMERS)
+    invite = request("INVITE", branch="z9hG4bKi")
+    cancel = request("CANCEL", branch="z9hG4bKi")
+    assert not layer.knows(cancel)
+    layer.receive(invite, UDP, 0.0)
+    assert layer.knows(cancel) and layer.knows(invite)
+    assert not layer.knows(request("CANCEL", branch="z9hG4bKother"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"max_transactions": 0}, {"max_per_source": 0}, {"reserved": -1}, {"reserved": 2000}],
+)
+def test_layer_limits_must_make_sense(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        TransactionLayer(TIMERS, **options)  # type: ignore[arg-type]

@@ -279,7 +279,14 @@ def test_config_rejects_nonsense() -> None:
         SipConfig(trusted_sources=("not-a-network",))
     with pytest.raises(ValueError):
         SipConfig(host="0.0.0.0")
-    assert SipConfig(host="0.0.0.0", public_host="192.0.2.10").public_host == "192.0.2.10"
+    with pytest.raises(ValueError, match="trusted_sources or auth_users"):
+        SipConfig(host="192.0.2.10")  # nobody but loopback could call: refuse to start
+    with pytest.raises(ValueError):
+        SipConfig(host="0.0.0.0", public_host="192.0.2.10")
+    trusted = SipConfig(host="0.0.0.0", public_host="192.0.2.10", trusted_sources=("192.0.2.1",))
+    assert trusted.public_host == "192.0.2.10"
+    assert SipConfig(host="192.0.2.10", auth_users={"pbx": "geheim"}).host == "192.0.2.10"
+    assert SipConfig(host="::1").host == "::1" and SipConfig(host="localhost").host == "localhost"
 
 
 async def test_call_left_ringing_gets_480_after_max_ring(make_ua) -> None:
