@@ -15,7 +15,9 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from contract.records import RecordKind
+from contract.records import BookingStatus, RecordKind
+
+CANCELLED = BookingStatus.CANCELLED.value
 
 
 class ExportFormat(StrEnum):
@@ -138,7 +140,7 @@ def to_ics(records: Iterable[Record], *, domain: str = "rathausbot.invalid") -> 
             f"SUMMARY:{_ics_text(record.get('service') + ': ' + record.get('name'))}",
             f"DESCRIPTION:{_ics_text(description)}",
             f"LOCATION:{_ics_text(record.get('office'))}",
-            "STATUS:" + ("CANCELLED" if record.get("status") == "cancelled" else "CONFIRMED"),
+            "STATUS:" + ("CANCELLED" if record.get("status") == CANCELLED else "CONFIRMED"),
             "END:VEVENT",
         ]
         lines.extend(event)
