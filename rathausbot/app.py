@@ -22,6 +22,7 @@ from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
+from contract.knowledge import KnowledgeError
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
@@ -354,11 +355,13 @@ async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
     try:
         await rt.services.start()
         engines = await loading
+    except KnowledgeError as error:
+        raise StartupError(str(error)) from None
     finally:
         await cancel_and_wait(loading)
     try:
         agent = sip_agent(settings, rt.core, engines)
-    except TelephoneConfigError as error:
+    except (TelephoneConfigError, KnowledgeError) as error:
         raise StartupError(str(error)) from None
     try:
         await agent.start()
