@@ -33,8 +33,10 @@ run: setup train
 lint: setup-test
 	@echo "==> Linting (ruff, mypy --strict)"
 	@$(BIN)/ruff check .
-	@$(BIN)/ruff format --check rathausbot dialogue channels voice telephony console tests bench
+	@$(BIN)/ruff format --check rathausbot dialogue channels voice telephony console contract intents/actions tests bench
 	@$(BIN)/mypy
+	@echo "==> Type-checking the action server (intents/actions) against .venv-rasa, Python 3.10"
+	@$(BIN)/mypy --strict --python-version 3.10 --python-executable .venv-rasa/bin/python -p contract -p intents.actions
 
 nlu-eval: setup train
 	@echo "==> Evaluating the NLU model on the held-out set (intents/tests/nlu_holdout.yml)"

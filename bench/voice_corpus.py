@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.voice.speech_samples import espeak, pico
+from bench.speech_samples import espeak, pico
 from voice.audio import AudioFrame, concat
 
 UTTERANCES = Path(__file__).with_name("voice_utterances.yml")

@@ -92,6 +92,7 @@ class DialogueCore:
                     confidence=answer.understanding.confidence,
                     asr_confidence=user_turn.confidence,
                     delivery=delivery,
+                    clock=self._clock,
                 )
             )
         cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
@@ -102,7 +103,7 @@ class DialogueCore:
             for reply, case in zip(answer.replies, cases, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
-        lines += [replace(TranscriptRecord.from_reply(channel, r), role=role) for r in replies]
+        lines += [self._line(channel, role, reply) for reply in replies]
         await self._store.append(session_id, *lines)  # the turn in one write
         for case in cases:
             if case is not None:
@@ -116,6 +117,18 @@ class DialogueCore:
             len(replies),
         )
         return replies
+
+    def _line(self, channel: Channel, role: Role, reply: BotReply) -> TranscriptRecord:
+        return TranscriptRecord.new(
+            channel,
+            role,
+            reply.text,
+            buttons=reply.buttons,
+            links=reply.links,
+            handoff=reply.handoff,
+            hangup=reply.hangup,
+            clock=self._clock,
+        )
 
     def _case_for(self, session_id: str, channel: Channel, handoff: Handoff | None) -> Case | None:
         if handoff is None:

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Channel(StrEnum):
-    """Where a conversation takes place; also the Rasa connector that serves it."""
-
-    WEBCHAT = "webchat"
-    VOICE = "voice"
-
-
-class Role(StrEnum):
-    """Who said a transcript line."""
-
-    USER = "user"
-    BOT = "bot"
-    SYSTEM = "system"
+from contract.conversation import Button, Handoff, Role
+from contract.payloads import Link
+from contract.records import Channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,29 +20,6 @@ class UserTurn:
     channel: Channel
     text: str
     confidence: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    """A quick reply: `title` is shown, `payload` is sent back as the user's text."""
-
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    title: str
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """The bot hands the conversation to staff; `case_id` is set once a case is opened."""
-
-    reason: str
-    department: str | None = None
-    case_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +47,16 @@ class EngineAnswer:
 
     replies: tuple[BotReply, ...] = ()
     understanding: Understanding = field(default_factory=Understanding)
+
+
+__all__ = [
+    "BotReply",
+    "Button",
+    "Channel",
+    "EngineAnswer",
+    "Handoff",
+    "Link",
+    "Role",
+    "Understanding",
+    "UserTurn",
+]

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 import httpx
 
+from contract.payloads import HandoffRequest, Hangup, Links, Payload, PayloadError, decode
 from dialogue.messages import (
     BotReply,
     Button,
     Channel,
     EngineAnswer,
     Handoff,
-    Link,
     Understanding,
 )
 
@@ -97,10 +97,14 @@ def parse_messages(messages: list[object]) -> tuple[BotReply, ...]:
         text = message.get("text")
         if isinstance(text, str) and text:
             replies.append(BotReply(text=text, buttons=_buttons(message.get("buttons"))))
-        custom = message.get("custom")
-        if isinstance(custom, dict):
+        if "custom" in message:
+            try:
+                payloads = decode(message["custom"])
+            except PayloadError as exc:
+                log.warning("skipping a Rasa message: %s", exc)
+                continue
             base = replies.pop() if replies else BotReply()
-            replies.append(_apply_custom(base, custom))
+            replies.append(_apply_custom(base, payloads))
     return tuple(replies)
 
 
@@ -114,30 +118,16 @@ def _buttons(raw: object) -> tuple[Button, ...]:
     )
 
 
-def _apply_custom(reply: BotReply, custom: Mapping[str, object]) -> BotReply:
-    links = reply.links
-    raw_links = custom.get("links")
-    if isinstance(raw_links, list):
-        links += tuple(
-            Link(title=str(item["title"]), url=str(item["url"]))
-            for item in raw_links
-            if isinstance(item, dict) and "title" in item and "url" in item
-        )
-    handoff = reply.handoff
-    raw_handoff = custom.get("handoff")
-    if isinstance(raw_handoff, dict):
-        department = raw_handoff.get("department")
-        handoff = Handoff(
-            reason=str(raw_handoff.get("reason") or "unspecified"),
-            department=str(department) if department else None,
-        )
-    return BotReply(
-        text=reply.text,
-        buttons=reply.buttons,
-        links=links,
-        handoff=handoff,
-        hangup=reply.hangup or custom.get("hangup") is True,
-    )
+def _apply_custom(reply: BotReply, payloads: tuple[Payload, ...]) -> BotReply:
+    for payload in payloads:
+        match payload:
+            case Links(items):
+                reply = replace(reply, links=reply.links + items)
+            case HandoffRequest(reason, department):
+                reply = replace(reply, handoff=Handoff(reason.value, department))
+            case Hangup():
+                reply = replace(reply, hangup=True)
+    return reply
 
 
 def _parse_nlu(raw: object) -> Understanding:

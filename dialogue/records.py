@@ -1,181 +1,34 @@
-"""Records kept in Redis (transcript lines, escalation cases) and their flat encodings.
+"""The conversation records in Redis, as the gateway imports them.
 
-The key layout and field meanings are documented in docs/data-model.md.
+The shapes, encodings and keys live in the shared `contract` package (docs/data-model.md);
+this module only names them for the gateway's packages.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import time
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from contract.conversation import Case, CaseStatus, Delivery, TranscriptRecord
+from contract.records import (
+    CASE_EVENTS_CHANNEL,
+    KEY_PREFIX,
+    OPEN_CASES_KEY,
+    SessionState,
+    case_key,
+    session_key,
+    tracker_key,
+    transcript_key,
+)
 
-from dialogue.messages import BotReply, Button, Channel, Handoff, Link, Role
-
-KEY_PREFIX = "rb"
-CASE_EVENTS_CHANNEL = f"{KEY_PREFIX}:events:cases"
-OPEN_CASES_KEY = f"{KEY_PREFIX}:cases:open"
-_CASE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
-
-
-def session_key(session_id: str) -> str:
-    return f"{KEY_PREFIX}:session:{session_id}"
-
-
-def transcript_key(session_id: str) -> str:
-    return f"{KEY_PREFIX}:transcript:{session_id}"
-
-
-def tracker_key(session_id: str) -> str:
-    """Rasa's tracker of the conversation (RedisTrackerStore, key prefix `rb`)."""
-    return f"{KEY_PREFIX}:tracker:{session_id}"
-
-
-def case_key(case_id: str) -> str:
-    return f"{KEY_PREFIX}:case:{case_id}"
-
-
-class Delivery(StrEnum):
-    """Whether a user turn reached the dialogue engine."""
-
-    OK = "ok"
-    UNDELIVERED = "undelivered"
-
-
-class CaseStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptRecord:
-    """One line of a conversation's append-only transcript."""
-
-    record_id: str
-    ts: float
-    channel: Channel
-    role: Role
-    text: str
-    intent: str | None = None
-    confidence: float | None = None
-    asr_confidence: float | None = None
-    buttons: tuple[Button, ...] = ()
-    links: tuple[Link, ...] = ()
-    handoff: Handoff | None = None
-    hangup: bool = False
-    delivery: Delivery = Delivery.OK
-
-    @classmethod
-    def new(cls, channel: Channel, role: Role, text: str, **fields: object) -> TranscriptRecord:
-        return cls(uuid.uuid4().hex, time.time(), channel, role, text, **fields)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_reply(cls, channel: Channel, reply: BotReply) -> TranscriptRecord:
-        return cls.new(
-            channel,
-            Role.BOT,
-            reply.text,
-            buttons=reply.buttons,
-            links=reply.links,
-            handoff=reply.handoff,
-            hangup=reply.hangup,
-        )
-
-    def to_fields(self) -> dict[str, str]:
-        """Flat string fields for a Redis stream entry; empty optional fields are left out."""
-        fields = {
-            "id": self.record_id,
-            "ts": repr(self.ts),
-            "channel": self.channel.value,
-            "role": self.role.value,
-            "text": self.text,
-            "delivery": self.delivery.value,
-        }
-        if self.intent is not None:
-            fields["intent"] = self.intent
-        if self.confidence is not None:
-            fields["confidence"] = repr(self.confidence)
-        if self.asr_confidence is not None:
-            fields["asr_confidence"] = repr(self.asr_confidence)
-        if self.buttons:
-            fields["buttons"] = json.dumps([[b.title, b.payload] for b in self.buttons])
-        if self.links:
-            fields["links"] = json.dumps([[link.title, link.url] for link in self.links])
-        if self.handoff is not None:
-            fields["handoff"] = json.dumps(
-                [self.handoff.reason, self.handoff.department, self.handoff.case_id]
-            )
-        if self.hangup:
-            fields["hangup"] = "1"
-        return fields
-
-    @classmethod
-    def from_fields(cls, fields: dict[str, str]) -> TranscriptRecord:
-        handoff = None
-        if "handoff" in fields:
-            reason, department, case_id = json.loads(fields["handoff"])
-            handoff = Handoff(reason=reason, department=department, case_id=case_id)
-        return cls(
-            record_id=fields["id"],
-            ts=float(fields["ts"]),
-            channel=Channel(fields["channel"]),
-            role=Role(fields["role"]),
-            text=fields["text"],
-            intent=fields.get("intent"),
-            confidence=float(fields["confidence"]) if "confidence" in fields else None,
-            asr_confidence=(
-                float(fields["asr_confidence"]) if "asr_confidence" in fields else None
-            ),
-            buttons=tuple(Button(t, p) for t, p in json.loads(fields.get("buttons", "[]"))),
-            links=tuple(Link(t, u) for t, u in json.loads(fields.get("links", "[]"))),
-            handoff=handoff,
-            hangup=fields.get("hangup") == "1",
-            delivery=Delivery(fields.get("delivery", Delivery.OK.value)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    """An escalation case: a conversation that staff must take over or follow up."""
-
-    case_id: str
-    session_id: str
-    channel: Channel
-    reason: str
-    department: str | None
-    created_at: float
-    status: CaseStatus = CaseStatus.OPEN
-
-    @staticmethod
-    def new_id(now: float) -> str:
-        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-        suffix = "".join(secrets.choice(_CASE_ALPHABET) for _ in range(6))
-        return f"C-{day}-{suffix}"
-
-    def to_fields(self) -> dict[str, str]:
-        fields = {
-            "id": self.case_id,
-            "session_id": self.session_id,
-            "channel": self.channel.value,
-            "reason": self.reason,
-            "created_at": repr(self.created_at),
-            "status": self.status.value,
-        }
-        if self.department is not None:
-            fields["department"] = self.department
-        return fields
-
-    @classmethod
-    def from_fields(cls, fields: dict[str, str]) -> Case:
-        return cls(
-            case_id=fields["id"],
-            session_id=fields["session_id"],
-            channel=Channel(fields["channel"]),
-            reason=fields["reason"],
-            department=fields.get("department"),
-            created_at=float(fields["created_at"]),
-            status=CaseStatus(fields["status"]),
-        )
+__all__ = [
+    "CASE_EVENTS_CHANNEL",
+    "KEY_PREFIX",
+    "OPEN_CASES_KEY",
+    "Case",
+    "CaseStatus",
+    "Delivery",
+    "SessionState",
+    "TranscriptRecord",
+    "case_key",
+    "session_key",
+    "tracker_key",
+    "transcript_key",
+]

@@ -29,6 +29,7 @@ from dialogue.records import (
     OPEN_CASES_KEY,
     Case,
     CaseStatus,
+    SessionState,
     TranscriptRecord,
     case_key,
     session_key,
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 # ARGV: ttl, id of the batch's last record, ts, channel, then per record: n, n field/values.
 # Skips a batch already appended (a retried write). While the session has an open case its
 # transcript and session stay without expiry, else their retention is refreshed.
-_APPEND_LUA = """
+_APPEND_LUA = f"""
 if redis.call('HGET', KEYS[2], 'last_record') == ARGV[2] then return 0 end
 local i = 5
 while i <= #ARGV do
@@ -53,7 +54,7 @@ while i <= #ARGV do
 end
 redis.call('HSETNX', KEYS[2], 'created_at', ARGV[3])
 redis.call('HSETNX', KEYS[2], 'channel', ARGV[4])
-redis.call('HSETNX', KEYS[2], 'state', 'active')
+redis.call('HSETNX', KEYS[2], 'state', '{SessionState.ACTIVE.value}')
 redis.call('HSET', KEYS[2], 'last_seen', ARGV[3], 'last_record', ARGV[2])
 if redis.call('HEXISTS', KEYS[2], 'case_id') == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -99,7 +100,7 @@ Op = AppendOp | OpenCaseOp
 class SessionInfo:
     session_id: str
     channel: Channel
-    state: str
+    state: SessionState
     created_at: float
     last_seen: float
     case_id: str | None
@@ -235,7 +236,9 @@ class ConversationStore:
                 pipe.zadd(OPEN_CASES_KEY, {case.case_id: case.created_at})
                 pipe.hset(
                     session_key(case.session_id),
-                    mapping=_encodable({"case_id": case.case_id, "state": "handoff"}),
+                    mapping=_encodable(
+                        {"case_id": case.case_id, "state": SessionState.HANDOFF.value}
+                    ),
                 )
                 pipe.persist(transcript_key(case.session_id))
                 pipe.persist(session_key(case.session_id))
@@ -335,7 +338,7 @@ class ConversationStore:
         return SessionInfo(
             session_id=session_id,
             channel=Channel(fields["channel"]),
-            state=fields.get("state", "active"),
+            state=SessionState(fields.get("state", SessionState.ACTIVE.value)),
             created_at=float(fields["created_at"]),
             last_seen=float(fields["last_seen"]),
             case_id=fields.get("case_id"),
@@ -345,4 +348,4 @@ class ConversationStore:
         return int(await self._redis.ttl(key))
 
 
-__all__ = ["Case", "CaseStatus", "ConversationStore", "SessionInfo", "StoreFull"]
+__all__ = ["Case", "CaseStatus", "ConversationStore", "SessionInfo", "SessionState", "StoreFull"]

@@ -22,12 +22,13 @@ from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
+from contract.knowledge import KnowledgeError
+from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
-from rathausbot.export import RecordKind
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
@@ -245,9 +246,9 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
     """The dispatcher of record webhooks (drops queued records of types without a URL)."""
     urls = {
-        RecordKind.BOOKINGS: settings.webhook_bookings_url,
-        RecordKind.TICKETS: settings.webhook_tickets_url,
-        RecordKind.CALLBACKS: settings.webhook_callbacks_url,
+        RecordKind.BOOKING: settings.webhook_bookings_url,
+        RecordKind.TICKET: settings.webhook_tickets_url,
+        RecordKind.CALLBACK: settings.webhook_callbacks_url,
     }
     return WebhookDispatcher(
         rt.redis,
@@ -355,11 +356,13 @@ async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
     try:
         await rt.services.start()
         engines = await loading
+    except KnowledgeError as error:
+        raise StartupError(str(error)) from None
     finally:
         await cancel_and_wait(loading)
     try:
         agent = sip_agent(settings, rt.core, engines)
-    except TelephoneConfigError as error:
+    except (TelephoneConfigError, KnowledgeError) as error:
         raise StartupError(str(error)) from None
     try:
         await agent.start()

@@ -1,7 +1,7 @@
 """`rathausbot export bookings|tickets|callbacks`: the records the assistant took, for the office.
 
 CSV for every record type, iCalendar (RFC 5545) for bookings. The records are written by
-the action server (intents/actions/records.py); keys and fields: docs/data-model.md.
+the action server (intents/actions/records.py); shapes and keys: contract.records.
 """
 
 from __future__ import annotations
@@ -15,22 +15,9 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from contract.records import BookingStatus, RecordKind
 
-class RecordKind(StrEnum):
-    BOOKINGS = "bookings"
-    TICKETS = "tickets"
-    CALLBACKS = "callbacks"
-
-    @property
-    def singular(self) -> str:
-        return self.value.removesuffix("s")
-
-    @property
-    def index_key(self) -> str:
-        return f"rb:{self.value}"
-
-    def key(self, reference: str) -> str:
-        return f"rb:{self.singular}:{reference}"
+CANCELLED = BookingStatus.CANCELLED.value
 
 
 class ExportFormat(StrEnum):
@@ -39,7 +26,7 @@ class ExportFormat(StrEnum):
 
 
 COLUMNS: dict[RecordKind, tuple[str, ...]] = {
-    RecordKind.BOOKINGS: (
+    RecordKind.BOOKING: (
         "reference",
         "status",
         "service",
@@ -54,7 +41,7 @@ COLUMNS: dict[RecordKind, tuple[str, ...]] = {
         "created_at",
         "cancelled_at",
     ),  # fmt: skip
-    RecordKind.TICKETS: (
+    RecordKind.TICKET: (
         "reference",
         "status",
         "damage_type",
@@ -63,7 +50,7 @@ COLUMNS: dict[RecordKind, tuple[str, ...]] = {
         "channel",
         "created_at",
     ),  # fmt: skip
-    RecordKind.CALLBACKS: ("reference", "status", "phone", "window", "channel", "created_at"),
+    RecordKind.CALLBACK: ("reference", "status", "phone", "window", "channel", "created_at"),
 }
 
 
@@ -153,7 +140,7 @@ def to_ics(records: Iterable[Record], *, domain: str = "rathausbot.invalid") -> 
             f"SUMMARY:{_ics_text(record.get('service') + ': ' + record.get('name'))}",
             f"DESCRIPTION:{_ics_text(description)}",
             f"LOCATION:{_ics_text(record.get('office'))}",
-            "STATUS:" + ("CANCELLED" if record.get("status") == "cancelled" else "CONFIRMED"),
+            "STATUS:" + ("CANCELLED" if record.get("status") == CANCELLED else "CONFIRMED"),
             "END:VEVENT",
         ]
         lines.extend(event)
@@ -166,6 +153,6 @@ def render(kind: RecordKind, fmt: ExportFormat, records: Sequence[Record]) -> st
         case ExportFormat.CSV:
             return to_csv(kind, records)
         case ExportFormat.ICS:
-            if kind is not RecordKind.BOOKINGS:
+            if kind is not RecordKind.BOOKING:
                 raise ExportError("ICS is available for bookings only; use --format csv")
             return to_ics(records)

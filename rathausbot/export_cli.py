@@ -8,15 +8,16 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
+from contract.records import RecordKind
 from rathausbot.app import make_redis
-from rathausbot.export import ExportError, ExportFormat, RecordKind, load_records, render
+from rathausbot.export import ExportError, ExportFormat, load_records, render
 from rathausbot.secrets import redis_target, resolve_secrets
 from rathausbot.settings import Settings
 
 
 def export(settings: Settings, kind: str, fmt: str, output: str | None) -> int:
     """Writes the export; returns the exit status (1 with a message on stderr on failure)."""
-    record_kind, export_format = RecordKind(kind), ExportFormat(fmt)
+    record_kind, export_format = RecordKind.from_plural(kind), ExportFormat(fmt)
     try:
         text, count = asyncio.run(_collect(settings, record_kind, export_format))
     except ExportFailed as exc:
@@ -26,7 +27,7 @@ def export(settings: Settings, kind: str, fmt: str, output: str | None) -> int:
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8", newline="")
-        print(f"{count} {record_kind.value} written to {output}", file=sys.stderr)
+        print(f"{count} {record_kind.plural} written to {output}", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from contract import env
+from contract.records import KEY_PREFIX
 from rathausbot.secrets import RedisTarget, Secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec
@@ -19,14 +21,15 @@ from rathausbot.supervisor import ProcessSpec
 # Reads the API token from the environment so it never shows in the process list.
 _RASA_LAUNCHER = (
     "import os, sys; from rasa.__main__ import main; "
-    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ['RATHAUSBOT_RASA_TOKEN']]; "
+    f"sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ['{env.RASA_TOKEN}']]; "
     "main()"
 )
-TRACKER_KEY_PREFIX = "rb"  # Rasa appends ':tracker:' / ':lock:' (the prefix must be alphanumeric)
+TRACKER_KEY_PREFIX = KEY_PREFIX  # Rasa appends ':tracker:' / ':lock:' (must be alphanumeric)
 
 
 def rasa_environment(settings: Settings) -> dict[str, str]:
-    """Environment of every Rasa process: imports from the repository, nothing phones home."""
+    """Environment of every Rasa process: imports from the repository (intents, contract),
+    nothing phones home."""
     root = settings.intents_dir.resolve().parent
     return {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
@@ -34,7 +37,7 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "RATHAUSBOT_KNOWLEDGE_DIR": str((settings.intents_dir / "knowledge").resolve()),
+        env.KNOWLEDGE_DIR: str((settings.intents_dir / "knowledge").resolve()),
     }
 
 
@@ -133,7 +136,7 @@ def rasa_server_spec(
         name="rasa",
         argv=argv,
         cwd=settings.intents_dir,
-        env={**rasa_environment(settings), "RATHAUSBOT_RASA_TOKEN": secrets.rasa_token},
+        env={**rasa_environment(settings), env.RASA_TOKEN: secrets.rasa_token},
         log_path=settings.var_dir / "log" / "rasa.log",
     )
 
@@ -156,8 +159,8 @@ def action_server_spec(settings: Settings, target: RedisTarget | None = None) ->
         env={
             **rasa_environment(settings),
             "SANIC_HOST": "127.0.0.1",
-            "RATHAUSBOT_RETENTION_SECONDS": str(settings.retention_seconds),
-            **({"RATHAUSBOT_ACTIONS_REDIS_URL": target.url} if target else {}),
+            env.RETENTION_SECONDS: str(settings.retention_seconds),
+            **({env.ACTIONS_REDIS_URL: target.url} if target else {}),
         },
         log_path=settings.var_dir / "log" / "actions.log",
     )

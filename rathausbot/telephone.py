@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
+from contract.town import load_town
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
@@ -29,14 +28,10 @@ class TelephoneConfigError(ValueError):
     """The SIP settings cannot work together (said in plain words)."""
 
 
-def town_state(knowledge_dir: Path) -> str | None:
-    """The Bundesland code of the town (`state:` in town.yml), for its public holidays."""
-    try:
-        data = yaml.safe_load((knowledge_dir / "town.yml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    state = data.get("state") if isinstance(data, dict) else None
-    return state if isinstance(state, str) else None
+def town_state(knowledge_dir: Path) -> str:
+    """The Bundesland code of the town (`state:` in town.yml), for its public holidays.
+    Raises contract.knowledge.KnowledgeError when the knowledge files are invalid."""
+    return load_town(knowledge_dir).state
 
 
 def sip_config(settings: Settings) -> SipConfig:

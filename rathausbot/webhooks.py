@@ -11,40 +11,27 @@ delivered when the gateway stopped is delivered again at the next start (at leas
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
 
-from rathausbot.export import RecordKind
+from contract.records import (
+    WEBHOOK_FAILED_KEY,
+    WEBHOOK_PROCESSING_KEY,
+    WEBHOOK_QUEUE_KEY,
+    WEBHOOK_QUEUE_LIMIT,
+    RecordKind,
+    WebhookEntry,
+)
 
-QUEUE_KEY = "rb:webhook:queue"
-PROCESSING_KEY = "rb:webhook:processing"
-FAILED_KEY = "rb:webhook:failed"
-FAILED_LIMIT = 10_000
+QUEUE_KEY = WEBHOOK_QUEUE_KEY
+PROCESSING_KEY = WEBHOOK_PROCESSING_KEY
+FAILED_KEY = WEBHOOK_FAILED_KEY
+FAILED_LIMIT = WEBHOOK_QUEUE_LIMIT
 
 log = logging.getLogger(__name__)
-
-_KINDS = {kind.singular: kind for kind in RecordKind}
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    kind: RecordKind
-    event: str
-    reference: str
-
-    @classmethod
-    def parse(cls, raw: str) -> Job | None:
-        """None when ``raw`` is not a queue entry (it is then dropped)."""
-        try:
-            document = json.loads(raw)
-            return cls(_KINDS[document["type"]], str(document["event"]), str(document["reference"]))
-        except (ValueError, KeyError, TypeError):
-            return None
 
 
 class WebhookDispatcher:
@@ -100,23 +87,23 @@ class WebhookDispatcher:
         if raw is None:
             return False
         raw = raw.decode() if isinstance(raw, bytes) else raw
-        job = Job.parse(raw)
+        job = WebhookEntry.parse(raw)
         url = self._urls.get(job.kind) if job else None
         if job is not None and url is not None and not await self._deliver(job, url):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.lpush(FAILED_KEY, raw)
                 pipe.ltrim(FAILED_KEY, 0, FAILED_LIMIT - 1)
                 await pipe.execute()
-            log.warning("webhook for %s %s failed; kept in %s", job.kind.singular, job.reference,
+            log.warning("webhook for %s %s failed; kept in %s", job.kind.value, job.reference,
                         FAILED_KEY)  # fmt: skip
         await self._redis.lrem(PROCESSING_KEY, 1, raw)
         return True
 
-    async def _deliver(self, job: Job, url: str) -> bool:
+    async def _deliver(self, job: WebhookEntry, url: str) -> bool:
         record = await self._redis.hgetall(job.kind.key(job.reference))
         if not record:
             return True  # expired meanwhile: nothing left to deliver
-        body = {"type": job.kind.singular, "event": job.event, "record": record}
+        body = {"type": job.kind.value, "event": job.event.value, "record": record}
         for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._http.post(url, json=body, timeout=self._timeout_s)
@@ -126,7 +113,7 @@ class WebhookDispatcher:
             except httpx.HTTPError as exc:
                 reason = type(exc).__name__
             log.info("webhook attempt %d/%d for a %s: %s", attempt, self._attempts,
-                     job.kind.singular, reason)  # fmt: skip
+                     job.kind.value, reason)  # fmt: skip
             if attempt < self._attempts:
                 await self._sleep(self._backoff_s * 2 ** (attempt - 1))
         return False

@@ -67,6 +67,20 @@ else
     echo "$rasa_hash" > .venv-rasa/.stamp-rasa
 fi
 
+# --- the shared contract package in .venv-rasa -------------------------------------------
+# The gateway's install (pyproject.toml) holds `contract`; the Rasa environment (whose Python
+# the gateway's package does not support) imports it from this checkout through a .pth file
+# naming the checkout. Checked on every run, so a moved checkout is picked up.
+rasa_site="$(.venv-rasa/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+contract_pth="$rasa_site/rathausbot-contract.pth"
+if [[ "$(cat "$contract_pth" 2>/dev/null)" != "$PWD" ]]; then
+    say "Making the shared contract package importable in .venv-rasa"
+    echo "$PWD" > "$contract_pth"
+fi
+root="$PWD"
+(cd / && "$root/.venv-rasa/bin/python" -c "import contract.payloads, contract.town") \
+    || fail "the Rasa environment cannot import the contract package (see $contract_pth)"
+
 # --- Debian tools for the tests ---------------------------------------------------------
 if [[ "$profile" == "test" ]]; then
     test_packages=(espeak-ng sox baresip sip-tester chromium)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-with warnings.catch_warnings():  # holidays 0.60 warns about its future versioning on import
-    warnings.simplefilter("ignore")
-    import holidays
+from contract.calendar import holiday_name
+from contract.german import WEEKDAY_ABBREVIATIONS
 
 BERLIN = ZoneInfo("Europe/Berlin")
-WEEKDAYS = ("mo", "di", "mi", "do", "fr", "sa", "so")
+WEEKDAYS = WEEKDAY_ABBREVIATIONS
 _RULE = re.compile(
     r"^(?P<first>[a-z]{2})(?:\s*-\s*(?P<last>[a-z]{2}))?\s+"
     r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$"
@@ -55,7 +53,7 @@ class StaffHours:
     def is_open(self, moment: datetime) -> bool:
         """True when `moment` (any time zone; naive means Europe/Berlin) is within staff hours."""
         local = moment.astimezone(BERLIN) if moment.tzinfo else moment.replace(tzinfo=BERLIN)
-        if _is_holiday(local.date(), self.state):
+        if holiday_name(local.date(), self.state) is not None:
             return False
         clock = local.time().replace(tzinfo=None)
         return any(w.weekday == local.weekday() and w.start <= clock < w.end for w in self.windows)
@@ -77,8 +75,3 @@ def _time(text: str, part: str) -> time:
     if not (0 <= hours < 24 and 0 <= minutes < 60):
         raise ValueError(f"staff hours: bad time {text!r} in {part!r}")
     return time(hours, minutes)
-
-
-def _is_holiday(day: date, state: str | None) -> bool:
-    calendar = holidays.country_holidays("DE", subdiv=state, years=day.year)
-    return day in calendar

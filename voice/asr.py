@@ -14,10 +14,10 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
+from contract.german import DIGIT_WORDS
+from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
-from voice.speech import DIGIT_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +156,11 @@ def vocabulary_prompt(
     """Municipal terms (department names and synonyms from `knowledge_dir`, plus `extra`)
     as a prompt that keeps Whisper from splitting German compounds. `focused` keeps only the
     single words that matter: no spelled-out umlauts ("Buergeramt"), no inflected duplicates
-    ("Bauamts"), no phrases, and at most 30 terms (a long prompt biases short answers)."""
+    ("Bauamts"), no phrases, and at most 30 terms (a long prompt biases short answers).
+    Raises contract.knowledge.KnowledgeError when departments.yml is invalid."""
     terms: list[str] = list(extra)
-    for path in sorted(knowledge_dir.glob("*.yml")):
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            log.warning("vocabulary: skipping %s (%s)", path.name, type(exc).__name__)
-            continue
-        for item in (document or {}).get("departments", []) or []:
-            if isinstance(item, dict):
-                terms.append(str(item.get("name", "")))
-                terms += [str(s) for s in item.get("synonyms", []) or []]
+    for department in load_directory(knowledge_dir).departments:
+        terms += [department.name, *department.synonyms]
     seen: dict[str, None] = {}
     for term in terms:
         term = term.strip()

@@ -6,55 +6,27 @@ from __future__ import annotations
 import datetime
 import difflib
 import itertools
-import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from voice.speech import spell_digits
-
-log = logging.getLogger(__name__)
-
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
+from contract.german import (
+    MONTHS,
+    WEEKDAYS,
+    month_number,
+    ordinal_nominative,
+    ordinal_stem,
+    spell_digits,
+    street_key,
 )
-WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_ORDINALS = (
-    *("erste", "zweite", "dritte", "vierte", "fünfte", "sechste", "siebte", "achte"),
-    *("neunte", "zehnte", "elfte", "zwölfte", "dreizehnte", "vierzehnte", "fünfzehnte"),
-    *("sechzehnte", "siebzehnte", "achtzehnte", "neunzehnte"),
-)
-_UNITS = ("", "ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")
-
-
-def ordinal(day: int) -> str:
-    """3 -> "dritte", 21 -> "einundzwanzigste" (nominative after "der"), for 1..31."""
-    if not 1 <= day <= 31:
-        raise ValueError("day must be in [1, 31]")
-    if day < 20:
-        return _ORDINALS[day - 1]
-    tens = "zwanzigste" if day < 30 else "dreißigste"
-    return f"{_UNITS[day % 10]}und{tens}" if day % 10 else tens
+from contract.town import load_town
 
 
 def _ordinal_words() -> dict[str, int]:
     words: dict[str, int] = {}
     for day in range(1, 32):
-        stem = ordinal(day)[:-1]  # "dritt"
+        stem = ordinal_stem(day)  # "dritt"
         for ending in ("e", "en", "er"):
             words[stem + ending] = day
     return words
@@ -69,14 +41,6 @@ _DATE_NAMED = re.compile(
 )
 _DATE_NUMERIC = re.compile(r"\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>(?:20)?\d\d)?(?!\d)")
 _NUMBER = re.compile(r"\d(?:[\d /-]*\d)?")
-
-
-def _month_number(name: str) -> int:
-    name = name.lower()
-    aliases = {"maerz": 3, "jänner": 1}
-    if name in aliases:
-        return aliases[name]
-    return [m.lower() for m in MONTHS].index(name) + 1
 
 
 def _resolve(day: int, month: int, year: int | None, today: datetime.date) -> datetime.date | None:
@@ -94,7 +58,8 @@ def _resolve(day: int, month: int, year: int | None, today: datetime.date) -> da
 
 def spoken_date(value: datetime.date, *, with_year: bool = False) -> str:
     """ "Dienstag, der dritte Dezember" (the year only when asked for)."""
-    text = f"{WEEKDAYS[value.weekday()]}, der {ordinal(value.day)} {MONTHS[value.month - 1]}"
+    weekday, month = WEEKDAYS[value.weekday()], MONTHS[value.month - 1]
+    text = f"{weekday}, der {ordinal_nominative(value.day)} {month}"
     return f"{text} {value.year}" if with_year else text
 
 
@@ -116,7 +81,8 @@ def find_dates(text: str, today: datetime.date) -> list[_Found]:
         else:
             continue
         year = int(match["year"]) if match["year"] else None
-        if 1 <= day <= 31 and (value := _resolve(day, _month_number(match["month"]), year, today)):
+        month = month_number(match["month"])
+        if month and 1 <= day <= 31 and (value := _resolve(day, month, year, today)):
             found.append(_Found(match.start(), match.end(), spoken_date(value)))
     for match in _DATE_NUMERIC.finditer(text):
         day, month = int(match["d"]), int(match["m"])
@@ -130,40 +96,26 @@ def find_dates(text: str, today: datetime.date) -> list[_Found]:
     return found
 
 
-def _street_key(text: str) -> str:
-    """ "Berg Straße", "Bergstrasse", "Berg-Str." -> "bergstraße"."""
-    key = re.sub(r"[\s-]+", "", text.lower().replace("strasse", "straße"))
-    return re.sub(r"str\.?$", "straße", key).rstrip(".,")
-
-
 @dataclass(frozen=True, slots=True)
 class Streets:
-    """The town's street names (from `intents/knowledge/`), matched in transcripts even
-    when Whisper splits or misspells them slightly."""
+    """The town's street names (waste calendar and office addresses of `intents/knowledge/`),
+    matched in transcripts even when Whisper splits or misspells them slightly."""
 
     names: tuple[str, ...] = ()
 
     @classmethod
     def from_knowledge(cls, knowledge_dir: Path) -> Streets:
-        names: dict[str, None] = {}
-        for path in sorted(knowledge_dir.glob("*.yml")):
-            try:
-                document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                log.warning("streets: skipping %s (%s)", path.name, type(exc).__name__)
-                continue
-            streets = document.get("streets") if isinstance(document, dict) else None
-            if isinstance(streets, dict):
-                names.update((str(name), None) for name in streets)
-            for item in document.get("departments", []) if isinstance(document, dict) else []:
-                address = str(item.get("address", "")) if isinstance(item, dict) else ""
-                if match := re.match(r"([^\d,]+?)\s+\d", address):
-                    names[match.group(1).strip()] = None
+        """Raises contract.knowledge.KnowledgeError when the knowledge files are invalid."""
+        town = load_town(knowledge_dir)
+        names = dict.fromkeys(town.streets)
+        for department in town.directory.departments:
+            if match := re.match(r"([^\d,]+?)\s+\d", department.address):
+                names[match.group(1).strip()] = None
         return cls(tuple(names))
 
     def find(self, text: str) -> list[_Found]:
         """Streets named in `text`, each with its house number when one follows."""
-        keys = {_street_key(name): name for name in self.names}
+        keys = {street_key(name): name for name in self.names}
         words = list(_WORD.finditer(text))
         found: list[_Found] = []
         index = 0
@@ -193,10 +145,10 @@ class Streets:
             if len(span) == size and all(_GAP.fullmatch(gap) for gap in gaps):
                 spans.append((size, text[span[0].start() : span[-1].end()]))
         for size, phrase in spans:
-            if (key := _street_key(phrase)) in keys:
+            if (key := street_key(phrase)) in keys:
                 return size, keys[key]
         for size, phrase in spans:
-            key = _street_key(phrase)
+            key = street_key(phrase)
             if size <= 2 and phrase[:1].isupper() and len(key) >= 8:
                 close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.8)
                 if close:

@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from contract.german import spell_digits
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, Handoff, UserTurn
 from dialogue.tasks import cancel_and_wait
@@ -19,7 +20,7 @@ from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
 from voice.recording import Recorder
 from voice.speculative import SpeculativeTranscriber
-from voice.speech import Consent, parse_consent, readback, spell_digits
+from voice.speech import Consent, parse_consent, readback
 from voice.tts import Synthesizer, speech_units, split_sentences
 from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 

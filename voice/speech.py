@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-DIGIT_WORDS = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")
+from contract.german import spell_digits
+
 _NUMBER = re.compile(r"\d(?:[\d /-]*\d)?")
-
-
-def spell_digits(digits: str) -> str:
-    """ "0123" -> "null eins zwei drei" (anything but digits is skipped)."""
-    return " ".join(DIGIT_WORDS[int(d)] for d in digits if d.isdigit())
 
 
 def readback(transcript: str, *, min_digits: int = 3) -> str | None:

@@ -12,8 +12,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from intents.actions.handoff import Channel
-from intents.actions.knowledge import knowledge_dir
+from contract.german import WEEKDAYS
+from contract.knowledge import knowledge_dir
+from contract.payloads import Link, Links, encode, without_handoff
+from contract.records import Channel
+from contract.town import DayStatus, Office, Service, Town, load_town
 from intents.actions.speech import (
     address_spoken,
     date_spoken,
@@ -22,9 +25,8 @@ from intents.actions.speech import (
     time_spoken,
     time_text,
 )
-from intents.actions.town import WEEKDAY_NAMES, DayStatus, Office, Service, Town, load_town
 
-_WEEKDAY_ENTITY = {name.casefold(): i for i, name in enumerate(WEEKDAY_NAMES)}
+_WEEKDAY_ENTITY = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
 
 
 class TownMixin:
@@ -34,7 +36,8 @@ class TownMixin:
         self.town = town or load_town(knowledge_dir())
 
 
-def channel_of(tracker: Tracker) -> Channel:
+def channel_of(tracker: Tracker) -> Channel | None:
+    """The conversation's channel; None for a Rasa channel that is not the gateway's."""
     return Channel.of(tracker.get_latest_input_channel())
 
 
@@ -45,11 +48,11 @@ def entity(tracker: Tracker, name: str) -> str | None:
 
 def say(
     dispatcher: CollectingDispatcher,
-    channel: Channel,
+    channel: Channel | None,
     chat: str,
     voice: str,
     *,
-    links: list[dict[str, str]] | None = None,
+    links: tuple[Link, ...] = (),
     buttons: list[dict[str, str]] | None = None,
 ) -> None:
     """One message in the wording of ``channel``; links and buttons only in chat."""
@@ -57,7 +60,7 @@ def say(
         dispatcher.utter_message(text=voice)
     elif channel is Channel.WEBCHAT:
         dispatcher.utter_message(
-            text=chat, buttons=buttons or [], json_message={"links": links} if links else None
+            text=chat, buttons=buttons or [], json_message=encode(Links(links)) if links else None
         )
     else:
         dispatcher.utter_message(text=chat, buttons=buttons or [])
@@ -85,7 +88,7 @@ def week_text(town: Town, office: Office) -> str:
     for index, intervals in enumerate(office.hours):
         if intervals:
             status = DayStatus(intervals, None)
-            lines.append(f"{WEEKDAY_NAMES[index]} {hours_text(status, spoken=False)}")
+            lines.append(f"{WEEKDAYS[index]} {hours_text(status, spoken=False)}")
     return "; ".join(lines)
 
 
@@ -106,7 +109,9 @@ class ActionServiceInfo(TownMixin, Action):
         self.answer(dispatcher, channel_of(tracker), service)
         return [SlotSet("service", service.id)] if service.bookable else []
 
-    def answer(self, dispatcher: CollectingDispatcher, channel: Channel, service: Service) -> None:
+    def answer(
+        self, dispatcher: CollectingDispatcher, channel: Channel | None, service: Service
+    ) -> None:
         office = self.town.offices[service.office].department
         documents = ", ".join(service.documents)
         bring = f" Bitte bringen Sie mit: {documents}." if documents else ""
@@ -132,7 +137,7 @@ class ActionServiceInfo(TownMixin, Action):
             chat,
             voice,
             buttons=buttons,
-            links=[{"title": f"{service.name}: alle Informationen", "url": office.url}],
+            links=(Link(f"{service.name}: alle Informationen", office.url),),
         )
 
 
@@ -168,7 +173,7 @@ class ActionOpeningHours(TownMixin, Action):
             channel_of(tracker),
             chat,
             voice,
-            links=[{"title": f"{department.name}: Öffnungszeiten", "url": department.url}],
+            links=(Link(f"{department.name}: Öffnungszeiten", department.url),),
         )
         return [SlotSet("department", department.id)]
 
@@ -203,7 +208,7 @@ class ActionResponsibleOffice(TownMixin, Action):
             channel_of(tracker),
             chat,
             voice,
-            links=[{"title": department.name, "url": department.url}],
+            links=(Link(department.name, department.url),),
         )
         return [SlotSet("department", department.id)]
 
@@ -260,7 +265,7 @@ class ActionRepeat(Action):
             data = event.get("data") or {}
             custom = data.get("custom")
             if isinstance(custom, dict):
-                custom = {k: v for k, v in custom.items() if k != "handoff"} or None
+                custom = without_handoff(custom)
             if event.get("text") or custom:
                 dispatcher.utter_message(
                     text=event.get("text"), buttons=data.get("buttons") or [], json_message=custom

@@ -15,8 +15,18 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from contract.records import (
+    Booking,
+    BookingStatus,
+    Callback,
+    CallbackWindow,
+    RecordKind,
+    Ticket,
+    new_reference,
+)
+from contract.town import Office, Service, Town
 from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.records import Booking, BookingResult, Records, RecordType, new_reference
+from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
     date_spoken,
@@ -30,7 +40,6 @@ from intents.actions.speech import (
     time_spoken,
     time_text,
 )
-from intents.actions.town import Office, Service, Town
 
 BOOKING_SLOTS = (
     "service",
@@ -283,17 +292,18 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             )
             return reset
         service, office = chosen
-        booking = Booking(
-            reference=new_reference(RecordType.BOOKING),
+        booking = Booking.local(
+            reference=new_reference(RecordKind.BOOKING),
             service=service.id,
             office=office.department.id,
             day=date.fromisoformat(str(tracker.get_slot("appointment_date"))),
             at=time.fromisoformat(str(tracker.get_slot("appointment_time"))),
             name=str(tracker.get_slot("person_name")),
             phone=str(tracker.get_slot("phone_number")),
-            channel=channel.value,
+            channel=channel,
             minutes=office.slot_minutes or 30,
             timezone=str(self.town.timezone),
+            created_at=self.records.now(),
         )
         if await self.records.book(booking, capacity=office.capacity) is BookingResult.SLOT_TAKEN:
             say(
@@ -327,9 +337,9 @@ class ValidateCancelForm(RecordsMixin, FormValidationAction):
     async def validate_booking_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        reference = parse_reference(str(value), RecordType.BOOKING.prefix)
+        reference = parse_reference(str(value), RecordKind.BOOKING.prefix)
         record = await self.records.booking(reference) if reference else None
-        if record is None or record.get("status") != "booked":
+        if record is None or record.status is not BookingStatus.BOOKED:
             dispatcher.utter_message(
                 text="Zu dieser Buchungsnummer finde ich keinen gebuchten Termin. "
                 "Bitte prüfen Sie die Nummer und nennen Sie sie noch einmal."
@@ -350,7 +360,7 @@ class ActionCancelAppointment(RecordsMixin, Action):
         if record is None or not await self.records.cancel(reference):
             dispatcher.utter_message(text="Dieser Termin ist bereits abgesagt.")
             return [SlotSet("booking_reference", None)]
-        day, at = date.fromisoformat(record["date"]), time.fromisoformat(record["time"])
+        day, at = record.day, record.at
         say(
             dispatcher,
             channel_of(tracker),
@@ -404,18 +414,21 @@ class ActionCreateTicket(RecordsMixin, Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         type_id = str(tracker.get_slot("damage_type"))
-        fields = {
-            "damage_type": type_id,
-            "location": str(tracker.get_slot("damage_location")),
-            "description": str(tracker.get_slot("damage_description")),
-            "channel": channel_of(tracker).value,
-        }
-        reference = await self.records.create(RecordType.TICKET, fields)
+        ticket = Ticket(
+            reference=new_reference(RecordKind.TICKET),
+            damage_type=type_id,
+            location=str(tracker.get_slot("damage_location")),
+            description=str(tracker.get_slot("damage_description")),
+            channel=channel_of(tracker),
+            created_at=self.records.now(),
+        )
+        await self.records.create(ticket)
+        reference = ticket.reference
         label = DAMAGE_TYPES.get(type_id, ("Schaden",))[0]
         say(
             dispatcher,
             channel_of(tracker),
-            f"Vielen Dank, Ihre Meldung ({label}, {fields['location']}) ist eingegangen. "
+            f"Vielen Dank, Ihre Meldung ({label}, {ticket.location}) ist eingegangen. "
             f"Ihre Vorgangsnummer: {reference}.",
             f"Vielen Dank, Ihre Meldung ist eingegangen. Ihre Vorgangsnummer lautet: "
             f"{reference_spoken(reference)}.",
@@ -437,11 +450,11 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = str(value).casefold()
         if "vormittag" in text or "morgens" in text or "früh" in text:
-            return {"callback_window": "vormittags"}
+            return {"callback_window": CallbackWindow.MORNING.value}
         if "nachmittag" in text or "mittag" in text or "abend" in text:
-            return {"callback_window": "nachmittags"}
+            return {"callback_window": CallbackWindow.AFTERNOON.value}
         if "egal" in text or "jederzeit" in text or "immer" in text:
-            return {"callback_window": "jederzeit"}
+            return {"callback_window": CallbackWindow.ANYTIME.value}
         dispatcher.utter_message(text="Bitte sagen Sie: vormittags, nachmittags oder egal.")
         return {"callback_window": None}
 
@@ -453,21 +466,24 @@ class ActionCreateCallback(RecordsMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        phone, window = (
-            str(tracker.get_slot("phone_number")),
-            str(tracker.get_slot("callback_window")),
+        phone = str(tracker.get_slot("phone_number"))
+        window = CallbackWindow(tracker.get_slot("callback_window"))
+        callback = Callback(
+            reference=new_reference(RecordKind.CALLBACK),
+            phone=phone,
+            window=window,
+            channel=channel_of(tracker),
+            created_at=self.records.now(),
         )
-        reference = await self.records.create(
-            RecordType.CALLBACK,
-            {"phone": phone, "window": window, "channel": channel_of(tracker).value},
-        )
+        await self.records.create(callback)
+        reference = callback.reference
         say(
             dispatcher,
             channel_of(tracker),
-            f"Vielen Dank. Wir rufen Sie {window} unter {phone} zurück, in der Regel am nächsten "
-            f"Werktag. Ihre Vorgangsnummer: {reference}.",
-            f"Vielen Dank. Wir rufen Sie {window} unter {phone_spoken(phone)} zurück, in der Regel "
-            f"am nächsten Werktag.",
+            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone} zurück, in der Regel am "
+            f"nächsten Werktag. Ihre Vorgangsnummer: {reference}.",
+            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_spoken(phone)} zurück, in "
+            f"der Regel am nächsten Werktag.",
         )
         return [SlotSet("phone_number", None), SlotSet("callback_window", None)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -11,29 +10,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from intents.actions.knowledge import Department, Directory, knowledge_dir, load_directory
+from contract.knowledge import Department, Directory, knowledge_dir, load_directory
+from contract.payloads import HandoffReason, HandoffRequest, Link, Links, encode
+from contract.records import Channel
 
 DEPARTMENT = "department"
 
 
-class Channel(Enum):
-    """Channel family the wording is chosen for; values are intents.connectors channel names."""
-
-    WEBCHAT = "webchat"
-    VOICE = "voice"
-    OTHER = "other"
-
-    @classmethod
-    def of(cls, input_channel: str | None) -> Channel:
-        """Channel for a tracker's latest input channel name; unknown names give OTHER."""
-        for channel in cls:
-            if channel.value == input_channel:
-                return channel
-        return cls.OTHER
-
-
-def handoff_text(department: Department, channel: Channel) -> str:
-    """German, formal handoff message for ``channel``."""
+def handoff_text(department: Department, channel: Channel | None) -> str:
+    """German, formal handoff message for ``channel`` (None: a Rasa channel of its own)."""
     target = department.name_accusative
     match channel:
         case Channel.VOICE:
@@ -47,7 +32,7 @@ def handoff_text(department: Department, channel: Channel) -> str:
                 f"Mitarbeiter meldet sich hier im Chat. Sie erreichen {target} auch "
                 f"telefonisch unter {department.phone} oder per E-Mail an {department.email}."
             )
-        case Channel.OTHER:
+        case None:
             return (
                 f"Ich übergebe Ihr Anliegen an {target}. Sie erreichen {target} auch "
                 f"telefonisch unter {department.phone}, per E-Mail an {department.email} "
@@ -58,8 +43,8 @@ def handoff_text(department: Department, channel: Channel) -> str:
 class ActionHumanHandoff(Action):
     """Picks the department (entity, then slot, then default) and emits the handoff payload.
 
-    Sends ``{"handoff": {"reason": "user_request", "department": "<id>"}}`` as a custom message;
-    the gateway opens an escalation case on it. Knowledge is validated when the action server
+    Sends a HandoffRequest (contract.payloads) as a custom message; the gateway opens an
+    escalation case on it. Knowledge is validated when the action server
     starts (rasa_sdk instantiates actions at registration), so a bad file fails fast.
     """
 
@@ -85,11 +70,13 @@ class ActionHumanHandoff(Action):
         text = handoff_text(department, channel)
         if channel is Channel.WEBCHAT:
             title = f"{department.name}: Kontakt und Öffnungszeiten"
-            links = [{"title": title, "url": department.url}]
-            dispatcher.utter_message(text=text, json_message={"links": links})
+            links = Links((Link(title, department.url),))
+            dispatcher.utter_message(text=text, json_message=encode(links))
         else:
             dispatcher.utter_message(text=text)
         dispatcher.utter_message(
-            json_message={"handoff": {"reason": "user_request", "department": department.id}}
+            json_message=encode(
+                HandoffRequest(reason=HandoffReason.USER_REQUEST, department=department.id)
+            )
         )
         return [SlotSet(DEPARTMENT, department.id)]

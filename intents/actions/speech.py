@@ -6,82 +6,30 @@ from __future__ import annotations
 import re
 from datetime import date, time, timedelta
 
-from intents.actions.knowledge import spoken_phone_number
-from intents.actions.town import WEEKDAY_NAMES
+from contract.german import (
+    MONTHS,
+    NUMBER_WORDS,
+    WEEKDAYS,
+    month_number,
+    number_words,
+    ordinal_dative,
+)
+from contract.knowledge import spoken_phone_number
+from contract.records import REFERENCE_ALPHABET
 
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
-_ONES = (
-    "null",
-    "eins",
-    "zwei",
-    "drei",
-    "vier",
-    "fünf",
-    "sechs",
-    "sieben",
-    "acht",
-    "neun",
-    "zehn",
-    "elf",
-    "zwölf",
-    "dreizehn",
-    "vierzehn",
-    "fünfzehn",
-    "sechzehn",
-    "siebzehn",
-    "achtzehn",
-    "neunzehn",
-)
-_TENS = ("", "", "zwanzig", "dreißig", "vierzig", "fünfzig")
-_ORDINAL_IRREGULAR = {1: "ersten", 3: "dritten", 7: "siebten", 8: "achten"}
-_WORD_NUMBERS = {w: i for i, w in enumerate(_ONES)} | {"ein": 1, "eine": 1, "zwanzig": 20}
-_WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAY_NAMES)}
-_MONTH_WORDS = {name.casefold()[:3]: i + 1 for i, name in enumerate(MONTHS)} | {"mär": 3, "mae": 3}
-# Letters and digits of references, unambiguous when read out (no 0/O, 1/I).
-REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
+_WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
 _SPOKEN_LETTERS = {"Y": "Ypsilon", "J": "Jot", "Q": "Ku", "V": "Vau", "W": "We", "X": "Ix"}
-
-
-def number_words(n: int) -> str:
-    """0..99 as German words: 21 -> "einundzwanzig"."""
-    if not 0 <= n < 100:
-        raise ValueError(f"{n} out of range")
-    if n < 20:
-        return _ONES[n]
-    tens, ones = divmod(n, 10)
-    if ones == 0:
-        return _TENS[tens]
-    return f"{'ein' if ones == 1 else _ONES[ones]}und{_TENS[tens]}"
-
-
-def ordinal_words(n: int) -> str:
-    """Day of month as a dative ordinal: 3 -> "dritten", 21 -> "einundzwanzigsten"."""
-    if n in _ORDINAL_IRREGULAR:
-        return _ORDINAL_IRREGULAR[n]
-    return number_words(n) + ("sten" if n >= 20 else "ten")
 
 
 def date_text(day: date) -> str:
     """For chat: "Montag, 23.11.2026"."""
-    return f"{WEEKDAY_NAMES[day.weekday()]}, {day:%d.%m.%Y}"
+    return f"{WEEKDAYS[day.weekday()]}, {day:%d.%m.%Y}"
 
 
 def date_spoken(day: date) -> str:
     """For speech: "Montag, den dreiundzwanzigsten November"."""
-    return f"{WEEKDAY_NAMES[day.weekday()]}, den {ordinal_words(day.day)} {MONTHS[day.month - 1]}"
+    return f"{WEEKDAYS[day.weekday()]}, den {ordinal_dative(day.day)} {MONTHS[day.month - 1]}"
 
 
 def time_text(at: time) -> str:
@@ -103,7 +51,7 @@ def reference_spoken(reference: str) -> str:
     parts = []
     for char in reference.replace("-", ""):
         if char.isdigit():
-            parts.append(_ONES[int(char)])
+            parts.append(NUMBER_WORDS[int(char)])
         else:
             parts.append(_SPOKEN_LETTERS.get(char, char))
     return ", ".join(parts)
@@ -131,8 +79,9 @@ def parse_date(text: str, today: date) -> date | None:
     if numeric:
         return _complete(int(numeric[1]), int(numeric[2]), numeric[3], today)
     spelled = re.search(r"\b(\d{1,2})\.?\s+([a-zä]{3,})(?:\s+(\d{4}))?", _words_to_digits(lowered))
-    if spelled and spelled[2][:3] in _MONTH_WORDS:
-        return _complete(int(spelled[1]), _MONTH_WORDS[spelled[2][:3]], spelled[3], today)
+    month = month_number(spelled[2]) if spelled else None
+    if spelled and month is not None:
+        return _complete(int(spelled[1]), month, spelled[3], today)
     for word, weekday in _WEEKDAY_WORDS.items():
         if word in lowered:
             ahead = (weekday - today.weekday()) % 7 or 7

@@ -9,7 +9,7 @@ from dialogue.records import TranscriptRecord
 
 
 def rec(role: Role, text: str, **fields: object) -> TranscriptRecord:
-    return TranscriptRecord.new(Channel.WEBCHAT, role, text, **fields)
+    return TranscriptRecord.new(Channel.WEBCHAT, role, text, clock=lambda: 1.0e9, **fields)
 
 
 def test_quick_replies_replay_as_their_titles_and_handoffs_as_status() -> None:

@@ -22,7 +22,7 @@ def test_transcript_record_round_trips_through_flat_fields() -> None:
 
 
 def test_minimal_record_leaves_optional_fields_out() -> None:
-    record = TranscriptRecord.new(Channel.WEBCHAT, Role.USER, "Hallo")
+    record = TranscriptRecord.new(Channel.WEBCHAT, Role.USER, "Hallo", clock=lambda: 1763750000.5)
     fields = record.to_fields()
     assert set(fields) == {"id", "ts", "channel", "role", "text", "delivery"}
     assert TranscriptRecord.from_fields(fields) == record

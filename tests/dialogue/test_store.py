@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ RETENTION_S = 3600
 
 
 def line(text: str, role: Role = Role.USER) -> TranscriptRecord:
-    return TranscriptRecord.new(Channel.WEBCHAT, role, text)
+    return TranscriptRecord.new(Channel.WEBCHAT, role, text, clock=time.time)
 
 
 async def test_transcript_is_append_only_in_order_with_retention(redis: Redis) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.speech_samples import pico
 from rathausbot.settings import Settings
 from tests.e2e.conftest import REPO, Gateway
 from tests.e2e.phones import BARESIP, baresip_call
-from tests.voice.speech_samples import pico
 from voice.asr import resolve_model
 from voice.audio import AudioFrame, concat, read_wav, resample, write_wav
 

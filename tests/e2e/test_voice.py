@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.speech_samples import conversation, pico
 from tests.e2e.conftest import REPO, Gateway
-from tests.voice.speech_samples import conversation, pico
 from voice.audio import read_wav, write_wav
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intents.actions.knowledge import KnowledgeError, load_directory, spoken_phone_number
+from contract.knowledge import KnowledgeError, load_directory, spoken_phone_number
 
 
 def test_the_shipped_departments_load(repo_root: Path) -> None:

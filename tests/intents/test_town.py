@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from intents.actions.knowledge import KnowledgeError
+from contract.knowledge import KnowledgeError
+from contract.town import Town, load_town
 from intents.actions.speech import (
     date_spoken,
     parse_date,
@@ -21,7 +22,6 @@ from intents.actions.speech import (
     reference_spoken,
     time_spoken,
 )
-from intents.actions.town import Town, load_town
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "intents" / "knowledge"
 

@@ -40,13 +40,13 @@ async def store(redis: Redis, kind: RecordKind, fields: dict[str, str], score: f
 
 
 async def test_bookings_export_as_csv_and_ics(redis: Redis) -> None:
-    await store(redis, RecordKind.BOOKINGS, BOOKING, 2)
+    await store(redis, RecordKind.BOOKING, BOOKING, 2)
     cancelled = {**BOOKING, "reference": "B-ZZZZZ2", "status": "cancelled"}
-    await store(redis, RecordKind.BOOKINGS, cancelled, 1)
-    records = await load_records(redis, RecordKind.BOOKINGS)
+    await store(redis, RecordKind.BOOKING, cancelled, 1)
+    records = await load_records(redis, RecordKind.BOOKING)
     assert [r.get("reference") for r in records] == ["B-ZZZZZ2", "B-K7QX2M"]
 
-    rows = list(csv.DictReader(io.StringIO(to_csv(RecordKind.BOOKINGS, records))))
+    rows = list(csv.DictReader(io.StringIO(to_csv(RecordKind.BOOKING, records))))
     assert rows[1]["name"] == BOOKING["name"] and rows[1]["time"] == "08:30"
     assert rows[0]["status"] == "cancelled"
 
@@ -64,16 +64,16 @@ async def test_expired_records_leave_the_index(redis: Redis) -> None:
     ticket = {"reference": "S-ABCDEF", "status": "new", "damage_type": "graffiti",
               "location": "Bahnhof", "description": "bunt", "channel": "voice",
               "created_at": "1"}  # fmt: skip
-    await store(redis, RecordKind.TICKETS, ticket, 1)
-    await redis.zadd(RecordKind.TICKETS.index_key, {"S-GONE22": 2})  # its hash expired
-    records = await load_records(redis, RecordKind.TICKETS)
+    await store(redis, RecordKind.TICKET, ticket, 1)
+    await redis.zadd(RecordKind.TICKET.index_key, {"S-GONE22": 2})  # its hash expired
+    records = await load_records(redis, RecordKind.TICKET)
     assert [r.get("reference") for r in records] == ["S-ABCDEF"]
-    assert await redis.zrange(RecordKind.TICKETS.index_key, 0, -1) == ["S-ABCDEF"]
-    text = render(RecordKind.TICKETS, ExportFormat.CSV, records)
+    assert await redis.zrange(RecordKind.TICKET.index_key, 0, -1) == ["S-ABCDEF"]
+    text = render(RecordKind.TICKET, ExportFormat.CSV, records)
     assert text.splitlines()[0].startswith("reference,status,damage_type,location")
 
 
 async def test_ics_is_for_bookings_only(redis: Redis) -> None:
     with pytest.raises(ExportError, match="bookings only"):
-        render(RecordKind.CALLBACKS, ExportFormat.ICS, [])
-    assert await load_records(redis, RecordKind.CALLBACKS) == []
+        render(RecordKind.CALLBACK, ExportFormat.ICS, [])
+    assert await load_records(redis, RecordKind.CALLBACK) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from contract.knowledge import KnowledgeError
 from rathausbot.doctor import _telephone
 from rathausbot.settings import Settings
 from rathausbot.telephone import TelephoneConfigError, sip_config, sip_policy_line, town_state
@@ -122,7 +123,8 @@ def test_bad_values_stop_the_start_with_a_message(values: dict[str, object]) -> 
 
 def test_the_towns_state_comes_from_its_knowledge(tmp_path: Path) -> None:
     assert town_state(REPO / "intents" / "knowledge") == "NW"
-    assert town_state(tmp_path) is None  # no town.yml: national holidays only
+    with pytest.raises(KnowledgeError, match="departments.yml: cannot read"):
+        town_state(tmp_path)  # no knowledge: the strict loader says what is missing
 
 
 def test_doctor_explains_a_bad_combination() -> None:

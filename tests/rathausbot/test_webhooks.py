@@ -8,7 +8,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from rathausbot.export import RecordKind
+from contract.records import RecordKind
 from rathausbot.webhooks import FAILED_KEY, PROCESSING_KEY, QUEUE_KEY, WebhookDispatcher
 
 URL = "https://office.example/hooks/tickets"
@@ -37,7 +37,7 @@ async def no_wait(_: float) -> None:
 def dispatcher(redis: Redis, office: Office, *, attempts: int = 3) -> WebhookDispatcher:
     http = httpx.AsyncClient(transport=httpx.MockTransport(office))
     return WebhookDispatcher(
-        redis, http, {RecordKind.TICKETS: URL}, attempts=attempts, sleep=no_wait
+        redis, http, {RecordKind.TICKET: URL}, attempts=attempts, sleep=no_wait
     )
 
 

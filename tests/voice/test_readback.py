@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import shutil
 from pathlib import Path
 
 import pytest
 
-from voice.readback import ReadBack, Streets, ordinal, spoken_date
+from contract.german import ordinal_nominative as ordinal
+from contract.knowledge import KnowledgeError
+from voice.readback import ReadBack, Streets, spoken_date
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "intents" / "knowledge"
 TODAY = datetime.date(2026, 11, 22)  # a Sunday
@@ -81,7 +84,8 @@ def test_street_date_and_number_together_in_the_order_said() -> None:
     )
 
 
-def test_knowledge_that_cannot_be_read_is_skipped(tmp_path: Path) -> None:
-    (tmp_path / "broken.yml").write_text("streets: [unclosed", encoding="utf-8")
-    (tmp_path / "waste.yml").write_text("streets:\n  Hauptstraße: mitte\n", encoding="utf-8")
-    assert Streets.from_knowledge(tmp_path).names == ("Hauptstraße",)
+def test_invalid_knowledge_stops_with_the_strict_loaders_error(tmp_path: Path) -> None:
+    shutil.copytree(KNOWLEDGE, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "waste.yml").write_text("streets: [unclosed", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="waste.yml: invalid YAML"):
+        Streets.from_knowledge(tmp_path)

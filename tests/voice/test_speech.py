@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from voice.speech import Consent, parse_consent, readback, spell_digits
+from contract.german import spell_digits
+from voice.speech import Consent, parse_consent, readback
 
 
 def test_digits_are_spelled_one_by_one() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.speech_samples import conversation, espeak, pico
 from tests.fakes import FakeVad
-from tests.voice.speech_samples import conversation, espeak, pico
 from voice.audio import AudioFrame
 from voice.vad import (
     Endpointer,

@@ -1,14 +1,12 @@
 """The town's knowledge (``intents/knowledge/*.yml``): offices, hours, services, waste calendar.
 
-Loaded and validated once when the action server starts; every mistake is reported with its
-file and field. Pure functions and frozen dataclasses, no Rasa imports.
+Loaded and validated strictly (the action server at its start, the gateway for street names,
+vocabulary and holidays); every mistake is a KnowledgeError naming its file and field.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,32 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-with warnings.catch_warnings():  # holidays 0.60 warns about its future versioning on import
-    warnings.simplefilter("ignore")
-    import holidays
+from contract.calendar import STATES, holiday_name
+from contract.german import name_key, street_key
+from contract.knowledge import Department, Directory, KnowledgeError, load_directory
 
-from intents.actions.knowledge import Department, Directory, KnowledgeError, load_directory
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-STATES = (
-    "BW",
-    "BY",
-    "BE",
-    "BB",
-    "HB",
-    "HH",
-    "HE",
-    "MV",
-    "NI",
-    "NW",
-    "RP",
-    "SL",
-    "SN",
-    "ST",
-    "SH",
-    "TH",
-)
+WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _INTERVAL_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)\Z")
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -123,8 +100,7 @@ class Town:
 
     def holiday(self, day: date) -> str | None:
         """German name of the state's public holiday on ``day``, if it is one."""
-        name = _calendar(self.state, day.year).get(day)
-        return str(name) if name else None
+        return holiday_name(day, self.state)
 
     def day_status(self, office: Office, day: date) -> DayStatus:
         holiday = self.holiday(day)
@@ -142,12 +118,12 @@ class Town:
         """The service whose id, name, intent or synonym matches ``name``."""
         if not name:
             return None
-        key = _key(name)
+        key = name_key(name)
         for service in self.services:
-            if key in {_key(n) for n in (service.id, service.name, *service.synonyms)}:
+            if key in {name_key(n) for n in (service.id, service.name, *service.synonyms)}:
                 return service
         for service in self.services:  # "mein Ausweis ist weg" -> a name inside the text
-            if any(_key(n) in key for n in (service.name, *service.synonyms) if len(n) > 3):
+            if any(name_key(n) in key for n in (service.name, *service.synonyms) if len(n) > 3):
                 return service
         return None
 
@@ -157,9 +133,9 @@ class Town:
     def waste_type(self, name: str | None) -> WasteType | None:
         if not name:
             return None
-        key = _key(name)
+        key = name_key(name)
         for waste in self.waste_types:
-            if key in {_key(n) for n in (waste.id, waste.name, *waste.synonyms)}:
+            if key in {name_key(n) for n in (waste.id, waste.name, *waste.synonyms)}:
                 return waste
         return None
 
@@ -167,9 +143,9 @@ class Town:
         """The town's street named in ``text`` ("hauptstr", "Haupt Straße 5"), if any."""
         if not text:
             return None
-        key = _street_key(text)
+        key = street_key(text)
         for street in sorted(self.streets, key=len, reverse=True):
-            if _street_key(street) in key:
+            if street_key(street) in key:
                 return street
         return None
 
@@ -217,20 +193,6 @@ class Town:
             day = today + timedelta(days=offset)
             if self.slots(office, day):
                 yield day
-
-
-@functools.lru_cache(maxsize=64)
-def _calendar(state: str, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("DE", subdiv=state, years=year, language="de")
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s_.-]+", "", name).casefold()
-
-
-def _street_key(text: str) -> str:
-    key = re.sub(r"[\s_.-]+", "", text).casefold().replace("ß", "ss")
-    return re.sub(r"str(asse)?", "str", key)
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -284,9 +246,9 @@ def _date(value: object, where: str) -> date:
 
 
 def _weekday(value: object, where: str) -> int:
-    if value not in WEEKDAYS:
-        raise KnowledgeError(f"{where}: expected one of {list(WEEKDAYS)}, got {value!r}")
-    return WEEKDAYS.index(str(value))
+    if value not in WEEKDAY_KEYS:
+        raise KnowledgeError(f"{where}: expected one of {list(WEEKDAY_KEYS)}, got {value!r}")
+    return WEEKDAY_KEYS.index(str(value))
 
 
 def _only(entry: dict[Any, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -302,8 +264,8 @@ def _parse_office(department: Department, entry: object, where: str) -> Office:
     for day in hours_doc:
         _weekday(day, f"{where}.hours")
     hours: list[tuple[Interval, ...]] = []
-    for day in WEEKDAYS:
-        intervals = []
+    for day in WEEKDAY_KEYS:
+        intervals: list[Interval] = []
         for i, text in enumerate(_texts(hours_doc.get(day), f"{where}.hours.{day}")):
             match = _INTERVAL_RE.match(text)
             start = time(int(match[1]), int(match[2])) if match else None
@@ -384,9 +346,9 @@ def _parse_service(entry: object, where: str, offices: Mapping[str, Office]) -> 
 def _unique(names: Callable[[], Iterator[tuple[str, str]]], source: str) -> None:
     seen: dict[str, str] = {}
     for owner, name in names():
-        if seen.setdefault(_key(name), owner) != owner:
+        if seen.setdefault(name_key(name), owner) != owner:
             raise KnowledgeError(
-                f"{source}: {name!r} names both {seen[_key(name)]!r} and {owner!r}"
+                f"{source}: {name!r} names both {seen[name_key(name)]!r} and {owner!r}"
             )
 
 
@@ -464,7 +426,7 @@ def load_town(directory: Path) -> Town:
             weekday = _weekday(rule.get("weekday"), f"{where}.weekday")
             first = _date(rule.get("first"), f"{where}.first")
             if first.weekday() != weekday:
-                raise KnowledgeError(f"{where}.first: {first} is not a {WEEKDAYS[weekday]}")
+                raise KnowledgeError(f"{where}.first: {first} is not a {WEEKDAY_KEYS[weekday]}")
             every = _int(rule.get("every_weeks"), f"{where}.every_weeks", 1, 8)
             districts[str(district)][str(type_id)] = Collection(weekday, every, first)
     streets: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""German test speech made at test time: Pico (py-nanotts) and espeak-ng, at 8 kHz."""
+"""German speech made at run time for the benchmarks and the tests: Pico (py-nanotts) and
+espeak-ng, at 8 kHz (nothing binary is kept in the repository)."""
 
 from __future__ import annotations
 

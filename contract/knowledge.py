@@ -1,7 +1,5 @@
-"""Department knowledge of the town (``knowledge/departments.yml``), loaded and validated.
-
-Pure functions and frozen dataclasses; no Rasa imports, so the loader can be tested alone.
-"""
+"""Department knowledge of the town (``intents/knowledge/departments.yml``), loaded and
+validated strictly: every mistake is a KnowledgeError naming its file and field."""
 
 from __future__ import annotations
 
@@ -12,15 +10,16 @@ from pathlib import Path
 
 import yaml
 
-KNOWLEDGE_DIR_ENV = "RATHAUSBOT_KNOWLEDGE_DIR"
+from contract import env
+from contract.german import DIGIT_WORDS, name_key
+
 DEPARTMENTS_FILE = "departments.yml"
-DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "intents" / "knowledge"
 
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _PHONE_RE = re.compile(r"\+?[0-9][0-9 /-]*[0-9]\Z")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _ACCUSATIVE_ARTICLE = {"der": "den", "die": "die", "das": "das"}
-_DIGIT_WORDS = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")
 _FIELDS = ("id", "name", "article", "phone", "email", "address", "url", "synonyms")
 
 
@@ -60,19 +59,14 @@ class Directory:
     default: Department
 
     def resolve(self, value: str | None) -> Department:
-        """Department whose id, name or synonym matches ``value`` (see _name_key), else default."""
+        """Department whose id, name or synonym matches ``value`` (see name_key), else default."""
         if value:
-            key = _name_key(value)
+            key = name_key(value)
             for department in self.departments:
                 names = (department.id, department.name, *department.synonyms)
-                if key in (_name_key(name) for name in names):
+                if key in (name_key(name) for name in names):
                     return department
         return self.default
-
-
-def _name_key(name: str) -> str:
-    """Comparison key ignoring case, spaces, hyphens, underscores: "Standes-Amt" = "standesamt"."""
-    return re.sub(r"[\s_-]+", "", name).casefold()
 
 
 def spoken_phone_number(phone: str) -> str:
@@ -81,14 +75,14 @@ def spoken_phone_number(phone: str) -> str:
     spoken = []
     for group in groups:
         words = ["plus"] if group.startswith("+") else []
-        words.extend(_DIGIT_WORDS[int(char)] for char in group.lstrip("+"))
+        words.extend(DIGIT_WORDS[int(char)] for char in group.lstrip("+"))
         spoken.append(" ".join(words))
     return ", ".join(spoken)
 
 
 def knowledge_dir() -> Path:
     """Directory named by ``$RATHAUSBOT_KNOWLEDGE_DIR``, else ``intents/knowledge``."""
-    configured = os.environ.get(KNOWLEDGE_DIR_ENV)
+    configured = os.environ.get(env.KNOWLEDGE_DIR)
     return Path(configured) if configured else DEFAULT_KNOWLEDGE_DIR
 
 
@@ -121,7 +115,7 @@ def parse_directory(document: object, *, source: str) -> Directory:
     seen: dict[str, str] = {}
     for department in departments:
         for name in (department.id, department.name, *department.synonyms):
-            key = _name_key(name)
+            key = name_key(name)
             owner = seen.setdefault(key, department.id)
             if owner != department.id:
                 raise KnowledgeError(

@@ -1,0 +1,110 @@
+"""Custom payloads: what the action server encodes, the gateway decodes, and back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contract.payloads import (
+    HandoffReason,
+    HandoffRequest,
+    Hangup,
+    Link,
+    Links,
+    Payload,
+    PayloadError,
+    decode,
+    encode,
+    without_handoff,
+)
+from dialogue.messages import BotReply, Handoff
+from dialogue.rasa import parse_messages
+
+EVERY_PAYLOAD: list[Payload] = [
+    Links((Link("Standesamt: Kontakt", "https://example.org/standesamt?a=1&b=2"),)),
+    Links(()),
+    HandoffRequest(HandoffReason.USER_REQUEST, "standesamt"),
+    HandoffRequest(HandoffReason.USER_REQUEST),
+    HandoffRequest(HandoffReason.UNSPECIFIED, "bauamt"),
+    Hangup(),
+]
+
+
+@pytest.mark.parametrize("payload", EVERY_PAYLOAD, ids=repr)
+def test_every_payload_survives_json_both_ways(payload: Payload) -> None:
+    custom = json.loads(json.dumps(encode(payload)))  # as Rasa carries it
+    assert decode(custom) == (payload,)
+    assert encode(*decode(custom)) == custom
+
+
+def test_wire_format_by_value() -> None:
+    assert encode(
+        Links((Link("Stadt", "https://x"),)),
+        HandoffRequest(HandoffReason.USER_REQUEST, "standesamt"),
+        Hangup(),
+    ) == {
+        "links": [{"title": "Stadt", "url": "https://x"}],
+        "handoff": {"reason": "user_request", "department": "standesamt"},
+        "hangup": True,
+    }
+    assert encode(HandoffRequest()) == {"handoff": {"reason": "unspecified"}}
+
+
+def test_one_payload_type_per_message() -> None:
+    with pytest.raises(ValueError, match="two hangup payloads"):
+        encode(Hangup(), Hangup())
+
+
+def test_what_the_action_side_sends_becomes_the_gateways_reply() -> None:
+    """The messages ActionHumanHandoff emits on the web chat, as Rasa's collector returns them."""
+    link = Link("Standesamt: Kontakt und Öffnungszeiten", "https://example.org/standesamt")
+    handoff = HandoffRequest(HandoffReason.USER_REQUEST, "standesamt")
+    messages: list[object] = [
+        {"recipient_id": "s", "text": "Ich übergebe ...", "custom": encode(Links((link,)))},
+        {"recipient_id": "s", "custom": encode(handoff)},
+        {"recipient_id": "s", "text": "Auf Wiederhören."},
+        {"recipient_id": "s", "custom": encode(Hangup())},
+    ]
+    assert parse_messages(messages) == (
+        BotReply(
+            text="Ich übergebe ...",
+            links=(link,),
+            handoff=Handoff("user_request", "standesamt"),
+        ),
+        BotReply(text="Auf Wiederhören.", hangup=True),
+    )
+
+
+def test_a_handoff_is_never_lost_to_a_bad_reason_or_department() -> None:
+    assert decode({"handoff": {}}) == (HandoffRequest(HandoffReason.UNSPECIFIED, None),)
+    assert decode({"handoff": {"reason": "whatever", "department": 7}}) == (
+        HandoffRequest(HandoffReason.UNSPECIFIED, None),
+    )
+    assert decode({"handoff": {"reason": "user_request", "department": ""}}) == (
+        HandoffRequest(HandoffReason.USER_REQUEST, None),
+    )
+
+
+def test_malformed_parts_are_skipped_and_unknown_keys_ignored() -> None:
+    custom = {
+        "links": [{"title": "ok", "url": "https://ok"}, {"title": "no url"}, "junk"],
+        "hangup": "yes",  # only true hangs up
+        "future": {"x": 1},
+        "handoff": "not an object",
+    }
+    assert decode(custom) == (Links((Link("ok", "https://ok"),)),)
+    assert decode({}) == ()
+
+
+@pytest.mark.parametrize("custom", ["text", ["links"], None, 3])
+def test_a_custom_payload_must_be_an_object(custom: object) -> None:
+    with pytest.raises(PayloadError):
+        decode(custom)
+    assert parse_messages([{"text": "Hallo", "custom": custom}]) == (BotReply(text="Hallo"),)
+
+
+def test_a_repeated_message_keeps_everything_but_its_handoff() -> None:
+    custom = encode(Links((Link("a", "https://a"),)), HandoffRequest(), Hangup())
+    assert without_handoff(custom) == encode(Links((Link("a", "https://a"),)), Hangup())
+    assert without_handoff(encode(HandoffRequest())) is None
