@@ -71,6 +71,8 @@ def embedded_redis_spec(settings: Settings, password: str) -> ProcessSpec:
             "protected-mode yes",
             f"requirepass {json.dumps(password)}",
             f"dir {json.dumps(str(data_dir))}",
+            f"maxmemory {settings.redis_maxmemory_mb}mb",
+            "maxmemory-policy noeviction",  # never drop accepted data; see docs/configuration.md
             "appendonly yes",
             "appendfsync everysec",
             'save ""',
