@@ -125,3 +125,27 @@ def test_ending_the_conversation_forgets_it(gateway: Gateway) -> None:
     assert texts(seen["afterEnd"], "user") == []
     after = seen["afterReload"]
     assert len(after) == 1 and after[0]["kind"] == "bot" and "automatisiert" in after[0]["text"]
+
+
+def test_the_demo_page_works_under_its_strict_csp(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "demoCsp")
+    headers = seen["headers"]
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "server" not in headers
+    assert seen["violations"] == []
+    assert len(texts(seen["log"], "bot")) >= 2  # the greeting and an answer
+
+
+def test_the_widget_embeds_on_a_page_of_another_origin(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "embedded")
+    assert seen["origin"] == "http://localhost:9"
+    headers = seen["scriptHeaders"]
+    assert headers["cross-origin-resource-policy"] == "cross-origin"
+    assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert seen["violations"] == []
+    assert texts(seen["log"], "user") == ["Wann hat das Bürgerbüro geöffnet?"]
+    assert len(texts(seen["log"], "bot")) >= 2

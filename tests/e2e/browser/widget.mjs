@@ -224,7 +224,50 @@ const scenarios = {
     await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
     return { stored, afterEnd, afterReload: await logTexts(page) };
   },
+
+  // The demo page under the gateway's own CSP: the widget loads, connects and answers, and
+  // the browser reports no CSP violation.
+  async demoCsp(page) {
+    const violations = watchCsp(page);
+    const response = await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Wann hat das Bürgerbüro geöffnet?");
+    return { headers: response.headers(), violations, log: await logTexts(page) };
+  },
+
+  // The one-line snippet on another site (another origin, with a strict CSP of its own that
+  // allows just the gateway): the widget still loads, connects and answers.
+  async embedded(page) {
+    const violations = watchCsp(page);
+    const gateway = new URL(base);
+    const site = "http://localhost:9"; // nothing listens there: Playwright serves the page
+    const ws = "ws://" + gateway.host;
+    const csp = `default-src 'none'; script-src ${gateway.origin}; style-src ${gateway.origin}; connect-src ${ws}`;
+    await page.route(site + "/**", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/html; charset=utf-8",
+        headers: { "Content-Security-Policy": csp },
+        body: `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Gemeinde</title></head>
+<body><h1>Andere Website</h1><script src="${gateway.origin}/widget/widget.js" data-town="Musterstadt" defer></script></body></html>`,
+      }),
+    );
+    const script = page.waitForResponse(gateway.origin + "/widget/widget.js");
+    await page.goto(site + "/gemeinde.html");
+    const scriptHeaders = (await script).headers();
+    await openChat(page);
+    await say(page, "Wann hat das Bürgerbüro geöffnet?");
+    return { origin: await page.evaluate(() => location.origin), scriptHeaders, violations, log: await logTexts(page) };
+  },
 };
+
+function watchCsp(page) {
+  const violations = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  return violations;
+}
 
 let result;
 try {
