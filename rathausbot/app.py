@@ -154,8 +154,8 @@ class Services:
                 )
             if not services.rasa_python(settings).exists():
                 raise StartupError(f"{services.rasa_python(settings)} missing: run `make setup`")
-        endpoints = services.write_endpoints(settings, self._target)
-        actions = services.action_server_spec(settings, self._target)
+        endpoints = services.write_endpoints(settings, self._target, token=self._secrets.rasa_token)
+        actions = services.action_server_spec(settings, self._secrets, self._target)
         rasa = services.rasa_server_spec(settings, self._secrets, model, endpoints)
         await asyncio.gather(
             self._ensure(actions, settings.actions_port, self._actions_probe, 60),
@@ -224,7 +224,9 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     target = redis_target(settings, secrets)
     redis = make_redis(target)
     http = httpx.AsyncClient()
-    engine = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    engine = RasaClient(
+        settings.rasa_url, token=secrets.rasa_token, timeout_s=settings.rasa_timeout_s
+    )
     svc = Services(settings, secrets, target, redis, http, reuse=reuse)
     store = ConversationStore(
         redis,

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     rasa_token: SecretStr | None = Field(
         None, description="Rasa HTTP API token; generated into var/secrets when unset."
     )
+    rasa_rest_channel: bool = Field(
+        False,
+        description="Also open Rasa's plain REST channel (`/webhooks/rest/webhook`, no token); "
+        "for the chat benchmark only.",
+    )
     rasa_timeout_s: float = Field(
         10.0, gt=0, le=120, description="Longest wait for Rasa to answer one turn."
     )
