@@ -47,7 +47,8 @@ async def rest_turn(rt: Runtime, session: str, text: str) -> float:
 
 
 async def measure(rounds: int, warmup: int) -> None:
-    async with runtime(Settings(), reuse=True) as rt:
+    # Rasa's REST channel is off unless asked for; a Rasa already running without it answers 404
+    async with runtime(Settings(rasa_rest_channel=True), reuse=True) as rt:
         print("Starting or joining Redis and Rasa ...", flush=True)
         await rt.services.start()
         core: list[float] = []

@@ -51,6 +51,8 @@ MESSAGES = (
 # The child serves many sessions from one address and must not time out on a busy Rasa.
 CHILD_OVERRIDES: dict[str, object] = {
     "webchat_max_connections_per_ip": 100_000,
+    "webchat_new_session_burst": 100_000,
+    "webchat_new_sessions_per_minute": 100_000,
     "webchat_rate_burst": 1000,
     "webchat_rate_per_minute": 100_000,
     "rasa_timeout_s": 60.0,

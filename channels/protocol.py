@@ -8,6 +8,7 @@ Parsing raises `ProtocolError` with a machine `code` and a German `text` for the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -17,6 +18,8 @@ from dialogue.messages import Button, Link  # the wire shape is the dialogue's
 VERSION = 1
 MAX_ID_CHARS = 64
 MAX_PAYLOAD_CHARS = 200
+MAX_DEPTH = 8  # nesting of arrays/objects in a frame; version 1 needs 3 at most
+MAX_INT_DIGITS = 20  # digits of an integer in a frame; version 1 needs 1
 
 
 class ErrorCode(StrEnum):
@@ -33,7 +36,25 @@ class ErrorCode(StrEnum):
     ORIGIN_FORBIDDEN = "origin_forbidden"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     UNAVAILABLE = "unavailable"
+    FRAME_TOO_COMPLEX = "frame_too_complex"
+    TOO_MANY_SESSIONS = "too_many_sessions"
+    BUSY = "busy"
 
+    @property
+    def closes(self) -> bool:
+        """Whether the server closes the socket (1008) after this error."""
+        return self in _CLOSING
+
+
+_CLOSING = frozenset(
+    {
+        ErrorCode.ORIGIN_FORBIDDEN,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+        ErrorCode.FRAME_TOO_COMPLEX,
+        ErrorCode.TOO_MANY_SESSIONS,
+        ErrorCode.BUSY,
+    }
+)
 
 ERROR_TEXT = {
     ErrorCode.BAD_JSON: "Die Nachricht konnte nicht gelesen werden.",
@@ -52,13 +73,20 @@ ERROR_TEXT = {
     ErrorCode.UNAVAILABLE: "Der Chat ist gerade gestört. Ihre Nachricht wurde nicht "
     "angenommen. Bitte versuchen Sie es in wenigen Minuten noch einmal. Im Notfall wählen "
     "Sie bitte sofort 112 oder 110.",
+    ErrorCode.FRAME_TOO_COMPLEX: "Die Nachricht hat ein ungültiges Format. Die Verbindung "
+    "wurde beendet.",
+    ErrorCode.TOO_MANY_SESSIONS: "Von Ihrem Anschluss wurden in kurzer Zeit zu viele Chats "
+    "begonnen. Bitte warten Sie einige Minuten und laden Sie die Seite dann neu.",
+    ErrorCode.BUSY: "Der Chat ist gerade ausgelastet und kann keine neuen Gespräche "
+    "annehmen. Bitte versuchen Sie es später noch einmal. Im Notfall wählen Sie bitte sofort "
+    "112 oder 110.",
 }
 
 
 class CloseCode(IntEnum):
     """WebSocket close codes the server uses besides the standard ones."""
 
-    POLICY = 1008  # foreign Origin, too many connections
+    POLICY = 1008  # foreign Origin, too many connections or sessions, a hostile frame
     IDLE = 4000  # no frame for the idle timeout; the widget resumes when needed
     ENDED = 4001  # the conversation was ended and deleted
 
@@ -200,14 +228,41 @@ ServerMessage = Welcome | Ack | UserLine | BotLine | HandoffStatus | Typing | Er
 # --- parsing helpers ---
 
 
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of arrays and objects outside strings (no recursion)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ProtocolError(ErrorCode.FRAME_TOO_COMPLEX, f"integer over {MAX_INT_DIGITS} digits")
+    return int(digits)
+
+
 def _load(frame: str | bytes, max_bytes: int) -> dict[str, Any]:
     size = len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
     if size > max_bytes:
         raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"{size} bytes, limit {max_bytes}")
     try:
-        data = json.loads(frame)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
+    except UnicodeDecodeError as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, str(exc)) from None
+    if _nesting(text) > MAX_DEPTH:
+        raise ProtocolError(ErrorCode.FRAME_TOO_COMPLEX, f"nested deeper than {MAX_DEPTH}")
+    try:
+        data = json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, str(exc)) from None
+    except RecursionError:  # not reached after the nesting check; kept as a backstop
+        raise ProtocolError(ErrorCode.FRAME_TOO_COMPLEX, "nested too deep") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_FRAME, "a frame is a JSON object")
     if not isinstance(data.get("type"), str):

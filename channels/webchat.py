@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from redis import exceptions as redis_errors
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from channels.admission import SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits, TokenBucket, origin_allowed
 from channels.protocol import (
@@ -120,9 +122,11 @@ class ChatEndpoint:
         tokens: TokenStore,
         fanout: Fanout,
         limits: ChatLimits,
+        admission: SessionAdmission,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.core = core
+        self.admission = admission
         self.store = store
         self.tokens = tokens
         self.fanout = fanout
@@ -151,7 +155,7 @@ class ChatEndpoint:
         self._per_ip[ip] += 1
         try:
             await ws.accept()
-            await _Connection(self, ws).run()
+            await _Connection(self, ws, ip).run()
         finally:
             self._per_ip[ip] -= 1
             if not self._per_ip[ip]:
@@ -185,9 +189,10 @@ async def _refuse(ws: WebSocket, code: ErrorCode) -> None:
 
 
 class _Connection:
-    def __init__(self, endpoint: ChatEndpoint, ws: WebSocket) -> None:
+    def __init__(self, endpoint: ChatEndpoint, ws: WebSocket, address: str) -> None:
         self._ep = endpoint
         self._ws = ws
+        self._address = address
         self._conn_id = secrets.token_hex(8)
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
         self._overflowed = False
@@ -264,6 +269,8 @@ class _Connection:
             except ProtocolError as exc:
                 log.info("chat frame refused: %s", exc.code.value)
                 self.send(Error.of(exc))
+                if exc.code.closes:
+                    return CloseCode.POLICY
                 continue
             try:
                 close = await self._dispatch(parsed)
@@ -285,7 +292,7 @@ class _Connection:
                 if session is not None:
                     self.send(Error.of(ProtocolError(ErrorCode.BAD_FRAME, "hello twice")))
                 else:
-                    await self._hello(token)
+                    return await self._hello(token)
             case _ if session is None:
                 self.send(Error.of(ProtocolError(ErrorCode.NOT_READY), _message_id(parsed)))
             case SendText(id, text):
@@ -299,17 +306,22 @@ class _Connection:
                 return CloseCode.ENDED
         return None
 
-    async def _hello(self, token: str | None) -> None:
+    async def _hello(self, token: str | None) -> int | None:
         ep = self._ep
         session_id = await ep.tokens.resolve(token) if token else None
         if token is not None and session_id is not None:
             history = history_lines(await ep.store.transcript(session_id))
-            self._bind(token, session_id)
+            self._bind(token, session_id, touched=ep.clock())
             self.send(Welcome(token=token, resumed=True, history=history))
             log.info("chat session resumed (%d lines)", len(history))
-            return
+            return None
+        refusal = await ep.admission.admit(self._address)
+        if refusal is not None:
+            log.info("chat session refused: %s", refusal.value)
+            self.send(Error.of(ProtocolError(refusal)))
+            return CloseCode.POLICY
         token, session_id = await ep.tokens.create()
-        self._bind(token, session_id)
+        self._bind(token, session_id, touched=-math.inf)  # the first turn refreshes the token
         self.send(Welcome(token=token, resumed=False), Typing(True))
         try:
             replies = await ep.core.greet(session_id, Channel.WEBCHAT)
@@ -317,10 +329,12 @@ class _Connection:
             self.send(Typing(False))
             raise
         self.send(*replies_to_lines(replies), Typing(False))
+        await ep.admission.expire_unanswered(session_id, token, greeting_lines=len(replies))
         log.info("chat session started")
+        return None
 
-    def _bind(self, token: str, session_id: str) -> None:
-        self._session = _Session(token, session_id, self._ep.bucket(session_id), self._ep.clock())
+    def _bind(self, token: str, session_id: str, *, touched: float) -> None:
+        self._session = _Session(token, session_id, self._ep.bucket(session_id), touched)
         self._ep.fanout.register(session_id, self._conn_id, self.deliver)
 
     async def _turn(self, session: _Session, id: str, text: str, *, shown: str) -> None:

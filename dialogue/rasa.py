@@ -45,6 +45,7 @@ class RasaClient:
         self,
         base_url: str,
         *,
+        token: str,
         timeout_s: float = 10.0,
         connect_timeout_s: float = 2.0,
         max_connections: int = 100,
@@ -54,6 +55,7 @@ class RasaClient:
             raise ValueError("timeout_s must be in (0, 120]")
         self._http = httpx.AsyncClient(
             base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},  # the channels refuse calls without
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
             limits=httpx.Limits(max_connections=max_connections),
             transport=transport,

@@ -5,18 +5,21 @@ never apply. These channels answer under their own name, so Rasa picks the ``web
 ``voice`` variant, and report the intent Rasa parsed for the message.
 
 Registered in credentials.yml as ``intents.connectors.WebchatInput`` /
-``intents.connectors.VoiceInput`` (optional key: ``max_message_chars``).
+``intents.connectors.VoiceInput`` (key ``token``: the shared token, required; optional key:
+``max_message_chars``).
 
-Request:  ``POST /webhooks/<name>/webhook``
+Request:  ``POST /webhooks/<name>/webhook`` with ``Authorization: Bearer <token>``
           ``{"sender": str, "message": str, "metadata": {...} (optional)}``
 Response: 200 ``{"messages": [<Rasa collector message>, ...],
           "nlu": {"intent": str | null, "confidence": float | null}}``;
-          400 ``{"error": str}`` on invalid input, 503 when no model is loaded,
+          401 without the token, 400 ``{"error": str}`` on invalid input, 503 when no
+          model is loaded,
           500 when handling the message failed.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_CHARS = 4000
 MAX_SENDER_CHARS = 256
+MIN_TOKEN_CHARS = 16
 _MAX_MESSAGE_CHARS_LIMIT = 100_000
 
 
@@ -98,13 +102,21 @@ class _CollectingJsonInput(InputChannel):
 
     output_channel_class: ClassVar[type[_NamedCollectingOutputChannel]]
 
-    def __init__(self, *, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> None:
+    def __init__(self, *, token: str, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> None:
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"the token must have at least {MIN_TOKEN_CHARS} characters")
         if not 1 <= max_message_chars <= _MAX_MESSAGE_CHARS_LIMIT:
             raise ValueError(
                 f"max_message_chars must be in 1..{_MAX_MESSAGE_CHARS_LIMIT}, "
                 f"got {max_message_chars}"
             )
         self.max_message_chars = max_message_chars
+        self._authorization = f"Bearer {token}".encode()
+
+    def authorised(self, authorization: str | None) -> bool:
+        """Whether the request's Authorization header carries the shared token."""
+        given = (authorization or "").encode()
+        return hmac.compare_digest(given, self._authorization)
 
     @classmethod
     def name(cls) -> str:
@@ -114,11 +126,14 @@ class _CollectingJsonInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         options = dict(credentials or {})
         max_message_chars = options.pop("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
+        token = options.pop("token", None)
+        if not isinstance(token, str) or not token:
+            raise ValueError(f"{cls.__name__}: the credentials need the shared `token`")
         if options:
             raise ValueError(f"{cls.__name__}: unknown credentials keys {sorted(options)}")
         if not isinstance(max_message_chars, int) or isinstance(max_message_chars, bool):
             raise ValueError(f"{cls.__name__}: max_message_chars must be an integer")
-        return cls(max_message_chars=max_message_chars)
+        return cls(token=token, max_message_chars=max_message_chars)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
@@ -129,6 +144,9 @@ class _CollectingJsonInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not self.authorised(request.headers.get("authorization")):
+                logger.info("%s: webhook call without the shared token refused", self.name())
+                return response.json({"error": "unauthorised"}, status=401)
             try:
                 incoming = parse_request_body(
                     request.body, max_message_chars=self.max_message_chars

@@ -18,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from channels.admission import MIB, AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
@@ -30,7 +31,7 @@ from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
-from rathausbot.http import create_app
+from rathausbot.http import create_app, server_config
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
@@ -154,8 +155,8 @@ class Services:
                 )
             if not services.rasa_python(settings).exists():
                 raise StartupError(f"{services.rasa_python(settings)} missing: run `make setup`")
-        endpoints = services.write_endpoints(settings, self._target)
-        actions = services.action_server_spec(settings, self._target)
+        endpoints = services.write_endpoints(settings, self._target, token=self._secrets.rasa_token)
+        actions = services.action_server_spec(settings, self._secrets, self._target)
         rasa = services.rasa_server_spec(settings, self._secrets, model, endpoints)
         await asyncio.gather(
             self._ensure(actions, settings.actions_port, self._actions_probe, 60),
@@ -224,7 +225,9 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     target = redis_target(settings, secrets)
     redis = make_redis(target)
     http = httpx.AsyncClient()
-    engine = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    engine = RasaClient(
+        settings.rasa_url, token=secrets.rasa_token, timeout_s=settings.rasa_timeout_s
+    )
     svc = Services(settings, secrets, target, redis, http, reuse=reuse)
     store = ConversationStore(
         redis,
@@ -271,7 +274,24 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
         allowed_origins=frozenset(o.rstrip("/") for o in settings.webchat_allowed_origins),
     )
     tokens = TokenStore(rt.redis, idle_s=limits.session_idle_s)
-    return ChatEndpoint(core=rt.core, store=rt.store, tokens=tokens, fanout=fanout, limits=limits)
+    admission = SessionAdmission(
+        rt.redis,
+        limits=AdmissionLimits(
+            sessions_per_minute=settings.webchat_new_sessions_per_minute,
+            session_burst=settings.webchat_new_session_burst,
+            memory_limit_bytes=settings.redis_maxmemory_mb * MIB,
+            soft_limit_percent=settings.redis_soft_limit_percent,
+            unanswered_s=settings.webchat_unanswered_session_minutes * 60,
+        ),
+    )
+    return ChatEndpoint(
+        core=rt.core,
+        store=rt.store,
+        tokens=tokens,
+        fanout=fanout,
+        limits=limits,
+        admission=admission,
+    )
 
 
 async def serve(settings: Settings) -> None:
@@ -290,20 +310,23 @@ async def serve(settings: Settings) -> None:
             actions_url=settings.actions_url,
             start_timeout_s=settings.rasa_start_timeout_s,
         )
-        config = uvicorn.Config(
-            create_app(health=health, chat=chat_endpoint(rt, fanout)),
+        health_token = settings.health_token.get_secret_value() if settings.health_token else None
+        app = create_app(health=health, chat=chat_endpoint(rt, fanout), health_token=health_token)
+        config = server_config(
+            app,
             host=settings.host,
             port=settings.port,
-            ws="websockets-sansio",  # uvicorn's non-deprecated websockets protocol
-            ws_max_size=1 << 20,  # transport cap; the chat refuses frames over its own limit
-            log_config=None,
-            access_log=False,
-            lifespan="off",
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         server = _Server(config)
+
+        def stop() -> None:
+            health.drain()
+            server.request_exit()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.request_exit)
+            loop.add_signal_handler(sig, stop)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
         purge_task = asyncio.create_task(

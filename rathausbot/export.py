@@ -16,6 +16,7 @@ from enum import StrEnum
 from redis.asyncio import Redis
 
 from contract.records import BookingStatus, RecordKind
+from rathausbot.cells import csv_cell
 
 CANCELLED = BookingStatus.CANCELLED.value
 
@@ -89,13 +90,14 @@ def _decoded(fields: dict[bytes | str, bytes | str]) -> dict[str, str]:
 
 
 def to_csv(kind: RecordKind, records: Iterable[Record]) -> str:
-    """CSV with a header row; times as stored (Unix seconds, ISO 8601 for appointments)."""
+    """CSV with a header row; `created_at`/`cancelled_at` in Europe/Berlin local time,
+    appointments in ISO 8601; no cell starts like a formula (`rathausbot.cells`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     columns = COLUMNS[kind]
     writer.writerow(columns)
     for record in records:
-        writer.writerow([record.get(column) for column in columns])
+        writer.writerow([csv_cell(column, record.get(column)) for column in columns])
     return out.getvalue()
 
 

@@ -19,6 +19,7 @@ class HealthStatus(StrEnum):
     READY = "ready"
     STARTING = "starting"
     DEGRADED = "degraded"
+    DRAINING = "draining"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,12 @@ class HealthReport:
     rasa: bool
     actions: bool
 
+    def public(self) -> dict[str, object]:
+        """What anybody may see: the status alone."""
+        return {"status": self.status.value}
+
     def to_json(self) -> dict[str, object]:
+        """The status and which part fails (loopback or authenticated callers only)."""
         return {
             "status": self.status.value,
             "redis": self.redis,
@@ -85,6 +91,11 @@ class HealthMonitor:
         self._clock = clock
         self._deadline = clock() + start_timeout_s
         self._was_ready = False
+        self._draining = False
+
+    def drain(self) -> None:
+        """The gateway is stopping: report 'draining' so load balancers move on."""
+        self._draining = True
 
     async def check(self) -> HealthReport:
         redis_ok, rasa_ok, actions_ok = await asyncio.gather(
@@ -92,7 +103,9 @@ class HealthMonitor:
             probe_rasa(self._http, self._rasa_url, self._rasa_token),
             probe_actions(self._http, self._actions_url),
         )
-        if redis_ok and rasa_ok and actions_ok:
+        if self._draining:
+            status = HealthStatus.DRAINING
+        elif redis_ok and rasa_ok and actions_ok:
             self._was_ready = True
             status = HealthStatus.READY
         elif self._was_ready or self._clock() > self._deadline:

@@ -3,27 +3,51 @@ demo page); signalling and console later."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from pathlib import Path
 
+import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from channels.webchat import ChatEndpoint
+from rathausbot.headers import SecurityHeaders
 from rathausbot.health import HealthMonitor, HealthStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "channels" / "static"
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
-def create_app(*, health: HealthMonitor, chat: ChatEndpoint | None = None) -> Starlette:
-    async def healthz(_: Request) -> JSONResponse:
+def may_see_details(request: Request, token: str | None) -> bool:
+    """Health details (which part fails) go to direct loopback callers and to callers with
+    the health token; never to a request a proxy forwarded without the token."""
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return True
+    if any(name in request.headers for name in _FORWARDING_HEADERS):
+        return False
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(
+    *, health: HealthMonitor, chat: ChatEndpoint | None = None, health_token: str | None = None
+) -> Starlette:
+    async def healthz(request: Request) -> JSONResponse:
         report = await health.check()
         code = 200 if report.status is HealthStatus.READY else 503
-        return JSONResponse(
-            report.to_json(), status_code=code, headers={"Cache-Control": "no-store"}
-        )
+        body = report.to_json() if may_see_details(request, health_token) else report.public()
+        return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
     async def index(_: Request) -> PlainTextResponse:
         return PlainTextResponse(
@@ -40,4 +64,24 @@ def create_app(*, health: HealthMonitor, chat: ChatEndpoint | None = None) -> St
             # the Musterstadt demo website with the widget on it
             Mount("/", StaticFiles(directory=STATIC / "demo", html=True), name="demo"),
         ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+def server_config(
+    app: ASGIApp, *, host: str, port: int, forwarded_allow_ips: tuple[str, ...] = ()
+) -> uvicorn.Config:
+    """uvicorn's settings for the gateway: no `server` banner, and proxy headers believed
+    only from `forwarded_allow_ips` (none by default: a forged X-Forwarded-For is ignored)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",  # uvicorn's non-deprecated websockets protocol
+        ws_max_size=1 << 20,  # transport cap; the chat refuses frames over its own limit
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=list(forwarded_allow_ips) or None,
+    )

@@ -74,6 +74,8 @@ def embedded_redis_spec(settings: Settings, password: str) -> ProcessSpec:
             "protected-mode yes",
             f"requirepass {json.dumps(password)}",
             f"dir {json.dumps(str(data_dir))}",
+            f"maxmemory {settings.redis_maxmemory_mb}mb",
+            "maxmemory-policy noeviction",  # never drop accepted data; see docs/configuration.md
             "appendonly yes",
             "appendfsync everysec",
             'save ""',
@@ -90,8 +92,9 @@ def embedded_redis_spec(settings: Settings, password: str) -> ProcessSpec:
     )
 
 
-def write_endpoints(settings: Settings, target: RedisTarget) -> Path:
-    """Rasa's endpoints.yml (JSON is YAML): Redis tracker and lock store, action server."""
+def write_endpoints(settings: Settings, target: RedisTarget, *, token: str) -> Path:
+    """Rasa's endpoints.yml (JSON is YAML): Redis tracker and lock store, action server
+    (called with the shared `token`, which it requires)."""
     redis = {
         "type": "redis",
         "url": target.host,
@@ -103,13 +106,23 @@ def write_endpoints(settings: Settings, target: RedisTarget) -> Path:
         "key_prefix": TRACKER_KEY_PREFIX,
     }
     endpoints = {
-        "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
+        "action_endpoint": {"url": f"{settings.actions_url}/webhook", "token": token},
         "tracker_store": {**redis, "record_exp": settings.retention_seconds},
         "lock_store": redis,
     }
     return write_private(
         settings.var_dir / "rasa" / "endpoints.yml", json.dumps(endpoints, indent=2) + "\n"
     )
+
+
+def credentials_file(settings: Settings) -> Path:
+    """The Rasa input channels: intents/credentials.yml, plus Rasa's token-less REST channel
+    (in a generated copy) only where `rasa_rest_channel` asks for it (the chat benchmark)."""
+    source = (settings.intents_dir / "credentials.yml").resolve()
+    if not settings.rasa_rest_channel:
+        return source
+    text = source.read_text(encoding="utf-8") + "\nrest:\n"
+    return write_private(settings.var_dir / "rasa" / "credentials.yml", text).resolve()
 
 
 def rasa_server_spec(
@@ -130,7 +143,7 @@ def rasa_server_spec(
         "--endpoints",
         str(endpoints.resolve()),
         "--credentials",
-        "credentials.yml",
+        str(credentials_file(settings)),
     )
     return ProcessSpec(
         name="rasa",
@@ -141,12 +154,15 @@ def rasa_server_spec(
     )
 
 
-def action_server_spec(settings: Settings, target: RedisTarget | None = None) -> ProcessSpec:
-    """The action server; with ``target`` it stores bookings, tickets and callbacks there."""
+def action_server_spec(
+    settings: Settings, secrets: Secrets, target: RedisTarget | None = None
+) -> ProcessSpec:
+    """The action server (intents/action_server.py: only calls with the shared token); with
+    ``target`` it stores bookings, tickets and callbacks there."""
     argv = (
         str(rasa_python(settings)),
         "-m",
-        "rasa_sdk",
+        "intents.action_server",
         "--actions",
         "intents.actions",
         "--port",
@@ -160,6 +176,7 @@ def action_server_spec(settings: Settings, target: RedisTarget | None = None) ->
             **rasa_environment(settings),
             "SANIC_HOST": "127.0.0.1",
             env.RETENTION_SECONDS: str(settings.retention_seconds),
+            env.RASA_TOKEN: secrets.rasa_token,
             **({env.ACTIONS_REDIS_URL: target.url} if target else {}),
         },
         log_path=settings.var_dir / "log" / "actions.log",

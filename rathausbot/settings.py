@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     # --- HTTP server ---
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: Port = Field(8080, description="Port of the HTTP server (chat, health, console).")
+    forwarded_allow_ips: tuple[str, ...] = Field(
+        (),
+        description="Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed, so per-address limits see the real client; empty: "
+        "the headers are ignored.",
+    )
+    health_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that shows the details of `/healthz` (which part fails) to "
+        "callers other than loopback; unset: details for loopback only.",
+    )
 
     # --- files ---
     var_dir: Path = Field(
@@ -66,12 +77,32 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = Field(
         None, description="Password of the embedded Redis; generated into var/secrets when unset."
     )
+    redis_maxmemory_mb: int = Field(
+        512,
+        ge=16,
+        le=1 << 20,
+        description="Memory limit of the embedded Redis (MiB; it never evicts data, writes "
+        "beyond it fail). For an external Redis that reports no `maxmemory`, the size the soft "
+        "limit is taken of.",
+    )
+    redis_soft_limit_percent: int = Field(
+        80,
+        ge=1,
+        le=99,
+        description="Share of Redis memory above which new chat sessions are refused, so that "
+        "running conversations keep room to write.",
+    )
 
     # --- Rasa ---
     rasa_port: Port = Field(5005, description="Loopback port of the Rasa server.")
     actions_port: Port = Field(5055, description="Loopback port of the Rasa action server.")
     rasa_token: SecretStr | None = Field(
         None, description="Rasa HTTP API token; generated into var/secrets when unset."
+    )
+    rasa_rest_channel: bool = Field(
+        False,
+        description="Also open Rasa's plain REST channel (`/webhooks/rest/webhook`, no token); "
+        "for the chat benchmark only.",
     )
     rasa_timeout_s: float = Field(
         10.0, gt=0, le=120, description="Longest wait for Rasa to answer one turn."
@@ -185,6 +216,21 @@ class Settings(BaseSettings):
     )
     webchat_session_idle_minutes: int = Field(
         30, ge=1, le=43_200, description="Minutes without use after which a chat token expires."
+    )
+    webchat_new_sessions_per_minute: float = Field(
+        6.0,
+        gt=0,
+        le=100_000,
+        description="New chat sessions per minute and client address, on average.",
+    )
+    webchat_new_session_burst: int = Field(
+        10, ge=1, le=100_000, description="New chat sessions a client address may start at once."
+    )
+    webchat_unanswered_session_minutes: int = Field(
+        10,
+        ge=1,
+        le=1440,
+        description="Minutes after which a chat session whose citizen never wrote is deleted.",
     )
     webchat_allowed_origins: tuple[str, ...] = Field(
         (),
@@ -304,7 +350,7 @@ class Settings(BaseSettings):
         StaffHours.parse(value)  # raises ValueError naming the bad part
         return value
 
-    @field_validator("sip_trusted_sources", "rtp_trusted_sources")
+    @field_validator("sip_trusted_sources", "rtp_trusted_sources", "forwarded_allow_ips")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:

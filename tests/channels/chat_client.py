@@ -99,6 +99,13 @@ def bot_texts(messages: list[ServerMessage]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def chat(url: str, *, origin: str | None = None) -> AsyncIterator[ChatClient]:
-    async with connect(url, origin=Origin(origin) if origin else None, max_size=None) as ws:
+async def chat(
+    url: str, *, origin: str | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[ChatClient]:
+    async with connect(
+        url,
+        origin=Origin(origin) if origin else None,
+        additional_headers=headers,
+        max_size=None,
+    ) as ws:
         yield ChatClient(ws)

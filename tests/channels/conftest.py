@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from redis.asyncio import Redis
 
+from channels.admission import AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore, token_key
@@ -22,7 +23,7 @@ from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Button, Channel, EngineAnswer, Handoff, Link
 from dialogue.store import ConversationStore
 from rathausbot.health import HealthMonitor
-from rathausbot.http import create_app
+from rathausbot.http import create_app, server_config
 from tests.fakes import FakeEngine
 from tests.redis_server import free_port
 
@@ -49,6 +50,7 @@ class ChatServer:
     store: ConversationStore
     engine: FakeEngine
     redis: Redis
+    admission: SessionAdmission
 
     async def endpoint_session(self, token: str | None) -> str:
         """The session id behind a token (read from Redis, as any gateway would)."""
@@ -63,10 +65,17 @@ ServeChat = Callable[..., AbstractAsyncContextManager[ChatServer]]
 
 @pytest.fixture
 def serve_chat(redis: Redis) -> ServeChat:
-    """`async with serve_chat(rate_burst=3, ...) as server:` (ChatLimits options)."""
+    """`async with serve_chat(rate_burst=3, ...) as server:` (ChatLimits options; the
+    admission limits and proxy addresses as the gateway takes them)."""
 
     @contextlib.asynccontextmanager
-    async def serve(max_message_chars: int = 2000, **limits: object) -> AsyncIterator[ChatServer]:
+    async def serve(
+        max_message_chars: int = 2000,
+        admission: AdmissionLimits | None = None,
+        forwarded_allow_ips: tuple[str, ...] = (),
+        health_token: str | None = None,
+        **limits: object,
+    ) -> AsyncIterator[ChatServer]:
         engine = FakeEngine(scripted)
         async with (
             ConversationStore(redis, retention_s=3600) as store,
@@ -75,12 +84,16 @@ def serve_chat(redis: Redis) -> ServeChat:
         ):
             core = DialogueCore(engine, store, max_message_chars=max_message_chars)
             chat_limits = ChatLimits(**limits)  # type: ignore[arg-type]
+            session_admission = SessionAdmission(
+                redis, limits=admission or AdmissionLimits(session_burst=1000)
+            )
             endpoint = ChatEndpoint(
                 core=core,
                 store=store,
                 tokens=TokenStore(redis, idle_s=chat_limits.session_idle_s),
                 fanout=fanout,
                 limits=chat_limits,
+                admission=session_admission,
             )
             health = HealthMonitor(
                 redis=redis,
@@ -91,14 +104,11 @@ def serve_chat(redis: Redis) -> ServeChat:
                 start_timeout_s=1,
             )
             port = free_port()
-            config = uvicorn.Config(
-                create_app(health=health, chat=endpoint),
+            config = server_config(
+                create_app(health=health, chat=endpoint, health_token=health_token),
                 host="127.0.0.1",
                 port=port,
-                ws="websockets-sansio",
-                ws_max_size=1 << 20,
-                log_config=None,
-                lifespan="off",
+                forwarded_allow_ips=forwarded_allow_ips,
             )
             server = uvicorn.Server(config)
             task = asyncio.create_task(server.serve())
@@ -113,6 +123,7 @@ def serve_chat(redis: Redis) -> ServeChat:
                     store,
                     engine,
                     redis,
+                    session_admission,
                 )
             finally:
                 server.should_exit = True

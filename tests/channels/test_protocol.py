@@ -8,6 +8,8 @@ import pytest
 
 from channels.protocol import (
     ERROR_TEXT,
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
     Ack,
     AskHuman,
     BotLine,
@@ -173,3 +175,58 @@ def test_every_error_code_has_german_text_for_the_widget() -> None:
 def test_bad_server_frames_are_refused(frame: str) -> None:
     with pytest.raises(ProtocolError):
         parse_server(frame)
+
+
+def _nested(depth: int) -> str:
+    return '{"type": "ping", "x": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+def test_nesting_is_accepted_up_to_its_limit_and_refused_beyond() -> None:
+    assert MAX_DEPTH == 8
+    assert parse_client(_nested(MAX_DEPTH)) == Ping()
+    with pytest.raises(ProtocolError) as refused:
+        parse_client(_nested(MAX_DEPTH + 1))
+    assert refused.value.code is ErrorCode.FRAME_TOO_COMPLEX
+    assert refused.value.code.closes
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = "[" * 100 + '"{'
+    assert parse_client(json.dumps({"type": "text", "id": "a", "text": text})) == SendText(
+        "a", text
+    )
+
+
+@pytest.mark.parametrize("frame", ["[" * 5000, "[" * 5000 + "]" * 5000])
+def test_a_deeply_nested_frame_is_refused_without_recursion(frame: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_client(frame, max_bytes=1 << 20)
+    assert refused.value.code is ErrorCode.FRAME_TOO_COMPLEX
+
+
+def test_integers_are_accepted_up_to_their_digit_limit_and_refused_beyond() -> None:
+    assert MAX_INT_DIGITS == 20
+    ok = '{"type": "hello", "v": 1, "n": ' + "9" * MAX_INT_DIGITS + "}"
+    assert parse_client(ok) == Hello()
+    for digits in ("9" * (MAX_INT_DIGITS + 1), "-" + "9" * (MAX_INT_DIGITS + 1), "7" * 5000):
+        with pytest.raises(ProtocolError) as refused:
+            parse_client('{"type": "hello", "v": 1, "n": ' + digits + "}")
+        assert refused.value.code is ErrorCode.FRAME_TOO_COMPLEX
+
+
+def test_only_hostile_or_refused_connections_close() -> None:
+    closing = {code for code in ErrorCode if code.closes}
+    assert closing == {
+        ErrorCode.ORIGIN_FORBIDDEN,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+        ErrorCode.FRAME_TOO_COMPLEX,
+        ErrorCode.TOO_MANY_SESSIONS,
+        ErrorCode.BUSY,
+    }
+    assert {code.value for code in closing} == {
+        "origin_forbidden",
+        "too_many_connections",
+        "frame_too_complex",
+        "too_many_sessions",
+        "busy",
+    }

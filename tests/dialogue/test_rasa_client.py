@@ -61,10 +61,11 @@ async def test_client_posts_to_the_channel_webhook_and_reads_nlu() -> None:
             },
         )
 
-    client = RasaClient("http://rasa", transport=httpx.MockTransport(handler))
+    client = RasaClient("http://rasa", token="sh4red-t0ken", transport=httpx.MockTransport(handler))
     answer = await client.send("s1", Channel.VOICE, "hallo")
     await client.aclose()
     assert seen[0].url.path == "/webhooks/voice/webhook"
+    assert seen[0].headers["authorization"] == "Bearer sh4red-t0ken"  # the channels need it
     assert json.loads(seen[0].content) == {"sender": "s1", "message": "hallo"}
     assert answer.replies == (BotReply(text="Hallo"),)
     assert answer.understanding == Understanding("greet", 0.98)
@@ -80,7 +81,9 @@ async def test_client_posts_to_the_channel_webhook_and_reads_nlu() -> None:
     ],
 )
 async def test_bad_answers_make_the_engine_unavailable(response: httpx.Response) -> None:
-    client = RasaClient("http://rasa", transport=httpx.MockTransport(lambda _: response))
+    client = RasaClient(
+        "http://rasa", token="sh4red-t0ken", transport=httpx.MockTransport(lambda _: response)
+    )
     with pytest.raises(EngineUnavailable):
         await client.send("s1", Channel.WEBCHAT, "hallo")
     await client.aclose()
@@ -94,7 +97,9 @@ async def test_connection_errors_and_timeouts_make_the_engine_unavailable() -> N
         raise httpx.ReadTimeout("slow", request=request)
 
     for handler in (refuse, slow):
-        client = RasaClient("http://rasa", transport=httpx.MockTransport(handler))
+        client = RasaClient(
+            "http://rasa", token="sh4red-t0ken", transport=httpx.MockTransport(handler)
+        )
         with pytest.raises(EngineUnavailable):
             await client.send("s1", Channel.WEBCHAT, "hallo")
         await client.aclose()

@@ -55,6 +55,8 @@ def isolated_settings(var_dir: Path) -> tuple[Settings, dict[str, str]]:
         # the chat load test opens 200 sessions from one address at once, and Rasa on a
         # busy 2-core machine then answers in seconds, not milliseconds
         "webchat_max_connections_per_ip": 1000,
+        "webchat_new_session_burst": 100_000,  # the same for new sessions
+        "webchat_new_sessions_per_minute": 100_000,
         "rasa_timeout_s": 60.0,
     }
     env = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rathausbot.secrets import resolve_secrets
 from rathausbot.services import rasa_environment
 from rathausbot.training import model_path
 from tests.e2e.conftest import REPO, Gateway
@@ -72,9 +73,57 @@ def test_channel_webhooks_refuse_bad_requests_and_keep_serving(
     gateway: Gateway, channel: str, body: bytes
 ) -> None:
     url = f"{gateway.settings.rasa_url}/webhooks/{channel}/webhook"
-    refused = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+    auth = {"Authorization": f"Bearer {shared_token(gateway)}"}
+    refused = httpx.post(url, content=body, headers={"Content-Type": "application/json", **auth})
     assert refused.status_code == 400
     assert "error" in refused.json()
-    answered = httpx.post(url, json={"sender": f"ok-{channel}", "message": "Hallo"})
+    answered = httpx.post(url, json={"sender": f"ok-{channel}", "message": "Hallo"}, headers=auth)
     assert answered.status_code == 200
     assert answered.json()["nlu"]["intent"] == "greet"
+
+
+def shared_token(gateway: Gateway) -> str:
+    return resolve_secrets(gateway.settings).rasa_token
+
+
+@pytest.mark.parametrize("channel", ["webchat", "voice"])
+def test_channel_webhooks_refuse_calls_without_the_shared_token(
+    gateway: Gateway, channel: str
+) -> None:
+    url = f"{gateway.settings.rasa_url}/webhooks/{channel}/webhook"
+    token = shared_token(gateway)
+    body = {"sender": f"intruder-{channel}", "message": "Hallo"}
+    for headers, params in [
+        ({}, {}),
+        ({"Authorization": "Bearer wrong-token-wrong-token"}, {}),
+        ({"Authorization": token}, {}),  # without the scheme
+        ({}, {"token": token}),  # only the header counts
+    ]:
+        refused = httpx.post(url, json=body, headers=headers, params=params)
+        assert refused.status_code == 401, (headers, params)
+        assert refused.json() == {"error": "unauthorised"}
+    answered = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 200
+
+
+def test_the_rest_channel_is_off(gateway: Gateway) -> None:
+    url = f"{gateway.settings.rasa_url}/webhooks/rest/webhook"
+    response = httpx.post(url, json={"sender": "s", "message": "Hallo"})
+    assert response.status_code == 404
+
+
+def test_the_action_server_takes_calls_only_with_the_shared_token(gateway: Gateway) -> None:
+    base = gateway.settings.actions_url
+    token = shared_token(gateway)
+    assert httpx.get(f"{base}/health").status_code == 200  # the gateway's probe
+    call = {"next_action": "action_town_info", "sender_id": "x", "tracker": {}, "domain": {}}
+    for params in ({}, {"token": "wrong-token-wrong-token"}):
+        assert httpx.get(f"{base}/actions", params=params).status_code == 401
+        assert httpx.post(f"{base}/webhook", json=call, params=params).status_code == 401
+    listed = httpx.get(f"{base}/actions", params={"token": token})
+    assert listed.status_code == 200 and len(listed.json()) > 3
+    preflight = httpx.options(
+        f"{base}/webhook",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers  # no CORS for any site

@@ -6,9 +6,13 @@ disclosure, quick replies, emergency numbers, handoff. Not on exact wording."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,12 +25,12 @@ SCRIPT = REPO / "tests" / "e2e" / "browser" / "widget.mjs"
 XSS_TEXT = "<img src=x onerror=alert(1)>"
 
 
-def run_scenario(gateway: Gateway, scenario: str) -> dict[str, Any]:
+def run_scenario(gateway: Gateway, scenario: str, *extra: str) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is missing: run `make test` (it installs the browser test tools)"
     assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `make test` (npm ci)"
     result = subprocess.run(
-        [node, str(SCRIPT), scenario, gateway.url],
+        [node, str(SCRIPT), scenario, gateway.url, *extra],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -125,3 +129,63 @@ def test_ending_the_conversation_forgets_it(gateway: Gateway) -> None:
     assert texts(seen["afterEnd"], "user") == []
     after = seen["afterReload"]
     assert len(after) == 1 and after[0]["kind"] == "bot" and "automatisiert" in after[0]["text"]
+
+
+def test_the_demo_page_works_under_its_strict_csp(gateway: Gateway) -> None:
+    seen = run_scenario(gateway, "demoCsp")
+    headers = seen["headers"]
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "server" not in headers
+    assert seen["violations"] == []
+    assert len(texts(seen["log"], "bot")) >= 2  # the greeting and an answer
+
+
+@contextlib.contextmanager
+def other_site(gateway: Gateway) -> Iterator[str]:
+    """A town's own website on another origin (a loopback port of its own), with a strict
+    CSP that allows only the gateway, and the one-line widget snippet on its page."""
+    ws = gateway.url.replace("http://", "ws://", 1)
+    csp = f"default-src 'none'; script-src {gateway.url}; style-src {gateway.url}; connect-src {ws}"
+    page = (
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Gemeinde</title>'
+        f'</head><body><h1>Andere Website</h1><script src="{gateway.url}/widget/widget.js" '
+        'data-town="Musterstadt" defer></script></body></html>'
+    ).encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Security-Policy", csp)
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_widget_embeds_on_a_page_of_another_origin(gateway: Gateway) -> None:
+    with other_site(gateway) as site:
+        seen = run_scenario(gateway, "embedded", site + "/gemeinde.html")
+    assert seen["origin"] == site and site != gateway.url
+    headers = seen["scriptHeaders"]
+    assert headers["cross-origin-resource-policy"] == "cross-origin"
+    assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert seen["violations"] == []
+    assert texts(seen["log"], "user") == ["Wann hat das Bürgerbüro geöffnet?"]
+    assert len(texts(seen["log"], "bot")) >= 2

@@ -8,6 +8,7 @@ import io
 import pytest
 from redis.asyncio import Redis
 
+from rathausbot.cells import csv_cell
 from rathausbot.export import (
     ExportError,
     ExportFormat,
@@ -77,3 +78,43 @@ async def test_ics_is_for_bookings_only(redis: Redis) -> None:
     with pytest.raises(ExportError, match="bookings only"):
         render(RecordKind.CALLBACK, ExportFormat.ICS, [])
     assert await load_records(redis, RecordKind.CALLBACK) == []
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+async def test_citizen_text_never_becomes_a_spreadsheet_formula(redis: Redis, start: str) -> None:
+    ticket = {"reference": "S-FORMEL", "status": "new", "damage_type": "sonstiges",
+              "location": start + 'HYPERLINK("https://evil.example","Klick")',
+              "description": start + "cmd|' /C calc'!A0", "channel": "webchat",
+              "created_at": "1795000000"}  # fmt: skip
+    await store(redis, RecordKind.TICKET, ticket, 1)
+    text = to_csv(RecordKind.TICKET, await load_records(redis, RecordKind.TICKET))
+    row = next(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["location"] == "'" + ticket["location"]
+    assert row["description"] == "'" + ticket["description"]
+    assert row["damage_type"] == "sonstiges"  # harmless cells stay as they are
+
+
+def test_only_formula_starts_are_neutralised() -> None:
+    assert csv_cell("name", "Erika = Mustermann") == "Erika = Mustermann"
+    assert csv_cell("name", " =1+1") == " =1+1"  # a leading space is not a formula start
+    assert csv_cell("phone", "+491712345678") == "'+491712345678"
+    assert csv_cell("name", "") == ""
+
+
+def test_times_are_exported_in_berlin_local_time() -> None:
+    assert (
+        csv_cell("created_at", "1795000000.5") == "2026-11-18 12:06:40"
+    )  # 11:06:40 UTC, CET +01:00
+    assert csv_cell("created_at", "1782000000") == "2026-06-21 02:00:00"  # 00:00 UTC, CEST +02:00
+    assert csv_cell("cancelled_at", "0") == "1970-01-01 01:00:00"
+    assert csv_cell("created_at", "") == ""
+    assert csv_cell("created_at", "=1+1") == "'=1+1"  # not a time: kept, made safe
+    assert csv_cell("created_at", "nan") == "nan"
+
+
+async def test_the_booking_csv_has_local_times(redis: Redis) -> None:
+    await store(redis, RecordKind.BOOKING, BOOKING, 1)
+    text = to_csv(RecordKind.BOOKING, await load_records(redis, RecordKind.BOOKING))
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["created_at"] == "2026-11-18 12:06:40"
+    assert row["starts_at"] == BOOKING["starts_at"]

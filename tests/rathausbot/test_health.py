@@ -72,3 +72,44 @@ async def test_a_start_that_takes_too_long_is_degraded(redis: Redis) -> None:
     now[0] = 101.0
     assert (await monitor.check()).status.value == "degraded"
     await http.aclose()
+
+
+async def test_others_see_the_status_and_only_loopback_or_the_token_the_details(
+    redis: Redis,
+) -> None:
+    services = Services()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
+    monitor = make_monitor(redis, http, [0.0])
+    app = create_app(health=monitor, health_token="h3alth")
+    details = {"status": "starting", "redis": True, "rasa": False, "actions": False}
+
+    async def get(client: tuple[str, int], headers: dict[str, str]) -> httpx.Response:
+        transport = httpx.ASGITransport(app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            return await c.get("/healthz", headers=headers)
+
+    outside = ("192.0.2.7", 40000)
+    loopback = ("127.0.0.1", 40000)
+    cases = [
+        (outside, {}, {"status": "starting"}),
+        (outside, {"Authorization": "Bearer wrong"}, {"status": "starting"}),
+        (outside, {"Authorization": "Bearer h3alth"}, details),
+        (loopback, {}, details),
+        (("::1", 40000), {}, details),
+        (loopback, {"X-Forwarded-For": "192.0.2.7"}, {"status": "starting"}),  # via a proxy
+        (loopback, {"Forwarded": "for=192.0.2.7"}, {"status": "starting"}),
+        (("not-an-address", 1), {}, {"status": "starting"}),
+    ]
+    for client, headers, body in cases:
+        response = await get(client, headers)
+        assert response.status_code == 503
+        assert response.json() == body, (client, headers)
+    services.rasa = services.actions = True
+    response = await get(outside, {})
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+    monitor.drain()
+    response = await get(outside, {})
+    assert (response.status_code, response.json()) == (503, {"status": "draining"})
+    response = await get(loopback, {})
+    assert response.json() == {"status": "draining", "redis": True, "rasa": True, "actions": True}
+    await http.aclose()

@@ -1,11 +1,11 @@
 // Drives Debian's chromium with playwright-core through one scenario against a running
 // gateway and prints what it observed as JSON on the last line of stdout; the pytest side
-// (tests/e2e/test_webchat_browser.py) asserts. Usage: node widget.mjs SCENARIO BASE_URL
+// (tests/e2e/test_webchat_browser.py) asserts. Usage: node widget.mjs SCENARIO BASE_URL [SITE_URL]
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
-const [scenario, base] = process.argv.slice(2);
+const [scenario, base, site] = process.argv.slice(2); // site: another origin's page (embedded)
 const WAIT = { timeout: 60000 }; // a safety net for a busy machine, not a speed target
 
 const browser = await chromium.launch({
@@ -224,11 +224,43 @@ const scenarios = {
     await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
     return { stored, afterEnd, afterReload: await logTexts(page) };
   },
+
+  // The demo page under the gateway's own CSP: the widget loads, connects and answers, and
+  // the browser reports no CSP violation.
+  async demoCsp(page) {
+    const violations = watchCsp(page);
+    const response = await page.goto(base + "/");
+    await openChat(page);
+    await say(page, "Wann hat das Bürgerbüro geöffnet?");
+    return { headers: response.headers(), violations, log: await logTexts(page) };
+  },
+
+  // The one-line snippet on another site's page (another origin, served by the test with a
+  // strict CSP of its own that allows just the gateway): the widget loads, connects, answers.
+  async embedded(page) {
+    const violations = watchCsp(page);
+    const script = page.waitForResponse(new URL("/widget/widget.js", base).href);
+    await page.goto(site);
+    const scriptHeaders = (await script).headers();
+    await openChat(page);
+    await say(page, "Wann hat das Bürgerbüro geöffnet?");
+    return { origin: await page.evaluate(() => location.origin), scriptHeaders, violations, log: await logTexts(page) };
+  },
 };
+
+function watchCsp(page) {
+  const violations = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  return violations;
+}
 
 let result;
 try {
-  const context = await browser.newContext({ locale: "de-DE" });
+  // axe-core is injected by the test as an inline script, which the demo page's CSP
+  // rightly blocks; only that scenario bypasses the CSP.
+  const context = await browser.newContext({ locale: "de-DE", bypassCSP: scenario === "axe" });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
