@@ -1,0 +1,1 @@
+"""The staff console: accounts, inbox, case view and audit log (served at /console/)."""
