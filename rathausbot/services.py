@@ -176,6 +176,7 @@ def action_server_spec(
             **rasa_environment(settings),
             "SANIC_HOST": "127.0.0.1",
             env.RETENTION_SECONDS: str(settings.retention_seconds),
+            env.CALLBACK_ALLOWED_PREFIXES: ",".join(settings.callback_allowed_prefixes),
             env.RASA_TOKEN: secrets.rasa_token,
             **({env.ACTIONS_REDIS_URL: target.url} if target else {}),
         },

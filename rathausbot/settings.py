@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from contract.phone import CallbackPolicy
 from telephony.staff_hours import StaffHours
 
 CONFIG_FILE_ENV = "RATHAUSBOT_CONFIG"
@@ -245,6 +246,12 @@ class Settings(BaseSettings):
         description="Address SIP and RTP bind to; a deployment sets the address its PBX reaches.",
     )
     sip_port: Port = Field(5060, description="SIP port (UDP and TCP).")
+    sip_transports: tuple[Literal["udp", "tcp"], ...] = Field(
+        ("udp", "tcp"),
+        min_length=1,
+        description="SIP transports to listen on; `[\"tcp\"]` alone where UDP's forgeable "
+        "source addresses are a risk (docs/telephony.md).",
+    )
     sip_public_host: str | None = Field(
         None,
         description="Address written into SIP Contact/Via and SDP when it differs from "
@@ -335,6 +342,13 @@ class Settings(BaseSettings):
         "address is private (`private`), always (`always`) or never (`off`).",
     )
 
+    callback_allowed_prefixes: tuple[str, ...] = Field(
+        (),
+        description="E.164 prefixes (e.g. `+43`) that callbacks may go to besides German "
+        "landline and mobile numbers; premium-rate, service and foreign numbers are refused "
+        "unless a prefix names them. JSON list in the environment.",
+    )
+
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")
@@ -365,6 +379,12 @@ class Settings(BaseSettings):
     def _sip_uri(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sip:", "sips:")):
             raise ValueError("must be a sip: URI")
+        return value
+
+    @field_validator("callback_allowed_prefixes")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        CallbackPolicy(value)  # raises ValueError naming the bad prefix
         return value
 
     @field_validator("log_level")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from contract.phone import CallbackPolicy
 from contract.town import load_town
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
@@ -69,6 +70,7 @@ def sip_config(settings: Settings) -> SipConfig:
     return SipConfig(
         host=settings.sip_host,
         port=settings.sip_port,
+        transports=tuple(dict.fromkeys(settings.sip_transports)),
         public_host=settings.sip_public_host,
         allowed_users=frozenset(settings.sip_allowed_users) or None,
         trusted_sources=settings.sip_trusted_sources,
@@ -103,7 +105,10 @@ def sip_agent(
     hours = StaffHours.parse(settings.staff_hours, state=state)
     policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
-    options = SessionOptions(recording_enabled=settings.recording_enabled)
+    options = SessionOptions(
+        recording_enabled=settings.recording_enabled,
+        callback_policy=CallbackPolicy(settings.callback_allowed_prefixes),
+    )
     recorder = (
         recorder_factory(settings.var_dir / "recordings") if settings.recording_enabled else None
     )

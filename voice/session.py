@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from contract.german import spell_digits
+from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, Handoff, UserTurn
 from dialogue.tasks import cancel_and_wait
@@ -47,7 +47,6 @@ CALLBACK_TYPE_NUMBER_TEXT = (
     "danach die Raute-Taste."
 )
 CALLBACK_DECLINED_TEXT = "In Ordnung. Kann ich Ihnen sonst noch helfen?"
-_PHONE_NUMBER = re.compile(r"\+?\d{3,20}")
 FIXED_PROMPTS = (REPROMPT_TEXT, SILENCE_GOODBYE_TEXT, CONSENT_TEXT)  # cached at start-up
 
 
@@ -126,6 +125,7 @@ class SessionOptions:
     recording_enabled: bool = False
     max_dtmf_digits: int = 20
     dtmf_timeout_s: float = 2.0
+    callback_policy: CallbackPolicy = CallbackPolicy()  # whom callbacks may go to
 
     def __post_init__(self) -> None:
         if not 2 <= self.reprompt_after_s <= 60 or not 0 <= self.max_reprompts <= 5:
@@ -349,9 +349,12 @@ class VoiceSession:
 
     async def _offer_callback(self, intro: str) -> list[str]:
         """Offers a callback to the caller's own number (DTMF 1 or "ja") or a typed one (#),
-        then lets the dialogue's callback form take it from there."""
+        then lets the dialogue's callback form take it from there. Only numbers the callback
+        policy allows are taken: a forged caller number is not offered, and a premium-rate or
+        foreign one typed in is refused."""
         caller = self._call.caller_id
-        own = caller if caller and _PHONE_NUMBER.fullmatch(caller) else None
+        policy = self._opts.callback_policy
+        own = caller if caller and policy.allows(caller) else None
         offer = (
             CALLBACK_OWN_NUMBER_TEXT.format(number=spell_digits(own))
             if own
@@ -369,7 +372,10 @@ class VoiceSession:
                 if own and (answer == "1" or (consent is Consent.GRANTED and not answer.isdigit())):
                     number = own
                 elif answer.isdigit() and len(answer) >= 3:
-                    number = answer
+                    if policy.allows(answer):
+                        number = answer
+                    else:
+                        intro = NUMBER_NOT_ALLOWED_TEXT
                 elif consent is Consent.DENIED and not answer.isdigit():
                     break
                 if number:

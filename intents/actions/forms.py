@@ -6,6 +6,7 @@ are offered, and the booking itself takes the slot atomically.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, time
 from typing import Any
@@ -15,6 +16,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from contract import env
+from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
 from contract.records import (
     Booking,
     BookingStatus,
@@ -187,10 +190,15 @@ class ValidateBookingForm(RecordsMixin, TownMixin, FormValidationAction):
 
 def _phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
     phone = parse_phone(str(value))
-    if phone is None:
+    if phone is None or to_e164(phone) is None:
         dispatcher.utter_message(
             text="Das ist keine gültige Telefonnummer. Bitte nennen Sie die Nummer mit Vorwahl."
         )
+        return {"phone_number": None}
+    policy = CallbackPolicy.parse(os.environ.get(env.CALLBACK_ALLOWED_PREFIXES))
+    if not policy.allows(phone):
+        dispatcher.utter_message(text=NUMBER_NOT_ALLOWED_TEXT)
+        return {"phone_number": None}
     return {"phone_number": phone}
 
 

@@ -188,7 +188,16 @@ class InboundPolicy:
 
     @property
     def tracked_sources(self) -> int:
-        return len(self._port_limiter) + len(self._failures)
+        """Entries in the per-source tables (each is bounded)."""
+        return sum(self.table_sizes().values())
+
+    def table_sizes(self) -> dict[str, int]:
+        return {
+            "rate": len(self._port_limiter) + len(self._host_limiter),
+            "failures": len(self._failures),
+            "calls": len(self._calls_by_source),
+            "nonces": len(self._burnt),
+        }
 
     # --- calls ---------------------------------------------------------------------------
 

@@ -274,6 +274,15 @@ async def test_a_callback_request_is_stored(rt: Runtime) -> None:
     assert record["phone"] == "0301234567" and record["window"] == "nachmittags"
 
 
+async def test_a_callback_to_a_premium_or_foreign_number_is_refused(rt: Runtime) -> None:
+    talk = Talk(rt)
+    assert "Telefonnummer" in await talk.say("Rufen Sie mich bitte zurück")
+    assert "nicht zurückrufen" in await talk.say("0900 1234567")
+    assert "nicht zurückrufen" in await talk.say("+44 20 7946 0958")
+    assert "gültige" in await talk.say("123456")  # no area code
+    assert "vormittags" in await talk.say("0151 23456789")
+
+
 async def test_the_greeting_and_bot_challenge_disclose_the_machine(rt: Runtime) -> None:
     talk = Talk(rt, Channel.VOICE)
     assert "Computer" in await talk.greet()

@@ -81,8 +81,11 @@ def test_limits_reach_the_user_agent() -> None:
             sip_auth_max_failures=3,
             sip_auth_lockout_minutes=2,
             sip_tcp_max_connections_per_host=7,
+            sip_transports=("tcp",),
         )
     )
+    assert config.transports == ("tcp",)
+    assert sip_config(settings()).transports == ("udp", "tcp")
     assert config.max_calls_per_source == 2 and config.max_auth_failures == 3
     assert config.auth_lockout_s == 120.0 and config.max_connections_per_host == 7
 

@@ -348,7 +348,7 @@ def test_the_failure_table_is_bounded_and_keeps_lockouts() -> None:
         challenge = relaxed.decide(invite(), peer, T0)
         if isinstance(challenge, Challenge):
             relaxed.decide(invite(auth=answer(challenge, password="x")), peer, T0)
-    assert relaxed.tracked_sources <= 3
+    assert relaxed.table_sizes()["failures"] == 3
     assert relaxed.decide(invite(), relaxed_locked, T0) == Reject(403)  # still locked out
 
 
@@ -378,3 +378,134 @@ def test_bad_networks_are_named() -> None:
         "10.1.2.0/24",
         "192.0.2.7/32",
     ]
+
+
+def test_defaults_by_value() -> None:
+    config = PolicyConfig()
+    assert (config.max_calls, config.max_calls_per_source, config.max_auth_failures) == (20, 4, 5)
+    assert (config.failure_window_s, config.lockout_s) == (600.0, 900.0)
+    assert (config.rate_per_source, config.rate_burst, config.host_rate_factor) == (50.0, 100, 4)
+    assert config.max_sources == 4096 and config.realm == "rathausbot"
+    assert config.trusted == () and config.allowed_users is None and dict(config.auth_users) == {}
+    assert Challenge("h").stale is False and Reject(403).headers == ()
+    assert Accept(trusted=True).user is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_calls": 0},
+        {"max_calls_per_source": 1},
+        {"max_auth_failures": 1},
+        {"rate_burst": 1, "host_rate_factor": 1},
+        {"max_sources": 1},
+    ],
+)
+def test_config_accepts_the_smallest_sensible_values(options: dict[str, object]) -> None:
+    PolicyConfig(**options)  # type: ignore[arg-type]
+
+
+def test_networks_may_have_host_bits_set() -> None:
+    assert [str(n) for n in parse_networks(("10.1.2.3/24",))] == ["10.1.2.0/24"]
+
+
+def test_the_same_secret_answers_across_instances() -> None:
+    """Gateways (or a restart) sharing a secret accept each other's nonces."""
+    first, second = policy(users=True), policy(users=True)
+    challenge = first.decide(invite(), STRANGER, T0)
+    assert isinstance(challenge, Challenge)
+    assert second.decide(invite(auth=answer(challenge)), STRANGER, T0) == Accept(False, "amt")
+    other = InboundPolicy(PolicyConfig(auth_users=USERS))  # a random secret of its own
+    assert isinstance(other.decide(invite(auth=answer(challenge)), STRANGER, T0), Challenge)
+
+
+def test_call_counters_leave_no_entries_behind() -> None:
+    p = policy(max_calls_per_source=1)
+    p.call_started("127.0.0.1")
+    p.call_started("127.0.0.1")
+    assert p.table_sizes()["calls"] == 1
+    p.call_ended("127.0.0.1")
+    assert p.table_sizes()["calls"] == 1  # one call still up
+    p.call_ended("127.0.0.1")
+    assert p.table_sizes()["calls"] == 0 and p.calls == 0
+    p.call_ended("127.0.0.1")
+    assert p.table_sizes()["calls"] == 0 and p.calls == 0
+
+
+def test_the_failure_window_and_the_lockout_end_exactly_at_their_limits() -> None:
+    p = policy(users=True, max_auth_failures=2, failure_window_s=100.0, lockout_s=50.0)
+
+    def fail(now: float) -> object:
+        challenge = p.decide(invite(), STRANGER, now)
+        assert isinstance(challenge, Challenge)
+        return p.decide(invite(auth=answer(challenge, password="x")), STRANGER, now)
+
+    assert isinstance(fail(T0), Challenge)
+    assert fail(T0 + 100.0) == Reject(403)  # exactly at the window's end: still counted
+    assert p.decide(invite(), STRANGER, T0 + 149.9) == Reject(403)
+    assert isinstance(p.decide(invite(), STRANGER, T0 + 150.0), Challenge)  # lockout over
+    q = policy(users=True, max_auth_failures=2, failure_window_s=100.0)
+    challenge = q.decide(invite(), STRANGER, T0)
+    assert isinstance(challenge, Challenge)
+    q.decide(invite(auth=answer(challenge, password="x")), STRANGER, T0)
+    later = q.decide(invite(), STRANGER, T0 + 100.5)
+    assert isinstance(later, Challenge)
+    assert isinstance(
+        q.decide(invite(auth=answer(later, password="y")), STRANGER, T0 + 100.5), Challenge
+    )
+
+
+def test_the_burnt_nonce_table_is_bounded_and_forgets_the_oldest() -> None:
+    p = policy(users=True, max_auth_failures=100, max_sources=2)
+    challenges = []
+    for n in range(3):
+        challenge = p.decide(invite(), STRANGER, T0 + n)
+        assert isinstance(challenge, Challenge)
+        p.decide(invite(auth=answer(challenge, password="x")), STRANGER, T0 + n)
+        challenges.append(challenge)
+    assert p.table_sizes()["nonces"] == 2
+    # The oldest was forgotten (its right answer passes); the newest is still burnt.
+    assert p.decide(invite(auth=answer(challenges[0])), STRANGER, T0 + 3) == Accept(False, "amt")
+    assert isinstance(p.decide(invite(auth=answer(challenges[2])), STRANGER, T0 + 3), Challenge)
+
+
+def test_burnt_nonces_expire_with_the_nonce_lifetime() -> None:
+    p = policy(users=True, max_auth_failures=100)
+    challenge = p.decide(invite(), STRANGER, T0)
+    assert isinstance(challenge, Challenge)
+    p.decide(invite(auth=answer(challenge, password="x")), STRANGER, T0)
+    assert p.table_sizes()["nonces"] == 1
+    late = p.decide(invite(), STRANGER, T0 + digest.NONCE_TTL_S + 1)
+    assert isinstance(late, Challenge)
+    p.decide(invite(auth=answer(late, password="y")), STRANGER, T0 + digest.NONCE_TTL_S + 1)
+    assert p.table_sizes()["nonces"] == 1  # the first one's lifetime is over
+
+
+def test_a_table_full_of_lockouts_still_stays_bounded() -> None:
+    p = policy(users=True, max_auth_failures=1, max_sources=2)
+    for n in range(1, 5):
+        peer = Peer("udp", f"192.0.2.{n}", 5060)
+        challenge = p.decide(invite(), peer, T0)
+        assert isinstance(challenge, Challenge)
+        assert p.decide(invite(auth=answer(challenge, password="x")), peer, T0) == Reject(403)
+    assert p.table_sizes()["failures"] == 2
+    assert p.decide(invite(), Peer("udp", "192.0.2.4", 5060), T0) == Reject(403)  # newest kept
+
+
+def test_expired_entries_are_evicted_before_unlocked_ones() -> None:
+    p = policy(users=True, max_auth_failures=5, failure_window_s=100.0, max_sources=2)
+
+    def fail(host: str, now: float) -> None:
+        peer = Peer("udp", host, 5060)
+        challenge = p.decide(invite(), peer, now)
+        assert isinstance(challenge, Challenge)
+        p.decide(invite(auth=answer(challenge, password="x")), peer, now)
+
+    fail("192.0.2.1", T0)  # will be expired
+    fail("192.0.2.2", T0 + 150)  # fresh
+    fail("192.0.2.2", T0 + 150)
+    fail("192.0.2.3", T0 + 150)  # the table overflows: the expired one goes first
+    assert p.table_sizes()["failures"] == 2
+    for _ in range(3):
+        fail("192.0.2.2", T0 + 150)  # 2 + 3 = 5 failures: its count was kept
+    assert p.decide(invite(), Peer("udp", "192.0.2.2", 5060), T0 + 150) == Reject(403)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
+from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
 from dialogue.store import ConversationStore
@@ -379,3 +380,36 @@ async def test_no_recording_without_the_operator_enabling_it(
         await h.until_quiet()
         assert not h.consents
     assert (await h.result()).recording is None and not folder.exists()
+
+
+async def test_a_premium_caller_number_is_not_offered_and_a_typed_one_is_refused(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store) as h:
+        h.call.staff_present = False
+        h.call.number = "+49900123456"  # a forged From: a premium-rate number
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
+        await h.until_quiet()
+        assert "neun null null" not in " ".join(h.tts.calls)  # never read out as an offer
+        for digit in "0900123456#":
+            h.call.send(DtmfIn(digit))
+        await h.until(lambda: NUMBER_NOT_ALLOWED_TEXT in " ".join(h.tts.calls))
+        await h.until_quiet()
+        assert CALLBACK_TRIGGER not in [r[2] for r in h.engine.received]
+        for digit in "015112345678#":
+            h.call.send(DtmfIn(digit))
+        await h.until(lambda: h.engine.received[-1][2] == "015112345678")
+        assert h.engine.received[-2][2] == CALLBACK_TRIGGER
+
+
+async def test_configured_prefixes_allow_a_foreign_caller_number(store: ConversationStore) -> None:
+    async with Harness(store, callback_policy=CallbackPolicy(("+43",))) as h:
+        h.call.staff_present = False
+        h.call.number = "+43123456789"
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: "neun zurückrufen" in " ".join(h.tts.calls))
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: h.engine.received[-1][2] == "+43123456789")
