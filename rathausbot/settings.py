@@ -249,7 +249,7 @@ class Settings(BaseSettings):
     sip_transports: tuple[Literal["udp", "tcp"], ...] = Field(
         ("udp", "tcp"),
         min_length=1,
-        description="SIP transports to listen on; `[\"tcp\"]` alone where UDP's forgeable "
+        description='SIP transports to listen on; `["tcp"]` alone where UDP\'s forgeable '
         "source addresses are a risk (docs/telephony.md).",
     )
     sip_public_host: str | None = Field(
@@ -333,8 +333,9 @@ class Settings(BaseSettings):
     rtp_trusted_sources: tuple[str, ...] = Field(
         (),
         description="Addresses or CIDR networks that may send and receive a call's RTP besides "
-        "the host its SIP came from (e.g. the PBX's media gateways); packets from any other "
-        "address are dropped and SDP addresses elsewhere are not sent to.",
+        "the host its SIP came from and `sip_trusted_sources` (e.g. the PBX's media "
+        "gateways); packets from any other address are dropped and SDP addresses elsewhere "
+        "are not sent to.",
     )
     rtp_latching: Literal["private", "always", "off"] = Field(
         "private",

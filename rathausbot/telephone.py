@@ -13,7 +13,7 @@ from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
 from telephony.media import Latching
-from telephony.sip.policy import InboundPolicy, parse_networks
+from telephony.sip.policy import InboundPolicy, Network, parse_networks
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent, is_loopback
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
@@ -86,6 +86,14 @@ def sip_config(settings: Settings) -> SipConfig:
     )
 
 
+def media_networks(settings: Settings) -> tuple[Network, ...]:
+    """Where a call's RTP may come from besides its signalling host: the media networks and
+    the trusted SIP networks (a PBX's media gateways usually sit beside it)."""
+    return parse_networks(
+        tuple(dict.fromkeys(settings.rtp_trusted_sources + settings.sip_trusted_sources))
+    )
+
+
 def sip_policy_line(config: SipConfig) -> str:
     """The effective inbound call policy in one line (doctor and start-up)."""
     return InboundPolicy(config.policy()).describe()
@@ -132,7 +140,7 @@ def sip_agent(
         port_range=(settings.rtp_port_min, settings.rtp_port_max),
         rtp_timeout_s=settings.rtp_timeout_s,
         latching=Latching(settings.rtp_latching),
-        media_networks=parse_networks(settings.rtp_trusted_sources),
+        media_networks=media_networks(settings),
         policy=policy,
         session_factory=session,
     )

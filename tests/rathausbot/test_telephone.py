@@ -10,7 +10,13 @@ from pydantic import SecretStr, ValidationError
 from contract.knowledge import KnowledgeError
 from rathausbot.doctor import _telephone
 from rathausbot.settings import Settings
-from rathausbot.telephone import TelephoneConfigError, sip_config, sip_policy_line, town_state
+from rathausbot.telephone import (
+    TelephoneConfigError,
+    media_networks,
+    sip_config,
+    sip_policy_line,
+    town_state,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,3 +142,11 @@ def test_doctor_explains_a_bad_combination() -> None:
     assert _telephone(settings(sip_enabled=False)).ok
     ok = _telephone(settings(sip_transfer_target="sip:staff@pbx.example.de"))
     assert ok.ok and "sip:staff@pbx.example.de" in ok.what
+
+
+def test_media_may_come_from_the_media_and_the_trusted_sip_networks() -> None:
+    assert media_networks(settings()) == ()
+    networks = media_networks(
+        settings(rtp_trusted_sources=("192.0.2.0/28",), sip_trusted_sources=("10.1.2.0/24",))
+    )
+    assert [str(n) for n in networks] == ["192.0.2.0/28", "10.1.2.0/24"]
