@@ -35,7 +35,7 @@ from rathausbot.http import create_app, server_config
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
-from rathausbot.telephone import TelephoneConfigError, sip_agent
+from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
@@ -372,6 +372,10 @@ async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
     if not settings.sip_enabled:
         await rt.services.start()
         return None
+    try:
+        sip_config(settings)  # a hotline that cannot work stops the start before anything runs
+    except TelephoneConfigError as error:
+        raise StartupError(str(error)) from None
     loading = asyncio.create_task(
         asyncio.to_thread(voice_engines, settings, progress=lambda line: log.info("%s", line)),
         name="load-voice",
