@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from telephony.call import CallHandler, TransferPolicy
+from telephony.media import Latching
+from telephony.rtp import RtpPacket
+from telephony.sdp import make_offer, parse_answer
 from telephony.sip.message import Request, Response, parse
 from telephony.sip.transaction import Timers
 from telephony.sip.ua import SipConfig, UserAgent
+from telephony.staff_hours import StaffHours
 from tests.telephony.sip_helpers import SDP
 from tests.telephony.test_ua import Bot, uri
+from voice.session import EndReason, SessionResult
 
 FAST = Timers(t1=0.02, t2=0.08, t4=0.1, d=0.2)
 GUARD_S = 10.0
@@ -89,11 +96,12 @@ class Udp:
                 return received
 
     def drain(self, seconds: float = 0.3) -> list[bytes]:
-        """Everything that arrives within `seconds` (bounded)."""
-        self.sock.settimeout(seconds)
+        """Everything that arrives within `seconds` (bounded in time and count)."""
+        deadline = time.monotonic() + seconds
         got: list[bytes] = []
         try:
-            for _ in range(10_000):
+            while len(got) < 10_000 and (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
                 got.append(self.sock.recv(65535))
         except TimeoutError:
             pass
@@ -293,3 +301,55 @@ async def test_the_policy_is_logged_at_start(make_ua, caplog: pytest.LogCaptureF
         "SIP: calls accepted from 10.1.2.0/24 without auth, all others need digest auth"
         in caplog.messages
     )
+
+
+class WaitingSession:
+    """Stands in for the voice session: holds the call open until the test is done."""
+
+    def __init__(self, done: asyncio.Event) -> None:
+        self.done = done
+
+    async def run(self) -> SessionResult:
+        await self.done.wait()
+        return SessionResult(EndReason.CALLER_HANGUP)
+
+
+async def test_rtp_from_a_stranger_does_not_take_over_a_call(make_ua) -> None:
+    """RTP bleed through the real call handler: one packet from 127.0.0.5 used to redirect
+    all of the bot's audio there."""
+    done = asyncio.Event()
+    policy = TransferPolicy(None, StaffHours.parse("Mo-Fr 08:00-16:00"))
+    handler = CallHandler(
+        media_host="127.0.0.1",
+        public_host="127.0.0.1",
+        port_range=(44000, 44999),
+        rtp_timeout_s=30.0,
+        latching=Latching.PRIVATE,
+        policy=policy,
+        session_factory=lambda call, session_id: WaitingSession(done),  # type: ignore[arg-type,return-value]
+    )
+    server = await make_ua(handler)
+    caller, caller_rtp, stranger = Udp("127.0.0.1"), Udp("127.0.0.1"), Udp("127.0.0.5")
+    try:
+        offer = make_offer("127.0.0.1", caller_rtp.local[1])
+        ok = await exchange(
+            caller, message("INVITE", local=caller.local, body=offer), server.addresses["udp"]
+        )
+        assert ok.status == 200
+        caller.send(
+            message("ACK", local=caller.local, branch="z9hG4bKack", to_tag=ok.to.tag or ""),
+            server.addresses["udp"],
+        )
+        bot_rtp = ("127.0.0.1", parse_answer(ok.body, offer).remote_addr[1])
+        for seq in range(5):
+            stranger.send(RtpPacket(0, seq, seq * 160, 666, b"\xff" * 160).serialize(), bot_rtp)
+        await asyncio.sleep(0.3)
+        stranger_got = await asyncio.to_thread(stranger.drain)
+        caller_got = await asyncio.to_thread(caller_rtp.drain)
+        assert stranger_got == []
+        assert len(caller_got) >= 5  # the bot's 20 ms packets still reach the caller
+        assert RtpPacket.parse(caller_got[-1]).payload_type == 0
+    finally:
+        done.set()
+        for sock in (caller, caller_rtp, stranger):
+            sock.close()
