@@ -63,6 +63,13 @@ def authed(p: InboundPolicy, peer: Peer, now: float = T0, *, user: str = "100"):
     return p.decide(invite(user=user, auth=answer(first, user=user)), peer, now)
 
 
+def guess(p: InboundPolicy, peer: Peer, now: float = T0, *, password: str = "falsch"):
+    """Challenge, then answer it with a wrong password; the decision on that answer."""
+    challenge = p.decide(invite(), peer, now)
+    assert isinstance(challenge, Challenge)
+    return p.decide(invite(auth=answer(challenge, password=password)), peer, now)
+
+
 # --- trust: who is asked for credentials --------------------------------------------------
 
 
@@ -134,17 +141,14 @@ def test_wrong_passwords_lock_out_the_source_not_the_account(
     p = policy(users=True, max_auth_failures=3, lockout_s=60.0)
     caplog.set_level(logging.WARNING, logger="telephony.sip.policy")
     for attempt in (1, 2):
-        challenge = p.decide(invite(), STRANGER, T0)
-        assert isinstance(challenge, Challenge)
-        wrong = p.decide(invite(auth=answer(challenge, password=f"rate{attempt}")), STRANGER, T0)
+        wrong = guess(p, STRANGER, password=f"rate{attempt}")
         assert isinstance(wrong, Challenge)  # asked again: failures 1 and 2 of 3
-    challenge = p.decide(invite(), STRANGER, T0)
-    assert isinstance(challenge, Challenge)
-    third = p.decide(invite(auth=answer(challenge, password="rate3")), STRANGER, T0)
-    assert third == Reject(403)
+    spare = p.decide(invite(), STRANGER, T0)  # a challenge issued before the lockout
+    assert isinstance(spare, Challenge)
+    assert guess(p, STRANGER, password="rate3") == Reject(403)
     # Locked: even the right password and a plain INVITE get 403, without a challenge.
     assert p.decide(invite(), STRANGER, T0 + 59) == Reject(403)
-    assert p.decide(invite(auth=answer(challenge)), STRANGER, T0 + 59) == Reject(403)
+    assert p.decide(invite(auth=answer(spare)), STRANGER, T0 + 59) == Reject(403)
     # The account is not locked: another source still gets in.
     assert authed(p, STRANGER2, T0 + 1) == Accept(trusted=False, user="amt")
     # The lockout ends.
@@ -159,13 +163,9 @@ def test_wrong_passwords_lock_out_the_source_not_the_account(
 def test_failures_outside_the_window_do_not_add_up() -> None:
     p = policy(users=True, max_auth_failures=2, failure_window_s=100.0)
     for now in (T0, T0 + 101, T0 + 202):
-        challenge = p.decide(invite(), STRANGER, now)
-        assert isinstance(challenge, Challenge)
-        wrong = p.decide(invite(auth=answer(challenge, password="x")), STRANGER, now)
+        wrong = guess(p, STRANGER, now, password="x")
         assert isinstance(wrong, Challenge)
-    challenge = p.decide(invite(), STRANGER, T0 + 203)
-    assert isinstance(challenge, Challenge)
-    assert p.decide(invite(auth=answer(challenge, password="y")), STRANGER, T0 + 203) == Reject(403)
+    assert guess(p, STRANGER, T0 + 203, password="y") == Reject(403)
 
 
 def test_a_success_clears_the_failures() -> None:
@@ -328,18 +328,14 @@ def test_ipv6_sources_are_counted_per_64() -> None:
     assert source_key("pbx.example") == "pbx.example"
     p = policy(users=True, max_auth_failures=1)
     first = Peer("udp", "2001:db8:1:2::7", 5060)
-    challenge = p.decide(invite(), first, T0)
-    assert isinstance(challenge, Challenge)
-    assert p.decide(invite(auth=answer(challenge, password="x")), first, T0) == Reject(403)
+    assert guess(p, first, password="x") == Reject(403)
     assert p.decide(invite(), Peer("udp", "2001:db8:1:2::8", 5060), T0) == Reject(403)
 
 
 def test_the_failure_table_is_bounded_and_keeps_lockouts() -> None:
     p = policy(users=True, max_auth_failures=1, max_sources=3)
     locked = Peer("udp", "192.0.2.1", 5060)
-    challenge = p.decide(invite(), locked, T0)
-    assert isinstance(challenge, Challenge)
-    assert p.decide(invite(auth=answer(challenge, password="x")), locked, T0) == Reject(403)
+    assert guess(p, locked, password="x") == Reject(403)
     relaxed = policy(users=True, max_auth_failures=2, max_sources=3)
     relaxed_locked = Peer("udp", "192.0.2.1", 5060)
     for peer in [relaxed_locked, relaxed_locked] + [
@@ -436,18 +432,14 @@ def test_the_failure_window_and_the_lockout_end_exactly_at_their_limits() -> Non
     p = policy(users=True, max_auth_failures=2, failure_window_s=100.0, lockout_s=50.0)
 
     def fail(now: float) -> object:
-        challenge = p.decide(invite(), STRANGER, now)
-        assert isinstance(challenge, Challenge)
-        return p.decide(invite(auth=answer(challenge, password="x")), STRANGER, now)
+        return guess(p, STRANGER, now, password="x")
 
     assert isinstance(fail(T0), Challenge)
     assert fail(T0 + 100.0) == Reject(403)  # exactly at the window's end: still counted
     assert p.decide(invite(), STRANGER, T0 + 149.9) == Reject(403)
     assert isinstance(p.decide(invite(), STRANGER, T0 + 150.0), Challenge)  # lockout over
     q = policy(users=True, max_auth_failures=2, failure_window_s=100.0)
-    challenge = q.decide(invite(), STRANGER, T0)
-    assert isinstance(challenge, Challenge)
-    q.decide(invite(auth=answer(challenge, password="x")), STRANGER, T0)
+    guess(q, STRANGER, password="x")
     later = q.decide(invite(), STRANGER, T0 + 100.5)
     assert isinstance(later, Challenge)
     assert isinstance(
@@ -471,9 +463,7 @@ def test_the_burnt_nonce_table_is_bounded_and_forgets_the_oldest() -> None:
 
 def test_burnt_nonces_expire_with_the_nonce_lifetime() -> None:
     p = policy(users=True, max_auth_failures=100)
-    challenge = p.decide(invite(), STRANGER, T0)
-    assert isinstance(challenge, Challenge)
-    p.decide(invite(auth=answer(challenge, password="x")), STRANGER, T0)
+    guess(p, STRANGER, password="x")
     assert p.table_sizes()["nonces"] == 1
     late = p.decide(invite(), STRANGER, T0 + digest.NONCE_TTL_S + 1)
     assert isinstance(late, Challenge)
@@ -485,9 +475,7 @@ def test_a_table_full_of_lockouts_still_stays_bounded() -> None:
     p = policy(users=True, max_auth_failures=1, max_sources=2)
     for n in range(1, 5):
         peer = Peer("udp", f"192.0.2.{n}", 5060)
-        challenge = p.decide(invite(), peer, T0)
-        assert isinstance(challenge, Challenge)
-        assert p.decide(invite(auth=answer(challenge, password="x")), peer, T0) == Reject(403)
+        assert guess(p, peer, password="x") == Reject(403)
     assert p.table_sizes()["failures"] == 2
     assert p.decide(invite(), Peer("udp", "192.0.2.4", 5060), T0) == Reject(403)  # newest kept
 
@@ -497,9 +485,7 @@ def test_expired_entries_are_evicted_before_unlocked_ones() -> None:
 
     def fail(host: str, now: float) -> None:
         peer = Peer("udp", host, 5060)
-        challenge = p.decide(invite(), peer, now)
-        assert isinstance(challenge, Challenge)
-        p.decide(invite(auth=answer(challenge, password="x")), peer, now)
+        guess(p, peer, now, password="x")
 
     fail("192.0.2.1", T0)  # will be expired
     fail("192.0.2.2", T0 + 150)  # fresh
