@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -68,6 +70,12 @@ def test_ask_choose_a_quick_reply_reach_a_person_and_reload(gateway: Gateway) ->
     assert users[3] == "Mit einem Menschen sprechen"
     assert "Vorgangsnummer: C-" in texts(log, "system")[-1]
     assert seen["afterReload"] == log  # the history after a reload is the conversation
+    # every line, from the history too, has its time for screen readers and on hover
+    times = seen["times"]
+    assert len(times) == len(log) and None not in times, times
+    stamps = [datetime.fromisoformat(t["datetime"]) for t in times]
+    assert stamps == sorted(stamps)
+    assert all(re.fullmatch(r"\d\d:\d\d Uhr", t["text"]) and t["title"] == t["text"] for t in times)
 
 
 def test_a_keyboard_only_conversation(gateway: Gateway) -> None:

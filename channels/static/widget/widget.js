@@ -163,6 +163,11 @@
     });
   }
 
+  // history lines carry their time ("at", Unix seconds); live lines are shown as they come
+  function lineTime(line, fallback) {
+    return typeof line.at === "number" && isFinite(line.at) ? new Date(line.at * 1000) : fallback;
+  }
+
   function clock(date) {
     return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2) + " Uhr";
   }
@@ -374,7 +379,7 @@
         storeToken(msg.token);
         resetLog();
         pending = {};
-        (msg.history || []).forEach(function (line) { renderLine(line, null); });
+        (msg.history || []).forEach(function (line) { renderLine(line, lineTime(line, null)); });
         if (queued) { var q = queued; queued = null; submit(q[0], q[1]); }
         break;
       case "ack":
@@ -385,7 +390,7 @@
         typing.hidden = !msg.on;
         break;
       case "user": case "bot": case "handoff":
-        renderLine(msg, new Date());
+        renderLine(msg, lineTime(msg, new Date()));
         break;
       case "error":
         if (msg.id && pending[msg.id]) {

@@ -91,7 +91,13 @@ const scenarios = {
     await page.reload();
     await page.getByRole("log").locator(".rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
     const afterReload = await logTexts(page);
-    return { header, privacy, greetingButtons, challengeButtons, beforeReload, afterReload };
+    const times = await page.getByRole("log").evaluate((log) =>
+      Array.from(log.querySelectorAll(".rb-msg")).map((m) => {
+        const t = m.querySelector("time");
+        return t ? { datetime: t.getAttribute("datetime"), text: t.textContent, title: m.title } : null;
+      }),
+    );
+    return { header, privacy, greetingButtons, challengeButtons, beforeReload, afterReload, times };
   },
 
   // Keyboard only: Tab to the launcher, Enter, type, Enter, Tab to buttons, Escape.
