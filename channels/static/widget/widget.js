@@ -359,7 +359,9 @@
     item.classList.add("rb-failed");
     item.appendChild(el("span", { class: "rb-note" }, " (nicht gesendet)"));
     if (RETRYABLE.indexOf(code) < 0 || !item.rbFrame) return;
-    var retry = el("button", { type: "button", class: "rb-retry" }, "Erneut senden");
+    var what = item.rbShown.length > 60 ? item.rbShown.slice(0, 59) + "…" : item.rbShown;
+    var retry = el("button", { type: "button", class: "rb-retry", "aria-label": "Erneut senden: " + what },
+      "Erneut senden");
     retry.addEventListener("click", function () {
       var frame = item.rbFrame;
       item.remove();
