@@ -160,7 +160,7 @@ def other_site(gateway: Gateway) -> Iterator[str]:
     page = (
         '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Gemeinde</title>'
         f'</head><body><h1>Andere Website</h1><script src="{gateway.url}/widget/widget.js" '
-        'data-town="Musterstadt" defer></script></body></html>'
+        'data-town="Musterstadt" data-offset="100" defer></script></body></html>'
     ).encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
@@ -190,6 +190,7 @@ def test_the_widget_embeds_on_a_page_of_another_origin(gateway: Gateway) -> None
     with other_site(gateway) as site:
         seen = run_scenario(gateway, "embedded", site + "/gemeinde.html")
     assert seen["origin"] == site and site != gateway.url
+    assert seen["launcherGap"] == 16 + 100  # data-offset lifts the launcher (over a cookie bar)
     headers = seen["scriptHeaders"]
     assert headers["cross-origin-resource-policy"] == "cross-origin"
     assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"

@@ -418,9 +418,12 @@ const scenarios = {
     const script = page.waitForResponse(new URL("/widget/widget.js", base).href);
     await page.goto(site);
     const scriptHeaders = (await script).headers();
+    const launcher = await page.getByRole("button", { name: "Chat öffnen" }).boundingBox();
+    const launcherGap = page.viewportSize().height - (launcher.y + launcher.height);
     await openChat(page);
     await say(page, "Wann hat das Bürgerbüro geöffnet?");
-    return { origin: await page.evaluate(() => location.origin), scriptHeaders, violations, log: await logTexts(page) };
+    return { origin: await page.evaluate(() => location.origin), scriptHeaders, launcherGap, violations,
+      log: await logTexts(page) };
   },
 };
 
