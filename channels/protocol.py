@@ -154,9 +154,11 @@ ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping
 
 @dataclass(frozen=True, slots=True)
 class UserLine:
-    """Something the citizen said (history, or mirrored from another tab)."""
+    """Something the citizen said (history, or mirrored from another tab); `at` is the Unix
+    time of a history line (live lines carry none: the widget shows when it received them)."""
 
     text: str
+    at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,7 @@ class BotLine:
     text: str
     buttons: tuple[Button, ...] = ()
     links: tuple[Link, ...] = ()
+    at: float | None = None
 
 
 class HandoffState(StrEnum):
@@ -174,6 +177,7 @@ class HandoffState(StrEnum):
 class HandoffStatus:
     state: HandoffState
     case_id: str | None = None
+    at: float | None = None
 
 
 Line = UserLine | BotLine | HandoffStatus
@@ -363,18 +367,31 @@ def encode_client(message: ClientMessage) -> str:
 
 
 def _line_fields(line: Line) -> dict[str, Any]:
+    fields: dict[str, Any]
     match line:
         case UserLine(text):
-            return {"type": "user", "text": text}
+            fields = {"type": "user", "text": text}
         case BotLine(text, buttons, links):
-            return {
+            fields = {
                 "type": "bot",
                 "text": text,
                 "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
                 "links": [{"title": link.title, "url": link.url} for link in links],
             }
         case HandoffStatus(state, case_id):
-            return {"type": "handoff", "state": state.value, "case_id": case_id}
+            fields = {"type": "handoff", "state": state.value, "case_id": case_id}
+    if line.at is not None:
+        fields["at"] = line.at
+    return fields
+
+
+def _opt_time(data: dict[str, Any]) -> float | None:
+    value = data.get("at")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e11:
+        raise ProtocolError(ErrorCode.BAD_FRAME, "'at' must be a Unix time in seconds")
+    return float(value)
 
 
 def encode_server(message: ServerMessage) -> str:
@@ -407,7 +424,7 @@ def _parse_line(data: dict[str, Any]) -> Line:
     limit = 1 << 20
     match data.get("type"):
         case "user":
-            return UserLine(_str(data, "text", limit=limit, empty=True))
+            return UserLine(_str(data, "text", limit=limit, empty=True), _opt_time(data))
         case "bot":
             buttons = tuple(
                 Button(_str(b, "title", limit=limit), _str(b, "payload", limit=limit))
@@ -417,13 +434,14 @@ def _parse_line(data: dict[str, Any]) -> Line:
                 Link(_str(li, "title", limit=limit), _str(li, "url", limit=limit))
                 for li in _objects(data, "links")
             )
-            return BotLine(_str(data, "text", limit=limit, empty=True), buttons, links)
+            text = _str(data, "text", limit=limit, empty=True)
+            return BotLine(text, buttons, links, _opt_time(data))
         case "handoff":
             try:
                 state = HandoffState(str(data.get("state")))
             except ValueError:
                 raise ProtocolError(ErrorCode.BAD_FRAME, "unknown handoff state") from None
-            return HandoffStatus(state, _opt_str(data, "case_id", limit=limit))
+            return HandoffStatus(state, _opt_str(data, "case_id", limit=limit), _opt_time(data))
         case other:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"not a line: {other!r}")
 

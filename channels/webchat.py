@@ -63,16 +63,21 @@ _REDIS_ERRORS = (redis_errors.RedisError, OSError)
 
 
 def reply_lines(
-    text: str, buttons: Iterable[Button], links: Iterable[Link], handoff: Handoff | None
+    text: str,
+    buttons: Iterable[Button],
+    links: Iterable[Link],
+    handoff: Handoff | None,
+    *,
+    at: float | None = None,
 ) -> list[Line]:
     """The protocol lines of one bot reply (a bubble, then the handoff status if any)."""
     lines: list[Line] = []
     buttons_out = tuple(buttons)
     links_out = tuple(links)
     if text or buttons_out or links_out:
-        lines.append(BotLine(text, buttons_out, links_out))
+        lines.append(BotLine(text, buttons_out, links_out, at))
     if handoff is not None:
-        lines.append(HandoffStatus(HandoffState.REQUESTED, handoff.case_id))
+        lines.append(HandoffStatus(HandoffState.REQUESTED, handoff.case_id, at))
     return lines
 
 
@@ -81,16 +86,19 @@ def replies_to_lines(replies: Iterable[BotReply]) -> list[Line]:
 
 
 def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
-    """The transcript as the widget shows it: a quick reply appears as the title it was
-    offered under (the latest offer wins); asking for a person always as HUMAN_TITLE."""
+    """The transcript as the widget shows it, each line with its time: a quick reply appears
+    as the title it was offered under (the latest offer wins); asking for a person always
+    as HUMAN_TITLE."""
     lines: list[Line] = []
     offered: dict[str, str] = {HUMAN_PAYLOAD: HUMAN_TITLE}
     for record in records:
         match record.role:
             case Role.USER:
-                lines.append(UserLine(offered.get(record.text, record.text)))
+                lines.append(UserLine(offered.get(record.text, record.text), record.ts))
             case Role.BOT | Role.SYSTEM:
-                lines += reply_lines(record.text, record.buttons, record.links, record.handoff)
+                lines += reply_lines(
+                    record.text, record.buttons, record.links, record.handoff, at=record.ts
+                )
                 offered.update({b.payload: b.title for b in record.buttons})
                 offered[HUMAN_PAYLOAD] = HUMAN_TITLE  # one name for "a person, please"
     return tuple(lines)

@@ -28,14 +28,15 @@ def test_quick_replies_replay_as_their_titles_and_handoffs_as_status() -> None:
         rec(Role.SYSTEM, "Entschuldigung, technische Störung."),
         rec(Role.BOT, ""),  # an empty bubble (e.g. a bare custom payload) is not shown
     ]
+    at = 1.0e9  # each line carries its record's time
     assert history_lines(records) == (
-        BotLine("Hallo", (Button("Ja, gern", "/affirm"), Button("Mensch", HUMAN_PAYLOAD))),
-        UserLine("Ja, gern"),
-        BotLine("Hier:", (), (Link("Formular", "https://x.example/f"),)),
-        UserLine("Ja, gern"),
-        UserLine(HUMAN_TITLE),
-        BotLine("Ich verbinde."),
-        HandoffStatus(HandoffState.REQUESTED, "C-20261121-ABCDEF"),
-        UserLine("/unbekannt"),
-        BotLine("Entschuldigung, technische Störung."),
+        BotLine("Hallo", (Button("Ja, gern", "/affirm"), Button("Mensch", HUMAN_PAYLOAD)), at=at),
+        UserLine("Ja, gern", at),
+        BotLine("Hier:", (), (Link("Formular", "https://x.example/f"),), at),
+        UserLine("Ja, gern", at),
+        UserLine(HUMAN_TITLE, at),
+        BotLine("Ich verbinde.", at=at),
+        HandoffStatus(HandoffState.REQUESTED, "C-20261121-ABCDEF", at),
+        UserLine("/unbekannt", at),
+        BotLine("Entschuldigung, technische Störung.", at=at),
     )

@@ -64,6 +64,15 @@ SERVER_MESSAGES: list[ServerMessage] = [
             HandoffStatus(HandoffState.REQUESTED, "C-20261121-K7QX2M"),
         ),
     ),
+    Welcome(  # history lines with their times
+        token="t" * 32,
+        resumed=True,
+        history=(
+            UserLine("Hallo", 1795000000.25),
+            BotLine("Guten Tag", at=1795000001.0),
+            HandoffStatus(HandoffState.REQUESTED, None, 0.0),
+        ),
+    ),
     Ack("m1"),
     UserLine("Hallo <b>"),
     BOT,
@@ -91,6 +100,14 @@ def test_server_messages_round_trip(message: ServerMessage) -> None:
     frame = encode_server(message)
     assert parse_server(frame) == message
     assert encode_server(parse_server(frame)) == frame
+
+
+def test_a_line_time_is_a_number_of_seconds_and_absent_when_unknown() -> None:
+    assert json.loads(encode_server(UserLine("a", 1795000000.5)))["at"] == 1795000000.5
+    assert "at" not in json.loads(encode_server(UserLine("a")))
+    assert parse_server('{"type": "user", "text": "a", "at": 99999999999}') == UserLine(
+        "a", 99999999999.0
+    )  # the largest accepted; one more is refused (test_bad_server_frames_are_refused)
 
 
 def test_frames_are_compact_json_with_a_type() -> None:
@@ -170,6 +187,10 @@ def test_every_error_code_has_german_text_for_the_widget() -> None:
         '{"type": "handoff", "state": "teleported"}',
         '{"type": "error", "code": "nope", "text": "x"}',
         '{"type": "typing", "on": 1}',
+        '{"type": "user", "text": "a", "at": "12:00"}',
+        '{"type": "user", "text": "a", "at": true}',
+        '{"type": "bot", "text": "a", "buttons": [], "links": [], "at": -1}',
+        '{"type": "handoff", "state": "requested", "case_id": null, "at": 100000000000}',
     ],
 )
 def test_bad_server_frames_are_refused(frame: str) -> None:

@@ -19,10 +19,27 @@
     server: data.server || (src.protocol === "https:" ? "wss://" : "ws://") + src.host + "/ws/chat",
     position: data.position === "left" ? "left" : "right",
     open: data.open === "true",
+    offset: bounded(data.offset, 0, 400, 0), // px the launcher and panel keep from the bottom
+    maxChars: bounded(data.maxChars, 1, 100000, 2000), // the gateway's max_message_chars
   };
   var TOKEN_KEY = "rathausbot-chat:" + cfg.server;
   var OPEN_KEY = "rathausbot-chat-open:" + cfg.server;
   var SAFE_PROTOCOLS = ["http:", "https:", "mailto:", "tel:"];
+  var COUNTER_FROM = 200; // show the remaining characters from here on
+  var RETRYABLE = ["rate_limited", "unavailable", "not_ready"];
+  var HUMAN_PAYLOAD = "/human_handoff";
+  // booking, case, ticket (S) and callback (R) numbers, as the assistant writes them
+  var REFERENCE = /\b(?:C-\d{8}-|[BSR]-)[A-Z2-9]{6}\b/g;
+  var REFERENCE_NAMES = { B: "Buchungsnummer", C: "Vorgangsnummer", S: "Meldungsnummer", R: "Rückrufnummer" };
+  // intents/actions/forms.py: "Ihr Termin ist gebucht: SERVICE am Montag, 23.11.2026 um 10:30 Uhr,
+  // DEPARTMENT, ADDRESS. Ihre Buchungsnummer: B-K7QX2M." (tests/e2e keeps the two in step)
+  var BOOKED = /Ihr Termin ist gebucht: (.+?) am [^,]+, (\d{2})\.(\d{2})\.(\d{4}) um (\d{2}):(\d{2}) Uhr, (.+)\. Ihre Buchungsnummer: (B-[A-Z2-9]{6})/;
+  var phone = window.matchMedia("(max-width: 480px)"); // the panel covers the page: modal
+
+  function bounded(value, min, max, fallback) {
+    var n = parseInt(value, 10);
+    return isNaN(n) ? fallback : Math.min(max, Math.max(min, n));
+  }
 
   // --- DOM -------------------------------------------------------------------------------
   function el(tag, attrs, text) {
@@ -34,18 +51,39 @@
     return node;
   }
 
+  function icon(paths) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    [["viewBox", "0 0 24 24"], ["aria-hidden", "true"], ["focusable", "false"], ["class", "rb-icon"]]
+      .forEach(function (a) { svg.setAttribute(a[0], a[1]); });
+    paths.forEach(function (d) {
+      var path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      path.setAttribute("fill", "currentColor");
+      svg.appendChild(path);
+    });
+    return svg;
+  }
+  var BUBBLE = ["M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"];
+  var DOTS = ["M12 5.5a2 2 0 1 0 0-4 2 2 0 0 0 0 4z", "M12 14a2 2 0 1 0 0-4 2 2 0 0 0 0 4z",
+    "M12 22.5a2 2 0 1 0 0-4 2 2 0 0 0 0 4z"];
+  var CROSS = ["M5.3 3.9 12 10.6l6.7-6.7 1.4 1.4-6.7 6.7 6.7 6.7-1.4 1.4-6.7-6.7-6.7 6.7-1.4-1.4 6.7-6.7-6.7-6.7z"];
+
   var host = el("div", { id: "rathausbot-chat", "data-position": cfg.position });
+  host.style.setProperty("--rb-offset", cfg.offset + "px"); // CSSOM: allowed under a strict CSP
   var root = host.attachShadow({ mode: "open" });
   root.appendChild(el("link", { rel: "stylesheet", href: new URL("widget.css", src).href }));
 
-  var launcher = el("button", { type: "button", class: "rb-launcher", "aria-label": "Chat öffnen",
-    "aria-expanded": "false", "aria-controls": "rb-panel" });
-  launcher.appendChild(el("span", { "aria-hidden": "true", class: "rb-launcher-icon" }, "💬"));
-  launcher.appendChild(el("span", { "aria-hidden": "true" }, "Fragen Sie uns"));
+  // The accessible name starts with the visible text (WCAG 2.5.3).
+  var launcher = el("button", { type: "button", class: "rb-launcher", "aria-expanded": "false",
+    "aria-controls": "rb-panel" });
+  launcher.appendChild(icon(BUBBLE));
+  launcher.appendChild(el("span", {}, "Fragen Sie uns"));
+  launcher.appendChild(el("span", { class: "rb-sr" }, ": Chat öffnen"));
 
   var panel = el("section", { id: "rb-panel", class: "rb-panel", role: "dialog",
     "aria-labelledby": "rb-title", "aria-describedby": "rb-disclosure", hidden: "" });
-  var header = el("header", { class: "rb-header" });
+  var header = el("div", { class: "rb-header" }); // no <header>: a second banner landmark
   if (cfg.logo) header.appendChild(el("img", { class: "rb-logo", src: cfg.logo, alt: "" }));
   var heading = el("div", { class: "rb-heading" });
   heading.appendChild(el("h2", { id: "rb-title" }, cfg.title));
@@ -56,34 +94,49 @@
   disclosure.appendChild(privacy);
   heading.appendChild(disclosure);
   header.appendChild(heading);
-  var closeButton = el("button", { type: "button", class: "rb-close", "aria-label": "Chat schließen" }, "×");
+  var menuButton = el("button", { type: "button", class: "rb-icon-button rb-menu-button",
+    "aria-label": "Weitere Aktionen", "aria-expanded": "false", "aria-controls": "rb-menu" });
+  menuButton.appendChild(icon(DOTS));
+  header.appendChild(menuButton);
+  var closeButton = el("button", { type: "button", class: "rb-icon-button rb-close", "aria-label": "Chat schließen" });
+  closeButton.appendChild(icon(CROSS));
   header.appendChild(closeButton);
   panel.appendChild(header);
+
+  var menu = el("div", { id: "rb-menu", class: "rb-menu", hidden: "" });
+  var human = el("button", { type: "button", class: "rb-human" }, "Mit einem Menschen sprechen");
+  var end = el("button", { type: "button", class: "rb-end" }, "Gespräch beenden und löschen");
+  menu.appendChild(human);
+  menu.appendChild(end);
 
   var status = el("p", { class: "rb-status", role: "status", "aria-live": "polite" });
   var log = el("div", { class: "rb-log", role: "log", "aria-live": "polite",
     "aria-label": "Gesprächsverlauf", tabindex: "0" });
   var typing = el("p", { class: "rb-typing", hidden: "" }, "Der Assistent schreibt …");
-  var form = el("form", { class: "rb-form" });
-  form.appendChild(el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht"));
-  var input = el("input", { id: "rb-input", type: "text", autocomplete: "off", maxlength: "2000",
-    placeholder: "Ihre Frage …", enterkeyhint: "send" });
-  form.appendChild(input);
-  var send = el("button", { type: "submit", class: "rb-send" }, "Senden");
-  form.appendChild(send);
-  var actions = el("div", { class: "rb-actions" });
-  var human = el("button", { type: "button", class: "rb-human" }, "Mit einem Menschen sprechen");
-  var end = el("button", { type: "button", class: "rb-end" }, "Gespräch beenden und löschen");
-  actions.appendChild(human);
-  actions.appendChild(end);
   var confirmBox = el("div", { class: "rb-confirm", hidden: "", role: "group", "aria-labelledby": "rb-confirm-text" });
   confirmBox.appendChild(el("p", { id: "rb-confirm-text" },
     "Gespräch wirklich beenden? Der Verlauf wird gelöscht."));
+  var keep = el("div", { class: "rb-keep", hidden: "" });
+  keep.appendChild(el("p", {}, "Notieren Sie sich vorher Ihre Nummern:"));
+  var keepList = el("ul", { class: "rb-refs" });
+  keep.appendChild(keepList);
+  var saveRefs = el("button", { type: "button", class: "rb-save" }, "Nummern speichern (Textdatei)");
+  keep.appendChild(saveRefs);
+  confirmBox.appendChild(keep);
   var confirmYes = el("button", { type: "button", class: "rb-confirm-yes" }, "Ja, beenden und löschen");
   var confirmNo = el("button", { type: "button", class: "rb-confirm-no" }, "Abbrechen");
   confirmBox.appendChild(confirmYes);
   confirmBox.appendChild(confirmNo);
-  [status, log, typing, form, actions, confirmBox].forEach(function (n) { panel.appendChild(n); });
+  var form = el("form", { class: "rb-form", novalidate: "" });
+  form.appendChild(el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht"));
+  var input = el("input", { id: "rb-input", type: "text", autocomplete: "off",
+    placeholder: "Ihre Frage …", enterkeyhint: "send", "aria-describedby": "rb-counter" });
+  form.appendChild(input);
+  var send = el("button", { type: "submit", class: "rb-send" }, "Senden");
+  form.appendChild(send);
+  var counter = el("p", { id: "rb-counter", class: "rb-counter" });
+  var announce = el("p", { class: "rb-sr", role: "status", "aria-live": "polite" });
+  [menu, status, log, typing, confirmBox, form, counter, announce].forEach(function (n) { panel.appendChild(n); });
   root.appendChild(launcher);
   root.appendChild(panel);
 
@@ -99,26 +152,64 @@
   // --- rendering -------------------------------------------------------------------------
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
-  function addMessage(kind, text) {
+  // Long words (addresses, URLs) may break after @ . / - _ rather than mid-word.
+  function appendWrapped(node, text) {
+    text.split(/(\S{16,})/).forEach(function (part, i) {
+      if (i % 2 === 0) { if (part) node.appendChild(document.createTextNode(part)); return; }
+      part.split(/(?<=[@./_\-?&=])/).forEach(function (piece, j) {
+        if (j) node.appendChild(document.createElement("wbr"));
+        node.appendChild(document.createTextNode(piece));
+      });
+    });
+  }
+
+  // history lines carry their time ("at", Unix seconds); live lines are shown as they come
+  function lineTime(line, fallback) {
+    return typeof line.at === "number" && isFinite(line.at) ? new Date(line.at * 1000) : fallback;
+  }
+
+  function clock(date) {
+    return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2) + " Uhr";
+  }
+
+  function addMessage(kind, text, when) {
     var item = el("div", { class: "rb-msg rb-" + kind });
     var who = { user: "Sie: ", bot: "Assistent: ", system: "Hinweis: " }[kind];
     item.appendChild(el("span", { class: "rb-sr" }, who));
-    item.appendChild(el("span", { class: "rb-text" }, text));
+    var body = el("span", { class: "rb-text" });
+    appendWrapped(body, text);
+    item.appendChild(body);
+    if (when) {
+      item.appendChild(el("time", { class: "rb-time", datetime: when.toISOString() }, clock(when)));
+      item.title = clock(when); // on hover; the log shows all times while it has focus
+    }
     log.appendChild(item);
+    noteReferences(text);
     scrollDown();
     return item;
   }
 
-  function clearQuickReplies() {
-    Array.prototype.forEach.call(log.querySelectorAll(".rb-quick"), function (q) { q.remove(); });
+  var references = []; // [{ref, name}] given in this conversation, in order
+  function noteReferences(text) {
+    (text.match(REFERENCE) || []).forEach(function (ref) {
+      if (references.some(function (r) { return r.ref === ref; })) return;
+      references.push({ ref: ref, name: REFERENCE_NAMES[ref.charAt(0)] });
+    });
   }
 
-  function renderLine(line) {
+  function clearQuickReplies() {
+    Array.prototype.forEach.call(log.querySelectorAll(".rb-quick"), function (q) { q.remove(); });
+    human.hidden = false;
+  }
+
+  function renderLine(line, when) {
     if (line.type === "user") {
       clearQuickReplies();
-      addMessage("user", line.text);
+      addMessage("user", line.text, when);
     } else if (line.type === "bot") {
-      var item = line.text ? addMessage("bot", line.text) : null;
+      var item = line.text ? addMessage("bot", line.text, when) : null;
+      var booked = line.text ? BOOKED.exec(line.text) : null;
+      if (item && booked) item.appendChild(calendarButton(booked));
       if (line.links && line.links.length) {
         var links = el("ul", { class: "rb-links" });
         line.links.forEach(function (link) {
@@ -139,14 +230,71 @@
             input.focus(); // the chosen button disappears; keep keyboard users in the chat
           });
           quick.appendChild(button);
+          // one "talk to a person" control at a time: the reply button replaces the menu's
+          if (b.payload === HUMAN_PAYLOAD) human.hidden = true;
         });
         log.appendChild(quick);
       }
       scrollDown();
     } else if (line.type === "handoff") {
       addMessage("system", "Ihr Anliegen wurde an unsere Mitarbeiterinnen und Mitarbeiter übergeben." +
-        (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""));
+        (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""), when);
     }
+  }
+
+  // --- files: the appointment as iCalendar, the references as text ----------------------
+  function download(name, type, text) {
+    var url = URL.createObjectURL(new Blob([text], { type: type }));
+    var a = el("a", { href: url, download: name, hidden: "" });
+    root.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+  }
+
+  function icsText(value) { return value.replace(/[\\;,]/g, "\\$&").replace(/\n/g, "\\n"); }
+
+  function icsFold(line) { // RFC 5545: at most 75 octets a line, continued with a space
+    var out = "", bytes = 0, encoder = new TextEncoder();
+    Array.from(line).forEach(function (ch) {
+      var size = encoder.encode(ch).length;
+      if (bytes + size > 74) { out += "\r\n "; bytes = 1; }
+      out += ch;
+      bytes += size;
+    });
+    return out;
+  }
+
+  function calendar(booked) {
+    var stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+    var start = booked[4] + booked[3] + booked[2] + "T" + booked[5] + booked[6] + "00";
+    return ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//rathausbot//Chat-Widget//DE",
+      "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+      "BEGIN:VTIMEZONE", "TZID:Europe/Berlin",
+      "BEGIN:DAYLIGHT", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "TZNAME:CEST",
+      "DTSTART:19700329T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", "END:DAYLIGHT",
+      "BEGIN:STANDARD", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100", "TZNAME:CET",
+      "DTSTART:19701025T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU", "END:STANDARD",
+      "END:VTIMEZONE",
+      "BEGIN:VEVENT", "UID:" + booked[8] + "@" + src.hostname, "DTSTAMP:" + stamp,
+      "DTSTART;TZID=Europe/Berlin:" + start,
+      "SUMMARY:" + icsText("Termin: " + booked[1]),
+      "LOCATION:" + icsText(booked[7]),
+      "DESCRIPTION:" + icsText("Buchungsnummer: " + booked[8] + ". Damit können Sie den Termin auch absagen."),
+      "END:VEVENT", "END:VCALENDAR"].map(icsFold).join("\r\n") + "\r\n";
+  }
+
+  function calendarButton(booked) {
+    var button = el("button", { type: "button", class: "rb-ics" }, "Termin in den Kalender (.ics)");
+    button.addEventListener("click", function () {
+      download("termin-" + booked[8] + ".ics", "text/calendar;charset=utf-8", calendar(booked));
+    });
+    return button;
+  }
+
+  function referencesText() {
+    return cfg.title + " – Ihre Nummern aus dem Chat (" + new Date().toLocaleString("de-DE") + ")\r\n" +
+      references.map(function (r) { return r.name + ": " + r.ref; }).join("\r\n") + "\r\n";
   }
 
   // --- connection ------------------------------------------------------------------------
@@ -157,6 +305,7 @@
   var pending = {};
   var seq = 0;
   var queued = null; // a message typed while the socket was idle or closed
+  var rateNotice = null; // the one "you send very fast" notice
 
   function setStatus(text) { status.textContent = text; panel.classList.toggle("rb-offline", !!text); }
 
@@ -198,6 +347,31 @@
     };
   }
 
+  function resetLog() {
+    log.textContent = "";
+    references = [];
+    rateNotice = null;
+    human.hidden = false;
+  }
+
+  function markFailed(item, code) {
+    item.classList.remove("rb-pending");
+    item.classList.add("rb-failed");
+    item.appendChild(el("span", { class: "rb-note" }, " (nicht gesendet)"));
+    if (RETRYABLE.indexOf(code) < 0 || !item.rbFrame) return;
+    var what = item.rbShown.length > 60 ? item.rbShown.slice(0, 59) + "…" : item.rbShown;
+    var retry = el("button", { type: "button", class: "rb-retry", "aria-label": "Erneut senden: " + what },
+      "Erneut senden");
+    retry.addEventListener("click", function () {
+      var frame = item.rbFrame;
+      item.remove();
+      delete frame.id;
+      submit(frame, item.rbShown);
+      input.focus();
+    });
+    item.appendChild(retry);
+  }
+
   function handle(msg) {
     switch (msg.type) {
       case "welcome":
@@ -205,9 +379,9 @@
         backoff = 1000;
         setStatus("");
         storeToken(msg.token);
-        log.textContent = "";
+        resetLog();
         pending = {};
-        (msg.history || []).forEach(renderLine);
+        (msg.history || []).forEach(function (line) { renderLine(line, lineTime(line, null)); });
         if (queued) { var q = queued; queued = null; submit(q[0], q[1]); }
         break;
       case "ack":
@@ -218,20 +392,25 @@
         typing.hidden = !msg.on;
         break;
       case "user": case "bot": case "handoff":
-        renderLine(msg);
+        renderLine(msg, lineTime(msg, new Date()));
         break;
       case "error":
         if (msg.id && pending[msg.id]) {
-          pending[msg.id].classList.add("rb-failed");
-          pending[msg.id].appendChild(el("span", { class: "rb-note" }, " (nicht gesendet)"));
+          markFailed(pending[msg.id], msg.code);
           delete pending[msg.id];
         }
-        addMessage("system", msg.text);
+        if (msg.code === "rate_limited" && rateNotice && rateNotice.isConnected) {
+          log.appendChild(rateNotice); // one notice, moved below the latest message
+          scrollDown();
+        } else {
+          var notice = addMessage("system", msg.text, new Date());
+          if (msg.code === "rate_limited") rateNotice = notice;
+        }
         break;
       case "ended":
         storeToken(null);
-        log.textContent = "";
-        addMessage("system", "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.");
+        resetLog();
+        addMessage("system", "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.", new Date());
         break;
     }
   }
@@ -249,15 +428,43 @@
     }
     frame.id = "m" + Date.now().toString(36) + "-" + (++seq);
     clearQuickReplies();
-    var item = addMessage("user", shown);
+    var item = addMessage("user", shown, new Date());
     item.classList.add("rb-pending");
+    item.rbFrame = frame;
+    item.rbShown = shown;
     pending[frame.id] = item;
     ws.send(JSON.stringify(frame));
     return true;
   }
 
+  // --- the length limit --------------------------------------------------------------------
+  var announced = null;
+  function updateCounter() {
+    var left = cfg.maxChars - Array.from(input.value).length;
+    input.setAttribute("aria-invalid", left < 0 ? "true" : "false");
+    counter.classList.toggle("rb-over", left < 0);
+    counter.textContent = left > COUNTER_FROM ? "" : left >= 0 ? "Noch " + left + " Zeichen" :
+      (-left) + " Zeichen zu viel";
+    // screen readers hear the counter at a few steps, not at every key
+    var step = left < 0 ? "over" : [0, 20, 50, 100, COUNTER_FROM].filter(function (s) { return left <= s; })[0];
+    if (step !== announced) {
+      announced = step;
+      announce.textContent = step === undefined ? "" : counter.textContent;
+    }
+  }
+
   // --- controls --------------------------------------------------------------------------
+  function isModal() { return !panel.hidden && phone.matches; }
+  function updateModal() { panel.setAttribute("aria-modal", phone.matches ? "true" : "false"); }
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      panel.querySelectorAll("button, a[href], input, [tabindex='0']"),
+      function (node) { return node.getClientRects().length > 0 && !node.disabled; });
+  }
+
   function open() {
+    updateModal();
     panel.hidden = false;
     launcher.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
@@ -266,40 +473,88 @@
     input.focus();
   }
   function close() {
+    setMenu(false);
     panel.hidden = true;
     launcher.hidden = false;
     launcher.setAttribute("aria-expanded", "false");
     try { sessionStorage.removeItem(OPEN_KEY); } catch (e) { /* ignore */ }
     launcher.focus();
   }
+  function setMenu(on) {
+    menu.hidden = !on;
+    menuButton.setAttribute("aria-expanded", on ? "true" : "false");
+  }
 
   launcher.addEventListener("click", open);
   closeButton.addEventListener("click", close);
+  menuButton.addEventListener("click", function () {
+    setMenu(menu.hidden);
+    if (!menu.hidden) focusables().filter(function (n) { return menu.contains(n); })[0].focus();
+  });
   panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") close();
+    if (event.key === "Escape") {
+      event.preventDefault(); // handled here, not again by the page-level listener
+      if (!menu.hidden) { setMenu(false); menuButton.focus(); } else close();
+      return;
+    }
+    if (event.key !== "Tab" || !isModal()) return;
+    // modal at phone width: Tab and Shift+Tab go round inside the panel
+    var nodes = focusables();
+    var first = nodes[0], last = nodes[nodes.length - 1], active = root.activeElement;
+    if (event.shiftKey && (active === first || !panel.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !panel.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
   });
   document.addEventListener("keydown", function (event) {
     // focus may sit on the page after a button vanished: Escape still closes an open chat
     if (event.key === "Escape" && !panel.hidden && !event.defaultPrevented &&
         (event.target === document.body || event.target === host)) close();
   });
+  document.addEventListener("focusin", function (event) {
+    // the modal panel covers the page: focus that lands on the page comes back to the chat
+    if (isModal() && event.target !== host) input.focus();
+  });
+  phone.addEventListener("change", updateModal);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
     if (!text) return;
-    if (submit({ type: "text", text: text }, text)) input.value = "";
+    var length = Array.from(text).length;
+    if (length > cfg.maxChars) {
+      addMessage("system", "Ihre Nachricht ist " + length + " Zeichen lang; höchstens " + cfg.maxChars +
+        " sind möglich. Bitte kürzen Sie sie oder senden Sie sie in mehreren Teilen.", new Date());
+      input.focus();
+      return;
+    }
+    if (submit({ type: "text", text: text }, text)) { input.value = ""; updateCounter(); }
   });
+  input.addEventListener("input", updateCounter);
   input.addEventListener("focus", function () { if (state === "idle") connect(); });
-  human.addEventListener("click", function () { submit({ type: "human" }, "Mit einem Menschen sprechen"); });
-  end.addEventListener("click", function () {
-    confirmBox.hidden = false;
-    confirmNo.focus();
+  human.addEventListener("click", function () {
+    setMenu(false);
+    submit({ type: "human" }, "Mit einem Menschen sprechen");
+    input.focus();
   });
-  confirmNo.addEventListener("click", function () { confirmBox.hidden = true; end.focus(); });
+  end.addEventListener("click", function () {
+    setMenu(false);
+    keepList.textContent = "";
+    references.forEach(function (r) { keepList.appendChild(el("li", {}, r.name + ": " + r.ref)); });
+    keep.hidden = references.length === 0;
+    confirmBox.hidden = false;
+    (references.length ? saveRefs : confirmNo).focus();
+  });
+  saveRefs.addEventListener("click", function () {
+    download("rathausbot-nummern.txt", "text/plain;charset=utf-8", referencesText());
+  });
+  confirmNo.addEventListener("click", function () { confirmBox.hidden = true; menuButton.focus(); });
   confirmYes.addEventListener("click", function () {
     confirmBox.hidden = true;
     if (ws && state === "ready") ws.send(JSON.stringify({ type: "end" }));
-    else { storeToken(null); log.textContent = ""; }
+    else { storeToken(null); resetLog(); }
     input.focus();
   });
   document.addEventListener("visibilitychange", function () {

@@ -1,11 +1,13 @@
 // Drives Debian's chromium with playwright-core through one scenario against a running
 // gateway and prints what it observed as JSON on the last line of stdout; the pytest side
-// (tests/e2e/test_webchat_browser.py) asserts. Usage: node widget.mjs SCENARIO BASE_URL [SITE_URL]
+// (tests/e2e/test_webchat_browser.py, test_widget_layout.py) asserts.
+// Usage: node widget.mjs SCENARIO BASE_URL [SITE_URL | WIDTH SCREENSHOT_DIR]
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
-const [scenario, base, site] = process.argv.slice(2); // site: another origin's page (embedded)
+const [scenario, base, site, shots] = process.argv.slice(2); // site: another origin's page (embedded)
 const WAIT = { timeout: 60000 }; // a safety net for a busy machine, not a speed target
 
 const browser = await chromium.launch({
@@ -43,6 +45,20 @@ async function openChat(page) {
   await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
 }
 
+// "Mit einem Menschen sprechen": the reply button where the assistant offers one, else the menu's.
+async function askHuman(page) {
+  const chip = page.getByRole("group", { name: "Antwortvorschläge" })
+    .getByRole("button", { name: "Mit einem Menschen sprechen", exact: true });
+  if (await chip.count()) return chip.last().click();
+  await page.getByRole("button", { name: "Weitere Aktionen" }).click();
+  await page.getByRole("button", { name: "Mit einem Menschen sprechen", exact: true }).click();
+}
+
+async function endConversation(page) {
+  await page.getByRole("button", { name: "Weitere Aktionen" }).click();
+  await page.getByRole("button", { name: "Gespräch beenden und löschen" }).click();
+}
+
 async function say(page, text) {
   const before = await botCount(page);
   await page.getByRole("textbox", { name: "Ihre Nachricht" }).fill(text);
@@ -69,13 +85,19 @@ const scenarios = {
     const before = await botCount(page);
     await page.getByRole("group", { name: "Antwortvorschläge" }).getByRole("button").last().click();
     await waitForBotAfter(page, before);
-    await page.getByRole("button", { name: "Mit einem Menschen sprechen", exact: true }).last().click();
+    await askHuman(page);
     await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
     const beforeReload = await logTexts(page);
     await page.reload();
     await page.getByRole("log").locator(".rb-system").filter({ hasText: "Vorgangsnummer" }).waitFor(WAIT);
     const afterReload = await logTexts(page);
-    return { header, privacy, greetingButtons, challengeButtons, beforeReload, afterReload };
+    const times = await page.getByRole("log").evaluate((log) =>
+      Array.from(log.querySelectorAll(".rb-msg")).map((m) => {
+        const t = m.querySelector("time");
+        return t ? { datetime: t.getAttribute("datetime"), text: t.textContent, title: m.title } : null;
+      }),
+    );
+    return { header, privacy, greetingButtons, challengeButtons, beforeReload, afterReload, times };
   },
 
   // Keyboard only: Tab to the launcher, Enter, type, Enter, Tab to buttons, Escape.
@@ -109,15 +131,24 @@ const scenarios = {
     await page.keyboard.press("Enter");
     await waitForBotAfter(page, before);
     const reachable = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 20; i++) {
       await page.keyboard.press("Tab");
       const f = await focused();
       reachable.push({ text: f.text, outline: f.outline });
+      if (f.text === "Weitere Aktionen") break;
     }
-    // Shift+Tab back to the first quick reply and choose it with Enter.
+    // The menu opens with Enter; its actions follow with Tab; Escape closes it again.
+    await page.keyboard.press("Enter");
+    const menu = [await focused()];
+    await page.keyboard.press("Tab");
+    menu.push(await focused());
+    await page.keyboard.press("Escape");
+    const afterMenu = await focused();
+    const menuHidden = await page.locator("#rathausbot-chat .rb-menu").isHidden();
+    // Tab on to the first quick reply and choose it with Enter.
     let chosen = null;
     for (let i = 0; i < 14; i++) {
-      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Tab");
       const f = await focused();
       if (f.text.startsWith("Ja, mit einem Menschen")) { chosen = f.text; break; }
     }
@@ -128,7 +159,8 @@ const scenarios = {
     await page.keyboard.press("Escape");
     const afterEscape = await focused();
     const panelHidden = await page.locator("#rathausbot-chat .rb-panel").isHidden();
-    return { tabs, launcher, afterOpen, reachable, chosen, afterChoice, log, afterEscape, panelHidden };
+    return { tabs, launcher, afterOpen, reachable, menu, afterMenu, menuHidden, chosen, afterChoice, log,
+      afterEscape, panelHidden };
   },
 
   // Markup in messages stays text; nothing executes.
@@ -215,7 +247,7 @@ const scenarios = {
     await page.goto(base + "/");
     await openChat(page);
     await say(page, "Guten Tag");
-    await page.getByRole("button", { name: "Gespräch beenden und löschen" }).click();
+    await endConversation(page);
     await page.getByRole("button", { name: "Ja, beenden und löschen" }).click();
     await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "gelöscht" }).waitFor(WAIT);
     const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("rathausbot-chat:")).length);
@@ -223,6 +255,150 @@ const scenarios = {
     await page.reload();
     await page.getByRole("log").locator(".rb-bot").first().waitFor(WAIT);
     return { stored, afterEnd, afterReload: await logTexts(page) };
+  },
+
+  // One width (375 or 1280 px): the footer link beside the launcher, screenshots, the focus
+  // trap where the panel is modal, focus back on the launcher, and axe inside the shadow root.
+  async layout(page) {
+    const width = Number(site);
+    await page.setViewportSize({ width, height: width < 500 ? 667 : 800 });
+    await page.goto(base + "/");
+    await page.locator("#rathausbot-chat .rb-launcher").waitFor(WAIT);
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const footerLink = page.getByRole("contentinfo").getByRole("link", { name: "Datenschutz" });
+    const hit = await footerLink.evaluate((a) => {
+      const r = a.getBoundingClientRect();
+      const points = [[r.left + 2, r.top + r.height / 2], [r.left + r.width / 2, r.top + r.height / 2],
+        [r.right - 2, r.top + r.height / 2]];
+      return points.map(([x, y]) => document.elementFromPoint(x, y) === a);
+    });
+    const launcherBox = await page.locator("#rathausbot-chat .rb-launcher").boundingBox();
+    await page.screenshot({ path: `${shots}/widget-${width}-closed.png` });
+    await footerLink.click({ trial: true, timeout: 10000 }); // Playwright's own hit test
+    await Promise.all([page.waitForURL(/datenschutz\.html$/, WAIT), footerLink.click()]);
+    const followed = page.url();
+    await page.goto(base + "/");
+
+    await openChat(page);
+    await say(page, "Wie erreiche ich das Bürgerbüro per E-Mail?");
+    const modal = await page.locator("#rathausbot-chat .rb-panel").getAttribute("aria-modal");
+    await page.screenshot({ path: `${shots}/widget-${width}-open.png` });
+    const where = () => page.evaluate(() => {
+      const shadow = document.querySelector("#rathausbot-chat").shadowRoot;
+      const el = shadow.activeElement;
+      return el && shadow.querySelector(".rb-panel").contains(el) ? (el.getAttribute("aria-label") || el.textContent || el.id).trim() : null;
+    });
+    const walk = async (key, n) => {
+      const seen = [];
+      for (let i = 0; i < n; i++) { await page.keyboard.press(key); seen.push(await where()); }
+      return seen;
+    };
+    const forward = await walk("Tab", 25);
+    const backward = await walk("Shift+Tab", 25);
+    await page.getByRole("button", { name: "Weitere Aktionen" }).click();
+    await page.screenshot({ path: `${shots}/widget-${width}-menu.png` });
+    const humanControls = await page.getByRole("button", { name: "Mit einem Menschen sprechen", exact: true })
+      .filter({ visible: true }).count();
+    await page.keyboard.press("Escape");
+
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const axe = await page.evaluate(() =>
+      window.axe.run({ fromShadowDom: ["#rathausbot-chat", ".rb-panel"] }, {
+        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+      }),
+    );
+    const launcherAxe = await page.evaluate(async () => {
+      const shadow = document.querySelector("#rathausbot-chat").shadowRoot;
+      shadow.querySelector(".rb-close").click(); // closes; the launcher is back
+      return window.axe.run({ fromShadowDom: ["#rathausbot-chat", ".rb-launcher"] }, {
+        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+      });
+    });
+    await openChat(page);
+    await endConversation(page);
+    await page.getByRole("button", { name: "Ja, beenden und löschen" }).click();
+    await page.locator("#rathausbot-chat .rb-system").filter({ hasText: "gelöscht" }).waitFor(WAIT);
+    const afterEnd = await walk("Tab", 12);
+    await page.getByRole("button", { name: "Chat schließen" }).click();
+    const afterClose = await page.evaluate(() => {
+      const shadow = document.querySelector("#rathausbot-chat").shadowRoot;
+      return shadow.activeElement ? shadow.activeElement.textContent.trim() : null;
+    });
+    const findings = (r) => r.violations.concat(r.incomplete.filter((v) => v.id === "label-content-name-mismatch")).map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+    return { width, hit, launcherBox, followed, modal, forward, backward, humanControls, afterEnd, afterClose,
+      violations: findings(axe).concat(findings(launcherAxe)), passes: axe.passes.length + launcherAxe.passes.length };
+  },
+
+  // A booking: the confirmation offers an .ics file, and before ending the citizen may save
+  // the numbers given.
+  async booking(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    const chip = async () => {
+      const before = await botCount(page);
+      const button = page.getByRole("group", { name: "Antwortvorschläge" }).last().getByRole("button").first();
+      const title = await button.innerText();
+      await button.click();
+      await waitForBotAfter(page, before);
+      return title;
+    };
+    await say(page, "Ich möchte einen Termin für einen Personalausweis buchen");
+    const day = await chip();
+    const time = await chip();
+    await say(page, "Erika Mustermann");
+    await say(page, "0171 2345678");
+    await say(page, "ja");
+    const button = page.getByRole("button", { name: "Termin in den Kalender (.ics)" });
+    await button.waitFor(WAIT);
+    const confirmation = await button.evaluate((b) => b.closest(".rb-msg").querySelector(".rb-text").textContent);
+    const [download] = await Promise.all([page.waitForEvent("download", WAIT), button.click()]);
+    const ics = await readFile(await download.path(), "utf8");
+    await endConversation(page);
+    const kept = await page.locator("#rathausbot-chat .rb-refs li").allInnerTexts();
+    const [saved] = await Promise.all([
+      page.waitForEvent("download", WAIT),
+      page.getByRole("button", { name: "Nummern speichern" }).click(),
+    ]);
+    const numbers = await readFile(await saved.path(), "utf8");
+    await page.getByRole("button", { name: "Abbrechen" }).click();
+    return { day, time, confirmation, icsName: download.suggestedFilename(), ics, kept,
+      numbersName: saved.suggestedFilename(), numbers, log: await logTexts(page) };
+  },
+
+  // The length limit (a counter near it, a notice over it) and fast sending (one notice,
+  // "Erneut senden" on what was not sent).
+  async limits(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    const textbox = page.getByRole("textbox", { name: "Ihre Nachricht" });
+    const counter = page.locator("#rathausbot-chat .rb-counter");
+    const counts = {};
+    for (const n of [1799, 1800, 1999, 2000, 2001]) {
+      await textbox.fill("a".repeat(n));
+      counts[n] = { text: await counter.innerText().catch(() => ""), visible: await counter.isVisible(),
+        invalid: await textbox.getAttribute("aria-invalid") };
+    }
+    await textbox.fill("Guten Tag! " + "x".repeat(4989));
+    await page.getByRole("button", { name: "Senden", exact: true }).click();
+    const kept = (await textbox.inputValue()).length;
+    const afterLong = await logTexts(page);
+
+    for (let i = 1; i <= 20; i++) {
+      await textbox.fill(`Nachricht ${i}`);
+      await page.getByRole("button", { name: "Senden", exact: true }).click();
+    }
+    await page.waitForFunction(
+      () => !document.querySelector("#rathausbot-chat").shadowRoot.querySelector(".rb-pending"), null, WAIT);
+    const shadowCount = (selector) => page.evaluate(
+      (s) => document.querySelector("#rathausbot-chat").shadowRoot.querySelectorAll(s).length, selector);
+    const failed = await shadowCount(".rb-failed");
+    const retries = await page.getByRole("button", { name: "Erneut senden" }).count();
+    const notices = (await logTexts(page)).filter((m) => m.kind === "system" && m.text.includes("sehr schnell")).length;
+    const firstFailed = await page.locator("#rathausbot-chat .rb-failed .rb-text").first().innerText();
+    await page.getByRole("button", { name: "Erneut senden" }).first().click();
+    const after = await logTexts(page);
+    const resent = after.filter((m) => m.kind === "user").pop();
+    return { counts, kept, afterLong, failed, retries, notices, firstFailed, resent };
   },
 
   // The demo page under the gateway's own CSP: the widget loads, connects and answers, and
@@ -242,9 +418,12 @@ const scenarios = {
     const script = page.waitForResponse(new URL("/widget/widget.js", base).href);
     await page.goto(site);
     const scriptHeaders = (await script).headers();
+    const launcher = await page.getByRole("button", { name: "Chat öffnen" }).boundingBox();
+    const launcherGap = page.viewportSize().height - (launcher.y + launcher.height);
     await openChat(page);
     await say(page, "Wann hat das Bürgerbüro geöffnet?");
-    return { origin: await page.evaluate(() => location.origin), scriptHeaders, violations, log: await logTexts(page) };
+    return { origin: await page.evaluate(() => location.origin), scriptHeaders, launcherGap, violations,
+      log: await logTexts(page) };
   },
 };
 
@@ -259,8 +438,10 @@ function watchCsp(page) {
 let result;
 try {
   // axe-core is injected by the test as an inline script, which the demo page's CSP
-  // rightly blocks; only that scenario bypasses the CSP.
-  const context = await browser.newContext({ locale: "de-DE", bypassCSP: scenario === "axe" });
+  // rightly blocks; only the scenarios running axe bypass the CSP.
+  const context = await browser.newContext({
+    locale: "de-DE", acceptDownloads: true, bypassCSP: scenario === "axe" || scenario === "layout",
+  });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
