@@ -1,0 +1,265 @@
+"""The console's HTTP side on a real Redis: login, roles, CSRF, Origin, lockout, cookies,
+logout, escaping, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pyotp
+from redis.asyncio import Redis
+
+from console.accounts import Accounts
+from console.audit import AuditAction, AuditLog
+from console.roles import Role
+from console.sessions import session_key
+from contract.conversation import Case, TranscriptRecord
+from contract.conversation import Role as LineRole
+from contract.records import OPEN_CASES_KEY, Channel, case_key, transcript_key
+from tests.console.conftest import PASSWORD, Login, csrf_of, password_step
+
+CASE = "C-20261201-K7QX2M"
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+GET_ROUTES = [
+    "/console/inbox",
+    "/console/inbox/rows",
+    "/console/events",
+    f"/console/case/{CASE}",
+    f"/console/case/{CASE}/print",
+    f"/console/case/{CASE}/recording",
+    "/console/users",
+    "/console/password",
+]
+POST_ROUTES = [
+    "/console/logout",
+    "/console/password",
+    f"/console/case/{CASE}/claim",
+    f"/console/case/{CASE}/status",
+    f"/console/case/{CASE}/note",
+    f"/console/case/{CASE}/attempt",
+    f"/console/case/{CASE}/reassign",
+]
+
+
+async def open_case(redis: Redis, text: str = "Ich brauche einen Ausweis") -> None:
+    case = Case(CASE, "s" * 32, Channel.WEBCHAT, "user_request", "buergerbuero", 1_795_000_000.0)
+    await redis.hset(case_key(CASE), mapping=case.to_fields())  # type: ignore[arg-type]
+    await redis.zadd(OPEN_CASES_KEY, {CASE: case.created_at})
+    line = TranscriptRecord(
+        "a" * 32, 1_795_000_000.0, Channel.WEBCHAT, LineRole.USER, text, "id_card", 0.9
+    )
+    await redis.xadd(transcript_key("s" * 32), line.to_fields())  # type: ignore[arg-type]
+
+
+async def test_unauthenticated_requests_are_refused(
+    client_for: Callable[[str], httpx.AsyncClient],
+) -> None:
+    client = client_for("http://testserver")
+    root = await client.get("/console/")
+    assert (root.status_code, root.headers["location"]) == (303, "/console/login")
+    for path in GET_ROUTES:
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/console/login"
+        assert (await client.get(path, headers={"hx-request": "true"})).status_code == 401
+    for path in POST_ROUTES:
+        assert (await client.post(path, data={})).status_code == 401, path
+
+
+async def test_wrong_roles_get_403(redis: Redis, login: Login) -> None:
+    privacy = await login("dana", Role.PRIVACY)
+    for path in GET_ROUTES:
+        if path != "/console/password":  # every role changes its own password
+            assert (await privacy.get(path)).status_code == 403, path
+    clerk = await login("erika", Role.CLERK)
+    assert (await clerk.get("/console/users")).status_code == 403
+    page = await clerk.get("/console/inbox")
+    reassign = await clerk.post(
+        f"/console/case/{CASE}/reassign", data={"csrf": csrf_of(page.text), "user": "erika"}
+    )
+    assert reassign.status_code == 403
+    admin = await login("adm", Role.ADMIN)
+    users = await admin.get("/console/users")
+    assert users.status_code == 200 and "dana" in users.text
+    assert (await admin.get("/console/inbox")).status_code == 403
+
+
+async def test_post_without_csrf_or_from_another_origin_is_403(redis: Redis, login: Login) -> None:
+    await open_case(redis)
+    clerk = await login("erika")
+    csrf = csrf_of((await clerk.get("/console/inbox")).text)
+    claim = f"/console/case/{CASE}/claim"
+    assert (await clerk.post(claim, data={})).status_code == 403
+    assert (await clerk.post(claim, data={"csrf": "forged"})).status_code == 403
+    evil = {"origin": "https://evil.example"}
+    assert (await clerk.post(claim, data={"csrf": csrf}, headers=evil)).status_code == 403
+    assert (await clerk.post(claim, headers={"x-csrf-token": csrf})).status_code == 303
+    assert (await clerk.post("/console/logout", data={})).status_code == 403
+
+
+async def test_login_without_csrf_is_403(client_for: Callable[[str], httpx.AsyncClient]) -> None:
+    client = client_for("http://testserver")
+    response = await client.post("/console/login", data={"username": "x", "password": "y"})
+    assert response.status_code == 403
+
+
+async def test_login_form_labels(client_for: Callable[[str], httpx.AsyncClient]) -> None:
+    page = await client_for("http://testserver").get("/console/login")
+    assert 'for="username">Benutzername</label>' in page.text
+    assert 'for="password">Passwort</label>' in page.text
+    assert "Sicherheitscode" not in page.text
+
+
+async def test_sixth_wrong_password_is_refused_even_when_right(
+    redis: Redis, client_for: Callable[[str], httpx.AsyncClient]
+) -> None:
+    await Accounts(redis).add("erika", PASSWORD, role=Role.CLERK)
+    client = client_for("http://testserver")
+    for _ in range(4):
+        assert (await password_step(client, "erika", "falsch")).status_code == 401
+    # the 5th wrong one locks the pair; before it, the right password still works
+    assert (await password_step(client, "erika", PASSWORD)).status_code == 200
+    for _ in range(5):
+        await password_step(client, "erika", "falsch")
+    locked = await password_step(client, "erika", PASSWORD)
+    assert locked.status_code == 429 and "Zu viele Fehlversuche" in locked.text
+    assert "Sicherheitscode" not in locked.text
+    entries = await AuditLog(redis).entries(count=20)
+    assert any(e.action is AuditAction.LOGIN_FAILED and e.detail == "locked" for e in entries)
+    # another address is not locked out (only slowed down)
+    other = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=client._transport.app, client=("10.9.9.9", 1)),  # type: ignore[attr-defined]
+        base_url="http://testserver",
+        headers={"origin": "http://testserver"},
+    )
+    assert (await password_step(other, "erika", PASSWORD)).status_code == 200
+    # the lockout ends with its key's expiry
+    for key in await redis.keys("rb:console:fail:erika:*"):
+        await redis.delete(key)
+    assert (await password_step(client, "erika", PASSWORD)).status_code == 200
+
+
+async def test_wrong_code_stays_at_step_two(
+    redis: Redis, client_for: Callable[[str], httpx.AsyncClient]
+) -> None:
+    enrolment = await Accounts(redis).add("erika", PASSWORD, role=Role.CLERK)
+    client = client_for("http://testserver")
+    step = await password_step(client, "erika")
+    code = pyotp.TOTP(enrolment.secret).now()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    again = await client.post(
+        "/console/login/code", data={"csrf": csrf_of(step.text), "code": wrong}
+    )
+    assert again.status_code == 401 and "Sicherheitscode" in again.text
+    assert (await client.get("/console/inbox")).status_code == 303  # not signed in
+
+
+async def test_enrolment_after_a_reset_shows_a_qr_code(
+    redis: Redis, client_for: Callable[[str], httpx.AsyncClient]
+) -> None:
+    accounts = Accounts(redis)
+    await accounts.add("erika", PASSWORD, role=Role.CLERK)
+    await accounts.reset_second_factor("erika")
+    client = client_for("http://testserver")
+    step = await password_step(client, "erika")
+    assert 'src="data:image/svg+xml;base64,' in step.text and "Sicherheitscode" in step.text
+    secret = step.text.split('class="secret">')[1].split("<")[0]
+    done = await client.post(
+        "/console/login/code",
+        data={"csrf": csrf_of(step.text), "code": pyotp.TOTP(secret).now()},
+    )
+    assert done.status_code == 303
+    account = await accounts.get("erika")
+    assert account is not None and account.enrolled
+
+
+async def test_cookie_flags_plain_and_tls(redis: Redis, login: Login) -> None:
+    plain = await login("erika")
+    assert "rb_console" in plain.cookies
+    tls = await login("max", base="https://console.example")
+    assert "__Host-rb_console" in tls.cookies
+    # inspect the Set-Cookie header of a TLS login
+    enrolment = await Accounts(redis).add("eva", PASSWORD, role=Role.CLERK)
+    client = httpx.AsyncClient(
+        transport=tls._transport,  # type: ignore[attr-defined]
+        base_url="https://console.example",
+        headers={"origin": "https://console.example"},
+    )
+    step = await password_step(client, "eva")
+    done = await client.post(
+        "/console/login/code",
+        data={"csrf": csrf_of(step.text), "code": pyotp.TOTP(enrolment.secret).now()},
+    )
+    header = next(
+        h for h in done.headers.get_list("set-cookie") if h.startswith("__Host-rb_console=")
+    )
+    flags = {part.strip().lower() for part in header.split(";")[1:]}
+    assert {"httponly", "secure", "path=/", "samesite=lax"} <= flags
+    assert not any(flag.startswith("domain") for flag in flags)
+
+
+async def test_logout_revokes_the_session_server_side(redis: Redis, login: Login) -> None:
+    client = await login("erika")
+    token = client.cookies["rb_console"]
+    assert await redis.exists(session_key(token))
+    csrf = csrf_of((await client.get("/console/inbox")).text)
+    assert (await client.post("/console/logout", data={"csrf": csrf})).status_code == 303
+    assert not await redis.exists(session_key(token))
+    client.cookies.set("rb_console", token)  # the old cookie, replayed
+    assert (await client.get("/console/inbox")).status_code == 303
+
+
+async def test_disabling_ends_sessions(redis: Redis, login: Login) -> None:
+    client = await login("erika")
+    await Accounts(redis).set_disabled("erika", True)
+    assert (await client.get("/console/inbox")).status_code == 303
+
+
+async def test_citizen_text_is_escaped_and_views_are_audited(redis: Redis, login: Login) -> None:
+    await open_case(redis, XSS)
+    clerk = await login("erika")
+    page = await clerk.get(f"/console/case/{CASE}")
+    assert page.status_code == 200
+    assert XSS not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    assert "Personalausweis" in page.text  # topic from the intent
+    entries = await AuditLog(redis).entries(count=5)
+    assert (entries[0].action, entries[0].target) == (AuditAction.VIEW_TRANSCRIPT, CASE)
+    assert XSS not in str(entries)
+
+
+async def test_claim_by_two_clerks_and_only_the_owner_changes(redis: Redis, login: Login) -> None:
+    await open_case(redis)
+    erika, max_ = await login("erika"), await login("max")
+    assert (await erika.get(f"/console/case/{CASE}")).status_code == 200
+    first = await erika.post(
+        f"/console/case/{CASE}/claim",
+        data={"csrf": csrf_of((await erika.get("/console/inbox")).text)},
+    )
+    assert first.status_code == 303
+    max_csrf = csrf_of((await max_.get("/console/inbox")).text)
+    second = await max_.post(f"/console/case/{CASE}/claim", data={"csrf": max_csrf})
+    page = await max_.get(second.headers["location"])
+    assert "Bereits übernommen von erika" in page.text
+    assert "Ebenfalls geöffnet von: erika" in page.text
+    refused = await max_.post(
+        f"/console/case/{CASE}/status", data={"csrf": max_csrf, "status": "erledigt"}
+    )
+    assert "Nur die Person" in (await max_.get(refused.headers["location"])).text
+    erika_csrf = csrf_of((await erika.get("/console/inbox")).text)
+    done = await erika.post(
+        f"/console/case/{CASE}/status", data={"csrf": erika_csrf, "status": "erledigt"}
+    )
+    assert done.status_code == 303
+    assert await redis.hget(case_key(CASE), "status") == "closed"
+
+
+async def test_security_headers_on_console_pages(
+    client_for: Callable[[str], httpx.AsyncClient],
+) -> None:
+    page = await client_for("http://testserver").get("/console/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text.replace('<script src="', "")
