@@ -87,8 +87,8 @@ class ItemKind(Enum):
     @property
     def icon(self) -> str:
         return {
-            ItemKind.CHAT: "💬",
-            ItemKind.PHONE: "📞",
+            ItemKind.CHAT: "⌨",
+            ItemKind.PHONE: "☎",
             ItemKind.CALLBACK: "↩",
             ItemKind.TICKET: "⚠",
         }[self]
@@ -143,6 +143,9 @@ def due_after(start: float, hours: StaffHours, *, service_hours: int = DUE_SERVI
     """When `service_hours` of staff hours have passed since `start` (15-minute steps, at
     most 60 days ahead)."""
     moment = datetime.fromtimestamp(start, BERLIN)
+    moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=-moment.minute % 15)
+    if moment.timestamp() < start:
+        moment += _QUARTER
     needed = service_hours * 4
     for _ in range(60 * 24 * 4):
         if hours.is_open(moment):

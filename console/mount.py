@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -32,6 +33,7 @@ def console_mount(
     staff_hours: StaffHours,
     recordings_dir: Path,
     link_key: bytes,
+    department_names: Mapping[str, str],
 ) -> Mount:
     """The console's routes under /console, on the given Redis and event hub."""
     accounts = Accounts(redis)
@@ -59,5 +61,6 @@ def console_mount(
         hub=hub,
         recordings=RecordingLinks(link_key, recordings_dir),
         views=views,
+        department_names=department_names,
     )
     return Mount("/console", routes=login.routes() + pages.routes())

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ class CasePages:
         hub: EventHub,
         recordings: RecordingLinks,
         views: Jinja2Templates,
+        department_names: Mapping[str, str],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._guard = guard
@@ -112,6 +113,8 @@ class CasePages:
         self._clock = clock
         views.env.filters["berlin"] = berlin
         views.env.filters["duration"] = duration
+        self._departments = dict(department_names)
+        views.env.filters["department"] = lambda dep: self._departments.get(dep, dep) or "–"
 
     def routes(self) -> list[BaseRoute]:
         g = self._guard
@@ -159,19 +162,14 @@ class CasePages:
             "statuses": list(WorkStatus),
             "kinds": list(ItemKind),
             "is_lead": staff.account.role is Role.TEAM_LEAD,
+            "departments": sorted(self._departments.items(), key=lambda item: item[1]),
             **more,
         }
 
     async def inbox_page(self, request: Request, staff: Staff) -> Response:
         filters = self._filters(request, staff)
         items = await self._inbox.items(filters)
-        context = self._context(
-            staff,
-            items=items,
-            filters=filters,
-            query=request.url.query,
-            departments=sorted({i.department for i in items if i.department}),
-        )
+        context = self._context(staff, items=items, filters=filters, query=request.url.query)
         return self._views.TemplateResponse(request, "inbox.html", context)
 
     async def inbox_rows(self, request: Request, staff: Staff) -> Response:

@@ -28,7 +28,7 @@ from channels.webchat import ChatEndpoint
 from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
-from contract.knowledge import KnowledgeError
+from contract.knowledge import KnowledgeError, load_directory
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
@@ -316,7 +316,18 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         staff_hours=StaffHours.parse(settings.staff_hours),
         recordings_dir=settings.var_dir / "recordings",
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
+        department_names=department_names(settings),
     )
+
+
+def department_names(settings: Settings) -> dict[str, str]:
+    """Department ids to names (intents/knowledge/departments.yml); ids alone if unreadable."""
+    try:
+        directory = load_directory(settings.intents_dir / "knowledge")
+    except KnowledgeError as error:
+        log.warning("console shows department ids: %s", error)
+        return {}
+    return {department.id: department.name for department in directory.departments}
 
 
 async def console_hint(settings: Settings, rt: Runtime) -> str:

@@ -41,6 +41,7 @@ async def console_app(redis: Redis, tmp_path: Path) -> AsyncIterator[Starlette]:
             staff_hours=StaffHours.parse("Mo-Fr 08:00-16:00"),
             recordings_dir=tmp_path,
             link_key=b"k" * 32,
+            department_names={"buergerbuero": "Bürgerbüro"},
         )
         yield Starlette(routes=[mount], middleware=[Middleware(SecurityHeaders)])
 

@@ -263,3 +263,12 @@ async def test_security_headers_on_console_pages(
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
     assert "<script>" not in page.text.replace('<script src="', "")
+
+
+def test_console_pages_send_their_origin_but_no_referrer_elsewhere() -> None:
+    from rathausbot.headers import security_headers
+
+    assert security_headers("/console/login")["referrer-policy"] == "same-origin"
+    assert security_headers("/console")["referrer-policy"] == "same-origin"
+    assert security_headers("/consoles")["referrer-policy"] == "no-referrer"
+    assert security_headers("/index.html")["referrer-policy"] == "no-referrer"
