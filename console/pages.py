@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from console.accounts import Accounts
 from console.audit import AuditAction, AuditLog
 from console.events import EventHub, EventKind
-from console.inbox import Filters, Inbox, ItemKind
+from console.inbox import Filters, Inbox, InboxItem, ItemKind
 from console.roles import Role
 from console.web import PREFIX, Forbidden, Guard, Staff, guarded
 from console.work import AttemptOutcome, Workbench, WorkRefused, WorkStatus, valid_item_id
@@ -46,6 +47,16 @@ def duration(seconds: float) -> str:
     if hours < 48:
         return f"{hours} Std. {minutes} Min."
     return f"{hours // 24} Tage"
+
+
+def team_totals(items: list[InboxItem]) -> dict[str, dict[str, int]]:
+    """Open items by status and by owner ("niemand" for unclaimed), for team leads."""
+    by_status = Counter(item.work.status.value for item in items)
+    by_owner = Counter(item.work.owner or "niemand" for item in items)
+    return {
+        "status": {s.value: by_status[s.value] for s in WorkStatus if s is not WorkStatus.DONE},
+        "owner": dict(sorted(by_owner.items())),
+    }
 
 
 class RecordingLinks:
@@ -169,7 +180,12 @@ class CasePages:
     async def inbox_page(self, request: Request, staff: Staff) -> Response:
         filters = self._filters(request, staff)
         items = await self._inbox.items(filters)
-        context = self._context(staff, items=items, filters=filters, query=request.url.query)
+        totals: dict[str, dict[str, int]] = {}
+        if staff.account.role is Role.TEAM_LEAD:
+            totals = team_totals(await self._inbox.items(Filters()))
+        context = self._context(
+            staff, items=items, filters=filters, query=request.url.query, totals=totals
+        )
         return self._views.TemplateResponse(request, "inbox.html", context)
 
     async def inbox_rows(self, request: Request, staff: Staff) -> Response:

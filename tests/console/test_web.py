@@ -4,6 +4,7 @@ logout, escaping, headers."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -272,3 +273,56 @@ def test_console_pages_send_their_origin_but_no_referrer_elsewhere() -> None:
     assert security_headers("/console")["referrer-policy"] == "same-origin"
     assert security_headers("/consoles")["referrer-policy"] == "no-referrer"
     assert security_headers("/index.html")["referrer-policy"] == "no-referrer"
+
+
+async def test_team_lead_sees_totals_and_reassigns(redis: Redis, login: Login) -> None:
+    await open_case(redis)
+    clerk = await login("erika")
+    lead = await login("chef", Role.TEAM_LEAD)
+    page = await lead.get("/console/inbox")
+    assert "Team: offene Vorgänge" in page.text
+    assert "Team: offene Vorgänge" not in (await clerk.get("/console/inbox")).text
+    moved = await lead.post(
+        f"/console/case/{CASE}/reassign", data={"csrf": csrf_of(page.text), "user": "erika"}
+    )
+    assert "Zugewiesen an erika" in (await lead.get(moved.headers["location"])).text
+    mine = await clerk.get("/console/inbox?meine=1")
+    assert CASE in mine.text
+    entries = await AuditLog(redis).entries(count=3)
+    assert any(e.action is AuditAction.REASSIGN and e.detail == "erika" for e in entries)
+
+
+async def test_recording_plays_through_a_signed_link_only(
+    redis: Redis, login: Login, tmp_path: Path
+) -> None:
+    await open_case(redis)
+    clerk = await login("erika")
+    page = await clerk.get(f"/console/case/{CASE}")
+    assert "Aufzeichnung" not in page.text  # no consent, no recording, no link
+    (tmp_path / "20261201T100000Z-abc.wav").write_bytes(b"RIFF-test")
+    await redis.hset(case_key(CASE), "recording", "20261201T100000Z-abc.wav")
+    page = await clerk.get(f"/console/case/{CASE}")
+    link = page.text.split('<a href="/console/case/' + CASE + "/recording?")[1].split('"')[0]
+    played = await clerk.get(f"/console/case/{CASE}/recording?" + link.replace("&amp;", "&"))
+    assert (played.status_code, played.content) == (200, b"RIFF-test")
+    forged = await clerk.get(f"/console/case/{CASE}/recording?exp=9999999999&sig=00")
+    assert forged.status_code == 403
+    entries = await AuditLog(redis).entries(count=1)
+    assert (entries[0].action, entries[0].target) == (AuditAction.VIEW_RECORDING, CASE)
+
+
+def test_recording_link_check(tmp_path: Path) -> None:
+    from console.pages import RecordingLinks
+
+    (tmp_path / "call.wav").write_bytes(b"RIFF")
+    now = [1_795_000_000.0]
+    links = RecordingLinks(b"k" * 32, tmp_path, ttl_s=300, clock=lambda: now[0])
+    url = links.link(CASE, "call.wav")
+    query = dict(part.split("=") for part in url.split("?")[1].split("&"))
+    assert links.check(CASE, "call.wav", query["exp"], query["sig"]) == tmp_path / "call.wav"
+    assert links.check("C-20261201-OTHER2", "call.wav", query["exp"], query["sig"]) is None
+    assert links.check(CASE, "call.wav", str(int(query["exp"]) + 1), query["sig"]) is None
+    now[0] += 300
+    assert links.check(CASE, "call.wav", query["exp"], query["sig"]) is not None
+    now[0] += 1
+    assert links.check(CASE, "call.wav", query["exp"], query["sig"]) is None
