@@ -203,6 +203,8 @@ class CasePages:
                 yield {"event": "ready", "data": "1"}
                 while True:
                     event = await queue.get()
+                    if await self._guard.staff(request) is None:
+                        return  # logged out or revoked meanwhile
                     name = "opened" if event.kind is EventKind.OPENED else "changed"
                     yield {"event": name, "data": json.dumps({"id": event.item_id})}
 

@@ -330,10 +330,10 @@ def department_names(settings: Settings) -> dict[str, str]:
     return {department.id: department.name for department in directory.departments}
 
 
-async def console_hint(settings: Settings, rt: Runtime) -> str:
+async def console_hint(settings: Settings, redis: Redis) -> str:
     """Where the console is, and on the first start how to create the first admin."""
     where = f"Staff console: http://{settings.host}:{settings.port}/console/"
-    if await Accounts(rt.redis).names():
+    if await Accounts(redis).names():
         return where
     return (
         f"{where}\nNo staff account yet. Create the first administrator with\n"
@@ -406,7 +406,7 @@ async def serve(settings: Settings) -> None:
                     flush=True,
                 )
                 if settings.console_enabled:
-                    print(await console_hint(settings, rt), flush=True)
+                    print(await console_hint(settings, rt.redis), flush=True)
                 if agent is not None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)

@@ -83,3 +83,14 @@ def test_doctor_warns_when_the_second_factor_is_off() -> None:
     check = _console(Settings(console_second_factor=False))
     assert not check.ok and "second factor" in check.what
     assert _console(Settings(console_enabled=False, console_second_factor=False)).ok
+
+
+async def test_serve_tells_how_to_create_the_first_admin(redis: Redis) -> None:
+    from rathausbot.app import console_hint
+
+    settings = Settings(host="127.0.0.1", port=8080)
+    first = await console_hint(settings, redis)
+    assert "http://127.0.0.1:8080/console/" in first
+    assert "rathausbot users add NAME --role admin" in first
+    await users(redis, "add", "anna", "--role", "admin", stdin=PASSWORD)
+    assert "users add" not in await console_hint(settings, redis)
