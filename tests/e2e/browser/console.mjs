@@ -215,12 +215,13 @@ const scenarios = {
       await page.getByRole("button", { name: "Anmelden" }).click();
       await page.getByRole("heading", { name: "Eingang" }).waitFor(WAIT);
       await page.screenshot({ path: `${outDir}/inbox-${width}.png`, fullPage: true });
+      const inboxOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       const link = page.locator("table.inbox a", { hasText: /^C-/ }).first();
       await link.click();
       await page.locator(".transcript").waitFor(WAIT);
       await page.screenshot({ path: `${outDir}/case-${width}.png`, fullPage: true });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      shots.push({ width, overflow });
+      shots.push({ width, inboxOverflow, overflow });
     }
     return { shots };
   },
