@@ -326,3 +326,35 @@ def test_recording_link_check(tmp_path: Path) -> None:
     assert links.check(CASE, "call.wav", query["exp"], query["sig"]) is not None
     now[0] += 1
     assert links.check(CASE, "call.wav", query["exp"], query["sig"]) is None
+
+
+async def test_callback_view_print_and_attempts(redis: Redis, login: Login) -> None:
+    from contract.records import Callback, CallbackWindow, RecordKind
+
+    callback = Callback("R-K7QX2M", "+4930123456", CallbackWindow.MORNING, Channel.VOICE, 1.0e9)
+    await redis.hset(RecordKind.CALLBACK.key("R-K7QX2M"), mapping=callback.to_fields())  # type: ignore[arg-type]
+    await redis.zadd(RecordKind.CALLBACK.index_key, {"R-K7QX2M": callback.created_at})
+    clerk = await login("erika")
+    inbox = await clerk.get("/console/inbox")
+    assert "R-K7QX2M" in inbox.text and "überfällig" in inbox.text  # due long ago
+    page = await clerk.get("/console/case/R-K7QX2M")
+    assert 'href="tel:+4930123456"' in page.text
+    csrf = csrf_of(page.text)
+    await clerk.post("/console/case/R-K7QX2M/claim", data={"csrf": csrf})
+    for _ in range(3):
+        attempt = await clerk.post(
+            "/console/case/R-K7QX2M/attempt", data={"csrf": csrf, "outcome": "nicht erreicht"}
+        )
+        assert attempt.status_code == 303
+    page = await clerk.get("/console/case/R-K7QX2M")
+    assert "Drei Rückrufversuche ohne Erfolg" in page.text
+    bad = await clerk.post(
+        "/console/case/R-K7QX2M/attempt", data={"csrf": csrf, "outcome": "vielleicht"}
+    )
+    assert bad.status_code == 400
+    printed = await clerk.get("/console/case/R-K7QX2M/print")
+    assert printed.status_code == 200 and "print.css" in printed.text
+    assert "<script" not in printed.text and "+4930123456" in printed.text
+    unknown = await clerk.get("/console/case/R-NONE22")
+    assert unknown.status_code == 404
+    assert (await clerk.get("/console/case/..%2Fetc")).status_code == 404
