@@ -76,8 +76,9 @@ class SessionStore:
             await pipe.execute()
         return session
 
-    async def get(self, token: str | None) -> StaffSession | None:
-        """The live session of `token`, its idle timer refreshed; None when gone or too old."""
+    async def get(self, token: str | None, *, touch: bool = True) -> StaffSession | None:
+        """The live session of `token`, its idle timer refreshed unless `touch` is False (a
+        request the page made by itself); None when gone or too old."""
         if not token or len(token) > 100:
             return None
         key = session_key(token)
@@ -88,7 +89,8 @@ class SessionStore:
         if self._clock() - created >= self._absolute_s:
             await self._redis.delete(key)
             return None
-        await self._redis.expire(key, self._idle_s)
+        if touch:
+            await self._redis.expire(key, self._idle_s)
         return StaffSession(token, fields["user"], fields["csrf"], created)
 
     async def revoke(self, token: str) -> None:

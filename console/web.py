@@ -21,7 +21,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from console.accounts import Account, AccountError, Accounts, Enrolment, check_password_rules
+from console.accounts import (
+    NAME_PATTERN,
+    Account,
+    AccountError,
+    Accounts,
+    Enrolment,
+    check_password_rules,
+)
 from console.audit import AuditAction, AuditLog
 from console.login import LoginFlow, Notice, PendingLogins, Phase
 from console.roles import Role
@@ -37,6 +44,7 @@ SESSION_COOKIE_PLAIN = "rb_console"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 NO_STORE = {"cache-control": "no-store"}
+AUTOMATIC_PATHS = ("/inbox/rows", "/events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,9 @@ class Guard:
 
     async def staff(self, request: Request) -> Staff | None:
         token = request.cookies.get(self.cookie_name(request))
-        session = await self._sessions.get(token)
+        # The live inbox reloads its rows by itself: that is no activity of the user.
+        touch = not request.url.path.endswith(AUTOMATIC_PATHS)
+        session = await self._sessions.get(token, touch=touch)
         if session is None:
             return None
         account = await self._accounts.get(session.user)
@@ -182,7 +192,7 @@ class LoginPages:
     def _page(
         self, request: Request, flow: LoginFlow, notice: Notice, *, status: int = 200, **more: Any
     ) -> Response:
-        csrf = request.cookies.get(LOGIN_COOKIE + "_csrf") or secrets.token_urlsafe(24)
+        csrf = self._login_cookie(request, LOGIN_COOKIE + "_csrf") or secrets.token_urlsafe(24)
         context = {
             "phase": flow.phase.value,
             "notice": notice.text,
@@ -246,7 +256,9 @@ class LoginPages:
         form = await self._login_form(request)
         if form is None:
             return PlainTextResponse("Die Anfrage wurde abgelehnt.", status_code=403)
-        name = form.get("username", "").strip().lower()[:64]
+        name = form.get("username", "").strip().lower()
+        if not NAME_PATTERN.match(name):
+            name = "-"  # one throttle bucket for names no account can have
         password = form.get("password", "")
         address = request.client.host if request.client else "?"
         verdict = await self._throttle.verdict(name, address)

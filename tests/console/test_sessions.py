@@ -72,3 +72,15 @@ def test_slow_down_doubles_and_is_capped(redis: Redis) -> None:
     throttle = LoginThrottle(redis, max_delay_s=4.0)
     assert [throttle.delay_for(n) for n in range(7)] == [0, 0, 0, 0.25, 0.5, 1.0, 2.0]
     assert throttle.delay_for(8) == 4.0 and throttle.delay_for(1000) == 4.0
+
+
+async def test_requests_the_page_makes_by_itself_do_not_extend_the_session(
+    redis: Redis,
+) -> None:
+    store = SessionStore(redis, idle_s=1800)
+    session = await store.create("erika")
+    await redis.expire(session_key(session.token), 100)
+    assert await store.get(session.token, touch=False) is not None
+    assert await redis.ttl(session_key(session.token)) <= 100
+    assert await store.get(session.token) is not None
+    assert await redis.ttl(session_key(session.token)) > 1700
