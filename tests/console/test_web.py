@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from console.accounts import Accounts
 from console.audit import AuditAction, AuditLog
 from console.roles import Role
-from console.sessions import session_key
+from console.sessions import SessionStore, session_key
 from contract.conversation import Case, TranscriptRecord
 from contract.conversation import Role as LineRole
 from contract.records import OPEN_CASES_KEY, Channel, case_key, transcript_key
@@ -358,3 +358,30 @@ async def test_callback_view_print_and_attempts(redis: Redis, login: Login) -> N
     unknown = await clerk.get("/console/case/R-NONE22")
     assert unknown.status_code == 404
     assert (await clerk.get("/console/case/..%2Fetc")).status_code == 404
+
+
+async def test_own_password_change_ends_every_session(redis: Redis, login: Login) -> None:
+    client = await login("erika")
+    elsewhere = await SessionStore(redis).create("erika")  # another device
+    page = await client.get("/console/password")
+    csrf = csrf_of(page.text)
+    wrong = await client.post(
+        "/console/password",
+        data={"csrf": csrf, "current": "falsch", "new": "x" * 12, "repeat": "x" * 12},
+    )
+    assert wrong.status_code == 400 and "bisherige Passwort ist falsch" in wrong.text
+    short = await client.post(
+        "/console/password",
+        data={"csrf": csrf, "current": PASSWORD, "new": "x" * 11, "repeat": "x" * 11},
+    )
+    assert short.status_code == 400 and "mindestens 12 Zeichen" in short.text
+    done = await client.post(
+        "/console/password",
+        data={"csrf": csrf, "current": PASSWORD, "new": "y" * 12, "repeat": "y" * 12},
+    )
+    assert (done.status_code, done.headers["location"]) == (303, "/console/login")
+    assert (await client.get("/console/inbox")).status_code == 303  # signed out
+    assert not await redis.exists(session_key(elsewhere.token))
+    assert await Accounts(redis).check_password("erika", "y" * 12)
+    entry = (await AuditLog(redis).entries(count=1))[0]
+    assert entry.action is AuditAction.PASSWORD_CHANGED
