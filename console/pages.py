@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from console.accounts import Accounts
 from console.audit import AuditAction, AuditLog
 from console.events import EventHub, EventKind
-from console.inbox import Filters, Inbox, InboxItem, ItemKind
+from console.inbox import TOPICS, Filters, Inbox, InboxItem, ItemKind
 from console.roles import Role
 from console.web import PREFIX, Forbidden, Guard, Staff, guarded
 from console.work import AttemptOutcome, Workbench, WorkRefused, WorkStatus, valid_item_id
@@ -173,6 +173,7 @@ class CasePages:
             "statuses": list(WorkStatus),
             "kinds": list(ItemKind),
             "is_lead": staff.account.role is Role.TEAM_LEAD,
+            "topics": TOPICS,
             "departments": sorted(self._departments.items(), key=lambda item: item[1]),
             **more,
         }

@@ -224,8 +224,11 @@ async def test_citizen_text_is_escaped_and_views_are_audited(redis: Redis, login
     assert XSS not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
     assert "Personalausweis" in page.text  # topic from the intent
+    printed = await clerk.get(f"/console/case/{CASE}/print")
+    assert printed.status_code == 200 and "Erkannt: Personalausweis" in printed.text
+    assert XSS not in printed.text and "&lt;script&gt;" in printed.text
     entries = await AuditLog(redis).entries(count=5)
-    assert (entries[0].action, entries[0].target) == (AuditAction.VIEW_TRANSCRIPT, CASE)
+    assert [(e.action, e.target) for e in entries[:2]] == [(AuditAction.VIEW_TRANSCRIPT, CASE)] * 2
     assert XSS not in str(entries)
 
 
