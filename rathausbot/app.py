@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import socket
@@ -17,13 +18,17 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.routing import Mount
 
 from channels.admission import MIB, AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
-from contract.knowledge import KnowledgeError
+from console.accounts import Accounts
+from console.events import EventHub
+from console.mount import console_mount
+from contract.knowledge import KnowledgeError, load_directory
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.rasa import RasaClient
@@ -39,6 +44,7 @@ from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
+from telephony.staff_hours import StaffHours
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
@@ -294,6 +300,48 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
     )
 
 
+def console(rt: Runtime, hub: EventHub) -> Mount:
+    """The staff console on the runtime's Redis."""
+    settings = rt.settings
+    token = rt.secrets.rasa_token.encode()
+    return console_mount(
+        rt.redis,
+        hub,
+        second_factor=settings.console_second_factor,
+        idle_s=settings.console_session_idle_minutes * 60,
+        absolute_s=settings.console_session_hours * 3600,
+        max_failures=settings.console_login_max_failures,
+        lockout_s=settings.console_login_lockout_minutes * 60,
+        retention_s=settings.retention_seconds,
+        staff_hours=StaffHours.parse(settings.staff_hours),
+        recordings_dir=settings.var_dir / "recordings",
+        link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
+        department_names=department_names(settings),
+    )
+
+
+def department_names(settings: Settings) -> dict[str, str]:
+    """Department ids to names (intents/knowledge/departments.yml); ids alone if unreadable."""
+    try:
+        directory = load_directory(settings.intents_dir / "knowledge")
+    except KnowledgeError as error:
+        log.warning("console shows department ids: %s", error)
+        return {}
+    return {department.id: department.name for department in directory.departments}
+
+
+async def console_hint(settings: Settings, redis: Redis) -> str:
+    """Where the console is, and on the first start how to create the first admin."""
+    where = f"Staff console: http://{settings.host}:{settings.port}/console/"
+    if await Accounts(redis).names():
+        return where
+    return (
+        f"{where}\nNo staff account yet. Create the first administrator with\n"
+        "  .venv/bin/rathausbot users add NAME --role admin\n"
+        "(it asks for a password and prints the TOTP key to scan)."
+    )
+
+
 async def serve(settings: Settings) -> None:
     """`rathausbot serve`: the HTTP server at once (health says 'starting'), then the
     services and the dialogue core; runs until SIGINT or SIGTERM."""
@@ -301,7 +349,11 @@ async def serve(settings: Settings) -> None:
         raise StartupError(
             f"port {settings.port} on {settings.host} is in use; set RATHAUSBOT_PORT"
         )
-    async with runtime(settings, reuse=False) as rt, Fanout(rt.redis) as fanout:
+    async with (
+        runtime(settings, reuse=False) as rt,
+        Fanout(rt.redis) as fanout,
+        EventHub(rt.redis, max_streams=settings.console_max_event_streams) as hub,
+    ):
         health = HealthMonitor(
             redis=rt.redis,
             http=rt.http,
@@ -311,7 +363,12 @@ async def serve(settings: Settings) -> None:
             start_timeout_s=settings.rasa_start_timeout_s,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
-        app = create_app(health=health, chat=chat_endpoint(rt, fanout), health_token=health_token)
+        app = create_app(
+            health=health,
+            chat=chat_endpoint(rt, fanout),
+            health_token=health_token,
+            console=console(rt, hub) if settings.console_enabled else None,
+        )
         config = server_config(
             app,
             host=settings.host,
@@ -348,6 +405,8 @@ async def serve(settings: Settings) -> None:
                     "(Ctrl+C stops it)",
                     flush=True,
                 )
+                if settings.console_enabled:
+                    print(await console_hint(settings, rt.redis), flush=True)
                 if agent is not None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)

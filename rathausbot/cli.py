@@ -1,4 +1,5 @@
-"""The `rathausbot` command: serve, train, chat, doctor, voice-test, voices, call, export."""
+"""The `rathausbot` command: serve, train, chat, doctor, voice-test, voices, call, export,
+users."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dialogue.store import StoreFull
 from rathausbot.app import StartupError, runtime, serve
 from rathausbot.settings import Settings
 from rathausbot.training import TrainingFailed, train
+from rathausbot.users_cli import add_parser as users_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--listen", type=float, default=10.0, help="seconds to listen after playing"
     )
     call_cmd.add_argument("--tcp", action="store_true", help="signal over TCP instead of UDP")
+    users_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -115,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         tcp=args.tcp,
                     )
                 )
+            case "users":
+                from rathausbot.users_cli import users
+
+                return users(settings, args, sys.stdin, sys.stdout)
             case "export":
                 from rathausbot.export_cli import export
 

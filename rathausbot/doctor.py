@@ -102,6 +102,7 @@ async def doctor(settings: Settings) -> int:
     )
 
     checks.append(_telephone(settings))
+    checks.append(_console(settings))
 
     for check in checks:
         mark = "ok " if check.ok else "FAIL"
@@ -134,6 +135,19 @@ def _telephone(settings: Settings) -> Check:
         f"telephone hotline: SIP port {where} {state}; {transfer}\n"
         f"       {sip_policy_line(config)}",
     )
+
+
+def _console(settings: Settings) -> Check:
+    """The console's second factor is on; switching it off is reported as a problem."""
+    if not settings.console_enabled:
+        return Check(True, "staff console: disabled (RATHAUSBOT_CONSOLE_ENABLED=false)")
+    if not settings.console_second_factor:
+        return Check(
+            False,
+            "staff console: WARNING: the second factor (TOTP) is switched off",
+            "set RATHAUSBOT_CONSOLE_SECOND_FACTOR=true (off is for trials only)",
+        )
+    return Check(True, "staff console: /console/ with password and TOTP second factor")
 
 
 def _udp_port_free(port: int, host: str) -> bool:

@@ -1,8 +1,10 @@
 """Security headers on every HTTP response of the gateway, as one ASGI middleware.
 
-Two policies: the gateway's own pages (demo site, health) allow only themselves; the widget
-assets (`/widget/widget.js`, `widget.css`) are loaded by other sites' pages, so they may be
-fetched cross-origin (a CSP on a script or stylesheet does not restrict the page using it).
+Two policies: the gateway's own pages (demo site, health, staff console) allow only
+themselves (the console sends its referrer to itself, so that its forms carry their Origin);
+the widget assets (`/widget/widget.js`, `widget.css`) are loaded by other sites' pages, so
+they may be fetched cross-origin (a CSP on a script or stylesheet does not restrict the page
+using it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WIDGET_PREFIX = "/widget/"
+CONSOLE_PREFIX = "/console"
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,11 +37,16 @@ def security_headers(path: str) -> dict[str, str]:
             "content-security-policy": WIDGET_CSP,
             "cross-origin-resource-policy": "cross-origin",
         }
-    return {
+    headers = {
         **COMMON,
         "content-security-policy": PAGE_CSP,
         "cross-origin-resource-policy": "same-origin",
     }
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        # Browsers send `Origin: null` under no-referrer; the console's CSRF defence checks
+        # the Origin of its own forms, and no URL of it leaves the site.
+        headers["referrer-policy"] = "same-origin"
+    return headers
 
 
 class SecurityHeaders:

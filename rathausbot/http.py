@@ -1,5 +1,5 @@
 """The gateway's HTTP server (Starlette): health, the web chat (WebSocket, widget assets,
-demo page); signalling and console later."""
+demo page), the staff console (built by `console.mount`); signalling later."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -41,7 +41,11 @@ def may_see_details(request: Request, token: str | None) -> bool:
 
 
 def create_app(
-    *, health: HealthMonitor, chat: ChatEndpoint | None = None, health_token: str | None = None
+    *,
+    health: HealthMonitor,
+    chat: ChatEndpoint | None = None,
+    health_token: str | None = None,
+    console: Mount | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         report = await health.check()
@@ -55,6 +59,8 @@ def create_app(
         )
 
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    if console is not None:
+        routes += [Route("/console", _to_console), console]
     if chat is None:
         routes.append(Route("/", index))
     else:
@@ -65,6 +71,10 @@ def create_app(
             Mount("/", StaticFiles(directory=STATIC / "demo", html=True), name="demo"),
         ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+async def _to_console(_: Request) -> RedirectResponse:
+    return RedirectResponse("/console/", status_code=308)
 
 
 def server_config(

@@ -18,10 +18,11 @@ from rathausbot.secrets import RedisTarget, Secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec
 
-# Reads the API token from the environment so it never shows in the process list.
+# Reads the API token from the environment so it never shows in the process list; the `=`
+# form keeps a token that starts with '-' (token_urlsafe) from reading as an option.
 _RASA_LAUNCHER = (
     "import os, sys; from rasa.__main__ import main; "
-    f"sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ['{env.RASA_TOKEN}']]; "
+    f"sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ['{env.RASA_TOKEN}']]; "
     "main()"
 )
 TRACKER_KEY_PREFIX = KEY_PREFIX  # Rasa appends ':tracker:' / ':lock:' (must be alphanumeric)

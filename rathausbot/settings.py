@@ -350,6 +350,33 @@ class Settings(BaseSettings):
         "unless a prefix names them. JSON list in the environment.",
     )
 
+    # --- staff console ---
+    console_enabled: bool = Field(True, description="Serve the staff console at `/console/`.")
+    console_second_factor: bool = Field(
+        True,
+        description="Require a TOTP second factor at the console login. Switching it off is "
+        "for trials only; `rathausbot doctor` warns about it.",
+    )
+    console_session_idle_minutes: int = Field(
+        30, ge=1, le=1440, description="A console session ends after this long without use."
+    )
+    console_session_hours: int = Field(
+        10, ge=1, le=24, description="A console session ends this long after the login anyway."
+    )
+    console_login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed logins in a row after which one account is locked out from one "
+        "address (other addresses are slowed down, not locked out).",
+    )
+    console_login_lockout_minutes: int = Field(
+        15, ge=1, le=1440, description="How long such a lockout lasts."
+    )
+    console_max_event_streams: int = Field(
+        100, ge=1, le=10_000, description="Open inbox pages with live updates per gateway."
+    )
+
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")

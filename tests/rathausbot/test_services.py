@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -33,3 +34,24 @@ def test_the_embedded_redis_has_a_memory_limit_and_never_evicts(tmp_path: Path) 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_token_starting_with_a_dash_reaches_rasa_as_a_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """token_urlsafe() may start with '-': Rasa's argparse must still read it as the value."""
+    import argparse
+    import sys
+
+    from contract import env
+    from rathausbot.services import _RASA_LAUNCHER
+
+    monkeypatch.setenv(env.RASA_TOKEN, "-starts-with-a-dash")
+    monkeypatch.setattr(sys, "argv", ["launcher", "run", "--enable-api"])
+    seen: list[str] = []
+    code = _RASA_LAUNCHER.replace("from rasa.__main__ import main; ", "")
+    exec(code, {"main": lambda: seen.extend(sys.argv)})
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-t", "--auth-token")
+    known, _ = parser.parse_known_args(seen[1:])
+    assert known.auth_token == "-starts-with-a-dash"

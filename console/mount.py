@@ -1,0 +1,66 @@
+"""Builds the console from its parts; the composition root mounts the result at /console."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from redis.asyncio import Redis
+from starlette.routing import Mount
+
+from console.accounts import Accounts
+from console.audit import AuditLog
+from console.events import EventHub
+from console.inbox import Inbox
+from console.login import PendingLogins
+from console.pages import CasePages, RecordingLinks
+from console.sessions import LoginThrottle, SessionStore
+from console.web import Guard, LoginPages, templates
+from console.work import Workbench
+from telephony.staff_hours import StaffHours
+
+
+def console_mount(
+    redis: Redis,
+    hub: EventHub,
+    *,
+    second_factor: bool,
+    idle_s: int,
+    absolute_s: int,
+    max_failures: int,
+    lockout_s: int,
+    retention_s: int,
+    staff_hours: StaffHours,
+    recordings_dir: Path,
+    link_key: bytes,
+    department_names: Mapping[str, str],
+) -> Mount:
+    """The console's routes under /console, on the given Redis and event hub."""
+    accounts = Accounts(redis)
+    sessions = SessionStore(redis, idle_s=idle_s, absolute_s=absolute_s)
+    audit = AuditLog(redis)
+    guard = Guard(accounts, sessions)
+    views = templates()
+    work = Workbench(redis, audit, retention_s=retention_s)
+    login = LoginPages(
+        accounts=accounts,
+        sessions=sessions,
+        throttle=LoginThrottle(redis, max_failures=max_failures, lockout_s=lockout_s),
+        pending=PendingLogins(redis),
+        audit=audit,
+        guard=guard,
+        views=views,
+        second_factor=second_factor,
+    )
+    pages = CasePages(
+        guard=guard,
+        inbox=Inbox(redis, work, staff_hours=staff_hours),
+        work=work,
+        accounts=accounts,
+        audit=audit,
+        hub=hub,
+        recordings=RecordingLinks(link_key, recordings_dir),
+        views=views,
+        department_names=department_names,
+    )
+    return Mount("/console", routes=login.routes() + pages.routes())
