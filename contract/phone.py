@@ -88,8 +88,8 @@ class CallbackPolicy:
         if any(e164.startswith(prefix) for prefix in self.extra_prefixes):
             return True
         found = kind(e164)
-        if found is NumberKind.MOBILE:
-            return len(e164) - 3 in (10, 11)
+        if found is NumberKind.MOBILE:  # 10 or 11 digits; 9 taken too, as a caller may drop one
+            return 9 <= len(e164) - 3 <= 11
         if found is NumberKind.LANDLINE:
             return MIN_NATIONAL_DIGITS <= len(e164) - 3 <= 11
         return False

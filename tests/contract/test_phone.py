@@ -65,7 +65,8 @@ def test_the_kind_of_a_number(e164: str, expected: NumberKind) -> None:
         ("+49301234567890", False),  # 12
         ("015112345678", True),  # mobile, 11 digits
         ("01511234567", True),  # mobile, 10
-        ("0151123456", False),  # mobile, 9
+        ("0151123456", True),  # mobile, 9: lenient, the form reads it back for confirmation
+        ("015112345", False),  # mobile, 8
         ("0151123456789", False),  # mobile, 12
         ("0900123456", False),
         ("+4919012345", False),
