@@ -26,6 +26,7 @@ from channels.webchat import ChatEndpoint
 from contract.knowledge import KnowledgeError
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
+from dialogue.handoff_notice import HandoffNotice
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
@@ -35,10 +36,11 @@ from rathausbot.http import create_app, server_config
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
-from rathausbot.telephone import TelephoneConfigError, sip_agent
+from rathausbot.telephone import TelephoneConfigError, sip_agent, town_state
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
+from telephony.staff_hours import StaffHours
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
@@ -237,13 +239,28 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     )
     try:
         async with store:
-            core = DialogueCore(engine, store, max_message_chars=settings.max_message_chars)
+            core = DialogueCore(
+                engine,
+                store,
+                max_message_chars=settings.max_message_chars,
+                notice=HandoffNotice(staff_hours(settings)),
+            )
             yield Runtime(settings, secrets, redis, http, svc, store, core)
     finally:
         await svc.aclose()
         await engine.aclose()
         await http.aclose()
         await redis.aclose()
+
+
+def staff_hours(settings: Settings) -> StaffHours:
+    """The staff hours with the public holidays of the town's state (none when the
+    knowledge cannot be read: the action server then reports that error)."""
+    try:
+        state: str | None = town_state(settings.intents_dir / "knowledge")
+    except KnowledgeError:
+        state = None
+    return StaffHours.parse(settings.staff_hours, state=state)
 
 
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
