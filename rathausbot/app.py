@@ -23,6 +23,7 @@ from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
+from console.notify import MailSecurity, Notifier, SmtpTransport
 from contract.knowledge import KnowledgeError
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
@@ -263,6 +264,31 @@ def staff_hours(settings: Settings) -> StaffHours:
     return StaffHours.parse(settings.staff_hours, state=state)
 
 
+def notifier(settings: Settings, rt: Runtime) -> Notifier | None:
+    """The e-mail notifier of new cases and due callbacks; None when mail is off."""
+    if not settings.mail_enabled:
+        return None
+    assert settings.mail_from is not None and settings.console_base_url is not None
+    password = settings.mail_password.get_secret_value() if settings.mail_password else None
+    transport = SmtpTransport(
+        settings.mail_host,
+        settings.mail_port,
+        MailSecurity(settings.mail_security),
+        user=settings.mail_user,
+        password=password,
+    )
+    return Notifier(
+        rt.redis,
+        transport,
+        sender=settings.mail_from,
+        mailboxes=settings.mail_mailboxes,
+        base_url=settings.console_base_url,
+        hours=staff_hours(settings),
+        queue_limit=settings.mail_queue_limit,
+        attempts=settings.mail_attempts,
+    )
+
+
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
     """The dispatcher of record webhooks (drops queued records of types without a URL)."""
     urls = {
@@ -353,6 +379,7 @@ async def serve(settings: Settings) -> None:
             name="recording-purge",
         )
         webhook_task: asyncio.Task[None] | None = None
+        mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         try:
             done, _ = await asyncio.wait(
@@ -369,15 +396,19 @@ async def serve(settings: Settings) -> None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
+                mail = notifier(settings, rt)
+                if mail is not None:
+                    mail_task = asyncio.create_task(mail.run(), name="mail-notices")
                 await server_task
         finally:
             server.should_exit = True
             start_task.cancel()
             purge_task.cancel()
             tasks = [start_task, server_task, purge_task]
-            if webhook_task is not None:
-                webhook_task.cancel()
-                tasks.append(webhook_task)
+            for task in (webhook_task, mail_task):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
             if agent is not None:
                 await agent.stop()
