@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         None, description="Sender address of the notices (required when mail is enabled)."
     )
     mail_mailboxes: dict[str, str] = Field(
-        default_factory=dict,
+        {},
         description="Department id (departments.yml) -> mailbox; the key `*` is the mailbox "
         "for other departments and for callbacks. At least one is required when mail is "
         "enabled.",
