@@ -51,6 +51,7 @@ DIGIT_WORDS = NUMBER_WORDS[:10]
 """0..9 as spoken digit by digit: "null", "eins", ... "neun"."""
 _TENS = ("", "", "zwanzig", "dreißig", "vierzig", "fünfzig", "sechzig", "siebzig", "achtzig",
          "neunzig")  # fmt: skip
+_SPOKEN_LETTERS = {"Y": "Ypsilon", "J": "Jot", "Q": "Ku", "V": "Vau", "W": "We", "X": "Ix"}
 _ORDINAL_IRREGULAR = {1: "erst", 3: "dritt", 7: "siebt", 8: "acht"}
 _MONTH_ALIASES = {"maerz": 3, "mae": 3, "jänner": 1, "jän": 1}
 
@@ -103,6 +104,24 @@ def month_number(word: str) -> int | None:
 def spell_digits(digits: str) -> str:
     """ "0123" -> "null eins zwei drei" (anything but digits is skipped)."""
     return " ".join(DIGIT_WORDS[int(d)] for d in digits if d.isdigit())
+
+
+def spell_reference(reference: str) -> str:
+    """ "B-K7QX2M" -> "B, K, sieben, Ku, Ix, zwei, M": a reference or case number read out
+    character by character (hyphens are not spoken)."""
+    parts = []
+    for char in reference.replace("-", ""):
+        if char.isdigit():
+            parts.append(NUMBER_WORDS[int(char)])
+        else:
+            parts.append(_SPOKEN_LETTERS.get(char, char))
+    return ", ".join(parts)
+
+
+def clock_spoken(hour: int, minute: int) -> str:
+    """ "zehn Uhr dreißig", "acht Uhr", "ein Uhr"."""
+    spoken = "ein" if hour == 1 else number_words(hour)
+    return f"{spoken} Uhr" + (f" {number_words(minute)}" if minute else "")
 
 
 def street_key(text: str) -> str:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from dialogue.handoff_notice import HandoffNotice
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
@@ -48,13 +49,16 @@ class DialogueCore:
         *,
         max_message_chars: int = 2000,
         clock: Callable[[], float] = time.time,
+        notice: HandoffNotice | None = None,
     ) -> None:
+        """`notice` completes handoff replies with the case number and staff hours."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
         self._store = store
         self._max_chars = max_message_chars
         self._clock = clock
+        self._notice = notice
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -97,9 +101,7 @@ class DialogueCore:
             )
         cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
         replies = [
-            reply
-            if case is None or reply.handoff is None
-            else replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
+            reply if case is None else self._with_case(reply, channel, case)
             for reply, case in zip(answer.replies, cases, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
@@ -117,6 +119,13 @@ class DialogueCore:
             len(replies),
         )
         return replies
+
+    def _with_case(self, reply: BotReply, channel: Channel, case: Case) -> BotReply:
+        assert reply.handoff is not None  # a case is opened for handoff replies only
+        reply = replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
+        if self._notice is None:
+            return reply
+        return self._notice.complete(reply, channel, case.case_id)
 
     def _line(self, channel: Channel, role: Role, reply: BotReply) -> TranscriptRecord:
         return TranscriptRecord.new(

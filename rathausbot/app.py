@@ -28,9 +28,11 @@ from channels.webchat import ChatEndpoint
 from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
+from console.notify import MailSecurity, Notifier, SmtpTransport
 from contract.knowledge import KnowledgeError, load_directory
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
+from dialogue.handoff_notice import HandoffNotice
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
@@ -40,7 +42,7 @@ from rathausbot.http import create_app, server_config
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
-from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config
+from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config, town_state
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
@@ -243,13 +245,53 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     )
     try:
         async with store:
-            core = DialogueCore(engine, store, max_message_chars=settings.max_message_chars)
+            core = DialogueCore(
+                engine,
+                store,
+                max_message_chars=settings.max_message_chars,
+                notice=HandoffNotice(staff_hours(settings)),
+            )
             yield Runtime(settings, secrets, redis, http, svc, store, core)
     finally:
         await svc.aclose()
         await engine.aclose()
         await http.aclose()
         await redis.aclose()
+
+
+def staff_hours(settings: Settings) -> StaffHours:
+    """The staff hours with the public holidays of the town's state (none when the
+    knowledge cannot be read: the action server then reports that error)."""
+    try:
+        state: str | None = town_state(settings.intents_dir / "knowledge")
+    except KnowledgeError:
+        state = None
+    return StaffHours.parse(settings.staff_hours, state=state)
+
+
+def notifier(settings: Settings, rt: Runtime) -> Notifier | None:
+    """The e-mail notifier of new cases and due callbacks; None when mail is off."""
+    if not settings.mail_enabled:
+        return None
+    assert settings.mail_from is not None and settings.console_base_url is not None
+    password = settings.mail_password.get_secret_value() if settings.mail_password else None
+    transport = SmtpTransport(
+        settings.mail_host,
+        settings.mail_port,
+        MailSecurity(settings.mail_security),
+        user=settings.mail_user,
+        password=password,
+    )
+    return Notifier(
+        rt.redis,
+        transport,
+        sender=settings.mail_from,
+        mailboxes=settings.mail_mailboxes,
+        base_url=settings.console_base_url,
+        hours=staff_hours(settings),
+        queue_limit=settings.mail_queue_limit,
+        attempts=settings.mail_attempts,
+    )
 
 
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
@@ -393,6 +435,7 @@ async def serve(settings: Settings) -> None:
             name="recording-purge",
         )
         webhook_task: asyncio.Task[None] | None = None
+        mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         try:
             done, _ = await asyncio.wait(
@@ -411,15 +454,19 @@ async def serve(settings: Settings) -> None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
+                mail = notifier(settings, rt)
+                if mail is not None:
+                    mail_task = asyncio.create_task(mail.run(), name="mail-notices")
                 await server_task
         finally:
             server.should_exit = True
             start_task.cancel()
             purge_task.cancel()
             tasks = [start_task, server_task, purge_task]
-            if webhook_task is not None:
-                webhook_task.cancel()
-                tasks.append(webhook_task)
+            for task in (webhook_task, mail_task):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
             if agent is not None:
                 await agent.stop()

@@ -195,6 +195,45 @@ class Settings(BaseSettings):
         5, ge=1, le=20, description="Deliveries tried per record, with exponential backoff."
     )
 
+    # --- e-mail notices to departments (console/notify.py) ---
+    mail_enabled: bool = Field(
+        False,
+        description="Send an e-mail to the department's mailbox for each new case and each "
+        "callback falling due (case number and console link only, never the citizen's data).",
+    )
+    mail_host: str = Field("localhost", description="SMTP server for the notices.")
+    mail_port: Port = Field(587, description="Port of the SMTP server.")
+    mail_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="`starttls` (port 587), `tls` (implicit TLS, port 465) or `none` (plain, "
+        "for a relay on the same host only).",
+    )
+    mail_user: str | None = Field(None, description="SMTP login; unset: no login.")
+    mail_password: SecretStr | None = Field(None, description="Password of `mail_user`.")
+    mail_from: str | None = Field(
+        None, description="Sender address of the notices (required when mail is enabled)."
+    )
+    mail_mailboxes: dict[str, str] = Field(
+        {},
+        description="Department id (departments.yml) -> mailbox; the key `*` is the mailbox "
+        "for other departments and for callbacks. At least one is required when mail is "
+        "enabled.",
+    )
+    mail_queue_limit: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Notices waiting to be sent; beyond it new ones are dropped (logged).",
+    )
+    mail_attempts: int = Field(
+        5, ge=1, le=20, description="Tries per notice, with exponential backoff."
+    )
+    console_base_url: str | None = Field(
+        None,
+        description="Public address of the gateway as staff reach it (e.g. "
+        "`https://rathaus.musterstadt.de`); mails link to `<base>/console/case/<number>`.",
+    )
+
     # --- web chat (channels/) ---
     webchat_max_frame_bytes: int = Field(
         8192, ge=256, le=1 << 20, description="Largest chat frame accepted, in bytes."
@@ -385,6 +424,37 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("console_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("mail_mailboxes")
+    @classmethod
+    def _mailboxes(cls, value: dict[str, str]) -> dict[str, str]:
+        for department, mailbox in value.items():
+            if "@" not in mailbox or any(c in mailbox for c in " ,;<>\r\n"):
+                raise ValueError(f"{department}: {mailbox!r} is not one e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_complete(self) -> Settings:
+        if self.mail_enabled:
+            missing = [
+                name
+                for name, value in (
+                    ("mail_from", self.mail_from),
+                    ("mail_mailboxes", self.mail_mailboxes),
+                    ("console_base_url", self.console_base_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"mail_enabled needs {', '.join(missing)}")
+        return self
 
     @field_validator("staff_hours")
     @classmethod

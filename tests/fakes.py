@@ -147,3 +147,34 @@ class FakeCall:
     async def hangup(self) -> None:
         self.hung_up = True
         self.send(None)
+
+
+# --- e-mail (console/notify.py) ---------------------------------------------------------
+
+import smtplib  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+
+
+class FakeMailTransport:
+    """Keeps sent messages. Switches for what SMTP does wrong: `fail_next` sends fail with
+    `failure` (default a refused connection); `timeout` makes every send time out;
+    `reject_recipients` refuses the recipients as a server would (SMTPRecipientsRefused)."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.attempts = 0
+        self.fail_next = 0
+        self.failure: Exception = ConnectionRefusedError("fake SMTP refused")
+        self.timeout = False
+        self.reject_recipients = False
+
+    def send(self, message: EmailMessage) -> None:
+        self.attempts += 1
+        if self.timeout:
+            raise TimeoutError("fake SMTP timed out")
+        if self.reject_recipients:
+            raise smtplib.SMTPRecipientsRefused({str(message["To"]): (550, b"no such user")})
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise self.failure
+        self.sent.append(message)

@@ -330,9 +330,9 @@ class VoiceSession:
         """Acts on handoff and hang-up replies: what to say next, or None when the call ends."""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
+            await self._say_and_wait(*texts)  # where it goes, and its case number
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)
-            await self._say_and_wait(*texts)
             if await self._call.transfer(handoff):
                 self._result.end = EndReason.TRANSFERRED
                 self._done.set()

@@ -12,11 +12,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from contract.closures import Closure, cut
 from contract.german import WEEKDAYS
 from contract.knowledge import knowledge_dir
 from contract.payloads import Link, Links, encode, without_handoff
 from contract.records import Channel
-from contract.town import DayStatus, Office, Service, Town, load_town
+from contract.town import DayStatus, Interval, Office, Service, Town, load_town
+from intents.actions.closures import ClosuresMixin
 from intents.actions.speech import (
     address_spoken,
     date_spoken,
@@ -71,16 +73,45 @@ def hours_text(status: DayStatus, *, spoken: bool) -> str:
     return " und ".join(f"von {fmt(i.start)} bis {fmt(i.end)}" for i in status.intervals)
 
 
-def day_sentence(town: Town, office: Office, day: date, today: date, *, spoken: bool) -> str:
-    """ "Am Freitag, 25.12.2026 ist das Bürgerbüro geschlossen (Erster Weihnachtstag)."."""
+def day_sentence(
+    town: Town,
+    office: Office,
+    day: date,
+    today: date,
+    *,
+    spoken: bool,
+    closures: list[Closure] | None = None,
+) -> str:
+    """ "Am Freitag, 25.12.2026 ist das Bürgerbüro geschlossen (Erster Weihnachtstag)."; with
+    the console's ``closures`` of the office that touch ``day`` taken off, and their notes."""
     when = "Heute" if day == today else "Am " + (date_spoken(day) if spoken else date_text(day))
     subject = f"{office.department.article} {office.department.name}"
     status = town.day_status(office, day)
     if status.closed_because:
         return f"{when} ist {subject} geschlossen: {status.closed_because}."
+    touching = [c for c in closures or () if c.overlaps_day(day, town.timezone)]
+    notes = "".join(f" Hinweis: {_sentence(c.note)}" for c in touching)
+    status = effective_status(town, office, day, touching)
+    if touching and not status.intervals:
+        return f"{when} ist {subject} geschlossen.{notes}"
     if not status.intervals:
         return f"{when} ist {subject} nicht geöffnet."
-    return f"{when} ist {subject} {hours_text(status, spoken=spoken)} geöffnet."
+    return f"{when} ist {subject} {hours_text(status, spoken=spoken)} geöffnet.{notes}"
+
+
+def effective_status(town: Town, office: Office, day: date, closures: list[Closure]) -> DayStatus:
+    """The day's status with the times of ``closures`` taken off its opening hours."""
+    status = town.day_status(office, day)
+    if not closures or not status.intervals:
+        return status
+    pairs = tuple((i.start, i.end) for i in status.intervals)
+    left = cut(pairs, day, town.timezone, closures)
+    return DayStatus(tuple(Interval(a, b) for a, b in left), status.closed_because)
+
+
+def _sentence(note: str) -> str:
+    note = note.strip()
+    return note if note.endswith((".", "!", "?")) else note + "."
 
 
 def week_text(town: Town, office: Office) -> str:
@@ -141,9 +172,10 @@ class ActionServiceInfo(TownMixin, Action):
         )
 
 
-class ActionOpeningHours(TownMixin, Action):
-    """Opening hours of an office on a day (today, a named weekday or a date), holidays and
-    closures included, in the town's time zone."""
+class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
+    """Opening hours of an office on a day (today, a named weekday or a date), holidays,
+    closures of the knowledge and the console's closures (read on every answer) included,
+    in the town's time zone."""
 
     def name(self) -> str:
         return "action_opening_hours"
@@ -160,10 +192,11 @@ class ActionOpeningHours(TownMixin, Action):
         if weekday and weekday.casefold() in _WEEKDAY_ENTITY and day == today:
             ahead = (_WEEKDAY_ENTITY[weekday.casefold()] - today.weekday()) % 7
             day = date.fromordinal(today.toordinal() + ahead)
-        chat = day_sentence(self.town, office, day, today, spoken=False)
-        voice = day_sentence(self.town, office, day, today, spoken=True)
+        closures = await self.closures.for_office(office.department.id)
+        chat = day_sentence(self.town, office, day, today, spoken=False, closures=closures)
+        voice = day_sentence(self.town, office, day, today, spoken=True, closures=closures)
         if day == today:
-            open_now = _open_at(self.town, office, now)
+            open_now = _open_at(self.town, office, now, closures)
             state = " Im Moment ist geöffnet." if open_now else " Im Moment ist geschlossen."
             chat, voice = chat + state, voice + state
         chat += f" Regulär: {week_text(self.town, office)}."
@@ -178,8 +211,10 @@ class ActionOpeningHours(TownMixin, Action):
         return [SlotSet("department", department.id)]
 
 
-def _open_at(town: Town, office: Office, now: datetime) -> bool:
-    status = town.day_status(office, now.date())
+def _open_at(town: Town, office: Office, now: datetime, closures: list[Closure]) -> bool:
+    if any(c.active_at(now) for c in closures):
+        return False
+    status = effective_status(town, office, now.date(), closures)
     return any(i.start <= now.time() < i.end for i in status.intervals)
 
 

@@ -1,4 +1,6 @@
-"""``action_human_handoff``: tells the citizen who takes over and asks the gateway to escalate."""
+"""``action_human_handoff``: tells the citizen where the concern goes and asks the gateway to
+escalate. The gateway opens the case and completes the text with the case number and the
+staff hours (dialogue/handoff_notice.py): nothing here promises that someone answers now."""
 
 from __future__ import annotations
 
@@ -23,18 +25,17 @@ def handoff_text(department: Department, channel: Channel | None) -> str:
     match channel:
         case Channel.VOICE:
             return (
-                f"Einen Moment bitte, ich übergebe Ihr Anliegen an {target}. "
+                f"Ich gebe Ihr Anliegen an {target} weiter. "
                 f"Sie erreichen {target} auch direkt unter {department.phone_spoken}."
             )
         case Channel.WEBCHAT:
             return (
-                f"Ich übergebe Ihr Anliegen an {target}. Eine Mitarbeiterin oder ein "
-                f"Mitarbeiter meldet sich hier im Chat. Sie erreichen {target} auch "
+                f"Ich gebe Ihr Anliegen an {target} weiter. Sie erreichen {target} auch "
                 f"telefonisch unter {department.phone} oder per E-Mail an {department.email}."
             )
         case None:
             return (
-                f"Ich übergebe Ihr Anliegen an {target}. Sie erreichen {target} auch "
+                f"Ich gebe Ihr Anliegen an {target} weiter. Sie erreichen {target} auch "
                 f"telefonisch unter {department.phone}, per E-Mail an {department.email} "
                 f"oder vor Ort: {department.address}."
             )

@@ -10,16 +10,17 @@ from contract.german import (
     MONTHS,
     NUMBER_WORDS,
     WEEKDAYS,
+    clock_spoken,
     month_number,
     number_words,
     ordinal_dative,
+    spell_reference,
 )
 from contract.knowledge import spoken_phone_number
 from contract.records import REFERENCE_ALPHABET
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
 _WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
-_SPOKEN_LETTERS = {"Y": "Ypsilon", "J": "Jot", "Q": "Ku", "V": "Vau", "W": "We", "X": "Ix"}
 
 
 def date_text(day: date) -> str:
@@ -38,8 +39,7 @@ def time_text(at: time) -> str:
 
 def time_spoken(at: time) -> str:
     """ "zehn Uhr dreißig", "acht Uhr"."""
-    hour = "ein" if at.hour == 1 else number_words(at.hour)
-    return f"{hour} Uhr" + (f" {number_words(at.minute)}" if at.minute else "")
+    return clock_spoken(at.hour, at.minute)
 
 
 def phone_spoken(phone: str) -> str:
@@ -48,13 +48,7 @@ def phone_spoken(phone: str) -> str:
 
 def reference_spoken(reference: str) -> str:
     """ "B-K7QX2M" -> "B, K, sieben, Ku, Ix, zwei, M"."""
-    parts = []
-    for char in reference.replace("-", ""):
-        if char.isdigit():
-            parts.append(NUMBER_WORDS[int(char)])
-        else:
-            parts.append(_SPOKEN_LETTERS.get(char, char))
-    return ", ".join(parts)
+    return spell_reference(reference)
 
 
 def _words_to_digits(text: str) -> str:

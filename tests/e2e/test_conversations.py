@@ -240,6 +240,10 @@ async def test_a_handoff_creates_a_case(rt: Runtime) -> None:
     assert handoffs and handoffs[0].case_id
     case = await rt.store.case(handoffs[0].case_id)
     assert case is not None and case.session_id == talk.session
+    # the truth: stored under its number, no promise that someone answers in the chat
+    assert f"Vorgangsnummer {case.case_id}" in talk.text
+    assert "meldet sich hier im Chat" not in talk.text
+    assert "/callback_request" in talk.buttons
 
 
 async def test_two_misunderstandings_lead_to_the_handoff_offer(rt: Runtime) -> None:

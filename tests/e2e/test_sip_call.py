@@ -79,7 +79,7 @@ def test_keypad_zero_asks_for_a_person_and_a_callback_is_offered(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     uri = wait_for_hotline(gateway)
-    write_wav(tmp_path / "caller.wav", silence(70))
+    write_wav(tmp_path / "caller.wav", silence(110))
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
     deadline = time.monotonic() + 30
     while not phone.established():
@@ -87,9 +87,10 @@ def test_keypad_zero_asks_for_a_person_and_a_callback_is_offered(
         time.sleep(0.2)
     time.sleep(16)  # the greeting
     phone.send_dtmf("0")  # a person, please (no transfer target: a callback is offered)
-    time.sleep(14)
+    # where the concern goes, its case number spelled out, the staff hours, then the offer
+    time.sleep(48)
     phone.send_dtmf("1")  # yes, call me back on this number
-    phone.wait(timeout_s=90)
+    phone.wait(timeout_s=130)
     heard = transcribe(gateway.settings, phone.recording())
     assert "zurückrufen" in heard or "zurück" in heard, heard
     assert "wann" in heard, heard  # the callback form asks when to call back

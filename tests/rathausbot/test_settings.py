@@ -104,3 +104,20 @@ def test_rtp_port_range_must_hold_an_even_port(monkeypatch: pytest.MonkeyPatch) 
         Settings()
     monkeypatch.setenv("RATHAUSBOT_RTP_PORT_MAX", "30001")
     assert (Settings().rtp_port_min, Settings().rtp_port_max) == (30000, 30001)
+
+
+def test_mail_is_off_by_default_and_needs_its_parts_when_on() -> None:
+    assert not Settings().mail_enabled
+    with pytest.raises(ValidationError, match="mail_from, mail_mailboxes, console_base_url"):
+        Settings(mail_enabled=True)
+    settings = Settings(
+        mail_enabled=True,
+        mail_from="rathausbot@musterstadt.de",
+        mail_mailboxes={"*": "zentrale@musterstadt.de"},
+        console_base_url="https://rathaus.musterstadt.de/",
+    )
+    assert settings.console_base_url == "https://rathaus.musterstadt.de"
+    with pytest.raises(ValidationError, match="not one e-mail address"):
+        Settings(mail_mailboxes={"*": "a@b.de, c@d.de"})
+    with pytest.raises(ValidationError, match="http"):
+        Settings(console_base_url="rathaus.musterstadt.de")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,3 +46,38 @@ def test_state_holidays_only_count_in_their_state() -> None:
 def test_malformed_hours_are_refused_with_the_offending_part(text: str) -> None:
     with pytest.raises(ValueError, match="staff hours"):
         StaffHours.parse(text)
+
+
+# --- next opening, service time and wording (handoff notice, callbacks falling due) ---
+
+
+def test_next_opening_skips_evenings_weekends_and_holidays() -> None:
+    tuesday_evening = datetime(2026, 12, 1, 19, 0, tzinfo=BERLIN)
+    assert HOURS.next_opening(tuesday_evening) == datetime(2026, 12, 2, 8, 0, tzinfo=BERLIN)
+    inside = datetime(2026, 12, 1, 9, 30, tzinfo=BERLIN)
+    assert HOURS.next_opening(inside) == inside
+    christmas_eve = datetime(2026, 12, 24, 17, 0, tzinfo=BERLIN)  # 25th, 26th, weekend
+    assert HOURS.next_opening(christmas_eve) == datetime(2026, 12, 28, 8, 0, tzinfo=BERLIN)
+    assert StaffHours(()).next_opening(inside) is None
+
+
+def test_service_time_counts_staff_hours_only() -> None:
+    friday_11 = datetime(2026, 12, 4, 11, 0, tzinfo=BERLIN)  # Fr until 12:00
+    due = HOURS.add_service_time(friday_11, timedelta(hours=24))
+    # Fr 1 h, Mo 8 h, Tu 8 h, We 7 h -> Wednesday 15:00
+    assert due == datetime(2026, 12, 9, 15, 0, tzinfo=BERLIN)
+    assert HOURS.service_time_between(friday_11, due) == timedelta(hours=24)
+    assert HOURS.service_time_between(due, friday_11) == timedelta()
+    assert StaffHours(()).add_service_time(friday_11, timedelta(hours=1)) is None
+
+
+def test_hours_are_described_for_chat_and_speech() -> None:
+    assert HOURS.describe(spoken=False) == "Mo-Do 08:00-16:00 Uhr; Fr 08:00-12:00 Uhr"
+    assert HOURS.describe(spoken=True) == (
+        "montags bis donnerstags von acht Uhr bis sechzehn Uhr, freitags von acht Uhr bis zwölf Uhr"
+    )
+    always = StaffHours.parse("Mo-So 00:00-24:00")
+    assert always.describe(spoken=False) == "Mo-So 00:00-24:00 Uhr"
+    assert (
+        always.describe(spoken=True) == "montags bis sonntags von null Uhr bis vierundzwanzig Uhr"
+    )

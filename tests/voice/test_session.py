@@ -322,7 +322,9 @@ async def test_outside_staff_hours_no_transfer_is_tried_and_a_typed_number_is_ta
         await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
         await h.until_quiet()
         assert not h.call.transferred  # no caller ID to offer, and staff are away:
-        assert STAFF_AWAY_TEXT in " ".join(h.tts.calls)
+        spoken = " ".join(h.tts.calls)
+        # where the concern goes and its case number (the core's notice) come first
+        assert spoken.index("Ich verbinde.") < spoken.index(STAFF_AWAY_TEXT)
         for digit in "030999#":
             h.call.send(DtmfIn(digit))
         await h.until(lambda: h.engine.received[-1][2] == "030999")

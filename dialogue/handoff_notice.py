@@ -1,0 +1,83 @@
+"""What the citizen is told after a handoff: the truth until live takeover exists.
+
+The Rasa action writes who the concern goes to; the gateway alone knows the case number it
+opened, so it completes that reply here: the case is stored under its number, staff work on
+it during staff hours, and outside them the citizen hears so and is offered a callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from contract.german import WEEKDAYS, clock_spoken, spell_reference
+from dialogue.messages import BotReply, Button, Channel
+from telephony.staff_hours import BERLIN, StaffHours
+
+CALLBACK_BUTTON = Button(title="Rückruf vereinbaren", payload="/callback_request")
+
+
+class HandoffNotice:
+    """Completes a handoff reply with its case number and the staff hours (`clock` gives
+    the current time, injected for tests)."""
+
+    def __init__(
+        self, hours: StaffHours, *, clock: Callable[[], datetime] = lambda: datetime.now(BERLIN)
+    ) -> None:
+        self._hours = hours
+        self._clock = clock
+
+    def complete(self, reply: BotReply, channel: Channel, case_id: str) -> BotReply:
+        """``reply`` with the notice appended (chat: a callback button too)."""
+        now = self._clock()
+        open_now = self._hours.is_open(now)
+        if channel is Channel.VOICE:
+            notice = self._spoken(case_id, now, open_now=open_now)
+            buttons = reply.buttons
+        else:
+            notice = self._written(case_id, now, open_now=open_now)
+            buttons = (*reply.buttons, CALLBACK_BUTTON)
+        text = f"{reply.text} {notice}" if reply.text else notice
+        return replace(reply, text=text, buttons=buttons)
+
+    def _written(self, case_id: str, now: datetime, *, open_now: bool) -> str:
+        hours = self._hours.describe(spoken=False)
+        stored = f"Ihr Anliegen ist unter der Vorgangsnummer {case_id} gespeichert."
+        if open_now:
+            work = (
+                "Unsere Mitarbeiterinnen und Mitarbeiter bearbeiten es während der "
+                f"Servicezeiten ({hours})."
+            )
+        else:
+            work = (
+                f"Im Moment ist außerhalb unserer Servicezeiten ({hours}) niemand im Dienst; "
+                f"wir bearbeiten Ihr Anliegen {self._next(now, spoken=False)}."
+            )
+        return (
+            f"{stored} {work} Wenn Sie eine Antwort wünschen, rufen wir Sie gern zurück: "
+            "Wählen Sie dazu „Rückruf vereinbaren“."
+        )
+
+    def _spoken(self, case_id: str, now: datetime, *, open_now: bool) -> str:
+        stored = (
+            f"Ihr Anliegen ist gespeichert. Ihre Vorgangsnummer lautet: {spell_reference(case_id)}."
+        )
+        if open_now:
+            return stored
+        hours = self._hours.describe(spoken=True)
+        return (
+            f"{stored} Unsere Servicezeiten sind {hours}. "
+            f"Wir bearbeiten Ihr Anliegen {self._next(now, spoken=True)}."
+        )
+
+    def _next(self, now: datetime, *, spoken: bool) -> str:
+        opening = self._hours.next_opening(now)
+        if opening is None:
+            return "in den nächsten Servicezeiten"
+        local = opening.astimezone(BERLIN)
+        at = clock_spoken(local.hour, local.minute) if spoken else f"{local:%H:%M} Uhr"
+        if local.date() == now.astimezone(BERLIN).date():
+            return f"ab heute {at}"
+        day = WEEKDAYS[local.weekday()]
+        return f"ab {day}, {at}" if spoken else f"ab {day}, {local:%d.%m.}, {at}"

@@ -1,0 +1,115 @@
+"""The handoff is told truthfully: case number and staff hours, in chat and voice wording,
+inside and outside staff hours (the clock is injected)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis.asyncio import Redis
+
+from contract.german import spell_reference
+from dialogue.core import DialogueCore
+from dialogue.handoff_notice import CALLBACK_BUTTON, HandoffNotice
+from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, UserTurn
+from dialogue.store import ConversationStore
+from telephony.staff_hours import StaffHours
+from tests.fakes import FakeEngine
+
+BERLIN = ZoneInfo("Europe/Berlin")
+HOURS = StaffHours.parse("Mo-Do 08:00-16:00, Fr 08:00-12:00", state="NW")
+TUESDAY_10 = datetime(2026, 12, 1, 10, 0, tzinfo=BERLIN)
+TUESDAY_19 = datetime(2026, 12, 1, 19, 0, tzinfo=BERLIN)
+FRIDAY_13 = datetime(2026, 12, 4, 13, 0, tzinfo=BERLIN)
+TUESDAY_6 = datetime(2026, 12, 1, 6, 0, tzinfo=BERLIN)
+CHRISTMAS_EVE_10 = datetime(2026, 12, 24, 10, 0, tzinfo=BERLIN)  # Thursday; 25 and 26 off
+CASE = "C-20261201-K7QX2M"
+RASA_TEXT = "Ich gebe Ihr Anliegen an das Bürgerbüro weiter."
+REPLY = BotReply(RASA_TEXT, handoff=Handoff("user_request", "buergerbuero", CASE))
+
+
+def notice(at: datetime) -> HandoffNotice:
+    return HandoffNotice(HOURS, clock=lambda: at)
+
+
+def test_chat_inside_staff_hours_names_the_case_and_the_hours() -> None:
+    reply = notice(TUESDAY_10).complete(REPLY, Channel.WEBCHAT, CASE)
+    assert reply.text.startswith(RASA_TEXT + " ")
+    assert f"unter der Vorgangsnummer {CASE} gespeichert" in reply.text
+    assert "während der Servicezeiten (Mo-Do 08:00-16:00 Uhr; Fr 08:00-12:00 Uhr)" in reply.text
+    assert "außerhalb" not in reply.text
+    assert "meldet sich hier im Chat" not in reply.text
+    assert reply.buttons == (CALLBACK_BUTTON,)
+    assert CALLBACK_BUTTON.payload == "/callback_request"
+    assert reply.handoff == REPLY.handoff
+
+
+@pytest.mark.parametrize(
+    ("at", "next_opening"),
+    [
+        (TUESDAY_19, "ab Mittwoch, 02.12., 08:00 Uhr"),
+        (FRIDAY_13, "ab Montag, 07.12., 08:00 Uhr"),
+        (TUESDAY_6, "ab heute 08:00 Uhr"),
+        (CHRISTMAS_EVE_10.replace(hour=17), "ab Montag, 28.12., 08:00 Uhr"),
+    ],
+)
+def test_chat_outside_staff_hours_says_so_and_when_work_starts(
+    at: datetime, next_opening: str
+) -> None:
+    reply = notice(at).complete(REPLY, Channel.WEBCHAT, CASE)
+    assert f"Vorgangsnummer {CASE}" in reply.text
+    assert "außerhalb unserer Servicezeiten" in reply.text
+    assert f"wir bearbeiten Ihr Anliegen {next_opening}." in reply.text
+    assert reply.buttons == (CALLBACK_BUTTON,)
+
+
+def test_voice_inside_staff_hours_spells_the_case_number_without_digits() -> None:
+    reply = notice(TUESDAY_10).complete(REPLY, Channel.VOICE, CASE)
+    assert (
+        "Ihre Vorgangsnummer lautet: C, zwei, null, zwei, sechs, eins, zwei, null, eins, "
+        "K, sieben, Ku, Ix, zwei, M." in reply.text
+    )
+    assert not re.search(r"\d", reply.text)
+    assert reply.buttons == ()  # nothing to press on the phone
+
+
+def test_voice_outside_staff_hours_speaks_the_hours_and_the_next_opening() -> None:
+    reply = notice(TUESDAY_19).complete(REPLY, Channel.VOICE, CASE)
+    assert (
+        "Unsere Servicezeiten sind montags bis donnerstags von acht Uhr bis sechzehn Uhr, "
+        "freitags von acht Uhr bis zwölf Uhr." in reply.text
+    )
+    assert "Wir bearbeiten Ihr Anliegen ab Mittwoch, acht Uhr." in reply.text
+    assert not re.search(r"\d", reply.text)
+
+
+def test_a_handoff_without_text_gets_the_notice_alone() -> None:
+    reply = notice(TUESDAY_10).complete(BotReply(handoff=REPLY.handoff), Channel.WEBCHAT, CASE)
+    assert reply.text.startswith("Ihr Anliegen ist unter der Vorgangsnummer")
+
+
+def test_no_opening_in_sight_is_said_plainly() -> None:
+    never = HandoffNotice(StaffHours(()), clock=lambda: TUESDAY_10)
+    reply = never.complete(REPLY, Channel.WEBCHAT, CASE)
+    assert "in den nächsten Servicezeiten" in reply.text
+
+
+@pytest.mark.parametrize("channel", [Channel.WEBCHAT, Channel.VOICE])
+async def test_the_core_completes_the_handoff_reply_with_the_case_it_opened(
+    redis: Redis, channel: Channel
+) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer((BotReply(RASA_TEXT, handoff=Handoff("user_request")),))
+
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(FakeEngine(script), store, notice=notice(TUESDAY_19))
+        (reply,) = await core.handle(UserTurn("s1", channel, "Mitarbeiter bitte"))
+        assert reply.handoff is not None and reply.handoff.case_id
+        case_id = reply.handoff.case_id
+        said = case_id if channel is Channel.WEBCHAT else spell_reference(case_id)
+        assert reply.text.startswith(RASA_TEXT) and said in reply.text
+        assert await store.case(case_id) is not None
+        transcript = await store.transcript("s1")
+        assert transcript[-1].text == reply.text  # what was said is what is kept
