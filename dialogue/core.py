@@ -69,6 +69,10 @@ class DialogueCore:
             raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
 
+    async def attach_recording(self, case_id: str, name: str) -> None:
+        """Names the consented recording of a call on the case it opened."""
+        await self._store.attach_recording(case_id, name)
+
     async def greet(self, session_id: str, channel: Channel) -> list[BotReply]:
         """Opens a conversation: the assistant's greeting with its AI disclosure."""
         return await self._exchange(session_id, channel, GREET_TRIGGER, user_turn=None)

@@ -93,7 +93,13 @@ class OpenCaseOp:
     case: Case
 
 
-Op = AppendOp | OpenCaseOp
+@dataclass(frozen=True, slots=True)
+class RecordingOp:
+    case_id: str
+    name: str  # the recording's file name under the recordings directory
+
+
+Op = AppendOp | OpenCaseOp | RecordingOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,10 @@ class ConversationStore:
     async def open_case(self, case: Case) -> None:
         await self._submit(OpenCaseOp(case))
 
+    async def attach_recording(self, case_id: str, name: str) -> None:
+        """Names a consented call's recording on its case (the console links to it)."""
+        await self._submit(RecordingOp(case_id, name))
+
     async def delete_conversation(self, session_id: str) -> bool:
         """Deletes the session, its transcript and Rasa tracker; False (nothing deleted)
         when a case holds the conversation. Raises a Redis error when Redis is down."""
@@ -246,6 +256,8 @@ class ConversationStore:
                     CASE_EVENTS_CHANNEL, json.dumps({"event": "opened", "case_id": case.case_id})
                 )
                 await pipe.execute()
+            case RecordingOp(case_id, name):
+                await self._redis.hset(case_key(case_id), "recording", name)
 
     async def _drain_once(self) -> None:
         while self._outbox:

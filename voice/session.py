@@ -330,6 +330,8 @@ class VoiceSession:
         """Acts on handoff and hang-up replies: what to say next, or None when the call ends."""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
+            if handoff.case_id and self._recorder is not None:  # staff may play it back
+                await self._core.attach_recording(handoff.case_id, self._recorder.path.name)
             await self._say_and_wait(*texts)  # where it goes, and its case number
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)

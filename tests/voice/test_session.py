@@ -415,3 +415,34 @@ async def test_configured_prefixes_allow_a_foreign_caller_number(store: Conversa
         await h.until(lambda: "neun zurückrufen" in " ".join(h.tts.calls))
         h.call.send(DtmfIn("1"))
         await h.until(lambda: h.engine.received[-1][2] == "+43123456789")
+
+
+async def test_a_consented_recording_is_named_on_the_case_it_opened(
+    store: ConversationStore, redis: Redis, tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, recording_enabled=True, recorder=recorder_factory(folder)) as h:
+        h.call.staff_present = False
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: h.consents == [Consent.GRANTED])
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: h.engine.received[-1][2] == "/human_handoff")
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
+    result = await h.result()
+    (case_id,) = await store.open_case_ids()
+    assert result.recording is not None
+    assert await redis.hget(f"rb:case:{case_id}", "recording") == result.recording.name
+
+
+async def test_no_recording_is_named_on_a_case_without_consent(
+    store: ConversationStore, redis: Redis
+) -> None:
+    async with Harness(store) as h:
+        h.call.staff_present = False
+        await h.until_quiet()
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
+    (case_id,) = await store.open_case_ids()
+    assert await redis.hget(f"rb:case:{case_id}", "recording") is None
