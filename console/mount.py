@@ -10,6 +10,8 @@ from starlette.routing import Mount
 
 from console.accounts import Accounts
 from console.audit import AuditLog
+from console.closure_pages import ClosurePages
+from console.closures import ClosureStore
 from console.events import EventHub
 from console.inbox import Inbox
 from console.login import PendingLogins
@@ -34,8 +36,10 @@ def console_mount(
     recordings_dir: Path,
     link_key: bytes,
     department_names: Mapping[str, str],
+    knowledge: Path,
 ) -> Mount:
-    """The console's routes under /console, on the given Redis and event hub."""
+    """The console's routes under /console, on the given Redis and event hub. `knowledge`
+    is the knowledge directory whose departments closures may name."""
     accounts = Accounts(redis)
     sessions = SessionStore(redis, idle_s=idle_s, absolute_s=absolute_s)
     audit = AuditLog(redis)
@@ -63,4 +67,10 @@ def console_mount(
         views=views,
         department_names=department_names,
     )
-    return Mount("/console", routes=login.routes() + pages.routes())
+    closures = ClosurePages(
+        guard=guard,
+        closures=ClosureStore(redis, audit=audit, knowledge=knowledge),
+        views=views,
+        department_names=department_names,
+    )
+    return Mount("/console", routes=login.routes() + pages.routes() + closures.routes())

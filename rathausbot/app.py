@@ -359,6 +359,7 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         recordings_dir=settings.var_dir / "recordings",
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
         department_names=department_names(settings),
+        knowledge=settings.intents_dir / "knowledge",
     )
 
 

@@ -17,6 +17,7 @@ from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
 from console.roles import Role
+from contract.knowledge import knowledge_dir
 from rathausbot.headers import SecurityHeaders
 from telephony.staff_hours import StaffHours
 
@@ -42,6 +43,7 @@ async def console_app(redis: Redis, tmp_path: Path) -> AsyncIterator[Starlette]:
             recordings_dir=tmp_path,
             link_key=b"k" * 32,
             department_names={"buergerbuero": "Bürgerbüro"},
+            knowledge=knowledge_dir(),
         )
         yield Starlette(routes=[mount], middleware=[Middleware(SecurityHeaders)])
 

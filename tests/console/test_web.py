@@ -29,6 +29,7 @@ GET_ROUTES = [
     f"/console/case/{CASE}/print",
     f"/console/case/{CASE}/recording",
     "/console/users",
+    "/console/schliessungen",
     "/console/password",
 ]
 POST_ROUTES = [
@@ -39,6 +40,8 @@ POST_ROUTES = [
     f"/console/case/{CASE}/note",
     f"/console/case/{CASE}/attempt",
     f"/console/case/{CASE}/reassign",
+    "/console/schliessungen",
+    "/console/schliessungen/0123456789ab/aufheben",
 ]
 
 

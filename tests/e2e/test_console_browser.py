@@ -1,6 +1,7 @@
 """The staff console in a real browser (Debian's chromium via playwright-core,
 tests/e2e/browser/console.mjs) against the real gateway, Rasa and Redis: login with password
-and TOTP, a citizen's chat handoff appearing live, a claim race, XSS, axe-core, keyboard."""
+and TOTP, a citizen's chat handoff appearing live, a claim race, XSS, axe-core, keyboard, and a
+closure set by a team lead changing the assistant's next opening-hours answer."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ import secrets
 import shutil
 import subprocess
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from console.accounts import Accounts
+from console.audit import AuditAction, AuditLog
+from console.closures import BERLIN, ClosureStore
 from console.roles import Role
 from contract.conversation import Case
 from contract.records import Channel
 from rathausbot.app import Runtime
 from tests.e2e.conftest import REPO, Gateway
+from tests.e2e.test_closures_and_mail import QUESTION
+from tests.e2e.test_conversations import Talk
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +103,32 @@ async def test_keyboard_only_login_open_and_change_status(gateway: Gateway, rt: 
     assert seen["opened"] == case.case_id
     assert seen["claimed"] == "Sie haben den Vorgang übernommen."
     assert seen["changed"] == "Status: wartet auf Rückmeldung"
+
+
+async def test_a_closure_set_in_the_browser_changes_the_next_answer(
+    gateway: Gateway, rt: Runtime
+) -> None:
+    lead, other = await make_users(rt, Role.TEAM_LEAD, Role.TEAM_LEAD)
+    note = f"Heute wegen einer Betriebsversammlung geschlossen, Kennung {secrets.token_hex(3)}"
+    now = datetime.now(BERLIN).replace(tzinfo=None)
+    lead |= {
+        "starts": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "ends": (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "note": note,
+    }
+    seen = await run_scenario(gateway, "closure", [lead, other])
+    closures = ClosureStore(
+        rt.redis, audit=AuditLog(rt.redis), knowledge=REPO / "intents" / "knowledge"
+    )
+    [closure] = [c for c in await closures.all() if c.note == note]
+    try:
+        assert seen["saved"] == "Die Schließung ist eingetragen."
+        assert note in seen["table"] and lead["name"] in seen["table"]
+        assert closure.created_by == lead["name"] and closure.office == "buergerbuero"
+        assert [v for v in seen["violations"] if v["impact"] in SERIOUS] == [], seen["violations"]
+        answer = await Talk(rt).say(QUESTION)
+        assert f"Hinweis: {note}." in answer
+        entries = await AuditLog(rt.redis).entries()
+        assert any(e.action is AuditAction.CLOSURE and e.actor == lead["name"] for e in entries)
+    finally:
+        assert await closures.remove(closure.id, actor="e2e")

@@ -2,7 +2,8 @@
 // gateway and prints what it observed as JSON on the last line of stdout; the pytest side
 // (tests/e2e/test_console_browser.py) asserts.
 // Usage: node console.mjs SCENARIO BASE_URL USERS_JSON [OUT_DIR]
-// USERS_JSON: [{"name", "password", "secret"}, ...] (secret: the TOTP key, base32).
+// USERS_JSON: [{"name", "password", "secret"}, ...] (secret: the TOTP key, base32; the
+// closure scenario's user also has "starts", "ends" (datetime-local values) and "note").
 import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -196,6 +197,29 @@ const scenarios = {
     await page.keyboard.press("Enter");
     await page.waitForURL(/hinweis=Status/, WAIT);
     return { opened, codeFocused, claimed, changed: await notice(page) };
+  },
+
+  // A team lead sets a closure through the navigation and the form (the first user carries
+  // the closure's "starts", "ends" and "note" fields); axe on the closures page as the second.
+  async closure(observed) {
+    const [lead, other] = users;
+    const page = await newPage(observed);
+    await login(page, lead);
+    await page.getByRole("navigation").getByRole("link", { name: "Schließungen" }).click();
+    await page.getByRole("heading", { name: "Schließungen", level: 1 }).waitFor(WAIT);
+    await page.getByLabel("Dienststelle").selectOption("buergerbuero");
+    await page.getByLabel("Beginn (Datum und Uhrzeit)").fill(lead.starts);
+    await page.getByLabel("Ende (Datum und Uhrzeit)").fill(lead.ends);
+    await page.getByLabel("Hinweis für Bürgerinnen und Bürger").fill(lead.note);
+    await page.getByRole("button", { name: "Schließung eintragen" }).click();
+    await page.locator(".notice").first().waitFor(WAIT);
+    const saved = await notice(page);
+    const table = await page.locator("table.inbox").innerText();
+    const checker = await newPage(observed, { bypassCSP: true });
+    await login(checker, other);
+    await checker.goto(`${base}/console/schliessungen`);
+    const violations = await axe(checker);
+    return { saved, table, violations };
   },
 
   // Screenshots of login, inbox and case view at 1280 and 390 px (for the docs and a look).
