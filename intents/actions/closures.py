@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from contract import env
 from contract.closures import CLOSURES_KEY, Closure, parse_all
+from intents.actions.redis_client import connect
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class ClosureReader:
         if not url:
             logger.warning("%s is not set: closures are not read", env.ACTIONS_REDIS_URL)
             return cls(None)
-        return cls(Redis.from_url(url, decode_responses=True))
+        return cls(connect(url))
 
     async def for_office(self, office: str) -> list[Closure]:
         """The stored closures of ``office`` (past, current and future), by start."""

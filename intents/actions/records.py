@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from datetime import time as clock_time
 from enum import Enum
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from contract import env
 from contract.records import (
@@ -31,6 +33,7 @@ from contract.records import (
     WebhookEvent,
     slot_key,
 )
+from intents.actions.redis_client import connect
 
 DEFAULT_RETENTION_S = 30 * 86_400
 
@@ -86,7 +89,7 @@ class Records:
         if not url:
             raise RuntimeError(f"{env.ACTIONS_REDIS_URL} is not set: the action server needs Redis")
         retention = int(os.environ.get(env.RETENTION_SECONDS, DEFAULT_RETENTION_S))
-        return cls(Redis.from_url(url, decode_responses=True), retention_s=retention)
+        return cls(connect(url), retention_s=retention)
 
     def now(self) -> float:
         """The time records are stamped with (Unix seconds)."""
@@ -94,10 +97,27 @@ class Records:
 
     async def taken(self, office: str, day: date, slots: list[clock_time]) -> list[int]:
         """How many bookings each of ``slots`` holds."""
-        async with self._redis.pipeline(transaction=False) as pipe:
+
+        def count(pipe: Pipeline) -> None:
             for at in slots:
                 pipe.scard(slot_key(office, day, at))
-            return [int(n) for n in await pipe.execute()]
+
+        return [int(n) for n in await self._pipelined(count, transaction=False)]
+
+    async def _pipelined(
+        self, commands: Callable[[Pipeline], None], *, transaction: bool
+    ) -> list[Any]:
+        """Runs a pipeline, once more on a fresh connection when Redis dropped the pooled one
+        (a restart): the client retries single commands itself, but not pipelines."""
+        for attempt in range(2):
+            try:
+                async with self._redis.pipeline(transaction=transaction) as pipe:
+                    commands(pipe)
+                    return cast("list[Any]", await pipe.execute())
+            except RedisConnectionError:
+                if attempt:
+                    raise
+        raise AssertionError("not reached")
 
     async def book(self, booking: Booking, *, capacity: int) -> BookingResult:
         """Stores ``booking`` unless its slot holds ``capacity`` bookings already."""
@@ -138,17 +158,21 @@ class Records:
         """Stores a ticket or callback request."""
         kind = RecordKind.TICKET if isinstance(record, Ticket) else RecordKind.CALLBACK
         key = kind.key(record.reference)
-        async with self._redis.pipeline(transaction=True) as pipe:
+
+        def store(pipe: Pipeline) -> None:
             pipe.hset(key, mapping=record.to_fields())
             pipe.expire(key, self._retention_s)
             pipe.zadd(kind.index_key, {record.reference: record.created_at})
-            await pipe.execute()
+
+        await self._pipelined(store, transaction=True)
         await self._notify(kind, WebhookEvent.CREATED, record.reference)
 
     async def _notify(self, kind: RecordKind, event: WebhookEvent, reference: str) -> None:
         """Queues the record for the office's webhook (bounded; the oldest go first)."""
         entry = WebhookEntry(kind, event, reference).to_json()
-        async with self._redis.pipeline(transaction=True) as pipe:
+
+        def queue(pipe: Pipeline) -> None:
             pipe.lpush(WEBHOOK_QUEUE_KEY, entry)
             pipe.ltrim(WEBHOOK_QUEUE_KEY, 0, WEBHOOK_QUEUE_LIMIT - 1)
-            await pipe.execute()
+
+        await self._pipelined(queue, transaction=True)

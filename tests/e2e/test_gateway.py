@@ -140,6 +140,8 @@ async def test_redis_restarted_mid_conversation_loses_no_turn(
     session = new_session()
     said = ["Hallo", "bist du ein mensch", "ich möchte mit dem Bürgerbüro sprechen", "danke"]
     await say(rt, session, said[0])
+    booking = "Ich möchte einen Termin für einen Personalausweis buchen"
+    assert "An welchem Tag" in await say(rt, new_session(), booking)  # actions use Redis
     redis_process = listening_process(gateway.settings.redis_port)
     redis_process.send_signal(signal.SIGTERM)  # Redis writes its append-only file and exits
     redis_process.wait(timeout=15)
@@ -152,6 +154,10 @@ async def test_redis_restarted_mid_conversation_loses_no_turn(
         await say(rt, session, text)
     user_lines = [r.text for r in await rt.store.transcript(session) if r.role is Role.USER]
     assert user_lines == said
+    # The action server's pooled connection died with Redis: its next command (free
+    # appointment days) must still be answered, not end the booking form with an error.
+    asked = await say(rt, new_session(), booking)
+    assert "An welchem Tag" in asked, asked
 
 
 def test_rathausbot_chat_reads_one_message_per_line(gateway: Gateway) -> None:
