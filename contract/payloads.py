@@ -22,8 +22,22 @@ class HandoffReason(str, Enum):
 
     USER_REQUEST = "user_request"
     """The citizen asked for a person."""
+    FALLBACK = "fallback"
+    """The bot did not understand twice and offered a person, and the citizen accepted."""
+    COMPLAINT = "complaint"
+    """A complaint the citizen wants forwarded to a person."""
     UNSPECIFIED = "unspecified"
     """A handoff payload without a (known) reason; the handoff still happens."""
+
+    @classmethod
+    def after(cls, previous_bot_action: str | None) -> HandoffReason:
+        """The reason given the bot's last action before the citizen's request: the offer
+        after two misunderstandings, the complaint answer, or anything else."""
+        if previous_bot_action == "utter_offer_handoff":
+            return cls.FALLBACK
+        if previous_bot_action == "utter_complaint":
+            return cls.COMPLAINT
+        return cls.USER_REQUEST
 
     @classmethod
     def of(cls, value: object) -> HandoffReason:

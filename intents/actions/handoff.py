@@ -41,6 +41,21 @@ def handoff_text(department: Department, channel: Channel | None) -> str:
             )
 
 
+def previous_bot_action(tracker: Tracker) -> str | None:
+    """The bot's last action before the citizen's latest message (not the listening step)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and kind == "action" and event.get("name") != "action_listen":
+            name = event.get("name")
+            return name if isinstance(name, str) else None
+    return None
+
+
 class ActionHumanHandoff(Action):
     """Picks the department (entity, then slot, then default) and emits the handoff payload.
 
@@ -77,7 +92,10 @@ class ActionHumanHandoff(Action):
             dispatcher.utter_message(text=text)
         dispatcher.utter_message(
             json_message=encode(
-                HandoffRequest(reason=HandoffReason.USER_REQUEST, department=department.id)
+                HandoffRequest(
+                    reason=HandoffReason.after(previous_bot_action(tracker)),
+                    department=department.id,
+                )
             )
         )
         return [SlotSet(DEPARTMENT, department.id)]

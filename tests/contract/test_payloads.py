@@ -108,3 +108,17 @@ def test_a_repeated_message_keeps_everything_but_its_handoff() -> None:
     custom = encode(Links((Link("a", "https://a"),)), HandoffRequest(), Hangup())
     assert without_handoff(custom) == encode(Links((Link("a", "https://a"),)), Hangup())
     assert without_handoff(encode(HandoffRequest())) is None
+
+
+def test_the_handoff_reason_follows_the_bots_last_action() -> None:
+    assert HandoffReason.after("utter_offer_handoff") is HandoffReason.FALLBACK
+    assert HandoffReason.after("utter_complaint") is HandoffReason.COMPLAINT
+    assert HandoffReason.after("utter_greet") is HandoffReason.USER_REQUEST
+    assert HandoffReason.after(None) is HandoffReason.USER_REQUEST
+    assert [r.value for r in HandoffReason] == [
+        "user_request",
+        "fallback",
+        "complaint",
+        "unspecified",
+    ]
+    assert HandoffReason.of("fallback") is HandoffReason.FALLBACK

@@ -240,6 +240,7 @@ async def test_a_handoff_creates_a_case(rt: Runtime) -> None:
     assert handoffs and handoffs[0].case_id
     case = await rt.store.case(handoffs[0].case_id)
     assert case is not None and case.session_id == talk.session
+    assert case.reason == "complaint"  # the inbox shows why
     # the truth: stored under its number, no promise that someone answers in the chat
     assert f"Vorgangsnummer {case.case_id}" in talk.text
     assert "meldet sich hier im Chat" not in talk.text
@@ -253,7 +254,16 @@ async def test_two_misunderstandings_lead_to_the_handoff_offer(rt: Runtime) -> N
     second = await talk.say("kjsdhf lalala")
     assert "Mitarbeiterin" in second and "wieder nicht verstanden" in second
     await talk.say("ja")
-    assert any(r.handoff for r in talk.last)
+    handoffs = [r.handoff for r in talk.last if r.handoff]
+    assert handoffs and handoffs[0].case_id
+    case = await rt.store.case(handoffs[0].case_id)
+    assert case is not None and case.reason == "fallback"
+    direct = Talk(rt)
+    await direct.say("Ich möchte mit einem Menschen sprechen")
+    (handoff,) = [r.handoff for r in direct.last if r.handoff]
+    assert handoff.case_id
+    case = await rt.store.case(handoff.case_id)
+    assert case is not None and case.reason == "user_request"
 
 
 async def test_repeat_says_the_last_answer_again(rt: Runtime) -> None:
