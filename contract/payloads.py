@@ -26,6 +26,9 @@ class HandoffReason(str, Enum):
     """The bot did not understand twice and offered a person, and the citizen accepted."""
     COMPLAINT = "complaint"
     """A complaint the citizen wants forwarded to a person."""
+    OUTSIDE_HOURS = "outside_hours"
+    """The citizen asked for a person outside staff hours (set by the gateway, which knows
+    the hours): the case waits for the next service day or a callback."""
     UNSPECIFIED = "unspecified"
     """A handoff payload without a (known) reason; the handoff still happens."""
 

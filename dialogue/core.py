@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
@@ -147,11 +148,18 @@ class DialogueCore:
         if handoff is None:
             return None
         now = self._clock()
+        reason = handoff.reason
+        if (
+            reason == HandoffReason.USER_REQUEST.value
+            and self._notice is not None
+            and not self._notice.staffed_now()
+        ):
+            reason = HandoffReason.OUTSIDE_HOURS.value  # the inbox tells why nobody answered
         return Case(
             case_id=Case.new_id(now),
             session_id=session_id,
             channel=channel,
-            reason=handoff.reason,
+            reason=reason,
             department=handoff.department,
             created_at=now,
         )

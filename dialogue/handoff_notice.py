@@ -28,6 +28,10 @@ class HandoffNotice:
         self._hours = hours
         self._clock = clock
 
+    def staffed_now(self) -> bool:
+        """Whether staff are at work now (staff hours, the town's holidays off)."""
+        return self._hours.is_open(self._clock())
+
     def complete(self, reply: BotReply, channel: Channel, case_id: str) -> BotReply:
         """``reply`` with the notice appended (chat: a callback button too)."""
         now = self._clock()

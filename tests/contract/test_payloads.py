@@ -119,6 +119,7 @@ def test_the_handoff_reason_follows_the_bots_last_action() -> None:
         "user_request",
         "fallback",
         "complaint",
+        "outside_hours",
         "unspecified",
     ]
     assert HandoffReason.of("fallback") is HandoffReason.FALLBACK

@@ -113,3 +113,28 @@ async def test_the_core_completes_the_handoff_reply_with_the_case_it_opened(
         assert await store.case(case_id) is not None
         transcript = await store.transcript("s1")
         assert transcript[-1].text == reply.text  # what was said is what is kept
+
+
+@pytest.mark.parametrize(
+    ("at", "given", "stored"),
+    [
+        (TUESDAY_10, "user_request", "user_request"),
+        (TUESDAY_19, "user_request", "outside_hours"),
+        (CHRISTMAS_EVE_10, "user_request", "user_request"),
+        (TUESDAY_19, "fallback", "fallback"),  # the more telling reason is kept
+        (TUESDAY_19, "complaint", "complaint"),
+    ],
+)
+async def test_a_request_outside_staff_hours_is_marked_so_on_the_case(
+    redis: Redis, at: datetime, given: str, stored: str
+) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer((BotReply(RASA_TEXT, handoff=Handoff(given)),))
+
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(FakeEngine(script), store, notice=notice(at))
+        (reply,) = await core.handle(UserTurn("s1", Channel.WEBCHAT, "Mitarbeiter bitte"))
+        assert reply.handoff is not None and reply.handoff.case_id
+        case = await store.case(reply.handoff.case_id)
+        assert case is not None and case.reason == stored
+    assert notice(TUESDAY_10).staffed_now() and not notice(TUESDAY_6).staffed_now()

@@ -16,6 +16,7 @@ import pytest
 
 from dialogue.messages import BotReply, Channel, UserTurn
 from rathausbot.app import Runtime
+from telephony.staff_hours import StaffHours
 from tests.e2e.conftest import REPO, Gateway
 from tests.intents.test_town import load_shipped_town
 
@@ -263,7 +264,9 @@ async def test_two_misunderstandings_lead_to_the_handoff_offer(rt: Runtime) -> N
     (handoff,) = [r.handoff for r in direct.last if r.handoff]
     assert handoff.case_id
     case = await rt.store.case(handoff.case_id)
-    assert case is not None and case.reason == "user_request"
+    hours = StaffHours.parse(rt.settings.staff_hours, state="NW")
+    staffed = hours.is_open(datetime.now(ZoneInfo("Europe/Berlin")))
+    assert case is not None and case.reason == ("user_request" if staffed else "outside_hours")
 
 
 async def test_repeat_says_the_last_answer_again(rt: Runtime) -> None:
