@@ -7,7 +7,6 @@ keeps that document and this module in step.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +20,7 @@ from pydantic_settings import (
 )
 
 from contract.phone import CallbackPolicy
+from telephony.networks import parse_networks
 from telephony.staff_hours import StaffHours
 
 CONFIG_FILE_ENV = "RATHAUSBOT_CONFIG"
@@ -465,11 +465,7 @@ class Settings(BaseSettings):
     @field_validator("sip_trusted_sources", "rtp_trusted_sources", "forwarded_allow_ips")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        parse_networks(value)  # raises ValueError naming the bad entry
         return value
 
     @field_validator("sip_transfer_target", "sip_register_uri")

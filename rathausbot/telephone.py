@@ -13,8 +13,9 @@ from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
 from telephony.media import Latching
-from telephony.sip.policy import InboundPolicy, Network, parse_networks
-from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent, is_loopback
+from telephony.networks import Network, is_loopback, parse_networks
+from telephony.sip.policy import InboundPolicy
+from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
 from voice.session import SessionOptions, VoiceSession

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from dialogue.messages import Handoff
 from dialogue.tasks import cancel_and_wait
 from telephony.media import DtmfDigit, Latching, MediaSources, RtpSession
+from telephony.networks import Network
 from telephony.sdp import NoCommonCodec, SdpError, answer_offer
 from telephony.sip.ua import SipCall
 from telephony.staff_hours import StaffHours
@@ -108,7 +108,7 @@ class CallHandler:
         port_range: tuple[int, int],
         rtp_timeout_s: float,
         latching: Latching,
-        media_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (),
+        media_networks: tuple[Network, ...] = (),
         policy: TransferPolicy,
         session_factory: SessionFactory,
     ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from dialogue.tasks import cancel_and_wait
 from telephony import g711
+from telephony.networks import Network, in_networks
 from telephony.rtp import (
     DtmfDigit,
     DtmfReceiver,
@@ -74,16 +75,10 @@ class MediaSources:
     attempt or a probe: its packets are dropped and an SDP address there is not sent to."""
 
     signalling_host: str
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    networks: tuple[Network, ...] = ()
 
     def allows(self, host: str) -> bool:
-        if host == self.signalling_host:
-            return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        return host == self.signalling_host or in_networks(host, self.networks)
 
 
 @dataclass

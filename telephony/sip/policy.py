@@ -19,19 +19,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from telephony.networks import LOOPBACK, Network, in_networks
 from telephony.sip import digest
 from telephony.sip.message import Request, SipUri
 from telephony.sip.ratelimit import RateLimiter
+from telephony.sip.sipcall import SDP
 from telephony.sip.transaction import Peer
 
 log = logging.getLogger(__name__)
-
-SDP = "application/sdp"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LOOPBACK: tuple[Network, ...] = (
-    ipaddress.ip_network("127.0.0.0/8"),
-    ipaddress.ip_network("::1/128"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +55,6 @@ class Reject:
 
 
 Decision = Accept | Challenge | Reject
-
-
-def parse_networks(items: tuple[str, ...]) -> tuple[Network, ...]:
-    """CIDR networks or single addresses; ValueError names a bad entry."""
-    networks: list[Network] = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
-
-
-def in_networks(host: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 def source_key(host: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telephony.networks import in_networks, is_loopback, parse_networks
 from telephony.sip import digest, validate
 from telephony.sip.dialog import (
     Dialog,
@@ -37,16 +38,7 @@ from telephony.sip.message import (
     make_response,
     parse,
 )
-from telephony.sip.policy import (
-    LOOPBACK,
-    Accept,
-    Challenge,
-    InboundPolicy,
-    PolicyConfig,
-    Reject,
-    in_networks,
-    parse_networks,
-)
+from telephony.sip.policy import Accept, Challenge, InboundPolicy, PolicyConfig, Reject
 from telephony.sip.registration import Registrar, RegistrationConfig, RegistrationState
 from telephony.sip.sipcall import SDP, SipCall, SipCallError, mask_number
 from telephony.sip.transaction import (
@@ -162,10 +154,6 @@ class SipConfig:
             rate_per_source=self.rate_per_source,
             rate_burst=self.rate_burst,
         )
-
-
-def is_loopback(host: str) -> bool:
-    return host == "localhost" or in_networks(host, LOOPBACK)
 
 
 class UserAgent:

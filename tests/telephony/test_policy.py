@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from telephony.networks import parse_networks
 from telephony.sip import digest
 from telephony.sip.policy import (
     Accept,
@@ -13,7 +14,6 @@ from telephony.sip.policy import (
     InboundPolicy,
     PolicyConfig,
     Reject,
-    parse_networks,
     source_key,
 )
 from telephony.sip.transaction import Peer
