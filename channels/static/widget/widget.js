@@ -172,9 +172,14 @@
     return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2) + " Uhr";
   }
 
-  function addMessage(kind, text, when) {
+  function addMessage(kind, text, when, name) {
     var item = el("div", { class: "rb-msg rb-" + kind });
-    var who = { user: "Sie: ", bot: "Assistent: ", system: "Hinweis: " }[kind];
+    var who = { user: "Sie: ", bot: "Assistent: ", system: "Hinweis: ",
+                staff: (name || "Mitarbeiterin") + " (Stadtverwaltung): " }[kind];
+    if (kind === "staff") {
+      // seen and heard: who of the town hall wrote this (the assistant's lines have no name)
+      item.appendChild(el("span", { class: "rb-who", "aria-hidden": "true" }, (name || "Mitarbeiterin") + " · Stadtverwaltung"));
+    }
     item.appendChild(el("span", { class: "rb-sr" }, who));
     var body = el("span", { class: "rb-text" });
     appendWrapped(body, text);
@@ -190,6 +195,7 @@
   }
 
   var references = []; // [{ref, name}] given in this conversation, in order
+  var staffName = null; // the clerk who answers now (live takeover), else null
   function noteReferences(text) {
     (text.match(REFERENCE) || []).forEach(function (ref) {
       if (references.some(function (r) { return r.ref === ref; })) return;
@@ -236,6 +242,16 @@
         log.appendChild(quick);
       }
       scrollDown();
+    } else if (line.type === "staff") {
+      clearQuickReplies();
+      addMessage("staff", line.text, when, line.name);
+    } else if (line.type === "handoff" && line.state === "taken") {
+      addMessage("system", "Sie schreiben jetzt mit " + (line.name || "einer Mitarbeiterin") +
+        " (Stadtverwaltung).", when);
+      staffName = line.name || "Eine Mitarbeiterin";
+    } else if (line.type === "handoff" && line.state === "returned") {
+      addMessage("system", "Sie schreiben wieder mit dem automatischen Assistenten.", when);
+      staffName = null;
     } else if (line.type === "handoff") {
       addMessage("system", "Ihr Anliegen wurde an unsere Mitarbeiterinnen und Mitarbeiter übergeben." +
         (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""), when);
@@ -325,7 +341,7 @@
     var socket = new WebSocket(cfg.server);
     ws = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({ type: "hello", v: 1, token: storedToken() }));
+      socket.send(JSON.stringify({ type: "hello", v: 2, token: storedToken() }));
     };
     socket.onmessage = function (event) {
       var msg;
@@ -349,6 +365,7 @@
 
   function resetLog() {
     log.textContent = "";
+    staffName = null;
     references = [];
     rateNotice = null;
     human.hidden = false;
@@ -389,9 +406,10 @@
         if (item) { item.classList.remove("rb-pending"); delete pending[msg.id]; }
         break;
       case "typing":
+        typing.textContent = msg.name ? msg.name + " (Stadtverwaltung) schreibt …" : "Der Assistent schreibt …";
         typing.hidden = !msg.on;
         break;
-      case "user": case "bot": case "handoff":
+      case "user": case "bot": case "staff": case "handoff":
         renderLine(msg, lineTime(msg, new Date()));
         break;
       case "error":
@@ -533,6 +551,19 @@
     if (submit({ type: "text", text: text }, text)) { input.value = ""; updateCounter(); }
   });
   input.addEventListener("input", updateCounter);
+  // while a clerk answers, they see that the citizen is typing (at most every 2 s)
+  var typedAt = 0;
+  var typingStop = null;
+  function sendTyping(on) {
+    if (ws && state === "ready") ws.send(JSON.stringify({ type: "typing", on: on }));
+  }
+  input.addEventListener("input", function () {
+    if (!staffName) return;
+    var now = Date.now();
+    if (now - typedAt > 2000) { typedAt = now; sendTyping(true); }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(function () { typedAt = 0; sendTyping(false); }, 3000);
+  });
   input.addEventListener("focus", function () { if (state === "idle") connect(); });
   human.addEventListener("click", function () {
     setMenu(false);
