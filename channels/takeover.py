@@ -132,6 +132,10 @@ def _event(kind: str, **fields: object) -> dict[str, object]:
     return {"event": kind, "timestamp": time.time(), **fields}
 
 
+def _listen() -> dict[str, object]:
+    return _event("action", name="action_listen")
+
+
 class Takeover:
     """The takeover steps for the console and the citizen's side for the dialogue core."""
 
@@ -285,6 +289,8 @@ class Takeover:
         replies: tuple[BotReply, ...] = ()
         try:
             replies = await self._tracker.execute(session_id, WELCOME_BACK_ACTION)
+            # Rasa waits for the citizen again (rules expect a turn after action_listen)
+            await self._tracker.append_events(session_id, [_listen()])
         except EngineUnavailable as exc:
             log.warning("welcome back not said by Rasa: %s", exc)
         texts = [r.text for r in replies if r.text] or [WELCOME_BACK_TEXT]
@@ -305,9 +311,7 @@ class Takeover:
     async def _end(self, session_id: str, user: str, marker: Marker, text: str) -> None:
         holder = await self._holder_or_refuse(session_id, user)
         try:
-            await self._tracker.append_events(
-                session_id, [_event("resume"), _event("action", name="action_listen")]
-            )
+            await self._tracker.append_events(session_id, [_event("resume"), _listen()])
         except EngineUnavailable as exc:
             log.warning("hand-back refused: %s", exc)
             raise TakeoverRefused(Refusal.ENGINE) from None
@@ -321,7 +325,10 @@ class Takeover:
     async def citizen_said(self, session_id: str, text: str) -> None:
         """Records a citizen's message on Rasa's tracker while a clerk holds the chat; the
         pause is renewed if a new Rasa session cleared it."""
-        await self._tracked(session_id, [_event("user", text=text, input_channel="webchat")])
+        # no intent: nothing was classified, and Rasa's API needs `parse_data` to be there
+        parse_data = {"intent": {}, "entities": [], "text": text}
+        user = _event("user", text=text, parse_data=parse_data, input_channel="webchat")
+        await self._tracked(session_id, [user])
 
     async def citizen_typing(self, session_id: str, on: bool) -> None:
         await self._live.typing(session_id, on)

@@ -185,8 +185,9 @@ async def test_hand_back_resumes_rasa_and_the_assistant_greets_back(world: World
     await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
     await received(world, 1)
     await world.takeover.hand_back(SID, "erika")
-    assert world.tracker.kinds(SID)[-2:] == ["resume", "action"]
-    assert world.tracker.events[SID][-1]["name"] == "action_listen"
+    assert world.tracker.kinds(SID)[-3:] == ["resume", "action", "action"]
+    assert world.tracker.events[SID][-2]["name"] == "action_listen"
+    assert world.tracker.events[SID][-1]["name"] == "action_listen"  # after the welcome
     assert world.tracker.executed == [(SID, WELCOME_BACK_ACTION)]
     assert not await world.takeover.active(SID)
     assert await received(world, 3) == [
