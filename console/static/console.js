@@ -46,9 +46,6 @@
   var labels = { user: "Bürger/in", bot: "Assistent", system: "System", staff: "Personal" };
   var typingTimer = null;
 
-  function two(n) {
-    return (n < 10 ? "0" : "") + n;
-  }
   function addLine(line) {
     var item = document.createElement("li");
     item.className = "line role-" + (labels[line.role] ? line.role : "system");
@@ -60,7 +57,12 @@
     meta.appendChild(who);
     var when = new Date((line.at || 0) * 1000);
     var time = document.createElement("time");
-    time.textContent = two(when.getHours()) + ":" + two(when.getMinutes()) + ":" + two(when.getSeconds());
+    time.dateTime = when.toISOString();
+    // German time, as the server writes the history's times
+    time.textContent = when.toLocaleString("de-DE", {
+      timeZone: "Europe/Berlin", day: "2-digit", month: "2-digit", year: "numeric",
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    }).replace(",", "");
     meta.appendChild(time);
     item.appendChild(meta);
     var text = document.createElement("p");
