@@ -111,6 +111,10 @@ class DialogueCore:
         """Names the consented recording of a call on the case it opened."""
         await self._store.attach_recording(case_id, name)
 
+    async def note_transfer(self, case_id: str, target: str) -> None:
+        """Records on the case of a call that the call went to staff at `target`."""
+        await self._store.note_transfer(case_id, target)
+
     async def greet(self, session_id: str, channel: Channel) -> list[BotReply]:
         """Opens a conversation: the assistant's greeting with its AI disclosure."""
         return await self._exchange(session_id, channel, GREET_TRIGGER, user_turn=None)

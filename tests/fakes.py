@@ -173,6 +173,10 @@ class FakeCall:
     def can_transfer(self) -> bool:
         return self.staff_present
 
+    @property
+    def transfer_target(self) -> str | None:
+        return "sip:buergerbuero@pbx.example"
+
     async def transfer(self, handoff: Handoff) -> bool:
         self.transferred.append(handoff)
         return self.transfer_ok

@@ -102,7 +102,7 @@ async def test_take_over_answer_and_hand_back_with_one_holder(
     assert "Personal (erika)" in page.text and XSS not in page.text
     back = await erika.post(f"{BASE}/handback", data={"csrf": csrf})
     assert back.status_code == 303
-    assert tracker.kinds(SID)[-2:] == ["resume", "action"]
+    assert tracker.kinds(SID)[-3:] == ["resume", "action", "action"]
     assert not await takeover.active(SID)
     actions = [e.action for e in await AuditLog(redis).entries()]
     assert AuditAction.TAKEOVER in actions and AuditAction.HANDBACK in actions
