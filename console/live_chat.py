@@ -25,7 +25,7 @@ from console.inbox import Inbox, InboxItem, ItemKind
 from console.roles import Role
 from console.snippets import GENERAL, SnippetRefused, Snippets
 from console.web import PREFIX, Forbidden, Guard, Staff, guarded
-from console.work import Workbench, WorkStatus, valid_item_id
+from console.work import Workbench, WorkRefused, WorkStatus, valid_item_id
 from dialogue.live import live_channel
 
 log = logging.getLogger(__name__)
@@ -263,5 +263,8 @@ class LiveChatPages:
         except TakeoverRefused as refused:
             return self._answer(request, item, refused.refusal.value, ok=False)
         await self._audit.append(staff.name, AuditAction.CHAT_CLOSED, item.item_id)
-        await self._work.set_status(item.item_id, WorkStatus.DONE, user=staff.name)
+        try:
+            await self._work.set_status(item.item_id, WorkStatus.DONE, user=staff.name)
+        except WorkRefused:  # a team lead gave the case to someone else meanwhile
+            return self._answer(request, item, "Gespräch beendet; der Vorgang bleibt offen.")
         return self._answer(request, item, "Gespräch beendet; der Vorgang ist erledigt.")

@@ -87,8 +87,10 @@
   if (cfg.logo) header.appendChild(el("img", { class: "rb-logo", src: cfg.logo, alt: "" }));
   var heading = el("div", { class: "rb-heading" });
   heading.appendChild(el("h2", { id: "rb-title" }, cfg.title));
-  var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" },
-    "Automatisierter Assistent – kein Mensch. ");
+  var DISCLOSURE = "Automatisierter Assistent – kein Mensch. ";
+  var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" }, DISCLOSURE);
+  // who answers: the assistant, or during a live takeover the clerk by name
+  function setDisclosure(text) { disclosure.firstChild.textContent = text; }
   var privacy = el("a", { href: safeUrl(cfg.privacyUrl) || "#", target: "_blank", rel: "noopener" },
     "Datenschutzhinweise");
   disclosure.appendChild(privacy);
@@ -249,9 +251,11 @@
       addMessage("system", "Sie schreiben jetzt mit " + (line.name || "einer Mitarbeiterin") +
         " (Stadtverwaltung).", when);
       staffName = line.name || "Eine Mitarbeiterin";
+      setDisclosure("Sie schreiben mit " + staffName + " (Stadtverwaltung). ");
     } else if (line.type === "handoff" && line.state === "returned") {
       addMessage("system", "Sie schreiben wieder mit dem automatischen Assistenten.", when);
       staffName = null;
+      setDisclosure(DISCLOSURE);
     } else if (line.type === "handoff") {
       addMessage("system", "Ihr Anliegen wurde an unsere Mitarbeiterinnen und Mitarbeiter übergeben." +
         (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""), when);
@@ -366,6 +370,7 @@
   function resetLog() {
     log.textContent = "";
     staffName = null;
+    setDisclosure(DISCLOSURE);
     references = [];
     rateNotice = null;
     human.hidden = false;
