@@ -48,6 +48,7 @@ WAITING_KEY = f"{KEY_PREFIX}:takeover:waiting"
 """Chat cases waiting for a person: case id scored by when the wait began."""
 AVAILABLE_KEY = f"{KEY_PREFIX}:staff:available"
 """Clerks marked `verfügbar`: user name scored by when the mark lapses."""
+INBOX_EVENTS_CHANNEL = f"{KEY_PREFIX}:events:console"  # console.work.CONSOLE_EVENTS_CHANNEL
 MAX_STAFF_CHARS = 2000
 MAX_WAITING = 10_000
 WELCOME_BACK_ACTION = "utter_welcome_back"
@@ -56,12 +57,11 @@ GOODBYE_TEXT = (
     "Das Gespräch mit der Stadtverwaltung ist beendet. Vielen Dank und auf Wiedersehen! "
     "Bei neuen Fragen hilft Ihnen wieder der automatische Assistent."
 )
-LEAVE_QUESTION_BUTTON = Button(title="Frage hinterlassen", payload="/leave_question")
 NOBODY_CAME_TEXT = (
     "Leider konnte sich gerade niemand aus der Stadtverwaltung Ihrer Anfrage annehmen. "
     "Ihr Anliegen ist unter der Vorgangsnummer {case_id} gespeichert; nichts geht verloren. "
-    "Wir rufen Sie gern zurück („Rückruf vereinbaren“), oder Sie schreiben Ihre Frage hier "
-    "in den Chat: Wir beantworten sie, sobald jemand frei ist."
+    "Wir rufen Sie gern zurück („Rückruf vereinbaren“). Oder Sie hinterlassen Ihre Frage "
+    "hier im Chat: Sie wird mit dem Vorgang gespeichert, und wir melden uns dazu."
 )
 _FROM = "takeover"  # the fan-out sender id of frames from the console
 
@@ -229,12 +229,15 @@ class Takeover:
                 continue
             reply = BotReply(
                 text=NOBODY_CAME_TEXT.format(case_id=case_id),
-                buttons=(CALLBACK_BUTTON, LEAVE_QUESTION_BUTTON),
+                buttons=(CALLBACK_BUTTON,),
             )
             record = self._record(Role.SYSTEM, reply.text, buttons=reply.buttons)
             await self._append(str(session_id), record)
             await self._widget(str(session_id), BotLine(reply.text, reply.buttons))
             told.append(case_id)
+            # open inboxes reload their rows (console.events listens on this channel)
+            changed = json.dumps({"event": "changed", "id": case_id})
+            await self._redis.publish(INBOX_EVENTS_CHANNEL, changed)
             log.info("case %s: nobody took the chat over in time; callback offered", case_id)
         return told
 

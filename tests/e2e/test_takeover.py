@@ -138,7 +138,7 @@ async def test_the_waiting_timeout_reaches_the_widget_on_another_gateway(
                 if isinstance(message, BotLine) and case_id in message.text:
                     break
         assert "niemand" in message.text
-        assert [b.title for b in message.buttons] == ["Rückruf vereinbaren", "Frage hinterlassen"]
+        assert [b.title for b in message.buttons] == ["Rückruf vereinbaren"]
 
 
 async def test_a_version_1_widget_sees_the_clerk_as_assistant_lines(
