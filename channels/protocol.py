@@ -22,6 +22,8 @@ from dialogue.messages import Button, Link  # the wire shape is the dialogue's
 VERSION = 2
 VERSIONS = (1, 2)  # what a widget may say in its hello; the server answers in the same
 MAX_NAME_CHARS = 80  # a clerk's display name on the wire
+MAX_SERVER_FRAME_BYTES = 1 << 24  # a server frame read by test clients (a long history)
+MAX_LINE_CHARS = 1 << 20  # a text in a server frame
 MAX_ID_CHARS = 64
 MAX_PAYLOAD_CHARS = 200
 MAX_DEPTH = 8  # nesting of arrays/objects in a frame; version 1 needs 3 at most
@@ -461,7 +463,7 @@ def encode_server(message: ServerMessage) -> str:
 
 
 def _parse_line(data: dict[str, Any]) -> Line:
-    limit = 1 << 20
+    limit = MAX_LINE_CHARS
     match data.get("type"):
         case "user":
             return UserLine(_str(data, "text", limit=limit, empty=True), _opt_time(data))
@@ -496,7 +498,7 @@ def _parse_line(data: dict[str, Any]) -> Line:
 
 def parse_server(frame: str | bytes) -> ServerMessage:
     """One frame from the server (used by test clients and the benchmark)."""
-    data = _load(frame, 1 << 24)
+    data = _load(frame, MAX_SERVER_FRAME_BYTES)
     match data["type"]:
         case "user" | "bot" | "staff" | "handoff":
             return _parse_line(data)

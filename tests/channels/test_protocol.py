@@ -9,13 +9,18 @@ import pytest
 from channels.protocol import (
     ERROR_TEXT,
     MAX_DEPTH,
+    MAX_ID_CHARS,
     MAX_INT_DIGITS,
+    MAX_LINE_CHARS,
+    MAX_PAYLOAD_CHARS,
+    MAX_SERVER_FRAME_BYTES,
     Ack,
     AskHuman,
     BotLine,
     Choose,
     CitizenTyping,
     ClientMessage,
+    CloseCode,
     Ended,
     EndSession,
     Error,
@@ -358,3 +363,77 @@ def test_adapt_passes_version_2_frames_and_rewrites_them_for_version_1() -> None
     assert json.loads(adapt(welcome, 2))["v"] == 2
     bot = encode_server(BOT)
     assert adapt(bot, 1) == bot
+
+
+# --- limits at N and N+1, wire constants by value ---
+
+
+def refused(parse: object, frame: str, code: ErrorCode = ErrorCode.BAD_FRAME) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse(frame)  # type: ignore[operator]
+    assert caught.value.code is code
+
+
+def test_wire_constants() -> None:
+    assert (MAX_ID_CHARS, MAX_PAYLOAD_CHARS) == (64, 200)
+    assert (MAX_LINE_CHARS, MAX_SERVER_FRAME_BYTES) == (1 << 20, 1 << 24)
+    assert (CloseCode.POLICY, CloseCode.IDLE, CloseCode.ENDED) == (1008, 4000, 4001)
+
+
+def test_ids_payloads_titles_and_tokens_at_their_limits() -> None:
+    ok_id = "i" * 64
+    assert parse_client(encode_client(SendText(ok_id, "a"))) == SendText(ok_id, "a")
+    refused(parse_client, encode_client(SendText(ok_id + "i", "a")))
+    choice = Choose("m", "p" * 200, "t" * 200)
+    assert parse_client(encode_client(choice)) == choice
+    refused(parse_client, encode_client(Choose("m", "p" * 201, "t")))
+    refused(parse_client, encode_client(Choose("m", "p", "t" * 201)))
+    assert parse_client(encode_client(Choose("m", "p", ""))) == Choose("m", "p", "")
+    assert parse_client(encode_client(SendText("m", ""))) == SendText("m", "")  # the endpoint
+    token = "x" * 128  # refuses empty texts itself, with the message id
+    assert parse_client(encode_client(Hello(token))) == Hello(token)
+    welcome = Welcome(token, True)
+    assert parse_server(encode_server(welcome)) == welcome
+    refused(parse_server, encode_server(Welcome(token + "x", True)))
+    error = Error(ErrorCode.BAD_JSON, "e" * 1000)
+    assert parse_server(encode_server(error)) == error
+    refused(parse_server, encode_server(Error(ErrorCode.BAD_JSON, "e" * 1001)))
+
+
+def test_a_frame_of_exactly_the_size_limit_passes() -> None:
+    def frame_of(size: int) -> str:
+        head = '{"type":"ping","x":"'
+        return head + "a" * (size - len(head) - 2) + '"}'
+
+    assert parse_client(frame_of(8192)) == Ping()  # the default limit
+    refused(parse_client, frame_of(8193), ErrorCode.FRAME_TOO_LARGE)
+    assert parse_client(frame_of(100), max_bytes=100) == Ping()
+    refused(lambda f: parse_client(f, max_bytes=100), frame_of(101), ErrorCode.FRAME_TOO_LARGE)
+
+
+def test_frames_nested_exactly_to_the_limit_pass() -> None:
+    nested = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
+    assert parse_client('{"type": "ping", "x": ' + nested + "}") == Ping()
+    refused(parse_client, '{"type": "ping", "x": [' + nested + "]}", ErrorCode.FRAME_TOO_COMPLEX)
+    assert parse_client('{"type": "ping", "s": "[[[[[[[[[["}') == Ping()  # strings do not nest
+
+
+def test_server_line_texts_may_be_empty_and_are_bounded() -> None:
+    assert parse_server('{"type": "user", "text": ""}') == UserLine("")
+    assert parse_server('{"type": "bot", "text": ""}') == BotLine("")
+    at_limit = '{"type": "user", "text": "' + "a" * MAX_LINE_CHARS + '"}'
+    assert parse_server(at_limit) == UserLine("a" * MAX_LINE_CHARS)
+    refused(parse_server, at_limit.replace('"a', '"aa', 1))
+    refused(parse_server, '{"type": "teleport"}', ErrorCode.UNKNOWN_TYPE)
+
+
+def test_errors_carry_code_detail_and_the_citizens_text() -> None:
+    plain = ProtocolError(ErrorCode.BAD_FRAME)
+    detailed = ProtocolError(ErrorCode.BAD_FRAME, "'id' must be a string")
+    assert (str(plain), plain.detail) == ("bad_frame", "")
+    assert (str(detailed), detailed.detail) == ("bad_frame: 'id' must be a string", detailed.detail)
+    assert detailed.detail == "'id' must be a string"
+    assert Error.of(detailed, "m1") == Error(
+        ErrorCode.BAD_FRAME, ERROR_TEXT[ErrorCode.BAD_FRAME], "m1"
+    )
+    assert Error.of(plain) == Error(ErrorCode.BAD_FRAME, ERROR_TEXT[ErrorCode.BAD_FRAME], None)
