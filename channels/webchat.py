@@ -246,7 +246,11 @@ class _Connection:
         read is closed (it resumes)."""
         if self._overflowed:
             return
-        frame = adapt(frame, self._version)
+        try:
+            frame = adapt(frame, self._version)
+        except ProtocolError as exc:  # never from our own frames; one bad frame is dropped
+            log.warning("chat frame not adapted for an old widget: %s", exc.code.value)
+            return
         if self._queue.qsize() >= self._ep.limits.send_queue:
             self._overflowed = True
             log.warning("chat connection closed: the browser does not read its frames")

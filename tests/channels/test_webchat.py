@@ -30,6 +30,7 @@ from channels.protocol import (
     UserLine,
     Welcome,
     encode_client,
+    encode_server,
 )
 from channels.sessions import token_key
 from channels.takeover import Takeover
@@ -355,3 +356,19 @@ async def test_a_takeover_reaches_version_1_and_2_tabs_and_their_history(
             "Sie schreiben jetzt mit Erika (Stadtverwaltung).",
             "Erika (Stadtverwaltung): Guten Tag",
         ]
+
+
+async def test_a_frame_an_old_widget_cannot_get_is_dropped_not_fatal(serve_chat: ServeChat) -> None:
+    async with serve_chat() as server, chat(server.url) as old:
+        await old.send_raw(json.dumps({"type": "hello", "v": 1}))
+        token = json.loads(await old.ws.recv())["token"]
+        sid = await server.endpoint.tokens.resolve(token)
+        assert sid is not None
+        await server.endpoint.fanout.publish(sid, "elsewhere", '{"type": "nonsense"}')
+        await server.endpoint.fanout.publish(sid, "elsewhere", encode_server(Pong()))
+        async with asyncio.timeout(30):
+            while True:
+                frame = json.loads(await old.ws.recv())
+                if frame["type"] == "pong":
+                    break
+                assert frame["type"] in ("bot", "typing")  # the greeting, not the nonsense
