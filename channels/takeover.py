@@ -224,9 +224,10 @@ class Takeover:
         for case_id in due:
             if not await self._redis.zrem(WAITING_KEY, case_id):
                 continue  # another gateway took it
-            session_id = await self._redis.hget(case_key(case_id), "session_id")
-            if session_id is None or await self.active(str(session_id)):
-                continue
+            case = cast(dict[str, str], await self._redis.hgetall(case_key(case_id)))
+            session_id = case.get("session_id")
+            if case.get("status") != "open" or not session_id or await self.active(session_id):
+                continue  # closed meanwhile, or a clerk holds it
             reply = BotReply(
                 text=NOBODY_CAME_TEXT.format(case_id=case_id),
                 buttons=(CALLBACK_BUTTON,),

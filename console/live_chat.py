@@ -117,6 +117,17 @@ class LiveChatPages:
             "snippets": [(s.title, s.fill(case_id=item.item_id, name=name)) for s in snippets],
         }
 
+    async def before_done(self, item: InboxItem, staff: Staff) -> None:
+        """A chat the clerk still holds is ended (goodbye, Rasa resumed) before its case is
+        marked done, so the assistant is never left paused."""
+        if item.kind is not ItemKind.CHAT or not item.session_id:
+            return
+        holder = await self._takeover.holder(item.session_id)
+        if holder is not None and holder.user == staff.name:
+            with contextlib.suppress(TakeoverRefused):
+                await self._takeover.close(item.session_id, staff.name)
+                await self._audit.append(staff.name, AuditAction.CHAT_CLOSED, item.item_id)
+
     # --- availability and snippets ---
 
     async def availability(self, request: Request, staff: Staff) -> Response:

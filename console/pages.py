@@ -299,6 +299,10 @@ class CasePages:
         status = next((s for s in WorkStatus if s.value == form.get("status")), None)
         if status is None:
             return PlainTextResponse("Unbekannter Status.", status_code=400)
+        item = await self._inbox.item(item_id)
+        owner = item is not None and item.work.owner == staff.name
+        if status is WorkStatus.DONE and self._chat is not None and item is not None and owner:
+            await self._chat.before_done(item, staff)
         try:
             await self._work.set_status(item_id, status, user=staff.name)
         except WorkRefused as refused:

@@ -307,3 +307,14 @@ async def test_the_core_sends_a_held_chats_messages_to_the_clerk_not_to_rasa(
     await world.takeover.hand_back(SID, "erika")
     await core.handle(UserTurn(SID, Channel.WEBCHAT, "Öffnungszeiten?"))
     assert engine.received == [(SID, Channel.WEBCHAT, "Öffnungszeiten?")]
+
+
+async def test_a_case_closed_or_held_while_waiting_is_not_told(world: World) -> None:
+    case = Case(CASE, SID, Channel.WEBCHAT, "user_request", None, world.clock.now)
+    await world.store.open_case(case)
+    await world.takeover.wait_for_staff(CASE)
+    await world.redis.hset(f"rb:case:{CASE}", "status", "closed")
+    world.clock.now += 180
+    assert await world.takeover.expire_waiting() == []
+    assert await world.takeover.waiting_since(CASE) is None  # and it left the list
+    assert world.tab.empty()

@@ -208,3 +208,17 @@ async def test_availability_and_the_inbox_shows_waiting_chats(
     assert "wartet auf eine Person seit" in rows.text
     case = await erika.get(BASE)
     assert "wartet seit" in case.text
+
+
+async def test_marking_a_held_chat_done_ends_the_takeover_first(
+    redis: Redis, login: Login, tracker: FakeTracker, takeover: Takeover
+) -> None:
+    await open_chat(redis)
+    erika = await login("erika")
+    csrf = csrf_of((await erika.get(BASE)).text)
+    await erika.post(f"{BASE}/takeover", data={"csrf": csrf})
+    done = await erika.post(f"{BASE}/status", data={"csrf": csrf, "status": "erledigt"})
+    assert done.status_code == 303
+    assert not await takeover.active(SID)  # the assistant is not left paused
+    assert tracker.kinds(SID)[-2:] == ["resume", "action"]
+    assert await redis.hget(case_key(CASE), "status") == CaseStatus.CLOSED.value
