@@ -142,23 +142,30 @@ try {
   const clerkTyping = await citizen.evaluate(
     () => document.querySelector("#rathausbot-chat").shadowRoot.querySelector(".rb-typing").textContent,
   );
-  await clerk.getByLabel("Antwort").fill("Guten Tag, hier ist die Stadtverwaltung. " + XSS);
+  await clerk.getByLabel("Antwort").fill("Guten Tag, hier ist die Stadtverwaltung. Wie kann ich Ihnen helfen?");
   await clerk.getByRole("button", { name: "Senden" }).click();
   await widgetHas(citizen, ".rb-staff", "hier ist die Stadtverwaltung");
   const staffLabel = (await widgetTexts(citizen, ".rb-staff .rb-sr"))[0];
-  const staffShown = (await widgetTexts(citizen, ".rb-staff"))[0];
 
   // citizen -> clerk, with the citizen's typing first
   await citizen.getByRole("textbox", { name: "Ihre Nachricht" }).pressSequentially("Hallo", { delay: 20 });
   await clerk.waitForFunction(
     () => document.getElementById("live-typing").textContent.includes("schreibt"), null, WAIT,
   );
-  await citizenSays(citizen, "Danke! Meine Frage: " + XSS);
-  await consoleHas(clerk, "Danke! Meine Frage");
+  await citizenSays(citizen, "Danke! Wie lange dauert ein neuer Personalausweis?");
+  await consoleHas(clerk, "Wie lange dauert");
   if (outDir) {
     await clerk.screenshot({ path: `${outDir}/console-takeover.png`, fullPage: true });
     await citizen.screenshot({ path: `${outDir}/widget-takeover.png` });
   }
+
+  // hostile text from either side stays text on the other
+  await clerk.getByLabel("Antwort").fill("Bitte beachten Sie: " + XSS);
+  await clerk.getByRole("button", { name: "Senden" }).click();
+  await widgetHas(citizen, ".rb-staff", "Bitte beachten Sie");
+  const staffShown = (await widgetTexts(citizen, ".rb-staff")).slice(-1)[0];
+  await citizenSays(citizen, "Meine Frage: " + XSS);
+  await consoleHas(clerk, "Meine Frage: ");
 
   // reload the citizen's page mid-takeover: the history comes back, staff lines included
   await citizen.reload();
@@ -169,7 +176,7 @@ try {
   const afterReload = {
     staff: (await widgetTexts(citizen, ".rb-staff")).length,
     taken: (await widgetTexts(citizen, ".rb-system")).some((t) => t.includes(`Sie schreiben jetzt mit ${user.display}`)),
-    user: (await widgetTexts(citizen, ".rb-user")).some((t) => t.includes("Danke! Meine Frage")),
+    user: (await widgetTexts(citizen, ".rb-user")).some((t) => t.includes("Meine Frage: ")),
   };
 
   // hand back: the assistant greets back and answers the next question
