@@ -112,10 +112,11 @@ class Holder:
     since: float
 
 
-# KEYS: holder hash. ARGV: user, name, case id, now. Returns {won (0/1), holder user}.
+# KEYS: holder hash. ARGV: user, name, case id, now, force ("1": take it from another
+# holder). Returns {won (0/1), holder user}.
 _START_LUA = """
 local user = redis.call('HGET', KEYS[1], 'user')
-if user and user ~= ARGV[1] then return {0, user} end
+if user and user ~= ARGV[1] and ARGV[5] ~= '1' then return {0, user} end
 redis.call('HSET', KEYS[1], 'user', ARGV[1], 'name', ARGV[2], 'case_id', ARGV[3], 'since', ARGV[4])
 return {1, ARGV[1]}
 """
@@ -244,11 +245,14 @@ class Takeover:
 
     # --- the clerk's steps ---
 
-    async def start(self, *, session_id: str, case_id: str, user: str, name: str) -> Holder:
+    async def start(
+        self, *, session_id: str, case_id: str, user: str, name: str, force: bool = False
+    ) -> Holder:
         """`user` takes the conversation over (again); raises TakeoverRefused(TAKEN) when
-        someone else holds it, or (ENGINE) when Rasa cannot record the pause."""
+        someone else holds it (unless `force`: the case was reassigned to `user`), or
+        (ENGINE) when Rasa cannot record the pause."""
         current = await self.holder(session_id)
-        if current is not None and current.user != user:
+        if current is not None and current.user != user and not force:
             raise TakeoverRefused(Refusal.TAKEN, current.user)
         try:
             await self._tracker.append_events(session_id, [_event("pause")])
@@ -257,12 +261,12 @@ class Takeover:
             raise TakeoverRefused(Refusal.ENGINE) from None
         now = self._clock()
         won, holder = await self._start(
-            keys=[holder_key(session_id)], args=[user, name, case_id, repr(now)]
+            keys=[holder_key(session_id)], args=[user, name, case_id, repr(now), str(int(force))]
         )
         if not int(won):
             raise TakeoverRefused(Refusal.TAKEN, str(holder))
         await self._redis.zrem(WAITING_KEY, case_id)
-        if current is None:
+        if current is None or current.user != user:
             record = self._record(Role.SYSTEM, taken_text(name), name=name, marker=Marker.TAKEN)
             await self._append(session_id, record)
             await self._widget(session_id, HandoffStatus(HandoffState.TAKEN, case_id, name=name))

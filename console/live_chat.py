@@ -236,6 +236,7 @@ class LiveChatPages:
                 case_id=item.item_id,
                 user=staff.name,
                 name=staff.account.display_name,
+                force=not won,  # the case is this clerk's (e.g. reassigned by a team lead)
             )
         except TakeoverRefused as refused:
             return self._answer(request, item, refused.refusal.value, ok=False)

@@ -222,3 +222,28 @@ async def test_marking_a_held_chat_done_ends_the_takeover_first(
     assert not await takeover.active(SID)  # the assistant is not left paused
     assert tracker.kinds(SID)[-2:] == ["resume", "action"]
     assert await redis.hget(case_key(CASE), "status") == CaseStatus.CLOSED.value
+
+
+async def test_a_chat_reassigned_by_a_team_lead_can_be_taken_over_by_its_new_owner(
+    redis: Redis, login: Login, takeover: Takeover
+) -> None:
+    await open_chat(redis)
+    erika = await login("erika")
+    csrf = csrf_of((await erika.get(BASE)).text)
+    await erika.post(f"{BASE}/takeover", data={"csrf": csrf})
+    max_ = await login("max")
+    assert ">Gespräch übernehmen</button>" not in (await max_.get(BASE)).text
+    lead = await login("lena", Role.TEAM_LEAD)
+    lead_csrf = csrf_of((await lead.get(BASE)).text)
+    await lead.post(f"{BASE}/reassign", data={"csrf": lead_csrf, "user": "max"})
+    page = await max_.get(BASE)
+    assert ">Gespräch übernehmen</button>" in page.text
+    taken = await max_.post(f"{BASE}/takeover", data={"csrf": csrf_of(page.text)})
+    assert taken.status_code == 303
+    assert (await takeover.holder(SID)).user == "max"  # type: ignore[union-attr]
+    refused = await erika.post(
+        f"{BASE}/reply",
+        data={"csrf": csrf, "text": "Noch da?"},
+        headers={"accept": "application/json"},
+    )
+    assert refused.status_code == 409  # erika is read-only now
