@@ -416,6 +416,8 @@ def test_frames_nested_exactly_to_the_limit_pass() -> None:
     assert parse_client('{"type": "ping", "x": ' + nested + "}") == Ping()
     refused(parse_client, '{"type": "ping", "x": [' + nested + "]}", ErrorCode.FRAME_TOO_COMPLEX)
     assert parse_client('{"type": "ping", "s": "[[[[[[[[[["}') == Ping()  # strings do not nest
+    siblings = '{"type": "ping", "a": [1], "x": ' + "[" * 8 + "1" + "]" * 8 + "}"
+    refused(parse_client, siblings, ErrorCode.FRAME_TOO_COMPLEX)  # a closed array counts out
 
 
 def test_server_line_texts_may_be_empty_and_are_bounded() -> None:
