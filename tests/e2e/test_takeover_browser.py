@@ -92,6 +92,8 @@ async def test_takeover_in_two_browsers_on_two_gateways(gateway: Gateway, rt: Ru
     assert "error" not in seen, seen.get("error")
     assert seen["pageErrors"] == [] and seen["csp"] == [] and seen["dialogs"] == []
     assert seen["buttons"] == {"handBack": 1, "end": 1, "send": 1}
+    assert seen["humanHidden"] is True  # no "talk to a person" while one answers
+    assert seen["header"].startswith(f"Sie schreiben mit {display} (Stadtverwaltung).")
     assert seen["clerkTyping"] == f"{display} (Stadtverwaltung) schreibt …"
     assert seen["staffLabel"] == f"{display} (Stadtverwaltung): "  # for screen readers
     assert XSS in seen["staffShown"]  # the clerk's payload shows as text ...

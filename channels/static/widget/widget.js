@@ -207,7 +207,7 @@
 
   function clearQuickReplies() {
     Array.prototype.forEach.call(log.querySelectorAll(".rb-quick"), function (q) { q.remove(); });
-    human.hidden = false;
+    human.hidden = !!staffName; // a clerk already answers: no "talk to a person" then
   }
 
   function renderLine(line, when) {
@@ -252,10 +252,12 @@
         " (Stadtverwaltung).", when);
       staffName = line.name || "Eine Mitarbeiterin";
       setDisclosure("Sie schreiben mit " + staffName + " (Stadtverwaltung). ");
+      human.hidden = true;
     } else if (line.type === "handoff" && line.state === "returned") {
       addMessage("system", "Sie schreiben wieder mit dem automatischen Assistenten.", when);
       staffName = null;
       setDisclosure(DISCLOSURE);
+      human.hidden = false;
     } else if (line.type === "handoff") {
       addMessage("system", "Ihr Anliegen wurde an unsere Mitarbeiterinnen und Mitarbeiter übergeben." +
         (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""), when);

@@ -127,6 +127,12 @@ try {
     send: await clerk.getByRole("button", { name: "Senden" }).count(),
   };
   await widgetHas(citizen, ".rb-system", `Sie schreiben jetzt mit ${user.display} (Stadtverwaltung)`);
+  const humanHidden = await citizen.evaluate(
+    () => document.querySelector("#rathausbot-chat").shadowRoot.querySelector(".rb-human").hidden,
+  );
+  const header = await citizen.evaluate(
+    () => document.querySelector("#rathausbot-chat").shadowRoot.querySelector("#rb-disclosure").textContent,
+  );
 
   // clerk -> citizen, with the clerk's typing first
   await clerk.getByLabel("Antwort").pressSequentially("Guten Tag", { delay: 20 });
@@ -201,7 +207,7 @@ try {
   };
   const consoleLog = await clerk.locator("#live-log").innerText();
   result = {
-    caseId, buttons, clerkTyping, staffLabel, staffShown, afterReload, answer, injected, consoleLog,
+    caseId, buttons, humanHidden, header, clerkTyping, staffLabel, staffShown, afterReload, answer, injected, consoleLog,
     ...observed,
   };
 } catch (error) {
