@@ -8,15 +8,18 @@ from pathlib import Path
 from redis.asyncio import Redis
 from starlette.routing import Mount
 
+from channels.takeover import Takeover
 from console.accounts import Accounts
 from console.audit import AuditLog
 from console.closure_pages import ClosurePages
 from console.closures import ClosureStore
 from console.events import EventHub
 from console.inbox import Inbox
+from console.live_chat import LiveChatPages
 from console.login import PendingLogins
 from console.pages import CasePages, RecordingLinks
 from console.sessions import LoginThrottle, SessionStore
+from console.snippets import Snippets
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
 from telephony.staff_hours import StaffHours
@@ -37,6 +40,7 @@ def console_mount(
     link_key: bytes,
     department_names: Mapping[str, str],
     knowledge: Path,
+    takeover: Takeover,
 ) -> Mount:
     """The console's routes under /console, on the given Redis and event hub. `knowledge`
     is the knowledge directory whose departments closures may name."""
@@ -56,9 +60,22 @@ def console_mount(
         views=views,
         second_factor=second_factor,
     )
+    inbox = Inbox(redis, work, staff_hours=staff_hours)
+    chat = LiveChatPages(
+        guard=guard,
+        inbox=inbox,
+        work=work,
+        takeover=takeover,
+        snippets=Snippets(redis),
+        audit=audit,
+        redis=redis,
+        views=views,
+        department_names=department_names,
+    )
     pages = CasePages(
         guard=guard,
-        inbox=Inbox(redis, work, staff_hours=staff_hours),
+        inbox=inbox,
+        chat=chat,
         work=work,
         accounts=accounts,
         audit=audit,
@@ -73,4 +90,5 @@ def console_mount(
         views=views,
         department_names=department_names,
     )
-    return Mount("/console", routes=login.routes() + pages.routes() + closures.routes())
+    routes = login.routes() + pages.routes() + chat.routes() + closures.routes()
+    return Mount("/console", routes=routes)

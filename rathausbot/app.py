@@ -24,6 +24,7 @@ from channels.admission import MIB, AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.sessions import TokenStore
+from channels.takeover import Takeover
 from channels.webchat import ChatEndpoint
 from console.accounts import Accounts
 from console.events import EventHub
@@ -33,6 +34,7 @@ from contract.knowledge import KnowledgeError, load_directory
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import HandoffNotice
+from dialogue.live import LiveFeed
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
@@ -223,6 +225,8 @@ class Runtime:
     services: Services
     store: ConversationStore
     core: DialogueCore
+    takeover: Takeover
+    live: LiveFeed
 
 
 @contextlib.asynccontextmanager
@@ -245,13 +249,17 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     )
     try:
         async with store:
+            live = LiveFeed(redis)
+            takeover = Takeover(redis, store, engine, live, wait_s=settings.takeover_wait_seconds)
             core = DialogueCore(
                 engine,
                 store,
                 max_message_chars=settings.max_message_chars,
                 notice=HandoffNotice(staff_hours(settings)),
+                takeover=takeover,
+                live=live,
             )
-            yield Runtime(settings, secrets, redis, http, svc, store, core)
+            yield Runtime(settings, secrets, redis, http, svc, store, core, takeover, live)
     finally:
         await svc.aclose()
         await engine.aclose()
@@ -339,6 +347,7 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
         fanout=fanout,
         limits=limits,
         admission=admission,
+        live=rt.live,
     )
 
 
@@ -360,6 +369,7 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
         department_names=department_names(settings),
         knowledge=settings.intents_dir / "knowledge",
+        takeover=rt.takeover,
     )
 
 
@@ -429,6 +439,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
+        waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
         purge_task = asyncio.create_task(
             purge_periodically(
                 settings.var_dir / "recordings", retention_days=settings.recording_retention_days
@@ -463,7 +474,8 @@ async def serve(settings: Settings) -> None:
             server.should_exit = True
             start_task.cancel()
             purge_task.cancel()
-            tasks = [start_task, server_task, purge_task]
+            waiting_task.cancel()
+            tasks = [start_task, server_task, purge_task, waiting_task]
             for task in (webhook_task, mail_task):
                 if task is not None:
                     task.cancel()
