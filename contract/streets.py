@@ -1,0 +1,81 @@
+"""Street names as citizens type or say them: "Hauptstrasse", "Berg str", "Haupstraße 5".
+
+Pure functions over the town's street names; typo-tolerant, but only so far that a near miss
+is never taken for a street it is not (below the threshold the caller offers the nearest
+names instead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
+from contract.german import street_key
+
+MAX_WORDS = 3
+"""A street name spans at most this many words ("Am Wertstoffhof", "Berg str")."""
+TYPO_RATIO = 0.85
+"""How alike (difflib ratio of the keys) a typed name must be to count as a street."""
+
+
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _windows(text: str) -> list[str]:
+    """Keys of every run of 1..MAX_WORDS words of ``text`` (digits and punctuation dropped)."""
+    words = re.findall(r"[^\W\d_]+(?:[-.][^\W\d_]+)*\.?", text)
+    keys = []
+    for size in range(1, MAX_WORDS + 1):
+        for start in range(len(words) - size + 1):
+            keys.append(street_key(" ".join(words[start : start + size])))
+    return [key for key in keys if key]
+
+
+def find_street(text: str | None, streets: Iterable[str]) -> str | None:
+    """The street of ``streets`` that ``text`` names: exactly (spelling variants of
+    street_key) anywhere in the text, else the most alike run of words if it reaches
+    TYPO_RATIO; None otherwise."""
+    if not text:
+        return None
+    names = sorted(streets, key=lambda s: (-len(s), s))
+    key = street_key(text)
+    for street in names:
+        if street_key(street) in key:
+            return street
+    best, best_ratio = None, TYPO_RATIO
+    windows = _windows(text)
+    for street in names:
+        wanted = street_key(street)
+        for window in windows:
+            ratio = _ratio(window, wanted)
+            if ratio >= best_ratio and (best is None or ratio > best_ratio):
+                best, best_ratio = street, ratio
+    return best
+
+
+def nearest_streets(text: str, streets: Iterable[str], *, count: int = 2) -> list[str]:
+    """The ``count`` names of ``streets`` most like ``text`` (best first, ties by name)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    windows = _windows(text) or [street_key(text)]
+
+    def likeness(street: str) -> float:
+        wanted = street_key(street)
+        return max(_ratio(window, wanted) for window in windows)
+
+    return sorted(streets, key=lambda s: (-likeness(s), s))[:count]
+
+
+_STREET_WORD = re.compile(
+    r"[^\W\d_]{2,}[ -]?(straße|strasse|str\b\.?|weg|allee|gasse|ring|damm|ufer|chaussee)",
+    re.IGNORECASE,
+)
+_COMMON_WAYS = frozenset({"gehweg", "radweg", "fußweg", "fussweg", "feldweg", "waldweg", "umweg"})
+
+
+def looks_like_street(text: str) -> bool:
+    """Whether ``text`` names a street at all ("Elefantenstraße 3", "Berg str"), known or not,
+    rather than describing a place ("am Spielplatz hinter der Schule")."""
+    return any(match[0].casefold() not in _COMMON_WAYS for match in _STREET_WORD.finditer(text))
