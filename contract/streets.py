@@ -79,3 +79,19 @@ def looks_like_street(text: str) -> bool:
     """Whether ``text`` names a street at all ("Elefantenstraße 3", "Berg str"), known or not,
     rather than describing a place ("am Spielplatz hinter der Schule")."""
     return any(match[0].casefold() not in _COMMON_WAYS for match in _STREET_WORD.finditer(text))
+
+
+PLACE_WORDS = 3
+"""An answer of more words than this is a description and stays as the citizen wrote it."""
+_HOUSE_NUMBER = re.compile(r"\b\d{1,4}(?:\s?[a-z])?\b", re.IGNORECASE)
+
+
+def place(street: str, text: str, *, sentence: bool = False) -> str:
+    """The known ``street`` spelt right, with the house number of ``text`` if it has one
+    ("Hauptstrasse 12" -> "Hauptstraße 12"). An answer of more than PLACE_WORDS words
+    ("Ecke Lindenallee und Birkenweg") stays as written, unless ``text`` is a whole
+    request ("Schlagloch in der Hauptstrasse 12"), of which only the place is wanted."""
+    if not sentence and len(re.findall(r"[^\W\d_]+", text)) > PLACE_WORDS:
+        return text
+    number = _HOUSE_NUMBER.search(text)
+    return f"{street} {number[0]}" if number else street

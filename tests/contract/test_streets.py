@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from contract.streets import MAX_WORDS, TYPO_RATIO, find_street, looks_like_street, nearest_streets
+from contract.streets import (
+    MAX_WORDS,
+    TYPO_RATIO,
+    find_street,
+    looks_like_street,
+    nearest_streets,
+    place,
+)
 
 STREETS = (
     "Hauptstraße",
@@ -94,3 +101,22 @@ def test_nearest_streets() -> None:
 )
 def test_looks_like_street(text: str, street: bool) -> None:
     assert looks_like_street(text) is street
+
+
+@pytest.mark.parametrize(
+    ("street", "text", "sentence", "written"),
+    [
+        ("Hauptstraße", "Hauptstrasse 12", False, "Hauptstraße 12"),
+        ("Hauptstraße", "Hauptstrasse 12a", False, "Hauptstraße 12a"),
+        ("Hauptstraße", "Hauptstrasse 12 a", False, "Hauptstraße 12 a"),
+        ("Bergstraße", "Berg str", False, "Bergstraße"),
+        ("Lindenallee", "Ecke Lindenallee und Birkenweg", False, "Ecke Lindenallee und Birkenweg"),
+        ("Lindenallee", "vor der Lindenallee 5", False, "Lindenallee 5"),  # three words
+        ("Lindenallee", "gleich vor der Lindenallee", False, "gleich vor der Lindenallee"),
+        ("Lindenallee", "In der Lindenallee ist eine Laterne kaputt", True, "Lindenallee"),
+        ("Hauptstraße", "Schlagloch in der Hauptstrasse 12", True, "Hauptstraße 12"),
+        ("Hauptstraße", "Hauptstraße 12345", False, "Hauptstraße"),  # no house number
+    ],
+)
+def test_place(street: str, text: str, sentence: bool, written: str) -> None:
+    assert place(street, text, sentence=sentence) == written
