@@ -165,7 +165,7 @@ def phone_text(number: str) -> str:
         split = 3  # mobile prefix 15x, 16x, 17x
     elif national.startswith(_BIG_CITIES):
         split = 2
-    elif len(national) > 3 and national[2] == "1":
+    elif national[2] == "1":
         split = 3  # three-digit area codes end in 1: 221, 711, 341
     else:
         split = 4

@@ -28,8 +28,8 @@ def _windows(text: str) -> list[str]:
     words = re.findall(r"[^\W\d_]+(?:[-.][^\W\d_]+)*\.?", text)
     keys = []
     for size in range(1, MAX_WORDS + 1):
-        for start in range(len(words) - size + 1):
-            keys.append(street_key(" ".join(words[start : start + size])))
+        for run in zip(*(words[i:] for i in range(size)), strict=False):
+            keys.append(street_key(" ".join(run)))
     return [key for key in keys if key]
 
 
@@ -44,15 +44,10 @@ def find_street(text: str | None, streets: Iterable[str]) -> str | None:
     for street in names:
         if street_key(street) in key:
             return street
-    best, best_ratio = None, TYPO_RATIO
     windows = _windows(text)
-    for street in names:
-        wanted = street_key(street)
-        for window in windows:
-            ratio = _ratio(window, wanted)
-            if ratio >= best_ratio and (best is None or ratio > best_ratio):
-                best, best_ratio = street, ratio
-    return best
+    scored = [(max((_ratio(w, street_key(s)) for w in windows), default=0.0), s) for s in names]
+    ratio, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best if ratio >= TYPO_RATIO else None
 
 
 def nearest_streets(text: str, streets: Iterable[str], *, count: int = 2) -> list[str]:

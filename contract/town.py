@@ -138,10 +138,15 @@ class Town:
         for service in self.services:
             if key in {name_key(n) for n in (service.id, service.name, *service.synonyms)}:
                 return service
-        for service in self.services:  # "mein Ausweis ist weg" -> a name inside the text
-            if any(name_key(n) in key for n in (service.name, *service.synonyms) if len(n) > 3):
-                return service
-        return None
+        # "mein Ausweis ist weg" -> a name inside the text; the longest such name wins
+        # ("Gewerbeanmeldung" is the business, not the "Anmeldung" of an address)
+        inside = [
+            (len(name_key(n)), service)
+            for service in self.services
+            for n in (service.name, *service.synonyms)
+            if len(n) > 3 and name_key(n) in key
+        ]
+        return max(inside, key=lambda found: found[0])[1] if inside else None
 
     def service_for_intent(self, intent: str) -> Service | None:
         return next((s for s in self.services if s.intent == intent), None)

@@ -60,6 +60,12 @@ def test_the_best_typo_match_wins() -> None:
     assert find_street("Burgstrase", ("Bergstraße", "Burgstraße")) == "Burgstraße"
 
 
+def test_a_typo_exactly_at_the_threshold_counts() -> None:
+    # 17 of 20 characters alike: ratio 2 * 17 / 40 = 0.85 exactly
+    assert find_street("abcdefghijklmnopqxyz", ("abcdefghijklmnopqrst",)) == "abcdefghijklmnopqrst"
+    assert find_street("Hauptstrase", ()) is None
+
+
 def test_the_typo_threshold_holds_at_its_limit() -> None:
     # 10 of 12 characters alike: ratio 0.833 < TYPO_RATIO; 11 of 12: 0.917 >= TYPO_RATIO
     assert TYPO_RATIO == 0.85
@@ -120,3 +126,9 @@ def test_looks_like_street(text: str, street: bool) -> None:
 )
 def test_place(street: str, text: str, sentence: bool, written: str) -> None:
     assert place(street, text, sentence=sentence) == written
+
+
+def test_place_takes_an_answer_by_default() -> None:
+    assert (
+        place("Lindenallee", "Ecke Lindenallee und Birkenweg") == "Ecke Lindenallee und Birkenweg"
+    )

@@ -290,3 +290,20 @@ def test_the_new_fields_load_and_default(tmp_path: Path) -> None:
 )
 def test_references_inside_sentences(text: str, reference: str | None) -> None:
     assert parse_reference(text, "B") == reference
+
+
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [
+        ("Ich brauche einen Termin für die Anmeldung", "anmeldung"),
+        ("Ich brauche eine Gewerbeanmeldung", "gewerbe"),
+        ("Termin für die Anmeldung der Eheschließung", "eheschliessung"),
+        ("mein Ausweis ist weg", "personalausweis"),
+        ("Ich möchte heiraten", "eheschliessung"),
+        ("Ich habe eine Frage", None),
+        ("Pass", "reisepass"),
+    ],
+)
+def test_the_longest_service_name_in_a_text_wins(text: str, service: str | None) -> None:
+    found = TOWN.service(text)
+    assert (found.id if found else None) == service
