@@ -15,7 +15,7 @@ from contract.knowledge import KnowledgeError
 from contract.town import AppointmentNeed, Service, load_town
 from intents.actions.aspects import Aspect, aspect_of, lead
 from intents.actions.phrases import has_spoken, is_person_request, wants_to_stop
-from intents.actions.routing import Request, department_for, topic_department
+from intents.actions.routing import Request, current_request, department_for, topic_department
 from intents.actions.speech import parse_reference
 from tests.intents.test_town import KNOWLEDGE, load_shipped_town
 
@@ -307,3 +307,44 @@ def test_references_inside_sentences(text: str, reference: str | None) -> None:
 def test_the_longest_service_name_in_a_text_wins(text: str, service: str | None) -> None:
     found = TOWN.service(text)
     assert (found.id if found else None) == service
+
+
+class FakeTracker:
+    """What current_request reads of a rasa_sdk Tracker."""
+
+    def __init__(
+        self,
+        *,
+        entities: dict[str, str],
+        loop: str | None,
+        slots: dict[str, object],
+        intent: str | None,
+    ) -> None:
+        self.entities = entities
+        self.active_loop = {"name": loop} if loop else {}
+        self.slots = slots
+        self.latest_message = {"intent": {"name": intent}} if intent else {}
+
+    def get_latest_entity_values(self, name: str) -> Any:
+        return iter([self.entities[name]] if name in self.entities else [])
+
+    def get_slot(self, name: str) -> object:
+        return self.slots.get(name)
+
+
+def test_current_request_reads_the_tracker() -> None:
+    tracker = FakeTracker(
+        entities={"department": "standesamt"},
+        loop="booking_form",
+        slots={"service": "reisepass", "topic": "gruen"},
+        intent="human_handoff",
+    )
+    assert current_request(tracker) == Request(  # type: ignore[arg-type]
+        named="standesamt",
+        intent="human_handoff",
+        active_loop="booking_form",
+        service="reisepass",
+        topic="gruen",
+    )
+    empty = FakeTracker(entities={}, loop=None, slots={"service": 3, "topic": 4}, intent=None)
+    assert current_request(empty) == request()  # type: ignore[arg-type]
