@@ -339,7 +339,11 @@ class ActionWasteCollection(TownMixin, Action):
         from intents.actions.guard import dropped_events  # guard answers with this module
 
         dropped = dropped_events(
-            dispatcher, tracker, self.town, done="ich habe abgebrochen", slots=["street"]
+            dispatcher,
+            tracker,
+            self.town,
+            done="ich habe die Abfrage abgebrochen",
+            slots=["street"],
         )
         if dropped is not None:
             return dropped

@@ -49,7 +49,7 @@ def lead(service: Service, office: Department, aspect: Aspect) -> str:
     """The sentence that answers ``aspect`` of ``service`` first (German, formal)."""
     match aspect:
         case Aspect.FEE:
-            return f"{service.name} kostet: {service.fee}."
+            return f"Gebühr für {service.name}: {service.fee}."
         case Aspect.DURATION:
             return f"Bearbeitungszeit für {service.name}: {service.processing_time}."
         case Aspect.DOCUMENTS:

@@ -163,7 +163,8 @@ class GuardMixin:
         say(
             dispatcher,
             channel_of(tracker),
-            f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen?",
+            f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Dann kümmere ich "
+            "mich um Ihre neue Frage.",
             f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Sagen Sie ja oder "
             "nein.",
             buttons=[

@@ -343,7 +343,7 @@ async def test_follow_ups_after_the_id_card(rt: Runtime) -> None:
     duration = await talk.say("Und wie lange dauert das?")
     assert duration.startswith("Bearbeitungszeit für Personalausweis: etwa drei"), duration
     fee = await talk.say("Was kostet das?")
-    assert fee.startswith("Personalausweis kostet: 37,00 Euro"), fee
+    assert fee.startswith("Gebühr für Personalausweis: 37,00 Euro"), fee
     assert "/id_card" in talk.buttons  # the full text one click away
 
 

@@ -225,7 +225,7 @@ async def test_a_service_question_is_answered_from_the_knowledge(rt: Runtime) ->
     assert "37,00 Euro" in answer and "Passfoto" in answer and "Bürgerbüro" in answer
     assert any(link.url.startswith("https://") for r in chat.last for link in r.links)
     fee = await chat.say("Was kostet ein neuer Personalausweis?")
-    assert fee.startswith("Personalausweis kostet: 37,00 Euro"), fee  # what was asked first
+    assert fee.startswith("Gebühr für Personalausweis: 37,00 Euro"), fee  # what was asked first
     voice = Talk(rt, Channel.VOICE)
     spoken = await voice.say("ich brauche einen neuen personalausweis")
     assert "Passfoto" in spoken and not URL.search(spoken)

@@ -62,7 +62,7 @@ OFFICE = TOWN.offices["buergerbuero"].department
 @pytest.mark.parametrize(
     ("changes", "aspect", "sentence"),
     [
-        ({}, Aspect.FEE, "Personalausweis kostet: 37,00 Euro ab 24 Jahren"),
+        ({}, Aspect.FEE, "Gebühr für Personalausweis: 37,00 Euro ab 24 Jahren"),
         ({}, Aspect.DURATION, "Bearbeitungszeit für Personalausweis: etwa drei"),
         ({}, Aspect.DOCUMENTS, "Für Personalausweis bringen Sie bitte mit: bisheriger"),
         ({"documents": ()}, Aspect.DOCUMENTS, "Für Personalausweis brauchen Sie keine"),
@@ -279,6 +279,8 @@ def test_the_new_fields_load_and_default(tmp_path: Path) -> None:
         ("Ich möchte meinen Termin B-NGJZV5 absagen", "B-NGJZV5"),
         ("mein termin b ngjzv5 bitte absagen", "B-NGJZV5"),
         ("BNGJZV5", "B-NGJZV5"),
+        ("mein termin bngjzv5 bitte absagen", "B-NGJZV5"),  # joined, inside a sentence
+        ("Termin B-NGJZV5 und BNGJZV6", "B-NGJZV5"),  # the one with a hyphen first
         ("b k 7 q x 2 m", "B-K7QX2M"),
         ("Buchung B-ZZZZZZ", "B-ZZZZZZ"),  # "Buchung" is a word, not a reference
         ("Bitte B-ZZZZZZ absagen", "B-ZZZZZZ"),
