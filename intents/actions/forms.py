@@ -27,7 +27,7 @@ from contract.records import (
 )
 from contract.town import Office, Service, Town
 from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events
+from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, first_message
 from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
@@ -154,11 +154,7 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
 
     @staticmethod
     def _first_message(tracker: Tracker, slot: str) -> str | None:
-        """The text of the message that asked for the booking, while ``slot`` is empty."""
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent != "book_appointment" or tracker.get_slot(slot) is not None:
-            return None
-        return str(tracker.latest_message.get("text") or "") or None
+        return first_message(tracker, slot, "book_appointment")
 
     async def validate_service(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

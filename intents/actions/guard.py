@@ -43,6 +43,15 @@ STOP_BUTTON = {"title": "Abbrechen", "payload": "/stop"}
 PERSON_BUTTON = {"title": "Mit einem Menschen sprechen", "payload": "/human_handoff"}
 
 
+def first_message(tracker: Tracker, slot: str, intent: str) -> str | None:
+    """The text of the message that started a form (its intent is ``intent``), while
+    ``slot`` is still empty: what it already says fills the form."""
+    name = (tracker.latest_message.get("intent") or {}).get("name")
+    if name != intent or tracker.get_slot(slot) is not None:
+        return None
+    return str(tracker.latest_message.get("text") or "") or None
+
+
 def quiet(tracker: Tracker) -> bool:
     """Whether the form's question must wait: the form is paused by a question of its own."""
     return bool(tracker.get_slot(SWITCH))

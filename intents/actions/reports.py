@@ -16,7 +16,14 @@ from contract.records import Callback, CallbackWindow, RecordKind, Ticket, new_r
 from contract.streets import looks_like_street, place
 from intents.actions.answers import TownMixin, channel_of, say
 from intents.actions.forms import HINTS, RecordsMixin, validate_phone
-from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, missed
+from intents.actions.guard import (
+    MISSES,
+    GuardMixin,
+    ask,
+    dropped_events,
+    first_message,
+    missed,
+)
 from intents.actions.speech import parse_phone, phone_spoken, reference_spoken
 
 DAMAGE_TYPES = {
@@ -270,6 +277,18 @@ class ActionCreateTicket(RecordsMixin, TownMixin, Action):
         return reset
 
 
+def callback_window_of(text: str) -> CallbackWindow | None:
+    """ "vormittags", "am Nachmittag", "egal" -> the window; None when ``text`` names none."""
+    lowered = text.casefold()
+    if "vormittag" in lowered or "morgens" in lowered or "früh" in lowered:
+        return CallbackWindow.MORNING
+    if "nachmittag" in lowered or "mittag" in lowered or "abend" in lowered:
+        return CallbackWindow.AFTERNOON
+    if "egal" in lowered or "jederzeit" in lowered or "immer" in lowered:
+        return CallbackWindow.ANYTIME
+    return None
+
+
 class ValidateCallbackForm(GuardMixin, TownMixin, FormValidationAction):
     label = "den Rückrufwunsch"
     own_intents = frozenset({"callback_request"})
@@ -291,15 +310,23 @@ class ValidateCallbackForm(GuardMixin, TownMixin, FormValidationAction):
     async def validate_callback_window(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = str(value).casefold()
-        if "vormittag" in text or "morgens" in text or "früh" in text:
-            return {"callback_window": CallbackWindow.MORNING.value}
-        if "nachmittag" in text or "mittag" in text or "abend" in text:
-            return {"callback_window": CallbackWindow.AFTERNOON.value}
-        if "egal" in text or "jederzeit" in text or "immer" in text:
-            return {"callback_window": CallbackWindow.ANYTIME.value}
-        dispatcher.utter_message(text=HINTS["callback_window"])
-        return {"callback_window": None}
+        window = callback_window_of(str(value))
+        if window is None:
+            dispatcher.utter_message(text=HINTS["callback_window"])
+            return {"callback_window": None}
+        return {"callback_window": window.value}
+
+    async def extract_phone_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = first_message(tracker, "phone_number", "callback_request")
+        return {"phone_number": text} if text and parse_phone(text) else {}
+
+    async def extract_callback_window(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = first_message(tracker, "callback_window", "callback_request")
+        return {"callback_window": text} if text and callback_window_of(text) else {}
 
 
 class ActionCreateCallback(RecordsMixin, TownMixin, Action):

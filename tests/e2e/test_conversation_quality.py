@@ -334,6 +334,12 @@ async def test_the_callback_form_can_be_left_and_numbers_are_grouped(rt: Runtime
     assert "030 1234567" in done, done
 
 
+async def test_a_callback_request_with_number_and_time_is_filled_at_once(rt: Runtime) -> None:
+    talk = Talk(rt)
+    done = await talk.say("Bitte rufen Sie mich nachmittags unter 0151 23456789 zurück")
+    assert "Wir rufen Sie nachmittags unter 0151 23456789 zurück" in done, done
+
+
 # --- follow-up questions ------------------------------------------------------------------
 
 
