@@ -70,6 +70,11 @@ class DialogueCore:
             raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
 
+    async def note_caller(self, session_id: str, number: str) -> None:
+        """Keeps the caller's number (normalised) on a call's session, so that the privacy
+        officer finds the call by it; never fails the call."""
+        await self._store.note_caller(session_id, number)
+
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names the consented recording of a call on the case it opened."""
         await self._store.attach_recording(case_id, name)

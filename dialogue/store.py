@@ -23,6 +23,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
+from contract.phone import to_e164
 from dialogue.messages import Channel
 from dialogue.records import (
     CASE_EVENTS_CHANNEL,
@@ -70,6 +71,17 @@ if redis.call('HEXISTS', KEYS[1], 'case_id') == 1 then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 """
+
+# KEYS: session hash. ARGV: field, value. Sets it only on an existing session (never one
+# without its expiry).
+_CALLER_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+CALLER_FIELD = "caller"
+"""Session field: the caller's number in E.164, found by the privacy officer's search."""
 
 _STORE_UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
@@ -142,6 +154,7 @@ class ConversationStore:
         self._flusher: asyncio.Task[None] | None = None
         self._append_script = redis.register_script(_APPEND_LUA)
         self._delete_script = redis.register_script(_DELETE_LUA)
+        self._caller_script = redis.register_script(_CALLER_LUA)
 
     async def __aenter__(self) -> Self:
         self._load_spill()
@@ -189,6 +202,20 @@ class ConversationStore:
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names a consented call's recording on its case (the console links to it)."""
         await self._submit(RecordingOp(case_id, name))
+
+    async def note_caller(self, session_id: str, number: str) -> bool:
+        """Stores a caller's number (E.164) on an existing session; False when the number
+        is not one or the session or Redis is not there (logged without the number)."""
+        e164 = to_e164(number)
+        if e164 is None:
+            return False
+        try:
+            return bool(
+                await self._caller_script(keys=[session_key(session_id)], args=[CALLER_FIELD, e164])
+            )
+        except redis_errors.RedisError as exc:
+            log.warning("caller number not kept on its session: %s", type(exc).__name__)
+            return False
 
     async def delete_conversation(self, session_id: str) -> bool:
         """Deletes the session, its transcript and Rasa tracker; False (nothing deleted)

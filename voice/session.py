@@ -279,6 +279,8 @@ class VoiceSession:
 
     async def _dialogue(self) -> None:
         greeting = await self._core.greet(self._id, Channel.VOICE)
+        if self._call.caller_id:
+            await self._core.note_caller(self._id, self._call.caller_id)
         await self._say_and_wait(*(r.text for r in greeting), protect_first=True)
         if self._opts.recording_enabled:
             await self._ask_consent()

@@ -446,3 +446,24 @@ async def test_no_recording_is_named_on_a_case_without_consent(
         await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
     (case_id,) = await store.open_case_ids()
     assert await redis.hget(f"rb:case:{case_id}", "recording") is None
+
+
+async def test_the_callers_number_is_kept_on_the_session_normalised(
+    store: ConversationStore, redis: Redis
+) -> None:
+    h = Harness(store)
+    h.call.number = "030 1234567"
+    async with h:
+        await h.until_quiet()
+    assert await redis.hget("rb:session:call-1", "caller") == "+49301234567"
+
+
+async def test_a_caller_number_needs_a_session_and_a_real_number(
+    store: ConversationStore, redis: Redis
+) -> None:
+    assert not await store.note_caller("nobody", "+49301234567")
+    assert not await redis.exists("rb:session:nobody")  # no session without its expiry
+    await redis.hset("rb:session:s", "channel", "voice")
+    assert not await store.note_caller("s", "anonymous")
+    assert await store.note_caller("s", "0049 30 1234567")
+    assert await redis.hget("rb:session:s", "caller") == "+49301234567"
