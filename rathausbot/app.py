@@ -26,6 +26,7 @@ from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
 from console.accounts import Accounts
+from console.audit import AuditLog
 from console.events import EventHub
 from console.mount import console_mount
 from console.notify import MailSecurity, Notifier, SmtpTransport
@@ -39,6 +40,8 @@ from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
+from rathausbot.purge import Purger, purge_periodically
+from rathausbot.retention import DataType
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
@@ -56,7 +59,6 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.readback import ReadBack, Streets
-from voice.recording import purge_periodically
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
@@ -294,6 +296,17 @@ def notifier(settings: Settings, rt: Runtime) -> Notifier | None:
     )
 
 
+def purger(settings: Settings, rt: Runtime) -> Purger:
+    """The purge job: data past its retention (settings.retention_policy) goes hourly."""
+    return Purger(
+        rt.redis,
+        AuditLog(rt.redis),
+        retention=settings.retention_policy,
+        recordings_dir=settings.var_dir / "recordings",
+        log_dir=settings.var_dir / "log",
+    )
+
+
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
     """The dispatcher of record webhooks (drops queued records of types without a URL)."""
     urls = {
@@ -354,7 +367,7 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         absolute_s=settings.console_session_hours * 3600,
         max_failures=settings.console_login_max_failures,
         lockout_s=settings.console_login_lockout_minutes * 60,
-        retention_s=settings.retention_seconds,
+        retention_s=settings.retention_policy.seconds(DataType.CLOSED_CASES),
         staff_hours=StaffHours.parse(settings.staff_hours),
         recordings_dir=settings.var_dir / "recordings",
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
@@ -429,13 +442,8 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
-        purge_task = asyncio.create_task(
-            purge_periodically(
-                settings.var_dir / "recordings", retention_days=settings.recording_retention_days
-            ),
-            name="recording-purge",
-        )
         webhook_task: asyncio.Task[None] | None = None
+        purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         try:
@@ -455,6 +463,9 @@ async def serve(settings: Settings) -> None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
+                purge_task = asyncio.create_task(
+                    purge_periodically(purger(settings, rt)), name="purge"
+                )
                 mail = notifier(settings, rt)
                 if mail is not None:
                     mail_task = asyncio.create_task(mail.run(), name="mail-notices")
@@ -462,9 +473,8 @@ async def serve(settings: Settings) -> None:
         finally:
             server.should_exit = True
             start_task.cancel()
-            purge_task.cancel()
-            tasks = [start_task, server_task, purge_task]
-            for task in (webhook_task, mail_task):
+            tasks = [start_task, server_task]
+            for task in (webhook_task, purge_task, mail_task):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)

@@ -118,11 +118,11 @@ class Settings(BaseSettings):
         30,
         ge=1,
         le=3650,
-        description="Days transcripts, sessions and closed cases are kept after their last "
-        "change. Open cases are kept until closed.",
+        description="Days conversations without a case (sessions, transcripts, Rasa "
+        "trackers) are kept after their last line; the default of `retention.conversations`.",
     )
     retention: dict[str, int] = Field(
-        default_factory=dict,
+        {},
         description='Days each type of personal data is kept, e.g. `{"closed_cases": 90, '
         '"logs": 14}` (JSON in the environment, a table in TOML); types left out keep their '
         "defaults (see [Retention](#retention-per-data-type)). `conversations` defaults to "
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
         30,
         ge=1,
         le=3650,
-        description="Days a call recording is kept; older ones are deleted at start and hourly.",
+        description="Days a call recording is kept; the default of `retention.recordings`.",
     )
 
     # --- records for the office (bookings, tickets, callbacks) ---
