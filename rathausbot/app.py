@@ -26,7 +26,6 @@ from channels.limits import ChatLimits
 from channels.sessions import TokenStore
 from channels.webchat import ChatEndpoint
 from console.accounts import Accounts
-from console.audit import AuditLog
 from console.events import EventHub
 from console.mount import console_mount
 from console.notify import MailSecurity, Notifier, SmtpTransport
@@ -40,7 +39,8 @@ from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
-from rathausbot.purge import Purger, purge_periodically
+from rathausbot.privacy import processing_facts, purger
+from rathausbot.purge import purge_periodically
 from rathausbot.retention import DataType
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
@@ -296,17 +296,6 @@ def notifier(settings: Settings, rt: Runtime) -> Notifier | None:
     )
 
 
-def purger(settings: Settings, rt: Runtime) -> Purger:
-    """The purge job: data past its retention (settings.retention_policy) goes hourly."""
-    return Purger(
-        rt.redis,
-        AuditLog(rt.redis),
-        retention=settings.retention_policy,
-        recordings_dir=settings.var_dir / "recordings",
-        log_dir=settings.var_dir / "log",
-    )
-
-
 def webhooks(settings: Settings, rt: Runtime) -> WebhookDispatcher:
     """The dispatcher of record webhooks (drops queued records of types without a URL)."""
     urls = {
@@ -373,6 +362,8 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
         department_names=department_names(settings),
         knowledge=settings.intents_dir / "knowledge",
+        retention=settings.retention_policy,
+        facts=processing_facts(settings),
     )
 
 
@@ -464,7 +455,7 @@ async def serve(settings: Settings) -> None:
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
                 purge_task = asyncio.create_task(
-                    purge_periodically(purger(settings, rt)), name="purge"
+                    purge_periodically(purger(settings, rt.redis)), name="purge"
                 )
                 mail = notifier(settings, rt)
                 if mail is not None:

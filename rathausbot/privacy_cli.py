@@ -21,8 +21,8 @@ from redis.exceptions import RedisError
 from console.audit import AuditError, AuditLog
 from rathausbot.app import make_redis
 from rathausbot.citizen import CitizenData, Findings, KeyKind, KeyRefused, Lookup
+from rathausbot.privacy import purger
 from rathausbot.privacy_report import render_report
-from rathausbot.purge import Purger
 from rathausbot.secrets import redis_target, resolve_secrets
 from rathausbot.settings import Settings
 
@@ -119,14 +119,7 @@ def citizen_data(settings: Settings, redis: Redis) -> CitizenData:
 
 
 async def _purge(settings: Settings, redis: Redis, dry_run: bool, stdout: TextIO) -> int:
-    purger = Purger(
-        redis,
-        AuditLog(redis),
-        retention=settings.retention_policy,
-        recordings_dir=settings.var_dir / "recordings",
-        log_dir=settings.var_dir / "log",
-    )
-    report = await purger.run(dry_run=dry_run)
+    report = await purger(settings, redis).run(dry_run=dry_run)
     heading = "would remove (dry run)" if dry_run else "removed"
     print(f"{heading}:", file=stdout)
     for pair in report.detail().split():
