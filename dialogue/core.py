@@ -12,7 +12,7 @@ from dialogue.handoff_notice import HandoffNotice
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
-from dialogue.store import ConversationStore
+from dialogue.store import ConsentEntry, ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,10 @@ class DialogueCore:
         """Keeps the caller's number (normalised) on a call's session, so that the privacy
         officer finds the call by it; never fails the call."""
         await self._store.note_caller(session_id, number)
+
+    async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
+        """Writes the call's consent question, answer or withdrawal to its consent log."""
+        await self._store.log_consent(session_id, entry)
 
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names the consented recording of a call on the case it opened."""

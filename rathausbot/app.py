@@ -244,6 +244,8 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         retention_s=settings.retention_seconds,
         outbox_limit=settings.outbox_limit,
         spill_path=settings.var_dir / "outbox.jsonl",
+        consent_ttl_s=settings.retention_policy.seconds(DataType.RECORDINGS)
+        + settings.retention_policy.seconds(DataType.CONSENT),
     )
     try:
         async with store:

@@ -37,7 +37,7 @@ from contract.records import (
     session_key,
     transcript_key,
 )
-from dialogue.store import CALLER_FIELD
+from dialogue.store import CALLER_FIELD, consent_key
 from rathausbot.purge import SCAN_COUNT, booking_slot_key, conversation_keys, work_keys
 
 MAX_KEY_CHARS = 200
@@ -119,6 +119,7 @@ class Findings:
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)
     transcripts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     cases: dict[str, dict[str, str]] = field(default_factory=dict)
+    consent: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     records: dict[RecordKind, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -128,6 +129,7 @@ class Findings:
             "transcript_lines": sum(len(lines) for lines in self.transcripts.values()),
             "cases": len(self.cases),
             "recordings": len(self.recordings),
+            "consent_entries": sum(len(lines) for lines in self.consent.values()),
         }
         for kind in RecordKind:
             counts[kind.plural] = len(self.records.get(kind, {}))
@@ -165,6 +167,10 @@ class Findings:
             "tickets": _values(self.records.get(RecordKind.TICKET, {})),
             "callbacks": _values(self.records.get(RecordKind.CALLBACK, {})),
             "recordings": self.recordings,
+            "consent": [
+                {"session": session_id, "entries": entries}
+                for session_id, entries in sorted(self.consent.items())
+            ],
         }
 
 
@@ -252,6 +258,11 @@ class CitizenData:
             if lines:
                 found.sessions.setdefault(session_id, {})
                 found.transcripts[session_id] = [line for _, line in lines]
+            consent = cast(
+                list[tuple[str, dict[str, str]]], await self._redis.xrange(consent_key(session_id))
+            )
+            if consent:
+                found.consent[session_id] = [entry for _, entry in consent]
         return found
 
     async def _hash(self, key: str) -> dict[str, str]:
@@ -273,9 +284,9 @@ class CitizenData:
         held = set(findings.held)
         held_sessions = {findings.cases[i].get("session_id", "") for i in held}
         pipe = self._redis.pipeline(transaction=True)
-        for session_id in findings.sessions:
+        for session_id in set(findings.sessions) | set(findings.consent):
             if session_id not in held_sessions:
-                pipe.delete(*conversation_keys(session_id))
+                pipe.delete(*conversation_keys(session_id), consent_key(session_id))
         for case_id in findings.cases:
             if case_id in held:
                 continue

@@ -18,6 +18,7 @@ COUNT_LABELS = {
     "transcript_lines": "Gesprächsbeiträge",
     "cases": "Vorgänge",
     "recordings": "Gesprächsaufzeichnungen",
+    "consent_entries": "Einträge im Einwilligungsprotokoll",
     "bookings": "Terminbuchungen",
     "tickets": "Schadensmeldungen",
     "callbacks": "Rückrufwünsche",

@@ -137,6 +137,7 @@ class Purger:
         held = await self._cases(report)
         await self._conversations(report)
         await self._trackers(report)
+        await self._consent_logs(report)
         for kind in RecordKind:
             await self._records(kind, report)
         await self._webhook_queues(report)
@@ -273,6 +274,20 @@ class Purger:
             if last is None or last < cutoff:
                 report.add(DataType.CONVERSATIONS)
                 await self._delete(report, key, lock_key(session_id))
+            else:
+                await self._repair_ttl(report, key, last + keep_s)
+
+    async def _consent_logs(self, report: PurgeReport) -> None:
+        """Consent logs live as long as a recording and then the log's own retention."""
+        keep_s = self._retention.seconds(DataType.RECORDINGS) + self._retention.seconds(
+            DataType.CONSENT
+        )
+        for key in await self._scan("rb:consent:*"):
+            newest = cast(list[tuple[str, object]], await self._redis.xrevrange(key, count=1))
+            last = stream_time(newest[0][0]) if newest else 0.0
+            if last + keep_s <= self._clock():
+                report.add(DataType.CONSENT)
+                await self._delete(report, key)
             else:
                 await self._repair_ttl(report, key, last + keep_s)
 

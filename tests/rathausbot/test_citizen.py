@@ -26,7 +26,7 @@ from contract.records import (
     tracker_key,
     transcript_key,
 )
-from dialogue.store import ConversationStore
+from dialogue.store import ConsentEntry, ConversationStore, consent_key
 from rathausbot.citizen import (
     MAX_KEY_CHARS,
     CitizenData,
@@ -154,6 +154,10 @@ async def citizens(redis: Redis, tmp_path: Path) -> CitizenData:
     """Erika called (a case with a recording), booked and asked for a callback; Max too."""
     await call(redis, "call-erika", "030 1234567", "Ich heiße Erika Muster")
     await call(redis, "call-max", MAX, "Ich heiße Max Beispiel")
+    async with ConversationStore(redis, retention_s=3600) as store:
+        for session_id, name in (("call-erika", "erika.wav"), ("call-max", "max.wav")):
+            entry = ConsentEntry("answer", "granted", "key", T0, "2", T0 - 5, name)
+            await store.log_consent(session_id, entry)
     case = Case("C-20261201-ERKAAA", "call-erika", Channel.VOICE, "user_request", None, T0)
     async with ConversationStore(redis, retention_s=3600) as store:
         await store.open_case(case)
@@ -200,6 +204,7 @@ async def test_search_by_phone_finds_the_call_its_case_the_booking_and_callback(
         "transcript_lines": 1,
         "cases": 1,
         "recordings": 1,
+        "consent_entries": 1,
         "bookings": 1,
         "tickets": 0,
         "callbacks": 1,
@@ -240,6 +245,9 @@ async def test_the_export_holds_all_of_erikas_records_and_none_of_max(
     assert conversation["caller"] == ERIKA
     assert conversation["transcript"][0]["text"] == "Ich heiße Erika Muster"
     assert "webhook_delivered" not in text
+    consent = document["consent"][0]  # type: ignore[index]
+    assert consent["session"] == "call-erika"
+    assert consent["entries"][0]["answer"] == "granted"
     assert (await AuditLog(redis).entries(count=1))[0].action is AuditAction.PRIVACY_EXPORT
 
 
@@ -256,6 +264,7 @@ async def test_erasure_by_phone_removes_erikas_data_and_nothing_of_max(
         session_key("call-erika"),
         transcript_key("call-erika"),
         tracker_key("call-erika"),
+        consent_key("call-erika"),
         case_key("C-20261201-ERKAAA"),
         work_key("C-20261201-ERKAAA"),
         notes_key("C-20261201-ERKAAA"),
@@ -275,7 +284,8 @@ async def test_erasure_by_phone_removes_erikas_data_and_nothing_of_max(
     entry = (await AuditLog(redis).entries(count=1))[0]
     assert entry.action is AuditAction.ERASURE and entry.actor == "dora"
     assert entry.detail == (
-        "key=phone sessions=1 transcript_lines=1 cases=1 recordings=1 bookings=1 tickets=0 "
+        "key=phone sessions=1 transcript_lines=1 cases=1 recordings=1 consent_entries=1 "
+        "bookings=1 tickets=0 "
         "callbacks=1 held=0"
     )
     assert await AuditLog(redis).verify()

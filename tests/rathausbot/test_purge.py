@@ -370,3 +370,17 @@ def test_periodic_interval_bounded() -> None:
 
     with pytest.raises(ValueError, match="interval_s must be positive"):
         asyncio.run(purge_periodically(None, interval_s=0))  # type: ignore[arg-type]
+
+
+async def test_consent_logs_outlive_the_recording_by_their_own_retention(
+    redis: Redis, tmp_path: Path
+) -> None:
+    await redis.xadd("rb:consent:a", {"event": "answer"})
+    newest = stream_time((await redis.xrange("rb:consent:a"))[-1][0])
+    keep = (30 + 365) * DAY_S
+    inside = await purger(redis, tmp_path, Clock(newest + keep - 10)).run()
+    assert DataType.CONSENT not in inside.counts and inside.counts[TTL_REPAIRED] == 1
+    await redis.persist("rb:consent:a")
+    past = await purger(redis, tmp_path, Clock(newest + keep + 1)).run()
+    assert past.counts[DataType.CONSENT] == 1
+    assert not await redis.exists("rb:consent:a")
