@@ -326,3 +326,10 @@ async def test_no_erasure_without_its_tombstone(citizens: CitizenData, redis: Re
     with pytest.raises(AuditError):
         await broken.erase(found, actor="dora")
     assert await redis.exists(session_key("call-erika"))
+
+
+def test_keys_up_to_200_characters() -> None:
+    assert MAX_KEY_CHARS == 200
+    assert Lookup.parse(KeyKind.SESSION, "a" * 200).value == "a" * 200
+    with pytest.raises(KeyRefused, match="höchstens 200 Zeichen"):
+        Lookup.parse(KeyKind.SESSION, "a" * 201)

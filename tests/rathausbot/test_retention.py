@@ -7,6 +7,7 @@ import pytest
 from rathausbot.retention import (
     DAY_S,
     DEFAULT_DAYS,
+    FLAG_GRACE_DAYS,
     LABELS,
     MAX_DAYS,
     MIN_DAYS,
@@ -102,6 +103,10 @@ def test_constructed_policy_must_be_complete_and_bounded() -> None:
     bad[DataType.TICKETS] = 0
     with pytest.raises(RetentionError, match="tickets"):
         Retention(MappingProxyType(bad))
+
+
+def test_an_inactive_case_stays_flagged_two_weeks() -> None:
+    assert FLAG_GRACE_DAYS == 14
 
 
 def test_seconds() -> None:
