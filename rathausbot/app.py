@@ -23,8 +23,9 @@ from starlette.routing import Mount
 from channels.admission import MIB, AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
+from channels.notice import PrivacyNotice
 from channels.sessions import TokenStore
-from channels.webchat import ChatEndpoint
+from channels.webchat import ChatEndpoint, EndTexts
 from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
@@ -39,9 +40,9 @@ from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
-from rathausbot.privacy import processing_facts, purger
+from rathausbot.privacy import notice_facts, processing_facts, purger
 from rathausbot.purge import purge_periodically
-from rathausbot.retention import DataType
+from rathausbot.retention import DataType, Retention
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
@@ -343,6 +344,17 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
         fanout=fanout,
         limits=limits,
         admission=admission,
+        end_texts=end_texts(settings.retention_policy),
+    )
+
+
+def end_texts(retention: Retention) -> EndTexts:
+    """The chat's end-and-delete wording with the configured retention."""
+    return EndTexts(
+        closed_case_days=retention.days[DataType.CLOSED_CASES],
+        booking_days=retention.days[DataType.BOOKINGS],
+        ticket_days=retention.days[DataType.TICKETS],
+        callback_days=retention.days[DataType.CALLBACKS],
     )
 
 
@@ -417,6 +429,7 @@ async def serve(settings: Settings) -> None:
             chat=chat_endpoint(rt, fanout),
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
+            notice=PrivacyNotice(notice_facts(settings)),
         )
         config = server_config(
             app,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from channels.notice import NoticeFacts
 from console.audit import AuditLog
 from console.privacy_pages import ProcessingFacts
 from contract.knowledge import KnowledgeError
 from contract.town import load_town
 from rathausbot.purge import Purger
+from rathausbot.retention import DataType
 from rathausbot.settings import Settings
 
 
@@ -41,4 +43,20 @@ def processing_facts(settings: Settings) -> ProcessingFacts:
         mail_enabled=settings.mail_enabled,
         external_redis=not settings.redis_embedded,
         second_factor=settings.console_second_factor,
+    )
+
+
+def notice_facts(settings: Settings) -> NoticeFacts:
+    """What the privacy notice states, from the settings (so it cannot drift)."""
+    policy = settings.retention_policy
+    shown = [t for t in DataType if t is not DataType.RECORDINGS or settings.recording_enabled]
+    if not settings.recording_enabled:
+        shown = [t for t in shown if t is not DataType.CONSENT]
+    return NoticeFacts(
+        town=processing_facts(settings).town,
+        rows=tuple((t.label, policy.days[t]) for t in shown),
+        conversation_days=policy.days[DataType.CONVERSATIONS],
+        closed_case_days=policy.days[DataType.CLOSED_CASES],
+        token_minutes=settings.webchat_session_idle_minutes,
+        recording_enabled=settings.recording_enabled,
     )

@@ -83,6 +83,7 @@ SERVER_MESSAGES: list[ServerMessage] = [
     Error(ErrorCode.RATE_LIMITED, ERROR_TEXT[ErrorCode.RATE_LIMITED], "m9"),
     Error(ErrorCode.BAD_JSON, ERROR_TEXT[ErrorCode.BAD_JSON]),
     Ended(),
+    Ended("Das Gespräch wurde beendet."),
     Pong(),
 ]
 
