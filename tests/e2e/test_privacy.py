@@ -92,6 +92,7 @@ async def test_erasure_by_phone_removes_one_citizens_call_callback_and_booking(
     day, at = await book(chat, "einen Personalausweis")
     booking = BOOKING_REF.search(await chat.say("ja"))
     assert booking, chat.text
+    known = set(await rt.redis.zrange("rb:callbacks", 0, -1))
     erika = Talk(rt, Channel.VOICE)  # ... and calls for a callback
     await erika.greet()
     assert "Telefonnummer" in await erika.say("Können Sie mich bitte zurückrufen?")
@@ -100,7 +101,7 @@ async def test_erasure_by_phone_removes_one_citizens_call_callback_and_booking(
     mine = [
         ref
         for ref in await rt.redis.zrange("rb:callbacks", 0, -1)
-        if await rt.redis.hget(f"rb:callback:{ref}", "phone") == "01712345678"
+        if ref not in known and await rt.redis.hget(f"rb:callback:{ref}", "phone") == "01712345678"
     ]
     assert len(mine) == 1, mine
     callback = [mine[0]]

@@ -51,11 +51,11 @@ async def callback(rt: Runtime, reference: str, phone: str) -> None:
 async def test_the_officer_finds_previews_and_erases_and_a_clerk_is_refused(
     gateway: Gateway, rt: Runtime
 ) -> None:
-    officer, clerk = await make_users(rt, Role.PRIVACY, Role.CLERK)
+    officer, clerk, checker = await make_users(rt, Role.PRIVACY, Role.CLERK, Role.PRIVACY)
     officer["phone"] = "0171 9876543"
     await callback(rt, "R-PRVAC2", "+491719876543")
     await callback(rt, "R-PRVAC3", "+491719876544")  # another citizen
-    seen = await run_privacy(gateway, "erase", [officer, clerk])
+    seen = await run_privacy(gateway, "erase", [officer, clerk, checker])
     assert "R-PRVAC2" in seen["preview"] and "R-PRVAC3" not in seen["preview"]
     assert "Rückrufwünsche" in seen["preview"]
     assert seen["erased"].startswith("Gelöscht.")
