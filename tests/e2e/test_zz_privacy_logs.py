@@ -1,0 +1,58 @@
+"""Last of the end-to-end tests (by name): a citizen books an appointment and reports
+damage at an address through the gateway's chat, giving a name and a phone number; then no
+log file any process wrote (the gateway at DEBUG, Rasa and the action server at INFO)
+holds any of these values, nor the number of the SIP test calls made earlier."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from channels.protocol import BotLine, ServerMessage
+from tests.channels.chat_client import bot_texts, chat
+from tests.e2e.conftest import Gateway
+from tests.e2e.test_sip_call import CALLER_NUMBER
+
+pytestmark = pytest.mark.slow
+
+NAME = ("Henrietta", "Quastenberg")
+PHONE = ("0152 98765432", "015298765432", "+4915298765432", "98765432")
+ADDRESS = ("Quastenbergallee",)
+
+
+def first_button(frames: list[ServerMessage]) -> str:
+    for frame in frames:
+        if isinstance(frame, BotLine) and frame.buttons:
+            return frame.buttons[0].payload
+    raise AssertionError(f"no button offered: {frames}")
+
+
+def log_files(gateway: Gateway) -> list[Path]:
+    files = [gateway.log_path, *sorted((gateway.settings.var_dir / "log").glob("*.log*"))]
+    return [f for f in files if f.is_file()]
+
+
+async def test_no_log_file_carries_a_citizens_name_number_or_address(gateway: Gateway) -> None:
+    url = gateway.url.replace("http://", "ws://") + "/ws/chat"
+    async with chat(url) as client:
+        await client.hello()
+        day = first_button(await client.say("Ich möchte einen Termin für einen Personalausweis"))
+        at = first_button(await client.say(day))
+        assert "Namen" in bot_texts(await client.say(at))
+        assert "Telefonnummer" in bot_texts(await client.say(" ".join(NAME)))
+        confirm = bot_texts(await client.say(PHONE[0]))
+        assert "Ist das richtig?" in confirm and NAME[1] in confirm, confirm
+        assert "B-" in bot_texts(await client.say("ja"))
+        asked = bot_texts(await client.say(f"In der {ADDRESS[0]} 17 ist ein großes Schlagloch"))
+        assert "beschreiben" in asked, asked
+        assert "S-" in bot_texts(await client.say("Es ist etwa einen halben Meter breit"))
+    files = await asyncio.to_thread(log_files, gateway)
+    names = {f.name for f in files}
+    assert {"serve.log", "rasa.log", "actions.log"} <= names, names
+    texts = {f.name: await asyncio.to_thread(f.read_text, errors="replace") for f in files}
+    assert "DEBUG" in texts["serve.log"]  # the gateway wrote at DEBUG
+    for name, text in texts.items():
+        for value in (*NAME, *PHONE, *ADDRESS, CALLER_NUMBER, CALLER_NUMBER[3:]):
+            assert value not in text, f"{value!r} in {name}"
