@@ -45,7 +45,9 @@ async def test_no_log_file_carries_a_citizens_name_number_or_address(gateway: Ga
         confirm = bot_texts(await client.say(PHONE[0]))
         assert "Ist das richtig?" in confirm and NAME[1] in confirm, confirm
         assert "B-" in bot_texts(await client.say("ja"))
-        asked = bot_texts(await client.say(f"In der {ADDRESS[0]} 17 ist ein großes Schlagloch"))
+        asked = bot_texts(await client.say("Ich möchte ein Schlagloch melden"))
+        assert "Wo genau" in asked, asked
+        asked = bot_texts(await client.say(f"{ADDRESS[0]} 17"))
         assert "beschreiben" in asked, asked
         assert "S-" in bot_texts(await client.say("Es ist etwa einen halben Meter breit"))
     files = await asyncio.to_thread(log_files, gateway)
