@@ -6,11 +6,14 @@ holds any of these values, nor the number of the SIP test calls made earlier."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
 
 from channels.protocol import BotLine, ServerMessage
+from rathausbot.app import make_redis
+from rathausbot.secrets import redis_target, resolve_secrets
 from tests.channels.chat_client import bot_texts, chat
 from tests.e2e.conftest import Gateway
 from tests.e2e.test_sip_call import CALLER_NUMBER
@@ -49,7 +52,16 @@ async def test_no_log_file_carries_a_citizens_name_number_or_address(gateway: Ga
         assert "Wo genau" in asked, asked
         asked = bot_texts(await client.say(f"{ADDRESS[0]} 17"))
         assert "beschreiben" in asked, asked
-        assert "S-" in bot_texts(await client.say("Es ist etwa einen halben Meter breit"))
+        done = bot_texts(await client.say("Es ist etwa einen halben Meter breit"))
+        ticket = re.search(r"\bS-[A-Z2-9]{6}\b", done)
+        assert ticket, done
+    # The action server keeps a ticket for `retention.tickets` (180 days), not the 30 days
+    # of conversations.
+    redis = make_redis(redis_target(gateway.settings, resolve_secrets(gateway.settings)))
+    try:
+        assert await redis.ttl(f"rb:ticket:{ticket[0]}") > 100 * 86_400
+    finally:
+        await redis.aclose()
     files = await asyncio.to_thread(log_files, gateway)
     names = {f.name for f in files}
     assert {"serve.log", "rasa.log", "actions.log"} <= names, names
