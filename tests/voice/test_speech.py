@@ -27,6 +27,7 @@ def test_readback_confirms_numbers_only() -> None:
     [
         ("1", Consent.GRANTED),
         ("2", Consent.DENIED),
+        (" 1 ", Consent.GRANTED),  # a key with stray spaces is still the key
         ("Ja, gerne.", Consent.GRANTED),
         ("Nein danke", Consent.DENIED),
         ("Ja, aber lieber nicht", Consent.DENIED),
