@@ -172,3 +172,21 @@ async def test_the_audit_page_flags_a_broken_chain(redis: Redis, login: Login) -
     filtered = await client.get(f"{PAGE}/protokoll", params={"target": "C-2", "actor": "erika"})
     body = filtered.text.split("<tbody>")[1]
     assert "C-2" in body and "login" not in body
+
+
+async def test_a_case_the_purge_flagged_shows_so_in_the_inbox(redis: Redis, login: Login) -> None:
+    from console.inbox import FLAGGED_NOTE
+    from contract.conversation import Case
+    from contract.records import OPEN_CASES_KEY, case_key
+
+    for case_id, flagged in (("C-20261201-FLAGGA", True), ("C-20261201-QUIETA", False)):
+        case = Case(case_id, "s" + case_id[-6:] * 4, Channel.WEBCHAT, "user_request", None, 1e9)
+        fields = case.to_fields() | ({"flagged_at": "1800000000.0"} if flagged else {})
+        await redis.hset(case_key(case_id), mapping=fields)  # type: ignore[arg-type]
+        await redis.zadd(OPEN_CASES_KEY, {case_id: case.created_at})
+    lead = await login("tom", Role.TEAM_LEAD)
+    rows = (await lead.get("/console/inbox")).text
+    assert FLAGGED_NOTE.strip() in rows
+    [flagged_row] = [row for row in rows.split("<tr") if "C-20261201-FLAGGA" in row]
+    [quiet_row] = [row for row in rows.split("<tr") if "C-20261201-QUIETA" in row]
+    assert "zur Prüfung vorgelegt" in flagged_row and "zur Prüfung vorgelegt" not in quiet_row
