@@ -13,7 +13,7 @@ help:
 	@echo "make train      train the Rasa model if intents/ changed"
 	@echo "make bench      print latency, throughput and memory figures"
 	@echo "make lint       ruff and mypy --strict"
-	@echo "make nlu-eval   intent F1 on the held-out NLU set (fails below 0.90)"
+	@echo "make nlu-eval   intent F1 on the held-out NLU set (fails below 0.95)"
 	@echo "make doctor     check the installation"
 
 setup:
@@ -40,7 +40,7 @@ lint: setup-test
 
 nlu-eval: setup train
 	@echo "==> Evaluating the NLU model on the held-out set (intents/tests/nlu_holdout.yml)"
-	@$(BIN)/python scripts/nlu_eval.py --min-f1 0.90
+	@$(BIN)/python scripts/nlu_eval.py --min-f1 0.95
 
 test: setup-test train lint nlu-eval
 	@echo "==> Running all tests (unit and end-to-end against real Redis and Rasa)"

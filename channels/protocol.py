@@ -1,4 +1,8 @@
-"""The web chat wire protocol, version 1, sans-I/O: JSON text frames in, messages out.
+"""The web chat wire protocol, versions 1 and 2, sans-I/O: JSON text frames in, messages out.
+
+Version 2 adds the live takeover: staff lines (`staff`), the handoff states `taken` and
+`returned` with the clerk's display name, typing with a name, and the citizen's `typing`.
+A version 1 widget gets the same conversation through `adapt` (staff lines as bot lines).
 
 `parse_client` / `encode_client` and `parse_server` / `encode_server` are exact inverses
 (see tests/channels/test_protocol.py); `docs/webchat-protocol.md` describes the frames.
@@ -15,7 +19,11 @@ from typing import Any
 
 from dialogue.messages import Button, Link  # the wire shape is the dialogue's
 
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)  # what a widget may say in its hello; the server answers in the same
+MAX_NAME_CHARS = 80  # a clerk's display name on the wire
+MAX_SERVER_FRAME_BYTES = 1 << 24  # a server frame read by test clients (a long history)
+MAX_LINE_CHARS = 1 << 20  # a text in a server frame
 MAX_ID_CHARS = 64
 MAX_PAYLOAD_CHARS = 200
 MAX_DEPTH = 8  # nesting of arrays/objects in a frame; version 1 needs 3 at most
@@ -147,7 +155,14 @@ class Ping:
     pass
 
 
-ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping
+@dataclass(frozen=True, slots=True)
+class CitizenTyping:
+    """Version 2: the citizen is typing (on) or stopped; shown to a clerk who took over."""
+
+    on: bool
+
+
+ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping | CitizenTyping
 
 # --- server -> client ---
 
@@ -169,8 +184,19 @@ class BotLine:
     at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StaffLine:
+    """Version 2: what a clerk wrote; `name` is their display name."""
+
+    text: str
+    name: str
+    at: float | None = None
+
+
 class HandoffState(StrEnum):
     REQUESTED = "requested"
+    TAKEN = "taken"  # version 2: a clerk (`name`) answers now
+    RETURNED = "returned"  # version 2: the assistant answers again
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +204,10 @@ class HandoffStatus:
     state: HandoffState
     case_id: str | None = None
     at: float | None = None
+    name: str | None = None
 
 
-Line = UserLine | BotLine | HandoffStatus
+Line = UserLine | BotLine | StaffLine | HandoffStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +229,10 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Typing:
+    """The assistant (name None) or a clerk (version 2: `name`) is typing."""
+
     on: bool
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +258,9 @@ class Pong:
     pass
 
 
-ServerMessage = Welcome | Ack | UserLine | BotLine | HandoffStatus | Typing | Error | Ended | Pong
+ServerMessage = (
+    Welcome | Ack | UserLine | BotLine | StaffLine | HandoffStatus | Typing | Error | Ended | Pong
+)
 
 
 # --- parsing helpers ---
@@ -302,7 +334,7 @@ def _version(data: dict[str, Any]) -> int:
     version = data.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProtocolError(ErrorCode.BAD_FRAME, "'v' must be an integer")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION, f"version {version}, want {VERSION}")
     return version
 
@@ -341,6 +373,8 @@ def parse_client(frame: str | bytes, *, max_bytes: int = 8192) -> ClientMessage:
             return EndSession()
         case "ping":
             return Ping()
+        case "typing":
+            return CitizenTyping(_bool(data, "on"))
         case other:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown type {other[:40]!r}")
 
@@ -363,6 +397,8 @@ def encode_client(message: ClientMessage) -> str:
             return _dump({"type": "end"})
         case Ping():
             return _dump({"type": "ping"})
+        case CitizenTyping(on):
+            return _dump({"type": "typing", "on": on})
 
 
 # --- server frames ---
@@ -380,8 +416,12 @@ def _line_fields(line: Line) -> dict[str, Any]:
                 "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
                 "links": [{"title": link.title, "url": link.url} for link in links],
             }
-        case HandoffStatus(state, case_id):
+        case StaffLine(text, name):
+            fields = {"type": "staff", "text": text, "name": name}
+        case HandoffStatus(state, case_id, _, name):
             fields = {"type": "handoff", "state": state.value, "case_id": case_id}
+            if name is not None:
+                fields["name"] = name
     if line.at is not None:
         fields["at"] = line.at
     return fields
@@ -398,7 +438,7 @@ def _opt_time(data: dict[str, Any]) -> float | None:
 
 def encode_server(message: ServerMessage) -> str:
     match message:
-        case UserLine() | BotLine() | HandoffStatus():
+        case UserLine() | BotLine() | StaffLine() | HandoffStatus():
             return _dump(_line_fields(message))
         case Welcome(token, resumed, history, version):
             return _dump(
@@ -412,8 +452,10 @@ def encode_server(message: ServerMessage) -> str:
             )
         case Ack(id):
             return _dump({"type": "ack", "id": id})
-        case Typing(on):
+        case Typing(on, None):
             return _dump({"type": "typing", "on": on})
+        case Typing(on, name):
+            return _dump({"type": "typing", "on": on, "name": name})
         case Error(code, text, id):
             return _dump({"type": "error", "code": code.value, "text": text, "id": id})
         case Ended(text):
@@ -423,7 +465,7 @@ def encode_server(message: ServerMessage) -> str:
 
 
 def _parse_line(data: dict[str, Any]) -> Line:
-    limit = 1 << 20
+    limit = MAX_LINE_CHARS
     match data.get("type"):
         case "user":
             return UserLine(_str(data, "text", limit=limit, empty=True), _opt_time(data))
@@ -438,21 +480,29 @@ def _parse_line(data: dict[str, Any]) -> Line:
             )
             text = _str(data, "text", limit=limit, empty=True)
             return BotLine(text, buttons, links, _opt_time(data))
+        case "staff":
+            text = _str(data, "text", limit=limit, empty=True)
+            return StaffLine(text, _str(data, "name", limit=MAX_NAME_CHARS), _opt_time(data))
         case "handoff":
             try:
                 state = HandoffState(str(data.get("state")))
             except ValueError:
                 raise ProtocolError(ErrorCode.BAD_FRAME, "unknown handoff state") from None
-            return HandoffStatus(state, _opt_str(data, "case_id", limit=limit), _opt_time(data))
+            return HandoffStatus(
+                state,
+                _opt_str(data, "case_id", limit=limit),
+                _opt_time(data),
+                _opt_str(data, "name", limit=MAX_NAME_CHARS),
+            )
         case other:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"not a line: {other!r}")
 
 
 def parse_server(frame: str | bytes) -> ServerMessage:
     """One frame from the server (used by test clients and the benchmark)."""
-    data = _load(frame, 1 << 24)
+    data = _load(frame, MAX_SERVER_FRAME_BYTES)
     match data["type"]:
-        case "user" | "bot" | "handoff":
+        case "user" | "bot" | "staff" | "handoff":
             return _parse_line(data)
         case "welcome":
             history = tuple(_parse_line(line) for line in _objects(data, "history"))
@@ -465,7 +515,7 @@ def parse_server(frame: str | bytes) -> ServerMessage:
         case "ack":
             return Ack(_str(data, "id", limit=MAX_ID_CHARS))
         case "typing":
-            return Typing(_bool(data, "on"))
+            return Typing(_bool(data, "on"), _opt_str(data, "name", limit=MAX_NAME_CHARS))
         case "error":
             try:
                 code = ErrorCode(str(data.get("code")))
@@ -482,3 +532,44 @@ def parse_server(frame: str | bytes) -> ServerMessage:
             return Pong()
         case other:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown type {other[:40]!r}")
+
+
+# --- version 1 widgets ---
+
+TAKEN_TEXT = "Sie schreiben jetzt mit {name} (Stadtverwaltung)."
+RETURNED_TEXT = "Sie schreiben wieder mit dem automatischen Assistenten."
+
+
+def taken_text(name: str) -> str:
+    return TAKEN_TEXT.format(name=name)
+
+
+def _line_v1(line: Line) -> Line:
+    match line:
+        case StaffLine(text, name, at):
+            return BotLine(f"{name} (Stadtverwaltung): {text}", at=at)
+        case HandoffStatus(HandoffState.TAKEN, _, at, name):
+            return BotLine(taken_text(name or "einer Mitarbeiterin"), at=at)
+        case HandoffStatus(HandoffState.RETURNED, _, at):
+            return BotLine(RETURNED_TEXT, at=at)
+    return line
+
+
+def downgrade(message: ServerMessage) -> ServerMessage:
+    """The message as a version 1 widget understands it: staff lines and takeover changes
+    become bot lines, a clerk's typing plain typing."""
+    match message:
+        case StaffLine() | HandoffStatus():
+            return _line_v1(message)
+        case Typing(on, str()):
+            return Typing(on)
+        case Welcome(token, resumed, history, _):
+            return Welcome(token, resumed, tuple(_line_v1(line) for line in history), 1)
+    return message
+
+
+def adapt(frame: str, version: int) -> str:
+    """A server frame for a widget that speaks `version` (frames of version 2 pass as is)."""
+    if version >= VERSION:
+        return frame
+    return encode_server(downgrade(parse_server(frame)))

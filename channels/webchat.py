@@ -28,6 +28,7 @@ from channels.protocol import (
     AskHuman,
     BotLine,
     Choose,
+    CitizenTyping,
     CloseCode,
     Ended,
     EndSession,
@@ -42,14 +43,18 @@ from channels.protocol import (
     ProtocolError,
     SendText,
     ServerMessage,
+    StaffLine,
     Typing,
     UserLine,
     Welcome,
+    adapt,
     encode_server,
     parse_client,
 )
 from channels.sessions import TokenStore
+from contract.conversation import Marker
 from dialogue.core import DialogueCore, MessageTooLong
+from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Button, Channel, Handoff, Link, Role, UserTurn
 from dialogue.records import TranscriptRecord
 from dialogue.store import ConversationStore, StoreFull
@@ -59,6 +64,7 @@ log = logging.getLogger(__name__)
 HUMAN_PAYLOAD = "/human_handoff"  # the Rasa intent behind "Mit einem Menschen sprechen"
 HUMAN_TITLE = "Mit einem Menschen sprechen"
 ENDED_PREFIX = encode_server(Ended())[:-1]  # '{"type": "ended"', with or without a text
+TYPING_EVERY_S = 1.0  # the citizen's typing reaches the clerk at most this often
 _REDIS_ERRORS = (redis_errors.RedisError, OSError)
 
 
@@ -88,13 +94,20 @@ def replies_to_lines(replies: Iterable[BotReply]) -> list[Line]:
 def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
     """The transcript as the widget shows it, each line with its time: a quick reply appears
     as the title it was offered under (the latest offer wins); asking for a person always
-    as HUMAN_TITLE."""
+    as HUMAN_TITLE; a clerk's lines with their name, takeovers as handoff states."""
     lines: list[Line] = []
     offered: dict[str, str] = {HUMAN_PAYLOAD: HUMAN_TITLE}
     for record in records:
         match record.role:
             case Role.USER:
                 lines.append(UserLine(offered.get(record.text, record.text), record.ts))
+            case Role.STAFF:
+                lines.append(StaffLine(record.text, record.name or "", record.ts))
+            case Role.SYSTEM if record.marker is Marker.TAKEN:
+                name = record.name or ""
+                lines.append(HandoffStatus(HandoffState.TAKEN, None, record.ts, name))
+            case Role.SYSTEM if record.marker is Marker.RETURNED:
+                lines.append(HandoffStatus(HandoffState.RETURNED, None, record.ts))
             case Role.BOT | Role.SYSTEM:
                 lines += reply_lines(
                     record.text, record.buttons, record.links, record.handoff, at=record.ts
@@ -167,10 +180,13 @@ class ChatEndpoint:
         limits: ChatLimits,
         admission: SessionAdmission,
         end_texts: EndTexts = EndTexts(),
+        live: LiveFeed | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`live` carries the citizen's typing to a clerk who took the chat over."""
         self.core = core
         self.end_texts = end_texts
+        self.live = live
         self.admission = admission
         self.store = store
         self.tokens = tokens
@@ -242,6 +258,8 @@ class _Connection:
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
         self._overflowed = False
         self._session: _Session | None = None
+        self._version = 1  # until the hello says otherwise
+        self._typed_at = -math.inf
 
     async def run(self) -> None:
         try:
@@ -261,8 +279,14 @@ class _Connection:
             self.deliver(encode_server(message))
 
     def deliver(self, frame: str) -> None:
-        """Queues a frame for this tab; a tab that does not read is closed (it resumes)."""
+        """Queues a frame for this tab (in the tab's protocol version); a tab that does not
+        read is closed (it resumes)."""
         if self._overflowed:
+            return
+        try:
+            frame = adapt(frame, self._version)
+        except ProtocolError as exc:  # never from our own frames; one bad frame is dropped
+            log.warning("chat frame not adapted for an old widget: %s", exc.code.value)
             return
         if self._queue.qsize() >= self._ep.limits.send_queue:
             self._overflowed = True
@@ -327,16 +351,17 @@ class _Connection:
                 return close
 
     async def _dispatch(
-        self, parsed: Hello | SendText | Choose | AskHuman | EndSession | Ping
+        self, parsed: Hello | SendText | Choose | AskHuman | EndSession | Ping | CitizenTyping
     ) -> int | None:
         session = self._session
         match parsed:
             case Ping():
                 self.send(Pong())
-            case Hello(token):
+            case Hello(token, version):
                 if session is not None:
                     self.send(Error.of(ProtocolError(ErrorCode.BAD_FRAME, "hello twice")))
                 else:
+                    self._version = version
                     return await self._hello(token)
             case _ if session is None:
                 self.send(Error.of(ProtocolError(ErrorCode.NOT_READY), _message_id(parsed)))
@@ -349,7 +374,17 @@ class _Connection:
             case EndSession():
                 await self._end(session)
                 return CloseCode.ENDED
+            case CitizenTyping(on):
+                await self._typing(session, on)
         return None
+
+    async def _typing(self, session: _Session, on: bool) -> None:
+        """Passes the citizen's typing on, at most every TYPING_EVERY_S (stops always)."""
+        now = self._ep.clock()
+        if self._ep.live is None or (on and now - self._typed_at < TYPING_EVERY_S):
+            return
+        self._typed_at = now if on else -math.inf
+        await self._ep.live.typing(session.session_id, on)
 
     async def _hello(self, token: str | None) -> int | None:
         ep = self._ep

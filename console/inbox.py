@@ -108,6 +108,16 @@ class InboxItem:
     work: WorkState
     due_at: float | None = None  # callbacks: 24 service hours after the request
     session_id: str = ""
+    phone_masked: str = ""  # callbacks: the number to call, masked for lists
+
+
+def mask_phone(number: str) -> str:
+    """A number for lists: its first four and last two characters, the rest hidden
+    ("+491•••••67"); numbers of six characters or fewer are hidden entirely."""
+    number = number.strip()
+    if len(number) <= 6:
+        return "•" * len(number)
+    return number[:4] + "•" * (len(number) - 6) + number[-2:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +265,7 @@ class Inbox:
                 created,
                 await self._work.state(item_id),
                 due_at=due_after(created, self._hours),
+                phone_masked=mask_phone(fields.get("phone", "")),
             )
         else:
             item = InboxItem(

@@ -8,16 +8,19 @@ from pathlib import Path
 from redis.asyncio import Redis
 from starlette.routing import Mount
 
+from channels.takeover import Takeover
 from console.accounts import Accounts
 from console.audit import AuditLog
 from console.closure_pages import ClosurePages
 from console.closures import ClosureStore
 from console.events import EventHub
 from console.inbox import Inbox
+from console.live_chat import LiveChatPages
 from console.login import PendingLogins
 from console.pages import CasePages, RecordingLinks
 from console.privacy_pages import PrivacyPages, ProcessingFacts
 from console.sessions import LoginThrottle, SessionStore
+from console.snippets import Snippets
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
 from rathausbot.citizen import CitizenData
@@ -50,6 +53,7 @@ def console_mount(
     link_key: bytes,
     department_names: Mapping[str, str],
     knowledge: Path,
+    takeover: Takeover,
     retention: Retention = DEFAULT_RETENTION,
     facts: ProcessingFacts = UNNAMED_TOWN,
 ) -> Mount:
@@ -72,9 +76,22 @@ def console_mount(
         views=views,
         second_factor=second_factor,
     )
+    inbox = Inbox(redis, work, staff_hours=staff_hours)
+    chat = LiveChatPages(
+        guard=guard,
+        inbox=inbox,
+        work=work,
+        takeover=takeover,
+        snippets=Snippets(redis),
+        audit=audit,
+        redis=redis,
+        views=views,
+        department_names=department_names,
+    )
     pages = CasePages(
         guard=guard,
-        inbox=Inbox(redis, work, staff_hours=staff_hours),
+        inbox=inbox,
+        chat=chat,
         work=work,
         accounts=accounts,
         audit=audit,
@@ -97,5 +114,5 @@ def console_mount(
         facts=facts,
         views=views,
     )
-    routes = login.routes() + pages.routes() + closures.routes() + privacy.routes()
+    routes = login.routes() + pages.routes() + chat.routes() + closures.routes() + privacy.routes()
     return Mount("/console", routes=routes)

@@ -22,6 +22,7 @@ from console.accounts import Accounts
 from console.audit import AuditAction, AuditLog
 from console.events import EventHub, EventKind
 from console.inbox import TOPICS, Filters, Inbox, InboxItem, ItemKind
+from console.live_chat import LiveChatPages
 from console.roles import Role
 from console.web import PREFIX, Forbidden, Guard, Staff, guarded
 from console.work import AttemptOutcome, Workbench, WorkRefused, WorkStatus, valid_item_id
@@ -105,6 +106,7 @@ class CasePages:
         guard: Guard,
         inbox: Inbox,
         work: Workbench,
+        chat: LiveChatPages | None = None,
         accounts: Accounts,
         audit: AuditLog,
         hub: EventHub,
@@ -115,6 +117,7 @@ class CasePages:
     ) -> None:
         self._guard = guard
         self._inbox = inbox
+        self._chat = chat
         self._work = work
         self._accounts = accounts
         self._audit = audit
@@ -187,13 +190,20 @@ class CasePages:
         context = self._context(
             staff, items=items, filters=filters, query=request.url.query, totals=totals
         )
+        context.update(await self._chat_context(staff, items))
+        context["notice"] = request.query_params.get("hinweis", "")[:200]
         return self._views.TemplateResponse(request, "inbox.html", context)
+
+    async def _chat_context(self, staff: Staff, items: list[InboxItem]) -> dict[str, Any]:
+        if self._chat is None:
+            return {"waiting": {}}
+        return await self._chat.inbox_context(staff, items)
 
     async def inbox_rows(self, request: Request, staff: Staff) -> Response:
         items = await self._inbox.items(self._filters(request, staff))
-        return self._views.TemplateResponse(
-            request, "_rows.html", self._context(staff, items=items)
-        )
+        context = self._context(staff, items=items)
+        context.update(await self._chat_context(staff, items))
+        return self._views.TemplateResponse(request, "_rows.html", context)
 
     async def events(self, request: Request, staff: Staff) -> Response:
         if self._hub.full:
@@ -241,6 +251,10 @@ class CasePages:
             notice=request.query_params.get("hinweis", "")[:200],
             users=await self._accounts.names() if staff.account.role is Role.TEAM_LEAD else [],
         )
+        live = {"live": False}
+        if self._chat is not None and template == "case.html":
+            live = await self._chat.case_context(staff, detail.item)
+        context.update(live)
         return self._views.TemplateResponse(request, template, context)
 
     async def case_print(self, request: Request, staff: Staff) -> Response:
@@ -285,6 +299,10 @@ class CasePages:
         status = next((s for s in WorkStatus if s.value == form.get("status")), None)
         if status is None:
             return PlainTextResponse("Unbekannter Status.", status_code=400)
+        item = await self._inbox.item(item_id)
+        owner = item is not None and item.work.owner == staff.name
+        if status is WorkStatus.DONE and self._chat is not None and item is not None and owner:
+            await self._chat.before_done(item, staff)
         try:
             await self._work.set_status(item_id, status, user=staff.name)
         except WorkRefused as refused:

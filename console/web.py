@@ -44,7 +44,7 @@ SESSION_COOKIE_PLAIN = "rb_console"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 NO_STORE = {"cache-control": "no-store"}
-AUTOMATIC_PATHS = ("/inbox/rows", "/events")
+AUTOMATIC_PATHS = ("/inbox/rows", "/events", "/live")
 
 
 @dataclass(frozen=True, slots=True)

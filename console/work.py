@@ -269,6 +269,10 @@ class Workbench:
                 pipe.expire(transcript_key(str(session_id)), self._retention_s)
             await pipe.execute()
 
+    async def announce(self, item_id: str) -> None:
+        """Tells every open inbox that the item changed (e.g. a chat was taken over)."""
+        await self._announce(item_id)
+
     async def _announce(self, item_id: str) -> None:
         await self._redis.publish(
             CONSOLE_EVENTS_CHANNEL, json.dumps({"event": "changed", "id": item_id})

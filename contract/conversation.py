@@ -20,6 +20,15 @@ class Role(TextEnum):
     USER = "user"
     BOT = "bot"
     SYSTEM = "system"
+    STAFF = "staff"  # a clerk who took over the chat; `name` is their display name
+
+
+class Marker(TextEnum):
+    """A change of who answers the citizen, kept in the transcript as a system line."""
+
+    TAKEN = "taken"  # a clerk took over (Rasa paused)
+    RETURNED = "returned"  # handed back to the assistant (Rasa resumed)
+    CLOSED = "closed"  # the clerk ended the conversation
 
 
 class Delivery(TextEnum):
@@ -69,6 +78,8 @@ class TranscriptRecord:
     handoff: Handoff | None = None
     hangup: bool = False
     delivery: Delivery = Delivery.OK
+    name: str | None = None
+    marker: Marker | None = None
 
     @classmethod
     def new(
@@ -86,6 +97,8 @@ class TranscriptRecord:
         handoff: Handoff | None = None,
         hangup: bool = False,
         delivery: Delivery = Delivery.OK,
+        name: str | None = None,
+        marker: Marker | None = None,
     ) -> TranscriptRecord:
         """A new line with a fresh id, said now by ``clock`` (Unix seconds)."""
         return cls(
@@ -102,6 +115,8 @@ class TranscriptRecord:
             handoff=handoff,
             hangup=hangup,
             delivery=delivery,
+            name=name,
+            marker=marker,
         )
 
     def to_fields(self) -> dict[str, str]:
@@ -130,6 +145,10 @@ class TranscriptRecord:
             )
         if self.hangup:
             fields["hangup"] = "1"
+        if self.name is not None:
+            fields["name"] = self.name
+        if self.marker is not None:
+            fields["marker"] = self.marker.value
         return fields
 
     @classmethod
@@ -154,6 +173,8 @@ class TranscriptRecord:
             handoff=handoff,
             hangup=fields.get("hangup") == "1",
             delivery=Delivery(fields.get("delivery", Delivery.OK.value)),
+            name=fields.get("name"),
+            marker=Marker(fields["marker"]) if "marker" in fields else None,
         )
 
 

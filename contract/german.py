@@ -135,3 +135,38 @@ def street_key(text: str) -> str:
 def name_key(name: str) -> str:
     """Comparison key of a name or synonym ignoring case, spaces, dots, hyphens, underscores."""
     return re.sub(r"[\s_.-]+", "", name).casefold()
+
+
+def clock_text(hour: int, minute: int) -> str:
+    """For chat, minutes kept and no leading zero: "8:00 Uhr", "10:30 Uhr"."""
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError(f"{hour}:{minute} is not a time of day")
+    return f"{hour}:{minute:02d} Uhr"
+
+
+_BIG_CITIES = ("30", "40", "69", "89")  # the only two-digit area codes (after the 0)
+
+
+def phone_text(number: str) -> str:
+    """A phone number as Germans write it (DIN 5008): the area code or mobile prefix apart
+    from the rest, "015123456789" -> "0151 23456789", "0301234567" -> "030 1234567",
+    "+4922112345" -> "+49 221 12345". Numbers already grouped, or that are not German
+    digits, come back unchanged."""
+    digits = number.strip()
+    if not re.fullmatch(r"\+?\d{6,15}", digits):
+        return number
+    if digits.startswith("+49"):
+        lead, national = "+49 ", digits[3:]
+    elif digits.startswith("0") and not digits.startswith("00"):
+        lead, national = "0", digits[1:]
+    else:
+        return number
+    if national.startswith(("15", "16", "17")):
+        split = 3  # mobile prefix 15x, 16x, 17x
+    elif national.startswith(_BIG_CITIES):
+        split = 2
+    elif national[2] == "1":
+        split = 3  # three-digit area codes end in 1: 221, 711, 341
+    else:
+        split = 4
+    return f"{lead}{national[:split]} {national[split:]}"

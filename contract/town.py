@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from contract.calendar import STATES, holiday_name
-from contract.german import name_key, street_key
+from contract.german import name_key
 from contract.knowledge import Department, Directory, KnowledgeError, load_directory
+from contract.streets import find_street, nearest_streets
 
 WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _INTERVAL_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)\Z")
@@ -46,6 +48,14 @@ class Office:
         return self.slot_minutes is not None
 
 
+class AppointmentNeed(str, Enum):
+    """Whether a citizen needs an appointment for a service."""
+
+    REQUIRED = "required"
+    RECOMMENDED = "recommended"
+    NONE = "none"
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     id: str
@@ -58,6 +68,12 @@ class Service:
     processing_time: str
     bookable: bool
     synonyms: tuple[str, ...]
+    online_url: str | None = None  # None: no online application
+    appointment: AppointmentNeed = AppointmentNeed.NONE
+    express: str | None = None
+    children: str | None = None
+    age_limits: str | None = None
+    next_steps: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +138,15 @@ class Town:
         for service in self.services:
             if key in {name_key(n) for n in (service.id, service.name, *service.synonyms)}:
                 return service
-        for service in self.services:  # "mein Ausweis ist weg" -> a name inside the text
-            if any(name_key(n) in key for n in (service.name, *service.synonyms) if len(n) > 3):
-                return service
-        return None
+        # "mein Ausweis ist weg" -> a name inside the text; the longest such name wins
+        # ("Gewerbeanmeldung" is the business, not the "Anmeldung" of an address)
+        inside = [
+            (len(name_key(n)), service)
+            for service in self.services
+            for n in (service.name, *service.synonyms)
+            if len(n) > 3 and name_key(n) in key
+        ]
+        return max(inside, key=lambda found: found[0])[1] if inside else None
 
     def service_for_intent(self, intent: str) -> Service | None:
         return next((s for s in self.services if s.intent == intent), None)
@@ -140,14 +161,12 @@ class Town:
         return None
 
     def street(self, text: str | None) -> str | None:
-        """The town's street named in ``text`` ("hauptstr", "Haupt Straße 5"), if any."""
-        if not text:
-            return None
-        key = street_key(text)
-        for street in sorted(self.streets, key=len, reverse=True):
-            if street_key(street) in key:
-                return street
-        return None
+        """The town's street named in ``text`` ("hauptstr", "Haupt Straße 5", "Hauptstrase")."""
+        return find_street(text, self.streets)
+
+    def nearest_streets(self, text: str, *, count: int = 2) -> list[str]:
+        """The town's ``count`` street names most like ``text`` (for "did you mean")."""
+        return nearest_streets(text, self.streets, count=count)
 
     def next_collections(self, street: str, after: date) -> list[tuple[WasteType, date]]:
         """Next collection day of each waste type for ``street``, on or after ``after``."""
@@ -312,6 +331,10 @@ def _parse_service(entry: object, where: str, offices: Mapping[str, Office]) -> 
         "processing_time",
         "bookable",
         "synonyms",
+        *_OPTIONAL_TEXTS,
+        "online",
+        "online_url",
+        "appointment",
     )
     entry = _mapping(entry, where)
     _only(entry, fields, where)
@@ -329,6 +352,24 @@ def _parse_service(entry: object, where: str, offices: Mapping[str, Office]) -> 
             f"{where}.bookable: office {office!r} has no appointments in offices.yml"
         )
     intent = entry.get("intent")
+    online = entry.get("online", False)
+    if not isinstance(online, bool):
+        raise KnowledgeError(f"{where}.online: expected true or false, got {online!r}")
+    online_url = entry.get("online_url")
+    if online != (online_url is not None):
+        raise KnowledgeError(f"{where}.online_url: required exactly when online is true")
+    if online_url is not None and not str(online_url).startswith("https://"):
+        raise KnowledgeError(f"{where}.online_url: {online_url!r} must start with https://")
+    need = entry.get("appointment", AppointmentNeed.NONE.value)
+    if need not in {n.value for n in AppointmentNeed}:
+        allowed = [n.value for n in AppointmentNeed]
+        raise KnowledgeError(f"{where}.appointment: expected one of {allowed}, got {need!r}")
+    if need == AppointmentNeed.REQUIRED.value and not bookable:
+        raise KnowledgeError(f"{where}.appointment: required, but the service is not bookable")
+    optional = {
+        field: _text(entry[field], f"{where}.{field}") if field in entry else None
+        for field in _OPTIONAL_TEXTS
+    }
     return Service(
         id=service_id,
         intent=_text(intent, f"{where}.intent") if intent is not None else None,
@@ -340,7 +381,16 @@ def _parse_service(entry: object, where: str, offices: Mapping[str, Office]) -> 
         processing_time=_text(entry.get("processing_time"), f"{where}.processing_time"),
         bookable=bookable,
         synonyms=_texts(entry.get("synonyms"), f"{where}.synonyms"),
+        online_url=str(online_url) if online_url is not None else None,
+        appointment=AppointmentNeed(need),
+        express=optional["express"],
+        children=optional["children"],
+        age_limits=optional["age_limits"],
+        next_steps=optional["next_steps"],
     )
+
+
+_OPTIONAL_TEXTS = ("express", "children", "age_limits", "next_steps")
 
 
 def _unique(names: Callable[[], Iterator[tuple[str, str]]], source: str) -> None:

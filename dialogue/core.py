@@ -6,9 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
+from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
@@ -40,6 +42,22 @@ class MessageTooLong(ValueError):
     """The user's message exceeds the configured limit; nothing was accepted."""
 
 
+class TakeoverGate(Protocol):
+    """What the core needs of the live takeover (`channels.takeover.Takeover`)."""
+
+    async def active(self, session_id: str) -> bool:
+        """Whether a clerk holds the conversation (Rasa is paused)."""
+        ...
+
+    async def citizen_said(self, session_id: str, text: str) -> None:
+        """Records a message for the clerk on Rasa's paused tracker."""
+        ...
+
+    async def staff_available(self) -> bool: ...
+
+    async def wait_for_staff(self, case_id: str) -> None: ...
+
+
 class DialogueCore:
     """Sends user turns to the dialogue engine, keeps the transcript, opens cases."""
 
@@ -51,8 +69,11 @@ class DialogueCore:
         max_message_chars: int = 2000,
         clock: Callable[[], float] = time.time,
         notice: HandoffNotice | None = None,
+        takeover: TakeoverGate | None = None,
+        live: LiveFeed | None = None,
     ) -> None:
-        """`notice` completes handoff replies with the case number and staff hours."""
+        """`notice` completes handoff replies with the case number and staff hours;
+        `takeover` lets a clerk answer chats; `live` shows every line in the case view."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
@@ -60,6 +81,8 @@ class DialogueCore:
         self._max_chars = max_message_chars
         self._clock = clock
         self._notice = notice
+        self._takeover = takeover
+        self._live = live
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -68,6 +91,9 @@ class DialogueCore:
             return []
         if len(text) > self._max_chars:
             raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
+        if self._takeover is not None and await self._takeover.active(turn.session_id):
+            await self._to_clerk(turn, text)
+            return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
 
     async def note_caller(self, session_id: str, number: str) -> None:
@@ -79,9 +105,24 @@ class DialogueCore:
         """Writes the call's consent question, answer or withdrawal to its consent log."""
         await self._store.log_consent(session_id, entry)
 
+    async def _to_clerk(self, turn: UserTurn, text: str) -> None:
+        """A clerk holds the chat: the message goes to them and to Rasa's record, unanswered."""
+        assert self._takeover is not None
+        self._store.ensure_capacity()
+        line = TranscriptRecord.new(turn.channel, Role.USER, text, clock=self._clock)
+        await self._store.append(turn.session_id, line)
+        if self._live is not None:
+            await self._live.lines(turn.session_id, line)
+        await self._takeover.citizen_said(turn.session_id, text)
+        log.info("turn on %s went to the clerk holding the chat", turn.channel)
+
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names the consented recording of a call on the case it opened."""
         await self._store.attach_recording(case_id, name)
+
+    async def note_transfer(self, case_id: str, target: str) -> None:
+        """Records on the case of a call that the call went to staff at `target`."""
+        await self._store.note_transfer(case_id, target)
 
     async def greet(self, session_id: str, channel: Channel) -> list[BotReply]:
         """Opens a conversation: the assistant's greeting with its AI disclosure."""
@@ -114,17 +155,24 @@ class DialogueCore:
                 )
             )
         cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
+        live_chat = None
+        if any(cases) and channel is Channel.WEBCHAT and self._takeover is not None:
+            live_chat = await self._takeover.staff_available()
         replies = [
-            reply if case is None else self._with_case(reply, channel, case)
+            reply if case is None else self._with_case(reply, channel, case, live_chat)
             for reply, case in zip(answer.replies, cases, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
         lines += [self._line(channel, role, reply) for reply in replies]
         await self._store.append(session_id, *lines)  # the turn in one write
+        if self._live is not None:
+            await self._live.lines(session_id, *lines)
         for case in cases:
             if case is not None:
                 await self._store.open_case(case)
                 log.info("escalation case %s opened (%s)", case.case_id, case.reason)
+                if live_chat and self._takeover is not None and self._staffed():
+                    await self._takeover.wait_for_staff(case.case_id)
         log.info(
             "turn on %s: intent=%s confidence=%s replies=%d",
             channel,
@@ -134,12 +182,17 @@ class DialogueCore:
         )
         return replies
 
-    def _with_case(self, reply: BotReply, channel: Channel, case: Case) -> BotReply:
+    def _staffed(self) -> bool:
+        return self._notice is not None and self._notice.staffed_now()
+
+    def _with_case(
+        self, reply: BotReply, channel: Channel, case: Case, live_chat: bool | None
+    ) -> BotReply:
         assert reply.handoff is not None  # a case is opened for handoff replies only
         reply = replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
         if self._notice is None:
             return reply
-        return self._notice.complete(reply, channel, case.case_id)
+        return self._notice.complete(reply, channel, case.case_id, available=live_chat)
 
     def _line(self, channel: Channel, role: Role, reply: BotReply) -> TranscriptRecord:
         return TranscriptRecord.new(

@@ -1,4 +1,4 @@
-"""What the citizen is told after a handoff: the truth until live takeover exists.
+"""What the citizen is told after a handoff: a clerk is coming, or honestly why not.
 
 The Rasa action writes who the concern goes to; the gateway alone knows the case number it
 opened, so it completes that reply here: the case is stored under its number, staff work on
@@ -16,6 +16,10 @@ from dialogue.messages import BotReply, Button, Channel
 from telephony.staff_hours import BERLIN, StaffHours
 
 CALLBACK_BUTTON = Button(title="Rückruf vereinbaren", payload="/callback_request")
+CONNECTING_TEXT = "Einen Moment, ich verbinde Sie mit einer Mitarbeiterin."
+NOBODY_FREE_TEXT = (
+    "Im Moment ist leider niemand aus der Stadtverwaltung frei, um direkt mit Ihnen zu schreiben."
+)
 
 
 class HandoffNotice:
@@ -32,23 +36,35 @@ class HandoffNotice:
         """Whether staff are at work now (staff hours, the town's holidays off)."""
         return self._hours.is_open(self._clock())
 
-    def complete(self, reply: BotReply, channel: Channel, case_id: str) -> BotReply:
-        """``reply`` with the notice appended (chat: a callback button too)."""
+    def complete(
+        self, reply: BotReply, channel: Channel, case_id: str, *, available: bool | None = None
+    ) -> BotReply:
+        """``reply`` with the notice appended (chat: a callback button too). `available`
+        says whether a clerk is free for a live chat (None: unknown, no live chat offered):
+        then, in staff hours, the citizen is told to wait a moment and gets no button."""
         now = self._clock()
         open_now = self._hours.is_open(now)
+        if channel is Channel.WEBCHAT and open_now and available:
+            notice = f"{CONNECTING_TEXT} Ihre Vorgangsnummer: {case_id}."
+            text = f"{reply.text} {notice}" if reply.text else notice
+            return replace(reply, text=text)
         if channel is Channel.VOICE:
             notice = self._spoken(case_id, now, open_now=open_now)
             buttons = reply.buttons
         else:
-            notice = self._written(case_id, now, open_now=open_now)
+            notice = self._written(case_id, now, open_now=open_now, available=available)
             buttons = (*reply.buttons, CALLBACK_BUTTON)
         text = f"{reply.text} {notice}" if reply.text else notice
         return replace(reply, text=text, buttons=buttons)
 
-    def _written(self, case_id: str, now: datetime, *, open_now: bool) -> str:
+    def _written(
+        self, case_id: str, now: datetime, *, open_now: bool, available: bool | None
+    ) -> str:
         hours = self._hours.describe(spoken=False)
         stored = f"Ihr Anliegen ist unter der Vorgangsnummer {case_id} gespeichert."
-        if open_now:
+        if open_now and available is False:
+            work = f"{NOBODY_FREE_TEXT} Wir bearbeiten Ihr Anliegen so bald wie möglich."
+        elif open_now:
             work = (
                 "Unsere Mitarbeiterinnen und Mitarbeiter bearbeiten es während der "
                 f"Servicezeiten ({hours})."

@@ -53,6 +53,7 @@ class RasaClient:
     ) -> None:
         if not 0 < timeout_s <= 120:
             raise ValueError("timeout_s must be in (0, 120]")
+        self._token = token
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},  # the channels refuse calls without
@@ -81,6 +82,43 @@ class RasaClient:
             replies=parse_messages(body["messages"]),
             understanding=_parse_nlu(body.get("nlu")),
         )
+
+    async def append_events(self, session_id: str, events: list[dict[str, object]]) -> bool:
+        """Appends events to the conversation's tracker (Rasa's HTTP API, with the token);
+        returns whether the conversation is paused afterwards. Raises EngineUnavailable."""
+        body = await self._call(
+            f"/conversations/{session_id}/tracker/events",
+            events,
+            {"include_events": "NONE"},
+        )
+        return body.get("paused") is True
+
+    async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]:
+        """Runs one action (a response) in the conversation and returns what it said."""
+        body = await self._call(
+            f"/conversations/{session_id}/execute",
+            {"name": action},
+            {"output_channel": "collector", "include_events": "NONE"},
+        )
+        messages = body.get("messages")
+        return parse_messages(messages) if isinstance(messages, list) else ()
+
+    async def _call(self, path: str, payload: object, params: dict[str, str]) -> dict[str, object]:
+        try:
+            response = await self._http.post(
+                path, json=payload, params={**params, "token": self._token}
+            )
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise EngineUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable("Rasa answered with invalid JSON") from exc
+        if not isinstance(body, dict):
+            raise EngineUnavailable("Rasa answered without an object")
+        return body
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -148,7 +148,13 @@ class RecordingOp:
     name: str  # the recording's file name under the recordings directory
 
 
-Op = AppendOp | OpenCaseOp | RecordingOp
+@dataclass(frozen=True, slots=True)
+class TransferOp:
+    case_id: str
+    target: str  # where a phone call was transferred (a SIP URI of the staff's line)
+
+
+Op = AppendOp | OpenCaseOp | RecordingOp | TransferOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +276,10 @@ class ConversationStore:
             return False
         return True
 
+    async def note_transfer(self, case_id: str, target: str) -> None:
+        """Records on a phone case that its call went to `target` (the console shows it)."""
+        await self._submit(TransferOp(case_id, target))
+
     async def delete_conversation(self, session_id: str) -> bool:
         """Deletes the session, its transcript and Rasa tracker; False (nothing deleted)
         when a case holds the conversation. Raises a Redis error when Redis is down."""
@@ -338,6 +348,8 @@ class ConversationStore:
                 await pipe.execute()
             case RecordingOp(case_id, name):
                 await self._redis.hset(case_key(case_id), "recording", name)
+            case TransferOp(case_id, target):
+                await self._redis.hset(case_key(case_id), "transferred_to", target)
 
     async def _drain_once(self) -> None:
         while self._outbox:
@@ -389,6 +401,15 @@ class ConversationStore:
                 }
             case OpenCaseOp(case):
                 line = {"op": "open_case", "fields": case.to_fields()}
+            case RecordingOp(case_id, name):
+                line = {"op": "case_field", "id": case_id, "field": "recording", "value": name}
+            case TransferOp(case_id, target):
+                line = {
+                    "op": "case_field",
+                    "id": case_id,
+                    "field": "transferred_to",
+                    "value": target,
+                }
         self._spill_path.parent.mkdir(parents=True, exist_ok=True)
         with self._spill_path.open("a", encoding="utf-8") as spill:
             spill.write(json.dumps(line) + "\n")
@@ -401,6 +422,10 @@ class ConversationStore:
             if line["op"] == "append":
                 records = tuple(TranscriptRecord.from_fields(f) for f in line["records"])
                 self._outbox.append(AppendOp(line["session_id"], records))
+            elif line["op"] == "case_field" and line["field"] == "recording":
+                self._outbox.append(RecordingOp(line["id"], line["value"]))
+            elif line["op"] == "case_field":
+                self._outbox.append(TransferOp(line["id"], line["value"]))
             else:
                 self._outbox.append(OpenCaseOp(Case.from_fields(line["fields"])))
         self._spill_path.unlink()

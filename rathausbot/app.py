@@ -25,6 +25,7 @@ from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.notice import PrivacyNotice
 from channels.sessions import TokenStore
+from channels.takeover import Takeover
 from channels.webchat import ChatEndpoint, EndTexts
 from console.accounts import Accounts
 from console.events import EventHub
@@ -34,6 +35,7 @@ from contract.knowledge import KnowledgeError, load_directory
 from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import HandoffNotice
+from dialogue.live import LiveFeed
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
@@ -226,6 +228,8 @@ class Runtime:
     services: Services
     store: ConversationStore
     core: DialogueCore
+    takeover: Takeover
+    live: LiveFeed
 
 
 @contextlib.asynccontextmanager
@@ -250,13 +254,17 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     )
     try:
         async with store:
+            live = LiveFeed(redis)
+            takeover = Takeover(redis, store, engine, live, wait_s=settings.takeover_wait_seconds)
             core = DialogueCore(
                 engine,
                 store,
                 max_message_chars=settings.max_message_chars,
                 notice=HandoffNotice(staff_hours(settings)),
+                takeover=takeover,
+                live=live,
             )
-            yield Runtime(settings, secrets, redis, http, svc, store, core)
+            yield Runtime(settings, secrets, redis, http, svc, store, core, takeover, live)
     finally:
         await svc.aclose()
         await engine.aclose()
@@ -345,6 +353,7 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
         limits=limits,
         admission=admission,
         end_texts=end_texts(settings.retention_policy),
+        live=rt.live,
     )
 
 
@@ -376,6 +385,7 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
         department_names=department_names(settings),
         knowledge=settings.intents_dir / "knowledge",
+        takeover=rt.takeover,
         retention=settings.retention_policy,
         facts=processing_facts(settings),
     )
@@ -448,6 +458,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
+        waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
         webhook_task: asyncio.Task[None] | None = None
         purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
@@ -479,7 +490,8 @@ async def serve(settings: Settings) -> None:
         finally:
             server.should_exit = True
             start_task.cancel()
-            tasks = [start_task, server_task]
+            waiting_task.cancel()
+            tasks = [start_task, server_task, waiting_task]
             for task in (webhook_task, purge_task, mail_task):
                 if task is not None:
                     task.cancel()

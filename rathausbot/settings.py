@@ -423,6 +423,13 @@ class Settings(BaseSettings):
     console_max_event_streams: int = Field(
         100, ge=1, le=10_000, description="Open inbox pages with live updates per gateway."
     )
+    takeover_wait_seconds: int = Field(
+        180,
+        ge=1,
+        le=3600,
+        description="How long a chat waits for a clerk to take it over before the citizen "
+        "is told that nobody is free and offered a callback.",
+    )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 

@@ -31,7 +31,7 @@ def confusion_pairs(report: dict[str, object]) -> list[tuple[str, str, int]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--min-f1", type=float, default=0.90)
+    parser.add_argument("--min-f1", type=float, default=0.95)
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))

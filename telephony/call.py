@@ -78,6 +78,10 @@ class SipVoiceCall:
     def can_transfer(self) -> bool:
         return self._policy.staff_present()
 
+    @property
+    def transfer_target(self) -> str | None:
+        return self._policy.target
+
     async def transfer(self, handoff: Handoff) -> bool:
         target = self._policy.target
         if target is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dialogue.messages import Channel, EngineAnswer
+from dialogue.messages import BotReply, Channel, EngineAnswer
 from dialogue.rasa import EngineUnavailable
 
 Script = Callable[[str, Channel, str], EngineAnswer]
@@ -26,6 +26,39 @@ class FakeEngine:
 
     async def aclose(self) -> None:
         pass
+
+
+class FakeTracker:
+    """Rasa's tracker API for a takeover: keeps the events per conversation and the pause
+    flag as Rasa does (`pause` sets it, `resume` and `session_started` clear it); `down`
+    makes it unavailable, `said` is what `execute` answers."""
+
+    def __init__(self, said: tuple[str, ...] = ("Willkommen zurück.",)) -> None:
+        self.down = False
+        self.said = said
+        self.events: dict[str, list[dict[str, object]]] = {}
+        self.paused: dict[str, bool] = {}
+        self.executed: list[tuple[str, str]] = []
+
+    async def append_events(self, session_id: str, events: list[dict[str, object]]) -> bool:
+        if self.down:
+            raise EngineUnavailable("fake tracker is down")
+        for event in events:
+            self.events.setdefault(session_id, []).append(event)
+            if event["event"] == "pause":
+                self.paused[session_id] = True
+            elif event["event"] in ("resume", "session_started"):
+                self.paused[session_id] = False
+        return self.paused.get(session_id, False)
+
+    async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]:
+        if self.down:
+            raise EngineUnavailable("fake tracker is down")
+        self.executed.append((session_id, action))
+        return tuple(BotReply(text) for text in self.said)
+
+    def kinds(self, session_id: str) -> list[object]:
+        return [event["event"] for event in self.events.get(session_id, [])]
 
 
 # --- voice ------------------------------------------------------------------------------
@@ -139,6 +172,10 @@ class FakeCall:
 
     def can_transfer(self) -> bool:
         return self.staff_present
+
+    @property
+    def transfer_target(self) -> str | None:
+        return "sip:buergerbuero@pbx.example"
 
     async def transfer(self, handoff: Handoff) -> bool:
         self.transferred.append(handoff)

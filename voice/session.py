@@ -107,6 +107,11 @@ class VoiceCall(Protocol):
         """True when a transfer to staff may be tried now (target configured, staff hours)."""
         ...
 
+    @property
+    def transfer_target(self) -> str | None:
+        """Where a transfer goes (shown on the case), None when transfers are off."""
+        ...
+
     async def transfer(self, handoff: Handoff) -> bool:
         """Hands the caller to staff; False when the transfer was refused or failed."""
         ...
@@ -388,6 +393,9 @@ class VoiceSession:
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)
             if await self._call.transfer(handoff):
+                target = self._call.transfer_target
+                if handoff.case_id and target:
+                    await self._core.note_transfer(handoff.case_id, target)
                 self._result.end = EndReason.TRANSFERRED
                 self._done.set()
                 return None

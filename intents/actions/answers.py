@@ -4,7 +4,7 @@ speak times and phone numbers as words."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,11 +14,13 @@ from rasa_sdk.types import DomainDict
 
 from contract.closures import Closure, cut
 from contract.german import WEEKDAYS
-from contract.knowledge import knowledge_dir
+from contract.knowledge import Department, knowledge_dir
 from contract.payloads import Link, Links, encode, without_handoff
 from contract.records import Channel
 from contract.town import DayStatus, Interval, Office, Service, Town, load_town
+from intents.actions.aspects import Aspect, aspect_of, lead
 from intents.actions.closures import ClosuresMixin
+from intents.actions.routing import current_request, department_for, topic_department
 from intents.actions.speech import (
     address_spoken,
     date_spoken,
@@ -28,6 +30,9 @@ from intents.actions.speech import (
     time_text,
 )
 
+FOLLOW_UP = "follow_up"
+PICKUP_DEADLINE = time(6, 0)
+TOPIC = "topic"
 _WEEKDAY_ENTITY = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
 
 
@@ -124,7 +129,8 @@ def week_text(town: Town, office: Office) -> str:
 
 
 class ActionServiceInfo(TownMixin, Action):
-    """Answers a service intent (id_card, passport, ...) from services.yml."""
+    """Answers a service intent (id_card, passport, ...) or a follow-up question ("Was kostet
+    das?") about the topic under discussion, leading with what was asked."""
 
     def name(self) -> str:
         return "action_service_info"
@@ -133,12 +139,84 @@ class ActionServiceInfo(TownMixin, Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name") or ""
+        text = tracker.latest_message.get("text") or ""
+        channel = channel_of(tracker)
         service = self.town.service_for_intent(intent)
+        if service is None or intent == FOLLOW_UP:
+            service = self.town.service(entity(tracker, "service")) or self.town.service(
+                tracker.get_slot(TOPIC)
+            )
+        aspect = aspect_of(text)
         if service is None:
-            dispatcher.utter_message(response="utter_ask_rephrase")
+            topic = topic_department(self.town, tracker.get_slot(TOPIC))
+            if topic is not None and aspect is Aspect.LOCATION:
+                self.contact(dispatcher, channel, topic)
+                return []
+            say(
+                dispatcher,
+                channel,
+                "Zu welcher Dienstleistung möchten Sie das wissen? Zum Beispiel Personalausweis,"
+                " Reisepass, Anmeldung oder Eheschließung.",
+                "Zu welcher Dienstleistung möchten Sie das wissen? Zum Beispiel Personalausweis,"
+                " Reisepass oder Anmeldung.",
+                buttons=[
+                    {"title": s.name, "payload": f"/{s.intent}"}
+                    for s in self.town.services[:4]
+                    if s.intent
+                ],
+            )
             return []
-        self.answer(dispatcher, channel_of(tracker), service)
-        return [SlotSet("service", service.id)] if service.bookable else []
+        if aspect is None:
+            self.answer(dispatcher, channel, service)
+        else:
+            self.answer_aspect(dispatcher, channel, service, aspect)
+        events: list[EventType] = [SlotSet(TOPIC, service.id)]
+        return events + ([SlotSet("service", service.id)] if service.bookable else [])
+
+    def contact(
+        self, dispatcher: CollectingDispatcher, channel: Channel | None, office: Department
+    ) -> None:
+        say(
+            dispatcher,
+            channel,
+            f"{office.article.capitalize()} {office.name} ist in der {office.address}, "
+            f"Telefon {office.phone}.",
+            f"{office.article.capitalize()} {office.name} ist in der "
+            f"{address_spoken(office.address)}.",
+            links=(Link(office.name, office.url),),
+        )
+
+    def answer_aspect(
+        self,
+        dispatcher: CollectingDispatcher,
+        channel: Channel | None,
+        service: Service,
+        aspect: Aspect,
+    ) -> None:
+        office = self.town.offices[service.office].department
+        chat = lead(service, office, aspect)
+        voice = chat
+        if aspect is Aspect.ONLINE and service.online_url:
+            voice = (
+                f"Ja, {service.name} können Sie online erledigen, über die Internetseite der Stadt."
+            )
+        if aspect is Aspect.LOCATION:
+            voice = (
+                f"Zuständig ist {office.article} {office.name}, {address_spoken(office.address)}."
+            )
+        buttons = (
+            [{"title": "Alle Informationen", "payload": f"/{service.intent}"}]
+            if (service.intent)
+            else []
+        )
+        if service.bookable:
+            buttons.append({"title": "Termin buchen", "payload": "/book_appointment"})
+        links = (
+            (Link(service.name, service.online_url),)
+            if (aspect is Aspect.ONLINE and service.online_url)
+            else ()
+        )
+        say(dispatcher, channel, chat, voice, buttons=buttons, links=links)
 
     def answer(
         self, dispatcher: CollectingDispatcher, channel: Channel | None, service: Service
@@ -147,9 +225,10 @@ class ActionServiceInfo(TownMixin, Action):
         documents = ", ".join(service.documents)
         bring = f" Bitte bringen Sie mit: {documents}." if documents else ""
         booking = " Einen Termin können Sie direkt bei mir buchen." if service.bookable else ""
+        online = " Das geht auch online." if service.online_url else ""
         chat = (
             f"{service.summary}{bring} Gebühr: {service.fee}. Bearbeitungszeit: "
-            f"{service.processing_time}. Zuständig: {office.name}, {office.address}, "
+            f"{service.processing_time}.{online} Zuständig: {office.name}, {office.address}, "
             f"Telefon {office.phone}.{booking}"
         )
         voice = (
@@ -162,14 +241,10 @@ class ActionServiceInfo(TownMixin, Action):
             if service.bookable
             else None
         )
-        say(
-            dispatcher,
-            channel,
-            chat,
-            voice,
-            buttons=buttons,
-            links=(Link(f"{service.name}: alle Informationen", office.url),),
-        )
+        links = [Link(f"{service.name}: alle Informationen", office.url)]
+        if service.online_url:
+            links.append(Link(f"{service.name} online", service.online_url))
+        say(dispatcher, channel, chat, voice, buttons=buttons, links=tuple(links))
 
 
 class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
@@ -197,7 +272,8 @@ class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
         voice = day_sentence(self.town, office, day, today, spoken=True, closures=closures)
         if day == today:
             open_now = _open_at(self.town, office, now, closures)
-            state = " Im Moment ist geöffnet." if open_now else " Im Moment ist geschlossen."
+            subject = f"{office.department.article} {office.department.name}"
+            state = f" Im Moment ist {subject} {'geöffnet' if open_now else 'geschlossen'}."
             chat, voice = chat + state, voice + state
         chat += f" Regulär: {week_text(self.town, office)}."
         department = office.department
@@ -208,7 +284,7 @@ class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
             voice,
             links=(Link(f"{department.name}: Öffnungszeiten", department.url),),
         )
-        return [SlotSet("department", department.id)]
+        return [SlotSet("department", department.id), SlotSet(TOPIC, department.id)]
 
 
 def _open_at(town: Town, office: Office, now: datetime, closures: list[Closure]) -> bool:
@@ -227,11 +303,13 @@ class ActionResponsibleOffice(TownMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        service = self.town.service(entity(tracker, "service"))
-        named = entity(tracker, "department")
-        if named is None and service is not None:
-            named = service.office
-        department = self.town.office(named).department
+        text = tracker.latest_message.get("text") or ""
+        service = self.town.service(entity(tracker, "service")) or self.town.service(text)
+        if service is not None and entity(tracker, "department") is None:
+            department = self.town.offices[service.office].department
+        else:
+            department = department_for(self.town, current_request(tracker))
+            service = None if entity(tracker, "department") else service
         who = f"{department.article} {department.name}"
         lead = f"Für {service.name} ist {who} zuständig" if service else f"Zuständig ist {who}"
         chat = (
@@ -245,7 +323,8 @@ class ActionResponsibleOffice(TownMixin, Action):
             voice,
             links=(Link(department.name, department.url),),
         )
-        return [SlotSet("department", department.id)]
+        topic = service.id if service else department.id
+        return [SlotSet("department", department.id), SlotSet(TOPIC, topic)]
 
 
 class ActionWasteCollection(TownMixin, Action):
@@ -257,15 +336,28 @@ class ActionWasteCollection(TownMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        from intents.actions.guard import dropped_events  # guard answers with this module
+
+        dropped = dropped_events(
+            dispatcher,
+            tracker,
+            self.town,
+            done="ich habe die Abfrage abgebrochen",
+            slots=["street"],
+        )
+        if dropped is not None:
+            return dropped
         street = self.town.street(tracker.get_slot("street"))
         if street is None:  # validate_waste_form keeps unknown streets out
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
-        today = self.town.now().date()
+        now = self.town.now()
+        # Bins go out by 6:00; after that, today's collection is gone for the citizen.
+        first = now.date() if now.time() < PICKUP_DEADLINE else now.date() + timedelta(days=1)
         wanted = self.town.waste_type(tracker.get_slot("waste_type"))
         dates = [
             (waste, day)
-            for waste, day in self.town.next_collections(street, today)
+            for waste, day in self.town.next_collections(street, first)
             if wanted is None or waste == wanted
         ]
         chat = (
@@ -279,7 +371,7 @@ class ActionWasteCollection(TownMixin, Action):
             + "."
         )
         say(dispatcher, channel_of(tracker), chat, voice)
-        return [SlotSet("waste_type", None)]
+        return [SlotSet("waste_type", None), SlotSet(TOPIC, "abfallwirtschaft")]
 
 
 class ActionRepeat(Action):

@@ -17,18 +17,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from contract import env
+from contract.german import phone_text
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
 from contract.records import (
     Booking,
     BookingStatus,
-    Callback,
-    CallbackWindow,
     RecordKind,
-    Ticket,
     new_reference,
 )
 from contract.town import Office, Service, Town
 from intents.actions.answers import TownMixin, channel_of, say
+from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, first_message
 from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
@@ -44,6 +43,16 @@ from intents.actions.speech import (
     time_text,
 )
 
+HINTS = {
+    "service": "Bitte nennen Sie die Dienstleistung, zum Beispiel Personalausweis oder Reisepass.",
+    "appointment_date": "Bitte nennen Sie einen Tag, zum Beispiel Dienstag oder den 8. Dezember.",
+    "appointment_time": "Bitte nennen Sie eine Uhrzeit, zum Beispiel 10:30 Uhr.",
+    "person_name": "Bitte nennen Sie Vor- und Nachnamen.",
+    "phone_number": "Bitte nennen Sie eine Telefonnummer mit Vorwahl, zum Beispiel 0151 23456789.",
+    "booking_reference": "Bitte nennen Sie die Buchungsnummer. Sie beginnt mit B, zum Beispiel "
+    "B-K7QX2M.",
+    "callback_window": "Bitte sagen Sie: vormittags, nachmittags oder egal.",
+}
 BOOKING_SLOTS = (
     "service",
     "appointment_date",
@@ -52,22 +61,6 @@ BOOKING_SLOTS = (
     "phone_number",
     "booking_confirmed",
 )
-DAMAGE_TYPES = {
-    "schlagloch": (
-        "Schlagloch",
-        ("schlagloch", "loch", "straßenschaden", "strassenschaden", "gehweg", "bordstein"),
-    ),
-    "strassenbeleuchtung": (
-        "defekte Straßenbeleuchtung",
-        ("laterne", "beleuchtung", "licht", "lampe"),
-    ),
-    "illegale_ablagerung": (
-        "illegale Müllablagerung",
-        ("müll", "muell", "sperrmüll", "ablagerung", "abfall", "dreck"),
-    ),
-    "graffiti": ("Graffiti", ("graffiti", "schmiererei", "beschmiert", "sprayer")),
-}
-OTHER_DAMAGE = "sonstiges"
 MAX_TEXT = 500
 _NAME_LEAD = re.compile(r"^(ich hei(ß|ss)e|mein name ist|name|ich bin)\s*:?\s*", re.IGNORECASE)
 
@@ -110,9 +103,58 @@ async def free_days(town: Town, records: Records, office: Office, *, limit: int)
     return days
 
 
-class ValidateBookingForm(RecordsMixin, TownMixin, FormValidationAction):
+class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAction):
+    label = "die Terminbuchung"
+    own_intents = frozenset({"book_appointment"})
+
+    def topic_of(self, tracker: Tracker) -> str | None:
+        service = self.town.service(tracker.get_slot("service"))
+        return service.id if service else None
+
     def name(self) -> str:
         return "validate_booking_form"
+
+    def fits(self, slot: str, text: str) -> bool:
+        today = self.town.now().date()
+        match slot:
+            case "service":
+                return self.town.service(text) is not None
+            case "appointment_date":
+                return parse_date(text, today) is not None
+            case "appointment_time":
+                return parse_time(text) is not None
+            case "phone_number":
+                return parse_phone(text) is not None
+        return False
+
+    def hint(self, slot: str) -> str:
+        return HINTS.get(slot, "Bitte beantworten Sie zuerst meine Frage.")
+
+    async def extract_service(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        found = self._first_message(tracker, "service")
+        service = self.town.service(found) if found else None
+        return {"service": service.id} if service else {}
+
+    async def extract_appointment_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = self._first_message(tracker, "appointment_date")
+        day = parse_date(text, self.town.now().date()) if text else None
+        return {"appointment_date": text} if day else {}
+
+    async def extract_appointment_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = self._first_message(tracker, "appointment_time")
+        if not text or not re.search(r"\d\s*(uhr|:\d\d)|\buhr\b", text.casefold()):
+            return {}
+        return {"appointment_time": text} if parse_time(text) else {}
+
+    @staticmethod
+    def _first_message(tracker: Tracker, slot: str) -> str | None:
+        return first_message(tracker, slot, "book_appointment")
 
     async def validate_service(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -140,9 +182,9 @@ class ValidateBookingForm(RecordsMixin, TownMixin, FormValidationAction):
             say(
                 dispatcher,
                 channel_of(tracker),
-                "Das Datum habe ich nicht verstanden. Bitte nennen Sie es zum Beispiel so: 24.11."
-                " oder nächsten Dienstag.",
-                "Das Datum habe ich nicht verstanden. Sagen Sie zum Beispiel: nächsten Dienstag.",
+                HINTS["appointment_date"],
+                "Bitte nennen Sie einen Tag, zum Beispiel nächsten Dienstag oder den achten "
+                "Dezember.",
             )
             return {"appointment_date": None}
         office = chosen[1]
@@ -163,13 +205,27 @@ class ValidateBookingForm(RecordsMixin, TownMixin, FormValidationAction):
     ) -> dict[str, Any]:
         chosen = booking_service(self.town, tracker)
         at = parse_time(str(value))
-        day = date.fromisoformat(str(tracker.get_slot("appointment_date")))
+        try:
+            day = date.fromisoformat(str(tracker.get_slot("appointment_date")))
+        except ValueError:  # a time in the first message, but no valid day yet
+            return {"appointment_time": None}
         free = await free_times(self.town, self.records, chosen[1], day) if chosen else []
         if at is None or at not in free:
-            what = "ist leider nicht frei" if at is not None else "habe ich nicht verstanden"
-            shown = f"{time_text(at)} " if at else "Die Uhrzeit "
-            spoken = f"{time_spoken(at)} " if at else "Die Uhrzeit "
-            say(dispatcher, channel_of(tracker), f"{shown}{what}.", f"{spoken}{what}.")
+            if at is None:
+                say(
+                    dispatcher,
+                    channel_of(tracker),
+                    HINTS["appointment_time"],
+                    "Bitte nennen Sie eine Uhrzeit, zum Beispiel zehn Uhr dreißig.",
+                )
+            else:
+                shown, spoken = time_text(at), time_spoken(at)
+                say(
+                    dispatcher,
+                    channel_of(tracker),
+                    f"{shown} ist leider nicht frei.",
+                    f"{spoken} ist leider nicht frei.",
+                )
             return {"appointment_time": None}
         return {"appointment_time": f"{at:%H:%M}"}
 
@@ -178,21 +234,21 @@ class ValidateBookingForm(RecordsMixin, TownMixin, FormValidationAction):
     ) -> dict[str, Any]:
         name = _NAME_LEAD.sub("", str(value)).strip(" .,!")
         if not name or len(name) > 100 or any(ch.isdigit() for ch in name):
-            dispatcher.utter_message(text="Bitte nennen Sie Vor- und Nachnamen.")
+            dispatcher.utter_message(text=HINTS["person_name"])
             return {"person_name": None}
         return {"person_name": name}
 
     async def validate_phone_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return _phone(value, dispatcher)
+        return validate_phone(value, dispatcher)
 
 
-def _phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+def validate_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
     phone = parse_phone(str(value))
     if phone is None or to_e164(phone) is None:
         dispatcher.utter_message(
-            text="Das ist keine gültige Telefonnummer. Bitte nennen Sie die Nummer mit Vorwahl."
+            text="Das ist keine gültige Telefonnummer. " + HINTS["phone_number"]
         )
         return {"phone_number": None}
     policy = CallbackPolicy.parse(os.environ.get(env.CALLBACK_ALLOWED_PREFIXES))
@@ -215,9 +271,9 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             dispatcher.utter_message(text="Leider sind derzeit keine Termine frei.")
             return [SlotSet("appointment_date", None)]
         service, office = chosen
-        say(
+        ask(
             dispatcher,
-            channel_of(tracker),
+            tracker,
             f"Termine für {service.name} ({office.department.name}) sind frei zum Beispiel am "
             + ", ".join(date_text(d) for d in days)
             + ". An welchem Tag möchten Sie kommen?",
@@ -240,9 +296,9 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
         day = date.fromisoformat(str(tracker.get_slot("appointment_date")))
         free = await free_times(self.town, self.records, chosen[1], day) if chosen else []
         shown = free[:8]
-        say(
+        ask(
             dispatcher,
-            channel_of(tracker),
+            tracker,
             f"Am {date_text(day)} sind diese Uhrzeiten frei: "
             + ", ".join(time_text(t) for t in shown)
             + ". Welche Uhrzeit passt Ihnen?",
@@ -266,11 +322,11 @@ class ActionAskBookingConfirmed(TownMixin, Action):
         at = time.fromisoformat(str(tracker.get_slot("appointment_time")))
         name, phone = tracker.get_slot("person_name"), str(tracker.get_slot("phone_number"))
         what = service.name if service else "Ihr Anliegen"
-        say(
+        ask(
             dispatcher,
-            channel_of(tracker),
+            tracker,
             f"Ich buche: {what} am {date_text(day)} um {time_text(at)} für {name}, "
-            f"Telefon {phone}. Ist das richtig?",
+            f"Telefon {phone_text(phone)}. Ist das richtig?",
             f"Ich wiederhole: {what} am {date_spoken(day)} um {time_spoken(at)} für {name}, "
             f"Telefon {phone_spoken(phone)}. Ist das richtig? Sagen Sie ja oder nein.",
             buttons=[
@@ -288,7 +344,12 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        reset = [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+        dropped = dropped_events(
+            dispatcher, tracker, self.town, done="ich habe nichts gebucht", slots=[*BOOKING_SLOTS]
+        )
+        if dropped is not None:
+            return dropped
+        reset = [SlotSet(slot, None) for slot in BOOKING_SLOTS] + [SlotSet(MISSES, 0)]
         channel = channel_of(tracker)
         chosen = booking_service(self.town, tracker)
         if not tracker.get_slot("booking_confirmed") or chosen is None:
@@ -329,7 +390,8 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             channel,
             f"Ihr Termin ist gebucht: {service.name} am {date_text(booking.day)} um "
             f"{time_text(booking.at)}, {department.name}, {department.address}. "
-            f"Ihre Buchungsnummer: {booking.reference}. Damit können Sie den Termin auch absagen.",
+            f"Ihre Buchungsnummer: {booking.reference}. Damit können Sie den Termin auch absagen."
+            f"{_bring(service)}",
             f"Ihr Termin ist gebucht: am {date_spoken(booking.day)} um {time_spoken(booking.at)}, "
             f"{department.name}, {address_spoken(department.address)}. Ihre Buchungsnummer lautet: "
             f"{reference_spoken(booking.reference)}. Ich wiederhole: "
@@ -338,175 +400,111 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
         return reset
 
 
-class ValidateCancelForm(RecordsMixin, FormValidationAction):
+class ValidateCancelForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAction):
+    label = "die Terminabsage"
+    own_intents = frozenset({"cancel_appointment"})
+    topic = "buergerbuero"
+
     def name(self) -> str:
         return "validate_cancel_form"
+
+    def fits(self, slot: str, text: str) -> bool:
+        return parse_reference(text, RecordKind.BOOKING.prefix) is not None
+
+    def hint(self, slot: str) -> str:
+        return HINTS["booking_reference"]
+
+    async def extract_booking_reference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The reference from any message of the form, the first one included."""
+        if tracker.get_slot("booking_reference") is not None:
+            return {}
+        text = str(tracker.latest_message.get("text") or "")
+        reference = parse_reference(text, RecordKind.BOOKING.prefix)
+        return {"booking_reference": reference} if reference else {}
 
     async def validate_booking_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         reference = parse_reference(str(value), RecordKind.BOOKING.prefix)
-        record = await self.records.booking(reference) if reference else None
+        if reference is None:
+            dispatcher.utter_message(text=HINTS["booking_reference"])
+            return {"booking_reference": None}
+        record = await self.records.booking(reference)
         if record is None or record.status is not BookingStatus.BOOKED:
             dispatcher.utter_message(
-                text="Zu dieser Buchungsnummer finde ich keinen gebuchten Termin. "
+                text=f"Zur Buchungsnummer {reference} finde ich keinen gebuchten Termin. "
                 "Bitte prüfen Sie die Nummer und nennen Sie sie noch einmal."
             )
             return {"booking_reference": None}
         return {"booking_reference": reference}
 
 
-class ActionCancelAppointment(RecordsMixin, Action):
+class ActionAskCancelConfirmed(RecordsMixin, TownMixin, Action):
     def name(self) -> str:
-        return "action_cancel_appointment"
+        return "action_ask_cancel_confirmed"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         reference = str(tracker.get_slot("booking_reference"))
         record = await self.records.booking(reference)
+        if record is None:
+            return []
+        service = self.town.service(record.service)
+        what = f"{service.name} " if service else ""
+        ask(
+            dispatcher,
+            tracker,
+            f"Ich habe Ihren Termin gefunden: {what}am {date_text(record.day)} um "
+            f"{time_text(record.at)} ({reference}). Soll ich ihn absagen?",
+            f"Ich habe Ihren Termin gefunden: am {date_spoken(record.day)} um "
+            f"{time_spoken(record.at)}. Soll ich ihn absagen? Sagen Sie ja oder nein.",
+            buttons=[
+                {"title": "Ja, absagen", "payload": "/affirm"},
+                {"title": "Nein, Termin behalten", "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+class ActionCancelAppointment(RecordsMixin, TownMixin, Action):
+    def name(self) -> str:
+        return "action_cancel_appointment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        slots = ["booking_reference", "cancel_confirmed"]
+        dropped = dropped_events(
+            dispatcher, tracker, self.town, done="ich habe nichts abgesagt", slots=slots
+        )
+        if dropped is not None:
+            return dropped
+        reset = [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
+        reference = str(tracker.get_slot("booking_reference"))
+        if not tracker.get_slot("cancel_confirmed"):
+            text = "In Ordnung, Ihr Termin bleibt bestehen. Wie kann ich Ihnen sonst helfen?"
+            say(dispatcher, channel_of(tracker), text, text)
+            return reset
+        record = await self.records.booking(reference)
         if record is None or not await self.records.cancel(reference):
             dispatcher.utter_message(text="Dieser Termin ist bereits abgesagt.")
-            return [SlotSet("booking_reference", None)]
+            return reset
         day, at = record.day, record.at
         say(
             dispatcher,
             channel_of(tracker),
             f"Ihr Termin am {date_text(day)} um {time_text(at)} ist abgesagt ({reference}). "
-            "Möchten Sie einen neuen Termin, sagen Sie einfach: Termin buchen.",
+            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
             f"Ihr Termin am {date_spoken(day)} um {time_spoken(at)} ist abgesagt. "
-            "Möchten Sie einen neuen Termin, sagen Sie einfach: Termin buchen.",
+            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
+            buttons=[{"title": "Neuen Termin buchen", "payload": "/book_appointment"}],
         )
-        return [SlotSet("booking_reference", None)]
+        return reset
 
 
-def damage_type_of(text: str) -> str:
-    lowered = text.casefold()
-    if lowered in DAMAGE_TYPES:
-        return lowered
-    for type_id, (_, words) in DAMAGE_TYPES.items():
-        if any(word in lowered for word in words):
-            return type_id
-    return OTHER_DAMAGE
-
-
-class ValidateDamageForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_damage_form"
-
-    async def validate_damage_type(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return {"damage_type": damage_type_of(str(value))}
-
-    async def validate_damage_location(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text = str(value).strip()
-        if len(text) < 3 or len(text) > MAX_TEXT:
-            dispatcher.utter_message(text="Bitte nennen Sie den Ort etwas genauer.")
-            return {"damage_location": None}
-        return {"damage_location": text}
-
-    async def validate_damage_description(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return {"damage_description": str(value).strip()[:MAX_TEXT] or None}
-
-
-class ActionCreateTicket(RecordsMixin, Action):
-    def name(self) -> str:
-        return "action_create_ticket"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        type_id = str(tracker.get_slot("damage_type"))
-        ticket = Ticket(
-            reference=new_reference(RecordKind.TICKET),
-            damage_type=type_id,
-            location=str(tracker.get_slot("damage_location")),
-            description=str(tracker.get_slot("damage_description")),
-            channel=channel_of(tracker),
-            created_at=self.records.now(),
-        )
-        await self.records.create(ticket)
-        reference = ticket.reference
-        label = DAMAGE_TYPES.get(type_id, ("Schaden",))[0]
-        say(
-            dispatcher,
-            channel_of(tracker),
-            f"Vielen Dank, Ihre Meldung ({label}, {ticket.location}) ist eingegangen. "
-            f"Ihre Vorgangsnummer: {reference}.",
-            f"Vielen Dank, Ihre Meldung ist eingegangen. Ihre Vorgangsnummer lautet: "
-            f"{reference_spoken(reference)}.",
-        )
-        return [SlotSet(s, None) for s in ("damage_type", "damage_location", "damage_description")]
-
-
-class ValidateCallbackForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_callback_form"
-
-    async def validate_phone_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return _phone(value, dispatcher)
-
-    async def validate_callback_window(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text = str(value).casefold()
-        if "vormittag" in text or "morgens" in text or "früh" in text:
-            return {"callback_window": CallbackWindow.MORNING.value}
-        if "nachmittag" in text or "mittag" in text or "abend" in text:
-            return {"callback_window": CallbackWindow.AFTERNOON.value}
-        if "egal" in text or "jederzeit" in text or "immer" in text:
-            return {"callback_window": CallbackWindow.ANYTIME.value}
-        dispatcher.utter_message(text="Bitte sagen Sie: vormittags, nachmittags oder egal.")
-        return {"callback_window": None}
-
-
-class ActionCreateCallback(RecordsMixin, Action):
-    def name(self) -> str:
-        return "action_create_callback"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        phone = str(tracker.get_slot("phone_number"))
-        window = CallbackWindow(tracker.get_slot("callback_window"))
-        callback = Callback(
-            reference=new_reference(RecordKind.CALLBACK),
-            phone=phone,
-            window=window,
-            channel=channel_of(tracker),
-            created_at=self.records.now(),
-        )
-        await self.records.create(callback)
-        reference = callback.reference
-        say(
-            dispatcher,
-            channel_of(tracker),
-            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone} zurück, in der Regel am "
-            f"nächsten Werktag. Ihre Vorgangsnummer: {reference}.",
-            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_spoken(phone)} zurück, in "
-            f"der Regel am nächsten Werktag.",
-        )
-        return [SlotSet("phone_number", None), SlotSet("callback_window", None)]
-
-
-class ValidateWasteForm(TownMixin, FormValidationAction):
-    def name(self) -> str:
-        return "validate_waste_form"
-
-    async def validate_street(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        street = self.town.street(str(value))
-        if street is None:
-            dispatcher.utter_message(
-                text=f"Diese Straße finde ich in {self.town.name} nicht. Bitte nennen Sie den "
-                "Straßennamen noch einmal."
-            )
-        return {"street": street}
+def _bring(service: Service) -> str:
+    documents = ", ".join(service.documents)
+    return f" Bitte bringen Sie mit: {documents}." if documents else ""

@@ -5,7 +5,6 @@ staff hours (dialogue/handoff_notice.py): nothing here promises that someone ans
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,6 +14,8 @@ from rasa_sdk.types import DomainDict
 from contract.knowledge import Department, Directory, knowledge_dir, load_directory
 from contract.payloads import HandoffReason, HandoffRequest, Link, Links, encode
 from contract.records import Channel
+from contract.town import load_town
+from intents.actions.routing import current_request, department_for
 
 DEPARTMENT = "department"
 
@@ -57,7 +58,7 @@ def previous_bot_action(tracker: Tracker) -> str | None:
 
 
 class ActionHumanHandoff(Action):
-    """Picks the department (entity, then slot, then default) and emits the handoff payload.
+    """Picks the department of the current request (routing.py) and emits the handoff payload.
 
     Sends a HandoffRequest (contract.payloads) as a custom message; the gateway opens an
     escalation case on it. Knowledge is validated when the action server
@@ -66,6 +67,7 @@ class ActionHumanHandoff(Action):
 
     def __init__(self, knowledge: Path | None = None) -> None:
         self._directory: Directory = load_directory(knowledge or knowledge_dir())
+        self._town = load_town(knowledge or knowledge_dir())
 
     def name(self) -> str:
         return "action_human_handoff"
@@ -76,11 +78,7 @@ class ActionHumanHandoff(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[EventType]:
-        requested = next(tracker.get_latest_entity_values(DEPARTMENT), None)
-        if requested is None:
-            slot_value: Any = tracker.get_slot(DEPARTMENT)
-            requested = slot_value if isinstance(slot_value, str) else None
-        department = self._directory.resolve(requested)
+        department = department_for(self._town, current_request(tracker))
         channel = Channel.of(tracker.get_latest_input_channel())
 
         text = handoff_text(department, channel)

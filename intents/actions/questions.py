@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from intents.actions.answers import channel_of, say
+from intents.actions.guard import ask
 
 # Form questions (Rasa calls action_ask_<slot>); chat and voice wording.
 ASK_TEXTS = {
@@ -42,20 +42,16 @@ ASK_TEXTS = {
         " Müll oder Graffiti.",
     ),
     "damage_location": (
-        "Wo genau ist das? Bitte nennen Sie Straße und Hausnummer oder eine Beschreibung des "
-        "Ortes.",
+        "Wo genau ist das? Bitte nennen Sie Straße und Hausnummer oder beschreiben Sie den Ort "
+        "mit eigenen Worten.",
         "Wo genau ist das? Bitte nennen Sie die Straße und wenn möglich die Hausnummer.",
-    ),
-    "damage_description": (
-        "Bitte beschreiben Sie das Problem kurz in einem Satz.",
-        "Bitte beschreiben Sie das Problem kurz.",
     ),
     "callback_window": (
         "Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?",
         "Wann passt Ihnen der Rückruf am besten, vormittags oder nachmittags?",
     ),
     "street": (
-        "In welcher Straße wohnen Sie?",
+        "In welcher Straße wohnen Sie? Die Abfuhrtermine hängen von der Straße ab.",
         "In welcher Straße wohnen Sie?",
     ),
 }
@@ -73,7 +69,7 @@ class _Ask:
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         chat, voice = ASK_TEXTS[self.slot]
-        say(dispatcher, channel_of(tracker), chat, voice)
+        ask(dispatcher, tracker, chat, voice)
         return []
 
 

@@ -11,6 +11,7 @@ from contract.german import (
     NUMBER_WORDS,
     WEEKDAYS,
     clock_spoken,
+    clock_text,
     month_number,
     number_words,
     ordinal_dative,
@@ -34,7 +35,8 @@ def date_spoken(day: date) -> str:
 
 
 def time_text(at: time) -> str:
-    return f"{at:%H:%M} Uhr"
+    """For chat: "8:00 Uhr", "10:30 Uhr"."""
+    return clock_text(at.hour, at.minute)
 
 
 def time_spoken(at: time) -> str:
@@ -130,9 +132,18 @@ def parse_phone(text: str) -> str | None:
 
 
 def parse_reference(text: str, prefix: str) -> str | None:
-    """A reference like "B-K7QX2M" from typed or spelled text ("b k 7 q x 2 m")."""
-    squeezed = re.sub(r"[\s,.-]+", "", _words_to_digits(text.casefold())).upper()
+    """A reference like "B-K7QX2M" from typed or spelled text ("b k 7 q x 2 m"), also inside
+    a sentence ("Ich möchte meinen Termin B-NGJZV5 absagen")."""
     alphabet = re.escape(REFERENCE_ALPHABET)
+    upper = text.upper()
+    typed = re.search(rf"\b{prefix}[-\s]([{alphabet}]{{6}})\b", upper)
+    # without a separator only with a digit in it: "BUCHUNG" is a word, not B-UCHUNG
+    joined = re.search(rf"\b{prefix}([{alphabet}]{{6}})\b", upper)
+    if typed is None and joined is not None and any(c.isdigit() for c in joined[1]):
+        typed = joined
+    if typed:
+        return f"{prefix}-{typed[1]}"
+    squeezed = re.sub(r"[\s,.-]+", "", _words_to_digits(text.casefold())).upper()
     match = re.search(rf"{prefix}([{alphabet}]{{6}})(?![{alphabet}])", squeezed)
     return f"{prefix}-{match[1]}" if match else None
 

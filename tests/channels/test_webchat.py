@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import replace
 
 import httpx
@@ -11,6 +13,7 @@ from channels.protocol import (
     AskHuman,
     BotLine,
     Choose,
+    CitizenTyping,
     CloseCode,
     Ended,
     EndSession,
@@ -22,17 +25,22 @@ from channels.protocol import (
     Pong,
     SendText,
     ServerMessage,
+    StaffLine,
     Typing,
     UserLine,
     Welcome,
     encode_client,
+    encode_server,
 )
 from channels.sessions import token_key
+from channels.takeover import Takeover
 from channels.webchat import EndTexts
+from dialogue.live import LiveFeed, live_channel
 from dialogue.messages import Button, Link, Role
 from dialogue.records import session_key, tracker_key, transcript_key
 from tests.channels.chat_client import chat
 from tests.channels.conftest import GREETING, ServeChat
+from tests.fakes import FakeTracker
 
 
 def untimed(message: object) -> object:
@@ -310,3 +318,72 @@ def test_the_end_texts_say_what_goes_what_stays_and_how_long() -> None:
             in (text)
         )
     assert "gelöscht" not in texts.kept.split("Auf unserem Server")[1].split("danach")[0]
+
+
+async def test_a_takeover_reaches_version_1_and_2_tabs_and_their_history(
+    serve_chat: ServeChat,
+) -> None:
+    async with serve_chat() as server, chat(server.url) as new, chat(server.url) as old:
+        await new.hello()
+        await old.send_raw(json.dumps({"type": "hello", "v": 1, "token": new.token}))
+        assert json.loads(await old.ws.recv())["v"] == 1
+        sid = await server.endpoint.tokens.resolve(new.token or "")
+        assert sid is not None
+        takeover = Takeover(server.redis, server.store, FakeTracker(), LiveFeed(server.redis))
+        await takeover.start(session_id=sid, case_id="C-1", user="erika", name="Erika")
+        await takeover.say(sid, "erika", "Guten Tag")
+        assert await new.until(lambda m: isinstance(m, StaffLine)) == [
+            HandoffStatus(HandoffState.TAKEN, "C-1", name="Erika"),
+            StaffLine("Guten Tag", "Erika"),
+        ]
+        frames = [json.loads(await old.ws.recv()) for _ in range(2)]
+        assert [(f["type"], f["text"]) for f in frames] == [
+            ("bot", "Sie schreiben jetzt mit Erika (Stadtverwaltung)."),
+            ("bot", "Erika (Stadtverwaltung): Guten Tag"),
+        ]
+        # the citizen's typing reaches the case view, at most once a second
+        server.endpoint.live = LiveFeed(server.redis)
+        pubsub = server.redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(live_channel(sid))
+        for on in (True, True, False):
+            await new.send(CitizenTyping(on))
+        await new.send(Ping())
+        await new.until(lambda m: m == Pong())
+        seen: list[object] = []
+        async with asyncio.timeout(30):
+            while len(seen) < 2:
+                message = await pubsub.get_message(timeout=5.0)
+                if message is not None:
+                    seen.append(json.loads(message["data"]))
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        assert seen == [{"kind": "typing", "on": True}, {"kind": "typing", "on": False}]
+
+    async with serve_chat() as server, chat(server.url) as again, chat(server.url) as again1:
+        await again.hello(new.token)
+        history = again.welcome.history if again.welcome else ()
+        assert history[-2:] == (
+            HandoffStatus(HandoffState.TAKEN, None, history[-2].at, "Erika"),
+            StaffLine("Guten Tag", "Erika", history[-1].at),
+        )
+        await again1.send_raw(json.dumps({"type": "hello", "v": 1, "token": new.token}))
+        welcome = json.loads(await again1.ws.recv())
+        assert [line["text"] for line in welcome["history"]][-2:] == [
+            "Sie schreiben jetzt mit Erika (Stadtverwaltung).",
+            "Erika (Stadtverwaltung): Guten Tag",
+        ]
+
+
+async def test_a_frame_an_old_widget_cannot_get_is_dropped_not_fatal(serve_chat: ServeChat) -> None:
+    async with serve_chat() as server, chat(server.url) as old:
+        await old.send_raw(json.dumps({"type": "hello", "v": 1}))
+        token = json.loads(await old.ws.recv())["token"]
+        sid = await server.endpoint.tokens.resolve(token)
+        assert sid is not None
+        await server.endpoint.fanout.publish(sid, "elsewhere", '{"type": "nonsense"}')
+        await server.endpoint.fanout.publish(sid, "elsewhere", encode_server(Pong()))
+        async with asyncio.timeout(30):
+            while True:
+                frame = json.loads(await old.ws.recv())
+                if frame["type"] == "pong":
+                    break
+                assert frame["type"] in ("bot", "typing")  # the greeting, not the nonsense

@@ -13,13 +13,17 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from channels.takeover import Takeover
 from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
 from console.roles import Role
 from contract.knowledge import knowledge_dir
+from dialogue.live import LiveFeed
+from dialogue.store import ConversationStore
 from rathausbot.headers import SecurityHeaders
 from telephony.staff_hours import StaffHours
+from tests.fakes import FakeTracker
 
 PASSWORD = "korrekt-pferd-batterie"
 BASE = "http://testserver"
@@ -28,7 +32,18 @@ Login = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture
-async def console_app(redis: Redis, tmp_path: Path) -> AsyncIterator[Starlette]:
+def tracker() -> FakeTracker:
+    return FakeTracker()
+
+
+@pytest.fixture
+async def takeover(redis: Redis, tmp_path: Path, tracker: FakeTracker) -> AsyncIterator[Takeover]:
+    async with ConversationStore(redis, retention_s=3600) as store:
+        yield Takeover(redis, store, tracker, LiveFeed(redis), wait_s=5)
+
+
+@pytest.fixture
+async def console_app(redis: Redis, tmp_path: Path, takeover: Takeover) -> AsyncIterator[Starlette]:
     async with EventHub(redis) as hub:
         mount = console_mount(
             redis,
@@ -44,6 +59,7 @@ async def console_app(redis: Redis, tmp_path: Path) -> AsyncIterator[Starlette]:
             link_key=b"k" * 32,
             department_names={"buergerbuero": "Bürgerbüro"},
             knowledge=knowledge_dir(),
+            takeover=takeover,
         )
         yield Starlette(routes=[mount], middleware=[Middleware(SecurityHeaders)])
 

@@ -47,3 +47,10 @@ async def test_queues_and_listeners_are_bounded(redis: Redis) -> None:
         EventHub(redis, max_streams=0)
     with pytest.raises(ValueError):
         EventHub(redis, queue_size=1001)
+
+
+def test_the_takeover_announces_on_the_inbox_channel() -> None:
+    from channels.takeover import INBOX_EVENTS_CHANNEL
+    from console.work import CONSOLE_EVENTS_CHANNEL
+
+    assert INBOX_EVENTS_CHANNEL == CONSOLE_EVENTS_CHANNEL == "rb:events:console"

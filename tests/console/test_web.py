@@ -343,8 +343,11 @@ async def test_callback_view_print_and_attempts(redis: Redis, login: Login) -> N
     clerk = await login("erika")
     inbox = await clerk.get("/console/inbox")
     assert "R-K7QX2M" in inbox.text and "überfällig" in inbox.text  # due long ago
+    assert "+4930123456" not in inbox.text and "+493•••••56" in inbox.text  # masked in lists
+    rows = await clerk.get("/console/inbox/rows")
+    assert "+4930123456" not in rows.text and "+493•••••56" in rows.text
     page = await clerk.get("/console/case/R-K7QX2M")
-    assert 'href="tel:+4930123456"' in page.text
+    assert 'href="tel:+4930123456"' in page.text  # visible in the case
     csrf = csrf_of(page.text)
     await clerk.post("/console/case/R-K7QX2M/claim", data={"csrf": csrf})
     for _ in range(3):
@@ -391,3 +394,25 @@ async def test_own_password_change_ends_every_session(redis: Redis, login: Login
     assert await Accounts(redis).check_password("erika", "y" * 12)
     entry = (await AuditLog(redis).entries(count=1))[0]
     assert entry.action is AuditAction.PASSWORD_CHANGED
+
+
+def test_a_phone_number_is_masked_for_lists() -> None:
+    from console.inbox import mask_phone
+
+    assert mask_phone("+4930123456") == "+493•••••56"
+    assert mask_phone("1234567") == "1234•67"  # seven characters: one hidden
+    assert mask_phone("123456") == "••••••"  # six or fewer: all hidden
+    assert mask_phone(" ") == ""
+
+
+async def test_a_transferred_call_shows_where_it_went(redis: Redis, login: Login) -> None:
+    case = Case(CASE, "v" * 32, Channel.VOICE, "user_request", "buergerbuero", 1_795_000_000.0)
+    fields = {**case.to_fields(), "transferred_to": "sip:buergerbuero@pbx.example"}
+    await redis.hset(case_key(CASE), mapping=fields)  # type: ignore[arg-type]
+    await redis.zadd(OPEN_CASES_KEY, {CASE: case.created_at})
+    clerk = await login("erika")
+    page = await clerk.get(f"/console/case/{CASE}")
+    assert "<dt>Weitergeleitet an</dt><dd>sip:buergerbuero@pbx.example (Anruf übergeben)</dd>" in (
+        page.text
+    )
+    assert "Gespräch übernehmen" not in page.text  # phone cases have no live chat

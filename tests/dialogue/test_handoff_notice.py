@@ -138,3 +138,81 @@ async def test_a_request_outside_staff_hours_is_marked_so_on_the_case(
         case = await store.case(reply.handoff.case_id)
         assert case is not None and case.reason == stored
     assert notice(TUESDAY_10).staffed_now() and not notice(TUESDAY_6).staffed_now()
+
+
+# --- live takeover: availability decides what the chat offers ---
+
+
+def test_chat_in_staff_hours_with_someone_available_connects_without_a_form() -> None:
+    reply = notice(TUESDAY_10).complete(REPLY, Channel.WEBCHAT, CASE, available=True)
+    assert reply.text == (
+        f"{RASA_TEXT} Einen Moment, ich verbinde Sie mit einer Mitarbeiterin. "
+        f"Ihre Vorgangsnummer: {CASE}."
+    )
+    assert reply.buttons == ()
+
+
+def test_chat_in_staff_hours_with_nobody_available_says_so_and_offers_a_callback() -> None:
+    reply = notice(TUESDAY_10).complete(REPLY, Channel.WEBCHAT, CASE, available=False)
+    assert "niemand aus der Stadtverwaltung frei" in reply.text
+    assert "verbinde" not in reply.text and CASE in reply.text
+    assert reply.buttons == (CALLBACK_BUTTON,)
+
+
+@pytest.mark.parametrize("available", [True, False, None])
+def test_outside_staff_hours_availability_changes_nothing(available: bool | None) -> None:
+    reply = notice(TUESDAY_19).complete(REPLY, Channel.WEBCHAT, CASE, available=available)
+    assert reply == notice(TUESDAY_19).complete(REPLY, Channel.WEBCHAT, CASE)
+    assert "außerhalb unserer Servicezeiten" in reply.text
+    assert reply.buttons == (CALLBACK_BUTTON,)
+
+
+def test_voice_never_connects_to_a_chat() -> None:
+    reply = notice(TUESDAY_10).complete(REPLY, Channel.VOICE, CASE, available=True)
+    assert "verbinde" not in reply.text
+
+
+class Gate:
+    """The takeover as the core sees it, for the availability decision."""
+
+    def __init__(self, available: bool) -> None:
+        self.available = available
+        self.waiting: list[str] = []
+
+    async def active(self, session_id: str) -> bool:
+        return False
+
+    async def citizen_said(self, session_id: str, text: str) -> None:
+        raise AssertionError("no takeover here")
+
+    async def staff_available(self) -> bool:
+        return self.available
+
+    async def wait_for_staff(self, case_id: str) -> None:
+        self.waiting.append(case_id)
+
+
+@pytest.mark.parametrize(
+    ("at", "available", "waits", "connects"),
+    [
+        (TUESDAY_10, True, True, True),
+        (TUESDAY_10, False, False, False),
+        (TUESDAY_19, True, False, False),
+    ],
+)
+async def test_the_core_puts_the_case_on_the_waiting_list_only_when_someone_can_come(
+    redis: Redis, at: datetime, available: bool, waits: bool, connects: bool
+) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer((BotReply(RASA_TEXT, handoff=Handoff("user_request")),))
+
+    gate = Gate(available)
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(FakeEngine(script), store, notice=notice(at), takeover=gate)
+        (reply,) = await core.handle(UserTurn("s1", Channel.WEBCHAT, "Mitarbeiter bitte"))
+        assert reply.handoff is not None
+        assert gate.waiting == ([reply.handoff.case_id] if waits else [])
+        assert ("verbinde" in reply.text) is connects
+        (voice,) = await core.handle(UserTurn("s2", Channel.VOICE, "Mitarbeiter bitte"))
+        assert "verbinde" not in voice.text
+        assert len(gate.waiting) == (1 if waits else 0)

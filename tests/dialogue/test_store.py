@@ -164,11 +164,16 @@ async def test_what_redis_lacks_at_shutdown_survives_a_restart(
     async with ConversationStore(redis, retention_s=RETENTION_S, spill_path=spill) as store:
         await store.append("s1", record)
         await store.open_case(case)
+        await store.attach_recording(case.case_id, "call.wav")
+        await store.note_transfer(case.case_id, "sip:buergerbuero@pbx.example")
     assert spill.exists()
     own_redis.start()
     async with ConversationStore(redis, retention_s=RETENTION_S, spill_path=spill) as store:
         await asyncio.wait_for(store.wait_flushed(), 10)
         assert await store.transcript("s1") == [record]
         assert await store.case(case.case_id) == case
+        fields = await redis.hgetall(f"rb:case:{case.case_id}")
+        assert fields["recording"] == "call.wav"
+        assert fields["transferred_to"] == "sip:buergerbuero@pbx.example"
     assert not spill.exists()
     await redis.aclose()

@@ -50,7 +50,7 @@ async def test_a_closure_changes_the_next_opening_hours_answer(
     try:
         during = await talk.say(QUESTION)
         assert f"Hinweis: {note}." in during
-        assert "Im Moment ist geschlossen." in during
+        assert "Im Moment ist das Bürgerbüro geschlossen." in during
     finally:
         assert await closures.remove(closure.id, actor="teamleitung-test")
     after = await talk.say(QUESTION)

@@ -222,6 +222,10 @@ async def test_dtmf_zero_asks_for_a_person_and_transfers(store: ConversationStor
         assert h.engine.received[-1][2] == "/human_handoff"
         assert h.call.transferred and h.call.transferred[0].case_id
     assert (await h.result()).end is EndReason.TRANSFERRED
+    await store.wait_flushed()
+    case_id = h.call.transferred[0].case_id
+    fields = await store._redis.hgetall(f"rb:case:{case_id}")
+    assert fields["transferred_to"] == "sip:buergerbuero@pbx.example"  # the console shows it
 
 
 async def test_keypad_number_ending_with_hash_is_read_back(store: ConversationStore) -> None:

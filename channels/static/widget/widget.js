@@ -87,8 +87,10 @@
   if (cfg.logo) header.appendChild(el("img", { class: "rb-logo", src: cfg.logo, alt: "" }));
   var heading = el("div", { class: "rb-heading" });
   heading.appendChild(el("h2", { id: "rb-title" }, cfg.title));
-  var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" },
-    "Automatisierter Assistent – kein Mensch. ");
+  var DISCLOSURE = "Automatisierter Assistent – kein Mensch. ";
+  var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" }, DISCLOSURE);
+  // who answers: the assistant, or during a live takeover the clerk by name
+  function setDisclosure(text) { disclosure.firstChild.textContent = text; }
   var privacy = el("a", { href: safeUrl(cfg.privacyUrl) || "#", target: "_blank", rel: "noopener" },
     "Datenschutzhinweise");
   disclosure.appendChild(privacy);
@@ -174,9 +176,14 @@
     return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2) + " Uhr";
   }
 
-  function addMessage(kind, text, when) {
+  function addMessage(kind, text, when, name) {
     var item = el("div", { class: "rb-msg rb-" + kind });
-    var who = { user: "Sie: ", bot: "Assistent: ", system: "Hinweis: " }[kind];
+    var who = { user: "Sie: ", bot: "Assistent: ", system: "Hinweis: ",
+                staff: (name || "Mitarbeiterin") + " (Stadtverwaltung): " }[kind];
+    if (kind === "staff") {
+      // seen and heard: who of the town hall wrote this (the assistant's lines have no name)
+      item.appendChild(el("span", { class: "rb-who", "aria-hidden": "true" }, (name || "Mitarbeiterin") + " · Stadtverwaltung"));
+    }
     item.appendChild(el("span", { class: "rb-sr" }, who));
     var body = el("span", { class: "rb-text" });
     appendWrapped(body, text);
@@ -192,6 +199,7 @@
   }
 
   var references = []; // [{ref, name}] given in this conversation, in order
+  var staffName = null; // the clerk who answers now (live takeover), else null
   function noteReferences(text) {
     (text.match(REFERENCE) || []).forEach(function (ref) {
       if (references.some(function (r) { return r.ref === ref; })) return;
@@ -201,7 +209,7 @@
 
   function clearQuickReplies() {
     Array.prototype.forEach.call(log.querySelectorAll(".rb-quick"), function (q) { q.remove(); });
-    human.hidden = false;
+    human.hidden = !!staffName; // a clerk already answers: no "talk to a person" then
   }
 
   function renderLine(line, when) {
@@ -238,6 +246,20 @@
         log.appendChild(quick);
       }
       scrollDown();
+    } else if (line.type === "staff") {
+      clearQuickReplies();
+      addMessage("staff", line.text, when, line.name);
+    } else if (line.type === "handoff" && line.state === "taken") {
+      addMessage("system", "Sie schreiben jetzt mit " + (line.name || "einer Mitarbeiterin") +
+        " (Stadtverwaltung).", when);
+      staffName = line.name || "Eine Mitarbeiterin";
+      setDisclosure("Sie schreiben mit " + staffName + " (Stadtverwaltung). ");
+      human.hidden = true;
+    } else if (line.type === "handoff" && line.state === "returned") {
+      addMessage("system", "Sie schreiben wieder mit dem automatischen Assistenten.", when);
+      staffName = null;
+      setDisclosure(DISCLOSURE);
+      human.hidden = false;
     } else if (line.type === "handoff") {
       addMessage("system", "Ihr Anliegen wurde an unsere Mitarbeiterinnen und Mitarbeiter übergeben." +
         (line.case_id ? " Ihre Vorgangsnummer: " + line.case_id + "." : ""), when);
@@ -327,7 +349,7 @@
     var socket = new WebSocket(cfg.server);
     ws = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({ type: "hello", v: 1, token: storedToken() }));
+      socket.send(JSON.stringify({ type: "hello", v: 2, token: storedToken() }));
     };
     socket.onmessage = function (event) {
       var msg;
@@ -351,6 +373,8 @@
 
   function resetLog() {
     log.textContent = "";
+    staffName = null;
+    setDisclosure(DISCLOSURE);
     references = [];
     rateNotice = null;
     human.hidden = false;
@@ -391,9 +415,10 @@
         if (item) { item.classList.remove("rb-pending"); delete pending[msg.id]; }
         break;
       case "typing":
+        typing.textContent = msg.name ? msg.name + " (Stadtverwaltung) schreibt …" : "Der Assistent schreibt …";
         typing.hidden = !msg.on;
         break;
-      case "user": case "bot": case "handoff":
+      case "user": case "bot": case "staff": case "handoff":
         renderLine(msg, lineTime(msg, new Date()));
         break;
       case "error":
@@ -536,6 +561,19 @@
     if (submit({ type: "text", text: text }, text)) { input.value = ""; updateCounter(); }
   });
   input.addEventListener("input", updateCounter);
+  // while a clerk answers, they see that the citizen is typing (at most every 2 s)
+  var typedAt = 0;
+  var typingStop = null;
+  function sendTyping(on) {
+    if (ws && state === "ready") ws.send(JSON.stringify({ type: "typing", on: on }));
+  }
+  input.addEventListener("input", function () {
+    if (!staffName) return;
+    var now = Date.now();
+    if (now - typedAt > 2000) { typedAt = now; sendTyping(true); }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(function () { typedAt = 0; sendTyping(false); }, 3000);
+  });
   input.addEventListener("focus", function () { if (state === "idle") connect(); });
   human.addEventListener("click", function () {
     setMenu(false);

@@ -135,7 +135,7 @@ const scenarios = {
     }));
     const claims = await Promise.all(
       [clerk, other].map(async (page) => {
-        await page.getByRole("button", { name: "Übernehmen" }).click();
+        await page.getByRole("button", { name: "Übernehmen", exact: true }).click();
         await page.locator(".notice").first().waitFor(WAIT);
         return notice(page);
       }),

@@ -1,0 +1,229 @@
+"""What keeps a form from becoming a trap: the citizen can always leave it, a clearly different
+request pauses it and asks once whether to drop it, a department name is no request for a
+person, and after two misses the question turns into choices plus a person.
+
+All of it runs inside the forms' own validation actions (Rasa's FormValidationAction) and
+lives in Rasa slots: ``form_misses``, ``form_switch`` (the intent that paused the form) and
+``form_dropped``. The submit actions speak for a dropped form (``dropped_events``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from contract.town import Town
+from intents.actions.answers import ActionServiceInfo, channel_of, say
+from intents.actions.phrases import is_person_request, wants_to_stop
+
+MISSES = "form_misses"
+SWITCH = "form_switch"
+DROPPED = "form_dropped"
+REQUESTED = "requested_slot"
+TOPIC = "topic"
+SWITCH_CONFIDENCE = 0.8
+"""A request for something else needs at least this NLU confidence to pause a form."""
+SWITCH_WORDS = 4
+"""A request for something else is a sentence ("Was kostet ein Reisepass?"), not a word or
+two that merely answer the question badly ("weiß ich nicht", "Bürgerbüro")."""
+MAX_MISSES = 2
+"""After this many answers in a row that did not fit, the question offers choices."""
+
+# Handled by the forms' interruption rules (the form rejects, the rule answers, the form goes on).
+PASS_THROUGH = frozenset({"emergency", "repeat", "bot_challenge", "goodbye"})
+# Never a new request: answers, small talk, misunderstandings.
+NEUTRAL = frozenset(
+    {"affirm", "deny", "nlu_fallback", "out_of_scope", "thank_you", "greet", "stop", "follow_up"}
+)
+STOP_BUTTON = {"title": "Abbrechen", "payload": "/stop"}
+PERSON_BUTTON = {"title": "Mit einem Menschen sprechen", "payload": "/human_handoff"}
+
+
+def first_message(tracker: Tracker, slot: str, intent: str) -> str | None:
+    """The text of the message that started a form (its intent is ``intent``), while
+    ``slot`` is still empty: what it already says fills the form."""
+    name = (tracker.latest_message.get("intent") or {}).get("name")
+    if name != intent or tracker.get_slot(slot) is not None:
+        return None
+    return str(tracker.latest_message.get("text") or "") or None
+
+
+def quiet(tracker: Tracker) -> bool:
+    """Whether the form's question must wait: the form is paused by a question of its own."""
+    return bool(tracker.get_slot(SWITCH))
+
+
+def missed(tracker: Tracker) -> bool:
+    """Whether the question now offers choices and a person (two misses in a row)."""
+    misses = tracker.get_slot(MISSES)
+    return isinstance(misses, (int, float)) and misses >= MAX_MISSES
+
+
+def ask(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    chat: str,
+    voice: str,
+    *,
+    buttons: list[dict[str, str]] | None = None,
+) -> None:
+    """A form's question, with Abbrechen as a button; after two misses a different wording
+    with the choices and a person; nothing while the form waits for a yes or no."""
+    if quiet(tracker):
+        return
+    choices = list(buttons or [])
+    if missed(tracker):
+        chat = (
+            f"Das hat leider noch nicht gepasst. {chat} Sie können auch unten wählen, mit einem "
+            "Menschen sprechen oder abbrechen."
+        )
+        voice = (
+            f"Das hat leider noch nicht gepasst. {voice} Oder sagen Sie: Mitarbeiter, oder: "
+            "abbrechen."
+        )
+        choices.append(PERSON_BUTTON)
+    say(dispatcher, channel_of(tracker), chat, voice, buttons=[*choices, STOP_BUTTON])
+
+
+class GuardMixin:
+    """Put before FormValidationAction; ``label`` names the form for the citizen."""
+
+    label: ClassVar[str] = "Ihr Anliegen"
+    own_intents: ClassVar[frozenset[str]] = frozenset()
+    topic: ClassVar[str | None] = None
+    """The topic slot's value while the form runs (see routing.py); None keeps it."""
+
+    def fits(self, slot: str, text: str) -> bool:
+        """Whether ``text`` plainly answers ``slot`` (a date, a reference...); then a
+        confident other intent does not pause the form."""
+        return False
+
+    def topic_of(self, tracker: Tracker) -> str | None:
+        return self.topic
+
+    def hint(self, slot: str) -> str:
+        """What an answer to ``slot`` looks like, for an answer that does not fit."""
+        return "Bitte beantworten Sie zuerst meine Frage, oder schreiben Sie: abbrechen."
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        requested = tracker.get_slot(REQUESTED)
+        loop = (tracker.active_loop or {}).get("name")
+        if requested and loop == self.form_name():  # type: ignore[attr-defined]
+            decided = await self._decide(dispatcher, tracker, domain, str(requested))
+            if decided is not None:
+                return decided
+        events: list[EventType] = await super().run(  # type: ignore[misc]
+            dispatcher, tracker, domain
+        )
+        topic = self.topic_of(tracker)
+        if topic is not None:
+            events.append(SlotSet(TOPIC, topic))
+        if not requested or loop != self.form_name():  # type: ignore[attr-defined]
+            return events
+        filled = [e for e in events if e.get("name") == requested and e.get("value") is not None]
+        misses = 0 if filled else int(tracker.get_slot(MISSES) or 0) + 1
+        return [*events, SlotSet(MISSES, misses), SlotSet(SWITCH, None)]
+
+    async def _decide(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        requested: str,
+    ) -> list[EventType] | None:
+        message: dict[str, Any] = tracker.latest_message or {}
+        text = str(message.get("text") or "")
+        intent = (message.get("intent") or {}).get("name") or ""
+        confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
+        pending = tracker.get_slot(SWITCH)
+        if intent == "stop" or wants_to_stop(text) or (pending and intent == "affirm"):
+            return [SlotSet(DROPPED, True), SlotSet(requested, None), SlotSet(REQUESTED, None)]
+        if pending and intent == "deny":
+            return [SlotSet(SWITCH, None), SlotSet(requested, None), SlotSet(MISSES, 0)]
+        button = text.startswith("/")  # a button's payload, such as /human_handoff
+        if intent == "human_handoff" and not button and not is_person_request(text):
+            # an office's name or the like as an answer: used where it fits, else a hint;
+            # never a handoff ("Bürgerbüro" when a day is asked)
+            return await self._answer_anyway(dispatcher, tracker, domain, requested, text)
+        if intent in PASS_THROUGH or intent == "human_handoff":
+            return []  # the form rejects; the interruption rules take over
+        switch = (
+            len(text.split()) >= SWITCH_WORDS
+            and intent not in NEUTRAL
+            and intent not in self.own_intents
+            and confidence >= SWITCH_CONFIDENCE
+            and not self.fits(requested, text)
+        )
+        if not switch:
+            return None
+        if pending:  # asked once already: drop the form and answer the new request
+            return [
+                SlotSet(DROPPED, True),
+                SlotSet(SWITCH, intent),
+                SlotSet(requested, None),
+                SlotSet(REQUESTED, None),
+            ]
+        say(
+            dispatcher,
+            channel_of(tracker),
+            f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Dann kümmere ich "
+            "mich um Ihre neue Frage.",
+            f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Sagen Sie ja oder "
+            "nein.",
+            buttons=[
+                {"title": "Ja, abbrechen", "payload": "/affirm"},
+                {"title": "Nein, weitermachen", "payload": "/deny"},
+            ],
+        )
+        return [SlotSet(SWITCH, intent), SlotSet(requested, None)]
+
+    async def _answer_anyway(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        requested: str,
+        text: str,
+    ) -> list[EventType]:
+        """Validates ``text`` for ``requested`` although NLU took it for another intent."""
+        misses = int(tracker.get_slot(MISSES) or 0) + 1
+        validate = getattr(self, f"validate_{requested}", None)
+        if validate is None:
+            say(dispatcher, channel_of(tracker), self.hint(requested), self.hint(requested))
+            return [SlotSet(requested, None), SlotSet(MISSES, misses), SlotSet(SWITCH, None)]
+        result: dict[str, Any] = await validate(text, dispatcher, tracker, domain)
+        if result.get(requested) is None:
+            if not dispatcher.messages:
+                say(dispatcher, channel_of(tracker), self.hint(requested), self.hint(requested))
+            return [SlotSet(requested, None), SlotSet(MISSES, misses), SlotSet(SWITCH, None)]
+        events: list[EventType] = [SlotSet(k, v) for k, v in result.items()]
+        return [*events, SlotSet(MISSES, 0), SlotSet(SWITCH, None)]
+
+
+def dropped_events(
+    dispatcher: CollectingDispatcher, tracker: Tracker, town: Town, *, done: str, slots: list[str]
+) -> list[EventType] | None:
+    """For a submit action: when the citizen left the form, says so (and answers the request
+    that made them leave, where it is a service) and returns the events that reset it;
+    None when the form was completed."""
+    if not tracker.get_slot(DROPPED):
+        return None
+    channel = channel_of(tracker)
+    pending = tracker.get_slot(SWITCH)
+    service = town.service_for_intent(str(pending)) if pending else None
+    if service is not None:
+        say(dispatcher, channel, f"In Ordnung, {done}.", f"In Ordnung, {done}.")
+        ActionServiceInfo(town).answer(dispatcher, channel, service)
+    elif pending:
+        text = f"In Ordnung, {done}. Bitte stellen Sie Ihre Frage jetzt noch einmal."
+        say(dispatcher, channel, text, text)
+    else:
+        text = f"In Ordnung, {done}. Wie kann ich Ihnen sonst helfen?"
+        say(dispatcher, channel, text, text)
+    return [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)] + [SlotSet(MISSES, 0)]

@@ -1,0 +1,396 @@
+"""Damage reports, callbacks and the waste calendar's street question, like a good clerk:
+ask only for what is missing, read the report back, say what happens next."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from contract.german import phone_text
+from contract.records import Callback, CallbackWindow, RecordKind, Ticket, new_reference
+from contract.streets import looks_like_street, place
+from intents.actions.answers import TownMixin, channel_of, say
+from intents.actions.forms import HINTS, RecordsMixin, validate_phone
+from intents.actions.guard import (
+    MISSES,
+    GuardMixin,
+    ask,
+    dropped_events,
+    first_message,
+    missed,
+)
+from intents.actions.speech import parse_phone, phone_spoken, reference_spoken
+
+DAMAGE_TYPES = {
+    "schlagloch": (
+        "Schlagloch",
+        ("schlagloch", "loch", "straßenschaden", "strassenschaden", "gehweg", "bordstein"),
+    ),
+    "strassenbeleuchtung": (
+        "defekte Straßenbeleuchtung",
+        ("laterne", "beleuchtung", "licht", "lampe"),
+    ),
+    "illegale_ablagerung": (
+        "illegale Müllablagerung",
+        ("müll", "muell", "sperrmüll", "ablagerung", "abfall", "dreck"),
+    ),
+    "graffiti": ("Graffiti", ("graffiti", "schmiererei", "beschmiert", "sprayer")),
+}
+OTHER_DAMAGE = "sonstiges"
+MAX_TEXT = 500
+NO_CONTACT = "keine"
+DAMAGE_SLOTS = (
+    "damage_type",
+    "damage_location",
+    "damage_description",
+    "damage_contact",
+    "damage_confirmed",
+)
+_NO = re.compile(r"^\s*(nein|nö|ne|keine?n?|ohne|nicht nötig|brauche ich nicht)\b", re.IGNORECASE)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+def damage_type_of(text: str) -> str:
+    lowered = text.casefold()
+    if lowered in DAMAGE_TYPES:
+        return lowered
+    for type_id, (_, words) in DAMAGE_TYPES.items():
+        if any(word in lowered for word in words):
+            return type_id
+    return OTHER_DAMAGE
+
+
+def known_damage(text: str) -> str | None:
+    """The damage type that ``text`` names, or None when it names none."""
+    found = damage_type_of(text)
+    return None if found == OTHER_DAMAGE else found
+
+
+def damage_label(type_id: str) -> str:
+    return DAMAGE_TYPES.get(type_id, ("Schaden",))[0]
+
+
+def street_buttons(names: list[str]) -> list[dict[str, str]]:
+    return [{"title": name, "payload": name} for name in names]
+
+
+class ValidateDamageForm(GuardMixin, TownMixin, FormValidationAction):
+    label = "die Schadensmeldung"
+    own_intents = frozenset({"report_damage"})
+    topic = "maengelmeldung"
+
+    def name(self) -> str:
+        return "validate_damage_form"
+
+    def fits(self, slot: str, text: str) -> bool:
+        if slot == "damage_location":
+            return looks_like_street(text) or self.town.street(text) is not None
+        if slot == "damage_type":
+            return known_damage(text) is not None
+        return slot == "damage_contact" and parse_phone(text) is not None
+
+    def hint(self, slot: str) -> str:
+        return {
+            "damage_type": "Bitte sagen Sie, was kaputt ist, zum Beispiel: Schlagloch.",
+            "damage_location": "Bitte nennen Sie die Straße oder beschreiben Sie den Ort.",
+        }.get(slot, "Bitte antworten Sie mit ja oder nein.")
+
+    async def extract_damage_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("damage_type") is not None:
+            return {}
+        found = known_damage(str(tracker.latest_message.get("text") or ""))
+        return {"damage_type": found} if found else {}
+
+    async def extract_damage_location(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("damage_location") is not None:
+            return {}
+        text = str(tracker.latest_message.get("text") or "")
+        street = self.town.street(text)
+        if street is None:
+            return {}
+        return {"damage_location": place(street, text, sentence=True)}
+
+    async def validate_damage_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"damage_type": damage_type_of(str(value))}
+
+    async def validate_damage_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value).strip()
+        if len(text) < 3 or len(text) > MAX_TEXT:
+            dispatcher.utter_message(text="Bitte nennen Sie den Ort etwas genauer.")
+            return {"damage_location": None}
+        street = self.town.street(text)
+        if street is None and looks_like_street(text) and not tracker.get_slot(MISSES):
+            nearest = self.town.nearest_streets(text)
+            say(
+                dispatcher,
+                channel_of(tracker),
+                f"Diese Straße kenne ich in {self.town.name} nicht. Meinten Sie "
+                f"{' oder '.join(nearest)}? Sie können den Ort auch mit eigenen Worten "
+                "beschreiben, zum Beispiel: am Spielplatz hinter der Schule.",
+                f"Diese Straße kenne ich in {self.town.name} nicht. Meinten Sie "
+                f"{' oder '.join(nearest)}? Sie können den Ort auch beschreiben.",
+                buttons=street_buttons(nearest),
+            )
+            return {"damage_location": None}
+        if street is None:
+            return {"damage_location": text}
+        message = tracker.latest_message or {}
+        if (message.get("intent") or {}).get("name") == "report_damage":
+            # a street the NLU found in the report itself: the house number is in the report
+            return {"damage_location": place(street, str(message.get("text")), sentence=True)}
+        return {"damage_location": place(street, text)}
+
+    async def validate_damage_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value).strip()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "deny" or _NO.match(text):
+            return {"damage_contact": NO_CONTACT}
+        email = _EMAIL.search(text)
+        phone = parse_phone(text)
+        if email:
+            return {"damage_contact": email[0]}
+        if phone:
+            return {"damage_contact": phone}
+        dispatcher.utter_message(
+            text="Bitte nennen Sie eine Telefonnummer oder E-Mail-Adresse, oder sagen Sie: nein."
+        )
+        return {"damage_contact": None}
+
+
+class ActionAskDamageContact(Action):
+    def name(self) -> str:
+        return "action_ask_damage_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        ask(
+            dispatcher,
+            tracker,
+            "Möchten Sie für Rückfragen eine Telefonnummer oder E-Mail-Adresse angeben? "
+            "Das ist freiwillig.",
+            "Möchten Sie für Rückfragen eine Telefonnummer angeben? Das ist freiwillig. Sonst "
+            "sagen Sie: nein.",
+            buttons=[{"title": "Nein, ohne Kontaktdaten", "payload": "/deny"}],
+        )
+        return []
+
+
+def _contact_text(contact: str) -> str:
+    if contact == NO_CONTACT:
+        return "ohne Kontaktdaten"
+    return f"Kontakt {phone_text(contact)}"
+
+
+class ActionAskDamageConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_damage_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        label = damage_label(str(tracker.get_slot("damage_type")))
+        location = str(tracker.get_slot("damage_location"))
+        contact = str(tracker.get_slot("damage_contact"))
+        spoken_contact = (
+            "ohne Kontaktdaten"
+            if contact == NO_CONTACT or "@" in contact
+            else f"Rückrufnummer {phone_spoken(contact)}"
+        )
+        ask(
+            dispatcher,
+            tracker,
+            f"Ich fasse zusammen: {label}, Ort: {location}, {_contact_text(contact)}. "
+            "Soll ich die Meldung so abschicken?",
+            f"Ich fasse zusammen: {label}, Ort: {location}, {spoken_contact}. Soll ich die "
+            "Meldung so abschicken? Sagen Sie ja oder nein.",
+            buttons=[
+                {"title": "Ja, abschicken", "payload": "/affirm"},
+                {"title": "Nein", "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+class ActionCreateTicket(RecordsMixin, TownMixin, Action):
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        slots = list(DAMAGE_SLOTS)
+        dropped = dropped_events(
+            dispatcher, tracker, self.town, done="ich habe nichts gemeldet", slots=slots
+        )
+        if dropped is not None:
+            return dropped
+        reset = [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
+        channel = channel_of(tracker)
+        if not tracker.get_slot("damage_confirmed"):
+            text = (
+                "In Ordnung, ich habe die Meldung nicht abgeschickt. Sie können jederzeit neu "
+                "beginnen: Schaden melden."
+            )
+            say(dispatcher, channel, text, text)
+            return reset
+        type_id = str(tracker.get_slot("damage_type"))
+        contact = str(tracker.get_slot("damage_contact") or NO_CONTACT)
+        description = str(tracker.get_slot("damage_description") or "").strip()[:MAX_TEXT]
+        if contact != NO_CONTACT:
+            description = f"{description} (Kontakt für Rückfragen: {contact})".strip()
+        ticket = Ticket(
+            reference=new_reference(RecordKind.TICKET),
+            damage_type=type_id,
+            location=str(tracker.get_slot("damage_location")),
+            description=description or damage_label(type_id),
+            channel=channel,
+            created_at=self.records.now(),
+        )
+        await self.records.create(ticket)
+        reference = ticket.reference
+        service = self.town.service_for_intent("report_damage")
+        steps = f" {service.next_steps}" if service and service.next_steps else ""
+        say(
+            dispatcher,
+            channel,
+            f"Vielen Dank, Ihre Meldung ({damage_label(type_id)}, {ticket.location}) ist "
+            f"eingegangen. Ihre Vorgangsnummer: {reference}.{steps}",
+            f"Vielen Dank, Ihre Meldung ist eingegangen. Ihre Vorgangsnummer lautet: "
+            f"{reference_spoken(reference)}.{steps}",
+        )
+        return reset
+
+
+def callback_window_of(text: str) -> CallbackWindow | None:
+    """ "vormittags", "am Nachmittag", "egal" -> the window; None when ``text`` names none."""
+    lowered = text.casefold()
+    if "vormittag" in lowered or "morgens" in lowered or "früh" in lowered:
+        return CallbackWindow.MORNING
+    if "nachmittag" in lowered or "mittag" in lowered or "abend" in lowered:
+        return CallbackWindow.AFTERNOON
+    if "egal" in lowered or "jederzeit" in lowered or "immer" in lowered:
+        return CallbackWindow.ANYTIME
+    return None
+
+
+class ValidateCallbackForm(GuardMixin, TownMixin, FormValidationAction):
+    label = "den Rückrufwunsch"
+    own_intents = frozenset({"callback_request"})
+
+    def name(self) -> str:
+        return "validate_callback_form"
+
+    def fits(self, slot: str, text: str) -> bool:
+        return slot == "phone_number" and parse_phone(text) is not None
+
+    def hint(self, slot: str) -> str:
+        return HINTS.get(slot, HINTS["phone_number"])
+
+    async def validate_phone_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return validate_phone(value, dispatcher)
+
+    async def validate_callback_window(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        window = callback_window_of(str(value))
+        if window is None:
+            dispatcher.utter_message(text=HINTS["callback_window"])
+            return {"callback_window": None}
+        return {"callback_window": window.value}
+
+    async def extract_phone_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = first_message(tracker, "phone_number", "callback_request")
+        return {"phone_number": text} if text and parse_phone(text) else {}
+
+    async def extract_callback_window(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = first_message(tracker, "callback_window", "callback_request")
+        return {"callback_window": text} if text and callback_window_of(text) else {}
+
+
+class ActionCreateCallback(RecordsMixin, TownMixin, Action):
+    def name(self) -> str:
+        return "action_create_callback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        slots = ["phone_number", "callback_window"]
+        dropped = dropped_events(
+            dispatcher, tracker, self.town, done="ich habe keinen Rückruf vorgemerkt", slots=slots
+        )
+        if dropped is not None:
+            return dropped
+        phone = str(tracker.get_slot("phone_number"))
+        window = CallbackWindow(tracker.get_slot("callback_window"))
+        callback = Callback(
+            reference=new_reference(RecordKind.CALLBACK),
+            phone=phone,
+            window=window,
+            channel=channel_of(tracker),
+            created_at=self.records.now(),
+        )
+        await self.records.create(callback)
+        reference = callback.reference
+        say(
+            dispatcher,
+            channel_of(tracker),
+            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_text(phone)} zurück, in der "
+            f"Regel am nächsten Werktag. Ihre Vorgangsnummer: {reference}.",
+            f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_spoken(phone)} zurück, in "
+            f"der Regel am nächsten Werktag.",
+        )
+        return [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
+
+
+class ValidateWasteForm(GuardMixin, TownMixin, FormValidationAction):
+    label = "die Abfrage der Abfuhrtermine"
+    own_intents = frozenset({"waste_collection"})
+    topic = "abfallwirtschaft"
+
+    def name(self) -> str:
+        return "validate_waste_form"
+
+    def fits(self, slot: str, text: str) -> bool:
+        return looks_like_street(text) or self.town.street(text) is not None
+
+    def hint(self, slot: str) -> str:
+        return "Bitte nennen Sie Ihre Straße, zum Beispiel Hauptstraße."
+
+    async def validate_street(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        street = self.town.street(str(value))
+        if street is None and not missed(tracker):
+            nearest = self.town.nearest_streets(str(value))
+            say(
+                dispatcher,
+                channel_of(tracker),
+                f"Diese Straße kenne ich in {self.town.name} nicht. Meinten Sie "
+                f"{' oder '.join(nearest)}?",
+                f"Diese Straße kenne ich in {self.town.name} nicht. Meinten Sie "
+                f"{' oder '.join(nearest)}?",
+                buttons=street_buttons(nearest),
+            )
+        return {"street": street}
