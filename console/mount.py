@@ -18,11 +18,24 @@ from console.inbox import Inbox
 from console.live_chat import LiveChatPages
 from console.login import PendingLogins
 from console.pages import CasePages, RecordingLinks
+from console.privacy_pages import PrivacyPages, ProcessingFacts
 from console.sessions import LoginThrottle, SessionStore
 from console.snippets import Snippets
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
+from rathausbot.citizen import CitizenData
+from rathausbot.retention import Retention
 from telephony.staff_hours import StaffHours
+
+DEFAULT_RETENTION = Retention.default()
+UNNAMED_TOWN = ProcessingFacts(
+    town="[Name der Stadt]",
+    recording_enabled=False,
+    webhooks=(),
+    mail_enabled=False,
+    external_redis=False,
+    second_factor=True,
+)
 
 
 def console_mount(
@@ -41,9 +54,12 @@ def console_mount(
     department_names: Mapping[str, str],
     knowledge: Path,
     takeover: Takeover,
+    retention: Retention = DEFAULT_RETENTION,
+    facts: ProcessingFacts = UNNAMED_TOWN,
 ) -> Mount:
     """The console's routes under /console, on the given Redis and event hub. `knowledge`
-    is the knowledge directory whose departments closures may name."""
+    is the knowledge directory whose departments closures may name; `retention` and `facts`
+    feed the privacy officer's pages."""
     accounts = Accounts(redis)
     sessions = SessionStore(redis, idle_s=idle_s, absolute_s=absolute_s)
     audit = AuditLog(redis)
@@ -90,5 +106,13 @@ def console_mount(
         views=views,
         department_names=department_names,
     )
-    routes = login.routes() + pages.routes() + chat.routes() + closures.routes()
+    privacy = PrivacyPages(
+        guard=guard,
+        citizens=CitizenData(redis, audit, recordings_dir=recordings_dir),
+        audit=audit,
+        retention=retention,
+        facts=facts,
+        views=views,
+    )
+    routes = login.routes() + pages.routes() + chat.routes() + closures.routes() + privacy.routes()
     return Mount("/console", routes=routes)

@@ -14,7 +14,7 @@ from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
-from dialogue.store import ConversationStore
+from dialogue.store import ConsentEntry, ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,15 @@ class DialogueCore:
             await self._to_clerk(turn, text)
             return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
+
+    async def note_caller(self, session_id: str, number: str) -> None:
+        """Keeps the caller's number (normalised) on a call's session, so that the privacy
+        officer finds the call by it; never fails the call."""
+        await self._store.note_caller(session_id, number)
+
+    async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
+        """Writes the call's consent question, answer or withdrawal to its consent log."""
+        await self._store.log_consent(session_id, entry)
 
     async def _to_clerk(self, turn: UserTurn, text: str) -> None:
         """A clerk holds the chat: the message goes to them and to Rasa's record, unanswered."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from datetime import time as clock_time
 from enum import Enum
@@ -73,12 +73,14 @@ class Records:
         redis: Redis,
         *,
         retention_s: int = DEFAULT_RETENTION_S,
+        kind_retention_s: Mapping[RecordKind, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if retention_s < 60:
+        kept = {kind: (kind_retention_s or {}).get(kind, retention_s) for kind in RecordKind}
+        if min(kept.values()) < 60:
             raise ValueError("retention_s must be at least 60")
         self._redis = redis
-        self._retention_s = retention_s
+        self._retention_s = kept  # per kind; bookings count from the appointment's end
         self._clock = clock
         self._book = redis.register_script(_BOOK)
         self._cancel = redis.register_script(_CANCEL)
@@ -89,7 +91,12 @@ class Records:
         if not url:
             raise RuntimeError(f"{env.ACTIONS_REDIS_URL} is not set: the action server needs Redis")
         retention = int(os.environ.get(env.RETENTION_SECONDS, DEFAULT_RETENTION_S))
-        return cls(connect(url), retention_s=retention)
+        per_kind = {
+            kind: int(os.environ[env.record_retention_seconds(kind.value)])
+            for kind in RecordKind
+            if os.environ.get(env.record_retention_seconds(kind.value))
+        }
+        return cls(connect(url), retention_s=retention, kind_retention_s=per_kind)
 
     def now(self) -> float:
         """The time records are stamped with (Unix seconds)."""
@@ -121,7 +128,8 @@ class Records:
 
     async def book(self, booking: Booking, *, capacity: int) -> BookingResult:
         """Stores ``booking`` unless its slot holds ``capacity`` bookings already."""
-        expire_at = int(max(booking.created_at, booking.ends_at.timestamp()) + self._retention_s)
+        keep_s = self._retention_s[RecordKind.BOOKING]
+        expire_at = int(max(booking.created_at, booking.ends_at.timestamp()) + keep_s)
         flat = [item for pair in booking.to_fields().items() for item in pair]
         keys = [
             slot_key(booking.office, booking.day, booking.at),
@@ -161,7 +169,7 @@ class Records:
 
         def store(pipe: Pipeline) -> None:
             pipe.hset(key, mapping=record.to_fields())
-            pipe.expire(key, self._retention_s)
+            pipe.expire(key, self._retention_s[kind])
             pipe.zadd(kind.index_key, {record.reference: record.created_at})
 
         await self._pipelined(store, transaction=True)

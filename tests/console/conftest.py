@@ -105,7 +105,8 @@ async def login(redis: Redis, client_for: Callable[[str], httpx.AsyncClient]) ->
             "/console/login/code",
             data={"csrf": csrf_of(step_one.text), "code": pyotp.TOTP(enrolment.secret).now()},
         )
-        assert done.status_code == 303 and done.headers["location"] == "/console/inbox", done.text
+        start = "/console/datenschutz" if role is Role.PRIVACY else "/console/inbox"
+        assert done.status_code == 303 and done.headers["location"] == start, done.text
         return client
 
     return sign_in

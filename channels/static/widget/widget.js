@@ -117,7 +117,9 @@
   var typing = el("p", { class: "rb-typing", hidden: "" }, "Der Assistent schreibt …");
   var confirmBox = el("div", { class: "rb-confirm", hidden: "", role: "group", "aria-labelledby": "rb-confirm-text" });
   confirmBox.appendChild(el("p", { id: "rb-confirm-text" },
-    "Gespräch wirklich beenden? Der Verlauf wird gelöscht."));
+    "Gespräch wirklich beenden? Der Verlauf wird gelöscht. Gehört er zu einem Vorgang, " +
+    "bleibt er dort gespeichert, bis der Vorgang abgeschlossen ist; danach sagen wir Ihnen, " +
+    "was gelöscht wurde und was wie lange bleibt."));
   var keep = el("div", { class: "rb-keep", hidden: "" });
   keep.appendChild(el("p", {}, "Notieren Sie sich vorher Ihre Nummern:"));
   var keepList = el("ul", { class: "rb-refs" });
@@ -435,7 +437,8 @@
       case "ended":
         storeToken(null);
         resetLog();
-        addMessage("system", "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.", new Date());
+        addMessage("system", typeof msg.text === "string" && msg.text ? msg.text :
+          "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.", new Date());
         break;
     }
   }
