@@ -33,7 +33,7 @@
   var REFERENCE_NAMES = { B: "Buchungsnummer", C: "Vorgangsnummer", S: "Meldungsnummer", R: "Rückrufnummer" };
   // intents/actions/forms.py: "Ihr Termin ist gebucht: SERVICE am Montag, 23.11.2026 um 10:30 Uhr,
   // DEPARTMENT, ADDRESS. Ihre Buchungsnummer: B-K7QX2M." (tests/e2e keeps the two in step)
-  var BOOKED = /Ihr Termin ist gebucht: (.+?) am [^,]+, (\d{2})\.(\d{2})\.(\d{4}) um (\d{2}):(\d{2}) Uhr, (.+)\. Ihre Buchungsnummer: (B-[A-Z2-9]{6})/;
+  var BOOKED = /Ihr Termin ist gebucht: (.+?) am [^,]+, (\d{2})\.(\d{2})\.(\d{4}) um (\d{1,2}):(\d{2}) Uhr, (.+)\. Ihre Buchungsnummer: (B-[A-Z2-9]{6})/;
   var phone = window.matchMedia("(max-width: 480px)"); // the panel covers the page: modal
 
   function bounded(value, min, max, fallback) {
@@ -291,7 +291,7 @@
 
   function calendar(booked) {
     var stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-    var start = booked[4] + booked[3] + booked[2] + "T" + booked[5] + booked[6] + "00";
+    var start = booked[4] + booked[3] + booked[2] + "T" + ("0" + booked[5]).slice(-2) + booked[6] + "00";
     return ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//rathausbot//Chat-Widget//DE",
       "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
       "BEGIN:VTIMEZONE", "TZID:Europe/Berlin",
