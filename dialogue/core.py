@@ -120,6 +120,10 @@ class DialogueCore:
         """Names the consented recording of a call on the case it opened."""
         await self._store.attach_recording(case_id, name)
 
+    async def detach_recording(self, case_id: str) -> None:
+        """Takes a recording the caller withdrew consent to off the case it was named on."""
+        await self._store.detach_recording(case_id)
+
     async def note_transfer(self, case_id: str, target: str) -> None:
         """Records on the case of a call that the call went to staff at `target`."""
         await self._store.note_transfer(case_id, target)

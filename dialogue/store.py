@@ -145,7 +145,7 @@ class OpenCaseOp:
 @dataclass(frozen=True, slots=True)
 class RecordingOp:
     case_id: str
-    name: str  # the recording's file name under the recordings directory
+    name: str  # the recording's file name under the recordings directory; "" takes it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +248,10 @@ class ConversationStore:
         """Names a consented call's recording on its case (the console links to it)."""
         await self._submit(RecordingOp(case_id, name))
 
+    async def detach_recording(self, case_id: str) -> None:
+        """Takes a withdrawn (deleted) recording off its case: no link to a missing file."""
+        await self._submit(RecordingOp(case_id, ""))
+
     async def note_caller(self, session_id: str, number: str) -> bool:
         """Stores a caller's number (E.164) on an existing session; False when the number
         is not one or the session or Redis is not there (logged without the number)."""
@@ -346,6 +350,8 @@ class ConversationStore:
                     CASE_EVENTS_CHANNEL, json.dumps({"event": "opened", "case_id": case.case_id})
                 )
                 await pipe.execute()
+            case RecordingOp(case_id, ""):
+                await self._redis.hdel(case_key(case_id), "recording")
             case RecordingOp(case_id, name):
                 await self._redis.hset(case_key(case_id), "recording", name)
             case TransferOp(case_id, target):

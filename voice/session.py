@@ -191,6 +191,7 @@ class VoiceSession:
         self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
         self._make_recorder = recorder  # used only after the caller consented
         self._recorder: Recorder | None = None
+        self._recording_cases: list[str] = []  # cases the recording is named on
         self._speech: _Speech | None = None
         self._result = SessionResult(EndReason.CALLER_HANGUP)
         self._silence_s = 0.0
@@ -368,6 +369,9 @@ class VoiceSession:
         with contextlib.suppress(OSError):
             recorder.path.unlink(missing_ok=True)
         self._result.recording = None
+        for case_id in self._recording_cases:
+            await self._core.detach_recording(case_id)
+        self._recording_cases.clear()
         log.info("recording consent withdrawn: recording stopped and deleted")
         entry = ConsentEntry(
             "withdrawn", "withdrawn", via, self._clock(), CONSENT_VERSION, None, recorder.path.name
@@ -389,6 +393,7 @@ class VoiceSession:
         if handoff is not None:
             if handoff.case_id and self._recorder is not None:  # staff may play it back
                 await self._core.attach_recording(handoff.case_id, self._recorder.path.name)
+                self._recording_cases.append(handoff.case_id)
             await self._say_and_wait(*texts)  # where it goes, and its case number
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)

@@ -550,6 +550,34 @@ async def test_withdrawing_consent_mid_call_stops_and_deletes_the_recording(
     assert entries[1]["via"] == how and entries[1]["recording"] == entries[0]["recording"]
 
 
+async def test_a_withdrawn_recording_is_taken_off_the_case_it_was_named_on(
+    store: ConversationStore, redis: Redis, tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(
+        store, "Nein", "Aufnahme stoppen", recording_enabled=True, recorder=recorder_factory(folder)
+    ) as h:
+        h.call.staff_present = False
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: h.consents == [Consent.GRANTED])
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
+        (case_id,) = await store.open_case_ids()
+        await h.until(lambda: bool(list(folder.glob("*.wav"))))
+        [name] = [f.name for f in folder.glob("*.wav")]
+        await store.wait_flushed()
+        assert await redis.hget(f"rb:case:{case_id}", "recording") == name
+        await h.audio(SPEECH, 25)  # "Nein": no callback, the call goes on
+        await h.until(lambda: CALLBACK_DECLINED_TEXT in " ".join(h.tts.calls))
+        await h.audio(SPEECH, 25)  # "Aufnahme stoppen"
+        await h.until(lambda: WITHDRAWN_TEXT in h.tts.calls)
+        await store.wait_flushed()
+        assert await redis.hget(f"rb:case:{case_id}", "recording") is None
+    assert list(folder.glob("*.wav")) == []
+
+
 async def test_nine_or_the_words_do_nothing_special_without_a_recording(
     store: ConversationStore,
 ) -> None:
