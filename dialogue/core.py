@@ -53,7 +53,9 @@ class TakeoverGate(Protocol):
         """Records a message for the clerk on Rasa's paused tracker."""
         ...
 
-    async def staff_available(self) -> bool: ...
+    async def staff_available(self, department: str | None) -> bool:
+        """Whether a clerk who counts for a case of `department` is free for a live chat."""
+        ...
 
     async def wait_for_staff(self, case_id: str) -> None: ...
 
@@ -146,19 +148,17 @@ class DialogueCore:
                 )
             )
         cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
-        live_chat = None
-        if any(cases) and channel is Channel.WEBCHAT and self._takeover is not None:
-            live_chat = await self._takeover.staff_available()
+        live_chats = [await self._live_chat(channel, case) for case in cases]
         replies = [
             reply if case is None else self._with_case(reply, channel, case, live_chat)
-            for reply, case in zip(answer.replies, cases, strict=True)
+            for reply, case, live_chat in zip(answer.replies, cases, live_chats, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
         lines += [self._line(channel, role, reply) for reply in replies]
         await self._store.append(session_id, *lines)  # the turn in one write
         if self._live is not None:
             await self._live.lines(session_id, *lines)
-        for case in cases:
+        for case, live_chat in zip(cases, live_chats, strict=True):
             if case is not None:
                 await self._store.open_case(case)
                 log.info("escalation case %s opened (%s)", case.case_id, case.reason)
@@ -172,6 +172,13 @@ class DialogueCore:
             len(replies),
         )
         return replies
+
+    async def _live_chat(self, channel: Channel, case: Case | None) -> bool | None:
+        """Whether a clerk of the case's department is free for a live chat (None: no
+        live chat on this channel, or no case)."""
+        if case is None or channel is not Channel.WEBCHAT or self._takeover is None:
+            return None
+        return await self._takeover.staff_available(case.department)
 
     def _staffed(self) -> bool:
         return self._notice is not None and self._notice.staffed_now()

@@ -25,11 +25,13 @@ from channels.protocol import (
 from channels.takeover import (
     AVAILABLE_KEY,
     GOODBYE_TEXT,
+    INBOX_EVENTS_CHANNEL,
     MAX_STAFF_CHARS,
     WAITING_KEY,
     WELCOME_BACK_ACTION,
     WELCOME_BACK_TEXT,
     Availability,
+    AvailabilityScope,
     Refusal,
     Takeover,
     TakeoverRefused,
@@ -252,18 +254,93 @@ async def test_the_case_view_follows_the_live_feed(world: World) -> None:
 
 async def test_availability_marks_lapse_and_pause_ends_them(world: World) -> None:
     assert await world.takeover.availability("erika") is Availability.PAUSE
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     await world.takeover.set_availability("erika", Availability.AVAILABLE)
     assert await world.takeover.availability("erika") is Availability.AVAILABLE
-    assert await world.takeover.staff_available()
+    assert await world.takeover.staff_available(None)
     world.clock.now += 10 * 3600  # exactly when the mark lapses: no longer available
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     assert await world.takeover.availability("erika") is Availability.PAUSE
     world.clock.now -= 1
-    assert await world.takeover.staff_available()
+    assert await world.takeover.staff_available(None)
     await world.takeover.set_availability("erika", Availability.PAUSE)
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     assert await world.redis.zcard(AVAILABLE_KEY) == 0
+
+
+class Directory:
+    """The clerks' departments, as console.accounts.Accounts keeps them."""
+
+    def __init__(self, departments: dict[str, frozenset[str]]) -> None:
+        self.departments = departments
+        self.asked: list[str] = []
+
+    async def departments_of(self, user: str) -> frozenset[str]:
+        self.asked.append(user)
+        return self.departments.get(user, frozenset())
+
+
+def scoped(world: World, directory: Directory, scope: AvailabilityScope) -> Takeover:
+    return Takeover(
+        world.redis,
+        world.store,
+        world.tracker,
+        LiveFeed(world.redis),
+        staff=directory,
+        scope=scope,
+        clock=world.clock,
+    )
+
+
+async def test_by_department_a_clerk_counts_for_their_departments_or_for_all_without(
+    world: World,
+) -> None:
+    directory = Directory(
+        {"erika": frozenset({"standesamt", "ordnungsamt"}), "max": frozenset({"bauamt"})}
+    )
+    takeover = scoped(world, directory, AvailabilityScope.DEPARTMENT)
+    assert not await takeover.staff_available("standesamt")  # nobody marked
+    assert directory.asked == []
+    await takeover.set_availability("max", Availability.AVAILABLE)
+    assert not await takeover.staff_available("standesamt")
+    assert await takeover.staff_available("bauamt")
+    assert await takeover.staff_available(None)  # no department known: anyone
+    await takeover.set_availability("erika", Availability.AVAILABLE)
+    assert await takeover.staff_available("standesamt")
+    assert await takeover.staff_available("ordnungsamt")
+    assert not await takeover.staff_available("buergerbuero")
+    await takeover.set_availability("anna", Availability.AVAILABLE)  # no department: all
+    assert await takeover.staff_available("buergerbuero")
+    await takeover.set_availability("anna", Availability.PAUSE)
+    world.clock.now += 10 * 3600  # every mark lapsed
+    assert not await takeover.staff_available("bauamt")
+    assert not await takeover.staff_available(None)
+
+
+async def test_anyone_counts_when_so_configured_or_without_a_directory(world: World) -> None:
+    directory = Directory({"max": frozenset({"bauamt"})})
+    anyone = scoped(world, directory, AvailabilityScope.ANYONE)
+    assert not await anyone.staff_available("standesamt")
+    await anyone.set_availability("max", Availability.AVAILABLE)
+    assert await anyone.staff_available("standesamt")
+    assert directory.asked == []  # the departments are not even looked up
+    assert await world.takeover.staff_available("standesamt")  # the world's has no directory
+    assert [s.value for s in AvailabilityScope] == ["department", "anyone"]
+
+
+async def test_a_chat_starting_to_wait_refreshes_open_inboxes(world: World) -> None:
+    pubsub = world.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(INBOX_EVENTS_CHANNEL)
+    await world.takeover.wait_for_staff(CASE)
+    assert INBOX_EVENTS_CHANNEL == "rb:events:console"
+    async with asyncio.timeout(30):  # a safety net, not a speed requirement
+        for _ in range(6):
+            message = await pubsub.get_message(timeout=5.0)
+            if message is not None:
+                break
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert message is not None
+    assert json.loads(message["data"]) == {"event": "changed", "id": CASE}
 
 
 async def test_nobody_in_time_brings_the_callback_offer_once(world: World) -> None:
