@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     USER_ENABLED = "user_enabled"
     USER_PASSWORD_RESET = "user_password_reset"
     USER_2FA_RESET = "user_2fa_reset"
+    USER_DEPARTMENTS = "user_departments"
 
 
 @dataclass(frozen=True, slots=True)
