@@ -102,12 +102,23 @@ class DialogueCore:
         """A clerk holds the chat: the message goes to them and to Rasa's record, unanswered."""
         assert self._takeover is not None
         self._store.ensure_capacity()
-        line = TranscriptRecord.new(turn.channel, Role.USER, text, clock=self._clock)
+        shown = await self._chosen_title(turn.session_id, text)
+        line = TranscriptRecord.new(turn.channel, Role.USER, shown, clock=self._clock)
         await self._store.append(turn.session_id, line)
         if self._live is not None:
             await self._live.lines(turn.session_id, line)
         await self._takeover.citizen_said(turn.session_id, text)
         log.info("turn on %s went to the clerk holding the chat", turn.channel)
+
+    async def _chosen_title(self, session_id: str, text: str) -> str:
+        """The title of the quick reply whose payload `text` is, when the citizen was offered
+        it (the clerk reads "Rückruf vereinbaren", not "/callback_request"); else `text`."""
+        if not text.startswith("/"):
+            return text
+        for button in await self._store.offered_buttons(session_id):
+            if button.payload == text:
+                return button.title
+        return text
 
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names the consented recording of a call on the case it opened."""

@@ -37,11 +37,11 @@ from channels.takeover import (
     TakeoverRefused,
 )
 from channels.webchat import history_lines
-from contract.conversation import Case, Marker
+from contract.conversation import Case, Marker, TranscriptRecord
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import CALLBACK_BUTTON
 from dialogue.live import LiveFeed, live_channel
-from dialogue.messages import Channel, EngineAnswer, Role, UserTurn
+from dialogue.messages import Button, Channel, EngineAnswer, Role, UserTurn
 from dialogue.store import ConversationStore
 from tests.fakes import FakeEngine, FakeTracker
 
@@ -384,6 +384,50 @@ async def test_the_core_sends_a_held_chats_messages_to_the_clerk_not_to_rasa(
     await world.takeover.hand_back(SID, "erika")
     await core.handle(UserTurn(SID, Channel.WEBCHAT, "Öffnungszeiten?"))
     assert engine.received == [(SID, Channel.WEBCHAT, "Öffnungszeiten?")]
+
+
+async def test_the_clerk_reads_a_chosen_quick_replys_title_not_its_payload(
+    world: World,
+) -> None:
+    engine = FakeEngine(lambda sid, channel, text: EngineAnswer())
+    core = DialogueCore(engine, world.store, takeover=world.takeover, live=LiveFeed(world.redis))
+    buttons = (CALLBACK_BUTTON, Button("Termin buchen", "/book"))
+    offer = TranscriptRecord.new(
+        Channel.WEBCHAT, Role.BOT, "Wie weiter?", buttons=buttons, clock=world.clock
+    )
+    await world.store.append(SID, offer)
+    await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
+
+    async def clerk_reads(text: str) -> str:
+        await core.handle(UserTurn(SID, Channel.WEBCHAT, text))
+        assert world.tracker.events[SID][-1]["text"] == text  # Rasa keeps what was sent
+        return (await world.store.transcript(SID))[-1].text
+
+    # the offer is still on screen after the takeover's announcement
+    assert await clerk_reads("/book") == "Termin buchen"
+    await world.store.append(SID, offer)
+    assert await clerk_reads("/callback_request") == "Rückruf vereinbaren"
+    # a payload that was not offered (or no longer is: the citizen spoke since) shows as is
+    assert await clerk_reads("/callback_request") == "/callback_request"
+    await world.store.append(SID, offer)
+    assert await clerk_reads("/not_offered") == "/not_offered"
+    await world.store.append(SID, offer)
+    await world.takeover.say(SID, "erika", "Ich rufe Sie an.")  # a clerk's line clears it
+    assert await clerk_reads("/book") == "/book"
+    assert await clerk_reads("Rückruf vereinbaren") == "Rückruf vereinbaren"
+
+
+async def test_offered_buttons_are_looked_for_among_the_last_lines_only(world: World) -> None:
+    def line(buttons: tuple[Button, ...] = ()) -> TranscriptRecord:
+        return TranscriptRecord.new(
+            Channel.WEBCHAT, Role.SYSTEM, "Hinweis", buttons=buttons, clock=world.clock
+        )
+
+    await world.store.append(SID, line((CALLBACK_BUTTON,)), *(line() for _ in range(49)))
+    assert await world.store.offered_buttons(SID) == (CALLBACK_BUTTON,)
+    await world.store.append(SID, line())
+    assert await world.store.offered_buttons(SID) == ()
+    assert await world.store.offered_buttons("s-none") == ()
 
 
 async def test_a_case_closed_or_held_while_waiting_is_not_told(world: World) -> None:
