@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from redis import exceptions as redis_errors
+
 from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
@@ -34,6 +36,9 @@ UNAVAILABLE_TEXT = {
     ),
 }
 
+
+# Redis is down: turns go on through the store's outbox; takeover and live chat stand aside
+_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
 GREET_TRIGGER = "/greet"  # Rasa reads "/intent" as that intent
 
@@ -93,10 +98,21 @@ class DialogueCore:
             return []
         if len(text) > self._max_chars:
             raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
-        if self._takeover is not None and await self._takeover.active(turn.session_id):
+        if await self._held(turn.session_id):
             await self._to_clerk(turn, text)
             return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
+
+    async def _held(self, session_id: str) -> bool:
+        """Whether a clerk holds the chat; False while Redis cannot tell (the turn then goes
+        to Rasa, which records it without prediction if it was paused)."""
+        if self._takeover is None:
+            return False
+        try:
+            return await self._takeover.active(session_id)
+        except _REDIS_DOWN as exc:
+            log.warning("takeover state unavailable: %s", type(exc).__name__)
+            return False
 
     async def _to_clerk(self, turn: UserTurn, text: str) -> None:
         """A clerk holds the chat: the message goes to them and to Rasa's record, unanswered."""
@@ -115,7 +131,11 @@ class DialogueCore:
         it (the clerk reads "Rückruf vereinbaren", not "/callback_request"); else `text`."""
         if not text.startswith("/"):
             return text
-        for button in await self._store.offered_buttons(session_id):
+        try:
+            offered = await self._store.offered_buttons(session_id)
+        except _REDIS_DOWN:
+            return text
+        for button in offered:
             if button.payload == text:
                 return button.title
         return text
@@ -174,7 +194,7 @@ class DialogueCore:
                 await self._store.open_case(case)
                 log.info("escalation case %s opened (%s)", case.case_id, case.reason)
                 if live_chat and self._takeover is not None and self._staffed():
-                    await self._takeover.wait_for_staff(case.case_id)
+                    await self._takeover.wait_for_staff(case.case_id)  # Redis answered just now
         log.info(
             "turn on %s: intent=%s confidence=%s replies=%d",
             channel,
@@ -189,7 +209,11 @@ class DialogueCore:
         live chat on this channel, or no case)."""
         if case is None or channel is not Channel.WEBCHAT or self._takeover is None:
             return None
-        return await self._takeover.staff_available(case.department)
+        try:
+            return await self._takeover.staff_available(case.department)
+        except _REDIS_DOWN as exc:  # nobody can be told to take over: offer the callback
+            log.warning("staff availability unavailable: %s", type(exc).__name__)
+            return None
 
     def _staffed(self) -> bool:
         return self._notice is not None and self._notice.staffed_now()

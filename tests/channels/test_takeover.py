@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from channels.fanout import Fanout
@@ -415,6 +416,13 @@ async def test_the_clerk_reads_a_chosen_quick_replys_title_not_its_payload(
     await world.takeover.say(SID, "erika", "Ich rufe Sie an.")  # a clerk's line clears it
     assert await clerk_reads("/book") == "/book"
     assert await clerk_reads("Rückruf vereinbaren") == "Rückruf vereinbaren"
+    await world.store.append(SID, offer)
+
+    async def unreachable(session_id: str, *, scan: int = 50) -> tuple[Button, ...]:
+        raise redis_errors.ConnectionError("Redis is down")
+
+    world.store.offered_buttons = unreachable  # type: ignore[method-assign]
+    assert await clerk_reads("/book") == "/book"  # not looked up: shown as sent
 
 
 async def test_offered_buttons_are_looked_for_among_the_last_lines_only(world: World) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from contract.german import spell_reference
@@ -175,13 +176,16 @@ def test_voice_never_connects_to_a_chat() -> None:
 class Gate:
     """The takeover as the core sees it, for the availability decision."""
 
-    def __init__(self, available: bool, *, only: str | None = None) -> None:
+    def __init__(self, available: bool, *, only: str | None = None, down: bool = False) -> None:
         self.available = available
+        self.down = down  # Redis unreachable
         self.only = only  # available for this department only
         self.asked: list[str | None] = []
         self.waiting: list[str] = []
 
     async def active(self, session_id: str) -> bool:
+        if self.down:
+            raise redis_errors.ConnectionError("Redis is down")
         return False
 
     async def citizen_said(self, session_id: str, text: str) -> None:
@@ -189,6 +193,8 @@ class Gate:
 
     async def staff_available(self, department: str | None) -> bool:
         self.asked.append(department)
+        if self.down:
+            raise redis_errors.TimeoutError("Redis is down")
         return self.available and self.only in (None, department)
 
     async def wait_for_staff(self, case_id: str) -> None:
@@ -241,3 +247,19 @@ async def test_the_core_asks_for_staff_of_each_cases_department(redis: Redis) ->
     assert middle.text == "Dazu noch:"
     assert "verbinde" in last.text
     assert last.handoff is not None and gate.waiting == [last.handoff.case_id]
+
+
+async def test_with_redis_down_the_turn_goes_on_and_the_callback_is_offered(
+    redis: Redis,
+) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer((BotReply(RASA_TEXT, handoff=Handoff("user_request")),))
+
+    gate = Gate(True, down=True)
+    engine = FakeEngine(script)
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(engine, store, notice=notice(TUESDAY_10), takeover=gate)
+        (reply,) = await core.handle(UserTurn("s4", Channel.WEBCHAT, "Mitarbeiter bitte"))
+    assert engine.received == [("s4", Channel.WEBCHAT, "Mitarbeiter bitte")]
+    assert "verbinde" not in reply.text and CALLBACK_BUTTON in reply.buttons
+    assert gate.asked == [None] and gate.waiting == []
