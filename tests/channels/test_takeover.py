@@ -28,6 +28,7 @@ from channels.takeover import (
     GOODBYE_TEXT,
     INBOX_EVENTS_CHANNEL,
     MAX_STAFF_CHARS,
+    MAX_WAITING,
     WAITING_KEY,
     WELCOME_BACK_ACTION,
     WELCOME_BACK_TEXT,
@@ -309,7 +310,7 @@ async def test_by_department_a_clerk_counts_for_their_departments_or_for_all_wit
     await takeover.set_availability("erika", Availability.AVAILABLE)
     assert await takeover.staff_available("standesamt")
     assert await takeover.staff_available("ordnungsamt")
-    assert not await takeover.staff_available("buergerbuero")
+    assert await takeover.staff_available("buergerbuero") is False
     await takeover.set_availability("anna", Availability.AVAILABLE)  # no department: all
     assert await takeover.staff_available("buergerbuero")
     await takeover.set_availability("anna", Availability.PAUSE)
@@ -327,6 +328,19 @@ async def test_anyone_counts_when_so_configured_or_without_a_directory(world: Wo
     assert directory.asked == []  # the departments are not even looked up
     assert await world.takeover.staff_available("standesamt")  # the world's has no directory
     assert [s.value for s in AvailabilityScope] == ["department", "anyone"]
+
+
+async def test_the_waiting_list_keeps_the_first_wait_and_is_bounded(world: World) -> None:
+    await world.takeover.wait_for_staff(CASE)
+    world.clock.now += 60
+    await world.takeover.wait_for_staff(CASE)  # asked again: the wait runs from the first
+    assert await world.takeover.waiting_since(CASE) == world.clock.now - 60
+    others = {f"C-20261201-{i:06d}": 0.0 for i in range(MAX_WAITING - 2)}
+    await world.redis.zadd(WAITING_KEY, others)  # type: ignore[arg-type]
+    await world.takeover.wait_for_staff("C-20261201-LAST01")  # the MAX_WAITING-th: taken
+    assert await world.redis.zcard(WAITING_KEY) == MAX_WAITING == 10_000
+    await world.takeover.wait_for_staff("C-20261201-FULL01")  # one more: refused
+    assert await world.takeover.waiting_since("C-20261201-FULL01") is None
 
 
 async def test_a_chat_starting_to_wait_refreshes_open_inboxes(world: World) -> None:
