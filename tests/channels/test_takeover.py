@@ -390,7 +390,17 @@ async def test_the_core_sends_a_held_chats_messages_to_the_clerk_not_to_rasa(
     engine = FakeEngine(lambda sid, channel, text: EngineAnswer())
     core = DialogueCore(engine, world.store, takeover=world.takeover, live=LiveFeed(world.redis))
     await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
+    pubsub = world.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(live_channel(SID))  # the clerk's case view
     assert await core.handle(UserTurn(SID, Channel.WEBCHAT, " Hallo Erika ")) == []
+    async with asyncio.timeout(30):  # a safety net, not a speed requirement
+        for _ in range(6):
+            shown = await pubsub.get_message(timeout=5.0)
+            if shown is not None:
+                break
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert shown is not None
+    assert json.loads(shown["data"])["text"] == "Hallo Erika"
     assert engine.received == []
     assert world.tracker.events[SID][-1]["text"] == "Hallo Erika"
     assert world.tracker.kinds(SID) == ["pause", "user"]
