@@ -77,6 +77,20 @@ class Availability(Enum):
     PAUSE = "pause"
 
 
+class AvailabilityScope(Enum):
+    """Whose `verfügbar` mark makes the assistant offer a live chat for a case: a clerk of
+    the case's department (or one with no department assigned), or anyone."""
+
+    DEPARTMENT = "department"
+    ANYONE = "anyone"
+
+
+class StaffDirectory(Protocol):
+    """The departments a clerk works for (`console.accounts.Accounts`; empty: all)."""
+
+    async def departments_of(self, user: str) -> frozenset[str]: ...
+
+
 class Refusal(Enum):
     """Why a takeover step was refused; German text for the clerk in `.value`."""
 
@@ -147,18 +161,23 @@ class Takeover:
         tracker: Tracker,
         live: LiveFeed,
         *,
+        staff: StaffDirectory | None = None,
+        scope: AvailabilityScope = AvailabilityScope.DEPARTMENT,
         wait_s: float = 180.0,
         available_s: int = 10 * 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`wait_s`: how long a citizen waits for a person before the callback offer;
-        `available_s`: how long a `verfügbar` mark holds without being renewed."""
+        `available_s`: how long a `verfügbar` mark holds without being renewed; `staff`
+        tells the clerks' departments (without it, or with `scope` ANYONE, any clerk counts)."""
         if not 1 <= wait_s <= 3600 or not 60 <= available_s <= 86_400:
             raise ValueError("wait_s 1..3600, available_s 60..86400")
         self._redis = redis
         self._store = store
         self._tracker = tracker
         self._live = live
+        self._staff = staff
+        self._scope = scope
         self.wait_s = wait_s
         self._available_s = available_s
         self._clock = clock
@@ -189,10 +208,18 @@ class Takeover:
         live = score is not None and float(score) > self._clock()
         return Availability.AVAILABLE if live else Availability.PAUSE
 
-    async def staff_available(self) -> bool:
-        """Whether any clerk is marked `verfügbar` now."""
+    async def staff_available(self, department: str | None) -> bool:
+        """Whether a clerk who counts for a case of `department` (None: not known) is marked
+        `verfügbar` now: see AvailabilityScope; a case without department takes anyone."""
         now = self._clock()
-        return bool(await self._redis.zcount(AVAILABLE_KEY, f"({now}", "+inf"))
+        users = cast(list[str], await self._redis.zrangebyscore(AVAILABLE_KEY, f"({now}", "+inf"))
+        if self._scope is AvailabilityScope.ANYONE or self._staff is None or department is None:
+            return bool(users)
+        for user in users:
+            departments = await self._staff.departments_of(user)
+            if not departments or department in departments:
+                return True
+        return False
 
     # --- waiting for a person ---
 
@@ -200,6 +227,7 @@ class Takeover:
         """The case waits for a clerk; after `wait_s` the citizen gets the callback offer."""
         if await self._redis.zcard(WAITING_KEY) < MAX_WAITING:
             await self._redis.zadd(WAITING_KEY, {case_id: self._clock()}, nx=True)
+            await self._inbox_changed(case_id)  # open inboxes show it waiting, live
 
     async def watch(self, *, poll_s: float = 1.0) -> None:
         """Runs `expire_waiting` every `poll_s` until cancelled (a lost Redis is retried)."""
@@ -237,9 +265,7 @@ class Takeover:
             await self._append(str(session_id), record)
             await self._widget(str(session_id), BotLine(reply.text, reply.buttons))
             told.append(case_id)
-            # open inboxes reload their rows (console.events listens on this channel)
-            changed = json.dumps({"event": "changed", "id": case_id})
-            await self._redis.publish(INBOX_EVENTS_CHANNEL, changed)
+            await self._inbox_changed(case_id)
             log.info("case %s: nobody took the chat over in time; callback offered", case_id)
         return told
 
@@ -342,6 +368,11 @@ class Takeover:
         await self._live.typing(session_id, on)
 
     # --- helpers ---
+
+    async def _inbox_changed(self, case_id: str) -> None:
+        """Open inboxes reload the case's row (console.events listens on this channel)."""
+        changed = json.dumps({"event": "changed", "id": case_id})
+        await self._redis.publish(INBOX_EVENTS_CHANNEL, changed)
 
     async def _tracked(self, session_id: str, events: list[dict[str, object]]) -> None:
         try:

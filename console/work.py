@@ -185,8 +185,8 @@ class Workbench:
         await self._audit.append(user, AuditAction.STATUS, item_id, status.value)
         if status is WorkStatus.DONE:
             await self._close(item_id)
-        else:
-            await self._redis.zrem(CLOSED_KEY, item_id)
+        elif await self._redis.zrem(CLOSED_KEY, item_id):
+            await self._reopen(item_id)
         await self._announce(item_id)
 
     async def add_note(self, item_id: str, text: str, *, user: str) -> None:
@@ -267,6 +267,30 @@ class Workbench:
                 pipe.hdel(session_key(str(session_id)), "case_id")
                 pipe.expire(session_key(str(session_id)), self._retention_s)
                 pipe.expire(transcript_key(str(session_id)), self._retention_s)
+            await pipe.execute()
+
+    async def _reopen(self, item_id: str) -> None:
+        """Undoes `_close`: the item is kept again, and a case is back among the open ones
+        (its conversation too, unless the citizen has started a new case meanwhile)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key in (work_key(item_id), notes_key(item_id), attempts_key(item_id)):
+                pipe.persist(key)
+            await pipe.execute()
+        if not item_id.startswith("C-"):
+            return
+        fields = cast(dict[str, str], await self._redis.hgetall(case_key(item_id)))
+        if not fields.get("created_at"):
+            return  # the case record expired meanwhile: nothing to reopen
+        session_id = fields.get("session_id", "")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(case_key(item_id), "status", CaseStatus.OPEN.value)
+            pipe.hdel(case_key(item_id), "closed_at")
+            pipe.persist(case_key(item_id))
+            pipe.zadd(OPEN_CASES_KEY, {item_id: float(fields["created_at"])})
+            if session_id:
+                pipe.hsetnx(session_key(session_id), "case_id", item_id)
+                pipe.persist(session_key(session_id))
+                pipe.persist(transcript_key(session_id))
             await pipe.execute()
 
     async def announce(self, item_id: str) -> None:

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from contract.phone import to_e164
-from dialogue.messages import Channel
+from dialogue.messages import Button, Channel, Role
 from dialogue.records import (
     CASE_EVENTS_CHANNEL,
     OPEN_CASES_KEY,
@@ -446,6 +446,21 @@ class ConversationStore:
             list[tuple[str, dict[str, str]]], await self._redis.xrange(transcript_key(session_id))
         )
         return [TranscriptRecord.from_fields(fields) for _, fields in entries]
+
+    async def offered_buttons(self, session_id: str, *, scan: int = 50) -> tuple[Button, ...]:
+        """The quick replies the citizen's widget still shows: those of the assistant's lines
+        since the citizen's or a clerk's last line (among the last `scan` lines)."""
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrevrange(transcript_key(session_id), count=scan),
+        )
+        offered: list[Button] = []
+        for _, fields in entries:
+            record = TranscriptRecord.from_fields(fields)
+            if record.role in (Role.USER, Role.STAFF):
+                break
+            offered += record.buttons
+        return tuple(offered)
 
     async def case(self, case_id: str) -> Case | None:
         fields = cast(dict[str, str], await self._redis.hgetall(case_key(case_id)))

@@ -25,7 +25,7 @@ from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.notice import PrivacyNotice
 from channels.sessions import TokenStore
-from channels.takeover import Takeover
+from channels.takeover import AvailabilityScope, Takeover
 from channels.webchat import ChatEndpoint, EndTexts
 from console.accounts import Accounts
 from console.events import EventHub
@@ -255,7 +255,15 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     try:
         async with store:
             live = LiveFeed(redis)
-            takeover = Takeover(redis, store, engine, live, wait_s=settings.takeover_wait_seconds)
+            takeover = Takeover(
+                redis,
+                store,
+                engine,
+                live,
+                staff=Accounts(redis),
+                scope=AvailabilityScope(settings.takeover_availability),
+                wait_s=settings.takeover_wait_seconds,
+            )
             core = DialogueCore(
                 engine,
                 store,

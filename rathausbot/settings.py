@@ -430,6 +430,11 @@ class Settings(BaseSettings):
         description="How long a chat waits for a clerk to take it over before the citizen "
         "is told that nobody is free and offered a callback.",
     )
+    takeover_availability: Literal["department", "anyone"] = Field(
+        "department",
+        description="Whose `verfügbar` mark offers a chat a live takeover: a clerk of the "
+        "case's department (or one with no department assigned), or anyone.",
+    )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 

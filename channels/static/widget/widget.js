@@ -415,6 +415,9 @@
         if (item) { item.classList.remove("rb-pending"); delete pending[msg.id]; }
         break;
       case "typing":
+        // a clerk holds the chat: the assistant does not answer, nor may its end of a turn
+        // hide the clerk's "schreibt …"
+        if (!msg.name && staffName) break;
         typing.textContent = msg.name ? msg.name + " (Stadtverwaltung) schreibt …" : "Der Assistent schreibt …";
         typing.hidden = !msg.on;
         break;
