@@ -53,10 +53,7 @@ MAX_STAFF_CHARS = 2000
 MAX_WAITING = 10_000
 WELCOME_BACK_ACTION = "utter_welcome_back"
 WELCOME_BACK_TEXT = "Hier ist wieder der automatische Assistent. Wie kann ich Ihnen weiterhelfen?"
-GOODBYE_TEXT = (
-    "Das Gespräch mit der Stadtverwaltung ist beendet. Vielen Dank und auf Wiedersehen! "
-    "Bei neuen Fragen hilft Ihnen wieder der automatische Assistent."
-)
+GOODBYE_TEXT = "Das Gespräch mit der Stadtverwaltung ist beendet. Vielen Dank und auf Wiedersehen!"
 NOBODY_CAME_TEXT = (
     "Leider konnte sich gerade niemand aus der Stadtverwaltung Ihrer Anfrage annehmen. "
     "Ihr Anliegen ist unter der Vorgangsnummer {case_id} gespeichert; nichts geht verloren. "
@@ -337,10 +334,10 @@ class Takeover:
         )
 
     async def close(self, session_id: str, user: str) -> None:
-        """Ends the clerk's conversation with a goodbye; the assistant answers new questions
-        (the caller closes the case)."""
+        """Ends the clerk's conversation with a goodbye; the assistant answers new questions,
+        and the widget says so (the caller closes the case)."""
         await self._end(session_id, user, Marker.CLOSED, GOODBYE_TEXT)
-        await self._widget(session_id, BotLine(GOODBYE_TEXT))
+        await self._widget(session_id, BotLine(GOODBYE_TEXT), HandoffStatus(HandoffState.RETURNED))
 
     async def _end(self, session_id: str, user: str, marker: Marker, text: str) -> None:
         holder = await self._holder_or_refuse(session_id, user)

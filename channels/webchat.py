@@ -108,6 +108,9 @@ def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
                 lines.append(HandoffStatus(HandoffState.TAKEN, None, record.ts, name))
             case Role.SYSTEM if record.marker is Marker.RETURNED:
                 lines.append(HandoffStatus(HandoffState.RETURNED, None, record.ts))
+            case Role.SYSTEM if record.marker is Marker.CLOSED:  # goodbye, then the assistant
+                lines.append(BotLine(record.text, at=record.ts))
+                lines.append(HandoffStatus(HandoffState.RETURNED, None, record.ts))
             case Role.BOT | Role.SYSTEM:
                 lines += reply_lines(
                     record.text, record.buttons, record.links, record.handoff, at=record.ts

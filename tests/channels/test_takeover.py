@@ -230,7 +230,11 @@ async def test_closing_says_goodbye_and_releases_the_chat(world: World) -> None:
     await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
     await received(world, 1)
     await world.takeover.close(SID, "erika")
-    assert await received(world, 2) == [Typing(False, "Erika"), BotLine(GOODBYE_TEXT)]
+    assert await received(world, 3) == [
+        Typing(False, "Erika"),
+        BotLine(GOODBYE_TEXT),
+        HandoffStatus(HandoffState.RETURNED),
+    ]
     assert world.tracker.kinds(SID)[-2:] == ["resume", "action"]
     last = (await world.store.transcript(SID))[-1]
     assert (last.marker, last.text) == (Marker.CLOSED, GOODBYE_TEXT)
