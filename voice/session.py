@@ -398,11 +398,12 @@ class VoiceSession:
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)
             if await self._call.transfer(handoff):
+                # the call is staff's now: a hang-up while the case is noted changes nothing
+                self._result.end = EndReason.TRANSFERRED
+                self._done.set()
                 target = self._call.transfer_target
                 if handoff.case_id and target:
                     await self._core.note_transfer(handoff.case_id, target)
-                self._result.end = EndReason.TRANSFERRED
-                self._done.set()
                 return None
             log.info("transfer failed: offering a callback")
             return await self._offer_callback(TRANSFER_FAILED_TEXT)

@@ -105,7 +105,16 @@ class Harness:
     async def __aexit__(self, *exc: object) -> None:
         if self.task is not None and not self.task.done():
             self.call.send(CallerHungUp())
+            await self._ticking_until_done()
             await asyncio.wait_for(self.task, HANG_GUARD_S)
+
+    async def _ticking_until_done(self) -> None:
+        """The line's clock goes on while a session ends (playback waits for its ticks)."""
+        assert self.task is not None
+        for _ in range(500):
+            if self.task.done():
+                return
+            await self.call.tick()
 
     async def audio(self, frame: AudioFrame, ticks: int) -> None:
         for _ in range(ticks):
@@ -131,6 +140,7 @@ class Harness:
 
     async def result(self) -> SessionResult:
         assert self.task is not None
+        await self._ticking_until_done()
         return await asyncio.wait_for(self.task, HANG_GUARD_S)
 
 
