@@ -21,6 +21,7 @@ from console.pages import CasePages, RecordingLinks
 from console.privacy_pages import PrivacyPages, ProcessingFacts
 from console.sessions import LoginThrottle, SessionStore
 from console.snippets import Snippets
+from console.stats_pages import StatsPages
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
 from rathausbot.citizen import CitizenData
@@ -114,5 +115,7 @@ def console_mount(
         facts=facts,
         views=views,
     )
+    stats = StatsPages(guard=guard, redis=redis, views=views)
     routes = login.routes() + pages.routes() + chat.routes() + closures.routes() + privacy.routes()
+    routes += stats.routes()
     return Mount("/console", routes=routes)

@@ -12,6 +12,7 @@ from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
+from dialogue.metrics import FALLBACK_INTENT, Metrics, StatChannel, TurnFacts
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
 from dialogue.store import ConsentEntry, ConversationStore
@@ -71,9 +72,11 @@ class DialogueCore:
         notice: HandoffNotice | None = None,
         takeover: TakeoverGate | None = None,
         live: LiveFeed | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`notice` completes handoff replies with the case number and staff hours;
-        `takeover` lets a clerk answer chats; `live` shows every line in the case view."""
+        `takeover` lets a clerk answer chats; `live` shows every line in the case view;
+        `metrics` counts turns for the team statistics."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
@@ -83,6 +86,7 @@ class DialogueCore:
         self._notice = notice
         self._takeover = takeover
         self._live = live
+        self._metrics = metrics
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -167,6 +171,16 @@ class DialogueCore:
         await self._store.append(session_id, *lines)  # the turn in one write
         if self._live is not None:
             await self._live.lines(session_id, *lines)
+        if user_turn is not None and self._metrics is not None:
+            await self._metrics.turn(
+                TurnFacts(
+                    session_id=session_id,
+                    channel=StatChannel.of(channel, session_id),
+                    intent=answer.understanding.intent,
+                    fallback=answer.understanding.intent == FALLBACK_INTENT,
+                    handoff_reasons=tuple(c.reason for c in cases if c is not None),
+                )
+            )
         for case in cases:
             if case is not None:
                 await self._store.open_case(case)

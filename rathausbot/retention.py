@@ -32,6 +32,7 @@ class DataType(StrEnum):
     CALLBACKS = "callbacks"  # callback requests, after they were taken
     AUDIT = "audit"  # the console's audit log
     LOGS = "logs"  # log files under var/logs/
+    STATISTICS = "statistics"  # team counters per day and channel (no personal data)
 
     @property
     def label(self) -> str:
@@ -52,6 +53,8 @@ LABELS: Mapping[DataType, str] = MappingProxyType(
         DataType.CALLBACKS: "Rückrufwünsche",
         DataType.AUDIT: "Protokoll der Mitarbeiterkonsole",
         DataType.LOGS: "Protokolldateien des Servers",
+        DataType.STATISTICS: "Statistik (nur Zählerstände pro Tag und Kanal, keine "
+        "personenbezogenen Daten)",
     }
 )
 
@@ -67,6 +70,7 @@ DEFAULT_DAYS: Mapping[DataType, int] = MappingProxyType(
         DataType.CALLBACKS: 30,
         DataType.AUDIT: 365,
         DataType.LOGS: 14,
+        DataType.STATISTICS: 730,
     }
 )
 

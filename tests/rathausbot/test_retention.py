@@ -30,6 +30,7 @@ def test_defaults_cover_every_type_and_are_documented_values() -> None:
         DataType.CALLBACKS: 30,
         DataType.AUDIT: 365,
         DataType.LOGS: 14,
+        DataType.STATISTICS: 730,
     }
     assert set(LABELS) == set(DataType)
     assert DataType.LOGS.label == "Protokolldateien des Servers"
@@ -47,6 +48,7 @@ def test_wire_names() -> None:
         "callbacks",
         "audit",
         "logs",
+        "statistics",
     ]
 
 
