@@ -91,7 +91,7 @@ def test_unknown_type_is_named_with_the_known_ones() -> None:
         Retention.parse({"transcripts": 3})
     message = str(caught.value)
     assert message.startswith("unknown data type 'transcripts' (known: conversations, ")
-    assert message.endswith("audit, logs)")
+    assert message.endswith("audit, logs, statistics)")
     assert isinstance(caught.value, ValueError)
 
 
