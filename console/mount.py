@@ -24,8 +24,9 @@ from console.snippets import Snippets
 from console.stats_pages import StatsPages
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
+from dialogue.metrics import StaffMetrics
 from rathausbot.citizen import CitizenData
-from rathausbot.retention import Retention
+from rathausbot.retention import DataType, Retention
 from telephony.staff_hours import StaffHours
 
 DEFAULT_RETENTION = Retention.default()
@@ -66,7 +67,10 @@ def console_mount(
     audit = AuditLog(redis)
     guard = Guard(accounts, sessions)
     views = templates()
-    work = Workbench(redis, audit, retention_s=retention_s)
+    keep_days = retention.days[DataType.STATISTICS]
+    work = Workbench(
+        redis, audit, retention_s=retention_s, metrics=StaffMetrics(redis, keep_days=keep_days)
+    )
     login = LoginPages(
         accounts=accounts,
         sessions=sessions,

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from dialogue.metrics import Count, StatChannel, day_key
+from dialogue.metrics import LATENCY_BUCKETS_MS, WAIT_BUCKETS_S, Count, StatChannel, day_key
 
 MAX_BARS = 24
 CHART_W = 480
@@ -74,6 +74,47 @@ class Totals:
 
     def hours(self) -> list[tuple[str, int]]:
         return [(f"{h:02d}", self.get(f"hour:{h}")) for h in range(24)]
+
+    def histogram(self, prefix: str, bounds: tuple[int, ...]) -> list[tuple[str, int]]:
+        """(upper bound or "more", count) for every class, in order."""
+        return [(str(b), self.get(f"{prefix}:{b}")) for b in bounds] + [
+            ("more", self.get(f"{prefix}:more"))
+        ]
+
+    def quantile(self, prefix: str, bounds: tuple[int, ...], q: float) -> str | None:
+        """The class holding the q-quantile ("more" above the last bound); None if empty."""
+        classes = self.histogram(prefix, bounds)
+        total = sum(n for _, n in classes)
+        if total == 0:
+            return None
+        seen = 0
+        for bound, n in classes:
+            seen += n
+            if seen >= q * total:
+                return bound
+        raise AssertionError("unreachable: the classes sum to the total")
+
+
+def wait_label(bound: str | None) -> str:
+    """German text of a waiting-time class."""
+    if bound is None:
+        return "–"
+    if bound == "more":
+        return f"über {WAIT_BUCKETS_S[-1] // 86_400} Tage"
+    seconds = int(bound)
+    if seconds < 3600:
+        return f"bis {seconds // 60} Minuten"
+    if seconds < 86_400:
+        return f"bis {seconds // 3600} Stunde{'n' if seconds > 3600 else ''}"
+    return f"bis {seconds // 86_400} Tag{'e' if seconds > 86_400 else ''}"
+
+
+def latency_label(bound: str | None) -> str:
+    if bound is None:
+        return "–"
+    if bound == "more":
+        return f"über {LATENCY_BUCKETS_MS[-1] / 1000:g} s".replace(".", ",")
+    return f"bis {int(bound) / 1000:g} s".replace(".", ",")
 
 
 async def read_totals(

@@ -13,10 +13,19 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from console.roles import Role
-from console.stats import Period, Totals, chart, combined, read_totals, to_csv
+from console.stats import (
+    Period,
+    Totals,
+    chart,
+    combined,
+    latency_label,
+    read_totals,
+    to_csv,
+    wait_label,
+)
 from console.web import Guard, Staff, guarded
 from contract.payloads import HandoffReason
-from dialogue.metrics import BERLIN, Count, StatChannel
+from dialogue.metrics import BERLIN, LATENCY_BUCKETS_MS, WAIT_BUCKETS_S, Count, StatChannel
 
 STATS_ROLES = frozenset({Role.TEAM_LEAD, Role.ADMIN})
 REASON_LABELS = {
@@ -78,6 +87,10 @@ class StatsPages:
             chart("Übergaben nach Grund", reasons),
             chart("Häufigste Anliegen (Intents)", total.prefixed("intent:")[:10]),
             chart("Nachrichten nach Uhrzeit", total.hours()),
+            chart(
+                "Wartezeit bis zur Übernahme",
+                [(wait_label(b), n) for b, n in total.histogram("wait", WAIT_BUCKETS_S)],
+            ),
         ]
         context = {
             "staff": staff,
@@ -93,6 +106,11 @@ class StatsPages:
             "handoffs": sum(n for _, n in reasons),
             "fallbacks": total.get(Count.FALLBACKS.value),
             "charts": charts,
+            "callbacks_due": total.get(Count.CALLBACKS_DUE.value),
+            "callbacks_done": total.get(Count.CALLBACKS_DONE.value),
+            "wait_median": wait_label(total.quantile("wait", WAIT_BUCKETS_S, 0.5)),
+            "latency_p50": latency_label(total.quantile("latency", LATENCY_BUCKETS_MS, 0.5)),
+            "latency_p95": latency_label(total.quantile("latency", LATENCY_BUCKETS_MS, 0.95)),
         }
         return self._views.TemplateResponse(request, "statistik.html", context)
 

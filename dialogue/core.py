@@ -136,6 +136,7 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
+        started = self._clock()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
@@ -179,6 +180,7 @@ class DialogueCore:
                     intent=answer.understanding.intent,
                     fallback=answer.understanding.intent == FALLBACK_INTENT,
                     handoff_reasons=tuple(c.reason for c in cases if c is not None),
+                    latency_ms=round(1000 * (self._clock() - started)),
                 )
             )
         for case in cases:

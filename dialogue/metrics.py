@@ -31,12 +31,11 @@ from redis.exceptions import RedisError
 
 from contract.payloads import HandoffReason
 from contract.records import Channel
+from contract.stats import stat_channel, stats_day_key, stats_session_key
 
 log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
-DAY_PREFIX = "rb:stats:day:"
-SESSION_PREFIX = "rb:stats:session:"
 FALLBACK_INTENT = "nlu_fallback"
 OTHER_INTENT = "other"
 MAX_INTENTS = 200
@@ -54,9 +53,7 @@ class StatChannel(StrEnum):
     def of(cls, channel: Channel, session_id: str) -> StatChannel:
         """Chat for the web chat; phone for SIP calls (session ids `sip-…`); else a
         browser call."""
-        if channel is Channel.WEBCHAT:
-            return cls.CHAT
-        return cls.PHONE if session_id.startswith("sip-") else cls.BROWSER
+        return cls(stat_channel(channel is Channel.WEBCHAT, session_id))
 
     @property
     def label(self) -> str:
@@ -83,10 +80,12 @@ class Count(StrEnum):
     FALLBACKS = "fallbacks"
     ESCALATED = "escalated"  # conversations that opened a case (counted once)
     ENDED_ON_FALLBACK = "ended_on_fallback"  # not escalated, last user turn a fallback
+    CALLBACKS_DUE = "callbacks_due"  # callback requests made that day
+    CALLBACKS_DONE = "callbacks_done"  # callback requests closed in the console that day
 
 
 def day_key(day: date, channel: StatChannel) -> str:
-    return f"{DAY_PREFIX}{day.isoformat()}:{channel.value}"
+    return stats_day_key(day, channel.value)
 
 
 def handoff_field(reason: str) -> str:
@@ -104,6 +103,7 @@ class TurnFacts:
     intent: str | None
     fallback: bool
     handoff_reasons: tuple[str, ...] = ()
+    latency_ms: int | None = None  # phone: recognised text in, reply text out
 
 
 class Metrics:
@@ -146,7 +146,7 @@ class Metrics:
     async def _turn(self, facts: TurnFacts) -> None:
         now = datetime.fromtimestamp(self._clock(), BERLIN)
         today = day_key(now.date(), facts.channel)
-        marker = SESSION_PREFIX + facts.session_id
+        marker = stats_session_key(facts.session_id)
         first = await self._redis.hsetnx(marker, "day", today)
         await self._redis.expire(marker, self._session_ttl_s)
         state = await self._redis.hgetall(marker)
@@ -163,6 +163,8 @@ class Metrics:
             pipe.hincrby(today, Count.FALLBACKS.value, 1)
         else:
             pipe.hincrby(today, self.intent_field(facts.intent), 1)
+        if facts.latency_ms is not None and facts.channel is StatChannel.PHONE:
+            pipe.hincrby(today, latency_field(facts.latency_ms), 1)
         for reason in facts.handoff_reasons:
             pipe.hincrby(today, handoff_field(reason), 1)
         if facts.handoff_reasons and not escalated:
@@ -179,3 +181,59 @@ class Metrics:
         expire_at = int(datetime.combine(now.date(), datetime.min.time(), BERLIN).timestamp())
         pipe.expireat(today, expire_at + self._keep_s + DAY_S)
         await pipe.execute()
+
+
+LATENCY_BUCKETS_MS = (250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000)
+"""Upper bounds of the phone answer-latency classes; slower answers count in `latency:more`."""
+
+
+def latency_field(ms: int) -> str:
+    for bound in LATENCY_BUCKETS_MS:
+        if ms <= bound:
+            return f"latency:{bound}"
+    return "latency:more"
+
+
+WAIT_BUCKETS_S = (60, 300, 900, 1800, 3600, 4 * 3600, DAY_S, 3 * DAY_S)
+"""Upper bounds of the waiting-time classes; longer waits count in `wait:more`."""
+
+
+def wait_field(seconds: float) -> str:
+    """The histogram field of a wait: `wait:<upper bound in s>` or `wait:more`."""
+    for bound in WAIT_BUCKETS_S:
+        if seconds <= bound:
+            return f"wait:{bound}"
+    return "wait:more"
+
+
+class StaffMetrics:
+    """Counts what staff work adds to a day: a case taken after a wait, a callback done.
+    Team totals only; the clerk is never named. Never fails the console action."""
+
+    def __init__(
+        self, redis: Redis, *, keep_days: int = 730, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not 1 <= keep_days <= 3650:
+            raise ValueError("keep_days must be 1 to 3650")
+        self._redis = redis
+        self._keep_s = keep_days * DAY_S
+        self._clock = clock
+
+    async def _count(self, channel: StatChannel, field: str) -> None:
+        now = datetime.fromtimestamp(self._clock(), BERLIN)
+        key = day_key(now.date(), channel)
+        midnight = int(datetime.combine(now.date(), datetime.min.time(), BERLIN).timestamp())
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hincrby(key, field, 1)
+            pipe.expireat(key, midnight + self._keep_s + DAY_S)
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("statistics not written (%s): %s", field, exc)
+
+    async def case_taken(self, channel: StatChannel, waited_s: float) -> None:
+        """A clerk took a case `waited_s` after it was opened."""
+        await self._count(channel, wait_field(max(waited_s, 0.0)))
+
+    async def callback_done(self, channel: StatChannel) -> None:
+        await self._count(channel, Count.CALLBACKS_DONE.value)
