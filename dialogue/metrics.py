@@ -94,6 +94,13 @@ def handoff_field(reason: str) -> str:
     return f"handoff:{reason if reason in known else HandoffReason.UNSPECIFIED.value}"
 
 
+def keep_for(now: datetime, keep_s: int) -> int:
+    """Seconds from `now` until a day hash of `now`'s day is `keep_s` old at its day's end
+    (relative, so that it holds on a fake clock too)."""
+    midnight = datetime.combine(now.date(), datetime.min.time(), BERLIN)
+    return max(round(midnight.timestamp() + keep_s + DAY_S - now.timestamp()), 1)
+
+
 @dataclass(frozen=True, slots=True)
 class TurnFacts:
     """What the statistics learn from one user turn: no text, no ids beyond the session."""
@@ -178,8 +185,7 @@ class Metrics:
         elif on_fallback and not ends_on_fallback:
             pipe.hincrby(home, Count.ENDED_ON_FALLBACK.value, -1)
             pipe.hset(marker, "fb", "0")
-        expire_at = int(datetime.combine(now.date(), datetime.min.time(), BERLIN).timestamp())
-        pipe.expireat(today, expire_at + self._keep_s + DAY_S)
+        pipe.expire(today, keep_for(now, self._keep_s))
         await pipe.execute()
 
 
@@ -222,11 +228,10 @@ class StaffMetrics:
     async def _count(self, channel: StatChannel, field: str) -> None:
         now = datetime.fromtimestamp(self._clock(), BERLIN)
         key = day_key(now.date(), channel)
-        midnight = int(datetime.combine(now.date(), datetime.min.time(), BERLIN).timestamp())
         try:
             pipe = self._redis.pipeline(transaction=True)
             pipe.hincrby(key, field, 1)
-            pipe.expireat(key, midnight + self._keep_s + DAY_S)
+            pipe.expire(key, keep_for(now, self._keep_s))
             await pipe.execute()
         except RedisError as exc:
             log.warning("statistics not written (%s): %s", field, exc)

@@ -11,12 +11,16 @@ from datetime import date, datetime
 import pytest
 from redis.asyncio import Redis
 
+from console.audit import AuditLog
 from console.roles import Role
 from console.stats import Period, Totals, chart
+from console.work import Workbench, WorkStatus
+from contract.records import OPEN_CASES_KEY, Callback, CallbackWindow
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Understanding, UserTurn
-from dialogue.metrics import BERLIN, Metrics
+from dialogue.metrics import BERLIN, Metrics, StaffMetrics
 from dialogue.store import ConversationStore
+from intents.actions.records import Records
 from tests.console.conftest import Login
 from tests.fakes import FakeEngine
 
@@ -48,7 +52,8 @@ class Clock:
 @pytest.fixture
 async def scripted_day(redis: Redis) -> None:
     """Five conversations: two resolved chats (one after a fallback), a chat handoff, a
-    phone call that ends on a fallback and a resolved phone call."""
+    phone call that ends on a fallback and later gets a callback, and a resolved phone call;
+    a clerk takes the chat case after 15 minutes and does the callback."""
     clock = Clock()
     metrics = Metrics(redis, intents=["opening_hours", "id_card", "human_handoff"], clock=clock)
     async with ConversationStore(redis, retention_s=3600) as store:
@@ -64,6 +69,21 @@ async def scripted_day(redis: Redis) -> None:
         for hour, session, channel, text in day:
             clock.now = datetime(2026, 3, 10, hour, 5, tzinfo=BERLIN).timestamp()
             await core.handle(UserTurn(session, channel, text))
+    staff = StaffMetrics(redis, clock=clock)
+    audit = AuditLog(redis, clock=clock)
+    work = Workbench(redis, audit, retention_s=3600, metrics=staff, clock=clock)
+    [case_id] = await redis.zrange(OPEN_CASES_KEY, 0, -1)
+    clock.now += 15 * 60
+    assert await work.claim(case_id, "tom") == (True, "tom")
+    await work.set_status(case_id, WorkStatus.DONE, user="tom")
+    await work.claim(case_id, "tom")  # counted once
+    records = Records(redis, retention_s=3600, clock=clock)
+    callback = Callback("R-ABCDEF", "+4930123", CallbackWindow.ANYTIME, Channel.VOICE, clock.now)
+    await records.create(callback)
+    await records.count_callback(Channel.VOICE, "sip-c")
+    await work.claim("R-ABCDEF", "tom")
+    await work.set_status("R-ABCDEF", WorkStatus.DONE, user="tom")
+    await work.set_status("R-ABCDEF", WorkStatus.DONE, user="tom")  # counted once
 
 
 def figure(html: str, name: str) -> str:
@@ -100,6 +120,9 @@ async def test_a_scripted_day_shows_the_right_counts_and_share(
     assert figure(html, "geloest") == "60 % (3 von 5)"
     assert figure(html, "uebergaben") == "1"
     assert figure(html, "fallbacks") == "2"
+    assert figure(html, "wartezeit") == "bis 15 Minuten"
+    assert figure(html, "antwortzeit") == "bis 0,25 s / bis 0,25 s"
+    assert figure(html, "rueckrufe") == "1 / 1"
     drawn = charts(html)
     for title, (bars, rows) in drawn.items():
         assert bars == rows, title
@@ -110,6 +133,8 @@ async def test_a_scripted_day_shows_the_right_counts_and_share(
         ("human_handoff", 1),
         ("id_card", 1),
     ]
+    waits = dict(drawn["Wartezeit bis zur Übernahme"][1])
+    assert (waits["bis 15 Minuten"], sum(waits.values())) == (1, 1)
     hours = dict(drawn["Nachrichten nach Uhrzeit"][1])
     assert (hours["09"], hours["10"], hours["14"], hours["08"]) == (2, 2, 2, 0)
     assert len(hours) == 24
@@ -126,6 +151,8 @@ async def test_channel_filter_and_other_days(scripted_day: None, login: Login) -
     other = await client.get(PAGE, params={"zeitraum": "tag", "datum": "2026-03-11"})
     assert figure(other.text, "gespraeche") == "0"
     assert figure(other.text, "geloest") == "–"
+    assert figure(other.text, "wartezeit") == "–"
+    assert figure(other.text, "antwortzeit") == "– / –"
     week = await client.get(PAGE, params={"zeitraum": "woche", "datum": "2026-03-15"})
     assert figure(week.text, "gespraeche") == "5"
     month = await client.get(PAGE, params={"zeitraum": "monat", "datum": "2026-04-01"})
@@ -144,7 +171,9 @@ async def test_csv_export_holds_the_aggregates(scripted_day: None, login: Login)
     assert rows[0] == ["von", "bis", "kanal", "kennzahl", "anzahl"]
     table = {(r[2], r[3]): int(r[4]) for r in rows[1:]}
     assert table[("chat", "conversations")] == 3
-    assert table[("phone", "ended_on_fallback")] == 1
+    assert table[("phone", "ended_on_fallback")] == 0
+    assert table[("phone", "escalated")] == 1
+    assert table[("phone", "callbacks_due")] == 1
     assert table[("chat", "escalated")] == 1
     assert table[("chat", "handoff:user_request")] == 1
     assert ("browser", "conversations") not in table
