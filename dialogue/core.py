@@ -13,6 +13,7 @@ from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
 from dialogue.metrics import FALLBACK_INTENT, Metrics, StatChannel, TurnFacts
+from dialogue.misses import MissLog
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
 from dialogue.store import ConsentEntry, ConversationStore
@@ -73,10 +74,12 @@ class DialogueCore:
         takeover: TakeoverGate | None = None,
         live: LiveFeed | None = None,
         metrics: Metrics | None = None,
+        misses: MissLog | None = None,
     ) -> None:
         """`notice` completes handoff replies with the case number and staff hours;
         `takeover` lets a clerk answer chats; `live` shows every line in the case view;
-        `metrics` counts turns for the team statistics."""
+        `metrics` counts turns for the team statistics; `misses` keeps (redacted) messages
+        the assistant did not understand."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
@@ -87,6 +90,7 @@ class DialogueCore:
         self._takeover = takeover
         self._live = live
         self._metrics = metrics
+        self._misses = misses
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -182,6 +186,11 @@ class DialogueCore:
                     handoff_reasons=tuple(c.reason for c in cases if c is not None),
                     latency_ms=round(1000 * (self._clock() - started)),
                 )
+            )
+        if user_turn is not None and self._misses is not None:
+            handoff = any(c is not None for c in cases)
+            await self._misses.turn(
+                session_id, channel, text, answer.understanding, handoff=handoff
             )
         for case in cases:
             if case is not None:

@@ -33,6 +33,7 @@ class DataType(StrEnum):
     AUDIT = "audit"  # the console's audit log
     LOGS = "logs"  # log files under var/logs/
     STATISTICS = "statistics"  # team counters per day and channel (no personal data)
+    MISSES = "misses"  # redacted messages the assistant did not understand
 
     @property
     def label(self) -> str:
@@ -55,6 +56,8 @@ LABELS: Mapping[DataType, str] = MappingProxyType(
         DataType.LOGS: "Protokolldateien des Servers",
         DataType.STATISTICS: "Statistik (nur Zählerstände pro Tag und Kanal, keine "
         "personenbezogenen Daten)",
+        DataType.MISSES: "Nicht verstandene Nachrichten (geschwärzt), zur Verbesserung des "
+        "Assistenten",
     }
 )
 
@@ -71,6 +74,7 @@ DEFAULT_DAYS: Mapping[DataType, int] = MappingProxyType(
         DataType.AUDIT: 365,
         DataType.LOGS: 14,
         DataType.STATISTICS: 730,
+        DataType.MISSES: 90,
     }
 )
 
