@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     PRIVACY_EXPORT = "privacy_export"  # detail: the kind of key
     ERASURE = "erasure"  # the tombstone: detail holds kinds and counts, never content
     LEGAL_HOLD = "legal_hold"  # detail: on or off
+    MISS_TRIAGE = "miss_triage"  # "Nicht verstanden": detail the action (and the intent)
 
 
 @dataclass(frozen=True, slots=True)
