@@ -68,10 +68,10 @@ def tokens(text: str) -> frozenset[str]:
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    """Jaccard overlap of two token sets; 0 when either is empty."""
+    """Dice overlap of two token sets (2|A∩B| / (|A|+|B|)); 0 when either is empty."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    return 2 * len(a & b) / (len(a) + len(b))
 
 
 class MissKind(StrEnum):

@@ -48,7 +48,9 @@ def test_tokens_and_similarity() -> None:
         "hauptstraße",
     }
     assert tokens("ab zu") == frozenset()
-    assert similarity(frozenset({"a", "b"}), frozenset({"b", "c"})) == pytest.approx(1 / 3)
+    assert similarity(frozenset({"a", "b"}), frozenset({"b", "c"})) == 0.5
+    assert similarity(frozenset({"a", "b", "d"}), frozenset({"b"})) == 0.5
+    assert similarity(frozenset({"a", "b", "d"}), frozenset({"b", "e"})) == 0.4
     assert similarity(frozenset(), frozenset({"a"})) == 0.0
     assert similarity(frozenset({"a"}), frozenset()) == 0.0
 
@@ -68,12 +70,12 @@ def test_grouping_by_overlap() -> None:
     ]
     groups = group(items)
     assert [[m.text for m in g.items] for g in groups] == [
-        ["Sperrmüll abholen lassen", "Sperrmüll abholen"],
+        ["Sperrmüll abholen lassen", "Sperrmüll abholen", "wo abholen"],
         ["??", "!!"],
         ["Hundesteuer zahlen"],
-        ["wo abholen"],
     ]
     assert groups[0].lead.text == "Sperrmüll abholen lassen"
+    assert len(group(items, threshold=0.51)) == 4
     assert len(group(items, threshold=1.0)) == 5
 
 
