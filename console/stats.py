@@ -103,7 +103,7 @@ def wait_label(bound: str | None) -> str:
         return f"über {WAIT_BUCKETS_S[-1] // 86_400} Tage"
     seconds = int(bound)
     if seconds < 3600:
-        return f"bis {seconds // 60} Minuten"
+        return f"bis {seconds // 60} Minute{'n' if seconds > 60 else ''}"
     if seconds < 86_400:
         return f"bis {seconds // 3600} Stunde{'n' if seconds > 3600 else ''}"
     return f"bis {seconds // 86_400} Tag{'e' if seconds > 86_400 else ''}"

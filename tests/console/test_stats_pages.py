@@ -13,12 +13,12 @@ from redis.asyncio import Redis
 
 from console.audit import AuditLog
 from console.roles import Role
-from console.stats import Period, Totals, chart
+from console.stats import Period, Totals, chart, latency_label, wait_label
 from console.work import Workbench, WorkStatus
 from contract.records import OPEN_CASES_KEY, Callback, CallbackWindow
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Understanding, UserTurn
-from dialogue.metrics import BERLIN, Metrics, StaffMetrics
+from dialogue.metrics import BERLIN, LATENCY_BUCKETS_MS, Metrics, StaffMetrics
 from dialogue.store import ConversationStore
 from intents.actions.records import Records
 from tests.console.conftest import Login
@@ -212,3 +212,30 @@ def test_totals_and_chart() -> None:
     assert drawn.height == 72
     assert chart("t", []).height == 24
     assert len(chart("t", [(str(i), i) for i in range(30)]).bars) == 24
+
+
+def test_labels_and_quantiles() -> None:
+    assert [wait_label(b) for b in (None, "60", "300", "3600", "14400", "86400", "259200")] == [
+        "–",
+        "bis 1 Minute",
+        "bis 5 Minuten",
+        "bis 1 Stunde",
+        "bis 4 Stunden",
+        "bis 1 Tag",
+        "bis 3 Tage",
+    ]
+    assert wait_label("more") == "über 3 Tage"
+    assert [latency_label(b) for b in (None, "250", "1000", "more")] == [
+        "–",
+        "bis 0,25 s",
+        "bis 1 s",
+        "über 10 s",
+    ]
+    totals = Totals()
+    assert totals.quantile("latency", LATENCY_BUCKETS_MS, 0.5) is None
+    totals.counts.update({"latency:250": 5, "latency:1000": 4, "latency:more": 1})
+    assert totals.quantile("latency", LATENCY_BUCKETS_MS, 0.5) == "250"
+    assert totals.quantile("latency", LATENCY_BUCKETS_MS, 0.51) == "1000"
+    assert totals.quantile("latency", LATENCY_BUCKETS_MS, 0.9) == "1000"
+    assert totals.quantile("latency", LATENCY_BUCKETS_MS, 0.95) == "more"
+    assert totals.histogram("latency", (250, 500))[-1] == ("more", 1)
