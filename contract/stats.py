@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 
+MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+"""Intents that mean the assistant could not help: the FallbackClassifier's low-confidence
+`nlu_fallback` and the trained "none of these" `out_of_scope` (both ask to rephrase, see
+intents/data/rules.yml)."""
 STATS_DAY_PREFIX = "rb:stats:day:"
 STATS_SESSION_PREFIX = "rb:stats:session:"
 DEFAULT_KEEP_S = 731 * 86_400  # used only when a day hash has no expiry yet

@@ -12,7 +12,7 @@ from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
-from dialogue.metrics import FALLBACK_INTENT, Metrics, StatChannel, TurnFacts
+from dialogue.metrics import FALLBACK_INTENTS, Metrics, StatChannel, TurnFacts
 from dialogue.misses import MissLog
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
@@ -182,7 +182,7 @@ class DialogueCore:
                     session_id=session_id,
                     channel=StatChannel.of(channel, session_id),
                     intent=answer.understanding.intent,
-                    fallback=answer.understanding.intent == FALLBACK_INTENT,
+                    fallback=answer.understanding.intent in FALLBACK_INTENTS,
                     handoff_reasons=tuple(c.reason for c in cases if c is not None),
                     latency_ms=round(1000 * (self._clock() - started)),
                 )

@@ -31,12 +31,12 @@ from redis.exceptions import RedisError
 
 from contract.payloads import HandoffReason
 from contract.records import Channel
-from contract.stats import stat_channel, stats_day_key, stats_session_key
+from contract.stats import MISS_INTENTS, stat_channel, stats_day_key, stats_session_key
 
 log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
-FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_INTENTS = MISS_INTENTS
 OTHER_INTENT = "other"
 MAX_INTENTS = 200
 DAY_S = 86_400

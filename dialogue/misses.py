@@ -1,6 +1,7 @@
 """The "Nicht verstanden" inbox's store: citizen messages the assistant did not understand.
 
-Captured as turns happen: a message that fell back (`nlu_fallback`), the citizen's next
+Captured as turns happen: a message that fell back (`nlu_fallback` or `out_of_scope`,
+both answered with a request to rephrase), the citizen's next
 message after such a fallback (re-asked), and a handoff right after a fallback. The text is
 redacted *before* it is stored (digits, e-mail addresses, words the NLU tagged as names and
 words after a German name cue such as "ich heiße" or "Frau"), cut to MAX_TEXT_CHARS, and
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contract.records import Channel
+from contract.stats import MISS_INTENTS
 from dialogue.messages import Understanding
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,6 @@ log = logging.getLogger(__name__)
 INDEX_KEY = "rb:misses"
 ITEM_PREFIX = "rb:miss:"
 AFTER_FALLBACK_PREFIX = "rb:misses:after:"
-FALLBACK_INTENT = "nlu_fallback"
 MAX_TEXT_CHARS = 300
 MAX_ITEMS = 5000
 AFTER_FALLBACK_S = 15 * 60
@@ -209,7 +210,7 @@ class MissLog:
         handoff: bool,
     ) -> None:
         marker = AFTER_FALLBACK_PREFIX + session_id
-        fell_back = understanding.intent == FALLBACK_INTENT
+        fell_back = understanding.intent in MISS_INTENTS
         after_fallback = bool(await self._redis.delete(marker))
         if fell_back:
             await self._redis.set(marker, "1", ex=AFTER_FALLBACK_S)

@@ -32,6 +32,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from contract.stats import MISS_INTENTS
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_CHARS = 4000
@@ -192,13 +194,13 @@ NAME_ENTITIES = frozenset({"person", "name", "PER"})
 
 def nlu_of(parse_data: dict[str, Any]) -> dict[str, Any]:
     """What the gateway learns of a parse: the intent and confidence, the best guess other
-    than `nlu_fallback` (from the ranking), and the values of name entities."""
+    than the miss intents (from the ranking), and the values of name entities."""
     intent = parse_data.get("intent") or {}
     guess = next(
         (
             r
             for r in parse_data.get("intent_ranking") or []
-            if isinstance(r, dict) and r.get("name") != "nlu_fallback"
+            if isinstance(r, dict) and r.get("name") not in MISS_INTENTS
         ),
         {},
     )

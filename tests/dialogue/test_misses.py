@@ -101,6 +101,19 @@ async def test_fallbacks_reasks_and_handoffs_are_captured_redacted(redis: Redis)
     assert 0 < await redis.ttl(ITEM_PREFIX + items[-1].id) <= 90 * 86_400
 
 
+async def test_out_of_scope_is_a_miss_too(redis: Redis) -> None:
+    log = MissLog(redis)
+    await log.turn(
+        "s",
+        Channel.WEBCHAT,
+        "Wie wird das Wetter?",
+        Understanding("out_of_scope", 0.9),
+        handoff=False,
+    )
+    await log.turn("s", Channel.WEBCHAT, "ok", Understanding("affirm", 0.9), handoff=False)
+    assert [m.kind for m in await log.items()] == [MissKind.REASKED, MissKind.FALLBACK]
+
+
 async def test_status_changes_and_ids(redis: Redis) -> None:
     log = MissLog(redis)
     await log.turn("s", Channel.WEBCHAT, "blubb", FALLBACK, handoff=False)

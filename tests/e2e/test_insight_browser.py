@@ -19,10 +19,11 @@ from console.roles import Role
 from contract.records import Channel
 from dialogue.messages import Understanding
 from dialogue.metrics import Metrics, StatChannel, TurnFacts
-from dialogue.misses import MissLog
+from dialogue.misses import MissKind, MissLog
 from rathausbot.app import Runtime
 from tests.e2e.conftest import REPO, Gateway
 from tests.e2e.test_console_browser import SERIOUS, make_users
+from tests.e2e.test_conversations import Talk
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +85,21 @@ async def test_statistics_and_inbox_in_the_browser(gateway: Gateway, rt: Runtime
     assert "0171" not in seen["missesText"]
     for shot in seen["shots"]:
         assert shot["overflow"] <= 0, shot
+
+
+async def test_a_real_fallback_is_counted_and_kept_masked(rt: Runtime) -> None:
+    before = {m.id for m in await MissLog(rt.redis).items()}
+    talk = Talk(rt)
+    first = await talk.say("blubb wurst quark")
+    assert "nicht verstanden" in first
+    await talk.say("Wann hat das Bürgerbüro geöffnet? Meine Nummer 0171 2345678")
+    new = [m for m in await MissLog(rt.redis).items() if m.id not in before]
+    assert [(m.text, m.kind) for m in new] == [
+        ("Wann hat das Bürgerbüro geöffnet? Meine Nummer #### #######", MissKind.REASKED),
+        ("blubb wurst quark", MissKind.FALLBACK),
+    ], new
+    assert new[1].guess is not None and new[1].guess != "nlu_fallback"
+    assert new[1].confidence is not None and 0 <= new[1].confidence <= 1
+    marker = await rt.redis.hgetall(f"rb:stats:session:{talk.session}")
+    assert marker["fb"] == "0"
+    assert int(await rt.redis.hget(marker["day"], "fallbacks") or 0) >= 1
