@@ -8,8 +8,10 @@ from redis.asyncio import Redis
 from contract.records import Channel
 from dialogue.messages import Understanding
 from dialogue.misses import (
+    AFTER_FALLBACK_S,
     INDEX_KEY,
     ITEM_PREFIX,
+    MAX_ITEMS,
     MAX_TEXT_CHARS,
     Miss,
     MissKind,
@@ -35,6 +37,14 @@ def test_redaction_masks_digits_mail_and_names() -> None:
     assert redact("Herr Meier sagt Hallo") == "Herr [Name] sagt Hallo"
     assert redact("Wo ist das Amt?") == "Wo ist das Amt?"
     assert redact("a(b", ["a(b"]) == "[Name]"
+
+
+def test_longer_names_are_masked_first() -> None:
+    assert redact("Erika Mustermann ruft an", ["Erika", "Erika Mustermann"]) == "[Name] ruft an"
+
+
+def test_limits_by_value() -> None:
+    assert (MAX_TEXT_CHARS, MAX_ITEMS, AFTER_FALLBACK_S) == (300, 5000, 900)
 
 
 def test_redaction_cuts_long_texts() -> None:
@@ -98,7 +108,8 @@ async def test_fallbacks_reasks_and_handoffs_are_captured_redacted(redis: Redis)
     ]
     stored = await redis.hgetall(ITEM_PREFIX + items[-1].id)
     assert "0171" not in str(stored)
-    assert 0 < await redis.ttl(ITEM_PREFIX + items[-1].id) <= 90 * 86_400
+    assert 90 * 86_400 - 5 <= await redis.ttl(ITEM_PREFIX + items[-1].id) <= 90 * 86_400
+    assert 0 < await redis.ttl("rb:misses:after:u") <= AFTER_FALLBACK_S
 
 
 async def test_out_of_scope_is_a_miss_too(redis: Redis) -> None:
