@@ -4,6 +4,7 @@ bookkeeping, expiry, limits, class boundaries, and that Redis trouble never fail
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -15,11 +16,14 @@ from contract.stats import stats_day_key, stats_session_key
 from dialogue.metrics import (
     BERLIN,
     DAY_S,
+    LATENCY_BUCKETS_MS,
     MAX_INTENTS,
+    WAIT_BUCKETS_S,
     Metrics,
     StaffMetrics,
     StatChannel,
     TurnFacts,
+    domain_intents,
     handoff_field,
     latency_field,
     wait_field,
@@ -161,7 +165,8 @@ async def test_staff_metrics(redis: Redis) -> None:
     await staff.case_taken(StatChannel.PHONE, -5)
     await staff.callback_done(StatChannel.PHONE)
     assert await redis.hgetall(PHONE) == {"wait:300": "1", "wait:60": "1", "callbacks_done": "1"}
-    assert 0 < await redis.ttl(PHONE) <= MIDNIGHT + 11 * DAY_S - NOON
+    expected = MIDNIGHT + 11 * DAY_S - NOON
+    assert expected - 5 <= await redis.ttl(PHONE) <= expected
 
 
 async def test_the_action_server_counts_callbacks_and_marks_the_conversation(
@@ -184,3 +189,28 @@ async def test_the_action_server_counts_callbacks_and_marks_the_conversation(
     assert await redis.hget(CHAT, "callbacks_due") == "1"
     assert await redis.hget(CHAT, "escalated") is None
     assert await redis.ttl(CHAT) > 700 * DAY_S
+
+
+def test_domain_intents_reads_plain_and_configured_entries(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "intents:\n  - greet\n  - human_handoff:\n      use_entities: [department]\n  - 7\n"
+    )
+    (tmp_path / "b.yml").write_text("- not a mapping\n")
+    (tmp_path / "c.yml").write_text("")
+    (tmp_path / "d.yml").write_text("intents:\n  - {}\n  - goodbye\n")
+    assert domain_intents(tmp_path) == {"greet", "human_handoff", "goodbye"}
+    assert "opening_hours" in domain_intents(Path("intents/domain"))
+
+
+def test_classes_by_value() -> None:
+    assert LATENCY_BUCKETS_MS == (250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000)
+    assert WAIT_BUCKETS_S == (60, 300, 900, 1800, 3600, 14_400, 86_400, 259_200)
+
+
+async def test_default_expiries(redis: Redis) -> None:
+    await Metrics(redis, intents=[], clock=lambda: NOON).turn(facts())
+    expected = MIDNIGHT + 731 * DAY_S - NOON
+    assert expected - 5 <= await redis.ttl(CHAT) <= expected
+    assert 6 * 3600 - 5 <= await redis.ttl(stats_session_key("s1")) <= 6 * 3600
+    await StaffMetrics(redis, clock=lambda: NOON).callback_done(StatChannel.PHONE)
+    assert expected - 5 <= await redis.ttl(PHONE) <= expected
