@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from dialogue.metrics import LATENCY_BUCKETS_MS, WAIT_BUCKETS_S, Count, StatChannel, day_key
 
 MAX_BARS = 24
-CHART_W = 480
 BAR_H = 18
 
 
