@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     ERASURE = "erasure"  # the tombstone: detail holds kinds and counts, never content
     LEGAL_HOLD = "legal_hold"  # detail: on or off
     USER_DEPARTMENTS = "user_departments"
+    MISS_TRIAGE = "miss_triage"  # "Nicht verstanden": detail the action (and the intent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,10 @@ class Forbidden(Exception):
 
 
 def home(role: Role) -> str:
-    """The page a user starts on: the privacy officer's pages for `datenschutz` (who has no
-    inbox), else the inbox."""
+    """The page a user starts on: the privacy officer's pages for `datenschutz` and the
+    "Nicht verstanden" inbox for `redaktion` (neither has the case inbox), else the inbox."""
+    if role is Role.EDITOR:
+        return f"{PREFIX}/nicht-verstanden"
     return f"{PREFIX}/datenschutz" if role is Role.PRIVACY else f"{PREFIX}/inbox"
 
 

@@ -23,10 +23,13 @@ from console.audit import AuditAction, AuditLog
 from contract.conversation import CaseStatus
 from contract.records import (
     OPEN_CASES_KEY,
+    Channel,
+    RecordKind,
     case_key,
     session_key,
     transcript_key,
 )
+from dialogue.metrics import StaffMetrics, StatChannel
 
 CONSOLE_EVENTS_CHANNEL = "rb:events:console"
 CLOSED_KEY = "rb:console:closed"
@@ -142,13 +145,16 @@ class Workbench:
         *,
         retention_s: int,
         clock: Callable[[], float] = time.time,
+        metrics: StaffMetrics | None = None,
     ) -> None:
+        """`metrics` counts waiting times and callbacks done for the team statistics."""
         if retention_s < 1:
             raise ValueError("retention_s must be positive")
         self._redis = redis
         self._audit = audit
         self._retention_s = retention_s
         self._clock = clock
+        self._metrics = metrics
         self._claim = redis.register_script(_CLAIM_LUA)
         self._owner_set = redis.register_script(_OWNER_SET_LUA)
 
@@ -168,6 +174,7 @@ class Workbench:
         )
         if int(won):
             await self._audit.append(user, AuditAction.CLAIM, item_id)
+            await self._count_taken(item_id)
             await self._announce(item_id)
         return bool(int(won)), str(owner)
 
@@ -185,6 +192,7 @@ class Workbench:
         await self._audit.append(user, AuditAction.STATUS, item_id, status.value)
         if status is WorkStatus.DONE:
             await self._close(item_id)
+            await self._count_callback_done(item_id)
         elif await self._redis.zrem(CLOSED_KEY, item_id):
             await self._reopen(item_id)
         await self._announce(item_id)
@@ -242,6 +250,33 @@ class Workbench:
         )
         if not int(ok):
             raise WorkRefused(Refusal.NOT_OWNER, str(owner))
+
+    async def _first(self, item_id: str, flag: str) -> bool:
+        """True once per item and flag (the statistics count an item once)."""
+        return bool(await self._redis.hsetnx(work_key(item_id), flag, "1"))
+
+    async def _count_taken(self, item_id: str) -> None:
+        """A case's wait until a clerk first took it (later claims are not counted)."""
+        if self._metrics is None or not item_id.startswith("C-"):
+            return
+        fields = cast(dict[str, str], await self._redis.hgetall(case_key(item_id)))
+        channel = Channel.of(fields.get("channel"))
+        if channel is None or "created_at" not in fields:
+            return
+        if await self._first(item_id, "counted_taken"):
+            waited = self._clock() - float(fields["created_at"])
+            stat = StatChannel.of(channel, fields.get("session_id", ""))
+            await self._metrics.case_taken(stat, waited)
+
+    async def _count_callback_done(self, item_id: str) -> None:
+        """Callbacks count as phone (asked on a call) or chat; done once per request."""
+        if self._metrics is None or not item_id.startswith(f"{RecordKind.CALLBACK.prefix}-"):
+            return
+        name = await self._redis.hget(RecordKind.CALLBACK.key(item_id), "channel")
+        channel = Channel.of(str(name)) if name else None
+        if channel is not None and await self._first(item_id, "counted_done"):
+            chat = channel is Channel.WEBCHAT
+            await self._metrics.callback_done(StatChannel.CHAT if chat else StatChannel.PHONE)
 
     async def _close(self, item_id: str) -> None:
         """Closed cases leave the open list; their conversation expires after the retention.

@@ -14,6 +14,8 @@ from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
+from dialogue.metrics import FALLBACK_INTENTS, Metrics, StatChannel, TurnFacts
+from dialogue.misses import MissLog
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
 from dialogue.store import ConsentEntry, ConversationStore
@@ -78,9 +80,13 @@ class DialogueCore:
         notice: HandoffNotice | None = None,
         takeover: TakeoverGate | None = None,
         live: LiveFeed | None = None,
+        metrics: Metrics | None = None,
+        misses: MissLog | None = None,
     ) -> None:
         """`notice` completes handoff replies with the case number and staff hours;
-        `takeover` lets a clerk answer chats; `live` shows every line in the case view."""
+        `takeover` lets a clerk answer chats; `live` shows every line in the case view;
+        `metrics` counts turns for the team statistics; `misses` keeps (redacted) messages
+        the assistant did not understand."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
@@ -90,6 +96,8 @@ class DialogueCore:
         self._notice = notice
         self._takeover = takeover
         self._live = live
+        self._metrics = metrics
+        self._misses = misses
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -169,6 +177,7 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
+        started = self._clock()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
@@ -202,6 +211,22 @@ class DialogueCore:
         await self._store.append(session_id, *lines)  # the turn in one write
         if self._live is not None:
             await self._live.lines(session_id, *lines)
+        if user_turn is not None and self._metrics is not None:
+            await self._metrics.turn(
+                TurnFacts(
+                    session_id=session_id,
+                    channel=StatChannel.of(channel, session_id),
+                    intent=answer.understanding.intent,
+                    fallback=answer.understanding.intent in FALLBACK_INTENTS,
+                    handoff_reasons=tuple(c.reason for c in cases if c is not None),
+                    latency_ms=round(1000 * (self._clock() - started)),
+                )
+            )
+        if user_turn is not None and self._misses is not None:
+            handoff = any(c is not None for c in cases)
+            await self._misses.turn(
+                session_id, channel, text, answer.understanding, handoff=handoff
+            )
         for case, live_chat in zip(cases, live_chats, strict=True):
             if case is not None:
                 await self._store.open_case(case)

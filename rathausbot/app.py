@@ -36,6 +36,8 @@ from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
+from dialogue.metrics import Metrics, domain_intents
+from dialogue.misses import MissLog
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
@@ -271,6 +273,12 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
                 notice=HandoffNotice(staff_hours(settings)),
                 takeover=takeover,
                 live=live,
+                metrics=Metrics(
+                    redis,
+                    intents=domain_intents(settings.intents_dir / "domain"),
+                    keep_days=settings.retention_policy.days[DataType.STATISTICS],
+                ),
+                misses=MissLog(redis, keep_days=settings.retention_policy.days[DataType.MISSES]),
             )
             yield Runtime(settings, secrets, redis, http, svc, store, core, takeover, live)
     finally:

@@ -40,6 +40,7 @@ from contract.records import (
     tracker_key,
     transcript_key,
 )
+from rathausbot.purge_insight import purge_misses, purge_statistics
 from rathausbot.retention import DAY_S, FLAG_GRACE_DAYS, DataType, Retention
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,15 @@ class Purger:
         for kind in RecordKind:
             await self._records(kind, report)
         await self._webhook_queues(report)
+        for data_type, purge in (
+            (DataType.STATISTICS, purge_statistics),
+            (DataType.MISSES, purge_misses),
+        ):
+            keep_days = self._retention.days[data_type]
+            count = await purge(
+                self._redis, now=self._clock(), keep_days=keep_days, dry_run=dry_run
+            )
+            report.add(data_type, count)
         await asyncio.to_thread(self._files, report, held)
         cutoff = self._cutoff(DataType.AUDIT)
         report.add(DataType.AUDIT, await self._audit.trim(cutoff, dry_run=dry_run))

@@ -32,6 +32,8 @@ class DataType(StrEnum):
     CALLBACKS = "callbacks"  # callback requests, after they were taken
     AUDIT = "audit"  # the console's audit log
     LOGS = "logs"  # log files under var/logs/
+    STATISTICS = "statistics"  # team counters per day and channel (no personal data)
+    MISSES = "misses"  # redacted messages the assistant did not understand
 
     @property
     def label(self) -> str:
@@ -52,6 +54,10 @@ LABELS: Mapping[DataType, str] = MappingProxyType(
         DataType.CALLBACKS: "Rückrufwünsche",
         DataType.AUDIT: "Protokoll der Mitarbeiterkonsole",
         DataType.LOGS: "Protokolldateien des Servers",
+        DataType.STATISTICS: "Statistik (nur Zählerstände pro Tag und Kanal, keine "
+        "personenbezogenen Daten)",
+        DataType.MISSES: "Nicht verstandene Nachrichten (geschwärzt), zur Verbesserung des "
+        "Assistenten",
     }
 )
 
@@ -67,6 +73,8 @@ DEFAULT_DAYS: Mapping[DataType, int] = MappingProxyType(
         DataType.CALLBACKS: 30,
         DataType.AUDIT: 365,
         DataType.LOGS: 14,
+        DataType.STATISTICS: 730,
+        DataType.MISSES: 90,
     }
 )
 

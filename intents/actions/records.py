@@ -7,17 +7,20 @@ never get the same last place, however their conversations interleave.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from datetime import time as clock_time
 from enum import Enum
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from contract import env
 from contract.records import (
@@ -27,13 +30,25 @@ from contract.records import (
     Booking,
     BookingStatus,
     Callback,
+    Channel,
     RecordKind,
     Ticket,
     WebhookEntry,
     WebhookEvent,
     slot_key,
 )
+from contract.stats import (
+    COUNT_LUA,
+    DEFAULT_KEEP_S,
+    MARK_ESCALATED_LUA,
+    stat_channel,
+    stats_day_key,
+    stats_session_key,
+)
 from intents.actions.redis_client import connect
+
+log = logging.getLogger(__name__)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 DEFAULT_RETENTION_S = 30 * 86_400
 
@@ -84,6 +99,8 @@ class Records:
         self._clock = clock
         self._book = redis.register_script(_BOOK)
         self._cancel = redis.register_script(_CANCEL)
+        self._count = redis.register_script(COUNT_LUA)
+        self._mark_escalated = redis.register_script(MARK_ESCALATED_LUA)
 
     @classmethod
     def from_environment(cls) -> Records:
@@ -174,6 +191,17 @@ class Records:
 
         await self._pipelined(store, transaction=True)
         await self._notify(kind, WebhookEvent.CREATED, record.reference)
+
+    async def count_callback(self, channel: Channel | None, session_id: str) -> None:
+        """Counts a callback request in the team statistics and marks its conversation as
+        not resolved without staff. Never fails the action."""
+        day = datetime.fromtimestamp(self._clock(), BERLIN).date()
+        key = stats_day_key(day, stat_channel(channel is Channel.WEBCHAT, session_id))
+        try:
+            await self._count(keys=[key], args=["callbacks_due", DEFAULT_KEEP_S])
+            await self._mark_escalated(keys=[stats_session_key(session_id)], args=[])
+        except RedisError as exc:
+            log.warning("callback not counted in the statistics: %s", exc)
 
     async def _notify(self, kind: RecordKind, event: WebhookEvent, reference: str) -> None:
         """Queues the record for the office's webhook (bounded; the oldest go first)."""

@@ -85,9 +85,16 @@ async def test_an_empty_log_verifies_and_reads_empty(redis: Redis) -> None:
 
 
 def test_roles_carry_their_german_names() -> None:
-    assert [r.value for r in Role] == ["sachbearbeitung", "teamleitung", "admin", "datenschutz"]
+    assert [r.value for r in Role] == [
+        "sachbearbeitung",
+        "teamleitung",
+        "admin",
+        "datenschutz",
+        "redaktion",
+    ]
     assert Role("teamleitung").label == "Teamleitung"
     assert Role.PRIVACY.label == "Datenschutz"
+    assert Role.EDITOR.label == "Redaktion"
 
 
 async def test_check_names_the_first_broken_link(redis: Redis) -> None:

@@ -30,6 +30,8 @@ def test_defaults_cover_every_type_and_are_documented_values() -> None:
         DataType.CALLBACKS: 30,
         DataType.AUDIT: 365,
         DataType.LOGS: 14,
+        DataType.STATISTICS: 730,
+        DataType.MISSES: 90,
     }
     assert set(LABELS) == set(DataType)
     assert DataType.LOGS.label == "Protokolldateien des Servers"
@@ -47,6 +49,8 @@ def test_wire_names() -> None:
         "callbacks",
         "audit",
         "logs",
+        "statistics",
+        "misses",
     ]
 
 
@@ -89,7 +93,7 @@ def test_unknown_type_is_named_with_the_known_ones() -> None:
         Retention.parse({"transcripts": 3})
     message = str(caught.value)
     assert message.startswith("unknown data type 'transcripts' (known: conversations, ")
-    assert message.endswith("audit, logs)")
+    assert message.endswith("audit, logs, statistics, misses)")
     assert isinstance(caught.value, ValueError)
 
 
