@@ -25,6 +25,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+from channels.takeover import holder_key
 from console.audit import AuditAction, AuditLog
 from console.work import CLOSED_KEY, attempts_key, notes_key, viewers_key, work_key
 from contract.records import (
@@ -40,6 +41,8 @@ from contract.records import (
     tracker_key,
     transcript_key,
 )
+from contract.stats import stats_session_key
+from dialogue.misses import AFTER_FALLBACK_PREFIX
 from rathausbot.purge_insight import purge_misses, purge_statistics
 from rathausbot.retention import DAY_S, FLAG_GRACE_DAYS, DataType, Retention
 
@@ -64,12 +67,16 @@ def lock_key(session_id: str) -> str:
 
 
 def conversation_keys(session_id: str) -> list[str]:
-    """Every key of one conversation: ours and Rasa's."""
+    """Every key of one conversation: ours (its statistics and not-understood markers and a
+    clerk's hold included) and Rasa's."""
     return [
         session_key(session_id),
         transcript_key(session_id),
         tracker_key(session_id),
         lock_key(session_id),
+        stats_session_key(session_id),
+        AFTER_FALLBACK_PREFIX + session_id,
+        holder_key(session_id),
     ]
 
 

@@ -161,6 +161,16 @@ class _Speech:
     interruptible: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+async def _cancel_bounded(task: asyncio.Task[None], *, tries: int = 50) -> None:
+    """Cancels the dialogue task, again if a cancellation was swallowed on the way (a call's
+    session must always end); gives up after `tries` short waits (the task group then waits)."""
+    for _ in range(tries):
+        if task.done():
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.2)
+
+
 class VoiceSession:
     """One call. `run()` returns when the call ends; every task it starts ends with it."""
 
@@ -213,7 +223,7 @@ class VoiceSession:
                 if self._recorder is not None:
                     self._recorder.close()
                 await self._stop_speaking()
-                dialogue.cancel()
+                await _cancel_bounded(dialogue)
         if self._call.caller_id:  # found by the privacy officer's search by number
             await self._core.note_caller(self._id, self._call.caller_id)
         return self._result
