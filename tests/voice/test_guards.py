@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -149,10 +149,11 @@ def test_confidence_is_the_clamped_probability() -> None:
     ],
 )
 def test_limits_are_bounded(field: str, low: float, high: float) -> None:
-    GuardLimits(**{field: low})
-    GuardLimits(**{field: high})
+    options: dict[str, Any] = {field: low}
+    GuardLimits(**options)
+    GuardLimits(**{**options, field: high})
     step = 1 if isinstance(low, int) else 0.01
     with pytest.raises(ValueError, match=field):
-        GuardLimits(**{field: low - step})
+        GuardLimits(**{**options, field: low - step})
     with pytest.raises(ValueError, match=field):
-        GuardLimits(**{field: high + step})
+        GuardLimits(**{**options, field: high + step})

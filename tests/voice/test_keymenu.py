@@ -75,6 +75,5 @@ def test_reask_names_the_topics() -> None:
         "Termine, Ausweis und Pass, Ummeldung, Müll und Sperrmüll, Öffnungszeiten "
         "oder Schäden melden"
     )
-    assert REASK == (
-        "Entschuldigung, die Verbindung ist schlecht. Worum geht es: " + topic_names() + "?"
-    )
+    expected = "Entschuldigung, die Verbindung ist schlecht. Worum geht es: " + topic_names() + "?"
+    assert expected == REASK

@@ -64,7 +64,7 @@ class Harness:
     def __init__(
         self,
         store: ConversationStore,
-        *texts: str,
+        *texts: str | tuple[str, float],
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
