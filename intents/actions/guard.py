@@ -86,7 +86,17 @@ def ask(
             "abbrechen."
         )
         choices.append(PERSON_BUTTON)
-    say(dispatcher, channel_of(tracker), chat, voice, buttons=[*choices, STOP_BUTTON])
+    # On the phone, choices become keys: answers such as /affirm at once, values such as
+    # dates only after two misses (before that, keys type the value: a day number, a time).
+    keyed = [b for b in choices if missed(tracker) or b["payload"].startswith("/")]
+    say(
+        dispatcher,
+        channel_of(tracker),
+        chat,
+        voice,
+        buttons=[*choices, STOP_BUTTON],
+        voice_buttons=[*keyed, STOP_BUTTON],
+    )
 
 
 class GuardMixin:
