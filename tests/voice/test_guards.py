@@ -99,6 +99,7 @@ def test_runs_count_back_to_back_copies_only() -> None:
     assert longest_run("x y y y", max_ngram=1) == 3
     assert longest_run("Ja.", max_ngram=4) == 1
     assert longest_run("", max_ngram=4) == 0
+    assert longest_run("null eins", max_ngram=4) == 1  # digits only: one copy each
     assert longest_run(" , . ", max_ngram=4) == 0
 
 
