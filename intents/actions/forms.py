@@ -282,6 +282,7 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             + ". An welchem Tag möchten Sie kommen? Sie können den Tag auch als Zahl eintippen, "
             "dann die Raute-Taste.",
             buttons=[{"title": date_text(d), "payload": f"{d:%d.%m.%Y}"} for d in days],
+            spoken_titles=[date_spoken(d) for d in days],
         )
         return []
 
@@ -308,6 +309,7 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             + ". Welche Uhrzeit passt Ihnen? Sie können sie auch eintippen, zum Beispiel eins, "
             "vier, drei, null für 14 Uhr 30, dann die Raute-Taste.",
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
+            spoken_titles=[time_spoken(t) for t in shown],
         )
         return []
 

@@ -21,6 +21,7 @@ pytestmark = [
 ]
 
 TURN_TIMEOUT_S = 90
+SPOKEN_S = 18  # sequencing only: long enough for a question to be played out
 
 
 def turns_logged(gateway: Gateway, since: int) -> list[str]:
@@ -52,19 +53,22 @@ def test_typed_answers_misses_and_a_key_menu_on_a_real_phone(
     write_wav(tmp_path / "caller.wav", concat([silence(21), request, silence(150)], 8000))
     since = len(gateway.log_path.read_text(errors="replace"))
     phone = baresip_call(tmp_path / "phone", uri, tmp_path / "caller.wav", user=CALLER_NUMBER)
-    turns = wait_for_turns(gateway, phone, since, 1)
-    assert "intent=book_appointment" in turns[0], turns
+    turns = wait_for_turns(gateway, phone, since, 2)  # the greeting, then the request
+    assert "intent=book_appointment" in turns[1], turns
+    # keys cut the bot short like speech does: each waits until the reply has been spoken
+    time.sleep(SPOKEN_S)
     press(phone, "99#")  # no such day: a miss
-    wait_for_turns(gateway, phone, since, 2)
-    press(phone, "99#")  # a second miss: the free days become keys
     wait_for_turns(gateway, phone, since, 3)
-    time.sleep(1)  # the reply's key menu is set as its speech starts
-    press(phone, "1")  # the first free day
+    time.sleep(SPOKEN_S)
+    press(phone, "99#")  # a second miss: the free days become keys
     wait_for_turns(gateway, phone, since, 4)
+    time.sleep(2 * SPOKEN_S)  # the question again, with the menu at its end
+    press(phone, "1")  # the first free day
+    wait_for_turns(gateway, phone, since, 5)
     time.sleep(20)  # the time question is spoken
     phone.hangup()
     phone.wait(timeout_s=30)
     heard = transcribe(gateway.settings, phone.recording())
-    assert "neun neun" in heard or "99" in heard, heard  # the typed keys read back
-    assert "drücken sie" in heard, heard  # the key menu
+    assert "eingegeben" in heard, heard  # the typed keys read back
+    assert "eins für" in heard or "1 für" in heard, heard  # the key menu
     assert "uhrzeit" in heard, heard  # the picked day was taken: the time is asked next
