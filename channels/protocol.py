@@ -248,7 +248,9 @@ class Error:
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    pass
+    """The conversation ended; `text` says what was deleted and what is kept, for how long."""
+
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,8 +458,8 @@ def encode_server(message: ServerMessage) -> str:
             return _dump({"type": "typing", "on": on, "name": name})
         case Error(code, text, id):
             return _dump({"type": "error", "code": code.value, "text": text, "id": id})
-        case Ended():
-            return _dump({"type": "ended"})
+        case Ended(text):
+            return _dump({"type": "ended", "text": text} if text else {"type": "ended"})
         case Pong():
             return _dump({"type": "pong"})
 
@@ -525,7 +527,7 @@ def parse_server(frame: str | bytes) -> ServerMessage:
                 _opt_str(data, "id", limit=MAX_ID_CHARS),
             )
         case "ended":
-            return Ended()
+            return Ended(_opt_str(data, "text", limit=1000) or "")
         case "pong":
             return Pong()
         case other:

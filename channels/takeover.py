@@ -53,10 +53,7 @@ MAX_STAFF_CHARS = 2000
 MAX_WAITING = 10_000
 WELCOME_BACK_ACTION = "utter_welcome_back"
 WELCOME_BACK_TEXT = "Hier ist wieder der automatische Assistent. Wie kann ich Ihnen weiterhelfen?"
-GOODBYE_TEXT = (
-    "Das Gespräch mit der Stadtverwaltung ist beendet. Vielen Dank und auf Wiedersehen! "
-    "Bei neuen Fragen hilft Ihnen wieder der automatische Assistent."
-)
+GOODBYE_TEXT = "Das Gespräch mit der Stadtverwaltung ist beendet. Vielen Dank und auf Wiedersehen!"
 NOBODY_CAME_TEXT = (
     "Leider konnte sich gerade niemand aus der Stadtverwaltung Ihrer Anfrage annehmen. "
     "Ihr Anliegen ist unter der Vorgangsnummer {case_id} gespeichert; nichts geht verloren. "
@@ -75,6 +72,20 @@ class Availability(Enum):
 
     AVAILABLE = "verfügbar"
     PAUSE = "pause"
+
+
+class AvailabilityScope(Enum):
+    """Whose `verfügbar` mark makes the assistant offer a live chat for a case: a clerk of
+    the case's department (or one with no department assigned), or anyone."""
+
+    DEPARTMENT = "department"
+    ANYONE = "anyone"
+
+
+class StaffDirectory(Protocol):
+    """The departments a clerk works for (`console.accounts.Accounts`; empty: all)."""
+
+    async def departments_of(self, user: str) -> frozenset[str]: ...
 
 
 class Refusal(Enum):
@@ -147,18 +158,23 @@ class Takeover:
         tracker: Tracker,
         live: LiveFeed,
         *,
+        staff: StaffDirectory | None = None,
+        scope: AvailabilityScope = AvailabilityScope.DEPARTMENT,
         wait_s: float = 180.0,
         available_s: int = 10 * 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`wait_s`: how long a citizen waits for a person before the callback offer;
-        `available_s`: how long a `verfügbar` mark holds without being renewed."""
+        `available_s`: how long a `verfügbar` mark holds without being renewed; `staff`
+        tells the clerks' departments (without it, or with `scope` ANYONE, any clerk counts)."""
         if not 1 <= wait_s <= 3600 or not 60 <= available_s <= 86_400:
             raise ValueError("wait_s 1..3600, available_s 60..86400")
         self._redis = redis
         self._store = store
         self._tracker = tracker
         self._live = live
+        self._staff = staff
+        self._scope = scope
         self.wait_s = wait_s
         self._available_s = available_s
         self._clock = clock
@@ -189,10 +205,18 @@ class Takeover:
         live = score is not None and float(score) > self._clock()
         return Availability.AVAILABLE if live else Availability.PAUSE
 
-    async def staff_available(self) -> bool:
-        """Whether any clerk is marked `verfügbar` now."""
+    async def staff_available(self, department: str | None) -> bool:
+        """Whether a clerk who counts for a case of `department` (None: not known) is marked
+        `verfügbar` now: see AvailabilityScope; a case without department takes anyone."""
         now = self._clock()
-        return bool(await self._redis.zcount(AVAILABLE_KEY, f"({now}", "+inf"))
+        users = cast(list[str], await self._redis.zrangebyscore(AVAILABLE_KEY, f"({now}", "+inf"))
+        if self._scope is AvailabilityScope.ANYONE or self._staff is None or department is None:
+            return bool(users)
+        for user in users:
+            departments = await self._staff.departments_of(user)
+            if not departments or department in departments:
+                return True
+        return False
 
     # --- waiting for a person ---
 
@@ -200,6 +224,7 @@ class Takeover:
         """The case waits for a clerk; after `wait_s` the citizen gets the callback offer."""
         if await self._redis.zcard(WAITING_KEY) < MAX_WAITING:
             await self._redis.zadd(WAITING_KEY, {case_id: self._clock()}, nx=True)
+            await self._inbox_changed(case_id)  # open inboxes show it waiting, live
 
     async def watch(self, *, poll_s: float = 1.0) -> None:
         """Runs `expire_waiting` every `poll_s` until cancelled (a lost Redis is retried)."""
@@ -237,9 +262,7 @@ class Takeover:
             await self._append(str(session_id), record)
             await self._widget(str(session_id), BotLine(reply.text, reply.buttons))
             told.append(case_id)
-            # open inboxes reload their rows (console.events listens on this channel)
-            changed = json.dumps({"event": "changed", "id": case_id})
-            await self._redis.publish(INBOX_EVENTS_CHANNEL, changed)
+            await self._inbox_changed(case_id)
             log.info("case %s: nobody took the chat over in time; callback offered", case_id)
         return told
 
@@ -311,10 +334,10 @@ class Takeover:
         )
 
     async def close(self, session_id: str, user: str) -> None:
-        """Ends the clerk's conversation with a goodbye; the assistant answers new questions
-        (the caller closes the case)."""
+        """Ends the clerk's conversation with a goodbye; the assistant answers new questions,
+        and the widget says so (the caller closes the case)."""
         await self._end(session_id, user, Marker.CLOSED, GOODBYE_TEXT)
-        await self._widget(session_id, BotLine(GOODBYE_TEXT))
+        await self._widget(session_id, BotLine(GOODBYE_TEXT), HandoffStatus(HandoffState.RETURNED))
 
     async def _end(self, session_id: str, user: str, marker: Marker, text: str) -> None:
         holder = await self._holder_or_refuse(session_id, user)
@@ -342,6 +365,11 @@ class Takeover:
         await self._live.typing(session_id, on)
 
     # --- helpers ---
+
+    async def _inbox_changed(self, case_id: str) -> None:
+        """Open inboxes reload the case's row (console.events listens on this channel)."""
+        changed = json.dumps({"event": "changed", "id": case_id})
+        await self._redis.publish(INBOX_EVENTS_CHANNEL, changed)
 
     async def _tracked(self, session_id: str, events: list[dict[str, object]]) -> None:
         try:

@@ -63,8 +63,8 @@ log = logging.getLogger(__name__)
 
 HUMAN_PAYLOAD = "/human_handoff"  # the Rasa intent behind "Mit einem Menschen sprechen"
 HUMAN_TITLE = "Mit einem Menschen sprechen"
+ENDED_PREFIX = encode_server(Ended())[:-1]  # '{"type": "ended"', with or without a text
 TYPING_EVERY_S = 1.0  # the citizen's typing reaches the clerk at most this often
-ENDED_FRAME = encode_server(Ended())
 _REDIS_ERRORS = (redis_errors.RedisError, OSError)
 
 
@@ -108,6 +108,9 @@ def history_lines(records: Iterable[TranscriptRecord]) -> tuple[Line, ...]:
                 lines.append(HandoffStatus(HandoffState.TAKEN, None, record.ts, name))
             case Role.SYSTEM if record.marker is Marker.RETURNED:
                 lines.append(HandoffStatus(HandoffState.RETURNED, None, record.ts))
+            case Role.SYSTEM if record.marker is Marker.CLOSED:  # goodbye, then the assistant
+                lines.append(BotLine(record.text, at=record.ts))
+                lines.append(HandoffStatus(HandoffState.RETURNED, None, record.ts))
             case Role.BOT | Role.SYSTEM:
                 lines += reply_lines(
                     record.text, record.buttons, record.links, record.handoff, at=record.ts
@@ -132,6 +135,41 @@ class _Session:
     touched: float
 
 
+@dataclass(frozen=True, slots=True)
+class EndTexts:
+    """What "Gespräch beenden und löschen" tells the citizen afterwards, with the retention
+    in days (built from the settings in the composition root)."""
+
+    closed_case_days: int = 90
+    booking_days: int = 30
+    ticket_days: int = 180
+    callback_days: int = 30
+
+    @property
+    def records(self) -> str:
+        return (
+            "Termine, Schadensmeldungen und Rückrufwünsche, die Sie angelegt haben, bleiben "
+            f"bestehen: Termine bis {self.booking_days} Tage nach dem Termin, Meldungen "
+            f"{self.ticket_days} Tage, Rückrufwünsche {self.callback_days} Tage."
+        )
+
+    @property
+    def deleted(self) -> str:
+        return (
+            "Das Gespräch wurde beendet. Der Verlauf ist gelöscht, in diesem Fenster und auf "
+            f"unserem Server. {self.records} Sie können jederzeit ein neues Gespräch beginnen."
+        )
+
+    @property
+    def kept(self) -> str:
+        return (
+            "Das Gespräch wurde beendet und aus diesem Fenster gelöscht. Auf unserem Server "
+            "bleibt der Verlauf bei Ihrem Vorgang, bis die Mitarbeiterinnen und Mitarbeiter ihn "
+            f"abgeschlossen haben, und wird {self.closed_case_days} Tage danach gelöscht. "
+            f"{self.records}"
+        )
+
+
 class ChatEndpoint:
     """The `/ws/chat` handler; built once in the composition root."""
 
@@ -144,11 +182,13 @@ class ChatEndpoint:
         fanout: Fanout,
         limits: ChatLimits,
         admission: SessionAdmission,
+        end_texts: EndTexts = EndTexts(),
         live: LiveFeed | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`live` carries the citizen's typing to a clerk who took the chat over."""
         self.core = core
+        self.end_texts = end_texts
         self.live = live
         self.admission = admission
         self.store = store
@@ -265,7 +305,7 @@ class _Connection:
                 match item:
                     case str() as frame:
                         await self._ws.send_text(frame)
-                        if frame == ENDED_FRAME:
+                        if frame.startswith(ENDED_PREFIX):
                             await self._ws.close(code=CloseCode.ENDED)
                             return
                     case _Close(code):
@@ -411,8 +451,9 @@ class _Connection:
     async def _end(self, session: _Session) -> None:
         deleted = await self._ep.store.delete_conversation(session.session_id)
         await self._ep.tokens.forget(session.token)
-        await self._publish(Ended())
-        self.send(Ended())
+        ended = Ended(self._ep.end_texts.deleted if deleted else self._ep.end_texts.kept)
+        await self._publish(ended)
+        self.send(ended)
         log.info(
             "chat session ended by the citizen (%s)", "deleted" if deleted else "kept for its case"
         )

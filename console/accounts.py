@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -30,6 +30,7 @@ ISSUER = "rathausbot"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 256
+MAX_DEPARTMENTS = 32
 RECOVERY_CODES = 8
 TOTP_STEP_S = 30
 
@@ -53,6 +54,7 @@ class Account:
     disabled: bool
     enrolled: bool  # a TOTP key is set
     created_at: float
+    departments: tuple[str, ...] = ()  # ids of departments.yml; none: works for all
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,10 @@ class Enrolment:
     secret: str
     uri: str  # otpauth://
     recovery_codes: tuple[str, ...]
+
+
+def _departments(fields: dict[str, str]) -> tuple[str, ...]:
+    return tuple(d for d in fields.get("departments", "").split(",") if d)
 
 
 def check_password_rules(password: str) -> None:
@@ -87,9 +93,17 @@ def new_recovery_codes() -> tuple[str, ...]:
 class Accounts:
     """Creates, changes and checks staff accounts. `clock` is injected for TOTP tests."""
 
-    def __init__(self, redis: Redis, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        departments: frozenset[str] = frozenset(),
+    ) -> None:
+        """`departments`: the town's department ids, the only ones an account may get."""
         self._redis = redis
         self._clock = clock
+        self._known = departments
 
     async def get(self, name: str) -> Account | None:
         fields = await self._fields(name)
@@ -102,20 +116,33 @@ class Accounts:
             disabled=fields.get("disabled") == "1",
             enrolled=bool(fields.get("totp_secret")),
             created_at=float(fields["created_at"]),
+            departments=_departments(fields),
         )
+
+    async def departments_of(self, user: str) -> frozenset[str]:
+        """The departments `user` works for; empty: all (or no such user)."""
+        return frozenset(_departments(await self._fields(user)))
 
     async def names(self) -> list[str]:
         return sorted(cast(set[str], await self._redis.smembers(USERS_KEY)))
 
     async def add(
-        self, name: str, password: str, *, role: Role, display_name: str | None = None
+        self,
+        name: str,
+        password: str,
+        *,
+        role: Role,
+        display_name: str | None = None,
+        departments: Iterable[str] = (),
     ) -> Enrolment:
-        """A new account, enrolled for TOTP; its key and recovery codes are returned once."""
+        """A new account, enrolled for TOTP; its key and recovery codes are returned once.
+        Raises AccountError for a department that is not the town's."""
         if not NAME_PATTERN.match(name):
             raise AccountError(
                 "user names are 2 to 32 characters: lower-case letters, digits, '.', '_', '-'"
             )
         check_password_rules(password)
+        assigned = self._checked_departments(departments)
         enrolment = self.new_enrolment(name)
         fields = {
             "name": name,
@@ -125,6 +152,7 @@ class Accounts:
             "totp_secret": enrolment.secret,
             "recovery": json.dumps([_code_hash(c) for c in enrolment.recovery_codes]),
             "created_at": repr(self._clock()),
+            "departments": ",".join(assigned),
         }
         created = await self._redis.hsetnx(user_key(name), "name", name)
         if not created:
@@ -142,6 +170,23 @@ class Accounts:
         check_password_rules(password)
         await self._require(name)
         await self._redis.hset(user_key(name), "password", _HASHER.hash(password))
+
+    async def set_departments(self, name: str, departments: Iterable[str]) -> tuple[str, ...]:
+        """Replaces the user's departments (none: all); returns them as stored."""
+        assigned = self._checked_departments(departments)
+        await self._require(name)
+        await self._redis.hset(user_key(name), "departments", ",".join(assigned))
+        return assigned
+
+    def _checked_departments(self, departments: Iterable[str]) -> tuple[str, ...]:
+        assigned = tuple(sorted(set(departments)))
+        unknown = [d for d in assigned if d not in self._known]
+        if unknown:
+            known = ", ".join(sorted(self._known)) or "none configured"
+            raise AccountError(f"unknown department {unknown[0]!r} (known: {known})")
+        if len(assigned) > MAX_DEPARTMENTS:
+            raise AccountError(f"at most {MAX_DEPARTMENTS} departments per account")
+        return assigned
 
     async def set_disabled(self, name: str, disabled: bool) -> None:
         await self._require(name)

@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 
 STREAM_KEY = "rb:audit"
 HEAD_KEY = "rb:audit:head"
+ANCHOR_KEY = "rb:audit:anchor"
+"""Hash of the last entry trimmed after the audit retention: the chain is verified from it."""
 GENESIS = "0" * 64
 
 
@@ -45,6 +47,14 @@ class AuditAction(StrEnum):
     USER_ENABLED = "user_enabled"
     USER_PASSWORD_RESET = "user_password_reset"
     USER_2FA_RESET = "user_2fa_reset"
+    PURGE = "purge"  # detail: counts per data type
+    CASE_FLAGGED = "case_flagged"  # an open case without activity, for the team lead
+    PRIVACY_SEARCH = "privacy_search"  # detail: the kind of key, never its value
+    PRIVACY_EXPORT = "privacy_export"  # detail: the kind of key
+    ERASURE = "erasure"  # the tombstone: detail holds kinds and counts, never content
+    LEGAL_HOLD = "legal_hold"  # detail: on or off
+    USER_DEPARTMENTS = "user_departments"
+    MISS_TRIAGE = "miss_triage"  # "Nicht verstanden": detail the action (and the intent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,28 @@ return {id, head, hash}
 )
 
 
+# KEYS: stream, anchor. ARGV: cutoff stream id. Keeps the hash of the newest entry before the
+# cutoff as the anchor, then trims everything before the cutoff, in one step.
+_TRIM = """
+local last = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
+if #last == 0 then return 0 end
+local fields = last[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'hash' then redis.call('SET', KEYS[2], fields[i + 1]) end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """The result of verifying the chain: `broken_at` names the first bad entry's id."""
+
+    intact: bool
+    checked: int
+    broken_at: str | None
+
+
 class AuditError(RuntimeError):
     """The audit log could not be written (the action it records must not proceed)."""
 
@@ -102,11 +134,14 @@ class AuditLog:
         clock: Callable[[], float] = time.time,
         stream_key: str = STREAM_KEY,
         head_key: str = HEAD_KEY,
+        anchor_key: str = ANCHOR_KEY,
     ) -> None:
         self._redis = redis
         self._clock = clock
         self._keys = [stream_key, head_key]
+        self._anchor_key = anchor_key
         self._script = redis.register_script(_APPEND)
+        self._trim_script = redis.register_script(_TRIM)
 
     async def append(
         self, actor: str, action: AuditAction, target: str = "", detail: str = ""
@@ -132,22 +167,56 @@ class AuditLog:
     async def verify(self, *, batch: int = 1000) -> bool:
         """Whether the whole chain is intact: every entry's hash matches its fields and the
         previous entry's hash, and the head is the last one."""
-        prev = GENESIS
+        return (await self.check(batch=batch)).intact
+
+    async def check(self, *, batch: int = 1000) -> ChainCheck:
+        """Verifies the chain from its anchor (the last trimmed entry's hash, or genesis) and
+        names the first entry whose link is broken ("head" when only the head is wrong)."""
+        anchor = await self._redis.get(self._anchor_key)
+        prev = _text(anchor) if anchor is not None else GENESIS
         start = "-"
+        checked = 0
         while True:
             rows = _rows(await self._redis.xrange(self._keys[0], min=start, count=batch))
             for entry_id, fields in rows:
-                entry = _entry(entry_id, fields)
+                try:
+                    entry = _entry(entry_id, fields)
+                except (KeyError, ValueError):
+                    return ChainCheck(False, checked, entry_id)
                 at, action = repr(entry.at), entry.action.value
                 expected = entry_hash(prev, at, entry.actor, action, entry.target, entry.detail)
                 if entry.prev != prev or entry.hash != expected:
-                    return False
+                    return ChainCheck(False, checked, entry_id)
                 prev = entry.hash
+                checked += 1
             if len(rows) < batch:
                 break
             start = "(" + rows[-1][0]
         head = await self._redis.get(self._keys[1])
-        return (_text(head) if head is not None else GENESIS) == prev
+        if (_text(head) if head is not None else GENESIS) != prev:
+            return ChainCheck(False, checked, "head")
+        return ChainCheck(True, checked, None)
+
+    async def trim(self, before: float, *, dry_run: bool = False) -> int:
+        """Removes the entries written before `before` (a Unix time), keeping the last removed
+        entry's hash as the anchor that `check()` starts from; returns how many."""
+        cutoff_ms = int(before * 1000)
+        if cutoff_ms <= 0:
+            return 0
+        cutoff = f"{cutoff_ms}-0"
+        if dry_run:
+            count = 0
+            start = "-"
+            while True:
+                rows = _rows(
+                    await self._redis.xrange(self._keys[0], min=start, max="(" + cutoff, count=1000)
+                )
+                count += len(rows)
+                if len(rows) < 1000:
+                    return count
+                start = "(" + rows[-1][0]
+        removed = await self._trim_script(keys=[self._keys[0], self._anchor_key], args=[cutoff])
+        return int(removed)
 
 
 def _text(value: object) -> str:

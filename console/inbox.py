@@ -94,6 +94,9 @@ class ItemKind(Enum):
         }[self]
 
 
+FLAGGED_NOTE = " – zur Prüfung vorgelegt: lange ohne Bearbeitung, wird sonst gelöscht"
+
+
 @dataclass(frozen=True, slots=True)
 class InboxItem:
     item_id: str
@@ -231,10 +234,13 @@ class Inbox:
             case = Case.from_fields(fields)
             kind = ItemKind.PHONE if case.channel is Channel.VOICE else ItemKind.CHAT
             topic = await self._topic(case.session_id)
+            reason = REASONS.get(case.reason, case.reason)
+            if fields.get("flagged_at"):  # the purge job found no activity for long
+                reason += FLAGGED_NOTE
             item = InboxItem(
                 item_id,
                 kind,
-                REASONS.get(case.reason, case.reason),
+                reason,
                 topic,
                 case.department or "",
                 case.created_at,

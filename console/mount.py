@@ -17,12 +17,30 @@ from console.events import EventHub
 from console.inbox import Inbox
 from console.live_chat import LiveChatPages
 from console.login import PendingLogins
+from console.misses_pages import MissPages
+from console.nlu_review import ReviewFile
 from console.pages import CasePages, RecordingLinks
+from console.privacy_pages import PrivacyPages, ProcessingFacts
 from console.sessions import LoginThrottle, SessionStore
 from console.snippets import Snippets
+from console.stats_pages import StatsPages
 from console.web import Guard, LoginPages, templates
 from console.work import Workbench
+from dialogue.metrics import StaffMetrics, domain_intents
+from dialogue.misses import MissLog
+from rathausbot.citizen import CitizenData
+from rathausbot.retention import DataType, Retention
 from telephony.staff_hours import StaffHours
+
+DEFAULT_RETENTION = Retention.default()
+UNNAMED_TOWN = ProcessingFacts(
+    town="[Name der Stadt]",
+    recording_enabled=False,
+    webhooks=(),
+    mail_enabled=False,
+    external_redis=False,
+    second_factor=True,
+)
 
 
 def console_mount(
@@ -41,15 +59,23 @@ def console_mount(
     department_names: Mapping[str, str],
     knowledge: Path,
     takeover: Takeover,
+    retention: Retention = DEFAULT_RETENTION,
+    facts: ProcessingFacts = UNNAMED_TOWN,
+    intents_dir: Path | None = None,
 ) -> Mount:
     """The console's routes under /console, on the given Redis and event hub. `knowledge`
-    is the knowledge directory whose departments closures may name."""
+    is the knowledge directory whose departments closures may name; `retention` and `facts`
+    feed the privacy officer's pages; `intents_dir` (default: the knowledge directory's
+    parent) holds the domain and the review file of proposed examples."""
     accounts = Accounts(redis)
     sessions = SessionStore(redis, idle_s=idle_s, absolute_s=absolute_s)
     audit = AuditLog(redis)
     guard = Guard(accounts, sessions)
     views = templates()
-    work = Workbench(redis, audit, retention_s=retention_s)
+    keep_days = retention.days[DataType.STATISTICS]
+    work = Workbench(
+        redis, audit, retention_s=retention_s, metrics=StaffMetrics(redis, keep_days=keep_days)
+    )
     login = LoginPages(
         accounts=accounts,
         sessions=sessions,
@@ -90,5 +116,25 @@ def console_mount(
         views=views,
         department_names=department_names,
     )
-    routes = login.routes() + pages.routes() + chat.routes() + closures.routes()
+    privacy = PrivacyPages(
+        guard=guard,
+        citizens=CitizenData(redis, audit, recordings_dir=recordings_dir),
+        audit=audit,
+        retention=retention,
+        facts=facts,
+        views=views,
+    )
+    stats = StatsPages(guard=guard, redis=redis, views=views)
+    routes = login.routes() + pages.routes() + chat.routes() + closures.routes() + privacy.routes()
+    project = knowledge.parent if intents_dir is None else intents_dir
+    intents = domain_intents(project / "domain")
+    misses = MissPages(
+        guard=guard,
+        misses=MissLog(redis, keep_days=retention.days[DataType.MISSES]),
+        review=ReviewFile(project, intents=intents),
+        intents=intents,
+        audit=audit,
+        views=views,
+    )
+    routes += stats.routes() + misses.routes()
     return Mount("/console", routes=routes)

@@ -10,6 +10,7 @@ class Role(StrEnum):
     TEAM_LEAD = "teamleitung"  # also reassigns work, sees the team's totals, sets closures
     ADMIN = "admin"  # users and settings
     PRIVACY = "datenschutz"  # audit log, export, erasure (pages come with the privacy issue)
+    EDITOR = "redaktion"  # content editor: the "Nicht verstanden" inbox only, no cases
 
     @property
     def label(self) -> str:
@@ -19,4 +20,5 @@ class Role(StrEnum):
             Role.TEAM_LEAD: "Teamleitung",
             Role.ADMIN: "Administration",
             Role.PRIVACY: "Datenschutz",
+            Role.EDITOR: "Redaktion",
         }[self]

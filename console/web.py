@@ -65,6 +65,14 @@ class Forbidden(Exception):
         self.status = status
 
 
+def home(role: Role) -> str:
+    """The page a user starts on: the privacy officer's pages for `datenschutz` and the
+    "Nicht verstanden" inbox for `redaktion` (neither has the case inbox), else the inbox."""
+    if role is Role.EDITOR:
+        return f"{PREFIX}/nicht-verstanden"
+    return f"{PREFIX}/datenschutz" if role is Role.PRIVACY else f"{PREFIX}/inbox"
+
+
 def templates() -> Jinja2Templates:
     """Jinja2 with autoescape on (Starlette's default for .html)."""
     return Jinja2Templates(directory=HERE / "templates")
@@ -186,8 +194,9 @@ class LoginPages:
         ]
 
     async def root(self, request: Request) -> Response:
-        target = "inbox" if await self._guard.staff(request) else "login"
-        return RedirectResponse(f"{PREFIX}/{target}", status_code=303, headers=NO_STORE)
+        staff = await self._guard.staff(request)
+        target = home(staff.account.role) if staff else f"{PREFIX}/login"
+        return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
     def _page(
         self, request: Request, flow: LoginFlow, notice: Notice, *, status: int = 200, **more: Any
@@ -224,8 +233,9 @@ class LoginPages:
         return request.cookies.get(prefix + name)
 
     async def login_form(self, request: Request) -> Response:
-        if await self._guard.staff(request):
-            return RedirectResponse(f"{PREFIX}/inbox", status_code=303, headers=NO_STORE)
+        staff = await self._guard.staff(request)
+        if staff:
+            return RedirectResponse(home(staff.account.role), status_code=303, headers=NO_STORE)
         pending = await self._pending.load(self._login_cookie(request, LOGIN_COOKIE))
         if pending is None:
             return self._page(request, LoginFlow(), Notice.NONE)
@@ -322,7 +332,9 @@ class LoginPages:
         await self._throttle.succeeded(name, address)
         session = await self._sessions.create(name)
         await self._audit.append(name, AuditAction.LOGIN)
-        response = RedirectResponse(f"{PREFIX}/inbox", status_code=303, headers=NO_STORE)
+        account = await self._accounts.get(name)
+        target = home(account.role) if account else f"{PREFIX}/inbox"
+        response = RedirectResponse(target, status_code=303, headers=NO_STORE)
         self._set_cookie(request, response, Guard.cookie_name(request), session.token, max_age=None)
         response.delete_cookie(LOGIN_COOKIE, path="/")
         return response

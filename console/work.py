@@ -23,10 +23,13 @@ from console.audit import AuditAction, AuditLog
 from contract.conversation import CaseStatus
 from contract.records import (
     OPEN_CASES_KEY,
+    Channel,
+    RecordKind,
     case_key,
     session_key,
     transcript_key,
 )
+from dialogue.metrics import StaffMetrics, StatChannel
 
 CONSOLE_EVENTS_CHANNEL = "rb:events:console"
 CLOSED_KEY = "rb:console:closed"
@@ -142,13 +145,16 @@ class Workbench:
         *,
         retention_s: int,
         clock: Callable[[], float] = time.time,
+        metrics: StaffMetrics | None = None,
     ) -> None:
+        """`metrics` counts waiting times and callbacks done for the team statistics."""
         if retention_s < 1:
             raise ValueError("retention_s must be positive")
         self._redis = redis
         self._audit = audit
         self._retention_s = retention_s
         self._clock = clock
+        self._metrics = metrics
         self._claim = redis.register_script(_CLAIM_LUA)
         self._owner_set = redis.register_script(_OWNER_SET_LUA)
 
@@ -168,6 +174,7 @@ class Workbench:
         )
         if int(won):
             await self._audit.append(user, AuditAction.CLAIM, item_id)
+            await self._count_taken(item_id)
             await self._announce(item_id)
         return bool(int(won)), str(owner)
 
@@ -185,8 +192,9 @@ class Workbench:
         await self._audit.append(user, AuditAction.STATUS, item_id, status.value)
         if status is WorkStatus.DONE:
             await self._close(item_id)
-        else:
-            await self._redis.zrem(CLOSED_KEY, item_id)
+            await self._count_callback_done(item_id)
+        elif await self._redis.zrem(CLOSED_KEY, item_id):
+            await self._reopen(item_id)
         await self._announce(item_id)
 
     async def add_note(self, item_id: str, text: str, *, user: str) -> None:
@@ -243,6 +251,33 @@ class Workbench:
         if not int(ok):
             raise WorkRefused(Refusal.NOT_OWNER, str(owner))
 
+    async def _first(self, item_id: str, flag: str) -> bool:
+        """True once per item and flag (the statistics count an item once)."""
+        return bool(await self._redis.hsetnx(work_key(item_id), flag, "1"))
+
+    async def _count_taken(self, item_id: str) -> None:
+        """A case's wait until a clerk first took it (later claims are not counted)."""
+        if self._metrics is None or not item_id.startswith("C-"):
+            return
+        fields = cast(dict[str, str], await self._redis.hgetall(case_key(item_id)))
+        channel = Channel.of(fields.get("channel"))
+        if channel is None or "created_at" not in fields:
+            return
+        if await self._first(item_id, "counted_taken"):
+            waited = self._clock() - float(fields["created_at"])
+            stat = StatChannel.of(channel, fields.get("session_id", ""))
+            await self._metrics.case_taken(stat, waited)
+
+    async def _count_callback_done(self, item_id: str) -> None:
+        """Callbacks count as phone (asked on a call) or chat; done once per request."""
+        if self._metrics is None or not item_id.startswith(f"{RecordKind.CALLBACK.prefix}-"):
+            return
+        name = await self._redis.hget(RecordKind.CALLBACK.key(item_id), "channel")
+        channel = Channel.of(str(name)) if name else None
+        if channel is not None and await self._first(item_id, "counted_done"):
+            chat = channel is Channel.WEBCHAT
+            await self._metrics.callback_done(StatChannel.CHAT if chat else StatChannel.PHONE)
+
     async def _close(self, item_id: str) -> None:
         """Closed cases leave the open list; their conversation expires after the retention.
         The console's own keys for the item expire with it."""
@@ -267,6 +302,30 @@ class Workbench:
                 pipe.hdel(session_key(str(session_id)), "case_id")
                 pipe.expire(session_key(str(session_id)), self._retention_s)
                 pipe.expire(transcript_key(str(session_id)), self._retention_s)
+            await pipe.execute()
+
+    async def _reopen(self, item_id: str) -> None:
+        """Undoes `_close`: the item is kept again, and a case is back among the open ones
+        (its conversation too, unless the citizen has started a new case meanwhile)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key in (work_key(item_id), notes_key(item_id), attempts_key(item_id)):
+                pipe.persist(key)
+            await pipe.execute()
+        if not item_id.startswith("C-"):
+            return
+        fields = cast(dict[str, str], await self._redis.hgetall(case_key(item_id)))
+        if not fields.get("created_at"):
+            return  # the case record expired meanwhile: nothing to reopen
+        session_id = fields.get("session_id", "")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(case_key(item_id), "status", CaseStatus.OPEN.value)
+            pipe.hdel(case_key(item_id), "closed_at")
+            pipe.persist(case_key(item_id))
+            pipe.zadd(OPEN_CASES_KEY, {item_id: float(fields["created_at"])})
+            if session_id:
+                pipe.hsetnx(session_key(session_id), "case_id", item_id)
+                pipe.persist(session_key(session_id))
+                pipe.persist(transcript_key(session_id))
             await pipe.execute()
 
     async def announce(self, item_id: str) -> None:

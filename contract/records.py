@@ -308,6 +308,11 @@ class Callback:
 class WebhookEvent(TextEnum):
     CREATED = "created"
     CANCELLED = "cancelled"
+    DELETED = "deleted"  # erased on a citizen's request; the office gets only the reference
+
+
+DELIVERED_FIELD = "webhook_delivered"
+"""Set (`1`) on a record once the office's webhook took it: erasure then notifies the office."""
 
 
 @dataclass(frozen=True, slots=True)

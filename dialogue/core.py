@@ -8,13 +8,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from redis import exceptions as redis_errors
+
 from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, Role, UserTurn
+from dialogue.metrics import FALLBACK_INTENTS, Metrics, StatChannel, TurnFacts
+from dialogue.misses import MissLog
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
-from dialogue.store import ConversationStore
+from dialogue.store import ConsentEntry, ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,9 @@ UNAVAILABLE_TEXT = {
 }
 
 
+# Redis is down: turns go on through the store's outbox; takeover and live chat stand aside
+_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
 GREET_TRIGGER = "/greet"  # Rasa reads "/intent" as that intent
 
 
@@ -53,7 +60,9 @@ class TakeoverGate(Protocol):
         """Records a message for the clerk on Rasa's paused tracker."""
         ...
 
-    async def staff_available(self) -> bool: ...
+    async def staff_available(self, department: str | None) -> bool:
+        """Whether a clerk who counts for a case of `department` is free for a live chat."""
+        ...
 
     async def wait_for_staff(self, case_id: str) -> None: ...
 
@@ -71,9 +80,13 @@ class DialogueCore:
         notice: HandoffNotice | None = None,
         takeover: TakeoverGate | None = None,
         live: LiveFeed | None = None,
+        metrics: Metrics | None = None,
+        misses: MissLog | None = None,
     ) -> None:
         """`notice` completes handoff replies with the case number and staff hours;
-        `takeover` lets a clerk answer chats; `live` shows every line in the case view."""
+        `takeover` lets a clerk answer chats; `live` shows every line in the case view;
+        `metrics` counts turns for the team statistics; `misses` keeps (redacted) messages
+        the assistant did not understand."""
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be positive")
         self._engine = engine
@@ -83,6 +96,8 @@ class DialogueCore:
         self._notice = notice
         self._takeover = takeover
         self._live = live
+        self._metrics = metrics
+        self._misses = misses
 
     async def handle(self, turn: UserTurn) -> list[BotReply]:
         """Answers one turn. Raises MessageTooLong, or StoreFull when input must be refused."""
@@ -91,25 +106,64 @@ class DialogueCore:
             return []
         if len(text) > self._max_chars:
             raise MessageTooLong(f"message has {len(text)} characters, limit {self._max_chars}")
-        if self._takeover is not None and await self._takeover.active(turn.session_id):
+        if await self._held(turn.session_id):
             await self._to_clerk(turn, text)
             return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
+
+    async def note_caller(self, session_id: str, number: str) -> None:
+        """Keeps the caller's number (normalised) on a call's session, so that the privacy
+        officer finds the call by it; never fails the call."""
+        await self._store.note_caller(session_id, number)
+
+    async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
+        """Writes the call's consent question, answer or withdrawal to its consent log."""
+        await self._store.log_consent(session_id, entry)
+
+    async def _held(self, session_id: str) -> bool:
+        """Whether a clerk holds the chat; False while Redis cannot tell (the turn then goes
+        to Rasa, which records it without prediction if it was paused)."""
+        if self._takeover is None:
+            return False
+        try:
+            return await self._takeover.active(session_id)
+        except _REDIS_DOWN as exc:
+            log.warning("takeover state unavailable: %s", type(exc).__name__)
+            return False
 
     async def _to_clerk(self, turn: UserTurn, text: str) -> None:
         """A clerk holds the chat: the message goes to them and to Rasa's record, unanswered."""
         assert self._takeover is not None
         self._store.ensure_capacity()
-        line = TranscriptRecord.new(turn.channel, Role.USER, text, clock=self._clock)
+        shown = await self._chosen_title(turn.session_id, text)
+        line = TranscriptRecord.new(turn.channel, Role.USER, shown, clock=self._clock)
         await self._store.append(turn.session_id, line)
         if self._live is not None:
             await self._live.lines(turn.session_id, line)
         await self._takeover.citizen_said(turn.session_id, text)
         log.info("turn on %s went to the clerk holding the chat", turn.channel)
 
+    async def _chosen_title(self, session_id: str, text: str) -> str:
+        """The title of the quick reply whose payload `text` is, when the citizen was offered
+        it (the clerk reads "Rückruf vereinbaren", not "/callback_request"); else `text`."""
+        if not text.startswith("/"):
+            return text
+        try:
+            offered = await self._store.offered_buttons(session_id)
+        except _REDIS_DOWN:
+            return text
+        for button in offered:
+            if button.payload == text:
+                return button.title
+        return text
+
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names the consented recording of a call on the case it opened."""
         await self._store.attach_recording(case_id, name)
+
+    async def detach_recording(self, case_id: str) -> None:
+        """Takes a recording the caller withdrew consent to off the case it was named on."""
+        await self._store.detach_recording(case_id)
 
     async def note_transfer(self, case_id: str, target: str) -> None:
         """Records on the case of a call that the call went to staff at `target`."""
@@ -123,6 +177,7 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
+        started = self._clock()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
@@ -146,24 +201,38 @@ class DialogueCore:
                 )
             )
         cases = [self._case_for(session_id, channel, r.handoff) for r in answer.replies]
-        live_chat = None
-        if any(cases) and channel is Channel.WEBCHAT and self._takeover is not None:
-            live_chat = await self._takeover.staff_available()
+        live_chats = [await self._live_chat(channel, case) for case in cases]
         replies = [
             reply if case is None else self._with_case(reply, channel, case, live_chat)
-            for reply, case in zip(answer.replies, cases, strict=True)
+            for reply, case, live_chat in zip(answer.replies, cases, live_chats, strict=True)
         ]
         role = Role.BOT if delivery is Delivery.OK else Role.SYSTEM
         lines += [self._line(channel, role, reply) for reply in replies]
         await self._store.append(session_id, *lines)  # the turn in one write
         if self._live is not None:
             await self._live.lines(session_id, *lines)
-        for case in cases:
+        if user_turn is not None and self._metrics is not None:
+            await self._metrics.turn(
+                TurnFacts(
+                    session_id=session_id,
+                    channel=StatChannel.of(channel, session_id),
+                    intent=answer.understanding.intent,
+                    fallback=answer.understanding.intent in FALLBACK_INTENTS,
+                    handoff_reasons=tuple(c.reason for c in cases if c is not None),
+                    latency_ms=round(1000 * (self._clock() - started)),
+                )
+            )
+        if user_turn is not None and self._misses is not None:
+            handoff = any(c is not None for c in cases)
+            await self._misses.turn(
+                session_id, channel, text, answer.understanding, handoff=handoff
+            )
+        for case, live_chat in zip(cases, live_chats, strict=True):
             if case is not None:
                 await self._store.open_case(case)
                 log.info("escalation case %s opened (%s)", case.case_id, case.reason)
                 if live_chat and self._takeover is not None and self._staffed():
-                    await self._takeover.wait_for_staff(case.case_id)
+                    await self._takeover.wait_for_staff(case.case_id)  # Redis answered just now
         log.info(
             "turn on %s: intent=%s confidence=%s replies=%d",
             channel,
@@ -172,6 +241,17 @@ class DialogueCore:
             len(replies),
         )
         return replies
+
+    async def _live_chat(self, channel: Channel, case: Case | None) -> bool | None:
+        """Whether a clerk of the case's department is free for a live chat (None: no
+        live chat on this channel, or no case)."""
+        if case is None or channel is not Channel.WEBCHAT or self._takeover is None:
+            return None
+        try:
+            return await self._takeover.staff_available(case.department)
+        except _REDIS_DOWN as exc:  # nobody can be told to take over: offer the callback
+            log.warning("staff availability unavailable: %s", type(exc).__name__)
+            return None
 
     def _staffed(self) -> bool:
         return self._notice is not None and self._notice.staffed_now()

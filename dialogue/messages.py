@@ -35,10 +35,15 @@ class BotReply:
 
 @dataclass(frozen=True, slots=True)
 class Understanding:
-    """What the dialogue engine understood of a user turn."""
+    """What the dialogue engine understood of a user turn. After a fallback, `guess` is the
+    best intent other than the fallback with its confidence; `names` are words the NLU
+    tagged as names (masked before any storage of the text)."""
 
     intent: str | None = None
     confidence: float | None = None
+    guess: str | None = None
+    guess_confidence: float | None = None
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,12 +170,28 @@ def _apply_custom(reply: BotReply, payloads: tuple[Payload, ...]) -> BotReply:
     return reply
 
 
+MAX_NAMES = 10
+MAX_NAME_CHARS = 64
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _parse_nlu(raw: object) -> Understanding:
     if not isinstance(raw, dict):
         return Understanding()
     intent = raw.get("intent")
-    confidence = raw.get("confidence")
+    guess = raw.get("guess")
+    names = raw.get("names")
     return Understanding(
         intent=intent if isinstance(intent, str) else None,
-        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        confidence=_number(raw.get("confidence")),
+        guess=guess if isinstance(guess, str) else None,
+        guess_confidence=_number(raw.get("guess_confidence")),
+        names=tuple(
+            n[:MAX_NAME_CHARS]
+            for n in (names if isinstance(names, list) else [])
+            if isinstance(n, str)
+        )[:MAX_NAMES],
     )

@@ -23,7 +23,8 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from dialogue.messages import Channel
+from contract.phone import to_e164
+from dialogue.messages import Button, Channel, Role
 from dialogue.records import (
     CASE_EVENTS_CHANNEL,
     OPEN_CASES_KEY,
@@ -71,6 +72,54 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 """
 
+# KEYS: session hash. ARGV: field, value. Sets it only on an existing session (never one
+# without its expiry).
+_CALLER_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+CONSENT_TTL_S = 395 * 86_400
+"""Default life of a consent log: the recordings' and the log's default retention together."""
+
+
+def consent_key(session_id: str) -> str:
+    """The call's consent log (stream): question, answer, withdrawal."""
+    return f"rb:consent:{session_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One line of a consent log: what was asked (its version), the answer and how it came
+    (`key`, `speech` or `none`), when; `recording` names the file it covers."""
+
+    event: str  # "answer" or "withdrawn"
+    answer: str  # "granted", "denied" or "withdrawn"
+    via: str
+    at: float
+    question_version: str
+    asked_at: float | None = None
+    recording: str = ""
+
+    def to_fields(self) -> dict[str, str]:
+        fields = {
+            "event": self.event,
+            "answer": self.answer,
+            "via": self.via,
+            "at": repr(self.at),
+            "question_version": self.question_version,
+        }
+        if self.asked_at is not None:
+            fields["asked_at"] = repr(self.asked_at)
+        if self.recording:
+            fields["recording"] = self.recording
+        return fields
+
+
+CALLER_FIELD = "caller"
+"""Session field: the caller's number in E.164, found by the privacy officer's search."""
+
 _STORE_UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
 
@@ -96,7 +145,7 @@ class OpenCaseOp:
 @dataclass(frozen=True, slots=True)
 class RecordingOp:
     case_id: str
-    name: str  # the recording's file name under the recordings directory
+    name: str  # the recording's file name under the recordings directory; "" takes it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +179,15 @@ class ConversationStore:
         spill_path: Path | None = None,
         retry_initial_s: float = 0.1,
         retry_max_s: float = 2.0,
+        consent_ttl_s: int = CONSENT_TTL_S,
     ) -> None:
-        if retention_s < 1:
-            raise ValueError("retention_s must be positive")
+        if retention_s < 1 or consent_ttl_s < 1:
+            raise ValueError("retention_s and consent_ttl_s must be positive")
         if outbox_limit < 1:
             raise ValueError("outbox_limit must be positive")
         self._redis = redis
         self._retention_s = retention_s
+        self._consent_ttl_s = consent_ttl_s
         self._outbox: deque[Op] = deque()
         self._outbox_limit = outbox_limit
         self._spill_path = spill_path
@@ -148,6 +199,7 @@ class ConversationStore:
         self._flusher: asyncio.Task[None] | None = None
         self._append_script = redis.register_script(_APPEND_LUA)
         self._delete_script = redis.register_script(_DELETE_LUA)
+        self._caller_script = redis.register_script(_CALLER_LUA)
 
     async def __aenter__(self) -> Self:
         self._load_spill()
@@ -195,6 +247,38 @@ class ConversationStore:
     async def attach_recording(self, case_id: str, name: str) -> None:
         """Names a consented call's recording on its case (the console links to it)."""
         await self._submit(RecordingOp(case_id, name))
+
+    async def detach_recording(self, case_id: str) -> None:
+        """Takes a withdrawn (deleted) recording off its case: no link to a missing file."""
+        await self._submit(RecordingOp(case_id, ""))
+
+    async def note_caller(self, session_id: str, number: str) -> bool:
+        """Stores a caller's number (E.164) on an existing session; False when the number
+        is not one or the session or Redis is not there (logged without the number)."""
+        e164 = to_e164(number)
+        if e164 is None:
+            return False
+        try:
+            return bool(
+                await self._caller_script(keys=[session_key(session_id)], args=[CALLER_FIELD, e164])
+            )
+        except redis_errors.RedisError as exc:
+            log.warning("caller number not kept on its session: %s", type(exc).__name__)
+            return False
+
+    async def log_consent(self, session_id: str, entry: ConsentEntry) -> bool:
+        """Appends to the call's consent log, which lives `consent_ttl_s` from its latest
+        entry; False (logged) when Redis does not take it."""
+        key = consent_key(session_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(key, cast(dict[FieldT, EncodableT], entry.to_fields()))
+                pipe.expire(key, self._consent_ttl_s)
+                await pipe.execute()
+        except redis_errors.RedisError as exc:
+            log.warning("consent log not written: %s", type(exc).__name__)
+            return False
+        return True
 
     async def note_transfer(self, case_id: str, target: str) -> None:
         """Records on a phone case that its call went to `target` (the console shows it)."""
@@ -266,6 +350,8 @@ class ConversationStore:
                     CASE_EVENTS_CHANNEL, json.dumps({"event": "opened", "case_id": case.case_id})
                 )
                 await pipe.execute()
+            case RecordingOp(case_id, ""):
+                await self._redis.hdel(case_key(case_id), "recording")
             case RecordingOp(case_id, name):
                 await self._redis.hset(case_key(case_id), "recording", name)
             case TransferOp(case_id, target):
@@ -360,6 +446,21 @@ class ConversationStore:
             list[tuple[str, dict[str, str]]], await self._redis.xrange(transcript_key(session_id))
         )
         return [TranscriptRecord.from_fields(fields) for _, fields in entries]
+
+    async def offered_buttons(self, session_id: str, *, scan: int = 50) -> tuple[Button, ...]:
+        """The quick replies the citizen's widget still shows: those of the assistant's lines
+        since the citizen's or a clerk's last line (among the last `scan` lines)."""
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrevrange(transcript_key(session_id), count=scan),
+        )
+        offered: list[Button] = []
+        for _, fields in entries:
+            record = TranscriptRecord.from_fields(fields)
+            if record.role in (Role.USER, Role.STAFF):
+                break
+            offered += record.buttons
+        return tuple(offered)
 
     async def case(self, case_id: str) -> Case | None:
         fields = cast(dict[str, str], await self._redis.hgetall(case_key(case_id)))

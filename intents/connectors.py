@@ -11,7 +11,8 @@ Registered in credentials.yml as ``intents.connectors.WebchatInput`` /
 Request:  ``POST /webhooks/<name>/webhook`` with ``Authorization: Bearer <token>``
           ``{"sender": str, "message": str, "metadata": {...} (optional)}``
 Response: 200 ``{"messages": [<Rasa collector message>, ...],
-          "nlu": {"intent": str | null, "confidence": float | null}}``;
+          "nlu": {"intent": str | null, "confidence": float | null, "guess": str | null,
+          "guess_confidence": float | null, "names": [str, ...]}}`` (`nlu_of`);
           401 without the token, 400 ``{"error": str}`` on invalid input, 503 when no
           model is loaded,
           500 when handling the message failed.
@@ -30,6 +31,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from contract.stats import MISS_INTENTS
 
 logger = logging.getLogger(__name__)
 
@@ -178,11 +181,43 @@ class _CollectingJsonInput(InputChannel):
                 logger.exception("%s: handling message of %r failed", self.name(), incoming.sender)
                 return response.json({"error": "internal error"}, status=500)
 
-            intent = message.parse_data.get("intent") or {}
-            nlu = {"intent": intent.get("name"), "confidence": intent.get("confidence")}
-            return response.json({"messages": collector.messages, "nlu": nlu})
+            return response.json(
+                {"messages": collector.messages, "nlu": nlu_of(message.parse_data)}
+            )
 
         return hook
+
+
+NAME_ENTITIES = frozenset({"person", "name", "PER"})
+"""Entity types whose values are people's names (masked in the "Nicht verstanden" inbox)."""
+
+
+def nlu_of(parse_data: dict[str, Any]) -> dict[str, Any]:
+    """What the gateway learns of a parse: the intent and confidence, the best guess other
+    than the miss intents (from the ranking), and the values of name entities."""
+    intent = parse_data.get("intent") or {}
+    guess = next(
+        (
+            r
+            for r in parse_data.get("intent_ranking") or []
+            if isinstance(r, dict) and r.get("name") not in MISS_INTENTS
+        ),
+        {},
+    )
+    names = [
+        e.get("value")
+        for e in parse_data.get("entities") or []
+        if isinstance(e, dict)
+        and e.get("entity") in NAME_ENTITIES
+        and isinstance(e.get("value"), str)
+    ]
+    return {
+        "intent": intent.get("name"),
+        "confidence": intent.get("confidence"),
+        "guess": guess.get("name"),
+        "guess_confidence": guess.get("confidence"),
+        "names": names[:10],
+    }
 
 
 class WebchatInput(_CollectingJsonInput):

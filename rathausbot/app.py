@@ -23,9 +23,10 @@ from starlette.routing import Mount
 from channels.admission import MIB, AdmissionLimits, SessionAdmission
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
+from channels.notice import PrivacyNotice
 from channels.sessions import TokenStore
-from channels.takeover import Takeover
-from channels.webchat import ChatEndpoint
+from channels.takeover import AvailabilityScope, Takeover
+from channels.webchat import ChatEndpoint, EndTexts
 from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
@@ -35,12 +36,17 @@ from contract.records import RecordKind
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
+from dialogue.metrics import Metrics, domain_intents
+from dialogue.misses import MissLog
 from dialogue.rasa import RasaClient
 from dialogue.store import ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
+from rathausbot.privacy import notice_facts, processing_facts, purger
+from rathausbot.purge import purge_periodically
+from rathausbot.retention import DataType, Retention
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
@@ -58,7 +64,6 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.readback import ReadBack, Streets
-from voice.recording import purge_periodically
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
@@ -246,11 +251,21 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         retention_s=settings.retention_seconds,
         outbox_limit=settings.outbox_limit,
         spill_path=settings.var_dir / "outbox.jsonl",
+        consent_ttl_s=settings.retention_policy.seconds(DataType.RECORDINGS)
+        + settings.retention_policy.seconds(DataType.CONSENT),
     )
     try:
         async with store:
             live = LiveFeed(redis)
-            takeover = Takeover(redis, store, engine, live, wait_s=settings.takeover_wait_seconds)
+            takeover = Takeover(
+                redis,
+                store,
+                engine,
+                live,
+                staff=Accounts(redis),
+                scope=AvailabilityScope(settings.takeover_availability),
+                wait_s=settings.takeover_wait_seconds,
+            )
             core = DialogueCore(
                 engine,
                 store,
@@ -258,6 +273,12 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
                 notice=HandoffNotice(staff_hours(settings)),
                 takeover=takeover,
                 live=live,
+                metrics=Metrics(
+                    redis,
+                    intents=domain_intents(settings.intents_dir / "domain"),
+                    keep_days=settings.retention_policy.days[DataType.STATISTICS],
+                ),
+                misses=MissLog(redis, keep_days=settings.retention_policy.days[DataType.MISSES]),
             )
             yield Runtime(settings, secrets, redis, http, svc, store, core, takeover, live)
     finally:
@@ -347,7 +368,18 @@ def chat_endpoint(rt: Runtime, fanout: Fanout) -> ChatEndpoint:
         fanout=fanout,
         limits=limits,
         admission=admission,
+        end_texts=end_texts(settings.retention_policy),
         live=rt.live,
+    )
+
+
+def end_texts(retention: Retention) -> EndTexts:
+    """The chat's end-and-delete wording with the configured retention."""
+    return EndTexts(
+        closed_case_days=retention.days[DataType.CLOSED_CASES],
+        booking_days=retention.days[DataType.BOOKINGS],
+        ticket_days=retention.days[DataType.TICKETS],
+        callback_days=retention.days[DataType.CALLBACKS],
     )
 
 
@@ -363,13 +395,15 @@ def console(rt: Runtime, hub: EventHub) -> Mount:
         absolute_s=settings.console_session_hours * 3600,
         max_failures=settings.console_login_max_failures,
         lockout_s=settings.console_login_lockout_minutes * 60,
-        retention_s=settings.retention_seconds,
+        retention_s=settings.retention_policy.seconds(DataType.CLOSED_CASES),
         staff_hours=StaffHours.parse(settings.staff_hours),
         recordings_dir=settings.var_dir / "recordings",
         link_key=hashlib.sha256(b"rathausbot console recording links\n" + token).digest(),
         department_names=department_names(settings),
         knowledge=settings.intents_dir / "knowledge",
         takeover=rt.takeover,
+        retention=settings.retention_policy,
+        facts=processing_facts(settings),
     )
 
 
@@ -421,6 +455,7 @@ async def serve(settings: Settings) -> None:
             chat=chat_endpoint(rt, fanout),
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
+            notice=PrivacyNotice(notice_facts(settings)),
         )
         config = server_config(
             app,
@@ -440,13 +475,8 @@ async def serve(settings: Settings) -> None:
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
         waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
-        purge_task = asyncio.create_task(
-            purge_periodically(
-                settings.var_dir / "recordings", retention_days=settings.recording_retention_days
-            ),
-            name="recording-purge",
-        )
         webhook_task: asyncio.Task[None] | None = None
+        purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         try:
@@ -466,6 +496,9 @@ async def serve(settings: Settings) -> None:
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
+                purge_task = asyncio.create_task(
+                    purge_periodically(purger(settings, rt.redis)), name="purge"
+                )
                 mail = notifier(settings, rt)
                 if mail is not None:
                     mail_task = asyncio.create_task(mail.run(), name="mail-notices")
@@ -473,10 +506,9 @@ async def serve(settings: Settings) -> None:
         finally:
             server.should_exit = True
             start_task.cancel()
-            purge_task.cancel()
             waiting_task.cancel()
-            tasks = [start_task, server_task, purge_task, waiting_task]
-            for task in (webhook_task, mail_task):
+            tasks = [start_task, server_task, waiting_task]
+            for task in (webhook_task, purge_task, mail_task):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)

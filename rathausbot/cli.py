@@ -1,5 +1,5 @@
 """The `rathausbot` command: serve, train, chat, doctor, voice-test, voices, call, export,
-users."""
+users, privacy."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dialogue.core import MessageTooLong
 from dialogue.messages import BotReply, Channel, UserTurn
 from dialogue.store import StoreFull
 from rathausbot.app import StartupError, runtime, serve
+from rathausbot.privacy_cli import add_parser as privacy_parser
 from rathausbot.settings import Settings
 from rathausbot.training import TrainingFailed, train
 from rathausbot.users_cli import add_parser as users_parser
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     call_cmd.add_argument("--tcp", action="store_true", help="signal over TCP instead of UDP")
     users_parser(commands)
+    privacy_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -122,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from rathausbot.users_cli import users
 
                 return users(settings, args, sys.stdin, sys.stdout)
+            case "privacy":
+                from rathausbot.privacy_cli import privacy
+
+                return privacy(settings, args, sys.stdin, sys.stdout)
             case "export":
                 from rathausbot.export_cli import export
 

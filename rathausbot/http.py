@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from channels.notice import PrivacyNotice
 from channels.webchat import ChatEndpoint
 from rathausbot.headers import SecurityHeaders
 from rathausbot.health import HealthMonitor, HealthStatus
@@ -46,6 +47,7 @@ def create_app(
     chat: ChatEndpoint | None = None,
     health_token: str | None = None,
     console: Mount | None = None,
+    notice: PrivacyNotice | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         report = await health.check()
@@ -67,6 +69,7 @@ def create_app(
         routes += [
             WebSocketRoute("/ws/chat", chat.handle),
             Mount("/widget", StaticFiles(directory=STATIC / "widget"), name="widget"),
+            Route("/datenschutz.html", (notice or PrivacyNotice()).endpoint),
             # the Musterstadt demo website with the widget on it
             Mount("/", StaticFiles(directory=STATIC / "demo", html=True), name="demo"),
         ]

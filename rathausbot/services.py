@@ -14,6 +14,7 @@ from pathlib import Path
 
 from contract import env
 from contract.records import KEY_PREFIX
+from rathausbot.retention import DataType
 from rathausbot.secrets import RedisTarget, Secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec
@@ -26,6 +27,17 @@ _RASA_LAUNCHER = (
     "main()"
 )
 TRACKER_KEY_PREFIX = KEY_PREFIX  # Rasa appends ':tracker:' / ':lock:' (must be alphanumeric)
+
+
+def record_retention(settings: Settings) -> dict[str, str]:
+    """The action server's TTLs of bookings, tickets and callbacks (`retention`)."""
+    policy = settings.retention_policy
+    kinds = {
+        "booking": DataType.BOOKINGS,
+        "ticket": DataType.TICKETS,
+        "callback": DataType.CALLBACKS,
+    }
+    return {env.record_retention_seconds(k): str(policy.seconds(t)) for k, t in kinds.items()}
 
 
 def rasa_environment(settings: Settings) -> dict[str, str]:
@@ -177,6 +189,7 @@ def action_server_spec(
             **rasa_environment(settings),
             "SANIC_HOST": "127.0.0.1",
             env.RETENTION_SECONDS: str(settings.retention_seconds),
+            **record_retention(settings),
             env.CALLBACK_ALLOWED_PREFIXES: ",".join(settings.callback_allowed_prefixes),
             env.RASA_TOKEN: secrets.rasa_token,
             **({env.ACTIONS_REDIS_URL: target.url} if target else {}),

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from contract.phone import CallbackPolicy
+from rathausbot.retention import DEFAULT_DAYS, DataType, Retention
 from telephony.networks import parse_networks
 from telephony.staff_hours import StaffHours
 
@@ -117,8 +118,15 @@ class Settings(BaseSettings):
         30,
         ge=1,
         le=3650,
-        description="Days transcripts, sessions and closed cases are kept after their last "
-        "change. Open cases are kept until closed.",
+        description="Days conversations without a case (sessions, transcripts, Rasa "
+        "trackers) are kept after their last line; the default of `retention.conversations`.",
+    )
+    retention: dict[str, int] = Field(
+        {},
+        description='Days each type of personal data is kept, e.g. `{"closed_cases": 90, '
+        '"logs": 14}` (JSON in the environment, a table in TOML); types left out keep their '
+        "defaults (see [Retention](#retention-per-data-type)). `conversations` defaults to "
+        "`retention_days`, `recordings` to `recording_retention_days`.",
     )
     max_message_chars: int = Field(
         2000, ge=1, le=100_000, description="Longest user message passed to the dialogue."
@@ -178,7 +186,7 @@ class Settings(BaseSettings):
         30,
         ge=1,
         le=3650,
-        description="Days a call recording is kept; older ones are deleted at start and hourly.",
+        description="Days a call recording is kept; the default of `retention.recordings`.",
     )
 
     # --- records for the office (bookings, tickets, callbacks) ---
@@ -422,6 +430,11 @@ class Settings(BaseSettings):
         description="How long a chat waits for a clerk to take it over before the citizen "
         "is told that nobody is free and offered a callback.",
     )
+    takeover_availability: Literal["department", "anyone"] = Field(
+        "department",
+        description="Whose `verfügbar` mark offers a chat a live takeover: a clerk of the "
+        "case's department (or one with no department assigned), or anyone.",
+    )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
 
@@ -497,6 +510,11 @@ class Settings(BaseSettings):
         return level
 
     @model_validator(mode="after")
+    def _retention_table(self) -> Settings:
+        _ = self.retention_policy  # raises RetentionError, a ValueError, for a bad table
+        return self
+
+    @model_validator(mode="after")
     def _rtp_port_range(self) -> Settings:
         if self.rtp_port_max < self.rtp_port_min + 1:
             raise ValueError(
@@ -519,6 +537,14 @@ class Settings(BaseSettings):
     @property
     def redis_embedded(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def retention_policy(self) -> Retention:
+        """Days per data type (`retention`, with the older single settings as defaults)."""
+        defaults = dict(DEFAULT_DAYS)
+        defaults[DataType.CONVERSATIONS] = self.retention_days
+        defaults[DataType.RECORDINGS] = self.recording_retention_days
+        return Retention.parse(self.retention, defaults=defaults)
 
     @property
     def retention_seconds(self) -> int:

@@ -14,6 +14,8 @@ from rathausbot.settings import Settings
 
 # What the trained model depends on (actions and knowledge are read at run time).
 MODEL_INPUTS = ("config.yml", "domain", "data")
+# Proposed examples from the console wait here for review; never trained (docs/console.md).
+REVIEW_DIR = "data/review"
 
 
 class TrainingFailed(RuntimeError):
@@ -27,11 +29,28 @@ def model_hash(intents_dir: Path) -> str:
         root = intents_dir / name
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for path in files:
+            if in_review(path, intents_dir):
+                continue
             if path.suffix not in {".yml", ".yaml", ".txt", ".json"}:
                 continue
             digest.update(path.relative_to(intents_dir).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
+
+
+def in_review(path: Path, intents_dir: Path) -> bool:
+    return path.relative_to(intents_dir).as_posix().startswith(REVIEW_DIR + "/")
+
+
+def training_data(intents_dir: Path) -> list[str]:
+    """The training data paths for `rasa train --data`, relative to `intents_dir`: the
+    entries of data/ except the review folder."""
+    data = intents_dir / "data"
+    return sorted(
+        p.relative_to(intents_dir).as_posix()
+        for p in data.iterdir()
+        if p.relative_to(intents_dir).as_posix() != REVIEW_DIR
+    )
 
 
 def models_dir(intents_dir: Path) -> Path:
@@ -65,7 +84,7 @@ def train(settings: Settings, *, echo: Callable[[str], None] = print, force: boo
             "--domain",
             "domain",
             "--data",
-            "data",
+            *training_data(settings.intents_dir),
             "--out",
             "models",
             "--fixed-model-name",

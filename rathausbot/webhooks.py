@@ -13,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 import httpx
 from redis.asyncio import Redis
 
 from contract.records import (
+    DELIVERED_FIELD,
     WEBHOOK_FAILED_KEY,
     WEBHOOK_PROCESSING_KEY,
     WEBHOOK_QUEUE_KEY,
     WEBHOOK_QUEUE_LIMIT,
     RecordKind,
     WebhookEntry,
+    WebhookEvent,
 )
 
 QUEUE_KEY = WEBHOOK_QUEUE_KEY
@@ -32,6 +35,12 @@ FAILED_KEY = WEBHOOK_FAILED_KEY
 FAILED_LIMIT = WEBHOOK_QUEUE_LIMIT
 
 log = logging.getLogger(__name__)
+
+# KEYS: record hash. ARGV: field. Marks a delivered record, unless it is gone meanwhile.
+_MARK_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end
+return 0
+"""
 
 
 class WebhookDispatcher:
@@ -59,6 +68,7 @@ class WebhookDispatcher:
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
         self._sleep = sleep
+        self._mark_script = redis.register_script(_MARK_LUA)
 
     async def run(self) -> None:
         """Delivers queued entries until cancelled; survives Redis outages."""
@@ -100,14 +110,22 @@ class WebhookDispatcher:
         return True
 
     async def _deliver(self, job: WebhookEntry, url: str) -> bool:
-        record = await self._redis.hgetall(job.kind.key(job.reference))
-        if not record:
-            return True  # expired meanwhile: nothing left to deliver
+        key = job.kind.key(job.reference)
+        if job.event is WebhookEvent.DELETED:
+            record: dict[str, str] = {"reference": job.reference}
+        else:
+            record = cast(dict[str, str], await self._redis.hgetall(key))
+            if not record:
+                return True  # expired meanwhile: nothing left to deliver
+            record.pop(DELIVERED_FIELD, None)
         body = {"type": job.kind.value, "event": job.event.value, "record": record}
         for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._http.post(url, json=body, timeout=self._timeout_s)
                 if response.is_success:
+                    if job.event is not WebhookEvent.DELETED:
+                        # Marks it only while it exists (HSET would recreate an erased one).
+                        await self._mark(key)
                     return True
                 reason = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
@@ -117,3 +135,6 @@ class WebhookDispatcher:
             if attempt < self._attempts:
                 await self._sleep(self._backoff_s * 2 ** (attempt - 1))
         return False
+
+    async def _mark(self, key: str) -> None:
+        await self._mark_script(keys=[key], args=[DELIVERED_FIELD])

@@ -4,7 +4,9 @@ silence handling, DTMF, recording consent)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,13 +17,14 @@ from contract.german import spell_digits
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, Handoff, UserTurn
+from dialogue.store import ConsentEntry
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
 from voice.keymenu import REASK, STOP_PAYLOAD, TOPICS, KeyMenu, key_menu
 from voice.recording import Recorder
 from voice.speculative import SpeculativeTranscriber
-from voice.speech import Consent, parse_consent, readback
+from voice.speech import Consent, parse_consent, parse_withdrawal, readback
 from voice.tts import Synthesizer, speech_units, split_sentences
 from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 
@@ -32,8 +35,14 @@ REPROMPT_TEXT = "Sind Sie noch da? Wie kann ich Ihnen helfen?"
 SILENCE_GOODBYE_TEXT = "Ich höre leider nichts mehr. Vielen Dank für Ihren Anruf. Auf Wiederhören!"
 CONSENT_TEXT = (
     "Dürfen wir dieses Gespräch zur Qualitätssicherung aufzeichnen? "
-    "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein."
+    "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein. "
+    "Sie können die Aufzeichnung jederzeit beenden: Sagen Sie „Aufnahme stoppen“ oder "
+    "drücken Sie die Neun."
 )
+CONSENT_VERSION = "2"
+"""Version of CONSENT_TEXT in the consent log; raise it whenever the question changes."""
+WITHDRAWN_TEXT = "Die Aufzeichnung ist beendet und gelöscht."
+WITHDRAW_TRIGGER = "/withdraw_recording"  # never sent to Rasa
 HANDOFF_TRIGGER = "/human_handoff"
 CALLBACK_TRIGGER = "/callback_request"
 MISS_TRIGGER = "/nlu_fallback"  # a turn the recogniser was unsure of: a miss, never a guess
@@ -49,7 +58,12 @@ CALLBACK_TYPE_NUMBER_TEXT = (
     "danach die Raute-Taste."
 )
 CALLBACK_DECLINED_TEXT = "In Ordnung. Kann ich Ihnen sonst noch helfen?"
-FIXED_PROMPTS = (REPROMPT_TEXT, SILENCE_GOODBYE_TEXT, CONSENT_TEXT)  # cached at start-up
+FIXED_PROMPTS = (
+    REPROMPT_TEXT,
+    SILENCE_GOODBYE_TEXT,
+    CONSENT_TEXT,
+    WITHDRAWN_TEXT,
+)  # cached at start-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +166,16 @@ class _Speech:
     interruptible: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+async def _cancel_bounded(task: asyncio.Task[None], *, tries: int = 50) -> None:
+    """Cancels the dialogue task, again if a cancellation was swallowed on the way (a call's
+    session must always end); gives up after `tries` short waits (the task group then waits)."""
+    for _ in range(tries):
+        if task.done():
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.2)
+
+
 class VoiceSession:
     """One call. `run()` returns when the call ends; every task it starts ends with it."""
 
@@ -168,8 +192,10 @@ class VoiceSession:
         on_consent: Callable[[Consent], None] | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._call = call
+        self._clock = clock
         self._core = core
         self._id = session_id
         self._ep = endpointer
@@ -180,6 +206,7 @@ class VoiceSession:
         self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
         self._make_recorder = recorder  # used only after the caller consented
         self._recorder: Recorder | None = None
+        self._recording_cases: list[str] = []  # cases the recording is named on
         self._speech: _Speech | None = None
         self._result = SessionResult(EndReason.CALLER_HANGUP)
         self._silence_s = 0.0
@@ -203,7 +230,9 @@ class VoiceSession:
                 if self._recorder is not None:
                     self._recorder.close()
                 await self._stop_speaking()
-                dialogue.cancel()
+                await _cancel_bounded(dialogue)
+        if self._call.caller_id:  # found by the privacy officer's search by number
+            await self._core.note_caller(self._id, self._call.caller_id)
         return self._result
 
     # --- input side: audio, DTMF, silence --------------------------------------------
@@ -290,6 +319,8 @@ class VoiceSession:
             digits, self._digits = self._digits, ""
             if digits == "0":
                 await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
+            elif digits == "9" and self._recorder is not None:
+                await self._turns.put(UserTurn(self._id, Channel.VOICE, WITHDRAW_TRIGGER))
 
     # --- output side: one dialogue turn at a time -----------------------------------
 
@@ -303,6 +334,14 @@ class VoiceSession:
             if turn is None:
                 continue
             await self._stop_speaking()
+            if self._recorder is not None and (
+                turn.text == WITHDRAW_TRIGGER or parse_withdrawal(turn.text)
+            ):
+                via = "key" if turn.text == WITHDRAW_TRIGGER else "speech"
+                await self._withdraw(via)
+                continue
+            if turn.text == WITHDRAW_TRIGGER:
+                continue  # nothing is being recorded
             self._result.turns += 1
             texts: list[str] = []
             if turn.confidence is not None and turn.confidence < self._opts.min_confidence:
@@ -331,11 +370,14 @@ class VoiceSession:
     async def _ask_consent(self) -> None:
         self._awaiting_choice = True
         answer = Consent.UNCLEAR
+        via = "none"
+        asked_at = self._clock()
         for _ in range(2):
             await self._say_and_wait(CONSENT_TEXT)
             turn = await self._turns.get()
             answer = parse_consent(turn.text) if turn else Consent.UNCLEAR
             if answer is not Consent.UNCLEAR:
+                via = "key" if turn is not None and turn.text.strip() in ("1", "2") else "speech"
                 break
         self._awaiting_choice = False
         final = Consent.GRANTED if answer is Consent.GRANTED else Consent.DENIED
@@ -345,6 +387,30 @@ class VoiceSession:
             self._on_consent(final)
         if final is Consent.GRANTED and self._make_recorder is not None:
             self._start_recording(self._make_recorder)
+        recording = self._recorder.path.name if self._recorder is not None else ""
+        entry = ConsentEntry(
+            "answer", final.value, via, self._clock(), CONSENT_VERSION, asked_at, recording
+        )
+        await self._core.log_consent(self._id, entry)
+
+    async def _withdraw(self, via: str) -> None:
+        """The caller withdrew consent: the recording stops and its file is deleted."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        recorder.close()
+        with contextlib.suppress(OSError):
+            recorder.path.unlink(missing_ok=True)
+        self._result.recording = None
+        for case_id in self._recording_cases:
+            await self._core.detach_recording(case_id)
+        self._recording_cases.clear()
+        log.info("recording consent withdrawn: recording stopped and deleted")
+        entry = ConsentEntry(
+            "withdrawn", "withdrawn", via, self._clock(), CONSENT_VERSION, None, recorder.path.name
+        )
+        await self._core.log_consent(self._id, entry)
+        await self._say_and_wait(WITHDRAWN_TEXT)
 
     def _start_recording(self, make: Callable[[int], Recorder]) -> None:
         try:
@@ -360,15 +426,17 @@ class VoiceSession:
         if handoff is not None:
             if handoff.case_id and self._recorder is not None:  # staff may play it back
                 await self._core.attach_recording(handoff.case_id, self._recorder.path.name)
+                self._recording_cases.append(handoff.case_id)
             await self._say_and_wait(*texts)  # where it goes, and its case number
             if not self._call.can_transfer():
                 return await self._offer_callback(STAFF_AWAY_TEXT)
             if await self._call.transfer(handoff):
+                # the call is staff's now: a hang-up while the case is noted changes nothing
+                self._result.end = EndReason.TRANSFERRED
+                self._done.set()
                 target = self._call.transfer_target
                 if handoff.case_id and target:
                     await self._core.note_transfer(handoff.case_id, target)
-                self._result.end = EndReason.TRANSFERRED
-                self._done.set()
                 return None
             log.info("transfer failed: offering a callback")
             return await self._offer_callback(TRANSFER_FAILED_TEXT)

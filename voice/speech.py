@@ -29,6 +29,19 @@ _YES = re.compile(r"\b(ja|jawohl|einverstanden|gerne|gern|okay|ok|natürlich)\b"
 _NO = re.compile(r"\b(nein|nee|nicht|keine?|lieber nicht)\b", re.I)
 
 
+_WITHDRAW = re.compile(
+    r"\b(aufnahme|aufzeichnung|mitschnitt)\b.{0,20}?\b(stopp(en)?|beenden|aus|abbrechen|"
+    r"löschen)\b|\bnicht (mehr )?(aufnehmen|aufzeichnen)\b",
+    re.I,
+)
+
+
+def parse_withdrawal(text: str) -> bool:
+    """Whether the caller withdraws consent to the recording ("Aufnahme stoppen",
+    "Aufzeichnung beenden", "bitte nicht mehr aufnehmen")."""
+    return bool(_WITHDRAW.search(text))
+
+
 def parse_consent(answer: str) -> Consent:
     """The caller's answer to the recording question: DTMF "1"/"2" or spoken yes/no."""
     answer = answer.strip()

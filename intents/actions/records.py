@@ -7,17 +7,20 @@ never get the same last place, however their conversations interleave.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, datetime
 from datetime import time as clock_time
 from enum import Enum
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from contract import env
 from contract.records import (
@@ -27,13 +30,25 @@ from contract.records import (
     Booking,
     BookingStatus,
     Callback,
+    Channel,
     RecordKind,
     Ticket,
     WebhookEntry,
     WebhookEvent,
     slot_key,
 )
+from contract.stats import (
+    COUNT_LUA,
+    DEFAULT_KEEP_S,
+    MARK_ESCALATED_LUA,
+    stat_channel,
+    stats_day_key,
+    stats_session_key,
+)
 from intents.actions.redis_client import connect
+
+log = logging.getLogger(__name__)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 DEFAULT_RETENTION_S = 30 * 86_400
 
@@ -73,15 +88,19 @@ class Records:
         redis: Redis,
         *,
         retention_s: int = DEFAULT_RETENTION_S,
+        kind_retention_s: Mapping[RecordKind, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if retention_s < 60:
+        kept = {kind: (kind_retention_s or {}).get(kind, retention_s) for kind in RecordKind}
+        if min(kept.values()) < 60:
             raise ValueError("retention_s must be at least 60")
         self._redis = redis
-        self._retention_s = retention_s
+        self._retention_s = kept  # per kind; bookings count from the appointment's end
         self._clock = clock
         self._book = redis.register_script(_BOOK)
         self._cancel = redis.register_script(_CANCEL)
+        self._count = redis.register_script(COUNT_LUA)
+        self._mark_escalated = redis.register_script(MARK_ESCALATED_LUA)
 
     @classmethod
     def from_environment(cls) -> Records:
@@ -89,7 +108,12 @@ class Records:
         if not url:
             raise RuntimeError(f"{env.ACTIONS_REDIS_URL} is not set: the action server needs Redis")
         retention = int(os.environ.get(env.RETENTION_SECONDS, DEFAULT_RETENTION_S))
-        return cls(connect(url), retention_s=retention)
+        per_kind = {
+            kind: int(os.environ[env.record_retention_seconds(kind.value)])
+            for kind in RecordKind
+            if os.environ.get(env.record_retention_seconds(kind.value))
+        }
+        return cls(connect(url), retention_s=retention, kind_retention_s=per_kind)
 
     def now(self) -> float:
         """The time records are stamped with (Unix seconds)."""
@@ -121,7 +145,8 @@ class Records:
 
     async def book(self, booking: Booking, *, capacity: int) -> BookingResult:
         """Stores ``booking`` unless its slot holds ``capacity`` bookings already."""
-        expire_at = int(max(booking.created_at, booking.ends_at.timestamp()) + self._retention_s)
+        keep_s = self._retention_s[RecordKind.BOOKING]
+        expire_at = int(max(booking.created_at, booking.ends_at.timestamp()) + keep_s)
         flat = [item for pair in booking.to_fields().items() for item in pair]
         keys = [
             slot_key(booking.office, booking.day, booking.at),
@@ -161,11 +186,22 @@ class Records:
 
         def store(pipe: Pipeline) -> None:
             pipe.hset(key, mapping=record.to_fields())
-            pipe.expire(key, self._retention_s)
+            pipe.expire(key, self._retention_s[kind])
             pipe.zadd(kind.index_key, {record.reference: record.created_at})
 
         await self._pipelined(store, transaction=True)
         await self._notify(kind, WebhookEvent.CREATED, record.reference)
+
+    async def count_callback(self, channel: Channel | None, session_id: str) -> None:
+        """Counts a callback request in the team statistics and marks its conversation as
+        not resolved without staff. Never fails the action."""
+        day = datetime.fromtimestamp(self._clock(), BERLIN).date()
+        key = stats_day_key(day, stat_channel(channel is Channel.WEBCHAT, session_id))
+        try:
+            await self._count(keys=[key], args=["callbacks_due", DEFAULT_KEEP_S])
+            await self._mark_escalated(keys=[stats_session_key(session_id)], args=[])
+        except RedisError as exc:
+            log.warning("callback not counted in the statistics: %s", exc)
 
     async def _notify(self, kind: RecordKind, event: WebhookEvent, reference: str) -> None:
         """Queues the record for the office's webhook (bounded; the oldest go first)."""

@@ -352,6 +352,7 @@ class ActionCreateCallback(RecordsMixin, TownMixin, Action):
             created_at=self.records.now(),
         )
         await self.records.create(callback)
+        await self.records.count_callback(callback.channel, tracker.sender_id)
         reference = callback.reference
         say(
             dispatcher,

@@ -12,8 +12,9 @@ from intents.actions.phrases import has_spoken
 
 GREETING_CHAT = (
     "Guten Tag! Ich bin der digitale Assistent der Stadtverwaltung Musterstadt – ein "
-    "automatisiertes System, kein Mensch. Wenn Sie lieber mit einer Mitarbeiterin oder einem "
-    "Mitarbeiter sprechen möchten, ist das jederzeit möglich. Wie kann ich Ihnen helfen?"
+    "automatisiertes System, kein Mensch. Sie können jederzeit nach einer Mitarbeiterin oder "
+    "einem Mitarbeiter fragen: Während der Servicezeiten verbinde ich Sie nach Möglichkeit, "
+    "sonst erhalten Sie einen Rückruf. Wie kann ich Ihnen helfen?"
 )
 GREETING_VOICE = (
     "Guten Tag, hier ist der automatische Sprachassistent der Stadtverwaltung Musterstadt. Sie "

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from channels.protocol import BotLine, HandoffState, HandoffStatus, UserLine
+from channels.protocol import BotLine, HandoffState, HandoffStatus, StaffLine, UserLine
 from channels.webchat import HUMAN_PAYLOAD, HUMAN_TITLE, history_lines
+from contract.conversation import Marker
 from dialogue.messages import Button, Channel, Handoff, Link, Role
 from dialogue.records import TranscriptRecord
 
@@ -39,4 +40,23 @@ def test_quick_replies_replay_as_their_titles_and_handoffs_as_status() -> None:
         HandoffStatus(HandoffState.REQUESTED, "C-20261121-ABCDEF", at),
         UserLine("/unbekannt", at),
         BotLine("Entschuldigung, technische Störung.", at=at),
+    )
+
+
+def test_a_takeover_replays_with_the_clerk_and_its_end() -> None:
+    at = 1.0e9
+    records = [
+        rec(Role.SYSTEM, "Sie schreiben jetzt mit Erika", name="Erika", marker=Marker.TAKEN),
+        rec(Role.STAFF, "Guten Tag", name="Erika"),
+        rec(Role.SYSTEM, "Wieder der Assistent", marker=Marker.RETURNED),
+        rec(Role.SYSTEM, "Sie schreiben jetzt mit Jan", name="Jan", marker=Marker.TAKEN),
+        rec(Role.SYSTEM, "Auf Wiedersehen!", marker=Marker.CLOSED),
+    ]
+    assert history_lines(records) == (
+        HandoffStatus(HandoffState.TAKEN, None, at, "Erika"),
+        StaffLine("Guten Tag", "Erika", at),
+        HandoffStatus(HandoffState.RETURNED, None, at),
+        HandoffStatus(HandoffState.TAKEN, None, at, "Jan"),
+        BotLine("Auf Wiedersehen!", at=at),  # the goodbye, then the assistant is back
+        HandoffStatus(HandoffState.RETURNED, None, at),
     )

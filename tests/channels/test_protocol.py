@@ -95,6 +95,7 @@ SERVER_MESSAGES: list[ServerMessage] = [
     Error(ErrorCode.RATE_LIMITED, ERROR_TEXT[ErrorCode.RATE_LIMITED], "m9"),
     Error(ErrorCode.BAD_JSON, ERROR_TEXT[ErrorCode.BAD_JSON]),
     Ended(),
+    Ended("Das Gespräch wurde beendet."),
     Pong(),
     StaffLine("Guten Tag, hier <b>Erika</b>", "Erika Muster"),
     StaffLine("", "E", 1795000002.0),

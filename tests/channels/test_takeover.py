@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from channels.fanout import Fanout
@@ -25,21 +26,24 @@ from channels.protocol import (
 from channels.takeover import (
     AVAILABLE_KEY,
     GOODBYE_TEXT,
+    INBOX_EVENTS_CHANNEL,
     MAX_STAFF_CHARS,
+    MAX_WAITING,
     WAITING_KEY,
     WELCOME_BACK_ACTION,
     WELCOME_BACK_TEXT,
     Availability,
+    AvailabilityScope,
     Refusal,
     Takeover,
     TakeoverRefused,
 )
 from channels.webchat import history_lines
-from contract.conversation import Case, Marker
+from contract.conversation import Case, Marker, TranscriptRecord
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import CALLBACK_BUTTON
 from dialogue.live import LiveFeed, live_channel
-from dialogue.messages import Channel, EngineAnswer, Role, UserTurn
+from dialogue.messages import Button, Channel, EngineAnswer, Role, UserTurn
 from dialogue.store import ConversationStore
 from tests.fakes import FakeEngine, FakeTracker
 
@@ -226,7 +230,11 @@ async def test_closing_says_goodbye_and_releases_the_chat(world: World) -> None:
     await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
     await received(world, 1)
     await world.takeover.close(SID, "erika")
-    assert await received(world, 2) == [Typing(False, "Erika"), BotLine(GOODBYE_TEXT)]
+    assert await received(world, 3) == [
+        Typing(False, "Erika"),
+        BotLine(GOODBYE_TEXT),
+        HandoffStatus(HandoffState.RETURNED),
+    ]
     assert world.tracker.kinds(SID)[-2:] == ["resume", "action"]
     last = (await world.store.transcript(SID))[-1]
     assert (last.marker, last.text) == (Marker.CLOSED, GOODBYE_TEXT)
@@ -252,18 +260,106 @@ async def test_the_case_view_follows_the_live_feed(world: World) -> None:
 
 async def test_availability_marks_lapse_and_pause_ends_them(world: World) -> None:
     assert await world.takeover.availability("erika") is Availability.PAUSE
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     await world.takeover.set_availability("erika", Availability.AVAILABLE)
     assert await world.takeover.availability("erika") is Availability.AVAILABLE
-    assert await world.takeover.staff_available()
+    assert await world.takeover.staff_available(None)
     world.clock.now += 10 * 3600  # exactly when the mark lapses: no longer available
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     assert await world.takeover.availability("erika") is Availability.PAUSE
     world.clock.now -= 1
-    assert await world.takeover.staff_available()
+    assert await world.takeover.staff_available(None)
     await world.takeover.set_availability("erika", Availability.PAUSE)
-    assert not await world.takeover.staff_available()
+    assert not await world.takeover.staff_available(None)
     assert await world.redis.zcard(AVAILABLE_KEY) == 0
+
+
+class Directory:
+    """The clerks' departments, as console.accounts.Accounts keeps them."""
+
+    def __init__(self, departments: dict[str, frozenset[str]]) -> None:
+        self.departments = departments
+        self.asked: list[str] = []
+
+    async def departments_of(self, user: str) -> frozenset[str]:
+        self.asked.append(user)
+        return self.departments.get(user, frozenset())
+
+
+def scoped(world: World, directory: Directory, scope: AvailabilityScope) -> Takeover:
+    return Takeover(
+        world.redis,
+        world.store,
+        world.tracker,
+        LiveFeed(world.redis),
+        staff=directory,
+        scope=scope,
+        clock=world.clock,
+    )
+
+
+async def test_by_department_a_clerk_counts_for_their_departments_or_for_all_without(
+    world: World,
+) -> None:
+    directory = Directory(
+        {"erika": frozenset({"standesamt", "ordnungsamt"}), "max": frozenset({"bauamt"})}
+    )
+    takeover = scoped(world, directory, AvailabilityScope.DEPARTMENT)
+    assert not await takeover.staff_available("standesamt")  # nobody marked
+    assert directory.asked == []
+    await takeover.set_availability("max", Availability.AVAILABLE)
+    assert not await takeover.staff_available("standesamt")
+    assert await takeover.staff_available("bauamt")
+    assert await takeover.staff_available(None)  # no department known: anyone
+    await takeover.set_availability("erika", Availability.AVAILABLE)
+    assert await takeover.staff_available("standesamt")
+    assert await takeover.staff_available("ordnungsamt")
+    assert await takeover.staff_available("buergerbuero") is False
+    await takeover.set_availability("anna", Availability.AVAILABLE)  # no department: all
+    assert await takeover.staff_available("buergerbuero")
+    await takeover.set_availability("anna", Availability.PAUSE)
+    world.clock.now += 10 * 3600  # every mark lapsed
+    assert not await takeover.staff_available("bauamt")
+    assert not await takeover.staff_available(None)
+
+
+async def test_anyone_counts_when_so_configured_or_without_a_directory(world: World) -> None:
+    directory = Directory({"max": frozenset({"bauamt"})})
+    anyone = scoped(world, directory, AvailabilityScope.ANYONE)
+    assert not await anyone.staff_available("standesamt")
+    await anyone.set_availability("max", Availability.AVAILABLE)
+    assert await anyone.staff_available("standesamt")
+    assert directory.asked == []  # the departments are not even looked up
+    assert await world.takeover.staff_available("standesamt")  # the world's has no directory
+    assert [s.value for s in AvailabilityScope] == ["department", "anyone"]
+
+
+async def test_the_waiting_list_keeps_the_first_wait_and_is_bounded(world: World) -> None:
+    await world.takeover.wait_for_staff(CASE)
+    world.clock.now += 60
+    await world.takeover.wait_for_staff(CASE)  # asked again: the wait runs from the first
+    assert await world.takeover.waiting_since(CASE) == world.clock.now - 60
+    others = {f"C-20261201-{i:06d}": 0.0 for i in range(MAX_WAITING - 2)}
+    await world.redis.zadd(WAITING_KEY, others)  # type: ignore[arg-type]
+    await world.takeover.wait_for_staff("C-20261201-LAST01")  # the MAX_WAITING-th: taken
+    assert await world.redis.zcard(WAITING_KEY) == MAX_WAITING == 10_000
+    await world.takeover.wait_for_staff("C-20261201-FULL01")  # one more: refused
+    assert await world.takeover.waiting_since("C-20261201-FULL01") is None
+
+
+async def test_a_chat_starting_to_wait_refreshes_open_inboxes(world: World) -> None:
+    pubsub = world.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(INBOX_EVENTS_CHANNEL)
+    await world.takeover.wait_for_staff(CASE)
+    assert INBOX_EVENTS_CHANNEL == "rb:events:console"
+    async with asyncio.timeout(30):  # a safety net, not a speed requirement
+        for _ in range(6):
+            message = await pubsub.get_message(timeout=5.0)
+            if message is not None:
+                break
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert message is not None
+    assert json.loads(message["data"]) == {"event": "changed", "id": CASE}
 
 
 async def test_nobody_in_time_brings_the_callback_offer_once(world: World) -> None:
@@ -298,7 +394,17 @@ async def test_the_core_sends_a_held_chats_messages_to_the_clerk_not_to_rasa(
     engine = FakeEngine(lambda sid, channel, text: EngineAnswer())
     core = DialogueCore(engine, world.store, takeover=world.takeover, live=LiveFeed(world.redis))
     await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
+    pubsub = world.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(live_channel(SID))  # the clerk's case view
     assert await core.handle(UserTurn(SID, Channel.WEBCHAT, " Hallo Erika ")) == []
+    async with asyncio.timeout(30):  # a safety net, not a speed requirement
+        for _ in range(6):
+            shown = await pubsub.get_message(timeout=5.0)
+            if shown is not None:
+                break
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert shown is not None
+    assert json.loads(shown["data"])["text"] == "Hallo Erika"
     assert engine.received == []
     assert world.tracker.events[SID][-1]["text"] == "Hallo Erika"
     assert world.tracker.kinds(SID) == ["pause", "user"]
@@ -307,6 +413,57 @@ async def test_the_core_sends_a_held_chats_messages_to_the_clerk_not_to_rasa(
     await world.takeover.hand_back(SID, "erika")
     await core.handle(UserTurn(SID, Channel.WEBCHAT, "Öffnungszeiten?"))
     assert engine.received == [(SID, Channel.WEBCHAT, "Öffnungszeiten?")]
+
+
+async def test_the_clerk_reads_a_chosen_quick_replys_title_not_its_payload(
+    world: World,
+) -> None:
+    engine = FakeEngine(lambda sid, channel, text: EngineAnswer())
+    core = DialogueCore(engine, world.store, takeover=world.takeover, live=LiveFeed(world.redis))
+    buttons = (CALLBACK_BUTTON, Button("Termin buchen", "/book"))
+    offer = TranscriptRecord.new(
+        Channel.WEBCHAT, Role.BOT, "Wie weiter?", buttons=buttons, clock=world.clock
+    )
+    await world.store.append(SID, offer)
+    await world.takeover.start(session_id=SID, case_id=CASE, user="erika", name="Erika")
+
+    async def clerk_reads(text: str) -> str:
+        await core.handle(UserTurn(SID, Channel.WEBCHAT, text))
+        assert world.tracker.events[SID][-1]["text"] == text  # Rasa keeps what was sent
+        return (await world.store.transcript(SID))[-1].text
+
+    # the offer is still on screen after the takeover's announcement
+    assert await clerk_reads("/book") == "Termin buchen"
+    await world.store.append(SID, offer)
+    assert await clerk_reads("/callback_request") == "Rückruf vereinbaren"
+    # a payload that was not offered (or no longer is: the citizen spoke since) shows as is
+    assert await clerk_reads("/callback_request") == "/callback_request"
+    await world.store.append(SID, offer)
+    assert await clerk_reads("/not_offered") == "/not_offered"
+    await world.store.append(SID, offer)
+    await world.takeover.say(SID, "erika", "Ich rufe Sie an.")  # a clerk's line clears it
+    assert await clerk_reads("/book") == "/book"
+    assert await clerk_reads("Rückruf vereinbaren") == "Rückruf vereinbaren"
+    await world.store.append(SID, offer)
+
+    async def unreachable(session_id: str, *, scan: int = 50) -> tuple[Button, ...]:
+        raise redis_errors.ConnectionError("Redis is down")
+
+    world.store.offered_buttons = unreachable  # type: ignore[method-assign]
+    assert await clerk_reads("/book") == "/book"  # not looked up: shown as sent
+
+
+async def test_offered_buttons_are_looked_for_among_the_last_lines_only(world: World) -> None:
+    def line(buttons: tuple[Button, ...] = ()) -> TranscriptRecord:
+        return TranscriptRecord.new(
+            Channel.WEBCHAT, Role.SYSTEM, "Hinweis", buttons=buttons, clock=world.clock
+        )
+
+    await world.store.append(SID, line((CALLBACK_BUTTON,)), *(line() for _ in range(49)))
+    assert await world.store.offered_buttons(SID) == (CALLBACK_BUTTON,)
+    await world.store.append(SID, line())
+    assert await world.store.offered_buttons(SID) == ()
+    assert await world.store.offered_buttons("s-none") == ()
 
 
 async def test_a_case_closed_or_held_while_waiting_is_not_told(world: World) -> None:

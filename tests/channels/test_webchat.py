@@ -34,6 +34,7 @@ from channels.protocol import (
 )
 from channels.sessions import token_key
 from channels.takeover import Takeover
+from channels.webchat import EndTexts
 from dialogue.live import LiveFeed, live_channel
 from dialogue.messages import Button, Link, Role
 from dialogue.records import session_key, tracker_key, transcript_key
@@ -240,9 +241,10 @@ async def test_ending_deletes_the_conversation_and_tells_every_tab(serve_chat: S
         session = await server.endpoint_session(tab1.token)
         await server.redis.set(tracker_key(session), "rasa tracker")
         await tab1.send(EndSession())
-        assert await tab1.until(lambda m: m == Ended())
+        said = EndTexts().deleted
+        assert await tab1.until(lambda m: m == Ended(said))
         assert await tab1.close_code() == CloseCode.ENDED
-        assert (await tab2.until(lambda m: m == Ended()))[-1] == Ended()
+        assert (await tab2.until(lambda m: m == Ended(said)))[-1] == Ended(said)
         assert await tab2.close_code() == CloseCode.ENDED
         for key in (transcript_key(session), session_key(session), tracker_key(session)):
             assert not await server.redis.exists(key), key
@@ -258,7 +260,7 @@ async def test_ending_keeps_a_transcript_that_a_case_holds(serve_chat: ServeChat
         await client.turn(AskHuman("m1"))
         session = await server.endpoint_session(client.token)
         await client.send(EndSession())
-        await client.until(lambda m: m == Ended())
+        await client.until(lambda m: m == Ended(EndTexts().kept))
         records = await server.store.transcript(session)
         assert [r.text for r in records if r.role is Role.USER] == ["/human_handoff"]
         assert (await server.store.session(session)) is not None
@@ -303,6 +305,19 @@ async def test_tabs_on_different_gateways_share_the_session(serve_chat: ServeCha
         await tab2.turn(SendText("b1", "von Gateway B"))
         mirrored = await tab1.until(lambda m: isinstance(m, BotLine))
         assert mirrored == [UserLine("von Gateway B"), echo("von Gateway B")]
+
+
+def test_the_end_texts_say_what_goes_what_stays_and_how_long() -> None:
+    texts = EndTexts(closed_case_days=91, booking_days=31, ticket_days=181, callback_days=32)
+    assert "Der Verlauf ist gelöscht, in diesem Fenster und auf unserem Server." in texts.deleted
+    assert "bleibt der Verlauf bei Ihrem Vorgang" in texts.kept
+    assert "wird 91 Tage danach gelöscht" in texts.kept
+    for text in (texts.deleted, texts.kept):
+        assert (
+            "Termine bis 31 Tage nach dem Termin, Meldungen 181 Tage, Rückrufwünsche 32 Tage"
+            in (text)
+        )
+    assert "gelöscht" not in texts.kept.split("Auf unserem Server")[1].split("danach")[0]
 
 
 async def test_a_takeover_reaches_version_1_and_2_tabs_and_their_history(

@@ -18,6 +18,7 @@ from console.accounts import Accounts
 from console.events import EventHub
 from console.mount import console_mount
 from console.roles import Role
+from console.web import home
 from contract.knowledge import knowledge_dir
 from dialogue.live import LiveFeed
 from dialogue.store import ConversationStore
@@ -44,6 +45,9 @@ async def takeover(redis: Redis, tmp_path: Path, tracker: FakeTracker) -> AsyncI
 
 @pytest.fixture
 async def console_app(redis: Redis, tmp_path: Path, takeover: Takeover) -> AsyncIterator[Starlette]:
+    project = tmp_path / "intents"  # the review file of proposed examples goes here
+    project.mkdir()
+    (project / "domain").symlink_to(knowledge_dir().parent / "domain")
     async with EventHub(redis) as hub:
         mount = console_mount(
             redis,
@@ -60,6 +64,7 @@ async def console_app(redis: Redis, tmp_path: Path, takeover: Takeover) -> Async
             department_names={"buergerbuero": "Bürgerbüro"},
             knowledge=knowledge_dir(),
             takeover=takeover,
+            intents_dir=project,
         )
         yield Starlette(routes=[mount], middleware=[Middleware(SecurityHeaders)])
 
@@ -105,7 +110,8 @@ async def login(redis: Redis, client_for: Callable[[str], httpx.AsyncClient]) ->
             "/console/login/code",
             data={"csrf": csrf_of(step_one.text), "code": pyotp.TOTP(enrolment.secret).now()},
         )
-        assert done.status_code == 303 and done.headers["location"] == "/console/inbox", done.text
+        start = home(role)
+        assert done.status_code == 303 and done.headers["location"] == start, done.text
         return client
 
     return sign_in

@@ -7,6 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from console.accounts import (
+    MAX_DEPARTMENTS,
     MIN_PASSWORD_CHARS,
     RECOVERY_CODES,
     AccountError,
@@ -118,3 +119,16 @@ async def test_reset_second_factor_then_enrol_with_a_code(redis: Redis) -> None:
     assert not await accounts.check_second_factor("erika", pyotp.TOTP(enrolment.secret).at(NOW))
     clock.now += 30
     assert await accounts.check_second_factor("erika", pyotp.TOTP(enrolment.secret).at(clock.now))
+
+
+async def test_departments_are_bounded_and_deduplicated(redis: Redis) -> None:
+    known = frozenset(f"amt{i}" for i in range(MAX_DEPARTMENTS + 1))
+    accounts = Accounts(redis, departments=known)
+    await accounts.add("erika", "x" * 12, role=Role.CLERK, departments=["amt1", "amt0", "amt1"])
+    assert await accounts.departments_of("erika") == {"amt0", "amt1"}
+    all_but_one = sorted(known)[:MAX_DEPARTMENTS]
+    assert await accounts.set_departments("erika", all_but_one) == tuple(all_but_one)
+    with pytest.raises(AccountError, match=f"at most {MAX_DEPARTMENTS} departments"):
+        await accounts.set_departments("erika", known)
+    assert await accounts.departments_of("erika") == set(all_but_one)
+    assert MAX_DEPARTMENTS == 32

@@ -7,7 +7,16 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from console.audit import GENESIS, HEAD_KEY, STREAM_KEY, AuditAction, AuditLog, entry_hash
+from console.audit import (
+    ANCHOR_KEY,
+    GENESIS,
+    HEAD_KEY,
+    STREAM_KEY,
+    AuditAction,
+    AuditLog,
+    ChainCheck,
+    entry_hash,
+)
 from console.roles import Role
 
 
@@ -76,6 +85,66 @@ async def test_an_empty_log_verifies_and_reads_empty(redis: Redis) -> None:
 
 
 def test_roles_carry_their_german_names() -> None:
-    assert [r.value for r in Role] == ["sachbearbeitung", "teamleitung", "admin", "datenschutz"]
+    assert [r.value for r in Role] == [
+        "sachbearbeitung",
+        "teamleitung",
+        "admin",
+        "datenschutz",
+        "redaktion",
+    ]
     assert Role("teamleitung").label == "Teamleitung"
     assert Role.PRIVACY.label == "Datenschutz"
+    assert Role.EDITOR.label == "Redaktion"
+
+
+async def test_check_names_the_first_broken_link(redis: Redis) -> None:
+    log = AuditLog(redis, clock=clock())
+    await log.append("erika", AuditAction.LOGIN)
+    middle = await log.append("erika", AuditAction.NOTE, "C-1")
+    await log.append("erika", AuditAction.LOGOUT)
+    assert await log.check() == ChainCheck(True, 3, None)
+    await redis.xdel(STREAM_KEY, middle.id)
+    check = await log.check()
+    assert not check.intact and check.checked == 1
+    assert check.broken_at == (await log.entries(count=1))[0].id  # the one after the gap
+
+
+async def test_check_flags_a_wrong_head_and_an_unreadable_entry(redis: Redis) -> None:
+    log = AuditLog(redis, clock=clock())
+    await log.append("erika", AuditAction.LOGIN)
+    await redis.set(HEAD_KEY, "f" * 40)
+    assert await log.check() == ChainCheck(False, 1, "head")
+    await redis.xadd(STREAM_KEY, {"at": "x"}, id="99999999999999-0")
+    check = await log.check()
+    assert check.broken_at == "99999999999999-0" and check.checked == 1
+
+
+async def test_trim_keeps_the_last_trimmed_hash_as_anchor(redis: Redis) -> None:
+    log = AuditLog(redis, clock=clock())
+    for n in range(4):
+        await log.append("erika", AuditAction.NOTE, f"C-{n}")
+    rows = await redis.xrange(STREAM_KEY)
+    third_ms = int(rows[2][0].split("-")[0])
+    # Entries before the third's millisecond go; in one millisecond several may share it.
+    expected = sum(1 for entry_id, _ in rows if int(entry_id.split("-")[0]) < third_ms)
+    assert await log.trim(third_ms / 1000, dry_run=True) == expected
+    assert await redis.xlen(STREAM_KEY) == 4
+    assert await log.trim(third_ms / 1000) == expected
+    if expected:
+        assert await redis.get(ANCHOR_KEY) == rows[expected - 1][1]["hash"]
+    assert await redis.xlen(STREAM_KEY) == 4 - expected
+    assert await log.verify()
+    assert await log.trim(0) == 0  # nothing before the epoch
+
+
+async def test_trim_of_everything_verifies_from_the_anchor(redis: Redis) -> None:
+    log = AuditLog(redis, clock=clock())
+    entries = [await log.append("erika", AuditAction.NOTE, f"C-{n}") for n in range(3)]
+    assert await log.trim(10_000_000_000) == 3
+    assert await redis.get(ANCHOR_KEY) == entries[-1].hash
+    assert await log.check() == ChainCheck(True, 0, None)
+    nxt = await log.append("erika", AuditAction.LOGOUT)
+    assert nxt.prev == entries[-1].hash
+    assert await log.verify()
+    await redis.set(ANCHOR_KEY, GENESIS)  # a forged anchor breaks the first link
+    assert (await log.check()).broken_at == nxt.id

@@ -195,7 +195,7 @@ async def test_availability_and_the_inbox_shows_waiting_chats(
         "/console/verfuegbarkeit", data={"csrf": csrf_of(inbox.text), "status": "verfügbar"}
     )
     assert set_it.status_code == 303
-    assert await takeover.staff_available()
+    assert await takeover.staff_available(None)
     bad = await erika.post(
         "/console/verfuegbarkeit", data={"csrf": csrf_of(inbox.text), "status": "weg"}
     )

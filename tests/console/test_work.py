@@ -15,7 +15,9 @@ from console.work import (
     Workbench,
     WorkRefused,
     WorkStatus,
+    notes_key,
     valid_item_id,
+    work_key,
 )
 from contract.conversation import Case, Role, TranscriptRecord
 from contract.records import (
@@ -165,6 +167,52 @@ async def test_closing_restores_retention(redis: Redis, work: Workbench, inbox: 
     assert await inbox.items(Filters()) == []
     done = await inbox.items(Filters(status=WorkStatus.DONE))
     assert [i.item_id for i in done] == [CASE]
+
+
+@pytest.mark.parametrize("newer_case", [None, "C-20261201-NEWER2"])
+async def test_reopening_a_done_case_puts_it_back_among_the_open_ones(
+    redis: Redis, work: Workbench, inbox: Inbox, newer_case: str | None
+) -> None:
+    await open_case(redis)
+    await redis.hset(session_key(SESSION), "case_id", CASE)
+    await work.claim(CASE, "erika")
+    await work.add_note(CASE, "Erledigt am Telefon", user="erika")
+    await work.set_status(CASE, WorkStatus.DONE, user="erika")
+    if newer_case is not None:  # the citizen asked again meanwhile: that case stays theirs
+        await redis.hset(session_key(SESSION), "case_id", newer_case)
+    await work.set_status(CASE, WorkStatus.IN_PROGRESS, user="erika")
+    assert await redis.hget(case_key(CASE), "status") == "open"
+    assert await redis.hget(case_key(CASE), "closed_at") is None
+    assert await redis.zscore(OPEN_CASES_KEY, CASE) == NOW - 600  # created_at, as first opened
+    assert await redis.zscore(CLOSED_KEY, CASE) is None
+    for key in (case_key(CASE), transcript_key(SESSION), session_key(SESSION)):
+        assert await redis.ttl(key) == -1, key
+    for key in (work_key(CASE), notes_key(CASE)):
+        assert await redis.ttl(key) == -1, key
+    assert await redis.hget(session_key(SESSION), "case_id") == (newer_case or CASE)
+    assert [i.item_id for i in await inbox.items(Filters())] == [CASE]
+    assert await inbox.items(Filters(status=WorkStatus.DONE)) == []
+    # another change of status leaves it open and once in the index
+    await work.set_status(CASE, WorkStatus.WAITING, user="erika")
+    assert await redis.zcard(OPEN_CASES_KEY) == 1
+
+
+async def test_reopening_an_expired_case_or_a_callback_keeps_the_work(
+    redis: Redis, work: Workbench
+) -> None:
+    await open_case(redis)
+    await work.claim(CASE, "erika")
+    await work.set_status(CASE, WorkStatus.DONE, user="erika")
+    await redis.delete(case_key(CASE))  # its retention ran out
+    await work.set_status(CASE, WorkStatus.IN_PROGRESS, user="erika")
+    assert not await redis.exists(case_key(CASE))
+    assert await redis.zscore(OPEN_CASES_KEY, CASE) is None
+    assert await redis.ttl(work_key(CASE)) == -1
+    await work.claim("R-K7QX2M", "erika")
+    await work.set_status("R-K7QX2M", WorkStatus.DONE, user="erika")
+    await work.set_status("R-K7QX2M", WorkStatus.WAITING, user="erika")
+    assert await redis.ttl(work_key("R-K7QX2M")) == -1
+    assert await redis.zscore(CLOSED_KEY, "R-K7QX2M") is None
 
 
 async def test_viewers_and_case_detail(redis: Redis, work: Workbench, inbox: Inbox) -> None:

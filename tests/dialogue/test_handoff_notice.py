@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from contract.german import spell_reference
@@ -175,18 +176,26 @@ def test_voice_never_connects_to_a_chat() -> None:
 class Gate:
     """The takeover as the core sees it, for the availability decision."""
 
-    def __init__(self, available: bool) -> None:
+    def __init__(self, available: bool, *, only: str | None = None, down: bool = False) -> None:
         self.available = available
+        self.down = down  # Redis unreachable
+        self.only = only  # available for this department only
+        self.asked: list[str | None] = []
         self.waiting: list[str] = []
 
     async def active(self, session_id: str) -> bool:
+        if self.down:
+            raise redis_errors.ConnectionError("Redis is down")
         return False
 
     async def citizen_said(self, session_id: str, text: str) -> None:
         raise AssertionError("no takeover here")
 
-    async def staff_available(self) -> bool:
-        return self.available
+    async def staff_available(self, department: str | None) -> bool:
+        self.asked.append(department)
+        if self.down:
+            raise redis_errors.TimeoutError("Redis is down")
+        return self.available and self.only in (None, department)
 
     async def wait_for_staff(self, case_id: str) -> None:
         self.waiting.append(case_id)
@@ -216,3 +225,41 @@ async def test_the_core_puts_the_case_on_the_waiting_list_only_when_someone_can_
         (voice,) = await core.handle(UserTurn("s2", Channel.VOICE, "Mitarbeiter bitte"))
         assert "verbinde" not in voice.text
         assert len(gate.waiting) == (1 if waits else 0)
+        assert gate.asked == [None]  # once, for the chat's case only
+
+
+async def test_the_core_asks_for_staff_of_each_cases_department(redis: Redis) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer(
+            (
+                BotReply("Das Standesamt.", handoff=Handoff("user_request", "standesamt")),
+                BotReply("Dazu noch:"),
+                BotReply("Das Bürgerbüro.", handoff=Handoff("user_request", "buergerbuero")),
+            )
+        )
+
+    gate = Gate(True, only="buergerbuero")
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(FakeEngine(script), store, notice=notice(TUESDAY_10), takeover=gate)
+        first, middle, last = await core.handle(UserTurn("s3", Channel.WEBCHAT, "Mensch"))
+    assert gate.asked == ["standesamt", "buergerbuero"]
+    assert "verbinde" not in first.text and CALLBACK_BUTTON in first.buttons
+    assert middle.text == "Dazu noch:"
+    assert "verbinde" in last.text
+    assert last.handoff is not None and gate.waiting == [last.handoff.case_id]
+
+
+async def test_with_redis_down_the_turn_goes_on_and_the_callback_is_offered(
+    redis: Redis,
+) -> None:
+    def script(session: str, ch: Channel, text: str) -> EngineAnswer:
+        return EngineAnswer((BotReply(RASA_TEXT, handoff=Handoff("user_request")),))
+
+    gate = Gate(True, down=True)
+    engine = FakeEngine(script)
+    async with ConversationStore(redis, retention_s=60) as store:
+        core = DialogueCore(engine, store, notice=notice(TUESDAY_10), takeover=gate)
+        (reply,) = await core.handle(UserTurn("s4", Channel.WEBCHAT, "Mitarbeiter bitte"))
+    assert engine.received == [("s4", Channel.WEBCHAT, "Mitarbeiter bitte")]
+    assert "verbinde" not in reply.text and CALLBACK_BUTTON in reply.buttons
+    assert gate.asked == [None] and gate.waiting == []

@@ -436,7 +436,11 @@ async def test_the_handoff_names_the_office_of_the_current_request(rt: Runtime) 
 
 async def test_the_greeting_is_said_once(rt: Runtime) -> None:
     talk = Talk(rt)
-    assert "digitale Assistent" in await talk.greet()
+    greeting = await talk.greet()
+    assert "digitale Assistent" in greeting and "kein Mensch" in greeting
+    # honest at night too: a person is connected in staff hours only, else a callback
+    assert "jederzeit möglich" not in greeting
+    assert "Servicezeiten" in greeting and "Rückruf" in greeting, greeting
     await talk.say("Wann hat das Bürgerbüro geöffnet?")
     again = await talk.say("Hallo")
     assert "digitale Assistent" not in again and "Hallo" in again, again

@@ -101,6 +101,9 @@ async def test_takeover_in_two_browsers_on_two_gateways(gateway: Gateway, rt: Ru
     assert seen["injected"] == {"citizen": 0, "clerk": 0, "citizenImgs": 0, "clerkImgs": 0}
     assert seen["afterReload"] == {"staff": 2, "taken": True, "user": True}
     assert "Uhr" in seen["answer"], seen["answer"]  # the assistant answers again
+    # axe (WCAG 2.1 AA) on the case view mid-takeover: live pane, reply box, buttons
+    assert seen["takeoverAxe"]["violations"] == [], seen["takeoverAxe"]["violations"]
+    assert {"label", "button-name", "color-contrast"} <= set(seen["takeoverAxe"]["checked"])
 
     case_id = seen["caseId"]
     session_id = str(await rt.redis.hget(f"rb:case:{case_id}", "session_id"))
@@ -110,7 +113,10 @@ async def test_takeover_in_two_browsers_on_two_gateways(gateway: Gateway, rt: Ru
     start, end = kinds.index("pause"), kinds.index("resume")
     held = events[start + 1 : end]
     talk = [e["event"] for e in held if e["event"] in ("user", "agent")]
-    assert talk == ["agent", "user", "agent", "user"]
+    assert talk == ["user", "agent", "user", "agent", "user"]
+    # the quick reply: the clerk read its title, Rasa's record keeps its payload
+    assert seen["chosen"] == "Rückruf vereinbaren"
+    assert next(e for e in held if e["event"] == "user")["text"] == "/callback_request"
     assert not [e for e in held if e["event"] == "bot"]  # nothing predicted while paused
     assert {e.get("name") for e in held if e["event"] == "action"} <= {"action_listen"}
     assert next(e for e in held if e["event"] == "agent")["data"]["name"] == display

@@ -55,3 +55,14 @@ def test_a_token_starting_with_a_dash_reaches_rasa_as_a_value(
     parser.add_argument("-t", "--auth-token")
     known, _ = parser.parse_known_args(seen[1:])
     assert known.auth_token == "-starts-with-a-dash"
+
+
+def test_the_action_server_keeps_each_record_kind_for_its_own_retention() -> None:
+    from rathausbot.services import record_retention
+
+    settings = Settings(retention={"bookings": 2, "tickets": 180, "callbacks": 3})
+    assert record_retention(settings) == {
+        "RATHAUSBOT_RETENTION_BOOKING_SECONDS": str(2 * 86_400),
+        "RATHAUSBOT_RETENTION_TICKET_SECONDS": str(180 * 86_400),
+        "RATHAUSBOT_RETENTION_CALLBACK_SECONDS": str(3 * 86_400),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -14,7 +15,7 @@ from console.roles import Role
 from console.sessions import SessionStore
 from rathausbot.doctor import _console
 from rathausbot.settings import Settings
-from rathausbot.users_cli import add_parser, run
+from rathausbot.users_cli import add_parser, run, town_departments
 
 PASSWORD = "korrekt-pferd-batterie"
 
@@ -94,3 +95,64 @@ async def test_serve_tells_how_to_create_the_first_admin(redis: Redis) -> None:
     assert "rathausbot users add NAME --role admin" in first
     await users(redis, "add", "anna", "--role", "admin", stdin=PASSWORD)
     assert "users add" not in await console_hint(settings, redis)
+
+
+TOWN = frozenset({"buergerbuero", "standesamt", "bauamt"})
+
+
+async def test_departments_on_add_and_changed_later(redis: Redis) -> None:
+    out = io.StringIO()
+    args = parse(
+        "add", "erika", "--role", "sachbearbeitung",
+        "--department", "standesamt", "--department", "buergerbuero",
+    )  # fmt: skip
+    assert await run(redis, args, io.StringIO(PASSWORD), out, departments=TOWN) == 0
+    accounts = Accounts(redis)
+    assert await accounts.departments_of("erika") == {"buergerbuero", "standesamt"}
+    account = await accounts.get("erika")
+    assert account is not None and account.departments == ("buergerbuero", "standesamt")
+    out = io.StringIO()
+    await run(redis, parse("list"), io.StringIO(), out)
+    assert out.getvalue().rstrip("\n").split("\t")[-1] == "buergerbuero,standesamt"
+    out = io.StringIO()
+    await run(redis, parse("departments", "erika", "--department", "bauamt"), io.StringIO(), out,
+              departments=TOWN)  # fmt: skip
+    assert out.getvalue() == "User erika works for: bauamt.\n"
+    assert await accounts.departments_of("erika") == {"bauamt"}
+    out = io.StringIO()
+    await run(redis, parse("departments", "erika"), io.StringIO(), out, departments=TOWN)
+    assert out.getvalue() == "User erika works for: all.\n"
+    assert await accounts.departments_of("erika") == frozenset()
+    entry = (await AuditLog(redis).entries(count=1))[0]
+    assert (entry.action, entry.target, entry.detail) == (
+        AuditAction.USER_DEPARTMENTS,
+        "erika",
+        "all",
+    )
+    out = io.StringIO()
+    await run(redis, parse("list"), io.StringIO(), out)
+    assert out.getvalue().rstrip("\n").split("\t")[-1] == "all"
+
+
+async def test_a_department_not_of_the_town_is_refused(redis: Redis) -> None:
+    add = parse("add", "erika", "--role", "sachbearbeitung", "--department", "finanzamt")
+    with pytest.raises(AccountError, match="unknown department 'finanzamt'"):
+        await run(redis, add, io.StringIO(PASSWORD), io.StringIO(), departments=TOWN)
+    assert await Accounts(redis).get("erika") is None  # nothing created
+    await run(redis, parse("add", "erika", "--role", "sachbearbeitung"),
+              io.StringIO(PASSWORD), io.StringIO())  # fmt: skip
+    change = parse("departments", "erika", "--department", "standesamt")
+    with pytest.raises(AccountError, match=r"known: none configured"):
+        await run(redis, change, io.StringIO(), io.StringIO())  # no town known: fail closed
+    with pytest.raises(AccountError, match="no user 'max'"):
+        await run(redis, parse("departments", "max"), io.StringIO(), io.StringIO())
+    assert await Accounts(redis).departments_of("erika") == frozenset()
+    assert await Accounts(redis).departments_of("nobody") == frozenset()
+
+
+def test_the_towns_departments_come_from_the_knowledge(tmp_path: Path) -> None:
+    known = town_departments(Settings())
+    assert {"buergerbuero", "standesamt"} <= known
+    broken = Settings(intents_dir=tmp_path)
+    with pytest.raises(AccountError, match="cannot read the town's departments"):
+        town_departments(broken)

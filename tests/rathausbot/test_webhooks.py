@@ -88,3 +88,30 @@ async def test_entries_in_delivery_at_a_crash_are_delivered_again(redis: Redis) 
 def test_options_are_bounded(redis: Redis) -> None:
     with pytest.raises(ValueError, match="attempts"):
         WebhookDispatcher(redis, httpx.AsyncClient(), {}, attempts=0)
+
+
+async def test_a_delivered_record_is_marked_and_the_mark_is_never_sent(redis: Redis) -> None:
+    await redis.hset("rb:ticket:S-ABCDEF", mapping={"reference": "S-ABCDEF"})
+    await redis.lpush(QUEUE_KEY, entry("ticket", "S-ABCDEF"), entry("ticket", "S-ABCDEF"))
+    office = Office()
+    assert await dispatcher(redis, office).step()
+    assert await redis.hget("rb:ticket:S-ABCDEF", "webhook_delivered") == "1"
+    assert await dispatcher(redis, office).step()
+    assert office.received[1]["record"] == {"reference": "S-ABCDEF"}
+
+
+async def test_a_failed_delivery_leaves_no_mark(redis: Redis) -> None:
+    await redis.hset("rb:ticket:S-ABCDEF", mapping={"reference": "S-ABCDEF"})
+    await redis.lpush(QUEUE_KEY, entry("ticket", "S-ABCDEF"))
+    assert await dispatcher(redis, Office(500, 500, 500), attempts=3).step()
+    assert not await redis.hexists("rb:ticket:S-ABCDEF", "webhook_delivered")
+
+
+async def test_a_deletion_sends_only_the_reference_and_recreates_nothing(redis: Redis) -> None:
+    await redis.lpush(QUEUE_KEY, entry("ticket", "S-ABCDEF", "deleted"))
+    office = Office()
+    assert await dispatcher(redis, office).step()
+    assert office.received == [
+        {"type": "ticket", "event": "deleted", "record": {"reference": "S-ABCDEF"}}
+    ]
+    assert not await redis.exists("rb:ticket:S-ABCDEF")

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
-from dialogue.store import ConversationStore
+from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
 from voice.readback import ReadBack, Streets
@@ -24,9 +24,13 @@ from voice.session import (
     CALLBACK_DECLINED_TEXT,
     CALLBACK_TRIGGER,
     CALLBACK_TYPE_NUMBER_TEXT,
+    CONSENT_TEXT,
+    CONSENT_VERSION,
     REPROMPT_TEXT,
     STAFF_AWAY_TEXT,
     TRANSFER_FAILED_TEXT,
+    WITHDRAW_TRIGGER,
+    WITHDRAWN_TEXT,
     AudioIn,
     CallerHungUp,
     DtmfIn,
@@ -58,6 +62,11 @@ def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
 async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
     async with ConversationStore(redis, retention_s=3600) as store:
         yield store
+
+
+# A guard against a session that never ends, not a timing check: on a loaded 2-core machine
+# (several test runs at once) ending a session took over 10 s now and then.
+HANG_GUARD_S = 60
 
 
 class Harness:
@@ -96,7 +105,16 @@ class Harness:
     async def __aexit__(self, *exc: object) -> None:
         if self.task is not None and not self.task.done():
             self.call.send(CallerHungUp())
-            await asyncio.wait_for(self.task, 10)
+            await self._ticking_until_done()
+            await asyncio.wait_for(self.task, HANG_GUARD_S)
+
+    async def _ticking_until_done(self) -> None:
+        """The line's clock goes on while a session ends (playback waits for its ticks)."""
+        assert self.task is not None
+        for _ in range(500):
+            if self.task.done():
+                return
+            await self.call.tick()
 
     async def audio(self, frame: AudioFrame, ticks: int) -> None:
         for _ in range(ticks):
@@ -122,7 +140,8 @@ class Harness:
 
     async def result(self) -> SessionResult:
         assert self.task is not None
-        return await asyncio.wait_for(self.task, 10)
+        await self._ticking_until_done()
+        return await asyncio.wait_for(self.task, HANG_GUARD_S)
 
 
 async def test_greets_then_answers_a_turn(store: ConversationStore) -> None:
@@ -450,3 +469,138 @@ async def test_no_recording_is_named_on_a_case_without_consent(
         await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
     (case_id,) = await store.open_case_ids()
     assert await redis.hget(f"rb:case:{case_id}", "recording") is None
+
+
+async def test_the_callers_number_is_kept_on_the_session_normalised(
+    store: ConversationStore, redis: Redis
+) -> None:
+    h = Harness(store)
+    h.call.number = "030 1234567"
+    async with h:
+        await h.until_quiet()
+    assert await redis.hget("rb:session:call-1", "caller") == "+49301234567"
+
+
+async def test_a_caller_number_needs_a_session_and_a_real_number(
+    store: ConversationStore, redis: Redis
+) -> None:
+    assert not await store.note_caller("nobody", "+49301234567")
+    assert not await redis.exists("rb:session:nobody")  # no session without its expiry
+    await redis.hset("rb:session:s", "channel", "voice")
+    assert not await store.note_caller("s", "anonymous")
+    assert await store.note_caller("s", "0049 30 1234567")
+    assert await redis.hget("rb:session:s", "caller") == "+49301234567"
+
+
+async def consent_log(redis: Redis) -> list[dict[str, str]]:
+    return [fields for _, fields in await redis.xrange(consent_key("call-1"))]
+
+
+@pytest.mark.parametrize(("answer", "logged"), [("1", "granted"), ("2", "denied")])
+async def test_the_consent_answer_by_key_is_logged_with_question_version_and_times(
+    store: ConversationStore, redis: Redis, tmp_path: Path, answer: str, logged: str
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(store, recording_enabled=True, recorder=recorder_factory(folder)) as h:
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn(answer))
+        await h.until(lambda: bool(h.consents))
+        await h.until_quiet()
+    result = await h.result()
+    [entry] = await consent_log(redis)
+    assert entry["event"] == "answer" and entry["answer"] == logged and entry["via"] == "key"
+    assert entry["question_version"] == CONSENT_VERSION == "2"
+    assert float(entry["asked_at"]) <= float(entry["at"])
+    if logged == "granted":
+        assert result.recording is not None and entry["recording"] == result.recording.name
+    else:
+        assert "recording" not in entry
+    assert 0 < await redis.ttl(consent_key("call-1")) <= 395 * 86_400
+
+
+async def test_a_spoken_answer_is_logged_as_speech(store: ConversationStore, redis: Redis) -> None:
+    async with Harness(store, "Ja, gerne", recording_enabled=True) as h:
+        await h.until_quiet()
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until(lambda: bool(h.consents))
+        await h.until_quiet()
+    [entry] = await consent_log(redis)
+    assert (entry["answer"], entry["via"]) == ("granted", "speech")
+
+
+async def test_the_question_says_how_to_withdraw() -> None:
+    assert "Aufnahme stoppen" in CONSENT_TEXT and "Neun" in CONSENT_TEXT
+
+
+@pytest.mark.parametrize("how", ["speech", "key"])
+async def test_withdrawing_consent_mid_call_stops_and_deletes_the_recording(
+    store: ConversationStore, redis: Redis, tmp_path: Path, how: str
+) -> None:
+    folder = tmp_path / "recordings"
+    texts = ("Aufnahme stoppen", "Hundesteuer") if how == "speech" else ("Hundesteuer",)
+    async with Harness(
+        store, *texts, recording_enabled=True, recorder=recorder_factory(folder)
+    ) as h:
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: bool(h.consents))
+        await h.until_quiet()
+        assert len(list(folder.glob("*.wav"))) == 1
+        if how == "speech":
+            await h.audio(SPEECH, 25)
+        else:
+            h.call.send(DtmfIn("9"))
+        await h.until(lambda: WITHDRAWN_TEXT in h.tts.calls)
+        assert list(folder.glob("*.wav")) == []
+        await h.audio(SPEECH, 25)  # the call goes on, unrecorded
+        await h.until_quiet()
+        assert not any(r[2] in ("Aufnahme stoppen", WITHDRAW_TRIGGER) for r in h.engine.received)
+    assert (await h.result()).recording is None
+    assert list(folder.glob("*.wav")) == []
+    entries = await consent_log(redis)
+    assert [e["event"] for e in entries] == ["answer", "withdrawn"]
+    assert entries[1]["via"] == how and entries[1]["recording"] == entries[0]["recording"]
+
+
+async def test_a_withdrawn_recording_is_taken_off_the_case_it_was_named_on(
+    store: ConversationStore, redis: Redis, tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    async with Harness(
+        store, "Nein", "Aufnahme stoppen", recording_enabled=True, recorder=recorder_factory(folder)
+    ) as h:
+        h.call.staff_present = False
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn("1"))
+        await h.until(lambda: h.consents == [Consent.GRANTED])
+        h.call.send(DtmfIn("0"))
+        await h.until(lambda: CALLBACK_TYPE_NUMBER_TEXT in " ".join(h.tts.calls))
+        (case_id,) = await store.open_case_ids()
+        await h.until(lambda: bool(list(folder.glob("*.wav"))))
+        [name] = [f.name for f in folder.glob("*.wav")]
+        await store.wait_flushed()
+        assert await redis.hget(f"rb:case:{case_id}", "recording") == name
+        await h.audio(SPEECH, 25)  # "Nein": no callback, the call goes on
+        await h.until(lambda: CALLBACK_DECLINED_TEXT in " ".join(h.tts.calls))
+        await h.audio(SPEECH, 25)  # "Aufnahme stoppen"
+        await h.until(lambda: WITHDRAWN_TEXT in h.tts.calls)
+        await store.wait_flushed()
+        assert await redis.hget(f"rb:case:{case_id}", "recording") is None
+    assert list(folder.glob("*.wav")) == []
+
+
+async def test_nine_or_the_words_do_nothing_special_without_a_recording(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "Aufnahme stoppen") as h:
+        await h.until_quiet()
+        h.call.send(DtmfIn("9"))
+        await h.audio(QUIET, 150)  # the lone nine times out
+        await h.audio(SPEECH, 25)
+        await h.until_quiet()
+        assert WITHDRAWN_TEXT not in h.tts.calls
+        assert [r[2] for r in h.engine.received][-1] == "Aufnahme stoppen"  # an ordinary turn

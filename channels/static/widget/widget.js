@@ -33,7 +33,7 @@
   var REFERENCE_NAMES = { B: "Buchungsnummer", C: "Vorgangsnummer", S: "Meldungsnummer", R: "Rückrufnummer" };
   // intents/actions/forms.py: "Ihr Termin ist gebucht: SERVICE am Montag, 23.11.2026 um 10:30 Uhr,
   // DEPARTMENT, ADDRESS. Ihre Buchungsnummer: B-K7QX2M." (tests/e2e keeps the two in step)
-  var BOOKED = /Ihr Termin ist gebucht: (.+?) am [^,]+, (\d{2})\.(\d{2})\.(\d{4}) um (\d{2}):(\d{2}) Uhr, (.+)\. Ihre Buchungsnummer: (B-[A-Z2-9]{6})/;
+  var BOOKED = /Ihr Termin ist gebucht: (.+?) am [^,]+, (\d{2})\.(\d{2})\.(\d{4}) um (\d{1,2}):(\d{2}) Uhr, (.+)\. Ihre Buchungsnummer: (B-[A-Z2-9]{6})/;
   var phone = window.matchMedia("(max-width: 480px)"); // the panel covers the page: modal
 
   function bounded(value, min, max, fallback) {
@@ -117,7 +117,9 @@
   var typing = el("p", { class: "rb-typing", hidden: "" }, "Der Assistent schreibt …");
   var confirmBox = el("div", { class: "rb-confirm", hidden: "", role: "group", "aria-labelledby": "rb-confirm-text" });
   confirmBox.appendChild(el("p", { id: "rb-confirm-text" },
-    "Gespräch wirklich beenden? Der Verlauf wird gelöscht."));
+    "Gespräch wirklich beenden? Der Verlauf wird gelöscht. Gehört er zu einem Vorgang, " +
+    "bleibt er dort gespeichert, bis der Vorgang abgeschlossen ist; danach sagen wir Ihnen, " +
+    "was gelöscht wurde und was wie lange bleibt."));
   var keep = el("div", { class: "rb-keep", hidden: "" });
   keep.appendChild(el("p", {}, "Notieren Sie sich vorher Ihre Nummern:"));
   var keepList = el("ul", { class: "rb-refs" });
@@ -289,7 +291,7 @@
 
   function calendar(booked) {
     var stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-    var start = booked[4] + booked[3] + booked[2] + "T" + booked[5] + booked[6] + "00";
+    var start = booked[4] + booked[3] + booked[2] + "T" + ("0" + booked[5]).slice(-2) + booked[6] + "00";
     return ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//rathausbot//Chat-Widget//DE",
       "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
       "BEGIN:VTIMEZONE", "TZID:Europe/Berlin",
@@ -413,6 +415,9 @@
         if (item) { item.classList.remove("rb-pending"); delete pending[msg.id]; }
         break;
       case "typing":
+        // a clerk holds the chat: the assistant does not answer, nor may its end of a turn
+        // hide the clerk's "schreibt …"
+        if (!msg.name && staffName) break;
         typing.textContent = msg.name ? msg.name + " (Stadtverwaltung) schreibt …" : "Der Assistent schreibt …";
         typing.hidden = !msg.on;
         break;
@@ -435,7 +440,8 @@
       case "ended":
         storeToken(null);
         resetLog();
-        addMessage("system", "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.", new Date());
+        addMessage("system", typeof msg.text === "string" && msg.text ? msg.text :
+          "Das Gespräch wurde beendet und gelöscht. Sie können jederzeit ein neues Gespräch beginnen.", new Date());
         break;
     }
   }

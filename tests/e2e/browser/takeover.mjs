@@ -4,7 +4,10 @@
 // Usage: node takeover.mjs CITIZEN_BASE CLERK_BASE USER_JSON [OUT_DIR]
 // USER_JSON: {"name", "password", "secret", "display"} (secret: the TOTP key, base32).
 import { createHmac } from "node:crypto";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
 
 const [citizenBase, clerkBase, userJson, outDir] = process.argv.slice(2);
 const user = JSON.parse(userJson);
@@ -91,6 +94,19 @@ async function liveReady(page) {
   );
 }
 
+async function axe(page) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  const violations = result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")),
+  }));
+  // which rules found something to check: proof that the pane was there to be checked
+  const checked = result.passes.concat(result.violations).map((r) => r.id);
+  return { violations, checked };
+}
+
 function consoleHas(page, text) {
   return page.waitForFunction(
     (t) => document.getElementById("live-log").innerText.includes(t), text, WAIT,
@@ -134,6 +150,18 @@ try {
     () => document.querySelector("#rathausbot-chat").shadowRoot.querySelector("#rb-disclosure").textContent,
   );
 
+  // a quick reply still on screen (the handoff's callback offer), clicked while the clerk
+  // holds the chat: the clerk reads its title, not its payload
+  await citizen.getByRole("button", { name: "Rückruf vereinbaren" }).last().click();
+  await clerk.waitForFunction(
+    () => Array.from(document.querySelectorAll("#live-log .role-user .text"))
+      .some((p) => p.textContent === "Rückruf vereinbaren"),
+    null,
+    WAIT,
+  );
+  const chosen = await clerk.evaluate(() => Array.from(document.querySelectorAll("#live-log .role-user .text"))
+    .map((p) => p.textContent).slice(-1)[0]);
+
   // clerk -> citizen, with the clerk's typing first
   await clerk.getByLabel("Antwort").pressSequentially("Guten Tag", { delay: 20 });
   await citizen.waitForFunction(
@@ -160,6 +188,19 @@ try {
   );
   await citizenSays(citizen, "Danke! Wie lange dauert ein neuer Personalausweis?");
   await consoleHas(clerk, "Wie lange dauert");
+  // axe on the case view mid-takeover (live pane, reply box, buttons). axe-core comes as a
+  // script, which the console's CSP rightly blocks: the same session in a context without it.
+  const checker = await newPage(observed, {
+    bypassCSP: true, viewport: { width: 1280, height: 900 }, storageState: await clerk.context().storageState(),
+  });
+  await checker.goto(`${clerkBase}/console/case/${caseId}`);
+  await checker.getByLabel("Antwort").waitFor(WAIT);
+  await liveReady(checker);
+  await checker.waitForFunction(
+    () => document.getElementById("live-log").innerText.includes("Wie lange dauert"), null, WAIT,
+  );
+  const takeoverAxe = await axe(checker);
+  await checker.context().close();
   if (outDir) {
     await clerk.screenshot({ path: `${outDir}/console-takeover.png`, fullPage: true });
     await citizen.screenshot({ path: `${outDir}/widget-takeover.png` });
@@ -208,6 +249,7 @@ try {
   const consoleLog = await clerk.locator("#live-log").innerText();
   result = {
     caseId, buttons, humanHidden, header, clerkTyping, staffLabel, staffShown, afterReload, answer, injected, consoleLog,
+    takeoverAxe, chosen,
     ...observed,
   };
 } catch (error) {
