@@ -346,6 +346,7 @@ class VoiceSession:
             texts: list[str] = []
             if turn.confidence is not None and turn.confidence < self._opts.min_confidence:
                 log.info("unsure transcript (confidence %.2f): re-asking", turn.confidence)
+                await self._core.unsure(turn)
                 if not self._in_form:
                     self._menu = KeyMenu(TOPICS)
                     self._start_speaking([REASK, self._menu.prompt()])

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from contract.conversation import Button
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.misses import MissKind, MissLog
 from dialogue.store import ConversationStore
 from tests.voice import test_session
 from tests.voice.test_session import GREETING, SPEECH, Harness
@@ -75,6 +76,47 @@ async def test_unsure_turn_is_re_asked_with_the_topics_as_keys(store: Conversati
         await h.until_quiet()
         assert h.engine.received[-1][2] == "/book_appointment"
         assert FORM_QUESTION in spoken(h)
+
+
+async def test_unsure_turn_reaches_the_not_understood_inbox_masked(
+    store: ConversationStore, redis: Redis
+) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, ("Sperrmüll am 3. Mai, 0171 23", 0.2), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        assert REASK in spoken(h)
+    (item,) = await misses.items()
+    assert (item.text, item.kind, item.channel) == (
+        "Sperrmüll am #. Mai, #### ##",
+        MissKind.LOW_CONFIDENCE,
+        Channel.VOICE,
+    )
+    assert (item.guess, item.confidence) == (None, 0.2)
+    assert item.kind.label == "schlecht verstanden (Telefon)"
+
+
+async def test_a_trusted_turn_is_no_unsure_miss(store: ConversationStore, redis: Redis) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, ("Hundesteuer", 0.35), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        assert h.engine.received[-1][2] == "Hundesteuer"
+    assert await misses.items() == []
+
+
+async def test_unsure_turn_in_a_form_is_kept_once_with_its_words(
+    store: ConversationStore, redis: Redis
+) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, "Termin", ("am drei drei", 0.1), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        await say(h)
+        assert h.engine.received[-1][2] == MISS_TRIGGER
+    assert [(m.text, m.kind) for m in await misses.items()] == [
+        ("am drei drei", MissKind.LOW_CONFIDENCE)
+    ]
 
 
 async def test_confidence_at_the_limit_is_trusted_and_just_below_is_not(
