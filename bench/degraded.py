@@ -39,6 +39,7 @@ import yaml
 
 from bench.conditions import CONDITIONS
 from bench.speech_samples import pico
+from contract.stats import MISS_INTENTS
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.asr import (
@@ -66,7 +67,7 @@ ESPEAK_VOICES = (
 )
 MIN_CONFIDENCE = SessionOptions().min_confidence
 # Re-ask limits compared on the same decodes; 0.05 re-asks only what a guard zeroed.
-CANDIDATE_LIMITS = (0.05, 0.15, 0.2, 0.25, 0.3, 0.35)
+CANDIDATE_LIMITS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
 LOOP_LIMIT = GuardLimits()
 
 
@@ -172,20 +173,24 @@ def raw_whisper(model_dir: Path, settings: Settings) -> Recognise:
 @dataclass(frozen=True, slots=True)
 class Heard:
     """One file through one recogniser: the decoder's confidence, whether NLU's intent for
-    the transcript (parsed whatever the confidence) is right, whether the text loops."""
+    the transcript (parsed whatever the confidence) is right or Rasa's own fallback (a
+    request to rephrase, no guess), whether the text loops."""
 
     confidence: float
     right: bool
+    fallback: bool
     looped: bool
     seconds: float
 
 
 def at_limit(heard: Sequence[Heard], limit: float) -> tuple[int, int, int]:
-    """(right, re-asked, wrong guesses) when turns below `limit` are re-asked."""
+    """(right, re-asked, wrong guesses) when turns below `limit` are re-asked; a turn Rasa
+    itself answers with its fallback is neither right nor a wrong guess."""
     reasked = [h for h in heard if h.confidence < limit]
     kept = [h for h in heard if h.confidence >= limit]
     right = sum(h.right for h in kept)
-    return right, len(reasked), len(kept) - right
+    wrong = sum(not h.right and not h.fallback for h in kept)
+    return right, len(reasked), wrong
 
 
 async def evaluate(
@@ -252,7 +257,10 @@ async def evaluate(
                     intent = await intent_of(heard.text)
                     ours = name.startswith("ours")
                     conf = heard.confidence if ours else 1.0
-                    heard_by[name].append(Heard(conf, intent == item.intent, looped, seconds))
+                    fallback = intent in MISS_INTENTS or intent is None
+                    heard_by[name].append(
+                        Heard(conf, intent == item.intent, fallback, looped, seconds)
+                    )
                     unsure = conf < MIN_CONFIDENCE
                     if looped or (show and (unsure or intent != item.intent)):
                         print(
@@ -274,7 +282,10 @@ async def evaluate(
 def print_limits(results: dict[str, dict[str, list[Heard]]], total: int) -> None:
     """Per condition and our recogniser: right / re-asked / wrong guesses at each candidate
     re-ask limit, from the decodes above (no decoding again)."""
-    print(f"\nRe-ask limit from the same decodes: right % / re-asked / wrong guesses of {total}")
+    print(
+        f"\nRe-ask limit from the same decodes: right % / re-asked / wrong guesses (not "
+        f"Rasa's own fallback) of {total}"
+    )
     for name in ("ours, no prompt", "ours, focused prompt"):
         print(f"  {name}")
         print(f"  {'condition':<22}" + "".join(f"{f'< {lim:.2f}':>16}" for lim in CANDIDATE_LIMITS))

@@ -372,9 +372,10 @@ class WhisperTranscriber:
 
 def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
     """The transcript with one copy of any loop, wherever it is in the text; confidence 0
-    when a guard still trips."""
+    when it still loops or compresses too well. A low log-probability keeps its (low)
+    confidence: the session's `min_confidence` decides whether such a turn is re-asked."""
     text = collapse_repeats(text)
     text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
-    if verdict is not Verdict.OK or not text:
+    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
         return Transcript(text, 0.0)
     return Transcript(text, confidence(avg_logprob))

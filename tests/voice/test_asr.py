@@ -188,3 +188,10 @@ def test_a_clean_decode_is_not_decoded_again() -> None:
     heard = _engine(decoder, prompt=True).transcribe(SPEECH)
     assert heard == Transcript("Sperrmüll abholen", confidence(-0.2))
     assert len(decoder.calls) == 1
+
+
+def test_a_low_log_prob_after_the_retry_keeps_its_low_confidence() -> None:
+    decoder = _Decoder(("Sperrmüll abholen", -1.6), ("Sperrmüll", -1.2))
+    heard = _engine(decoder, prompt=True).transcribe(SPEECH)
+    assert heard == Transcript("Sperrmüll", confidence(-1.2)) != Transcript("Sperrmüll", 0.0)
+    assert 0 < heard.confidence < 0.37  # below the guard, the session's limit decides
