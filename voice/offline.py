@@ -72,7 +72,7 @@ async def run_recording(
     transcriber: Transcriber,
     synthesizer: Synthesizer,
     read_back: Callable[[str], str | None] = readback,
-    min_confidence: float = 0.35,
+    min_confidence: float = 0.2,
 ) -> FileRun:
     """Plays `audio` into the endpointer in 20 ms frames and answers each turn in order.
     Stops after a reply that hangs up. A turn below `min_confidence` is re-asked as on a

@@ -147,7 +147,7 @@ class SessionOptions:
     max_dtmf_digits: int = 20
     dtmf_timeout_s: float = 2.0
     callback_policy: CallbackPolicy = CallbackPolicy()  # whom callbacks may go to
-    min_confidence: float = 0.35  # below: re-asked (or a form's miss), never guessed
+    min_confidence: float = 0.2  # below: re-asked (or a form's miss), never guessed
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_confidence <= 1:

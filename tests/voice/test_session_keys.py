@@ -57,7 +57,7 @@ async def say(h: Harness) -> None:
 
 
 def test_min_confidence_is_bounded() -> None:
-    assert SessionOptions().min_confidence == 0.35
+    assert SessionOptions().min_confidence == 0.2
     SessionOptions(min_confidence=0.0)
     SessionOptions(min_confidence=1.0)
     for bad in (-0.01, 1.01):
@@ -66,7 +66,7 @@ def test_min_confidence_is_bounded() -> None:
 
 
 async def test_unsure_turn_is_re_asked_with_the_topics_as_keys(store: ConversationStore) -> None:
-    async with Harness(store, ("Sperr Müll Müll", 0.2)) as h:
+    async with Harness(store, ("Sperr Müll Müll", 0.1)) as h:
         await h.until_quiet()
         await say(h)
         assert REASK in spoken(h)
@@ -82,7 +82,7 @@ async def test_unsure_turn_reaches_the_not_understood_inbox_masked(
     store: ConversationStore, redis: Redis
 ) -> None:
     misses = MissLog(redis)
-    async with Harness(store, ("Sperrmüll am 3. Mai, 0171 23", 0.2), misses=misses) as h:
+    async with Harness(store, ("Sperrmüll am 3. Mai, 0171 23", 0.12), misses=misses) as h:
         await h.until_quiet()
         await say(h)
         assert REASK in spoken(h)
@@ -92,13 +92,13 @@ async def test_unsure_turn_reaches_the_not_understood_inbox_masked(
         MissKind.LOW_CONFIDENCE,
         Channel.VOICE,
     )
-    assert (item.guess, item.confidence) == (None, 0.2)
+    assert (item.guess, item.confidence) == (None, 0.12)
     assert item.kind.label == "schlecht verstanden (Telefon)"
 
 
 async def test_a_trusted_turn_is_no_unsure_miss(store: ConversationStore, redis: Redis) -> None:
     misses = MissLog(redis)
-    async with Harness(store, ("Hundesteuer", 0.35), misses=misses) as h:
+    async with Harness(store, ("Hundesteuer", 0.2), misses=misses) as h:
         await h.until_quiet()
         await say(h)
         assert h.engine.received[-1][2] == "Hundesteuer"
@@ -122,7 +122,7 @@ async def test_unsure_turn_in_a_form_is_kept_once_with_its_words(
 async def test_confidence_at_the_limit_is_trusted_and_just_below_is_not(
     store: ConversationStore,
 ) -> None:
-    async with Harness(store, ("Hundesteuer", 0.35), ("Hundesteuer", 0.349)) as h:
+    async with Harness(store, ("Hundesteuer", 0.2), ("Hundesteuer", 0.199)) as h:
         await h.until_quiet()
         await say(h)
         assert h.engine.received[-1][2] == "Hundesteuer"
