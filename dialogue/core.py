@@ -111,6 +111,12 @@ class DialogueCore:
             return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
 
+    async def unsure(self, turn: UserTurn) -> None:
+        """Keeps a voice turn the recogniser was too unsure of (re-asked, never answered)
+        in the "Nicht verstanden" inbox, masked like every miss."""
+        if self._misses is not None and turn.confidence is not None:
+            await self._misses.unsure(turn.channel, turn.text, turn.confidence)
+
     async def note_caller(self, session_id: str, number: str) -> None:
         """Keeps the caller's number (normalised) on a call's session, so that the privacy
         officer finds the call by it; never fails the call."""

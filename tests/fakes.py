@@ -89,15 +89,16 @@ class FakeVad:
 
 
 class FakeTranscriber:
-    """Answers each utterance with the next scripted text."""
+    """Answers each utterance with the next scripted text, at confidence 0.9 unless a
+    text comes with its own (`("Sperrmüll", 0.2)`: a bad line)."""
 
-    def __init__(self, *texts: str) -> None:
-        self._texts = list(texts)
+    def __init__(self, *texts: str | tuple[str, float]) -> None:
+        self._texts = [t if isinstance(t, tuple) else (t, 0.9) for t in texts]
         self.heard: list[float] = []
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
         self.heard.append(audio.duration_s)
-        return Transcript(self._texts.pop(0) if self._texts else "", 0.9)
+        return Transcript(*self._texts.pop(0)) if self._texts else Transcript("", 0.9)
 
 
 class FakeSynthesizer:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from contract.german import DIGIT_WORDS
 from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
+from voice.guards import GuardLimits, Verdict, collapse_runs, confidence, judge
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _COPY_BLOCK = 8 << 20
+# The retry after a tripped guard: no prompt, and a decoder that may not loop (a repeated
+# token is penalised, a 3-token sequence may not come back).
+RETRY_REPETITION_PENALTY = 1.3
+RETRY_NO_REPEAT_NGRAM = 3
 
 Progress = Callable[[str], None]
 
@@ -242,6 +247,7 @@ class WhisperTranscriber:
         beam_size: int = 1,
         num_workers: int = 1,
         short_context: bool = True,
+        guards: GuardLimits | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -252,6 +258,7 @@ class WhisperTranscriber:
         self._prompt = initial_prompt or None
         self._beam_size = beam_size
         self._short_context = short_context
+        self._guards = guards or GuardLimits()
         self._model = WhisperModel(
             os.fspath(model_dir),
             device=device.device.value,
@@ -273,10 +280,8 @@ class WhisperTranscriber:
         if self._prompt:
             prompt = [self._tokenizer.sot_prev]
             prompt += self._tokenizer.encode(" " + self._prompt.strip())[-(_MAX_PROMPT_TOKENS):]
-        self._prompt_tokens = prompt + [
-            *self._tokenizer.sot_sequence,
-            self._tokenizer.no_timestamps,
-        ]
+        self._bare_tokens = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._prompt_tokens = prompt + self._bare_tokens
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
         samples = resample(audio, ASR_RATE).float32()
@@ -298,29 +303,60 @@ class WhisperTranscriber:
         features = self._model.feature_extractor(audio)[..., :window]
         encoded = self._model.encode(features)
         duration_s = len(samples) / ASR_RATE
+        text, avg_logprob = self._decode(encoded, self._prompt_tokens, duration_s)
+        verdict = judge(text, avg_logprob, self._guards)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; decoding again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
+            verdict = judge(text, avg_logprob, self._guards)
+        return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _decode(
+        self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False
+    ) -> tuple[str, float]:
+        """Greedy/beam decoding of one encoded window: the text and its average token
+        log-probability (CTranslate2 normalises the score by length). A `retry` decodes
+        with the repetition penalty and the ban on repeated 3-token sequences."""
         (result,) = self._model.model.generate(
             encoded,
-            [self._prompt_tokens],
+            [prompt],
             beam_size=self._beam_size,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             return_scores=True,
-            max_length=min(448, len(self._prompt_tokens) + 12 + int(12 * duration_s)),
+            max_length=min(448, len(prompt) + 12 + int(12 * duration_s)),
             suppress_blank=True,
             suppress_tokens=[-1],
         )
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = collapse_repeats(self._tokenizer.decode(tokens).strip())
-        confidence = math.exp(result.scores[0]) if tokens else 0.0
-        return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
+        if not tokens:
+            return "", -math.inf
+        return self._tokenizer.decode(tokens).strip(), float(result.scores[0])
 
     def _transcribe_windowed(self, samples: npt.NDArray[np.float32]) -> Transcript:
+        text, avg_logprob = self._windowed(samples, self._prompt)
+        verdict = judge(text, avg_logprob, self._guards)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; transcribing again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._windowed(samples, None, retry=True)
+            verdict = judge(text, avg_logprob, self._guards)
+        return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _windowed(
+        self, samples: npt.NDArray[np.float32], prompt: str | None, *, retry: bool = False
+    ) -> tuple[str, float]:
         segments, _info = self._model.transcribe(
             samples,
             language=self._language,
             beam_size=self._beam_size,
-            initial_prompt=self._prompt,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
+            initial_prompt=prompt,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            compression_ratio_threshold=self._guards.max_compression_ratio,
+            log_prob_threshold=self._guards.min_avg_logprob,
         )
         texts: list[str] = []
         weighted = 0.0
@@ -331,5 +367,15 @@ class WhisperTranscriber:
             weighted += segment.avg_logprob * count
             tokens += count
         text = " ".join(t for t in texts if t)
-        confidence = math.exp(weighted / tokens) if tokens else 0.0
-        return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
+        return text, (weighted / tokens if tokens else -math.inf)
+
+
+def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
+    """The transcript with one copy of any loop, wherever it is in the text; confidence 0
+    when it still loops or compresses too well. A low log-probability keeps its (low)
+    confidence: the session's `min_confidence` decides whether such a turn is re-asked."""
+    text = collapse_repeats(text)
+    text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
+    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
+        return Transcript(text, 0.0)
+    return Transcript(text, confidence(avg_logprob))

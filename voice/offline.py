@@ -13,6 +13,7 @@ from dialogue.messages import Channel, Role, UserTurn
 from dialogue.store import ConversationStore
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, concat
+from voice.keymenu import REASK, TOPICS, KeyMenu
 from voice.speculative import SpeculativeTranscriber
 from voice.speech import readback
 from voice.tts import Synthesizer
@@ -34,6 +35,7 @@ class TurnReport:
     hangup: bool
     speculative: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    reasked: bool = False  # too unsure to guess: asked again, the dialogue never saw it
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,6 +46,7 @@ class TurnReport:
             "reply": self.reply,
             "hangup": self.hangup,
             "speculative": self.speculative,
+            "reasked": self.reasked,
             "timings_ms": self.timings_ms,
         }
 
@@ -69,9 +72,12 @@ async def run_recording(
     transcriber: Transcriber,
     synthesizer: Synthesizer,
     read_back: Callable[[str], str | None] = readback,
+    min_confidence: float = 0.2,
 ) -> FileRun:
     """Plays `audio` into the endpointer in 20 ms frames and answers each turn in order.
-    Stops after a reply that hangs up. Bot audio is returned at the synthesiser's rate.
+    Stops after a reply that hangs up. A turn below `min_confidence` is re-asked as on a
+    call outside a form (voice/session.py): its intent is None. Bot audio is returned at
+    the synthesiser's rate.
     When the endpointer reports pauses, transcription starts there (speculatively) and the
     audio time from a pause to the next event passes in wall-clock time, as on a call."""
     greeting = " ".join(r.text for r in await core.greet(session_id, Channel.VOICE) if r.text)
@@ -82,7 +88,16 @@ async def run_recording(
     asr = SpeculativeTranscriber(transcriber)
     try:
         return await _turns(
-            events, asr, core, store, session_id, synthesizer, read_back, greeting, bot_audio
+            events,
+            asr,
+            core,
+            store,
+            session_id,
+            synthesizer,
+            read_back,
+            greeting,
+            bot_audio,
+            min_confidence,
         )
     finally:
         await asr.aclose()
@@ -98,6 +113,7 @@ async def _turns(
     read_back: Callable[[str], str | None],
     greeting: str,
     bot_audio: list[AudioFrame],
+    min_confidence: float,
 ) -> FileRun:
     turns: list[TurnReport] = []
     last_at = 0.0
@@ -114,14 +130,20 @@ async def _turns(
         asr_done = time.perf_counter()
         if not transcript.text.strip():
             continue
-        turn = UserTurn(session_id, Channel.VOICE, transcript.text, transcript.confidence)
-        replies = await core.handle(turn)
+        reasked = transcript.confidence < min_confidence
+        if reasked:
+            replies = []
+            texts = [REASK, KeyMenu(TOPICS).prompt()]
+        else:
+            turn = UserTurn(session_id, Channel.VOICE, transcript.text, transcript.confidence)
+            replies = await core.handle(turn)
+            said = [t for t in [read_back(transcript.text)] if t]
+            texts = said + [r.text for r in replies if r.text]
         dialogue_done = time.perf_counter()
-        texts = [t for t in [read_back(transcript.text)] if t] + [r.text for r in replies if r.text]
         reply = " ".join(texts)
         speech, first_audio = await _speak_timed(synthesizer, reply)
         bot_audio.append(speech)
-        intent, confidence = await _understanding(store, session_id)
+        intent, confidence = (None, None) if reasked else await _understanding(store, session_id)
         hangup = any(r.hangup for r in replies)
         turns.append(
             TurnReport(
@@ -132,6 +154,7 @@ async def _turns(
                 reply=reply,
                 hangup=hangup,
                 speculative=recognised.speculative,
+                reasked=reasked,
                 timings_ms={
                     "asr": _ms(asr_done - ended),
                     "dialogue": _ms(dialogue_done - asr_done),

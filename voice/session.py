@@ -21,6 +21,7 @@ from dialogue.store import ConsentEntry
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.keymenu import REASK, STOP_PAYLOAD, TOPICS, KeyMenu, key_menu
 from voice.recording import Recorder
 from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, parse_consent, parse_withdrawal, readback
@@ -44,6 +45,7 @@ WITHDRAWN_TEXT = "Die Aufzeichnung ist beendet und gelöscht."
 WITHDRAW_TRIGGER = "/withdraw_recording"  # never sent to Rasa
 HANDOFF_TRIGGER = "/human_handoff"
 CALLBACK_TRIGGER = "/callback_request"
+MISS_TRIGGER = "/nlu_fallback"  # a turn the recogniser was unsure of: a miss, never a guess
 TRANSFER_FAILED_TEXT = "Die Weiterleitung ist leider nicht gelungen."
 STAFF_AWAY_TEXT = "Im Moment ist leider keine Mitarbeiterin und kein Mitarbeiter erreichbar."
 CALLBACK_OWN_NUMBER_TEXT = (
@@ -145,8 +147,11 @@ class SessionOptions:
     max_dtmf_digits: int = 20
     dtmf_timeout_s: float = 2.0
     callback_policy: CallbackPolicy = CallbackPolicy()  # whom callbacks may go to
+    min_confidence: float = 0.2  # below: re-asked (or a form's miss), never guessed
 
     def __post_init__(self) -> None:
+        if not 0 <= self.min_confidence <= 1:
+            raise ValueError("min_confidence must be in [0, 1]")
         if not 2 <= self.reprompt_after_s <= 60 or not 0 <= self.max_reprompts <= 5:
             raise ValueError("reprompt_after_s must be in [2, 60], max_reprompts in [0, 5]")
         if not 1 <= self.max_dtmf_digits <= 64:
@@ -209,6 +214,8 @@ class VoiceSession:
         self._digits = ""
         self._dtmf_idle_s = 0.0
         self._awaiting_choice = False
+        self._menu: KeyMenu | None = None  # the last reply's choices, picked by one key
+        self._in_form = False  # the last reply was a form's question (it offers Abbrechen)
         self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
         self._done = asyncio.Event()
 
@@ -287,8 +294,12 @@ class VoiceSession:
         if digit not in "0123456789*#" or len(digit) != 1:
             return
         self._silence_s = 0.0
+        picked = self._menu.pick(digit) if self._menu and not self._digits else None
         if self._awaiting_choice and digit in "12" and not self._digits:
             await self._turns.put(UserTurn(self._id, Channel.VOICE, digit))
+        elif picked is not None and not self._awaiting_choice:
+            self._menu = None
+            await self._turns.put(UserTurn(self._id, Channel.VOICE, picked))
         elif digit == "#":
             digits, self._digits = self._digits, ""
             if digits:
@@ -333,12 +344,25 @@ class VoiceSession:
                 continue  # nothing is being recorded
             self._result.turns += 1
             texts: list[str] = []
-            if turn.text.isdigit():
+            if turn.confidence is not None and turn.confidence < self._opts.min_confidence:
+                log.info("unsure transcript (confidence %.2f): re-asking", turn.confidence)
+                await self._core.unsure(turn)
+                if not self._in_form:
+                    self._menu = KeyMenu(TOPICS)
+                    self._start_speaking([REASK, self._menu.prompt()])
+                    continue
+                turn = UserTurn(self._id, Channel.VOICE, MISS_TRIGGER)  # the form counts a miss
+            elif turn.text.isdigit():
                 texts.append(f"Sie haben eingegeben: {spell_digits(turn.text)}.")
             elif (confirmation := self._read_back(turn.text)) is not None:
                 texts.append(confirmation)
             replies = await self._core.handle(turn)
             texts += [r.text for r in replies if r.text]
+            buttons = tuple(b for r in replies for b in r.buttons)
+            self._in_form = any(b.payload == STOP_PAYLOAD for b in buttons)
+            self._menu = key_menu(buttons)
+            if self._menu is not None:
+                texts.append(self._menu.prompt())
             next_texts = await self._act(replies, texts)
             if next_texts is None:
                 return

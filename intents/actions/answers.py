@@ -61,10 +61,12 @@ def say(
     *,
     links: tuple[Link, ...] = (),
     buttons: list[dict[str, str]] | None = None,
+    voice_buttons: list[dict[str, str]] | None = None,
 ) -> None:
-    """One message in the wording of ``channel``; links and buttons only in chat."""
+    """One message in the wording of ``channel``; links and ``buttons`` only in chat. On the
+    phone ``voice_buttons`` become a key menu (voice/keymenu.py)."""
     if channel is Channel.VOICE:
-        dispatcher.utter_message(text=voice)
+        dispatcher.utter_message(text=voice, buttons=voice_buttons or [])
     elif channel is Channel.WEBCHAT:
         dispatcher.utter_message(
             text=chat, buttons=buttons or [], json_message=encode(Links(links)) if links else None

@@ -279,8 +279,10 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             + ". An welchem Tag möchten Sie kommen?",
             "Freie Termine gibt es zum Beispiel am "
             + ", ".join(date_spoken(d) for d in days[:3])
-            + ". An welchem Tag möchten Sie kommen?",
+            + ". An welchem Tag möchten Sie kommen? Sie können den Tag auch als Zahl eintippen, "
+            "dann die Raute-Taste.",
             buttons=[{"title": date_text(d), "payload": f"{d:%d.%m.%Y}"} for d in days],
+            spoken_titles=[date_spoken(d) for d in days],
         )
         return []
 
@@ -304,8 +306,10 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             + ". Welche Uhrzeit passt Ihnen?",
             f"Am {date_spoken(day)} sind frei: "
             + ", ".join(time_spoken(t) for t in shown[:4])
-            + ". Welche Uhrzeit passt Ihnen?",
+            + ". Welche Uhrzeit passt Ihnen? Sie können sie auch eintippen, zum Beispiel eins, "
+            "vier, drei, null für 14 Uhr 30, dann die Raute-Taste.",
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
+            spoken_titles=[time_spoken(t) for t in shown],
         )
         return []
 

@@ -63,7 +63,8 @@ def _words_to_digits(text: str) -> str:
 
 def parse_date(text: str, today: date) -> date | None:
     """Dates as citizens say them: "morgen", "übermorgen", "am Montag", "nächsten Dienstag",
-    "24.11.", "24.11.2026", "24. November", "den 3 dezember". Past dates roll forward."""
+    "24.11.", "24.11.2026", "24. November", "den 3 dezember". Past dates roll forward.
+    A bare day number ("14", typed on the phone's keys) is the next 14th from today."""
     lowered = text.casefold().strip()
     if "übermorgen" in lowered or "uebermorgen" in lowered:
         return today + timedelta(days=2)
@@ -71,6 +72,9 @@ def parse_date(text: str, today: date) -> date | None:
         return today + timedelta(days=1)
     if "heute" in lowered:
         return today
+    keyed = re.fullmatch(r"(\d{1,2})", lowered)  # a day number typed on the phone's keys
+    if keyed:
+        return _next_day_of_month(int(keyed[1]), today)
     numeric = re.search(r"\b(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{4}|\d{2})\b)?", lowered)
     if numeric:
         return _complete(int(numeric[1]), int(numeric[2]), numeric[3], today)
@@ -82,6 +86,19 @@ def parse_date(text: str, today: date) -> date | None:
         if word in lowered:
             ahead = (weekday - today.weekday()) % 7 or 7
             return today + timedelta(days=ahead)
+    return None
+
+
+def _next_day_of_month(day: int, today: date) -> date | None:
+    """The first date from ``today`` on that falls on day ``day`` of a month."""
+    for ahead in range(3):  # day 31 may skip two months (Jan 31: Mar 31 after Feb)
+        month = today.month + ahead
+        try:
+            candidate = date(today.year + (month - 1) // 12, (month - 1) % 12 + 1, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
     return None
 
 
@@ -97,13 +114,16 @@ def _complete(day: int, month: int, year_text: str | None, today: date) -> date 
 
 
 def parse_time(text: str) -> time | None:
-    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h"."""
+    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h", and
+    typed on the phone's keys "1430" or "930"."""
     lowered = _words_to_digits(text.casefold())
     half = re.search(r"\bhalb\s+(\d{1,2})\b", lowered)
     if half:
         hour = int(half[1]) - 1
         return time(hour % 24, 30)
-    match = re.search(r"\b(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*(?:uhr|h)\s*(\d{1,2})?)", lowered)
+    match = re.fullmatch(r"\s*(\d{1,2})(\d{2})()\s*", lowered)  # typed on the keys: 1430
+    if match is None:
+        match = re.search(r"\b(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*(?:uhr|h)\s*(\d{1,2})?)", lowered)
     if match is None:
         match = re.fullmatch(r"\D*(\d{1,2})()()\D*", lowered)
     if match is None:

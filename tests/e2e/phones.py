@@ -29,6 +29,10 @@ class BaresipCall:
         """Presses a key (sent as RFC 4733 telephone-event)."""
         self._command("sndcode", digit)
 
+    def hangup(self) -> None:
+        """Ends the call from the phone's side."""
+        self._command("hangup")
+
     def _command(self, command: str, params: str = "") -> None:
         body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
         frame = str(len(body)).encode() + b":" + body + b","

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.misses import MissLog
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
@@ -73,10 +74,11 @@ class Harness:
     def __init__(
         self,
         store: ConversationStore,
-        *texts: str,
+        *texts: str | tuple[str, float],
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
+        misses: MissLog | None = None,
         **options: object,
     ) -> None:
         self.call = FakeCall()
@@ -86,7 +88,7 @@ class Harness:
         self.asr = FakeTranscriber(*texts)
         self.session = VoiceSession(
             self.call,
-            DialogueCore(self.engine, store),
+            DialogueCore(self.engine, store, misses=misses),
             session_id="call-1",
             endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
