@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.metrics import Metrics
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
@@ -77,8 +78,11 @@ class Harness:
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
+        session_id: str = "call-1",
+        metrics: Metrics | None = None,
         **options: object,
     ) -> None:
+        """The session's clock is the line's: one tick is 20 ms."""
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
@@ -86,8 +90,8 @@ class Harness:
         self.asr = FakeTranscriber(*texts)
         self.session = VoiceSession(
             self.call,
-            DialogueCore(self.engine, store),
-            session_id="call-1",
+            DialogueCore(self.engine, store, metrics=metrics),
+            session_id=session_id,
             endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
             synthesizer=self.tts,
@@ -95,6 +99,7 @@ class Harness:
             on_consent=self.consents.append,
             read_back=read_back,
             recorder=recorder,
+            clock=lambda: self.call.now * 0.02,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
