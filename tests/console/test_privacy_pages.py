@@ -5,12 +5,14 @@ the Art. 30 record."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import httpx
 from redis.asyncio import Redis
 
 from console.audit import STREAM_KEY, AuditAction, AuditLog
+from console.audit_labels import ACTION_LABELS, detail_text
 from console.roles import Role
 from contract.records import Callback, CallbackWindow, Channel, RecordKind
 from tests.console.conftest import Login, csrf_of
@@ -103,7 +105,12 @@ async def test_search_preview_erase_and_tombstone(redis: Redis, login: Login) ->
     raw = json.dumps(await redis.xrange(STREAM_KEY))
     assert "1234567" not in raw  # neither the search nor the tombstone holds the number
     log = await client.get(f"{PAGE}/protokoll", params={"action": "erasure"})
-    assert "callbacks=1" in log.text and "privacy_search" not in log.text.split("<tbody>")[1]
+    body = log.text.split("<tbody>")[1]
+    assert "Datenschutz: Löschung (Art. 17)" in body and "Rückrufwünsche: 1" in body
+    assert "Suchschlüssel: Telefonnummer" in body
+    assert "Datenschutz: Suche" not in body  # filtered out
+    assert not {"erasure", "callbacks=1", "key=phone"} & set(re.split(r"[<>\s]", body))
+    assert '<option value="erasure" selected>Datenschutz: Löschung (Art. 17)</option>' in log.text
     assert "unversehrt" in log.text
 
 
@@ -190,3 +197,20 @@ async def test_a_case_the_purge_flagged_shows_so_in_the_inbox(redis: Redis, logi
     [flagged_row] = [row for row in rows.split("<tr") if "C-20261201-FLAGGA" in row]
     [quiet_row] = [row for row in rows.split("<tr") if "C-20261201-QUIETA" in row]
     assert "zur Prüfung vorgelegt" in flagged_row and "zur Prüfung vorgelegt" not in quiet_row
+
+
+def test_every_audit_action_and_detail_reads_german() -> None:
+    assert set(ACTION_LABELS) == set(AuditAction)
+    assert len(set(ACTION_LABELS.values())) == len(AuditAction)
+    purge = "conversations=2 inactive_cases=0 webhook_entries=1 flagged_cases=3"
+    assert detail_text(purge) == (
+        "Gesprächsverläufe ohne Vorgang (Chat und Telefon): 2; Offene Vorgänge ohne "
+        "Bearbeitung, bis zur Vorlage an die Teamleitung: 0; Einträge in "
+        "Webhook-Warteschlangen: 1; der Teamleitung vorgelegte Vorgänge: 3"
+    )
+    assert detail_text("key=name cases=1 held=0") == (
+        "Suchschlüssel: Name (in Terminbuchungen); Vorgänge: 1; gesperrte Vorgänge (nicht "
+        "gelöscht): 0"
+    )
+    assert detail_text("on") == "gesetzt" and detail_text("erledigt") == "erledigt"
+    assert detail_text("") == "" and detail_text("unknown=4") == "unknown: 4"
