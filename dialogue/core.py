@@ -122,6 +122,12 @@ class DialogueCore:
         officer finds the call by it; never fails the call."""
         await self._store.note_caller(session_id, number)
 
+    async def answer_latency(self, session_id: str, seconds: float) -> None:
+        """A call's answer reached the caller `seconds` after they stopped speaking (the
+        phone answer latency of the statistics)."""
+        if self._metrics is not None:
+            await self._metrics.answer_latency(session_id, round(1000 * seconds))
+
     async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
         """Writes the call's consent question, answer or withdrawal to its consent log."""
         await self._store.log_consent(session_id, entry)
@@ -183,7 +189,6 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
-        started = self._clock()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
@@ -225,7 +230,6 @@ class DialogueCore:
                     intent=answer.understanding.intent,
                     fallback=answer.understanding.intent in FALLBACK_INTENTS,
                     handoff_reasons=tuple(c.reason for c in cases if c is not None),
-                    latency_ms=round(1000 * (self._clock() - started)),
                 )
             )
         if user_turn is not None and self._misses is not None:

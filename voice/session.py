@@ -44,6 +44,7 @@ CONSENT_VERSION = "2"
 WITHDRAWN_TEXT = "Die Aufzeichnung ist beendet und gelöscht."
 WITHDRAW_TRIGGER = "/withdraw_recording"  # never sent to Rasa
 HANDOFF_TRIGGER = "/human_handoff"
+NUMBER_QUESTION = "Unter welcher Telefonnummer"  # the forms ask for a phone number so
 CALLBACK_TRIGGER = "/callback_request"
 MISS_TRIGGER = "/nlu_fallback"  # a turn the recogniser was unsure of: a miss, never a guess
 TRANSFER_FAILED_TEXT = "Die Weiterleitung ist leider nicht gelungen."
@@ -217,6 +218,9 @@ class VoiceSession:
         self._menu: KeyMenu | None = None  # the last reply's choices, picked by one key
         self._in_form = False  # the last reply was a form's question (it offers Abbrechen)
         self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
+        self._spoken: list[tuple[UserTurn, float]] = []  # queued spoken turns: end of speech
+        self._answer_due: float | None = None  # end of the speech whose reply is not heard yet
+        self._asked = ""  # the last answer's last text: what the caller is asked now
         self._done = asyncio.Event()
 
     async def run(self) -> SessionResult:
@@ -286,9 +290,9 @@ class VoiceSession:
         transcript = (await self._asr.ended(ended)).transcript
         if transcript.text.strip():
             self._reprompts = 0
-            await self._turns.put(
-                UserTurn(self._id, Channel.VOICE, transcript.text, transcript.confidence)
-            )
+            turn = UserTurn(self._id, Channel.VOICE, transcript.text, transcript.confidence)
+            self._spoken = [*self._spoken[-7:], (turn, self._clock() - ended.endpoint_silence_s)]
+            await self._turns.put(turn)
 
     async def _on_dtmf(self, digit: str) -> None:
         if digit not in "0123456789*#" or len(digit) != 1:
@@ -319,7 +323,7 @@ class VoiceSession:
             digits, self._digits = self._digits, ""
             if digits == "0":
                 await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
-            elif digits == "9" and self._recorder is not None:
+            elif digits == "9" and self._recorder is not None and not self._number_entry():
                 await self._turns.put(UserTurn(self._id, Channel.VOICE, WITHDRAW_TRIGGER))
 
     # --- output side: one dialogue turn at a time -----------------------------------
@@ -363,10 +367,26 @@ class VoiceSession:
             self._menu = key_menu(buttons)
             if self._menu is not None:
                 texts.append(self._menu.prompt())
+            self._answer_due = self._spoken_at(turn)  # _play reports its first audio
             next_texts = await self._act(replies, texts)
+            if not next_texts:
+                self._answer_due = None
+            self._asked = next_texts[-1] if next_texts else ""
             if next_texts is None:
                 return
             self._start_speaking(next_texts)
+
+    def _number_entry(self) -> bool:
+        """Whether the caller is asked to answer with keys (a "9" is then a digit)."""
+        return self._awaiting_choice or NUMBER_QUESTION in self._asked
+
+    def _spoken_at(self, turn: UserTurn) -> float | None:
+        """When the caller stopped speaking `turn` (None: typed), forgetting older turns."""
+        for index, (spoken, at) in enumerate(self._spoken):
+            if spoken is turn:
+                del self._spoken[: index + 1]
+                return at
+        return None
 
     async def _ask_consent(self) -> None:
         self._awaiting_choice = True
@@ -537,7 +557,10 @@ class VoiceSession:
                 for frame in resample(audio, rate).split(FRAME_MS):
                     if self._recorder is not None:
                         self._recorder.bot(frame)
+                    due, self._answer_due = self._answer_due, None
                     await self._call.play(frame)
+                    if due is not None:  # the answer's first audio: the caller's wait
+                        await self._core.answer_latency(self._id, self._clock() - due)
                 played += 1
                 if protect_first and played >= protected and self._speech is not None:
                     self._speech.interruptible.set()
