@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
-from dialogue.misses import MissLog
 from dialogue.metrics import Metrics
+from dialogue.misses import MissLog
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
