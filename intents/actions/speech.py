@@ -15,7 +15,7 @@ from contract.german import (
     month_number,
     number_words,
     ordinal_dative,
-    ordinal_stem,
+    ordinal_day_words,
     spell_reference,
 )
 from contract.knowledge import spoken_phone_number
@@ -23,11 +23,7 @@ from contract.records import REFERENCE_ALPHABET
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
 _WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
-_ORDINAL_DAYS = {
-    (ordinal_stem(day) + ending).casefold(): day
-    for day in range(1, 32)
-    for ending in ("e", "en", "er", "es", "em")
-}
+_ORDINAL_DAYS = {word.casefold(): day for word, day in ordinal_day_words().items()}
 _ORDINAL = re.compile(
     r"\b("
     + "|".join(sorted(map(re.escape, _ORDINAL_DAYS), key=len, reverse=True))
