@@ -15,6 +15,7 @@ from contract.german import (
     month_number,
     number_words,
     ordinal_dative,
+    ordinal_day_words,
     spell_reference,
 )
 from contract.knowledge import spoken_phone_number
@@ -22,6 +23,14 @@ from contract.records import REFERENCE_ALPHABET
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
 _WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
+_ORDINAL_DAYS = {word.casefold(): day for word, day in ordinal_day_words().items()}
+_ORDINAL = re.compile(
+    r"\b("
+    + "|".join(sorted(map(re.escape, _ORDINAL_DAYS), key=len, reverse=True))
+    + r")\b(?:\s+([a-zä]+)\b(?:\s+(\d{4})\b)?)?"
+)
+"""A day as an ordinal word ("achten", "einunddreissigsten" casefolded), then perhaps a month
+and a year."""
 
 
 def date_text(day: date) -> str:
@@ -63,8 +72,9 @@ def _words_to_digits(text: str) -> str:
 
 def parse_date(text: str, today: date) -> date | None:
     """Dates as citizens say them: "morgen", "übermorgen", "am Montag", "nächsten Dienstag",
-    "24.11.", "24.11.2026", "24. November", "den 3 dezember". Past dates roll forward.
-    A bare day number ("14", typed on the phone's keys) is the next 14th from today."""
+    "24.11.", "24.11.2026", "24. November", "den 3 dezember", "am achten Dezember" (as the
+    bot says dates). Past dates roll forward. A bare day number ("14", typed on the phone's
+    keys) or ordinal ("den einunddreißigsten") is the next such day from today."""
     lowered = text.casefold().strip()
     if "übermorgen" in lowered or "uebermorgen" in lowered:
         return today + timedelta(days=2)
@@ -78,6 +88,12 @@ def parse_date(text: str, today: date) -> date | None:
     numeric = re.search(r"\b(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{4}|\d{2})\b)?", lowered)
     if numeric:
         return _complete(int(numeric[1]), int(numeric[2]), numeric[3], today)
+    ordinal = _ORDINAL.search(lowered)
+    if ordinal and ordinal[2] is None:  # "den einunddreißigsten": no month follows
+        return _next_day_of_month(_ORDINAL_DAYS[ordinal[1]], today)
+    month = month_number(ordinal[2]) if ordinal and ordinal[2] else None
+    if ordinal and month is not None:  # "ersten freien Termin" is no date
+        return _complete(_ORDINAL_DAYS[ordinal[1]], month, ordinal[3], today)
     spelled = re.search(r"\b(\d{1,2})\.?\s+([a-zä]{3,})(?:\s+(\d{4}))?", _words_to_digits(lowered))
     month = month_number(spelled[2]) if spelled else None
     if spelled and month is not None:

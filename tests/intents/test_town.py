@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,10 +181,32 @@ TODAY = date(2026, 11, 21)  # a Saturday
         ("0", None),
         ("32", None),
         ("123", None),
+        ("den achten Dezember", date(2026, 12, 8)),  # the bot's own hint
+        ("am achten Dezember", date(2026, 12, 8)),
+        ("der dritte Dezember", date(2026, 12, 3)),
+        ("Donnerstag, den dritten Dezember", date(2026, 12, 3)),  # not the next Thursday
+        ("am ersten Januar", date(2027, 1, 1)),
+        ("am einunddreißigsten Dezember 2027", date(2027, 12, 31)),
+        ("am zwanzigsten November", date(2027, 11, 20)),  # past: next year
+        ("den einundzwanzigsten", date(2026, 11, 21)),  # an ordinal alone: today counts
+        ("den zwanzigsten", date(2026, 12, 20)),
+        ("am ersten", date(2026, 12, 1)),
+        ("den einunddreißigsten", date(2026, 12, 31)),  # November has no 31st
+        ("einunddreißigsten", date(2026, 12, 31)),  # without "den"
+        ("am einunddreißigsten November", None),
+        ("den zweiunddreißigsten", None),
+        ("den nullten", None),
+        ("den ersten freien Termin", None),  # an ordinal, but no date
     ],
 )
 def test_dates_as_citizens_say_them(text: str, expected: date | None) -> None:
     assert parse_date(text, TODAY) == expected
+
+
+def test_every_date_the_bot_speaks_parses_back() -> None:
+    for ahead in range(365):  # a year without a year: every day of a month, each month
+        day = TODAY + timedelta(days=ahead)
+        assert parse_date(date_spoken(day), TODAY) == day, date_spoken(day)
 
 
 def test_typed_day_numbers_skip_short_months_and_roll_into_the_next_year() -> None:
