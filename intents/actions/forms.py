@@ -307,7 +307,7 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             f"Am {date_spoken(day)} sind frei: "
             + ", ".join(time_spoken(t) for t in shown[:4])
             + ". Welche Uhrzeit passt Ihnen? Sie können sie auch eintippen, zum Beispiel eins, "
-            "vier, drei, null für 14 Uhr 30, dann die Raute-Taste.",
+            "vier, drei, null für vierzehn Uhr dreißig, dann die Raute-Taste.",
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
             spoken_titles=[time_spoken(t) for t in shown],
         )
