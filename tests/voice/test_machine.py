@@ -388,10 +388,7 @@ def recording(line: Line) -> None:
 def test_withdrawal_stops_the_recording(event: str, via: str) -> None:
     line = Line(recording_enabled=True)
     recording(line)
-    if event == "key":
-        out = line(Dtmf("9"), Timer(2.0))
-    else:
-        out = line(Transcript(event, 0.9))
+    out = line(Dtmf("9"), Timer(2.0)) if event == "key" else line(Transcript(event, 0.9))
     assert out == [RecordOff(via), Say(3, (P.withdrawn,), False, (P.withdrawn,))]
     assert line(Transcript("eins", 0.9)) == []  # waits for the notice
     assert line(SpeechDone(3)) == [SendTurn("eins", 0.9)]
