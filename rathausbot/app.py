@@ -563,7 +563,7 @@ class VoiceEngines:
 
     transcriber: WhisperTranscriber
     synthesizer: CachingSynthesizer
-    vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
+    vad: SileroVad  # its ONNX session and primed state are shared; each call gets its own state
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
     read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
@@ -571,7 +571,7 @@ class VoiceEngines:
     def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
         pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
         return Endpointer(
-            SileroVad(session=self.vad_session),
+            SileroVad(session=self.vad.session, initial=self.vad.initial),
             end_silence_ms=self.end_silence_ms,
             pause_ms=pause if speculative and pause else None,
             pre_roll_ms=pre_roll_ms,
@@ -612,7 +612,7 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     return VoiceEngines(
         transcriber,
         cache,
-        SileroVad().session,
+        SileroVad(),
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
