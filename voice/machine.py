@@ -142,6 +142,17 @@ class CallMachine:
     def speaking(self) -> bool:
         return self._speech is not None
 
+    @property
+    def waiting(self) -> bool:
+        """An engine owes the call something: a transcript, a reply or a transfer."""
+        return bool(self._recognising) or self._on_reply is not None or bool(self._transferring)
+
+    @property
+    def idle(self) -> bool:
+        """Listening, with nothing said, owed or queued (the caller's turn)."""
+        listening = self.phase is Phase.LISTENING and not self._turns and not self._busy()
+        return listening and not self.speaking and not self._recognising
+
     def handle(self, event: Event) -> list[Command]:
         if self.finished:
             return []

@@ -115,6 +115,7 @@ class CallerHungUp:
 
 
 CallEvent = AudioIn | DtmfIn | CallerHungUp
+Observed = Event | Command | SpeechEnded
 
 
 class VoiceCall(Protocol):
@@ -225,7 +226,10 @@ class VoiceSession:
         recorder: Callable[[int], Recorder] | None = None,
         clock: Callable[[], float] = time.time,
         prompts: Prompts = PROMPTS,
+        observer: Callable[[Observed], None] | None = None,
     ) -> None:
+        """`observer` sees every event, command and ended utterance as it happens
+        (voice-test times turns with it)."""
         self._call = call
         self._clock = clock
         self._core = core
@@ -246,6 +250,7 @@ class VoiceSession:
             clock=clock,
         )
         self._recording_path: Path | None = None
+        self._observe = observer or (lambda _: None)
         self._inbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=INBOX_SIZE)
         self._ended: asyncio.Queue[SpeechEnded] = asyncio.Queue(maxsize=MAX_PENDING_UTTERANCES)
         self._group: asyncio.TaskGroup | None = None
@@ -257,6 +262,16 @@ class VoiceSession:
     def speaking(self) -> bool:
         """True while the bot's audio is being played."""
         return self._machine.speaking
+
+    @property
+    def idle(self) -> bool:
+        """The caller's turn: nothing is said, owed or queued."""
+        return self._machine.idle and not self._asr.running
+
+    @property
+    def waiting(self) -> bool:
+        """An engine works for this call (recognition, dialogue, transfer)."""
+        return self._machine.waiting or self._asr.running
 
     async def run(self) -> SessionResult:
         async with asyncio.TaskGroup() as group:
@@ -295,7 +310,10 @@ class VoiceSession:
         """Hands one event to the machine and carries out its commands (and theirs)."""
         pending: collections.deque[Event] = collections.deque([event])
         while pending:
-            for command in self._machine.handle(pending.popleft()):
+            event = pending.popleft()
+            self._observe(event)
+            for command in self._machine.handle(event):
+                self._observe(command)
                 if (follow := await self._execute(command)) is not None:
                     pending.append(follow)
 
@@ -448,6 +466,7 @@ class VoiceSession:
                 case SpeechPaused():
                     self._asr.paused(event)
                 case SpeechEnded():
+                    self._observe(event)
                     await self._post(EndOfSpeech())
                     await self._ended.put(event)
         await self._post(Timer(frame.duration_s, self._ep.in_speech))
@@ -458,8 +477,9 @@ class VoiceSession:
             ended = await self._ended.get()
             event: Event
             try:
-                transcript = (await self._asr.ended(ended)).transcript
-                event = Transcript(transcript.text, transcript.confidence)
+                recognised = await self._asr.ended(ended)
+                text, confidence = recognised.transcript.text, recognised.transcript.confidence
+                event = Transcript(text, confidence, recognised.speculative)
             except Exception as exc:
                 log.warning("recognition failed: %s", type(exc).__name__)
                 event = EngineFailed(Engine.ASR)

@@ -59,6 +59,7 @@ class EndOfSpeech:
 class Transcript:
     text: str
     confidence: float | None = None
+    speculative: bool = False  # recognised from the audio up to the caller's pause
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,11 @@ class SpeculativeTranscriber:
         self.reused = 0
         self.discarded = 0
 
+    @property
+    def running(self) -> bool:
+        """A transcription runs now."""
+        return self._task is not None and not self._task.done()
+
     def paused(self, event: SpeechPaused) -> None:
         if self._task is not None and not self._task.done():
             self._current = False
