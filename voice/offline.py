@@ -79,6 +79,27 @@ class FileRun:
     barge_ins: int = 0
 
 
+MAX_KEYS = 64
+
+
+def parse_keys(spec: str) -> tuple[tuple[float, str], ...]:
+    """ "3.5:1,4:#" -> ((3.5, "1"), (4.0, "#")): keys pressed at audio times (seconds).
+    A ValueError says what is wrong."""
+    keys: list[tuple[float, str]] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        at, sep, key = part.partition(":")
+        try:
+            at_s = float(at)
+        except ValueError:
+            at_s = -1.0
+        if not sep or len(key) != 1 or key not in "0123456789*#" or not 0 <= at_s <= 3600:
+            raise ValueError(f"not a key press (seconds:key, e.g. 3.5:1): {part[:20]!r}")
+        keys.append((at_s, key))
+    if len(keys) > MAX_KEYS:
+        raise ValueError(f"at most {MAX_KEYS} key presses")
+    return tuple(keys)
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
