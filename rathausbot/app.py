@@ -67,6 +67,7 @@ from voice.readback import ReadBack, Streets
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
+from voice.workers import VoiceWorkers
 
 log = logging.getLogger(__name__)
 
@@ -479,12 +480,13 @@ async def serve(settings: Settings) -> None:
         purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
+        engines: VoiceEngines | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
             )
             if start_task in done:
-                agent = start_task.result()  # raises StartupError
+                agent, engines = start_task.result() or (None, None)  # raises StartupError
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
@@ -515,11 +517,13 @@ async def serve(settings: Settings) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             if agent is not None:
                 await agent.stop()
+            if engines is not None:
+                await engines.aclose()
 
 
-async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
+async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngines] | None:
     """Starts the services and, with SIP enabled, loads the voice models meanwhile and then
-    opens the hotline; returns its user agent."""
+    opens the hotline; returns its user agent and the engines (to close after it)."""
     if not settings.sip_enabled:
         await rt.services.start()
         return None
@@ -545,11 +549,12 @@ async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
     try:
         await agent.start()
     except OSError as error:
+        await engines.aclose()
         raise StartupError(
             f"SIP port {settings.sip_port} on {settings.sip_host} cannot be opened ({error}); "
             "set RATHAUSBOT_SIP_PORT, or RATHAUSBOT_SIP_ENABLED=false"
         ) from None
-    return agent
+    return agent, engines
 
 
 def _sip_address(agent: UserAgent) -> str:
@@ -567,6 +572,12 @@ class VoiceEngines:
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
     read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
+    workers: VoiceWorkers | None = None  # engine threads (VAD, batched ASR, TTS); None: per job
+
+    async def aclose(self) -> None:
+        """Joins the engine threads (after the last call)."""
+        if self.workers is not None:
+            await self.workers.aclose()
 
     def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
         pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
@@ -616,4 +627,5 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
+        VoiceWorkers.create(transcriber, max_calls=settings.sip_max_calls),
     )

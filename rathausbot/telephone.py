@@ -133,6 +133,7 @@ def sip_agent(
             options=options,
             read_back=engines.read_back,
             recorder=recorder,
+            workers=engines.workers,
         )
 
     handler = CallHandler(

@@ -69,7 +69,8 @@ from voice.signals import (
 from voice.speculative import SpeculativeTranscriber
 from voice.speech import Consent, readback
 from voice.tts import Synthesizer, speech_units, split_sentences
-from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
+from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted, VadEvent
+from voice.workers import EngineBusy, VoiceWorkers
 
 log = logging.getLogger(__name__)
 
@@ -227,15 +228,21 @@ class VoiceSession:
         clock: Callable[[], float] = time.time,
         prompts: Prompts = PROMPTS,
         observer: Callable[[Observed], None] | None = None,
+        workers: VoiceWorkers | None = None,
     ) -> None:
         """`observer` sees every event, command and ended utterance as it happens
-        (voice-test times turns with it)."""
+        (voice-test times turns with it). `workers`: the process's engine threads (VAD,
+        ASR with batching, TTS); without them each job gets a thread of its own."""
         self._call = call
         self._clock = clock
         self._core = core
         self._id = session_id
         self._ep = endpointer
-        self._asr = SpeculativeTranscriber(transcriber)
+        self._engines = workers
+        self._asr = SpeculativeTranscriber(
+            transcriber,
+            recognise=(lambda a, final: workers.asr.recognise(a, final=final)) if workers else None,
+        )
         self._tts = synthesizer
         self._on_consent = on_consent
         self._prompts = prompts
@@ -459,7 +466,7 @@ class VoiceSession:
     async def _audio(self, frame: AudioFrame) -> None:
         if self._recorder is not None:
             self._recorder.caller(frame)
-        for event in self._ep.feed(frame):
+        for event in await self._vad(frame):
             match event:
                 case SpeechStarted():
                     await self._post(SpeechStart())
@@ -470,6 +477,17 @@ class VoiceSession:
                     await self._post(EndOfSpeech())
                     await self._ended.put(event)
         await self._post(Timer(frame.duration_s, self._ep.in_speech))
+
+    async def _vad(self, frame: AudioFrame) -> list[VadEvent]:
+        if self._engines is not None:
+            with contextlib.suppress(EngineBusy):  # more calls than the queue is for
+                return await self._engines.vad.run(lambda: self._ep.feed(frame))
+        return self._ep.feed(frame)
+
+    async def _next_sentence(self, sentences: Iterator[AudioFrame]) -> AudioFrame | None:
+        if self._engines is not None:
+            return await self._engines.tts.run(lambda: next(sentences, None))
+        return await asyncio.to_thread(next, sentences, None)
 
     async def _recognise(self) -> None:
         """One utterance after the other, so the turns keep their order."""
@@ -503,7 +521,7 @@ class VoiceSession:
         for text in say.texts:
             try:
                 sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
-                audio = await asyncio.to_thread(next, sentences, None)
+                audio = await self._next_sentence(sentences)
             except Exception as exc:
                 log.warning("speech synthesis failed: %s", type(exc).__name__)
                 await self._post(EngineFailed(Engine.TTS, say.say_id))
@@ -517,7 +535,7 @@ class VoiceSession:
                 if played == protected:
                     await self._post(Unprotected(say.say_id))
                 try:
-                    audio = await asyncio.to_thread(next, sentences, None)
+                    audio = await self._next_sentence(sentences)
                 except Exception as exc:
                     log.warning("speech synthesis failed: %s", type(exc).__name__)
                     await self._post(EngineFailed(Engine.TTS, say.say_id))

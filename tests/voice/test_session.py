@@ -41,6 +41,7 @@ from voice.session import (
 )
 from voice.speech import Consent, readback
 from voice.vad import Endpointer
+from voice.workers import VoiceWorkers
 
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
 SPEECH = AudioFrame.from_samples(np.full(160, 8000, dtype=np.int16), 8000)  # 20 ms loud
@@ -77,6 +78,7 @@ class Harness:
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
+        engine_workers: bool = False,
         **options: object,
     ) -> None:
         self.call = FakeCall()
@@ -84,6 +86,7 @@ class Harness:
         self.engine = FakeEngine(script)
         self.tts = FakeSynthesizer(ms_per_char=10)
         self.asr = FakeTranscriber(*texts)
+        self.workers = VoiceWorkers.create(self.asr, max_calls=1) if engine_workers else None
         self.session = VoiceSession(
             self.call,
             DialogueCore(self.engine, store),
@@ -95,6 +98,7 @@ class Harness:
             on_consent=self.consents.append,
             read_back=read_back,
             recorder=recorder,
+            workers=self.workers,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
@@ -107,6 +111,8 @@ class Harness:
             self.call.send(CallerHungUp())
             await self._ticking_until_done()
             await asyncio.wait_for(self.task, HANG_GUARD_S)
+        if self.workers is not None:
+            await self.workers.aclose()
 
     async def _ticking_until_done(self) -> None:
         """The line's clock goes on while a session ends (playback waits for its ticks)."""

@@ -111,3 +111,21 @@ async def test_the_sessions_own_prompts_reach_the_transcript(store: Conversation
     assert (Role.BOT, CONSENT_TEXT) in said
     assert (Role.BOT, REPROMPT_TEXT) in said
     assert said.index((Role.BOT, CONSENT_TEXT)) < said.index((Role.BOT, REPROMPT_TEXT))
+
+
+async def test_a_call_on_the_engine_workers_is_answered_and_a_closed_one_is_no_hang_up(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "Hundesteuer", engine_workers=True) as h:
+        assert h.workers is not None
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until(lambda: "Sie sagten Hundesteuer." in h.tts.calls)
+        await h.until_quiet()
+        await h.workers.tts.aclose()  # the speech engine takes nothing more (EngineBusy)
+        h.call.send(DtmfIn("1"))
+        h.call.send(DtmfIn("#"))
+        await h.until(lambda: h.engine.received[-1][2] == "1")
+        await h.audio(QUIET, 50)
+        assert not h.call.hung_up  # not even the apology could be said: still no hang-up
+    assert (await h.result()).end is EndReason.CALLER_HANGUP
