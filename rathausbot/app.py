@@ -50,7 +50,13 @@ from rathausbot.retention import DataType, Retention
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
-from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config, town_state
+from rathausbot.telephone import (
+    TelephoneConfigError,
+    max_calls,
+    sip_agent,
+    sip_config,
+    town_state,
+)
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
@@ -627,5 +633,5 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
-        VoiceWorkers.create(transcriber, max_calls=settings.sip_max_calls),
+        VoiceWorkers.create(transcriber, max_calls=max_calls(settings)),
     )
