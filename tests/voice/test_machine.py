@@ -567,3 +567,37 @@ def test_a_failing_goodbye_still_hangs_up() -> None:
     out = line(Reply((BotReply("Auf Wiederhören!", hangup=True),)))
     assert line(EngineFailed(Engine.TTS, line.last_say(out).say_id)) == [HangUp()]
     assert line(EngineFailed(Engine.ASR)) == []
+
+
+def test_idle_and_waiting_say_whose_turn_it_is() -> None:
+    line = Line()
+    assert not line.m.idle and not line.m.waiting
+    line(CallStarted())
+    assert line.m.waiting and not line.m.idle  # the greeting is owed
+    out = line(Reply((BotReply(GREETING),)))
+    assert not line.m.waiting and not line.m.idle  # it plays
+    line.done(out)
+    assert line.m.idle and not line.m.waiting
+    line(EndOfSpeech())
+    assert line.m.waiting and not line.m.idle  # a transcript is owed
+    line(Transcript("eins", 0.9))
+    assert line.m.waiting and not line.m.idle  # the reply is owed
+    line(Transcript("zwei", 0.9))
+    line(Reply(()))
+    assert line.m.waiting and not line.m.idle  # "zwei" went out
+    line(Reply(()))
+    assert line.m.idle
+    line.speak("Mitarbeiter")
+    line.done(line(Reply((BotReply("Ich verbinde.", handoff=STAFF),))))
+    assert line.m.waiting and not line.m.idle  # the transfer is owed
+
+
+def test_a_transcript_without_an_end_of_speech_keeps_the_count_at_zero() -> None:
+    line = Line()
+    line.greeted()
+    line(Transcript("", 0.9))
+    assert not line.m.waiting
+    line(EndOfSpeech())
+    assert line.m.waiting
+    line(Transcript("", 0.9))
+    assert not line.m.waiting and line.m.idle
