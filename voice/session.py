@@ -321,7 +321,12 @@ class VoiceSession:
             self._observe(event)
             for command in self._machine.handle(event):
                 self._observe(command)
-                if (follow := await self._execute(command)) is not None:
+                try:
+                    follow = await self._execute(command)
+                except Exception as exc:  # a store or call that failed: the call goes on
+                    log.warning("%s failed: %s", type(command).__name__, type(exc).__name__)
+                    continue
+                if follow is not None:
                     pending.append(follow)
 
     def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:

@@ -129,3 +129,20 @@ async def test_a_call_on_the_engine_workers_is_answered_and_a_closed_one_is_no_h
         await h.audio(QUIET, 50)
         assert not h.call.hung_up  # not even the apology could be said: still no hang-up
     assert (await h.result()).end is EndReason.CALLER_HANGUP
+
+
+async def test_a_consent_log_that_cannot_be_written_does_not_end_the_call(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise ConnectionError("redis is gone")
+
+    async with Harness(store, "Hundesteuer", recording_enabled=True) as h:
+        monkeypatch.setattr(h.session._core, "log_consent", broken)
+        await h.until_quiet()
+        await h.until_quiet()  # the consent question
+        h.call.send(DtmfIn("2"))
+        await h.until(lambda: bool(h.consents))
+        await h.audio(SPEECH, 25)
+        await h.until(lambda: "Sie sagten Hundesteuer." in h.tts.calls)
+    assert (await h.result()).end is EndReason.CALLER_HANGUP
