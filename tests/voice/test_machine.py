@@ -9,7 +9,9 @@ from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.messages import BotReply, Handoff
 from voice.keymenu import REASK, TOPICS, KeyMenu
 from voice.machine import (
+    CALLBACK_TRIES,
     CALLBACK_TRIGGER,
+    CONSENT_TRIES,
     HANDOFF_TRIGGER,
     MAX_QUEUED_TURNS,
     MISS_TRIGGER,
@@ -149,6 +151,7 @@ def test_a_new_turn_stops_the_answer_still_playing() -> None:
 
 
 def test_turns_wait_while_a_reply_is_awaited_and_are_bounded() -> None:
+    assert (MAX_QUEUED_TURNS, CONSENT_TRIES, CALLBACK_TRIES) == (8, 2, 2)
     line = Line()
     line.greeted()
     line.speak("eins")
@@ -200,7 +203,10 @@ def test_a_recognised_turn_resets_the_reprompts() -> None:
     line.done(line(Timer(2.0)))
     line.speak("eins")
     line.done(line(Reply((BotReply("Antwort."),))))
-    assert says(line(Timer(2.0))) == [(P.reprompt,)]
+    out = line(Timer(2.0))
+    assert says(out) == [(P.reprompt,)]
+    line.done(out)
+    assert says(line(Timer(2.0))) == [(P.silence_goodbye,)]  # counted from zero again
 
 
 def test_speech_in_the_goodbye_changes_nothing() -> None:
