@@ -9,11 +9,11 @@ endpoint silence, to the first loud frame of the reply at the caller; unlike the
 figure (measured from the endpointer's decision) it includes the VAD's own lag, the jitter
 buffers and packetisation. Figures are printed, never asserted.
 
-Then two loads (`sip_max_calls` raised so that all are admitted), each ending with one
-line (`calls=12 mode=staggered p50_ms=… p95_ms=… answered=12/12`): staggered callers (starting spread over `STAGGER_S`, each asking
+Then two loads, each ending with one line (`calls=12 mode=staggered p50_ms=… p95_ms=…
+answered=12/12`): staggered callers (starting spread over `STAGGER_S`, each asking
 `QUESTIONS` questions, 8-12 s after the bot's previous answer ended) and a burst (all
-callers at once, one question each). Calls beyond `sip_max_calls` are refused with 503
-and count as not answered.
+callers at once, one question each). `sip_max_calls` is raised so that every call is
+admitted and its latency measured (calls beyond the limit would get 503).
 
 Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N] [--staggered N]
 [--burst N]`).
