@@ -607,3 +607,10 @@ def test_a_transcript_without_an_end_of_speech_keeps_the_count_at_zero() -> None
     assert line.m.waiting
     line(Transcript("", 0.9))
     assert not line.m.waiting and line.m.idle
+
+
+def test_each_typed_key_restarts_the_key_timeout() -> None:
+    line = Line(dtmf_timeout_s=2.0)
+    line.greeted()
+    assert line(Dtmf("1"), Timer(1.5), Dtmf("2"), Timer(1.5)) == []
+    assert line(Dtmf("#")) == [SendTurn("12", None)]  # 3 s in all, but 1.5 s since the "2"
