@@ -525,4 +525,8 @@ class CallMachine:
         if self.phase is Phase.ENDING:
             return []
         self._menu = KeyMenu(())  # key 0: a person, at once
+        if self._after is not None:  # a prompt plays that something waits for: after it
+            said, after_prompt = self._after
+            self._after = (said, lambda: self._say((self._p.apology,), own=True, then=after_prompt))
+            return []
         return self._say((self._p.apology,), own=True, then=then)

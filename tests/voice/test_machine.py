@@ -614,3 +614,14 @@ def test_each_typed_key_restarts_the_key_timeout() -> None:
     line.greeted()
     assert line(Dtmf("1"), Timer(1.5), Dtmf("2"), Timer(1.5)) == []
     assert line(Dtmf("#")) == [SendTurn("12", None)]  # 3 s in all, but 1.5 s since the "2"
+
+
+def test_a_recogniser_failing_during_a_prompt_apologises_after_it() -> None:
+    line = Line(recording_enabled=True)
+    line.greeted()  # the consent question plays (Say 2)
+    line(EndOfSpeech())
+    assert line(EngineFailed(Engine.ASR)) == []  # the question is not cut
+    out = line(SpeechDone(2))
+    assert out == [Say(3, (P.apology,), False, (P.apology,))]
+    assert line(Dtmf("1")) == []  # waits for the apology
+    assert line(SpeechDone(3)) == [RecordOn(), LogConsent(Consent.GRANTED, "key", 100.0)]
