@@ -625,3 +625,23 @@ def test_a_recogniser_failing_during_a_prompt_apologises_after_it() -> None:
     assert out == [Say(3, (P.apology,), False, (P.apology,))]
     assert line(Dtmf("1")) == []  # waits for the apology
     assert line(SpeechDone(3)) == [RecordOn(), LogConsent(Consent.GRANTED, "key", 100.0)]
+
+
+def test_a_two_digit_answer_is_no_callback_number_and_no_refused_one() -> None:
+    line = Line()
+    line.greeted()
+    line.speak("Mitarbeiter")
+    line.done(line(Reply((BotReply("Ich verbinde.", handoff=STAFF),))))
+    line.done(line(TransferResult(TransferOutcome.STAFF_AWAY)))
+    assert says(line(Transcript("12", None))) == [(P.callback_type_number,)]
+
+
+def test_a_failing_recogniser_without_an_utterance_owes_nothing_and_a_failing_apology_ends() -> (
+    None
+):
+    line = Line()
+    line.greeted()
+    out = line(EngineFailed(Engine.ASR))
+    assert not line.m.waiting
+    assert line(EngineFailed(Engine.TTS, line.last_say(out).say_id)) == []
+    assert not line.m.speaking and line.m.idle
