@@ -53,6 +53,8 @@ class SpeculativeTranscriber:
         if self._task is not None and not self._task.done():
             self._current = False
             return
+        if self._task is not None and not self._task.cancelled():
+            self._task.exception()  # an earlier one that failed (dropped under load) is over
         self._task = asyncio.create_task(
             self._transcribe(event.audio, final=False), name="asr-speculative"
         )
