@@ -527,54 +527,6 @@ def test_two_unclear_answers_decline_the_callback() -> None:
     assert says(line(Transcript("ja", None))) == [(P.callback_declined,)]  # no own number
 
 
-def test_a_failing_dialogue_is_apologised_for_with_key_zero_for_a_person() -> None:
-    line = Line()
-    line.greeted()
-    line.speak("eins")
-    out = line(EngineFailed(Engine.DIALOGUE))
-    assert out == [Say(2, (P.apology,), False, (P.apology,))]
-    assert line(Dtmf("0")) == [StopPlayback(), SendTurn(HANDOFF_TRIGGER, None)]
-    assert line(EngineFailed(Engine.DIALOGUE)) != []
-    assert line(EngineFailed(Engine.DIALOGUE)) == []  # nothing was asked of it
-
-
-def test_a_failing_greeting_goes_on_to_the_consent_question() -> None:
-    line = Line(recording_enabled=True)
-    line(CallStarted())
-    out = line(EngineFailed(Engine.DIALOGUE))
-    assert says(out) == [(P.apology,)]
-    assert says(line.done(out)) == [(P.consent,)]
-
-
-def test_a_failing_recogniser_is_apologised_for_and_silence_counts_again() -> None:
-    line = Line(reprompt_after_s=2.0)
-    line.greeted()
-    line(EndOfSpeech())
-    out = line(EngineFailed(Engine.ASR))
-    assert says(out) == [(P.apology,)]
-    line.done(out)
-    assert says(line(Timer(2.0))) == [(P.reprompt,)]
-
-
-def test_a_failing_synthesiser_apologises_then_goes_on_and_a_failing_apology_is_dropped() -> None:
-    line = Line(recording_enabled=True)
-    line(CallStarted())
-    line(Reply((BotReply(GREETING),)))
-    out = line(EngineFailed(Engine.TTS, 1))
-    assert out == [Say(2, (P.apology,), False, (P.apology,))]
-    out = line(EngineFailed(Engine.TTS, 2))  # the apology fails too: the greeting goes on
-    assert says(out) == [(P.consent,)] and line.m.phase is Phase.CONSENT
-
-
-def test_a_failing_goodbye_still_hangs_up() -> None:
-    line = Line()
-    line.greeted()
-    line.speak("tschüss")
-    out = line(Reply((BotReply("Auf Wiederhören!", hangup=True),)))
-    assert line(EngineFailed(Engine.TTS, line.last_say(out).say_id)) == [HangUp()]
-    assert line(EngineFailed(Engine.ASR)) == []
-
-
 def test_idle_and_waiting_say_whose_turn_it_is() -> None:
     line = Line()
     assert not line.m.idle and not line.m.waiting
@@ -616,17 +568,6 @@ def test_each_typed_key_restarts_the_key_timeout() -> None:
     assert line(Dtmf("#")) == [SendTurn("12", None)]  # 3 s in all, but 1.5 s since the "2"
 
 
-def test_a_recogniser_failing_during_a_prompt_apologises_after_it() -> None:
-    line = Line(recording_enabled=True)
-    line.greeted()  # the consent question plays (Say 2)
-    line(EndOfSpeech())
-    assert line(EngineFailed(Engine.ASR)) == []  # the question is not cut
-    out = line(SpeechDone(2))
-    assert out == [Say(3, (P.apology,), False, (P.apology,))]
-    assert line(Dtmf("1")) == []  # waits for the apology
-    assert line(SpeechDone(3)) == [RecordOn(), LogConsent(Consent.GRANTED, "key", 100.0)]
-
-
 def test_a_two_digit_answer_is_no_callback_number_and_no_refused_one() -> None:
     line = Line()
     line.greeted()
@@ -634,14 +575,3 @@ def test_a_two_digit_answer_is_no_callback_number_and_no_refused_one() -> None:
     line.done(line(Reply((BotReply("Ich verbinde.", handoff=STAFF),))))
     line.done(line(TransferResult(TransferOutcome.STAFF_AWAY)))
     assert says(line(Transcript("12", None))) == [(P.callback_type_number,)]
-
-
-def test_a_failing_recogniser_without_an_utterance_owes_nothing_and_a_failing_apology_ends() -> (
-    None
-):
-    line = Line()
-    line.greeted()
-    out = line(EngineFailed(Engine.ASR))
-    assert not line.m.waiting
-    assert line(EngineFailed(Engine.TTS, line.last_say(out).say_id)) == []
-    assert not line.m.speaking and line.m.idle
