@@ -575,3 +575,33 @@ def test_a_two_digit_answer_is_no_callback_number_and_no_refused_one() -> None:
     line.done(line(Reply((BotReply("Ich verbinde.", handoff=STAFF),))))
     line.done(line(TransferResult(TransferOutcome.STAFF_AWAY)))
     assert says(line(Transcript("12", None))) == [(P.callback_type_number,)]
+
+
+def test_a_picked_menu_is_gone_before_the_reply() -> None:
+    line = Line()
+    line.greeted()
+    line.speak("buchen")
+    line(Reply((BotReply("Buchen?", buttons=(Button("Ja", "/affirm"), Button("Nein", "/deny"))),)))
+    assert line(Dtmf("2")) == [StopPlayback(), SendTurn("/deny", None)]
+    assert line(Dtmf("1")) == []  # typed now, no second pick
+    assert not any(isinstance(c, SendTurn) for c in line(Reply((BotReply("Gut."),))))
+
+
+def test_after_the_consent_answer_keys_type_again() -> None:
+    line = Line(recording_enabled=True)
+    consented(line)
+    assert line(Dtmf("1"), Dtmf("2"), Dtmf("#")) == [SendTurn("12", None)]
+
+
+def test_the_callback_offer_counts_its_own_tries_and_keys_type_after_it() -> None:
+    line = Line(recording_enabled=True)
+    line.greeted()
+    line.done(line(SpeechDone(2), Transcript("hm", 0.9)))  # two consent tries
+    line(Transcript("ja", 0.9))
+    line.speak("Mitarbeiter")
+    line.done(line(Reply((BotReply("Ich verbinde.", handoff=STAFF),))))
+    line.done(line(TransferResult(TransferOutcome.STAFF_AWAY)))
+    assert says(line(Transcript("hm", 0.9))) == [(P.callback_type_number,)]  # asked again
+    line(SpeechDone(line.m._said))
+    line(Transcript("nein", 0.9))
+    assert line(Dtmf("1"), Dtmf("2"), Dtmf("#")) == [StopPlayback(), SendTurn("12", None)]
