@@ -18,7 +18,8 @@ Recipe (all offline, all made at bench time, nothing binary kept in the reposito
    and the transcript to Rasa's NLU (`/model/parse`). Accuracy = right intent / all files.
    A transcript with a repeated n-gram run over the guard's limit counts as a loop.
 
-Usage: `make bench` or `python -m bench.degraded [--limit N] [--condition NAME ...]`.
+Usage: `make bench` (all 64 utterances, all conditions, raw faster-whisper too) or
+`python -m bench.degraded [--limit N] [--condition NAME ...] [--no-raw] [--show]`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import yaml
 
 from bench.conditions import CONDITIONS
 from bench.speech_samples import pico
+from contract.stats import MISS_INTENTS
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.asr import (
@@ -64,6 +66,8 @@ ESPEAK_VOICES = (
     ("de+klatt", 160, 45),
 )
 MIN_CONFIDENCE = SessionOptions().min_confidence
+# Re-ask limits compared on the same decodes; 0.05 re-asks only what a guard zeroed.
+CANDIDATE_LIMITS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
 LOOP_LIMIT = GuardLimits()
 
 
@@ -166,16 +170,36 @@ def raw_whisper(model_dir: Path, settings: Settings) -> Recognise:
     return recognise
 
 
-@dataclass
-class Tally:
-    right: int = 0
-    reasked: int = 0
-    loops: int = 0
-    seconds: float = 0.0
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One file through one recogniser: the decoder's confidence, whether NLU's intent for
+    the transcript (parsed whatever the confidence) is right or Rasa's own fallback (a
+    request to rephrase, no guess), whether the text loops."""
+
+    confidence: float
+    right: bool
+    fallback: bool
+    looped: bool
+    seconds: float
+
+
+def at_limit(heard: Sequence[Heard], limit: float) -> tuple[int, int, int]:
+    """(right, re-asked, wrong guesses) when turns below `limit` are re-asked; a turn Rasa
+    itself answers with its fallback is neither right nor a wrong guess."""
+    reasked = [h for h in heard if h.confidence < limit]
+    kept = [h for h in heard if h.confidence >= limit]
+    right = sum(h.right for h in kept)
+    wrong = sum(not h.right and not h.fallback for h in kept)
+    return right, len(reasked), wrong
 
 
 async def evaluate(
-    items: Sequence[Item], conditions: Sequence[str], settings: Settings, *, show: bool
+    items: Sequence[Item],
+    conditions: Sequence[str],
+    settings: Settings,
+    *,
+    show: bool,
+    raw: bool,
 ) -> None:
     engines = voice_engines(settings, progress=print)
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models")
@@ -192,8 +216,9 @@ async def evaluate(
             WhisperTranscriber(model_dir, device=device, beam_size=beam, initial_prompt=prompt),
             engines.endpointer,
         ),
-        "raw faster-whisper": raw_whisper(model_dir, settings),
     }
+    if raw:
+        recognisers["raw faster-whisper"] = raw_whisper(model_dir, settings)
     print(
         f"\nDegraded audio: {len(items)} utterances, {len({i.voice for i in items})} voices, "
         f"8 kHz; intent accuracy (re-asked: below confidence {MIN_CONFIDENCE}; loops: a "
@@ -217,46 +242,88 @@ async def evaluate(
 
         header = f"  {'condition':<22}" + "".join(f"{name:>34}" for name in recognisers)
         print(header, flush=True)
+        results: dict[str, dict[str, list[Heard]]] = {}
         for condition in conditions:
             degrade = CONDITIONS[condition]
             others = [i.audio for i in items]
-            tallies = {name: Tally() for name in recognisers}
+            heard_by = results[condition] = {name: [] for name in recognisers}
             for index, item in enumerate(items):
                 audio = degrade(item.audio, others[:index] + others[index + 1 :], index)
                 for name, recognise in recognisers.items():
                     started = time.perf_counter()
                     heard = recognise(audio)
-                    tally = tallies[name]
-                    tally.seconds += time.perf_counter() - started
+                    seconds = time.perf_counter() - started
                     looped = longest_run(heard.text, max_ngram=4) > LOOP_LIMIT.max_repeats
-                    tally.loops += looped
-                    unsure = name.startswith("ours") and heard.confidence < MIN_CONFIDENCE
-                    tally.reasked += unsure
-                    intent = None if unsure else await intent_of(heard.text)
-                    tally.right += intent == item.intent
-                    if show and (intent != item.intent or looped):
-                        print(f"    [{name}] {item.intent} <- {heard.text!r} ({intent})")
+                    intent = await intent_of(heard.text)
+                    ours = name.startswith("ours")
+                    conf = heard.confidence if ours else 1.0
+                    fallback = intent in MISS_INTENTS or intent is None
+                    heard_by[name].append(
+                        Heard(conf, intent == item.intent, fallback, looped, seconds)
+                    )
+                    unsure = conf < MIN_CONFIDENCE
+                    if looped or (show and (unsure or intent != item.intent)):
+                        print(
+                            f"    [{name}] {'LOOP ' if looped else ''}{item.intent} <- "
+                            f"{heard.text!r} (conf {conf:.2f}, {intent})"
+                        )
             row = f"  {condition:<22}"
-            for tally in tallies.values():
+            for heard_list in heard_by.values():
+                right, reasked, _ = at_limit(heard_list, MIN_CONFIDENCE)
                 row += (
-                    f"  {100 * tally.right / len(items):5.1f} %"
-                    f" (re-ask {tally.reasked:2d}, loops {tally.loops})"
-                    f" {1000 * tally.seconds / len(items):4.0f} ms"
+                    f"  {100 * right / len(items):5.1f} %"
+                    f" (re-ask {reasked:2d}, loops {sum(h.looped for h in heard_list)})"
+                    f" {1000 * sum(h.seconds for h in heard_list) / len(items):4.0f} ms"
                 )
             print(row, flush=True)
+        print_limits(results, len(items))
+
+
+def print_limits(results: dict[str, dict[str, list[Heard]]], total: int) -> None:
+    """Per condition and our recogniser: right / re-asked / wrong guesses at each candidate
+    re-ask limit, from the decodes above (no decoding again)."""
+    print(
+        f"\nRe-ask limit from the same decodes: right % / re-asked / wrong guesses (not "
+        f"Rasa's own fallback) of {total}"
+    )
+    for name in ("ours, no prompt", "ours, focused prompt"):
+        print(f"  {name}")
+        print(f"  {'condition':<22}" + "".join(f"{f'< {lim:.2f}':>16}" for lim in CANDIDATE_LIMITS))
+        sums = {lim: [0, 0, 0] for lim in CANDIDATE_LIMITS}
+        for condition, heard_by in results.items():
+            row = f"  {condition:<22}"
+            for lim in CANDIDATE_LIMITS:
+                right, reasked, wrong = at_limit(heard_by[name], lim)
+                row += f"  {100 * right / total:5.1f}/{reasked:2d}/{wrong:2d}  "
+                sums[lim] = [a + b for a, b in zip(sums[lim], (right, reasked, wrong), strict=True)]
+            print(row)
+        n = total * len(results)
+        row = f"  {'all conditions':<22}"
+        for lim in CANDIDATE_LIMITS:
+            right, reasked, wrong = sums[lim]
+            row += f"  {100 * right / n:5.1f}/{reasked:3d}/{wrong:3d} "
+        print(row, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     parser.add_argument("--condition", action="append", choices=list(CONDITIONS))
-    parser.add_argument("--show", action="store_true", help="print each miss and loop")
+    parser.add_argument("--show", action="store_true", help="print each miss (loops always)")
+    parser.add_argument(
+        "--no-raw",
+        dest="raw",
+        action="store_false",
+        help="skip raw faster-whisper (its 30 s window is the slow part on a small CPU)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     print("Making the degraded-audio set (Pico, espeak-ng variants) ...", flush=True)
     items = corpus(settings.var_dir / "bench" / "degraded")[: args.limit or None]
-    asyncio.run(evaluate(items, args.condition or list(CONDITIONS), settings, show=args.show))
+    asyncio.run(
+        evaluate(items, args.condition or list(CONDITIONS), settings, show=args.show, raw=args.raw)
+    )
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class InboxItem:
     due_at: float | None = None  # callbacks: 24 service hours after the request
     session_id: str = ""
     phone_masked: str = ""  # callbacks: the number to call, masked for lists
+    flagged_at: float | None = None  # cases: when the purge job flagged it as inactive
 
 
 def mask_phone(number: str) -> str:
@@ -246,6 +247,7 @@ class Inbox:
                 case.created_at,
                 await self._work.state(item_id),
                 session_id=case.session_id,
+                flagged_at=_time(fields.get("flagged_at")),
             )
             return item, fields
         kind_of = {"R": RecordKind.CALLBACK, "S": RecordKind.TICKET}.get(item_id[:1])
@@ -318,3 +320,10 @@ class Inbox:
                 elif isinstance(name, str):
                     slots.pop(name, None)
         return slots
+
+
+def _time(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

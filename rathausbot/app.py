@@ -39,7 +39,7 @@ from dialogue.live import LiveFeed
 from dialogue.metrics import Metrics, domain_intents
 from dialogue.misses import MissLog
 from dialogue.rasa import RasaClient
-from dialogue.store import ConversationStore
+from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
@@ -257,7 +257,7 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         redis,
         retention_s=settings.retention_seconds,
         outbox_limit=settings.outbox_limit,
-        spill_path=settings.var_dir / "outbox.jsonl",
+        spill_path=settings.var_dir / SPILL_FILE,
         consent_ttl_s=settings.retention_policy.seconds(DataType.RECORDINGS)
         + settings.retention_policy.seconds(DataType.CONSENT),
     )

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from contract.german import DIGIT_WORDS
 from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
-from voice.guards import GuardLimits, Verdict, confidence, judge
+from voice.guards import GuardLimits, Verdict, collapse_runs, confidence, judge
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _COPY_BLOCK = 8 << 20
+# The retry after a tripped guard: no prompt, and a decoder that may not loop (a repeated
+# token is penalised, a 3-token sequence may not come back).
+RETRY_REPETITION_PENALTY = 1.3
+RETRY_NO_REPEAT_NGRAM = 3
 
 Progress = Callable[[str], None]
 
@@ -331,10 +335,10 @@ class WhisperTranscriber:
             text = self._tokenizer.decode(tokens).strip() if tokens else ""
             avg_logprob = float(result.scores[0]) if tokens else -math.inf
             verdict = judge(text, avg_logprob, self._guards)
-            if verdict is not Verdict.OK and self._prompt:
-                transcripts.append(self._transcribe_short(one))  # retried alone, unprompted
+            if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
+                transcripts.append(self._transcribe_short(one))
             else:
-                transcripts.append(_guarded(text, avg_logprob, verdict))
+                transcripts.append(_guarded(text, avg_logprob, verdict, self._guards))
         return transcripts
 
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
@@ -350,19 +354,24 @@ class WhisperTranscriber:
         duration_s = len(samples) / ASR_RATE
         text, avg_logprob = self._decode(encoded, self._prompt_tokens, duration_s)
         verdict = judge(text, avg_logprob, self._guards)
-        if verdict is not Verdict.OK and self._prompt:
-            log.info("ASR guard %s tripped; decoding again without the prompt", verdict.value)
-            text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; decoding again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
             verdict = judge(text, avg_logprob, self._guards)
-        return _guarded(text, avg_logprob, verdict)
+        return _guarded(text, avg_logprob, verdict, self._guards)
 
-    def _decode(self, encoded: object, prompt: list[int], duration_s: float) -> tuple[str, float]:
+    def _decode(
+        self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False
+    ) -> tuple[str, float]:
         """Greedy/beam decoding of one encoded window: the text and its average token
-        log-probability (CTranslate2 normalises the score by length)."""
+        log-probability (CTranslate2 normalises the score by length). A `retry` decodes
+        with the repetition penalty and the ban on repeated 3-token sequences."""
         (result,) = self._model.model.generate(
             encoded,
             [prompt],
             beam_size=self._beam_size,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             return_scores=True,
             max_length=min(448, len(prompt) + 12 + int(12 * duration_s)),
             suppress_blank=True,
@@ -376,17 +385,21 @@ class WhisperTranscriber:
     def _transcribe_windowed(self, samples: npt.NDArray[np.float32]) -> Transcript:
         text, avg_logprob = self._windowed(samples, self._prompt)
         verdict = judge(text, avg_logprob, self._guards)
-        if verdict is not Verdict.OK and self._prompt:
-            log.info("ASR guard %s tripped; transcribing again without the prompt", verdict.value)
-            text, avg_logprob = self._windowed(samples, None)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; transcribing again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._windowed(samples, None, retry=True)
             verdict = judge(text, avg_logprob, self._guards)
-        return _guarded(text, avg_logprob, verdict)
+        return _guarded(text, avg_logprob, verdict, self._guards)
 
-    def _windowed(self, samples: npt.NDArray[np.float32], prompt: str | None) -> tuple[str, float]:
+    def _windowed(
+        self, samples: npt.NDArray[np.float32], prompt: str | None, *, retry: bool = False
+    ) -> tuple[str, float]:
         segments, _info = self._model.transcribe(
             samples,
             language=self._language,
             beam_size=self._beam_size,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             initial_prompt=prompt,
             condition_on_previous_text=False,
             without_timestamps=True,
@@ -406,9 +419,12 @@ class WhisperTranscriber:
         return text, (weighted / tokens if tokens else -math.inf)
 
 
-def _guarded(text: str, avg_logprob: float, verdict: Verdict) -> Transcript:
-    """The transcript with one copy of any loop; confidence 0 when a guard still trips."""
+def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
+    """The transcript with one copy of any loop, wherever it is in the text; confidence 0
+    when it still loops or compresses too well. A low log-probability keeps its (low)
+    confidence: the session's `min_confidence` decides whether such a turn is re-asked."""
     text = collapse_repeats(text)
-    if verdict is not Verdict.OK or not text:
+    text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
+    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
         return Transcript(text, 0.0)
     return Transcript(text, confidence(avg_logprob))

@@ -86,6 +86,37 @@ def longest_run(text: str, *, max_ngram: int) -> int:
     return best
 
 
+def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
+    """The text with every run of one n-gram (1..`max_ngram` words) longer than
+    `max_repeats` cut to a single copy, anywhere in the text ("Sperrmüll, Müll, Müll, Müll"
+    -> "Sperrmüll, Müll"); shorter runs and digit runs stay. Afterwards `longest_run` is at
+    most `max_repeats` on what was collapsed. Pure."""
+    words = text.split()
+    keys = [w.strip(_PUNCTUATION).lower() for w in words]
+    out: list[str] = []
+    at = 0
+    changed = False
+    while at < len(words):
+        for n in range(1, max_ngram + 1):
+            gram = keys[at : at + n]
+            if len(gram) < n or not all(gram) or _is_number(gram):
+                continue
+            run = 1
+            while keys[at + run * n : at + (run + 1) * n] == gram:
+                run += 1
+            if run > max_repeats:
+                out += words[at : at + n]
+                at += run * n
+                changed = True
+                break
+        else:
+            out.append(words[at])
+            at += 1
+    if not changed:
+        return text
+    return collapse_runs(" ".join(out).rstrip(",;"), max_repeats=max_repeats, max_ngram=max_ngram)
+
+
 def judge(text: str, avg_logprob: float, limits: GuardLimits) -> Verdict:
     """The first guard the transcript trips (repetition, compression, log-probability),
     or OK. Empty text is OK: silence is no hallucination."""

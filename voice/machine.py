@@ -22,6 +22,7 @@ from dialogue.messages import BotReply, Handoff
 from voice.keymenu import REASK, STOP_PAYLOAD, TOPICS, KeyMenu, key_menu
 from voice.prompts import Prompts
 from voice.signals import (
+    AnswerLatency,
     AttachRecording,
     CallStarted,
     Command,
@@ -31,9 +32,11 @@ from voice.signals import (
     Engine,
     EngineFailed,
     Event,
+    FirstAudio,
     Greet,
     HangUp,
     HungUp,
+    KeepUnsure,
     LogConsent,
     RecordingState,
     RecordOff,
@@ -59,6 +62,7 @@ WITHDRAW_TRIGGER = "/withdraw_recording"  # never sent to Rasa
 HANDOFF_TRIGGER = "/human_handoff"
 CALLBACK_TRIGGER = "/callback_request"
 MISS_TRIGGER = "/nlu_fallback"  # a turn the recogniser was unsure of: a miss, never a guess
+NUMBER_QUESTION = "Unter welcher Telefonnummer"  # the forms ask for a phone number so
 MAX_QUEUED_TURNS = 8
 CONSENT_TRIES = 2
 CALLBACK_TRIES = 2
@@ -117,7 +121,8 @@ class CallMachine:
         self.phase = Phase.GREETING
         self.outcome = Outcome()
         self.finished = False
-        self._turns: collections.deque[Transcript] = collections.deque()
+        # caller turns waiting, each with when its speech ended (None: typed)
+        self._turns: collections.deque[tuple[Transcript, float | None]] = collections.deque()
         self._speech: int | None = None  # the Say playing now
         self._interruptible = False
         self._last_texts: tuple[str, ...] = ()  # the texts of the last Say
@@ -126,7 +131,12 @@ class CallMachine:
         self._on_reply: OnReply | None = None
         self._transferring: Handoff | None = None
         self._recording = False
-        self._recognising = 0  # ended turns whose transcript is still to come
+        # ended turns whose transcript is still to come: when the caller stopped speaking
+        self._recognising: collections.deque[float | None] = collections.deque(
+            maxlen=MAX_QUEUED_TURNS
+        )
+        self._answer_due: tuple[int, float] | None = None  # (say id, end of the speech it answers)
+        self._asked = ""  # the last answer's last text: what the caller is asked now
         self._silence_s = 0.0
         self._reprompts = 0
         self._digits = ""
@@ -172,6 +182,8 @@ class CallMachine:
             case Unprotected(say_id):
                 self._interruptible = self._interruptible or say_id == self._speech
                 return []
+            case FirstAudio(say_id, at):
+                return self._first_audio(say_id, at)
             case EngineFailed(engine):
                 return self._failed(engine) + self._pump()
             case TransferResult(outcome):
@@ -188,14 +200,14 @@ class CallMachine:
                 return self._timer(elapsed_s, caller_speaking) + self._pump()
             case SpeechStart():
                 return self._speech_started() + self._pump()
-            case EndOfSpeech():
-                self._recognising += 1
+            case EndOfSpeech(spoke_until):
+                self._recognising.append(spoke_until)
                 return []
             case Transcript():
-                self._recognising = max(0, self._recognising - 1)
+                spoke_until = self._recognising.popleft() if self._recognising else None
                 if event.text.strip():
                     self._reprompts = 0
-                    self._queue(event)
+                    self._queue(event, spoke_until)
                 return self._pump()
             case Dtmf(digit):
                 return self._dtmf(digit) + self._pump()
@@ -203,11 +215,11 @@ class CallMachine:
 
     # --- input: turns, keys, silence -------------------------------------------------------
 
-    def _queue(self, turn: Transcript) -> None:
+    def _queue(self, turn: Transcript, spoke_until: float | None = None) -> None:
         if len(self._turns) >= MAX_QUEUED_TURNS:
             log.warning("caller turn dropped: %d turns wait already", len(self._turns))
             return
-        self._turns.append(turn)
+        self._turns.append((turn, spoke_until))
 
     def _busy(self) -> bool:
         return self._after is not None or self._on_reply is not None or bool(self._transferring)
@@ -216,16 +228,16 @@ class CallMachine:
         """Takes queued turns while nothing is awaited."""
         out: list[Command] = []
         while self._turns and not self._busy() and not self.finished:
-            turn = self._turns.popleft()
+            turn, spoke_until = self._turns.popleft()
             match self.phase:
                 case Phase.CONSENT:
                     out += self._consent_answer(turn)
                 case Phase.CALLBACK_OFFER:
                     out += self._callback_answer(turn)
                 case Phase.LISTENING:
-                    out += self._turn(turn)
+                    out += self._turn(turn, spoke_until)
                 case _:  # pragma: no cover - busy in every other phase
-                    self._turns.appendleft(turn)
+                    self._turns.appendleft((turn, spoke_until))
                     break
         return out
 
@@ -276,7 +288,7 @@ class CallMachine:
 
     def _dtmf_timeout(self, elapsed_s: float) -> list[Command]:
         """A lone "0" left alone for `dtmf_timeout_s` asks for a person, a lone "9" during
-        a recording withdraws consent."""
+        a recording withdraws consent, unless the caller is asked for a number."""
         if not self._digits:
             return []
         self._dtmf_idle_s += elapsed_s
@@ -285,9 +297,14 @@ class CallMachine:
         digits, self._digits = self._digits, ""
         if digits == "0":
             self._queue(Transcript(HANDOFF_TRIGGER))
-        elif digits == "9" and self._recording:
+        elif digits == "9" and self._recording and not self._number_entry():
             self._queue(Transcript(WITHDRAW_TRIGGER))
         return []
+
+    def _number_entry(self) -> bool:
+        """Whether the caller is asked to answer with keys (a "9" is then a digit): a
+        choice (consent, callback offer) or the dialogue's question for a phone number."""
+        return self._awaiting_choice or NUMBER_QUESTION in self._asked
 
     # --- speaking ------------------------------------------------------------------------
 
@@ -298,9 +315,12 @@ class CallMachine:
         own: bool | tuple[str, ...] = False,
         protect_first: bool = False,
         then: Then | None = None,
+        answers: float | None = None,
     ) -> list[Command]:
         """Speaks `texts` (stopping what plays); `then` runs when they end, also by a
-        barge-in. `own`: all texts (True) or these are the session's, for the transcript."""
+        barge-in. `own`: all texts (True) or these are the session's, for the transcript.
+        `answers`: when the caller stopped speaking the turn these texts answer (their first
+        audio reports the caller's wait)."""
         out = self._stop()
         texts = tuple(t for t in texts if t)
         if not texts:
@@ -311,9 +331,17 @@ class CallMachine:
         self._interruptible = not protect_first
         note = texts if own is True else own if isinstance(own, tuple) else ()
         out.append(Say(self._said, texts, protect_first, tuple(t for t in note if t)))
+        self._answer_due = (self._said, answers) if answers is not None else None
         if then is not None:
             self._after = (self._said, then)
         return out
+
+    def _first_audio(self, say_id: int, at: float) -> list[Command]:
+        due, self._answer_due = self._answer_due, None
+        if due is None or due[0] != say_id:
+            self._answer_due = due
+            return []
+        return [AnswerLatency(at - due[1])]
 
     def _stop(self) -> list[Command]:
         if self._speech is None:
@@ -373,7 +401,7 @@ class CallMachine:
 
     # --- dialogue turns ----------------------------------------------------------------------
 
-    def _turn(self, turn: Transcript) -> list[Command]:
+    def _turn(self, turn: Transcript, spoke_until: float | None) -> list[Command]:
         out = self._stop()
         withdraw_key = turn.text == WITHDRAW_TRIGGER
         if self._recording and (withdraw_key or parse_withdrawal(turn.text)):
@@ -388,6 +416,7 @@ class CallMachine:
         text = turn.text
         if turn.confidence is not None and turn.confidence < self._opts.min_confidence:
             log.info("unsure transcript (confidence %.2f): re-asking", turn.confidence)
+            out.append(KeepUnsure(text, turn.confidence))  # for the "Nicht verstanden" inbox
             if not self._in_form:
                 self._menu = KeyMenu(TOPICS)
                 return out + self._say((REASK, self._menu.prompt()), own=True)
@@ -398,10 +427,12 @@ class CallMachine:
         elif (confirmation := self._read_back(text)) is not None:
             own.append(confirmation)
         first = tuple(own)
-        self._on_reply = lambda replies: self._answered(first, replies)
+        self._on_reply = lambda replies: self._answered(first, replies, spoke_until)
         return [*out, SendTurn(text, turn.confidence)]
 
-    def _answered(self, own: tuple[str, ...], replies: tuple[BotReply, ...]) -> list[Command]:
+    def _answered(
+        self, own: tuple[str, ...], replies: tuple[BotReply, ...], spoke_until: float | None
+    ) -> list[Command]:
         texts = [*own, *(r.text for r in replies if r.text)]
         buttons = tuple(b for r in replies for b in r.buttons)
         self._in_form = any(b.payload == STOP_PAYLOAD for b in buttons)
@@ -410,6 +441,7 @@ class CallMachine:
         if self._menu is not None:
             texts.append(self._menu.prompt())
             notes.append(self._menu.prompt())
+        self._asked = texts[-1] if texts else ""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
             out: list[Command] = []
@@ -417,12 +449,13 @@ class CallMachine:
                 out.append(AttachRecording(handoff.case_id))
             self.phase = Phase.TRANSFERRING
             then = lambda: self._transfer(handoff)  # noqa: E731
-            return out + self._say(tuple(texts), own=tuple(notes), then=then)
+            return out + self._say(tuple(texts), own=tuple(notes), then=then, answers=spoke_until)
         if any(r.hangup for r in replies):
             self.outcome.end = EndReason.BOT_HANGUP
             self.phase = Phase.ENDING
-            return self._say(tuple(texts), own=tuple(notes), then=self._hang_up)
-        return self._say(tuple(texts), own=tuple(notes))
+            then = self._hang_up
+            return self._say(tuple(texts), own=tuple(notes), then=then, answers=spoke_until)
+        return self._say(tuple(texts), own=tuple(notes), answers=spoke_until)
 
     # --- transfer and callback ---------------------------------------------------------------
 
@@ -489,16 +522,20 @@ class CallMachine:
         self._awaiting_choice = False
         self.phase = Phase.LISTENING
         if number is None:
+            self._asked = self._p.callback_declined
             return self._say((self._p.callback_declined,), own=True)
         confirmed = self._p.callback_confirmed.format(number=spell_digits(number))
         self._on_reply = lambda _: self._callback_number(number, confirmed)
         return [SendTurn(CALLBACK_TRIGGER)]
 
     def _callback_number(self, number: str, confirmed: str) -> list[Command]:
-        self._on_reply = lambda replies: self._say(
-            (confirmed, *(r.text for r in replies if r.text)), own=(confirmed,)
-        )
+        self._on_reply = lambda replies: self._callback_taken(confirmed, replies)
         return [SendTurn(number)]
+
+    def _callback_taken(self, confirmed: str, replies: tuple[BotReply, ...]) -> list[Command]:
+        texts = (confirmed, *(r.text for r in replies if r.text))
+        self._asked = texts[-1]
+        return self._say(texts, own=(confirmed,))
 
     # --- engine failures -------------------------------------------------------------------
 
@@ -509,7 +546,8 @@ class CallMachine:
         then: Then | None = None
         match engine:
             case Engine.ASR:
-                self._recognising = max(0, self._recognising - 1)
+                if self._recognising:
+                    self._recognising.popleft()
             case Engine.DIALOGUE:
                 on_reply, self._on_reply = self._on_reply, None
                 if on_reply is None:

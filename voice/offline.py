@@ -258,7 +258,7 @@ async def run_recording(
     transcriber: Transcriber,
     synthesizer: Synthesizer,
     read_back: Callable[[str], str | None] = readback,
-    min_confidence: float = 0.35,
+    min_confidence: float = 0.2,
     keys: Sequence[tuple[float, str]] = (),
 ) -> FileRun:
     """Runs `audio` as a call through a `VoiceSession` and reports each caller turn.

@@ -30,6 +30,7 @@ from voice.machine import (
     CALLBACK_TRIGGER,
     HANDOFF_TRIGGER,
     MISS_TRIGGER,
+    NUMBER_QUESTION,
     WITHDRAW_TRIGGER,
     CallMachine,
     MachineOptions,
@@ -37,6 +38,7 @@ from voice.machine import (
 from voice.prompts import PROMPTS, Prompts
 from voice.recording import Recorder
 from voice.signals import (
+    AnswerLatency,
     AttachRecording,
     CallStarted,
     Command,
@@ -46,9 +48,11 @@ from voice.signals import (
     Engine,
     EngineFailed,
     Event,
+    FirstAudio,
     Greet,
     HangUp,
     HungUp,
+    KeepUnsure,
     LogConsent,
     RecordingState,
     RecordOff,
@@ -78,6 +82,7 @@ __all__ = [
     "CALLBACK_TRIGGER",
     "HANDOFF_TRIGGER",
     "MISS_TRIGGER",
+    "NUMBER_QUESTION",
     "WITHDRAW_TRIGGER",
     "EndReason",
 ]
@@ -175,7 +180,7 @@ class SessionOptions:
     max_dtmf_digits: int = 20
     dtmf_timeout_s: float = 2.0
     callback_policy: CallbackPolicy = CallbackPolicy()  # whom callbacks may go to
-    min_confidence: float = 0.35  # below: re-asked (or a form's miss), never guessed
+    min_confidence: float = 0.2  # below: re-asked (or a form's miss), never guessed
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_confidence <= 1:
@@ -264,6 +269,8 @@ class VoiceSession:
         self._workers: set[asyncio.Task[None]] = set()
         self._player: asyncio.Task[None] | None = None
         self._transfer: asyncio.Task[None] | None = None
+        self._line_s = 0.0  # the caller's audio so far
+        self._line_lead: float | None = None  # clock minus line time, when least behind
 
     @property
     def speaking(self) -> bool:
@@ -345,6 +352,10 @@ class VoiceSession:
             case SendTurn(text, confidence):
                 turn = UserTurn(self._id, Channel.VOICE, text, confidence)
                 self._spawn(self._send(turn), "voice-dialogue")
+            case KeepUnsure(text, confidence):
+                await self._core.unsure(UserTurn(self._id, Channel.VOICE, text, confidence))
+            case AnswerLatency(seconds):
+                await self._core.answer_latency(self._id, seconds)
             case Say():
                 await self._stop_playback()
                 assert self._group is not None
@@ -469,6 +480,13 @@ class VoiceSession:
         await self._post(HungUp())
 
     async def _audio(self, frame: AudioFrame) -> None:
+        # The line delivers a frame every 20 ms (silence for lost packets): its audio time,
+        # at the offset of the frame read with the least delay, is when the caller said it.
+        self._line_s += frame.duration_s
+        lead = self._clock() - self._line_s
+        if self._line_lead is not None:
+            lead = min(lead, self._line_lead)
+        self._line_lead = lead
         if self._recorder is not None:
             self._recorder.caller(frame)
         for event in await self._vad(frame):
@@ -479,7 +497,8 @@ class VoiceSession:
                     self._asr.paused(event)
                 case SpeechEnded():
                     self._observe(event)
-                    await self._post(EndOfSpeech())
+                    spoke_until = lead + self._line_s - event.endpoint_silence_s
+                    await self._post(EndOfSpeech(spoke_until))
                     await self._ended.put(event)
         await self._post(Timer(frame.duration_s, self._ep.in_speech))
 
@@ -523,6 +542,7 @@ class VoiceSession:
         first = split_sentences(say.texts[0]) if say.texts else []
         protected = len(speech_units(first[0])) if first and say.protect_first else 0
         played = 0
+        unheard = True  # no frame of this speech went out yet
         for text in say.texts:
             try:
                 sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
@@ -536,6 +556,9 @@ class VoiceSession:
                     if self._recorder is not None:
                         self._recorder.bot(frame)
                     await self._call.play(frame)
+                    if unheard:  # the caller hears the bot from now on
+                        unheard = False
+                        await self._post(FirstAudio(say.say_id, self._clock()))
                 played += 1
                 if played == protected:
                     await self._post(Unprotected(say.say_id))

@@ -52,7 +52,11 @@ class SpeechStart:
 
 @dataclass(frozen=True, slots=True)
 class EndOfSpeech:
-    """The caller's turn ended; a `Transcript` (or an ASR `EngineFailed`) follows."""
+    """The caller's turn ended; a `Transcript` (or an ASR `EngineFailed`) follows.
+    `spoke_until`: the session clock when the caller stopped speaking (the endpointer's
+    silence before the end taken off), None when unknown."""
+
+    spoke_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,14 @@ class Unprotected:
     """The protected first sentence of speech `say_id` has played: it may be interrupted."""
 
     say_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAudio:
+    """The first frame of speech `say_id` went out to the caller at session clock `at`."""
+
+    say_id: int
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +132,7 @@ Event = (
     | Dtmf
     | Reply
     | Unprotected
+    | FirstAudio
     | SpeechDone
     | TransferResult
     | RecordingState
@@ -148,6 +161,14 @@ class Say:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerLatency:
+    """The caller heard the answer to a spoken turn `seconds` after they stopped speaking
+    (the phone answer latency of the statistics)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class StopPlayback:
     pass
 
@@ -156,6 +177,15 @@ class StopPlayback:
 class SendTurn:
     text: str
     confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeepUnsure:
+    """A turn the recogniser was too unsure of (re-asked, or a form's miss): kept for the
+    "Nicht verstanden" inbox."""
+
+    text: str
+    confidence: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +227,8 @@ Command = (
     | Say
     | StopPlayback
     | SendTurn
+    | KeepUnsure
+    | AnswerLatency
     | Transfer
     | HangUp
     | RecordOn

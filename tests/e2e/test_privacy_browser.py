@@ -59,8 +59,9 @@ async def test_the_officer_finds_previews_and_erases_and_a_clerk_is_refused(
     assert "R-PRVAC2" in seen["preview"] and "R-PRVAC3" not in seen["preview"]
     assert "Rückrufwünsche" in seen["preview"]
     assert seen["erased"].startswith("Gelöscht.")
-    assert "erasure" in seen["auditRow"] and officer["name"] in seen["auditRow"]
-    assert "key=phone" in seen["auditRow"] and "callbacks=1" in seen["auditRow"]
+    assert "Löschung (Art. 17)" in seen["auditRow"] and officer["name"] in seen["auditRow"]
+    assert "Suchschlüssel: Telefonnummer" in seen["auditRow"]
+    assert "Rückrufwünsche: 1" in seen["auditRow"] and "erasure" not in seen["auditRow"]
     assert "9876543" not in seen["auditRow"]
     assert "unversehrt" in seen["chain"]
     assert seen["clerkStatus"] == [403, 403, 403, 403]

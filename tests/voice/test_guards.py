@@ -9,6 +9,7 @@ import pytest
 from voice.guards import (
     GuardLimits,
     Verdict,
+    collapse_runs,
     compression_ratio,
     confidence,
     judge,
@@ -158,3 +159,49 @@ def test_limits_are_bounded(field: str, low: float, high: float) -> None:
         GuardLimits(**{**options, field: low - step})
     with pytest.raises(ValueError, match=field):
         GuardLimits(**{**options, field: high + step})
+
+
+@pytest.mark.parametrize(
+    ("loop", "collapsed"),
+    [
+        (SPERRMUELL_LOOP.text, "Sperrmüll, Müll"),
+        (ENTSCHULDIGUNG_LOOP.text, "Entschuldigung"),
+        (
+            "Ich möchte einen Termin Termin Termin beim Bürgeramt",
+            "Ich möchte einen Termin beim Bürgeramt",
+        ),
+        ("Hund an, Hund an, Hund an, melden", "Hund an, melden"),
+    ],
+)
+def test_recorded_loops_collapse_to_one_copy_wherever_they_are(loop: str, collapsed: str) -> None:
+    out = collapse_runs(loop, max_repeats=2, max_ngram=4)
+    assert out == collapsed
+    assert longest_run(out, max_ngram=4) == 1
+    assert judge(out, -0.4, DEFAULT) is Verdict.OK
+
+
+def test_collapse_pinned_at_n_and_n_plus_one() -> None:
+    twice = "Müll, Müll, abholen"
+    thrice = "Müll, Müll, Müll, abholen"
+    assert collapse_runs(twice, max_repeats=2, max_ngram=4) == twice
+    assert collapse_runs(thrice, max_repeats=2, max_ngram=4) == "Müll, abholen"
+    assert collapse_runs(thrice, max_repeats=3, max_ngram=4) == thrice
+    five = "a b c d e a b c d e a b c d e"
+    assert collapse_runs(five, max_repeats=2, max_ngram=4) == five
+    assert collapse_runs(five, max_repeats=2, max_ngram=5) == "a b c d e"
+
+
+def test_collapse_keeps_digits_text_and_blank_as_they_are() -> None:
+    digits = "null null null null 7 7 7 eins"
+    assert collapse_runs(digits, max_repeats=2, max_ngram=4) == digits
+    assert collapse_runs("", max_repeats=2, max_ngram=4) == ""
+    assert collapse_runs(" , , , ", max_repeats=2, max_ngram=4) == " , , , "
+    assert collapse_runs("x y x y x y z", max_repeats=2, max_ngram=1) == "x y x y x y z"
+    assert collapse_runs("x y x y x y z", max_repeats=2, max_ngram=2) == "x y z"
+
+
+def test_collapse_repeats_until_no_run_is_left() -> None:
+    # cutting "b b b" to "b" makes "a b" follow itself three times: cut again
+    assert collapse_runs("a b a b b b a b", max_repeats=2, max_ngram=2) == "a b"
+    assert collapse_runs("b b a a a b", max_repeats=2, max_ngram=1) == "b b a b"
+    assert collapse_runs("Müll Müll Müll,", max_repeats=2, max_ngram=1) == "Müll"

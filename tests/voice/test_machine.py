@@ -33,6 +33,7 @@ from voice.signals import (
     Greet,
     HangUp,
     HungUp,
+    KeepUnsure,
     LogConsent,
     RecordingState,
     RecordOff,
@@ -68,7 +69,7 @@ class Line:
             "max_dtmf_digits": 20,
             "dtmf_timeout_s": 2.0,
             "callback_policy": CallbackPolicy(),
-            "min_confidence": 0.35,
+            "min_confidence": 0.2,
         }
         opts.update(options)
         self.number = number
@@ -302,16 +303,17 @@ def test_menu_keys_pick_a_choice_at_once() -> None:
 def test_unsure_turns_are_reasked_with_topics_outside_a_form() -> None:
     line = Line()
     line.greeted()
-    out = line.speak("Müll Müll", 0.349)
+    out = line.speak("Müll Müll", 0.199)
     prompt = KeyMenu(TOPICS).prompt()
-    assert out == [Say(2, (REASK, prompt), False, (REASK, prompt))]
+    reask = Say(2, (REASK, prompt), False, (REASK, prompt))
+    assert out == [KeepUnsure("Müll Müll", 0.199), reask]  # kept for the inbox, re-asked
     assert line(Dtmf("1")) == [StopPlayback(), SendTurn("/book_appointment", None)]
 
 
 def test_an_unsure_turn_at_the_limit_is_trusted_and_one_without_confidence_too() -> None:
     line = Line()
     line.greeted()
-    assert line.speak("eins", 0.35) == [SendTurn("eins", 0.35)]
+    assert line.speak("eins", 0.2) == [SendTurn("eins", 0.2)]
     line(Reply(()))
     assert line.speak("zwei", None) == [SendTurn("zwei", None)]
 
@@ -321,7 +323,8 @@ def test_an_unsure_turn_in_a_form_is_a_miss() -> None:
     line.greeted()
     line.speak("Termin")
     line(Reply((BotReply("Welcher Tag?", buttons=(Button("Abbrechen", "/stop"),)),)))
-    assert line.speak("drei", 0.1) == [StopPlayback(), SendTurn(MISS_TRIGGER, None)]
+    out = line.speak("drei", 0.1)
+    assert out == [StopPlayback(), KeepUnsure("drei", 0.1), SendTurn(MISS_TRIGGER, None)]
     line(Reply((BotReply("Welcher Tag?"),)))
     assert says(line.speak("x", 0.1))[0][0] == REASK  # the form is over
 

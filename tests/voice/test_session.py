@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.metrics import Metrics
+from dialogue.misses import MissLog
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
@@ -79,8 +81,12 @@ class Harness:
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
         engine_workers: bool = False,
+        misses: MissLog | None = None,
+        session_id: str = "call-1",
+        metrics: Metrics | None = None,
         **options: object,
     ) -> None:
+        """The session's clock is the line's: one tick is 20 ms."""
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
@@ -89,8 +95,8 @@ class Harness:
         self.workers = VoiceWorkers.create(self.asr, max_calls=1) if engine_workers else None
         self.session = VoiceSession(
             self.call,
-            DialogueCore(self.engine, store),
-            session_id="call-1",
+            DialogueCore(self.engine, store, misses=misses, metrics=metrics),
+            session_id=session_id,
             endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
             synthesizer=self.tts,
@@ -99,6 +105,7 @@ class Harness:
             read_back=read_back,
             recorder=recorder,
             workers=self.workers,
+            clock=lambda: self.call.now * 0.02,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from contract.conversation import Button
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.misses import MissKind, MissLog
 from dialogue.store import ConversationStore
 from tests.voice import test_session
 from tests.voice.test_session import GREETING, SPEECH, Harness
@@ -56,7 +57,7 @@ async def say(h: Harness) -> None:
 
 
 def test_min_confidence_is_bounded() -> None:
-    assert SessionOptions().min_confidence == 0.35
+    assert SessionOptions().min_confidence == 0.2
     SessionOptions(min_confidence=0.0)
     SessionOptions(min_confidence=1.0)
     for bad in (-0.01, 1.01):
@@ -65,7 +66,7 @@ def test_min_confidence_is_bounded() -> None:
 
 
 async def test_unsure_turn_is_re_asked_with_the_topics_as_keys(store: ConversationStore) -> None:
-    async with Harness(store, ("Sperr Müll Müll", 0.2)) as h:
+    async with Harness(store, ("Sperr Müll Müll", 0.1)) as h:
         await h.until_quiet()
         await say(h)
         assert REASK in spoken(h)
@@ -77,10 +78,51 @@ async def test_unsure_turn_is_re_asked_with_the_topics_as_keys(store: Conversati
         assert FORM_QUESTION in spoken(h)
 
 
+async def test_unsure_turn_reaches_the_not_understood_inbox_masked(
+    store: ConversationStore, redis: Redis
+) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, ("Sperrmüll am 3. Mai, 0171 23", 0.12), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        assert REASK in spoken(h)
+    (item,) = await misses.items()
+    assert (item.text, item.kind, item.channel) == (
+        "Sperrmüll am #. Mai, #### ##",
+        MissKind.LOW_CONFIDENCE,
+        Channel.VOICE,
+    )
+    assert (item.guess, item.confidence) == (None, 0.12)
+    assert item.kind.label == "schlecht verstanden (Telefon)"
+
+
+async def test_a_trusted_turn_is_no_unsure_miss(store: ConversationStore, redis: Redis) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, ("Hundesteuer", 0.2), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        assert h.engine.received[-1][2] == "Hundesteuer"
+    assert await misses.items() == []
+
+
+async def test_unsure_turn_in_a_form_is_kept_once_with_its_words(
+    store: ConversationStore, redis: Redis
+) -> None:
+    misses = MissLog(redis)
+    async with Harness(store, "Termin", ("am drei drei", 0.1), misses=misses) as h:
+        await h.until_quiet()
+        await say(h)
+        await say(h)
+        assert h.engine.received[-1][2] == MISS_TRIGGER
+    assert [(m.text, m.kind) for m in await misses.items()] == [
+        ("am drei drei", MissKind.LOW_CONFIDENCE)
+    ]
+
+
 async def test_confidence_at_the_limit_is_trusted_and_just_below_is_not(
     store: ConversationStore,
 ) -> None:
-    async with Harness(store, ("Hundesteuer", 0.35), ("Hundesteuer", 0.349)) as h:
+    async with Harness(store, ("Hundesteuer", 0.2), ("Hundesteuer", 0.199)) as h:
         await h.until_quiet()
         await say(h)
         assert h.engine.received[-1][2] == "Hundesteuer"
