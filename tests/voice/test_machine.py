@@ -7,14 +7,13 @@ import pytest
 from contract.conversation import Button
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.messages import BotReply, Handoff
-from voice.keymenu import REASK, TOPICS, KeyMenu
+from voice.keymenu import KeyMenu
 from voice.machine import (
     CALLBACK_TRIES,
     CALLBACK_TRIGGER,
     CONSENT_TRIES,
     HANDOFF_TRIGGER,
     MAX_QUEUED_TURNS,
-    MISS_TRIGGER,
     WITHDRAW_TRIGGER,
     CallMachine,
     MachineOptions,
@@ -33,7 +32,6 @@ from voice.signals import (
     Greet,
     HangUp,
     HungUp,
-    KeepUnsure,
     LogConsent,
     RecordingState,
     RecordOff,
@@ -298,35 +296,6 @@ def test_menu_keys_pick_a_choice_at_once() -> None:
     assert line(Dtmf("2")) == [StopPlayback(), SendTurn("/deny", None)]
     line(Reply((BotReply("Gut."),)))
     assert line(Dtmf("2"), Dtmf("#")) == [StopPlayback(), SendTurn("2", None)]  # menu gone
-
-
-def test_unsure_turns_are_reasked_with_topics_outside_a_form() -> None:
-    line = Line()
-    line.greeted()
-    out = line.speak("Müll Müll", 0.199)
-    prompt = KeyMenu(TOPICS).prompt()
-    reask = Say(2, (REASK, prompt), False, (REASK, prompt))
-    assert out == [KeepUnsure("Müll Müll", 0.199), reask]  # kept for the inbox, re-asked
-    assert line(Dtmf("1")) == [StopPlayback(), SendTurn("/book_appointment", None)]
-
-
-def test_an_unsure_turn_at_the_limit_is_trusted_and_one_without_confidence_too() -> None:
-    line = Line()
-    line.greeted()
-    assert line.speak("eins", 0.2) == [SendTurn("eins", 0.2)]
-    line(Reply(()))
-    assert line.speak("zwei", None) == [SendTurn("zwei", None)]
-
-
-def test_an_unsure_turn_in_a_form_is_a_miss() -> None:
-    line = Line()
-    line.greeted()
-    line.speak("Termin")
-    line(Reply((BotReply("Welcher Tag?", buttons=(Button("Abbrechen", "/stop"),)),)))
-    out = line.speak("drei", 0.1)
-    assert out == [StopPlayback(), KeepUnsure("drei", 0.1), SendTurn(MISS_TRIGGER, None)]
-    line(Reply((BotReply("Welcher Tag?"),)))
-    assert says(line.speak("x", 0.1))[0][0] == REASK  # the form is over
 
 
 def test_spoken_numbers_are_read_back_as_the_sessions_own_text() -> None:

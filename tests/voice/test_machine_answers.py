@@ -1,15 +1,17 @@
-"""The call machine's answer latency (end of speech to the answer's first audio) and the
-withdrawal key while the caller is asked for a number."""
+"""The call machine's answer latency (end of speech to the answer's first audio), unsure
+turns, and the withdrawal key while the caller is asked for a number."""
 
 from __future__ import annotations
 
 from contract.conversation import Button
 from dialogue.messages import BotReply
 from tests.voice.test_machine import STAFF, Line, consented, says
-from voice.machine import NUMBER_QUESTION, WITHDRAW_TRIGGER
+from voice.keymenu import REASK, TOPICS, KeyMenu
+from voice.machine import MISS_TRIGGER, NUMBER_QUESTION, WITHDRAW_TRIGGER
 from voice.prompts import PROMPTS
 from voice.signals import (
     AnswerLatency,
+    Command,
     Dtmf,
     EndOfSpeech,
     Engine,
@@ -19,6 +21,7 @@ from voice.signals import (
     RecordingState,
     RecordOff,
     Reply,
+    Say,
     SendTurn,
     SpeechDone,
     SpeechStart,
@@ -32,8 +35,8 @@ from voice.signals import (
 P = PROMPTS
 
 
-def spoken(line: Line, text: str, *, until: float, confidence: float = 0.9) -> list[object]:
-    return list(line(SpeechStart(), EndOfSpeech(until), Transcript(text, confidence)))
+def spoken(line: Line, text: str, *, until: float, confidence: float = 0.9) -> list[Command]:
+    return line(SpeechStart(), EndOfSpeech(until), Transcript(text, confidence))
 
 
 def test_the_first_audio_of_a_spoken_answer_reports_the_callers_wait() -> None:
@@ -165,3 +168,32 @@ def test_a_withdrawal_trigger_typed_as_text_is_still_the_key() -> None:
     line = Line(recording_enabled=True)
     recording(line)
     assert RecordOff("key") in line(Transcript(WITHDRAW_TRIGGER, None))
+
+
+def test_unsure_turns_are_reasked_with_topics_outside_a_form() -> None:
+    line = Line()
+    line.greeted()
+    out = line.speak("Müll Müll", 0.199)
+    prompt = KeyMenu(TOPICS).prompt()
+    reask = Say(2, (REASK, prompt), False, (REASK, prompt))
+    assert out == [KeepUnsure("Müll Müll", 0.199), reask]  # kept for the inbox, re-asked
+    assert line(Dtmf("1")) == [StopPlayback(), SendTurn("/book_appointment", None)]
+
+
+def test_an_unsure_turn_at_the_limit_is_trusted_and_one_without_confidence_too() -> None:
+    line = Line()
+    line.greeted()
+    assert line.speak("eins", 0.2) == [SendTurn("eins", 0.2)]
+    line(Reply(()))
+    assert line.speak("zwei", None) == [SendTurn("zwei", None)]
+
+
+def test_an_unsure_turn_in_a_form_is_a_miss() -> None:
+    line = Line()
+    line.greeted()
+    line.speak("Termin")
+    line(Reply((BotReply("Welcher Tag?", buttons=(Button("Abbrechen", "/stop"),)),)))
+    out = line.speak("drei", 0.1)
+    assert out == [StopPlayback(), KeepUnsure("drei", 0.1), SendTurn(MISS_TRIGGER, None)]
+    line(Reply((BotReply("Welcher Tag?"),)))
+    assert says(line.speak("x", 0.1))[0][0] == REASK  # the form is over
