@@ -132,6 +132,16 @@ class DialogueCore:
         """Writes the call's consent question, answer or withdrawal to its consent log."""
         await self._store.log_consent(session_id, entry)
 
+    async def note_said(self, session_id: str, channel: Channel, *texts: str) -> None:
+        """Keeps what a channel said on its own (a call's consent question, re-prompts,
+        callback offer) in the transcript, so a clerk reads the question before its answer."""
+        lines = [TranscriptRecord.new(channel, Role.BOT, t, clock=self._clock) for t in texts if t]
+        if not lines:
+            return
+        await self._store.append(session_id, *lines)
+        if self._live is not None:
+            await self._live.lines(session_id, *lines)
+
     async def _held(self, session_id: str) -> bool:
         """Whether a clerk holds the chat; False while Redis cannot tell (the turn then goes
         to Rasa, which records it without prediction if it was paused)."""

@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -234,6 +234,12 @@ def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
+def _window(samples: int) -> int:
+    """The encoder window (mel frames) for an utterance of `samples` at 16 kHz."""
+    frames = samples // HOP_SAMPLES
+    return min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
+
+
 class WhisperTranscriber:
     """faster-whisper on a CTranslate2 model, loaded once and shared by all calls."""
 
@@ -291,14 +297,57 @@ class WhisperTranscriber:
             return self._transcribe_short(samples)
         return self._transcribe_windowed(samples)
 
+    def batch_key(self, audio: AudioFrame) -> int | None:
+        """The encoder window (frames) of a short utterance: utterances with the same one
+        are recognised together exactly as alone. None: recognised alone."""
+        if not self._short_context or audio.duration_s > SHORT_CONTEXT_MAX_S:
+            return None
+        samples = audio.num_samples * ASR_RATE // audio.sample_rate
+        if audio.sample_rate != ASR_RATE:
+            samples = len(resample(audio, ASR_RATE).float32())
+        return _window(samples)
+
+    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]:
+        """Several utterances of one `batch_key` encoded and decoded as one batch (the same
+        model, prompt and beam); any other mix is recognised one by one."""
+        keys = {self.batch_key(a) for a in audios}
+        samples = [resample(a, ASR_RATE).float32() for a in audios]
+        if len(keys) != 1 or None in keys or any(not len(s) for s in samples):
+            return [self.transcribe(a) for a in audios]
+        window = self.batch_key(audios[0])
+        assert window is not None
+        padded = [np.pad(s, (0, max(0, window * HOP_SAMPLES - len(s)))) for s in samples]
+        features = np.stack([self._model.feature_extractor(p)[..., :window] for p in padded])
+        encoded = self._model.encode(features)
+        longest_s = max(len(s) for s in samples) / ASR_RATE
+        results = self._model.model.generate(
+            encoded,
+            [self._prompt_tokens] * len(samples),
+            beam_size=self._beam_size,
+            return_scores=True,
+            max_length=min(448, len(self._prompt_tokens) + 12 + int(12 * longest_s)),
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        transcripts: list[Transcript] = []
+        for one, result in zip(samples, results, strict=True):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+            text = self._tokenizer.decode(tokens).strip() if tokens else ""
+            avg_logprob = float(result.scores[0]) if tokens else -math.inf
+            verdict = judge(text, avg_logprob, self._guards)
+            if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
+                transcripts.append(self._transcribe_short(one))
+            else:
+                transcripts.append(_guarded(text, avg_logprob, verdict, self._guards))
+        return transcripts
+
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
         # Pad with silent audio, not with zero features: a zero log-mel frame is not
         # silence, and the decoder then clips the last word of audio that ends early
         # (as a speculative transcription's does).
-        frames = len(samples) // HOP_SAMPLES
-        window = min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
+        window = _window(len(samples))
         audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
         features = self._model.feature_extractor(audio)[..., :window]
         encoded = self._model.encode(features)
