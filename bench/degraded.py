@@ -39,15 +39,14 @@ import yaml
 
 from bench.conditions import CONDITIONS
 from bench.speech_samples import pico
+from bench.voice import raw_whisper
 from contract.stats import MISS_INTENTS
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.asr import (
     MUNICIPAL_TERMS,
-    Device,
     Transcript,
     WhisperTranscriber,
-    choose_device,
     resolve_model,
     vocabulary_prompt,
 )
@@ -145,31 +144,6 @@ def through_vad(transcriber: WhisperTranscriber, endpointer: Callable[[], Endpoi
     return recognise
 
 
-def raw_whisper(model_dir: Path, settings: Settings) -> Recognise:
-    from faster_whisper import WhisperModel
-
-    engine = choose_device(Device(settings.asr_device))
-    model = WhisperModel(
-        str(model_dir),
-        device=engine.device.value,
-        compute_type=engine.compute_type,
-        cpu_threads=engine.cpu_threads,
-        local_files_only=True,
-    )
-
-    def recognise(audio: AudioFrame) -> Transcript:
-        segments, _ = model.transcribe(
-            resample(audio, 16000).float32(),
-            language="de",
-            beam_size=1,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-        )
-        return Transcript(" ".join(s.text.strip() for s in segments), 1.0)
-
-    return recognise
-
-
 @dataclass(frozen=True, slots=True)
 class Heard:
     """One file through one recogniser: the decoder's confidence, whether NLU's intent for
@@ -218,7 +192,7 @@ async def evaluate(
         ),
     }
     if raw:
-        recognisers["raw faster-whisper"] = raw_whisper(model_dir, settings)
+        recognisers["raw faster-whisper"] = raw_whisper(model_dir, device)
     print(
         f"\nDegraded audio: {len(items)} utterances, {len({i.voice for i in items})} voices, "
         f"8 kHz; intent accuracy (re-asked: below confidence {MIN_CONFIDENCE}; loops: a "
