@@ -97,6 +97,13 @@ class HealthMonitor:
         """The gateway is stopping: report 'draining' so load balancers move on."""
         self._draining = True
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    async def rasa_up(self) -> bool:
+        return await probe_rasa(self._http, self._rasa_url, self._rasa_token)
+
     async def check(self) -> HealthReport:
         redis_ok, rasa_ok, actions_ok = await asyncio.gather(
             probe_redis(self._redis),
