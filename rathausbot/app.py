@@ -38,11 +38,13 @@ from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.metrics import Metrics, domain_intents
 from dialogue.misses import MissLog
+from dialogue.pinning import PinnedRasa
 from dialogue.rasa import RasaClient
 from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from dialogue.telemetry import Service, Telemetry
 from rathausbot import services
+from rathausbot.drain import Drain
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
 from rathausbot.observe import MetricsListener, Sampler
@@ -172,6 +174,8 @@ class Services:
             await self._ensure(spec, settings.redis_port, lambda: probe_redis(self._redis), 20)
         elif not await probe_redis(self._redis):
             raise StartupError(f"Redis at {self._target.display} (REDIS_URL) does not answer")
+        if settings.rasa_urls:  # Rasa servers elsewhere, each with its action server
+            return
         if not await self._answers(self._rasa_probe):
             if not model.exists():
                 raise StartupError(
@@ -244,6 +248,15 @@ class Runtime:
     telemetry: Telemetry
 
 
+def rasa_engine(settings: Settings, token: str) -> RasaClient | PinnedRasa:
+    """The local Rasa server, or the configured ones with conversations pinned to one each."""
+    if not settings.rasa_urls:
+        return RasaClient(settings.rasa_url, token=token, timeout_s=settings.rasa_timeout_s)
+    urls = settings.rasa_urls
+    clients = [RasaClient(u, token=token, timeout_s=settings.rasa_timeout_s) for u in urls]
+    return PinnedRasa(clients, urls)
+
+
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     """Builds clients and the dialogue core; `rt.services.start()` starts (or joins) the
@@ -252,9 +265,7 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     target = redis_target(settings, secrets)
     redis = make_redis(target)
     http = httpx.AsyncClient()
-    engine = RasaClient(
-        settings.rasa_url, token=secrets.rasa_token, timeout_s=settings.rasa_timeout_s
-    )
+    engine = rasa_engine(settings, secrets.rasa_token)
     svc = Services(settings, secrets, target, redis, http, reuse=reuse)
     telemetry = Telemetry()
     store = ConversationStore(
@@ -468,6 +479,7 @@ async def serve(settings: Settings) -> None:
             rasa_token=rt.secrets.rasa_token,
             actions_url=settings.actions_url,
             start_timeout_s=settings.rasa_start_timeout_s,
+            rasa_urls=settings.rasa_urls,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
         chat = chat_endpoint(rt, fanout)
@@ -489,17 +501,18 @@ async def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             forwarded_allow_ips=settings.forwarded_allow_ips,
+            graceful_s=settings.drain_timeout_s,
         )
         server = _Server(config)
-
-        def stop() -> None:
-            health.drain()
-            rt.telemetry.draining.set(1)
-            server.request_exit()
-
+        drain = Drain(
+            health=health,
+            telemetry=rt.telemetry,
+            request_exit=server.request_exit,
+            timeout_s=settings.drain_timeout_s,
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(sig, drain.begin)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
         waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
@@ -523,6 +536,9 @@ async def serve(settings: Settings) -> None:
                 if settings.console_enabled:
                     print(await console_hint(settings, rt.redis), flush=True)
                 if agent is not None:
+                    drain.agent = agent
+                    if health.draining:  # the signal came while the hotline opened
+                        agent.drain()
                     calls = agent.stats
                     sampler.counts[rt.telemetry.calls_active] = lambda: calls()["calls"]
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
@@ -546,6 +562,7 @@ async def serve(settings: Settings) -> None:
                     task.cancel()
                     tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
+            await drain.aclose()
             if agent is not None:
                 await agent.stop()
             if engines is not None:
