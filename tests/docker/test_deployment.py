@@ -5,6 +5,7 @@ the Prometheus example (promtool) and the Grafana dashboard against the exported
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -165,3 +166,16 @@ def test_the_dashboard_uses_only_exported_metric_names() -> None:
     for expr in exprs:
         for name in re.findall(r"\b((?:rathausbot|process)_[a-z_]+)", expr):
             assert name in series or name in exported, f"{name} is not exported"
+
+
+def test_the_example_gateway_configuration_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("RATHAUSBOT_") or name == "REDIS_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RATHAUSBOT_CONFIG", str(DOCKER / "secrets" / "gateway.toml.example"))
+    settings = Settings()
+    assert settings.rasa_servers == ("http://127.0.0.1:5005",)
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9464)
+    assert settings.host == "127.0.0.1" and not settings.redis_embedded
+    memory = re.search(r"maxmemory (\d+)mb", (DOCKER / "redis" / "redis.conf").read_text())
+    assert memory is not None and int(memory.group(1)) == settings.redis_maxmemory_mb
