@@ -501,7 +501,7 @@ async def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             forwarded_allow_ips=settings.forwarded_allow_ips,
-            graceful_s=settings.drain_timeout_s,
+            graceful_s=settings.rasa_timeout_s + 5,  # a chat turn in progress ends by then
         )
         server = _Server(config)
         drain = Drain(

@@ -1,5 +1,6 @@
 """Graceful stop on SIGTERM: take no new calls or chats, let running calls end up to a limit,
-then stop the HTTP server (which lets chat turns in progress finish and closes the rest)."""
+then stop the HTTP server (which gives chat turns in progress `rasa_timeout_s` + 5 s to
+finish and closes the rest)."""
 
 from __future__ import annotations
 

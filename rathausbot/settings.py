@@ -472,8 +472,8 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         le=3600,
-        description="On SIGTERM, how long running calls and chat turns may finish while no "
-        "new ones are accepted.",
+        description="On SIGTERM, how long running calls may finish while no new calls or "
+        "chats are accepted; chat turns in progress then get rasa_timeout_s + 5 s.",
     )
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")

@@ -81,7 +81,9 @@ def test_the_compose_file_keeps_the_promises_of_the_deployment_guide() -> None:
     grace = int(str(gateway["stop_grace_period"]).rstrip("s"))
     example = (DOCKER / "secrets" / "gateway.toml.example").read_text()
     drain = float(re.search(r"drain_timeout_s = (\d+)", example).group(1))  # type: ignore[union-attr]
-    assert grace > drain, "Docker would SIGKILL the gateway before the drain ends"
+    rasa = Settings().rasa_timeout_s  # the example keeps the default
+    assert "rasa_timeout_s" not in example
+    assert grace > drain + rasa + 5, "Docker would SIGKILL the gateway before the drain ends"
     for name in ("kamailio", "coturn"):
         assert services[name]["profiles"], f"{name} must stay optional"
     # secrets come from files; the compose text holds no password or token
