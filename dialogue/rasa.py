@@ -42,6 +42,15 @@ class DialogueEngine(Protocol):
     async def aclose(self) -> None: ...
 
 
+class RasaApi(DialogueEngine, Protocol):
+    """A dialogue engine with Rasa's tracker API (what the takeover uses): `RasaClient` for
+    one server, `dialogue.pinning.PinnedRasa` for several."""
+
+    async def append_events(self, session_id: str, events: list[dict[str, object]]) -> bool: ...
+
+    async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]: ...
+
+
 class RasaClient:
     """Talks to `POST /webhooks/{channel}/webhook` of a Rasa server.
 

@@ -39,7 +39,7 @@ from dialogue.live import LiveFeed
 from dialogue.metrics import Metrics, domain_intents
 from dialogue.misses import MissLog
 from dialogue.pinning import PinnedRasa
-from dialogue.rasa import RasaClient
+from dialogue.rasa import RasaApi, RasaClient
 from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from dialogue.telemetry import Service, Telemetry
@@ -248,7 +248,7 @@ class Runtime:
     telemetry: Telemetry
 
 
-def rasa_engine(settings: Settings, token: str) -> RasaClient | PinnedRasa:
+def rasa_engine(settings: Settings, token: str) -> RasaApi:
     """The local Rasa server, or the configured ones with conversations pinned to one each."""
     if not settings.rasa_urls:
         return RasaClient(settings.rasa_url, token=token, timeout_s=settings.rasa_timeout_s)

@@ -159,3 +159,16 @@ def test_urls_must_match_the_clients_and_differ() -> None:
 def test_the_retry_pause_is_bounded(retry: float) -> None:
     with pytest.raises(ValueError, match="retry_after_s"):
         PinnedRasa([client(URLS[0])], URLS[:1], retry_after_s=retry)
+
+
+async def test_the_composition_root_pins_only_when_several_servers_are_configured() -> None:
+    from rathausbot.app import rasa_engine
+    from rathausbot.settings import Settings
+
+    single = rasa_engine(Settings(), "t0ken")
+    assert isinstance(single, RasaClient)
+    several = rasa_engine(Settings(rasa_urls=URLS), "t0ken")
+    assert isinstance(several, PinnedRasa)
+    assert several.order("s-1") == rank("s-1", URLS)
+    await single.aclose()
+    await several.aclose()
