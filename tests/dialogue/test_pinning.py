@@ -12,6 +12,8 @@ import pytest
 from dialogue.messages import Channel
 from dialogue.pinning import MAX_SERVERS, PinnedRasa, rank
 from dialogue.rasa import EngineUnavailable, RasaClient
+from rathausbot.app import rasa_engine
+from rathausbot.settings import Settings
 
 URLS = ("http://rasa-a:5005", "http://rasa-b:5005")
 ANSWER = {"messages": [{"recipient_id": "s", "text": "Guten Tag."}], "nlu": None}
@@ -162,9 +164,6 @@ def test_the_retry_pause_is_bounded(retry: float) -> None:
 
 
 async def test_the_composition_root_pins_only_when_several_servers_are_configured() -> None:
-    from rathausbot.app import rasa_engine
-    from rathausbot.settings import Settings
-
     single = rasa_engine(Settings(), "t0ken")
     assert isinstance(single, RasaClient)
     several = rasa_engine(Settings(rasa_urls=URLS), "t0ken")
