@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -38,16 +39,25 @@ def tool(name: str, package: str) -> str:
 
 @contextlib.asynccontextmanager
 async def process(*argv: str, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A child in its own process group; the whole group is ended on the way out (Kamailio
+    forks workers that would outlive a killed main process)."""
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=out
+            *argv, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=out, start_new_session=True
         )
     try:
         yield proc
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # workers that ignored SIGTERM
 
 
 async def said(proc: asyncio.subprocess.Process, word: str) -> None:
