@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import sys
@@ -90,7 +91,8 @@ async def test_a_sample_without_redis_keeps_the_last_values() -> None:
 
 async def test_the_loop_lag_is_how_late_the_sleep_ended(redis: Redis) -> None:
     t = Telemetry()
-    ticks = iter([10.0, 10.75, 11.0, 11.1])  # asked at 10.0, woke 0.75 s later (0.5 late)
+    # every round asks at a whole second and wakes 0.75 s later: 0.5 s later than the 0.25
+    ticks = itertools.chain.from_iterable((n, n + 0.75) for n in itertools.count(10))
     sampler = Sampler(t, redis, {}, interval_s=0.25, clock=lambda: next(ticks))
     task = asyncio.create_task(sampler.run())
     for _ in range(200):  # bounded: the first round ends after one 0.25 s sleep
