@@ -64,6 +64,8 @@ bench: setup train
 	@$(BIN)/python -m bench.rtp
 	@echo "==> Benchmark: calls over SIP (voice turn latency vs. offline, concurrent calls, CPU per call)"
 	@$(BIN)/python -m bench.sip_calls
+	@echo "==> Benchmark: chat turns per second and p95 straight to Rasa, one server vs. two pinned"
+	@$(BIN)/python -m bench.rasa_scaleout
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

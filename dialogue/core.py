@@ -19,6 +19,7 @@ from dialogue.misses import MissLog
 from dialogue.rasa import DialogueEngine, EngineUnavailable
 from dialogue.records import Case, Delivery, TranscriptRecord
 from dialogue.store import ConsentEntry, ConversationStore
+from dialogue.telemetry import CURRENT_SESSION, Stage
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,16 @@ class DialogueCore:
         if self._metrics is not None:
             await self._metrics.answer_latency(session_id, round(1000 * seconds))
 
+    def observe(self, stage: Stage, seconds: float) -> None:
+        """One measured stage of a turn (the live metrics)."""
+        if self._metrics is not None:
+            self._metrics.observe(stage, seconds)
+
+    def transcribed(self, seconds: float, *, audio_s: float) -> None:
+        """One utterance of `audio_s` seconds was transcribed in `seconds`."""
+        if self._metrics is not None:
+            self._metrics.asr(seconds, audio_s=audio_s)
+
     async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
         """Writes the call's consent question, answer or withdrawal to its consent log."""
         await self._store.log_consent(session_id, entry)
@@ -199,9 +210,12 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
+        CURRENT_SESSION.set(session_id)
+        started = time.monotonic()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
+            self.observe(Stage.RASA, time.monotonic() - started)
         except EngineUnavailable as exc:
             log.warning("dialogue engine unavailable for a %s turn: %s", channel, exc)
             answer = EngineAnswer(replies=(BotReply(text=UNAVAILABLE_TEXT[channel]),))

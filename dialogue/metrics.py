@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from contract.payloads import HandoffReason
 from contract.records import Channel
 from contract.stats import MISS_INTENTS, stat_channel, stats_day_key, stats_session_key
+from dialogue.telemetry import Stage, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class TurnFacts:
 
 
 class Metrics:
-    """Writes the counters. Never fails a turn: a Redis error is logged and the turn goes on."""
+    """Writes the counters. Never fails a turn: a Redis error is logged and the turn goes on.
+    With `telemetry`, turns and latencies also feed the live Prometheus metrics."""
 
     def __init__(
         self,
@@ -123,6 +125,7 @@ class Metrics:
         keep_days: int = 730,
         session_ttl_s: int = 6 * 3600,
         clock: Callable[[], float] = time.time,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """`intents` is the domain's closed set; any other intent counts as `other`."""
         known = frozenset(intents)
@@ -137,6 +140,17 @@ class Metrics:
         self._keep_s = keep_days * DAY_S
         self._session_ttl_s = session_ttl_s
         self._clock = clock
+        self._telemetry = telemetry
+
+    def observe(self, stage: Stage, seconds: float) -> None:
+        """One measured stage of a turn (live metrics only; the day hashes keep no timings)."""
+        if self._telemetry is not None:
+            self._telemetry.observe(stage, seconds)
+
+    def asr(self, seconds: float, *, audio_s: float) -> None:
+        """One transcription of `audio_s` seconds of speech that took `seconds`."""
+        if self._telemetry is not None:
+            self._telemetry.asr(seconds, audio_s=audio_s)
 
     def intent_field(self, intent: str | None) -> str:
         name = intent if intent in self._intents else OTHER_INTENT
@@ -144,6 +158,10 @@ class Metrics:
 
     async def turn(self, facts: TurnFacts) -> None:
         """Counts one user turn (and the conversation, on its first turn)."""
+        if self._telemetry is not None:
+            self._telemetry.turn(
+                facts.channel.value, fallback=facts.fallback, handoff_reasons=facts.handoff_reasons
+            )
         try:
             await self._turn(facts)
         except RedisError as exc:
@@ -151,7 +169,9 @@ class Metrics:
 
     async def answer_latency(self, session_id: str, ms: int) -> None:
         """Counts one answer on a SIP call (`sip-…` session): `ms` from the end of the caller's
-        speech to the first audio of the reply. Browser calls and chats are not counted."""
+        speech to the first audio of the reply. Browser calls and chats are not counted in the
+        day hashes; the live metrics count every call."""
+        self.observe(Stage.ANSWER, ms / 1000)
         if StatChannel.of(Channel.VOICE, session_id) is not StatChannel.PHONE:
             return
         now = datetime.fromtimestamp(self._clock(), BERLIN)

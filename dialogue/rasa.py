@@ -25,6 +25,13 @@ class EngineUnavailable(Exception):
     """The dialogue engine could not answer this turn (down, slow or broken)."""
 
 
+class EngineUnreachable(EngineUnavailable):
+    """The request never reached the engine (no connection), so another may take it."""
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
 class DialogueEngine(Protocol):
     """What the dialogue core needs from Rasa; `tests/fakes.py` has the fake."""
 
@@ -33,6 +40,15 @@ class DialogueEngine(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class RasaApi(DialogueEngine, Protocol):
+    """A dialogue engine with Rasa's tracker API (what the takeover uses): `RasaClient` for
+    one server, `dialogue.pinning.PinnedRasa` for several."""
+
+    async def append_events(self, session_id: str, events: list[dict[str, object]]) -> bool: ...
+
+    async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]: ...
 
 
 class RasaClient:
@@ -68,6 +84,8 @@ class RasaClient:
                 f"/webhooks/{channel.value}/webhook",
                 json={"sender": session_id, "message": text},
             )
+        except _NOT_SENT as exc:
+            raise EngineUnreachable(f"Rasa unreachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
@@ -108,6 +126,8 @@ class RasaClient:
             response = await self._http.post(
                 path, json=payload, params={**params, "token": self._token}
             )
+        except _NOT_SENT as exc:
+            raise EngineUnreachable(f"Rasa unreachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:

@@ -38,12 +38,16 @@ from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
 from dialogue.metrics import Metrics, domain_intents
 from dialogue.misses import MissLog
-from dialogue.rasa import RasaClient
+from dialogue.pinning import PinnedRasa
+from dialogue.rasa import RasaApi, RasaClient
 from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
+from dialogue.telemetry import Service, Telemetry
 from rathausbot import services
+from rathausbot.drain import Drain
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
+from rathausbot.observe import MetricsListener, Sampler
 from rathausbot.privacy import notice_facts, processing_facts, purger
 from rathausbot.purge import purge_periodically
 from rathausbot.retention import DataType, Retention
@@ -170,6 +174,8 @@ class Services:
             await self._ensure(spec, settings.redis_port, lambda: probe_redis(self._redis), 20)
         elif not await probe_redis(self._redis):
             raise StartupError(f"Redis at {self._target.display} (REDIS_URL) does not answer")
+        if settings.rasa_urls:  # Rasa servers elsewhere, each with its action server
+            return
         if not await self._answers(self._rasa_probe):
             if not model.exists():
                 raise StartupError(
@@ -239,6 +245,16 @@ class Runtime:
     core: DialogueCore
     takeover: Takeover
     live: LiveFeed
+    telemetry: Telemetry
+
+
+def rasa_engine(settings: Settings, token: str) -> RasaApi:
+    """The local Rasa server, or the configured ones with conversations pinned to one each."""
+    if not settings.rasa_urls:
+        return RasaClient(settings.rasa_url, token=token, timeout_s=settings.rasa_timeout_s)
+    urls = settings.rasa_urls
+    clients = [RasaClient(u, token=token, timeout_s=settings.rasa_timeout_s) for u in urls]
+    return PinnedRasa(clients, urls)
 
 
 @contextlib.asynccontextmanager
@@ -249,10 +265,9 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
     target = redis_target(settings, secrets)
     redis = make_redis(target)
     http = httpx.AsyncClient()
-    engine = RasaClient(
-        settings.rasa_url, token=secrets.rasa_token, timeout_s=settings.rasa_timeout_s
-    )
+    engine = rasa_engine(settings, secrets.rasa_token)
     svc = Services(settings, secrets, target, redis, http, reuse=reuse)
+    telemetry = Telemetry()
     store = ConversationStore(
         redis,
         retention_s=settings.retention_seconds,
@@ -284,10 +299,13 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
                     redis,
                     intents=domain_intents(settings.intents_dir / "domain"),
                     keep_days=settings.retention_policy.days[DataType.STATISTICS],
+                    telemetry=telemetry,
                 ),
                 misses=MissLog(redis, keep_days=settings.retention_policy.days[DataType.MISSES]),
             )
-            yield Runtime(settings, secrets, redis, http, svc, store, core, takeover, live)
+            yield Runtime(
+                settings, secrets, redis, http, svc, store, core, takeover, live, telemetry
+            )
     finally:
         await svc.aclose()
         await engine.aclose()
@@ -443,8 +461,14 @@ async def serve(settings: Settings) -> None:
         raise StartupError(
             f"port {settings.port} on {settings.host} is in use; set RATHAUSBOT_PORT"
         )
+    if settings.metrics_port and not port_free(settings.metrics_port, settings.metrics_host):
+        raise StartupError(
+            f"metrics port {settings.metrics_port} on {settings.metrics_host} is in use; "
+            "set RATHAUSBOT_METRICS_PORT (0: no metrics)"
+        )
     async with (
         runtime(settings, reuse=False) as rt,
+        metrics_listener(settings, rt.telemetry),
         Fanout(rt.redis) as fanout,
         EventHub(rt.redis, max_streams=settings.console_max_event_streams) as hub,
     ):
@@ -455,11 +479,19 @@ async def serve(settings: Settings) -> None:
             rasa_token=rt.secrets.rasa_token,
             actions_url=settings.actions_url,
             start_timeout_s=settings.rasa_start_timeout_s,
+            rasa_urls=settings.rasa_urls,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
+        chat = chat_endpoint(rt, fanout)
+        sampler = Sampler(
+            rt.telemetry,
+            rt.redis,
+            {Service.REDIS: lambda: probe_redis(rt.redis), Service.RASA: health.rasa_up},
+            counts={rt.telemetry.chats_active: lambda: chat.connections},
+        )
         app = create_app(
             health=health,
-            chat=chat_endpoint(rt, fanout),
+            chat=chat,
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
             notice=PrivacyNotice(notice_facts(settings)),
@@ -469,19 +501,22 @@ async def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             forwarded_allow_ips=settings.forwarded_allow_ips,
+            graceful_s=settings.rasa_timeout_s + 5,  # a chat turn in progress ends by then
         )
         server = _Server(config)
-
-        def stop() -> None:
-            health.drain()
-            server.request_exit()
-
+        drain = Drain(
+            health=health,
+            telemetry=rt.telemetry,
+            request_exit=server.request_exit,
+            timeout_s=settings.drain_timeout_s,
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(sig, drain.begin)
         server_task = asyncio.create_task(server.serve(), name="http-server")
         start_task = asyncio.create_task(_start(settings, rt), name="start-services")
         waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
+        sampler_task = asyncio.create_task(sampler.run(), name="metrics-sampler")
         webhook_task: asyncio.Task[None] | None = None
         purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
@@ -501,6 +536,11 @@ async def serve(settings: Settings) -> None:
                 if settings.console_enabled:
                     print(await console_hint(settings, rt.redis), flush=True)
                 if agent is not None:
+                    drain.agent = agent
+                    if health.draining:  # the signal came while the hotline opened
+                        agent.drain()
+                    calls = agent.stats
+                    sampler.counts[rt.telemetry.calls_active] = lambda: calls()["calls"]
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
@@ -515,16 +555,27 @@ async def serve(settings: Settings) -> None:
             server.should_exit = True
             start_task.cancel()
             waiting_task.cancel()
-            tasks = [start_task, server_task, waiting_task]
+            sampler_task.cancel()
+            tasks = [start_task, server_task, waiting_task, sampler_task]
             for task in (webhook_task, purge_task, mail_task):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
+            await drain.aclose()
             if agent is not None:
                 await agent.stop()
             if engines is not None:
                 await engines.aclose()
+
+
+def metrics_listener(
+    settings: Settings, telemetry: Telemetry
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """The `/metrics` listener on its own port; nothing when `metrics_port` is 0."""
+    if not settings.metrics_port:
+        return contextlib.nullcontext()
+    return MetricsListener(telemetry, host=settings.metrics_host, port=settings.metrics_port)
 
 
 async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngines] | None:

@@ -18,6 +18,7 @@ from dialogue.core import MessageTooLong
 from dialogue.messages import BotReply, Channel, UserTurn
 from dialogue.store import StoreFull
 from rathausbot.app import StartupError, runtime, serve
+from rathausbot.observe import JsonLines
 from rathausbot.privacy_cli import add_parser as privacy_parser
 from rathausbot.settings import Settings
 from rathausbot.training import TrainingFailed, train
@@ -154,6 +155,9 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     # httpx logs every request URL at INFO; Rasa's status URL carries the API token.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -82,7 +82,11 @@ class HealthMonitor:
         actions_url: str,
         start_timeout_s: float,
         clock: Callable[[], float] = time.monotonic,
+        rasa_urls: tuple[str, ...] = (),
     ) -> None:
+        """With `rasa_urls` (Rasa servers elsewhere, each with its own action server), Rasa
+        counts as up when one of them answers, and the local action server is not probed."""
+        self._rasa_urls = rasa_urls
         self._redis = redis
         self._http = http
         self._rasa_url = rasa_url
@@ -97,11 +101,23 @@ class HealthMonitor:
         """The gateway is stopping: report 'draining' so load balancers move on."""
         self._draining = True
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    async def rasa_up(self) -> bool:
+        urls = self._rasa_urls or (self._rasa_url,)
+        answers = await asyncio.gather(
+            *(probe_rasa(self._http, url, self._rasa_token) for url in urls)
+        )
+        return any(answers)
+
+    async def _actions_up(self) -> bool:
+        return True if self._rasa_urls else await probe_actions(self._http, self._actions_url)
+
     async def check(self) -> HealthReport:
         redis_ok, rasa_ok, actions_ok = await asyncio.gather(
-            probe_redis(self._redis),
-            probe_rasa(self._http, self._rasa_url, self._rasa_token),
-            probe_actions(self._http, self._actions_url),
+            probe_redis(self._redis), self.rasa_up(), self._actions_up()
         )
         if self._draining:
             status = HealthStatus.DRAINING

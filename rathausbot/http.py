@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from starlette.websockets import WebSocket
 
 from channels.notice import PrivacyNotice
 from channels.webchat import ChatEndpoint
@@ -22,6 +23,7 @@ from rathausbot.headers import SecurityHeaders
 from rathausbot.health import HealthMonitor, HealthStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "channels" / "static"
+DRAINING_CLOSE_CODE = 1013  # "try again later": this gateway is stopping
 _FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
@@ -60,6 +62,13 @@ def create_app(
             "rathausbot läuft. Status: /healthz\nrathausbot is running. Health: /healthz\n"
         )
 
+    async def chat_socket(ws: WebSocket) -> None:
+        assert chat is not None
+        if health.draining:  # the proxy sends the citizen's reconnect to another gateway
+            await ws.close(code=DRAINING_CLOSE_CODE)
+            return
+        await chat.handle(ws)
+
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
     if console is not None:
         routes += [Route("/console", _to_console), console]
@@ -67,7 +76,7 @@ def create_app(
         routes.append(Route("/", index))
     else:
         routes += [
-            WebSocketRoute("/ws/chat", chat.handle),
+            WebSocketRoute("/ws/chat", chat_socket),
             Mount("/widget", StaticFiles(directory=STATIC / "widget"), name="widget"),
             Route("/datenschutz.html", (notice or PrivacyNotice()).endpoint),
             # the Musterstadt demo website with the widget on it
@@ -81,10 +90,16 @@ async def _to_console(_: Request) -> RedirectResponse:
 
 
 def server_config(
-    app: ASGIApp, *, host: str, port: int, forwarded_allow_ips: tuple[str, ...] = ()
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    forwarded_allow_ips: tuple[str, ...] = (),
+    graceful_s: float | None = None,
 ) -> uvicorn.Config:
     """uvicorn's settings for the gateway: no `server` banner, and proxy headers believed
-    only from `forwarded_allow_ips` (none by default: a forged X-Forwarded-For is ignored)."""
+    only from `forwarded_allow_ips` (none by default: a forged X-Forwarded-For is ignored).
+    On shutdown, requests and chat turns in progress get `graceful_s` to finish."""
     return uvicorn.Config(
         app,
         host=host,
@@ -97,4 +112,5 @@ def server_config(
         server_header=False,
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=list(forwarded_allow_ips) or None,
+        timeout_graceful_shutdown=None if graceful_s is None else max(round(graceful_s), 1),
     )

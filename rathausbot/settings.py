@@ -35,6 +35,9 @@ def config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
 
 
+MAX_RASA_URLS = 16
+
+
 class Settings(BaseSettings):
     """Settings of one rathausbot installation; see docs/configuration.md."""
 
@@ -105,6 +108,12 @@ class Settings(BaseSettings):
         False,
         description="Also open Rasa's plain REST channel (`/webhooks/rest/webhook`, no token); "
         "for the chat benchmark only.",
+    )
+    rasa_urls: tuple[str, ...] = Field(
+        (),
+        description="Several Rasa servers on one Redis tracker store (`http://host:port`); "
+        "each conversation is pinned to one by a hash of its id, failing over to the next "
+        "when it is down. Empty: the local Rasa server on `rasa_port`.",
     )
     rasa_timeout_s: float = Field(
         10.0, gt=0, le=120, description="Longest wait for Rasa to answer one turn."
@@ -441,6 +450,31 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", description="Log level of the gateway (DEBUG, INFO, ...).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per log line, with the call or chat session id "
+        "of the line's context.",
+    )
+
+    # --- Operations ---
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address of the Prometheus `/metrics` listener (loopback; a private "
+        "address only where the scraper is elsewhere).",
+    )
+    metrics_port: int = Field(
+        9464,
+        ge=0,
+        le=65535,
+        description="Port of the `/metrics` listener, never the public HTTP port; 0: off.",
+    )
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long running calls may finish while no new calls or "
+        "chats are accepted; chat turns in progress then get rasa_timeout_s + 5 s.",
+    )
 
     @field_validator("webhook_bookings_url", "webhook_tickets_url", "webhook_callbacks_url")
     @classmethod
@@ -463,6 +497,24 @@ class Settings(BaseSettings):
             if "@" not in mailbox or any(c in mailbox for c in " ,;<>\r\n"):
                 raise ValueError(f"{department}: {mailbox!r} is not one e-mail address")
         return value
+
+    @field_validator("rasa_urls")
+    @classmethod
+    def _rasa_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > MAX_RASA_URLS:
+            raise ValueError(f"at most {MAX_RASA_URLS} Rasa servers")
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("a Rasa server is named twice")
+        return tuple(url.rstrip("/") for url in value)
+
+    @model_validator(mode="after")
+    def _metrics_apart(self) -> Settings:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from the public HTTP port")
+        return self
 
     @model_validator(mode="after")
     def _mail_complete(self) -> Settings:
@@ -557,6 +609,11 @@ class Settings(BaseSettings):
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        """The Rasa servers conversations are pinned to (the local one unless configured)."""
+        return self.rasa_urls or (self.rasa_url,)
 
     @property
     def actions_url(self) -> str:

@@ -24,6 +24,7 @@ from dialogue.core import DialogueCore
 from dialogue.messages import Channel, Handoff, UserTurn
 from dialogue.store import ConsentEntry
 from dialogue.tasks import cancel_and_wait
+from dialogue.telemetry import CURRENT_SESSION, Stage
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
 from voice.machine import (
@@ -288,6 +289,7 @@ class VoiceSession:
         return self._machine.waiting or self._asr.running
 
     async def run(self) -> SessionResult:
+        CURRENT_SESSION.set(self._id)  # the call's tasks log with its session id
         async with asyncio.TaskGroup() as group:
             self._group = group
             reader = group.create_task(self._read(), name=f"voice-reader-{self._id}")
@@ -497,6 +499,7 @@ class VoiceSession:
                     self._asr.paused(event)
                 case SpeechEnded():
                     self._observe(event)
+                    self._core.observe(Stage.VAD_END_OF_TURN, event.endpoint_silence_s)
                     spoke_until = lead + self._line_s - event.endpoint_silence_s
                     await self._post(EndOfSpeech(spoke_until))
                     await self._ended.put(event)
@@ -519,7 +522,9 @@ class VoiceSession:
             ended = await self._ended.get()
             event: Event
             try:
+                started = time.monotonic()
                 recognised = await self._asr.ended(ended)
+                self._core.transcribed(time.monotonic() - started, audio_s=ended.audio.duration_s)
                 text, confidence = recognised.transcript.text, recognised.transcript.confidence
                 event = Transcript(text, confidence, recognised.speculative)
             except Exception as exc:
@@ -545,8 +550,11 @@ class VoiceSession:
         unheard = True  # no frame of this speech went out yet
         for text in say.texts:
             try:
+                started = time.monotonic()
                 sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
                 audio = await self._next_sentence(sentences)
+                if unheard:
+                    self._core.observe(Stage.TTS_FIRST_AUDIO, time.monotonic() - started)
             except Exception as exc:
                 log.warning("speech synthesis failed: %s", type(exc).__name__)
                 await self._post(EngineFailed(Engine.TTS, say.say_id))

@@ -68,6 +68,7 @@ ALLOWED_METHODS = frozenset(
 SUPPORTED = frozenset({"timer", "norefersub"})
 DTMF_RELAY = "application/dtmf-relay"
 CONTENT_TYPES = frozenset({SDP, "message/sipfrag", DTMF_RELAY})
+DRAIN_RETRY_AFTER_S = 30  # what a draining gateway asks callers and proxies to wait
 
 __all__ = [
     "RegistrationConfig",
@@ -190,6 +191,7 @@ class UserAgent:
         self._timer_task: asyncio.Task[None] | None = None
         self._registrar: Registrar | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -203,6 +205,15 @@ class UserAgent:
             self._registrar.start()
         logger.info("SIP listening on %s", self.addresses)
         logger.info("%s", self.policy.describe())
+
+    def drain(self) -> None:
+        """Takes no new calls: OPTIONS and new INVITEs get `503` with `Retry-After`, so a SIP
+        proxy's probe takes this gateway out; calls in progress go on."""
+        self._draining = True
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
 
     async def stop(self) -> None:
         """BYE to live calls, end the rest, cancel owned tasks, close the transports."""
@@ -485,6 +496,8 @@ class UserAgent:
             if request_key(request) in self._calls:
                 return None
             return self._reply(request, 481)
+        if self._draining and request.method in {"OPTIONS", "INVITE"}:
+            return self._reply(request, 503, ("Retry-After", str(DRAIN_RETRY_AFTER_S)))
         match request.method:
             case "OPTIONS":
                 return self._reply(

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from dialogue.messages import BotReply, Button, Channel, Handoff, Link, Understanding
-from dialogue.rasa import EngineUnavailable, RasaClient, parse_messages
+from dialogue.rasa import EngineUnavailable, EngineUnreachable, RasaClient, parse_messages
 
 
 def test_custom_payloads_join_the_text_before_them() -> None:
@@ -102,4 +102,25 @@ async def test_connection_errors_and_timeouts_make_the_engine_unavailable() -> N
         )
         with pytest.raises(EngineUnavailable):
             await client.send("s1", Channel.WEBCHAT, "hallo")
+        await client.aclose()
+
+
+async def test_only_a_request_that_never_left_is_unreachable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def connect_slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("no answer to SYN", request=request)
+
+    def read_slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    for handler, unreachable in ((refuse, True), (connect_slow, True), (read_slow, False)):
+        client = RasaClient("http://rasa", token="t", transport=httpx.MockTransport(handler))
+        with pytest.raises(EngineUnavailable) as failure:
+            await client.send("s1", Channel.WEBCHAT, "hallo")
+        assert isinstance(failure.value, EngineUnreachable) is unreachable
+        with pytest.raises(EngineUnavailable) as failure:
+            await client.execute("s1", "utter_greet")
+        assert isinstance(failure.value, EngineUnreachable) is unreachable
         await client.aclose()

@@ -52,6 +52,7 @@ def isolated_settings(var_dir: Path) -> tuple[Settings, dict[str, str]]:
         "rasa_port": free_port(),
         "actions_port": free_port(),
         "sip_port": free_port(),
+        "metrics_port": free_port(),
         # the chat load test opens 200 sessions from one address at once, and Rasa on a
         # busy 2-core machine then answers in seconds, not milliseconds
         "webchat_max_connections_per_ip": 1000,

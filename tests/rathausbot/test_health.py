@@ -113,3 +113,23 @@ async def test_others_see_the_status_and_only_loopback_or_the_token_the_details(
     response = await get(loopback, {})
     assert response.json() == {"status": "draining", "redis": True, "rasa": True, "actions": True}
     await http.aclose()
+
+
+async def test_several_rasa_servers_are_up_while_one_answers(redis: Redis) -> None:
+    services = Services()  # host "rasa" answers once switched on; "rasa-2" never does
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handler))
+    monitor = HealthMonitor(
+        redis=redis,
+        http=http,
+        rasa_url="http://local-rasa",
+        rasa_token="t0ken",
+        actions_url="http://actions",
+        start_timeout_s=100,
+        rasa_urls=("http://rasa-2", "http://rasa"),
+    )
+    report = await monitor.check()
+    assert (report.rasa, report.actions) == (False, True)  # remote actions are not probed
+    services.rasa = True
+    report = await monitor.check()
+    assert (report.rasa, report.actions, report.status.value) == (True, True, "ready")
+    await http.aclose()

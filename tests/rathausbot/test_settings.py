@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -121,3 +122,28 @@ def test_mail_is_off_by_default_and_needs_its_parts_when_on() -> None:
         Settings(mail_mailboxes={"*": "a@b.de, c@d.de"})
     with pytest.raises(ValidationError, match="http"):
         Settings(console_base_url="rathaus.musterstadt.de")
+
+
+def test_rasa_urls_are_http_distinct_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().rasa_servers == (Settings().rasa_url,)
+    monkeypatch.setenv("RATHAUSBOT_RASA_URLS", '["http://10.0.0.5:5005/", "http://10.0.0.6:5005"]')
+    assert Settings().rasa_servers == ("http://10.0.0.5:5005", "http://10.0.0.6:5005")
+    for bad in ('["ftp://x"]', '["http://a", "http://a"]'):
+        monkeypatch.setenv("RATHAUSBOT_RASA_URLS", bad)
+        with pytest.raises(ValidationError, match="rasa_urls"):
+            Settings()
+    sixteen = [f"http://r{n}:5005" for n in range(16)]
+    monkeypatch.setenv("RATHAUSBOT_RASA_URLS", json.dumps(sixteen))
+    assert len(Settings().rasa_servers) == 16
+    monkeypatch.setenv("RATHAUSBOT_RASA_URLS", json.dumps([*sixteen, "http://r16:5005"]))
+    with pytest.raises(ValidationError, match="at most 16"):
+        Settings()
+
+
+def test_metrics_stay_off_the_public_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().metrics_host, Settings().metrics_port) == ("127.0.0.1", 9464)
+    monkeypatch.setenv("RATHAUSBOT_METRICS_PORT", "8080")
+    with pytest.raises(ValidationError, match="public HTTP port"):
+        Settings()
+    monkeypatch.setenv("RATHAUSBOT_METRICS_PORT", "0")
+    assert Settings().metrics_port == 0

@@ -334,3 +334,34 @@ async def test_refused_registration_is_visible_and_retried(make_ua) -> None:
     assert client.registration_state is RegistrationState.FAILED
     await client.stop()
     assert client.registration_state is RegistrationState.DISABLED
+
+
+def options_request(call_id: str) -> bytes:
+    return (
+        f"OPTIONS sip:100@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{call_id};rport\r\n"
+        f"From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: {call_id}\r\n"
+        "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_a_draining_ua_refuses_new_calls_and_probes_but_keeps_its_calls(make_ua) -> None:
+    bot = Bot()
+    server = await make_ua(bot.on_call)
+    phone = await make_ua()
+    running = await phone.invite(uri(server), SDP, timeout_s=5)
+    assert not server.draining
+    server.drain()
+    assert server.draining
+    probe = await asyncio.to_thread(udp_exchange, server.addresses["udp"], options_request("d1"))
+    assert probe.status == 503
+    assert probe.headers.get("retry-after") == "30"
+    with pytest.raises(SipCallError) as refused:
+        await phone.invite(uri(server), SDP, timeout_s=5)
+    assert refused.value.status == 503
+    assert len(bot.calls) == 1  # the refused INVITE never reached the application
+    assert server.stats()["calls"] == 1  # the running call goes on ...
+    await running.bye()  # ... until the caller hangs up
+    assert await asyncio.wait_for(bot.calls[0].ended(), 5) == "bye"
+    await settle(server, phone)
+    assert server.stats()["calls"] == 0
