@@ -328,12 +328,21 @@ class Settings(BaseSettings):
     sip_auth_lockout_minutes: float = Field(
         15.0, ge=1, le=1440, description="How long an address is locked out after those failures."
     )
+    voice_max_calls: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="Concurrent voice calls, SIP and browser (WebRTC) together; above it SIP "
+        "gets 503 with Retry-After and the browser 503 with a German message. 0: "
+        "`sip_max_calls` when set, else sized to this machine, CALLS_PER_CORE (2) per usable "
+        "CPU core as measured with `make bench`.",
+    )
     sip_max_calls: int = Field(
         0,
         ge=0,
         le=10_000,
-        description="Concurrent calls; above it 503 with Retry-After. 0: sized to this "
-        "machine, CALLS_PER_CORE (2) per usable CPU core as measured with `make bench`.",
+        description="Older name of `voice_max_calls` (used only when that is 0); it now "
+        "counts browser calls too.",
     )
     sip_max_calls_per_source: int = Field(
         4,

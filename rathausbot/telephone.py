@@ -13,6 +13,7 @@ from contract.town import load_town
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
 from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
+from telephony.capacity import CallCapacity
 from telephony.media import Latching
 from telephony.networks import Network, is_loopback, parse_networks
 from telephony.sip.policy import InboundPolicy
@@ -94,7 +95,10 @@ kept p95 under 1 s before the engines moved off the event loop; see docs/voice.m
 
 
 def max_calls(settings: Settings, *, cores: Callable[[], int] | None = None) -> int:
-    """`sip_max_calls`, or when it is 0, CALLS_PER_CORE per usable CPU core."""
+    """Voice calls (SIP and browser together): `voice_max_calls`, else its older name
+    `sip_max_calls`, or when both are 0, CALLS_PER_CORE per usable CPU core."""
+    if settings.voice_max_calls:
+        return settings.voice_max_calls
     if settings.sip_max_calls:
         return settings.sip_max_calls
     usable = cores() if cores is not None else len(os.sched_getaffinity(0))
@@ -120,9 +124,11 @@ def sip_agent(
     engines: VoiceEngines,
     *,
     staff_present: Callable[[], bool] | None = None,
+    capacity: CallCapacity | None = None,
 ) -> UserAgent:
     """The user agent answering the hotline with voice sessions on `core`
-    (`staff_present` replaces the staff hours, for tests)."""
+    (`staff_present` replaces the staff hours, for tests; `capacity`: the call count
+    shared with browser calls)."""
     config = sip_config(settings)
     state = town_state(settings.intents_dir / "knowledge")
     hours = StaffHours.parse(settings.staff_hours, state=state)
@@ -160,4 +166,4 @@ def sip_agent(
         policy=policy,
         session_factory=session,
     )
-    return UserAgent(config, handler)
+    return UserAgent(config, handler, capacity=capacity)
