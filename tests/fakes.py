@@ -237,3 +237,31 @@ class FakeMailTransport:
             self.fail_next -= 1
             raise self.failure
         self.sent.append(message)
+
+
+# --- browser calls (channels/signalling.py) ---------------------------------------------
+
+from channels.signalling import CallAnswer, SignalError, SignalRefused  # noqa: E402
+
+
+class FakeCallDesk:
+    """Answers offers with a canned SDP; `refuse` makes the next offers fail that way."""
+
+    def __init__(self) -> None:
+        self.offers: list[tuple[str, str, str]] = []  # (sdp, session_id, address)
+        self.calls: set[str] = set()
+        self.refuse: SignalError | None = None
+
+    async def offer(self, sdp: str, *, session_id: str, address: str) -> CallAnswer:
+        if self.refuse is not None:
+            raise SignalRefused(self.refuse)
+        self.offers.append((sdp, session_id, address))
+        call_id = f"call-{len(self.offers)}"
+        self.calls.add(call_id)
+        return CallAnswer("v=0\r\nanswer\r\n", "answer", call_id)
+
+    def hangup(self, call_id: str) -> bool:
+        if call_id not in self.calls:
+            return False
+        self.calls.discard(call_id)
+        return True
