@@ -42,6 +42,7 @@ from dialogue.rasa import RasaClient
 from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
+from rathausbot.browser_calls import BrowserCallDesk, browser_calls, signalling
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
 from rathausbot.privacy import notice_facts, processing_facts, purger
@@ -59,6 +60,7 @@ from rathausbot.telephone import (
 )
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
+from telephony.capacity import CallCapacity
 from telephony.sip.ua import UserAgent
 from telephony.staff_hours import StaffHours
 from voice.asr import (
@@ -457,12 +459,15 @@ async def serve(settings: Settings) -> None:
             start_timeout_s=settings.rasa_start_timeout_s,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
+        capacity = CallCapacity(max_calls=max_calls(settings))  # SIP and browser calls
+        calls_signalling = signalling(settings, rt.redis) if settings.webrtc_enabled else None
         app = create_app(
             health=health,
             chat=chat_endpoint(rt, fanout),
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
             notice=PrivacyNotice(notice_facts(settings)),
+            signalling=calls_signalling,
         )
         config = server_config(
             app,
@@ -480,19 +485,23 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         server_task = asyncio.create_task(server.serve(), name="http-server")
-        start_task = asyncio.create_task(_start(settings, rt), name="start-services")
+        start_task = asyncio.create_task(_start(settings, rt, capacity), name="start-services")
         waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
         webhook_task: asyncio.Task[None] | None = None
         purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         engines: VoiceEngines | None = None
+        desk: BrowserCallDesk | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
             )
             if start_task in done:
-                agent, engines = start_task.result() or (None, None)  # raises StartupError
+                agent, engines = start_task.result()  # raises StartupError
+                if calls_signalling is not None and engines is not None:
+                    desk = browser_calls(settings, rt.core, engines, capacity)
+                    calls_signalling.desk = desk
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
@@ -521,22 +530,30 @@ async def serve(settings: Settings) -> None:
                     task.cancel()
                     tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
+            if calls_signalling is not None:
+                calls_signalling.desk = None
+            if desk is not None:
+                await desk.calls.aclose()
             if agent is not None:
                 await agent.stop()
             if engines is not None:
                 await engines.aclose()
 
 
-async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngines] | None:
-    """Starts the services and, with SIP enabled, loads the voice models meanwhile and then
-    opens the hotline; returns its user agent and the engines (to close after it)."""
-    if not settings.sip_enabled:
+async def _start(
+    settings: Settings, rt: Runtime, capacity: CallCapacity
+) -> tuple[UserAgent | None, VoiceEngines | None]:
+    """Starts the services and, with SIP or browser calls enabled, loads the voice models
+    meanwhile and then opens the hotline; returns its user agent and the engines (to close
+    after it and the browser calls)."""
+    if not settings.sip_enabled and not settings.webrtc_enabled:
         await rt.services.start()
-        return None
-    try:
-        sip_config(settings)  # a hotline that cannot work stops the start before anything runs
-    except TelephoneConfigError as error:
-        raise StartupError(str(error)) from None
+        return None, None
+    if settings.sip_enabled:
+        try:
+            sip_config(settings)  # a hotline that cannot work stops the start at once
+        except TelephoneConfigError as error:
+            raise StartupError(str(error)) from None
     loading = asyncio.create_task(
         asyncio.to_thread(voice_engines, settings, progress=lambda line: log.info("%s", line)),
         name="load-voice",
@@ -548,8 +565,10 @@ async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngin
         raise StartupError(str(error)) from None
     finally:
         await cancel_and_wait(loading)
+    if not settings.sip_enabled:
+        return None, engines
     try:
-        agent = sip_agent(settings, rt.core, engines)
+        agent = sip_agent(settings, rt.core, engines, capacity=capacity)
     except (TelephoneConfigError, KnowledgeError) as error:
         raise StartupError(str(error)) from None
     try:

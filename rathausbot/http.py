@@ -1,5 +1,6 @@
 """The gateway's HTTP server (Starlette): health, the web chat (WebSocket, widget assets,
-demo page), the staff console (built by `console.mount`); signalling later."""
+demo page), WebRTC signalling for browser calls, the staff console (built by
+`console.mount`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from channels.notice import PrivacyNotice
+from channels.signalling import Signalling
 from channels.webchat import ChatEndpoint
 from rathausbot.headers import SecurityHeaders
 from rathausbot.health import HealthMonitor, HealthStatus
@@ -48,6 +50,7 @@ def create_app(
     health_token: str | None = None,
     console: Mount | None = None,
     notice: PrivacyNotice | None = None,
+    signalling: Signalling | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         report = await health.check()
@@ -66,6 +69,8 @@ def create_app(
     if chat is None:
         routes.append(Route("/", index))
     else:
+        if signalling is not None:  # browser calls belong to chat sessions
+            routes += signalling.routes()
         routes += [
             WebSocketRoute("/ws/chat", chat.handle),
             Mount("/widget", StaticFiles(directory=STATIC / "widget"), name="widget"),

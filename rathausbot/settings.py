@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -403,6 +410,40 @@ class Settings(BaseSettings):
         "address is private (`private`), always (`always`) or never (`off`).",
     )
 
+    # --- browser calls (telephony/webrtc.py, channels/signalling.py) ---
+    webrtc_enabled: bool = Field(
+        True,
+        description="Take calls from the website over WebRTC (the widget's Anrufen button); "
+        "needs HTTPS on the website (docs/webrtc.md).",
+    )
+    webrtc_stun_urls: tuple[str, ...] = Field(
+        (), description="STUN servers given to browsers (`stun:host:port`). JSON list."
+    )
+    webrtc_turn_urls: tuple[str, ...] = Field(
+        (),
+        description="TURN servers given to browsers with time-limited credentials (e.g. "
+        "`turn:turn.example.de:3478`, `turns:turn.example.de:443?transport=tcp`); used only "
+        "with `webrtc_turn_secret`. JSON list.",
+    )
+    webrtc_turn_secret: SecretStr | None = Field(
+        None, description="coturn's `static-auth-secret` (use-auth-secret) for TURN credentials."
+    )
+    webrtc_turn_ttl_minutes: int = Field(
+        60, ge=1, le=1440, description="How long a browser's TURN credentials are valid."
+    )
+    webrtc_max_calls_per_address: int = Field(
+        2, ge=1, le=1000, description="Concurrent browser calls from one client address."
+    )
+    webrtc_disconnect_timeout_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=60,
+        description="Seconds a browser call may stay disconnected (ICE) before it is ended.",
+    )
+    webrtc_max_call_minutes: float = Field(
+        30.0, ge=1, le=600, description="Longest browser call in minutes; then it is ended."
+    )
+
     callback_allowed_prefixes: tuple[str, ...] = Field(
         (),
         description="E.164 prefixes (e.g. `+43`) that callbacks may go to besides German "
@@ -493,6 +534,17 @@ class Settings(BaseSettings):
     @classmethod
     def _staff_hours(cls, value: str) -> str:
         StaffHours.parse(value)  # raises ValueError naming the bad part
+        return value
+
+    @field_validator("webrtc_stun_urls", "webrtc_turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        schemes = (
+            ("stun:", "stuns:") if info.field_name == "webrtc_stun_urls" else ("turn:", "turns:")
+        )
+        for url in value:
+            if not url.startswith(schemes) or any(c in url for c in " \r\n"):
+                raise ValueError(f"{url!r} must start with {' or '.join(schemes)}")
         return value
 
     @field_validator("sip_trusted_sources", "rtp_trusted_sources", "forwarded_allow_ips")

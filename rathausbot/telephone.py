@@ -12,7 +12,7 @@ from contract.phone import CallbackPolicy
 from contract.town import load_town
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
-from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
+from telephony.call import CallHandler, TransferPolicy
 from telephony.capacity import CallCapacity
 from telephony.media import Latching
 from telephony.networks import Network, is_loopback, parse_networks
@@ -20,7 +20,7 @@ from telephony.sip.policy import InboundPolicy
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
-from voice.session import SessionOptions, VoiceSession
+from voice.session import SessionOptions, VoiceCall, VoiceSession
 
 if TYPE_CHECKING:
     from rathausbot.app import VoiceEngines
@@ -118,6 +118,35 @@ def sip_policy_line(config: SipConfig) -> str:
     return InboundPolicy(config.policy()).describe()
 
 
+def session_factory(
+    settings: Settings, core: DialogueCore, engines: VoiceEngines
+) -> Callable[[VoiceCall, str], VoiceSession]:
+    """Voice sessions on `core` for any call (SIP or browser): one turn loop for both."""
+    options = SessionOptions(
+        recording_enabled=settings.recording_enabled,
+        callback_policy=CallbackPolicy(settings.callback_allowed_prefixes),
+    )
+    recorder = (
+        recorder_factory(settings.var_dir / "recordings") if settings.recording_enabled else None
+    )
+
+    def session(call: VoiceCall, session_id: str) -> VoiceSession:
+        return VoiceSession(
+            call,
+            core,
+            session_id=session_id,
+            endpointer=engines.endpointer(),
+            transcriber=engines.transcriber,
+            synthesizer=engines.synthesizer,
+            options=options,
+            read_back=engines.read_back,
+            recorder=recorder,
+            workers=engines.workers,
+        )
+
+    return session
+
+
 def sip_agent(
     settings: Settings,
     core: DialogueCore,
@@ -134,28 +163,6 @@ def sip_agent(
     hours = StaffHours.parse(settings.staff_hours, state=state)
     policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
-    options = SessionOptions(
-        recording_enabled=settings.recording_enabled,
-        callback_policy=CallbackPolicy(settings.callback_allowed_prefixes),
-    )
-    recorder = (
-        recorder_factory(settings.var_dir / "recordings") if settings.recording_enabled else None
-    )
-
-    def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
-        return VoiceSession(
-            call,
-            core,
-            session_id=session_id,
-            endpointer=engines.endpointer(),
-            transcriber=engines.transcriber,
-            synthesizer=engines.synthesizer,
-            options=options,
-            read_back=engines.read_back,
-            recorder=recorder,
-            workers=engines.workers,
-        )
-
     handler = CallHandler(
         media_host=settings.sip_host,
         public_host=settings.sip_public_host or settings.sip_host,
@@ -164,6 +171,6 @@ def sip_agent(
         latching=Latching(settings.rtp_latching),
         media_networks=media_networks(settings),
         policy=policy,
-        session_factory=session,
+        session_factory=session_factory(settings, core, engines),
     )
     return UserAgent(config, handler, capacity=capacity)
