@@ -117,8 +117,10 @@ class FakeSynthesizer:
     """A quiet tone of 50 ms per character (so a sentence's length is predictable); the
     next `fail_next` sentences raise `failure`, and every one does while `down`."""
 
-    def __init__(self, *, ms_per_char: int = 50) -> None:
+    def __init__(self, *, ms_per_char: int = 50, tone_hz: float | None = None) -> None:
+        """`tone_hz`: a sine instead of a constant (a codec such as Opus drops a constant)."""
         self._ms = ms_per_char
+        self._hz = tone_hz
         self.calls: list[str] = []
         self.failed: list[str] = []
         self.fail_next = 0
@@ -139,7 +141,12 @@ class FakeSynthesizer:
                 raise self.failure
             self.calls.append(sentence)
             n = 16 * self._ms * len(sentence)
-            yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)
+            if self._hz is None:
+                yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)
+            else:
+                t = np.arange(n) / 16000
+                samples = 500 * np.sin(2 * np.pi * self._hz * t)
+                yield AudioFrame.from_samples(samples.astype(np.int16), 16000)
 
 
 class FakeCall:
