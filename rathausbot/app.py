@@ -461,9 +461,10 @@ async def serve(settings: Settings) -> None:
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
         capacity = CallCapacity(max_calls=max_calls(settings))  # SIP and browser calls
         calls_signalling = signalling(settings, rt.redis) if settings.webrtc_enabled else None
+        chat = chat_endpoint(rt, fanout)
         app = create_app(
             health=health,
-            chat=chat_endpoint(rt, fanout),
+            chat=chat,
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
             notice=PrivacyNotice(notice_facts(settings)),
@@ -502,6 +503,7 @@ async def serve(settings: Settings) -> None:
                 if calls_signalling is not None and engines is not None:
                     desk = browser_calls(settings, rt.core, engines, capacity)
                     calls_signalling.desk = desk
+                    chat.keypad = desk.press
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
@@ -530,6 +532,7 @@ async def serve(settings: Settings) -> None:
                     task.cancel()
                     tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
+            chat.keypad = None
             if calls_signalling is not None:
                 calls_signalling.desk = None
             if desk is not None:
