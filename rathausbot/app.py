@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.routing import Mount
 
 from channels.admission import MIB, AdmissionLimits, SessionAdmission
+from channels.callfeed import CallTranscriptFeed
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.notice import PrivacyNotice
@@ -494,6 +495,7 @@ async def serve(settings: Settings) -> None:
         agent: UserAgent | None = None
         engines: VoiceEngines | None = None
         desk: BrowserCallDesk | None = None
+        feed_task: asyncio.Task[None] | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
@@ -501,7 +503,9 @@ async def serve(settings: Settings) -> None:
             if start_task in done:
                 agent, engines = start_task.result()  # raises StartupError
                 if calls_signalling is not None and engines is not None:
-                    desk = browser_calls(settings, rt.core, engines, capacity)
+                    feed = CallTranscriptFeed(fanout)
+                    feed_task = asyncio.create_task(feed.run(), name="call-transcripts")
+                    desk = browser_calls(settings, rt.core, engines, capacity, feed)
                     calls_signalling.desk = desk
                     chat.keypad = desk.press
                 print(
@@ -537,6 +541,7 @@ async def serve(settings: Settings) -> None:
                 calls_signalling.desk = None
             if desk is not None:
                 await desk.calls.aclose()
+            await cancel_and_wait(feed_task)
             if agent is not None:
                 await agent.stop()
             if engines is not None:

@@ -3,8 +3,10 @@ calls that run the same voice sessions as the SIP line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from channels.callfeed import CallTranscriptFeed
 from channels.sessions import TokenStore
 from channels.signalling import (
     CallAnswer,
@@ -19,6 +21,8 @@ from rathausbot.settings import Settings
 from rathausbot.telephone import session_factory
 from telephony.capacity import CallCapacity
 from telephony.webrtc import BadOffer, CallsFull, TooManyFromAddress, WebRtcCalls, WebRtcLimits
+from voice.session import Observed
+from voice.signals import Say, Transcript
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -75,12 +79,35 @@ def signalling(settings: Settings, redis: Redis) -> Signalling:
     )
 
 
+def transcript_observer(feed: CallTranscriptFeed) -> Callable[[str], Callable[[Observed], None]]:
+    """Shows a browser call's recognised turns and spoken sentences in its chat tabs."""
+
+    def observer(session_id: str) -> Callable[[Observed], None]:
+        def observe(item: Observed) -> None:
+            match item:
+                case Transcript(text):
+                    feed.heard(session_id, text)
+                case Say(texts=texts):
+                    for text in texts:
+                        feed.said(session_id, text)
+
+        return observe
+
+    return observer
+
+
 def browser_calls(
-    settings: Settings, core: DialogueCore, engines: VoiceEngines, capacity: CallCapacity
+    settings: Settings,
+    core: DialogueCore,
+    engines: VoiceEngines,
+    capacity: CallCapacity,
+    feed: CallTranscriptFeed,
 ) -> BrowserCallDesk:
     calls = WebRtcCalls(
         capacity=capacity,
-        session_factory=session_factory(settings, core, engines),
+        session_factory=session_factory(
+            settings, core, engines, observer=transcript_observer(feed)
+        ),
         limits=WebRtcLimits(
             max_call_s=settings.webrtc_max_call_minutes * 60,
             disconnect_timeout_s=settings.webrtc_disconnect_timeout_s,

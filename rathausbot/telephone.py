@@ -20,7 +20,7 @@ from telephony.sip.policy import InboundPolicy
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
-from voice.session import SessionOptions, VoiceCall, VoiceSession
+from voice.session import Observed, SessionOptions, VoiceCall, VoiceSession
 
 if TYPE_CHECKING:
     from rathausbot.app import VoiceEngines
@@ -119,9 +119,14 @@ def sip_policy_line(config: SipConfig) -> str:
 
 
 def session_factory(
-    settings: Settings, core: DialogueCore, engines: VoiceEngines
+    settings: Settings,
+    core: DialogueCore,
+    engines: VoiceEngines,
+    *,
+    observer: Callable[[str], Callable[[Observed], None]] | None = None,
 ) -> Callable[[VoiceCall, str], VoiceSession]:
-    """Voice sessions on `core` for any call (SIP or browser): one turn loop for both."""
+    """Voice sessions on `core` for any call (SIP or browser): one turn loop for both.
+    `observer(session_id)`: what watches that session's events and commands."""
     options = SessionOptions(
         recording_enabled=settings.recording_enabled,
         callback_policy=CallbackPolicy(settings.callback_allowed_prefixes),
@@ -142,6 +147,7 @@ def session_factory(
             read_back=engines.read_back,
             recorder=recorder,
             workers=engines.workers,
+            observer=observer(session_id) if observer is not None else None,
         )
 
     return session
