@@ -73,8 +73,8 @@ class ListeningSession:
 class Browser:
     """The browser's side: sends `mic`, keeps what it receives."""
 
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def __init__(self, config: RTCConfiguration | None = None) -> None:
+        self.pc = RTCPeerConnection(config or RTCConfiguration(iceServers=[]))
         self.mic = PacedAudioTrack(queue_frames=50)
         self.pc.addTrack(self.mic)
         self.received: list[int] = []  # peak of each frame received
