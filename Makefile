@@ -64,6 +64,8 @@ bench: setup train
 	@$(BIN)/python -m bench.rtp
 	@echo "==> Benchmark: calls over SIP (voice turn latency vs. offline, concurrent calls, CPU per call)"
 	@$(BIN)/python -m bench.sip_calls
+	@echo "==> Benchmark: browser calls over WebRTC (answer time, CPU per call with Opus both ways)"
+	@$(BIN)/python -m bench.webrtc
 
 doctor: setup
 	@$(BIN)/rathausbot doctor
