@@ -5,6 +5,8 @@ receives the answer's audio, and hanging up frees the call."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import shutil
@@ -12,11 +14,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from bench.speech_samples import pico
 from tests.e2e.conftest import REPO, Gateway
-from tests.e2e.test_sip_call import wait_for_hotline
+from tests.e2e.test_sip_call import transcribe, wait_for_hotline
 from voice.audio import AudioFrame, concat, write_wav
 
 pytestmark = pytest.mark.slow
@@ -25,6 +29,20 @@ SCRIPT = REPO / "tests" / "e2e" / "browser" / "call.mjs"
 QUESTION = "Wann hat das Bürgerbüro geöffnet?"
 LEAD_S = 21  # the voice greeting plays first (as on the SIP line)
 LISTEN_S = 45  # greeting, question, answer
+
+
+def webm_to_wav(webm: bytes, workdir: Path) -> Path:
+    """The browser's recording (WebM/Opus from MediaRecorder) as a 16 kHz mono WAV."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
+    pcm = bytearray()
+    with av.open(io.BytesIO(webm)) as container:
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                pcm += out.to_ndarray().astype("<i2").tobytes()
+    path = workdir / "received.wav"
+    write_wav(path, AudioFrame(bytes(pcm), 16000))
+    assert np.abs(np.frombuffer(bytes(pcm), "<i2")).max() > 1000, "the browser heard silence"
+    return path
 
 
 def test_a_browser_call_asks_a_question_and_hears_the_answer(
@@ -55,6 +73,9 @@ def test_a_browser_call_asks_a_question_and_hears_the_answer(
     assert "verbunden" in seen["connected"] and seen["hangUpName"] == 1
     # the browser receives the bot's audio: 50 packets a second while the call runs
     assert seen["later"] > seen["first"] + 100, seen
+    # what the browser played: the bot's voice, with the AI disclosure of its greeting
+    heard = transcribe(gateway.settings, webm_to_wav(base64.b64decode(seen["recording"]), tmp_path))
+    assert "computer" in heard or "assistent" in heard, heard
     # the live transcript: the question, as the bot heard it, is in the chat log ...
     users = [m["text"].lower() for m in seen["log"] if m["kind"] == "user"]
     assert any("büro" in t or "geöffnet" in t or "offen" in t for t in users), seen["log"]

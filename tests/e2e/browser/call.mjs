@@ -75,11 +75,31 @@ try {
     null, WAIT,
   );
   const connected = await state.textContent();
+  // record what the browser receives (the bot's voice), to be transcribed by the test
+  await page.evaluate(() => {
+    const pc = window.__rbPeerConnections[window.__rbPeerConnections.length - 1];
+    const track = pc.getReceivers().map((r) => r.track).find((t) => t && t.kind === "audio");
+    const recorder = new MediaRecorder(new MediaStream([track]), { mimeType: "audio/webm;codecs=opus" });
+    window.__rbChunks = [];
+    recorder.ondataavailable = (e) => window.__rbChunks.push(e.data);
+    recorder.start(1000);
+    window.__rbRecorder = recorder;
+  });
   const hangUpName = await page.getByRole("button", { name: "Auflegen" }).count();
   const first = await packetsReceived(page);
   await page.waitForTimeout(Number(listen) * 1000); // the WAV plays its question meanwhile
   const later = await packetsReceived(page);
   const log = await logTexts(page);
+  const recording = await page.evaluate(async () => {
+    const recorder = window.__rbRecorder;
+    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+    recorder.stop();
+    await stopped;
+    const bytes = new Uint8Array(await new Blob(window.__rbChunks).arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
+  });
   await page.getByRole("button", { name: "Auflegen" }).click();
   await page.waitForFunction(
     () => document.querySelector("#rathausbot-chat").shadowRoot
@@ -87,7 +107,7 @@ try {
     null, WAIT,
   );
   result = {
-    connected, hangUpName, first, later, log,
+    connected, hangUpName, first, later, log, recording,
     ended: await state.textContent(),
     callAgain: await page.getByRole("button", { name: "Anrufen", exact: true }).count(),
     pageErrors: errors,
