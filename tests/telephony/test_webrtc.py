@@ -243,3 +243,21 @@ async def test_thirty_calls_in_a_row_leave_nothing_behind() -> None:
     gc.collect()
     assert [ref for ref in peers if ref() is not None] == []
     assert threading.active_count() <= threads_before
+
+
+async def test_a_new_call_of_a_chat_session_ends_its_previous_one() -> None:
+    calls = Calls()
+    first, second = Browser(), Browser()
+    try:
+        old = await connect(calls, first, session_id="chat-1")
+        assert calls.calls.call_of_session("chat-1") is old
+        new = await connect(calls, second, session_id="chat-1")  # e.g. a second tab calls
+        assert await until(lambda: calls.calls.running == 1)
+        assert old.cause is EndCause.CALLER_HUNG_UP and not new.ended.is_set()
+        assert calls.calls.call_of_session("chat-1") is new
+        assert new.press("5") and not old.press("5")
+    finally:
+        await first.close()
+        await second.close()
+        await calls.calls.aclose()
+    assert calls.calls.call_of_session("chat-1") is None and calls.capacity.total == 0
