@@ -66,6 +66,8 @@ bench: setup train
 	@$(BIN)/python -m bench.sip_calls
 	@echo "==> Benchmark: chat turns per second and p95 straight to Rasa, one server vs. two pinned"
 	@$(BIN)/python -m bench.rasa_scaleout
+	@echo "==> Benchmark: browser calls over WebRTC (answer time, CPU per call with Opus both ways)"
+	@$(BIN)/python -m bench.webrtc
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

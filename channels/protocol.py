@@ -162,7 +162,16 @@ class CitizenTyping:
     on: bool
 
 
-ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping | CitizenTyping
+@dataclass(frozen=True, slots=True)
+class KeyPress:
+    """A key of the widget's keypad during a browser call (WebRTC has no telephone-event)."""
+
+    key: str
+
+
+KEYPAD = "0123456789*#"
+
+ClientMessage = Hello | SendText | Choose | AskHuman | EndSession | Ping | CitizenTyping | KeyPress
 
 # --- server -> client ---
 
@@ -375,6 +384,11 @@ def parse_client(frame: str | bytes, *, max_bytes: int = 8192) -> ClientMessage:
             return Ping()
         case "typing":
             return CitizenTyping(_bool(data, "on"))
+        case "key":
+            key = _str(data, "key", limit=1)
+            if key not in KEYPAD:
+                raise ProtocolError(ErrorCode.BAD_FRAME, "'key' must be one of 0-9 * #")
+            return KeyPress(key)
         case other:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown type {other[:40]!r}")
 
@@ -399,6 +413,8 @@ def encode_client(message: ClientMessage) -> str:
             return _dump({"type": "ping"})
         case CitizenTyping(on):
             return _dump({"type": "typing", "on": on})
+        case KeyPress(key):
+            return _dump({"type": "key", "key": key})
 
 
 # --- server frames ---

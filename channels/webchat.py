@@ -29,6 +29,7 @@ from channels.protocol import (
     BotLine,
     Choose,
     CitizenTyping,
+    ClientMessage,
     CloseCode,
     Ended,
     EndSession,
@@ -37,6 +38,7 @@ from channels.protocol import (
     HandoffState,
     HandoffStatus,
     Hello,
+    KeyPress,
     Line,
     Ping,
     Pong,
@@ -198,6 +200,8 @@ class ChatEndpoint:
         self.clock = clock
         self._per_ip: Counter[str] = Counter()
         self._buckets: dict[str, tuple[TokenBucket, int]] = {}
+        self.keypad: Callable[[str, str], bool] | None = None
+        """Hands a keypad key to the session's browser call (set once calls can run)."""
 
     @property
     def connections(self) -> int:
@@ -353,9 +357,7 @@ class _Connection:
             if close is not None:
                 return close
 
-    async def _dispatch(
-        self, parsed: Hello | SendText | Choose | AskHuman | EndSession | Ping | CitizenTyping
-    ) -> int | None:
+    async def _dispatch(self, parsed: ClientMessage) -> int | None:
         session = self._session
         match parsed:
             case Ping():
@@ -379,6 +381,10 @@ class _Connection:
                 return CloseCode.ENDED
             case CitizenTyping(on):
                 await self._typing(session, on)
+            case KeyPress(key):
+                keypad = self._ep.keypad
+                if keypad is None or not keypad(session.session_id, key):
+                    self.send(Error.of(ProtocolError(ErrorCode.NOT_READY, "no call running")))
         return None
 
     async def _typing(self, session: _Session, on: bool) -> None:

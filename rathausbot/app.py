@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.routing import Mount
 
 from channels.admission import MIB, AdmissionLimits, SessionAdmission
+from channels.callfeed import CallTranscriptFeed
 from channels.fanout import Fanout
 from channels.limits import ChatLimits
 from channels.notice import PrivacyNotice
@@ -44,6 +45,7 @@ from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from dialogue.telemetry import Service, Telemetry
 from rathausbot import services
+from rathausbot.browser_calls import BrowserCallDesk, browser_calls, signalling
 from rathausbot.drain import Drain
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
 from rathausbot.http import create_app, server_config
@@ -63,6 +65,7 @@ from rathausbot.telephone import (
 )
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
+from telephony.capacity import CallCapacity
 from telephony.sip.ua import UserAgent
 from telephony.staff_hours import StaffHours
 from voice.asr import (
@@ -482,12 +485,17 @@ async def serve(settings: Settings) -> None:
             rasa_urls=settings.rasa_urls,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
+        capacity = CallCapacity(max_calls=max_calls(settings))  # SIP and browser calls
+        calls_signalling = signalling(settings, rt.redis) if settings.webrtc_enabled else None
         chat = chat_endpoint(rt, fanout)
         sampler = Sampler(
             rt.telemetry,
             rt.redis,
             {Service.REDIS: lambda: probe_redis(rt.redis), Service.RASA: health.rasa_up},
-            counts={rt.telemetry.chats_active: lambda: chat.connections},
+            counts={
+                rt.telemetry.chats_active: lambda: chat.connections,
+                rt.telemetry.calls_active: lambda: capacity.total,  # SIP and browser calls
+            },
         )
         app = create_app(
             health=health,
@@ -495,6 +503,7 @@ async def serve(settings: Settings) -> None:
             health_token=health_token,
             console=console(rt, hub) if settings.console_enabled else None,
             notice=PrivacyNotice(notice_facts(settings)),
+            signalling=calls_signalling,
         )
         config = server_config(
             app,
@@ -509,12 +518,15 @@ async def serve(settings: Settings) -> None:
             telemetry=rt.telemetry,
             request_exit=server.request_exit,
             timeout_s=settings.drain_timeout_s,
+            capacity=capacity,
         )
+        if calls_signalling is not None:
+            drain.on_drain.append(calls_signalling.drain)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, drain.begin)
         server_task = asyncio.create_task(server.serve(), name="http-server")
-        start_task = asyncio.create_task(_start(settings, rt), name="start-services")
+        start_task = asyncio.create_task(_start(settings, rt, capacity), name="start-services")
         waiting_task = asyncio.create_task(rt.takeover.watch(), name="takeover-waiting")
         sampler_task = asyncio.create_task(sampler.run(), name="metrics-sampler")
         webhook_task: asyncio.Task[None] | None = None
@@ -522,12 +534,20 @@ async def serve(settings: Settings) -> None:
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
         engines: VoiceEngines | None = None
+        desk: BrowserCallDesk | None = None
+        feed_task: asyncio.Task[None] | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
             )
             if start_task in done:
-                agent, engines = start_task.result() or (None, None)  # raises StartupError
+                agent, engines = start_task.result()  # raises StartupError
+                if calls_signalling is not None and engines is not None:
+                    feed = CallTranscriptFeed(fanout)
+                    feed_task = asyncio.create_task(feed.run(), name="call-transcripts")
+                    desk = browser_calls(settings, rt.core, engines, capacity, feed)
+                    calls_signalling.desk = desk
+                    chat.keypad = desk.press
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
@@ -539,8 +559,6 @@ async def serve(settings: Settings) -> None:
                     drain.agent = agent
                     if health.draining:  # the signal came while the hotline opened
                         agent.drain()
-                    calls = agent.stats
-                    sampler.counts[rt.telemetry.calls_active] = lambda: calls()["calls"]
                     print(f"Telephone hotline: {_sip_address(agent)}", flush=True)
                     print(agent.policy.describe(), flush=True)
                 webhook_task = asyncio.create_task(webhooks(settings, rt).run(), name="webhooks")
@@ -563,6 +581,12 @@ async def serve(settings: Settings) -> None:
                     tasks.append(task)
             await asyncio.gather(*tasks, return_exceptions=True)
             await drain.aclose()
+            chat.keypad = None
+            if calls_signalling is not None:
+                calls_signalling.desk = None
+            if desk is not None:
+                await desk.calls.aclose()
+            await cancel_and_wait(feed_task)
             if agent is not None:
                 await agent.stop()
             if engines is not None:
@@ -578,16 +602,20 @@ def metrics_listener(
     return MetricsListener(telemetry, host=settings.metrics_host, port=settings.metrics_port)
 
 
-async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngines] | None:
-    """Starts the services and, with SIP enabled, loads the voice models meanwhile and then
-    opens the hotline; returns its user agent and the engines (to close after it)."""
-    if not settings.sip_enabled:
+async def _start(
+    settings: Settings, rt: Runtime, capacity: CallCapacity
+) -> tuple[UserAgent | None, VoiceEngines | None]:
+    """Starts the services and, with SIP or browser calls enabled, loads the voice models
+    meanwhile and then opens the hotline; returns its user agent and the engines (to close
+    after it and the browser calls)."""
+    if not settings.sip_enabled and not settings.webrtc_enabled:
         await rt.services.start()
-        return None
-    try:
-        sip_config(settings)  # a hotline that cannot work stops the start before anything runs
-    except TelephoneConfigError as error:
-        raise StartupError(str(error)) from None
+        return None, None
+    if settings.sip_enabled:
+        try:
+            sip_config(settings)  # a hotline that cannot work stops the start at once
+        except TelephoneConfigError as error:
+            raise StartupError(str(error)) from None
     loading = asyncio.create_task(
         asyncio.to_thread(voice_engines, settings, progress=lambda line: log.info("%s", line)),
         name="load-voice",
@@ -599,8 +627,10 @@ async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngin
         raise StartupError(str(error)) from None
     finally:
         await cancel_and_wait(loading)
+    if not settings.sip_enabled:
+        return None, engines
     try:
-        agent = sip_agent(settings, rt.core, engines)
+        agent = sip_agent(settings, rt.core, engines, capacity=capacity)
     except (TelephoneConfigError, KnowledgeError) as error:
         raise StartupError(str(error)) from None
     try:

@@ -159,7 +159,8 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLines())
     # httpx logs every request URL at INFO; Rasa's status URL carries the API token.
-    for noisy in ("httpx", "httpcore"):
+    # aioice and aiortc log ICE candidates, the browsers' IP addresses, at INFO and DEBUG.
+    for noisy in ("httpx", "httpcore", "aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # uvicorn's WebSocket protocol logs every frame, the citizens' messages, at DEBUG.
     floor = max(logging.INFO, logging.getLogger().level)

@@ -13,6 +13,7 @@ from enum import Enum
 from dialogue.tasks import cancel_and_wait
 from dialogue.telemetry import Telemetry
 from rathausbot.health import HealthMonitor
+from telephony.capacity import CallCapacity
 from telephony.sip.ua import UserAgent
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ class Phase(Enum):
 
 class Drain:
     """Owned by `serve`: `begin()` (the signal handler) starts the drain; a second signal
-    stops at once. `agent` is set once the hotline is open. `aclose()` cancels the drain."""
+    stops at once. `agent` is set once the hotline is open; `on_drain` callbacks refuse other
+    new calls (browser calls). `capacity`, when given, counts the running SIP and browser
+    calls the drain waits for. `aclose()` cancels the drain."""
 
     def __init__(
         self,
@@ -37,6 +40,7 @@ class Drain:
         telemetry: Telemetry,
         request_exit: Callable[[], None],
         timeout_s: float,
+        capacity: CallCapacity | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 <= timeout_s <= 3600:
@@ -46,7 +50,9 @@ class Drain:
         self._request_exit = request_exit
         self._timeout_s = timeout_s
         self._clock = clock
+        self._capacity = capacity
         self.agent: UserAgent | None = None
+        self.on_drain: list[Callable[[], None]] = []
         self.phase = Phase.SERVING
         self._task: asyncio.Task[None] | None = None
 
@@ -60,9 +66,13 @@ class Drain:
         self._telemetry.draining.set(1)
         if self.agent is not None:
             self.agent.drain()
+        for refuse_new_calls in self.on_drain:
+            refuse_new_calls()
         self._task = asyncio.create_task(self._run(), name="drain")
 
     def calls(self) -> int:
+        if self._capacity is not None:
+            return self._capacity.total
         return self.agent.stats()["calls"] if self.agent is not None else 0
 
     async def _run(self) -> None:

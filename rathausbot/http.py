@@ -1,5 +1,6 @@
 """The gateway's HTTP server (Starlette): health, the web chat (WebSocket, widget assets,
-demo page), the staff console (built by `console.mount`); signalling later."""
+demo page), WebRTC signalling for browser calls, the staff console (built by
+`console.mount`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
 from channels.notice import PrivacyNotice
+from channels.signalling import Signalling
 from channels.webchat import ChatEndpoint
 from rathausbot.headers import SecurityHeaders
 from rathausbot.health import HealthMonitor, HealthStatus
@@ -50,6 +52,7 @@ def create_app(
     health_token: str | None = None,
     console: Mount | None = None,
     notice: PrivacyNotice | None = None,
+    signalling: Signalling | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         report = await health.check()
@@ -75,6 +78,8 @@ def create_app(
     if chat is None:
         routes.append(Route("/", index))
     else:
+        if signalling is not None:  # browser calls belong to chat sessions
+            routes += signalling.routes()
         routes += [
             WebSocketRoute("/ws/chat", chat_socket),
             Mount("/widget", StaticFiles(directory=STATIC / "widget"), name="widget"),

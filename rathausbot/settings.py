@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -337,12 +344,21 @@ class Settings(BaseSettings):
     sip_auth_lockout_minutes: float = Field(
         15.0, ge=1, le=1440, description="How long an address is locked out after those failures."
     )
+    voice_max_calls: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="Concurrent voice calls, SIP and browser (WebRTC) together; above it SIP "
+        "gets 503 with Retry-After and the browser 503 with a German message. 0: "
+        "`sip_max_calls` when set, else sized to this machine, CALLS_PER_CORE (2) per usable "
+        "CPU core as measured with `make bench`.",
+    )
     sip_max_calls: int = Field(
         0,
         ge=0,
         le=10_000,
-        description="Concurrent calls; above it 503 with Retry-After. 0: sized to this "
-        "machine, CALLS_PER_CORE (2) per usable CPU core as measured with `make bench`.",
+        description="Older name of `voice_max_calls` (used only when that is 0); it now "
+        "counts browser calls too.",
     )
     sip_max_calls_per_source: int = Field(
         4,
@@ -401,6 +417,40 @@ class Settings(BaseSettings):
         "private",
         description="Symmetric RTP: send to where the caller's packets come from when the SDP "
         "address is private (`private`), always (`always`) or never (`off`).",
+    )
+
+    # --- browser calls (telephony/webrtc.py, channels/signalling.py) ---
+    webrtc_enabled: bool = Field(
+        True,
+        description="Take calls from the website over WebRTC (the widget's Anrufen button); "
+        "needs HTTPS on the website (docs/webrtc.md).",
+    )
+    webrtc_stun_urls: tuple[str, ...] = Field(
+        (), description="STUN servers given to browsers (`stun:host:port`). JSON list."
+    )
+    webrtc_turn_urls: tuple[str, ...] = Field(
+        (),
+        description="TURN servers given to browsers with time-limited credentials (e.g. "
+        "`turn:turn.example.de:3478`, `turns:turn.example.de:443?transport=tcp`); used only "
+        "with `webrtc_turn_secret`. JSON list.",
+    )
+    webrtc_turn_secret: SecretStr | None = Field(
+        None, description="coturn's `static-auth-secret` (use-auth-secret) for TURN credentials."
+    )
+    webrtc_turn_ttl_minutes: int = Field(
+        60, ge=1, le=1440, description="How long a browser's TURN credentials are valid."
+    )
+    webrtc_max_calls_per_address: int = Field(
+        2, ge=1, le=1000, description="Concurrent browser calls from one client address."
+    )
+    webrtc_disconnect_timeout_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=60,
+        description="Seconds a browser call may stay disconnected (ICE) before it is ended.",
+    )
+    webrtc_max_call_minutes: float = Field(
+        30.0, ge=1, le=600, description="Longest browser call in minutes; then it is ended."
     )
 
     callback_allowed_prefixes: tuple[str, ...] = Field(
@@ -536,6 +586,17 @@ class Settings(BaseSettings):
     @classmethod
     def _staff_hours(cls, value: str) -> str:
         StaffHours.parse(value)  # raises ValueError naming the bad part
+        return value
+
+    @field_validator("webrtc_stun_urls", "webrtc_turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        schemes = (
+            ("stun:", "stuns:") if info.field_name == "webrtc_stun_urls" else ("turn:", "turns:")
+        )
+        for url in value:
+            if not url.startswith(schemes) or any(c in url for c in " \r\n"):
+                raise ValueError(f"{url!r} must start with {' or '.join(schemes)}")
         return value
 
     @field_validator("sip_trusted_sources", "rtp_trusted_sources", "forwarded_allow_ips")

@@ -12,14 +12,15 @@ from contract.phone import CallbackPolicy
 from contract.town import load_town
 from dialogue.core import DialogueCore
 from rathausbot.settings import Settings
-from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
+from telephony.call import CallHandler, TransferPolicy
+from telephony.capacity import CallCapacity
 from telephony.media import Latching
 from telephony.networks import Network, is_loopback, parse_networks
 from telephony.sip.policy import InboundPolicy
 from telephony.sip.ua import RegistrationConfig, SipConfig, UserAgent
 from telephony.staff_hours import StaffHours
 from voice.recording import recorder_factory
-from voice.session import SessionOptions, VoiceSession
+from voice.session import Observed, SessionOptions, VoiceCall, VoiceSession
 
 if TYPE_CHECKING:
     from rathausbot.app import VoiceEngines
@@ -94,7 +95,10 @@ kept p95 under 1 s before the engines moved off the event loop; see docs/voice.m
 
 
 def max_calls(settings: Settings, *, cores: Callable[[], int] | None = None) -> int:
-    """`sip_max_calls`, or when it is 0, CALLS_PER_CORE per usable CPU core."""
+    """Voice calls (SIP and browser together): `voice_max_calls`, else its older name
+    `sip_max_calls`, or when both are 0, CALLS_PER_CORE per usable CPU core."""
+    if settings.voice_max_calls:
+        return settings.voice_max_calls
     if settings.sip_max_calls:
         return settings.sip_max_calls
     usable = cores() if cores is not None else len(os.sched_getaffinity(0))
@@ -114,20 +118,15 @@ def sip_policy_line(config: SipConfig) -> str:
     return InboundPolicy(config.policy()).describe()
 
 
-def sip_agent(
+def session_factory(
     settings: Settings,
     core: DialogueCore,
     engines: VoiceEngines,
     *,
-    staff_present: Callable[[], bool] | None = None,
-) -> UserAgent:
-    """The user agent answering the hotline with voice sessions on `core`
-    (`staff_present` replaces the staff hours, for tests)."""
-    config = sip_config(settings)
-    state = town_state(settings.intents_dir / "knowledge")
-    hours = StaffHours.parse(settings.staff_hours, state=state)
-    policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
-
+    observer: Callable[[str], Callable[[Observed], None]] | None = None,
+) -> Callable[[VoiceCall, str], VoiceSession]:
+    """Voice sessions on `core` for any call (SIP or browser): one turn loop for both.
+    `observer(session_id)`: what watches that session's events and commands."""
     options = SessionOptions(
         recording_enabled=settings.recording_enabled,
         callback_policy=CallbackPolicy(settings.callback_allowed_prefixes),
@@ -136,7 +135,7 @@ def sip_agent(
         recorder_factory(settings.var_dir / "recordings") if settings.recording_enabled else None
     )
 
-    def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
+    def session(call: VoiceCall, session_id: str) -> VoiceSession:
         return VoiceSession(
             call,
             core,
@@ -148,7 +147,27 @@ def sip_agent(
             read_back=engines.read_back,
             recorder=recorder,
             workers=engines.workers,
+            observer=observer(session_id) if observer is not None else None,
         )
+
+    return session
+
+
+def sip_agent(
+    settings: Settings,
+    core: DialogueCore,
+    engines: VoiceEngines,
+    *,
+    staff_present: Callable[[], bool] | None = None,
+    capacity: CallCapacity | None = None,
+) -> UserAgent:
+    """The user agent answering the hotline with voice sessions on `core`
+    (`staff_present` replaces the staff hours, for tests; `capacity`: the call count
+    shared with browser calls)."""
+    config = sip_config(settings)
+    state = town_state(settings.intents_dir / "knowledge")
+    hours = StaffHours.parse(settings.staff_hours, state=state)
+    policy = TransferPolicy(settings.sip_transfer_target, hours, clock=staff_present)
 
     handler = CallHandler(
         media_host=settings.sip_host,
@@ -158,6 +177,6 @@ def sip_agent(
         latching=Latching(settings.rtp_latching),
         media_networks=media_networks(settings),
         policy=policy,
-        session_factory=session,
+        session_factory=session_factory(settings, core, engines),
     )
-    return UserAgent(config, handler)
+    return UserAgent(config, handler, capacity=capacity)

@@ -83,7 +83,7 @@ root="$PWD"
 
 # --- Debian tools for the tests ---------------------------------------------------------
 if [[ "$profile" == "test" ]]; then
-    test_packages=(espeak-ng sox baresip sip-tester chromium prometheus kamailio docker-compose)
+    test_packages=(espeak-ng sox baresip sip-tester chromium coturn prometheus kamailio docker-compose)
     missing=()
     for pkg in "${test_packages[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -117,8 +117,10 @@ class FakeSynthesizer:
     """A quiet tone of 50 ms per character (so a sentence's length is predictable); the
     next `fail_next` sentences raise `failure`, and every one does while `down`."""
 
-    def __init__(self, *, ms_per_char: int = 50) -> None:
+    def __init__(self, *, ms_per_char: int = 50, tone_hz: float | None = None) -> None:
+        """`tone_hz`: a sine instead of a constant (a codec such as Opus drops a constant)."""
         self._ms = ms_per_char
+        self._hz = tone_hz
         self.calls: list[str] = []
         self.failed: list[str] = []
         self.fail_next = 0
@@ -139,7 +141,12 @@ class FakeSynthesizer:
                 raise self.failure
             self.calls.append(sentence)
             n = 16 * self._ms * len(sentence)
-            yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)
+            if self._hz is None:
+                yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)
+            else:
+                t = np.arange(n) / 16000
+                samples = 500 * np.sin(2 * np.pi * self._hz * t)
+                yield AudioFrame.from_samples(samples.astype(np.int16), 16000)
 
 
 class FakeCall:
@@ -237,3 +244,31 @@ class FakeMailTransport:
             self.fail_next -= 1
             raise self.failure
         self.sent.append(message)
+
+
+# --- browser calls (channels/signalling.py) ---------------------------------------------
+
+from channels.signalling import CallAnswer, SignalError, SignalRefused  # noqa: E402
+
+
+class FakeCallDesk:
+    """Answers offers with a canned SDP; `refuse` makes the next offers fail that way."""
+
+    def __init__(self) -> None:
+        self.offers: list[tuple[str, str, str]] = []  # (sdp, session_id, address)
+        self.calls: set[str] = set()
+        self.refuse: SignalError | None = None
+
+    async def offer(self, sdp: str, *, session_id: str, address: str) -> CallAnswer:
+        if self.refuse is not None:
+            raise SignalRefused(self.refuse)
+        self.offers.append((sdp, session_id, address))
+        call_id = f"call-{len(self.offers)}"
+        self.calls.add(call_id)
+        return CallAnswer("v=0\r\nanswer\r\n", "answer", call_id)
+
+    def hangup(self, call_id: str) -> bool:
+        if call_id not in self.calls:
+            return False
+        self.calls.discard(call_id)
+        return True

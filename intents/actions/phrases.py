@@ -32,3 +32,10 @@ def has_spoken(events: Sequence[Mapping[str, object]]) -> bool:
     users = [i for i, e in enumerate(events) if e.get("event") == "user"]
     before = events[: users[-1]] if users else events
     return any(e.get("event") == "bot" for e in before)
+
+
+def voice_disclosed(events: Sequence[Mapping[str, object]], voice_greeting: str) -> bool:
+    """Whether the spoken greeting (with its AI disclosure) was said in this conversation: a
+    call from the website joins its chat session, whose written greeting a caller does not
+    hear."""
+    return any(e.get("event") == "bot" and e.get("text") == voice_greeting for e in events)

@@ -1,4 +1,5 @@
-"""Small talk that depends on the conversation so far: the greeting is said once."""
+"""Small talk that depends on the conversation so far: the greeting is said once (and the
+spoken one once on the phone, also when a browser call joins a chat session)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from contract.records import Channel
 from intents.actions.answers import channel_of, say
-from intents.actions.phrases import has_spoken
+from intents.actions.phrases import has_spoken, voice_disclosed
 
 GREETING_CHAT = (
     "Guten Tag! Ich bin der digitale Assistent der Stadtverwaltung Musterstadt – ein "
@@ -32,15 +34,20 @@ class ActionGreet(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if not has_spoken(tracker.events):
+        channel = channel_of(tracker)
+        if channel is Channel.VOICE:  # a browser call on a chat session: the caller hears it
+            full = not voice_disclosed(tracker.events, GREETING_VOICE)
+        else:
+            full = not has_spoken(tracker.events)
+        if full:
             say(
                 dispatcher,
-                channel_of(tracker),
+                channel,
                 GREETING_CHAT,
                 GREETING_VOICE,
                 buttons=[{"title": "Mit einem Menschen sprechen", "payload": "/human_handoff"}],
             )
             return []
         text = "Hallo! Wie kann ich Ihnen weiterhelfen?"
-        say(dispatcher, channel_of(tracker), text, text)
+        say(dispatcher, channel, text, text)
         return []

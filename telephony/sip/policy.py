@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from telephony.capacity import CallCapacity, CallKind
 from telephony.networks import LOOPBACK, Network, in_networks
 from telephony.sip import digest
 from telephony.sip.message import Request, SipUri
@@ -110,10 +111,18 @@ class _Failures:
 class InboundPolicy:
     """Decides on inbound INVITEs and admits messages per source; sans-I/O."""
 
-    def __init__(self, config: PolicyConfig, *, secret: bytes | None = None) -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        *,
+        secret: bytes | None = None,
+        capacity: CallCapacity | None = None,
+    ) -> None:
+        """`capacity`: the machine's call count shared with browser calls (its own
+        `max_calls` then applies instead of `config.max_calls`)."""
         self.config = config
         self._secret = secret if secret is not None else secrets.token_bytes(32)
-        self._calls = 0
+        self._capacity = capacity or CallCapacity(max_calls=config.max_calls)
         self._calls_by_source: dict[str, int] = {}
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
         self._burnt: OrderedDict[str, float] = OrderedDict()  # nonce -> when burnt
@@ -179,17 +188,18 @@ class InboundPolicy:
 
     @property
     def calls(self) -> int:
-        return self._calls
+        """SIP calls running now (browser calls are not counted here)."""
+        return self._capacity.count(CallKind.SIP)
 
     def call_started(self, host: str | None) -> None:
         """Counts a call (inbound: with its source host; outbound: None)."""
-        self._calls += 1
+        self._capacity.started(CallKind.SIP)
         if host is not None:
             key = source_key(host)
             self._calls_by_source[key] = self._calls_by_source.get(key, 0) + 1
 
     def call_ended(self, host: str | None) -> None:
-        self._calls = max(0, self._calls - 1)
+        self._capacity.release(CallKind.SIP)
         if host is not None:
             key = source_key(host)
             left = self._calls_by_source.get(key, 0) - 1
@@ -226,7 +236,7 @@ class InboundPolicy:
         dialed = request.uri.user if isinstance(request.uri, SipUri) else None
         if config.allowed_users is not None and dialed not in config.allowed_users:
             return Reject(404)
-        if self._calls >= config.max_calls:
+        if self._capacity.full:
             return Reject(503, (("Retry-After", "30"),))
         if not trusted and self._calls_by_source.get(key, 0) >= config.max_calls_per_source:
             return Reject(486)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telephony.capacity import CallCapacity
 from telephony.networks import in_networks, is_loopback, parse_networks
 from telephony.sip import digest, validate
 from telephony.sip.dialog import (
@@ -162,7 +163,14 @@ class UserAgent:
     places test calls with `invite()`, registers when configured. Use `start()`/`stop()` or
     `async with`."""
 
-    def __init__(self, config: SipConfig, on_call: Callable[[SipCall], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        config: SipConfig,
+        on_call: Callable[[SipCall], Awaitable[None]],
+        *,
+        capacity: CallCapacity | None = None,
+    ) -> None:
+        """`capacity`: the call count shared with browser calls (else `config.max_calls`)."""
         self.config = config
         self.on_call = on_call
         self._layer = TransactionLayer(
@@ -175,7 +183,7 @@ class UserAgent:
         self._calls: dict[DialogKey, SipCall] = {}
         self._early: dict[ServerTransaction, SipCall] = {}
         self._waiters: dict[ClientTransaction, asyncio.Queue[Response | None]] = {}
-        self.policy = InboundPolicy(config.policy())
+        self.policy = InboundPolicy(config.policy(), capacity=capacity)
         self._tag_key = secrets.token_bytes(16)
         self._transport = SipTransport(
             self._on_data,

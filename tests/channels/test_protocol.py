@@ -28,6 +28,7 @@ from channels.protocol import (
     HandoffState,
     HandoffStatus,
     Hello,
+    KeyPress,
     Ping,
     Pong,
     ProtocolError,
@@ -58,6 +59,9 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     Hello(token="abc", version=1),
     CitizenTyping(True),
     CitizenTyping(False),
+    KeyPress("1"),
+    KeyPress("#"),
+    KeyPress("*"),
 ]
 
 BOT = BotLine(
@@ -162,6 +166,11 @@ def test_frames_are_compact_json_with_a_type() -> None:
         ('{"type": "hello", "v": 0}', ErrorCode.UNSUPPORTED_VERSION),
         ('{"type": "typing"}', ErrorCode.BAD_FRAME),
         ('{"type": "typing", "on": 1}', ErrorCode.BAD_FRAME),
+        ('{"type": "key"}', ErrorCode.BAD_FRAME),
+        ('{"type": "key", "key": ""}', ErrorCode.BAD_FRAME),
+        ('{"type": "key", "key": "12"}', ErrorCode.BAD_FRAME),
+        ('{"type": "key", "key": "A"}', ErrorCode.BAD_FRAME),
+        ('{"type": "key", "key": 1}', ErrorCode.BAD_FRAME),
         ('{"type": "hello", "v": 1, "token": 7}', ErrorCode.BAD_FRAME),
         ('{"type": "hello", "v": 1, "token": "' + "x" * 129 + '"}', ErrorCode.BAD_FRAME),
         ('{"type": "text", "text": "hi"}', ErrorCode.BAD_FRAME),

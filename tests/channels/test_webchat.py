@@ -21,8 +21,10 @@ from channels.protocol import (
     ErrorCode,
     HandoffState,
     HandoffStatus,
+    KeyPress,
     Ping,
     Pong,
+    ProtocolError,
     SendText,
     ServerMessage,
     StaffLine,
@@ -387,3 +389,24 @@ async def test_a_frame_an_old_widget_cannot_get_is_dropped_not_fatal(serve_chat:
                 if frame["type"] == "pong":
                     break
                 assert frame["type"] in ("bot", "typing")  # the greeting, not the nonsense
+
+
+async def test_keypad_keys_go_to_the_sessions_browser_call(serve_chat: ServeChat) -> None:
+    async with serve_chat() as server, chat(server.url) as client:
+        await client.hello()
+        await client.send(KeyPress("1"))  # no calls on this gateway yet
+        assert await client.recv() == Error.of(ProtocolError(ErrorCode.NOT_READY))
+        pressed: list[tuple[str, str]] = []
+        session_id = await server.endpoint_session(client.token)
+
+        def keypad(session: str, key: str) -> bool:
+            pressed.append((session, key))
+            return key != "#"  # '#': as if the session had no call running
+
+        server.endpoint.keypad = keypad
+        await client.send(KeyPress("1"))
+        await client.send(KeyPress("#"))
+        assert await client.recv() == Error.of(ProtocolError(ErrorCode.NOT_READY))
+        await client.send(Ping())
+        assert await client.recv() == Pong()
+        assert pressed == [(session_id, "1"), (session_id, "#")]

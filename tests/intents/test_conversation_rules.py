@@ -14,7 +14,7 @@ import yaml
 from contract.knowledge import KnowledgeError
 from contract.town import AppointmentNeed, Service, load_town
 from intents.actions.aspects import Aspect, aspect_of, lead
-from intents.actions.phrases import has_spoken, is_person_request, wants_to_stop
+from intents.actions.phrases import has_spoken, is_person_request, voice_disclosed, wants_to_stop
 from intents.actions.routing import Request, current_request, department_for, topic_department
 from intents.actions.speech import parse_reference
 from tests.intents.test_town import KNOWLEDGE, load_shipped_town
@@ -160,6 +160,15 @@ def test_a_person_is_asked_for_not_a_department_named(text: str, person: bool) -
 )
 def test_has_spoken(events: list[dict[str, object]], spoken: bool) -> None:
     assert has_spoken(events) is spoken
+
+
+def test_a_call_joining_a_chat_session_still_hears_the_spoken_disclosure() -> None:
+    voice = "Guten Tag, hier ist ..."
+    chat = [{"event": "bot", "text": "Guten Tag! Ich bin der digitale Assistent ..."}]
+    assert has_spoken(chat) and not voice_disclosed(chat, voice)
+    spoken = [*chat, {"event": "user", "text": "/greet"}, {"event": "bot", "text": voice}]
+    assert voice_disclosed(spoken, voice)
+    assert not voice_disclosed([{"event": "user", "text": voice}], voice)
 
 
 def request(**changes: Any) -> Request:

@@ -11,8 +11,9 @@ import pytest
 from redis.asyncio import Redis
 
 from dialogue.telemetry import Telemetry
-from rathausbot.drain import Drain, Phase
+from rathausbot.drain import CHECK_S, Drain, Phase
 from rathausbot.health import HealthMonitor, HealthStatus
+from telephony.capacity import CallCapacity, CallKind
 from telephony.sip.ua import SipConfig, UserAgent
 from tests.telephony.sip_helpers import SDP
 from tests.telephony.test_ua import FAST, Bot, uri
@@ -127,3 +128,30 @@ def test_the_limit_is_bounded(health: HealthMonitor, timeout_s: float) -> None:
 @pytest.mark.parametrize("timeout_s", [0.0, 3600.0])
 def test_the_limit_takes_its_bounds(health: HealthMonitor, timeout_s: float) -> None:
     assert drain(health, [], timeout_s)[0].phase is Phase.SERVING
+
+
+async def test_browser_calls_are_refused_and_waited_for_through_the_shared_count(
+    health: HealthMonitor,
+) -> None:
+    capacity = CallCapacity(max_calls=4)
+    assert capacity.take(CallKind.BROWSER)
+    exits: list[int] = []
+    refused: list[str] = []
+    d = Drain(
+        health=health,
+        telemetry=Telemetry(),
+        request_exit=lambda: exits.append(1),
+        timeout_s=30,
+        capacity=capacity,
+    )
+    d.on_drain.append(lambda: refused.append("browser"))
+    d.begin()
+    assert refused == ["browser"]
+    assert d.calls() == 1
+    for _ in range(20):  # the running browser call holds the stop
+        await asyncio.sleep(CHECK_S / 4)
+    assert exits == []
+    capacity.release(CallKind.BROWSER)
+    await until(lambda: exits)
+    assert exits == [1]
+    await d.aclose()

@@ -160,3 +160,6 @@ def test_max_calls_default_to_two_per_usable_core_and_a_setting_wins() -> None:
     assert max_calls(settings(), cores=lambda: 0) == 2  # never none
     assert max_calls(settings(sip_max_calls=7), cores=lambda: 2) == 7
     assert sip_config(settings(sip_max_calls=1)).max_calls == 1
+    # one limit for SIP and browser calls; the older name counts only when it is unset
+    assert max_calls(settings(voice_max_calls=5), cores=lambda: 2) == 5
+    assert max_calls(settings(voice_max_calls=5, sip_max_calls=7), cores=lambda: 2) == 5

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from telephony.capacity import CallCapacity, CallKind
 from telephony.networks import parse_networks
 from telephony.sip import digest
 from telephony.sip.policy import (
@@ -270,6 +271,21 @@ def test_max_calls_at_the_limit_and_below() -> None:
     assert p.decide(invite(), LOOP, T0) == Reject(503, (("Retry-After", "30"),))
     p.call_ended(None)
     assert p.decide(invite(), LOOP, T0) == Accept(trusted=True)
+
+
+def test_browser_calls_count_against_the_shared_voice_limit() -> None:
+    capacity = CallCapacity(max_calls=2)
+    p = InboundPolicy(PolicyConfig(max_calls=99), secret=b"k" * 32, capacity=capacity)
+    assert capacity.take(CallKind.BROWSER)
+    assert p.decide(invite(), LOOP, T0) == Accept(trusted=True)  # 1 of 2
+    p.call_started(LOOP.host)
+    assert (p.calls, capacity.total) == (1, 2)
+    assert p.decide(invite(), LOOP, T0) == Reject(503, (("Retry-After", "30"),))
+    assert not capacity.take(CallKind.BROWSER)
+    capacity.release(CallKind.BROWSER)
+    assert p.decide(invite(), LOOP, T0) == Accept(trusted=True)
+    p.call_ended(LOOP.host)
+    assert (p.calls, capacity.total) == (0, 0)
 
 
 def test_calls_per_untrusted_source_are_bounded_trusted_ones_are_not() -> None:

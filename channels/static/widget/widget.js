@@ -1,6 +1,7 @@
 /* rathausbot chat widget: plain JavaScript, no build step, no dependencies.
  * Embed: <script src="https://HOST/widget/widget.js" data-town="Musterstadt" defer></script>
  * The data- attributes are documented in the README; the protocol in docs/webchat-protocol.md.
+ * Browser calls (the "Anrufen" button) live in call.js, loaded only where WebRTC can work.
  * Every text from the server is inserted with textContent: no message can inject HTML. */
 (function () {
   "use strict";
@@ -604,6 +605,26 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && !panel.hidden && (state === "idle" || state === "offline")) connect();
   });
+
+  // --- browser calls (call.js, loaded only where the browser can call) -------------------
+  var callBar = el("div", { class: "rb-call", hidden: "" });
+  panel.insertBefore(callBar, menu);
+  var LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+  if (data.calls !== "false" && window.RTCPeerConnection && navigator.mediaDevices &&
+      navigator.mediaDevices.getUserMedia && (window.isSecureContext || LOOPBACK.indexOf(location.hostname) >= 0)) {
+    var callScript = el("script", { src: new URL("call.js", src).href, defer: "" });
+    callScript.addEventListener("load", function () {
+      if (typeof window.__rathausbotCall !== "function") return;
+      window.__rathausbotCall({
+        bar: callBar, root: root, el: el, base: src.origin,
+        token: storedToken, connect: connect,
+        ready: function () { return state === "ready" && !!ws; },
+        send: function (frame) { if (state !== "ready" || !ws) return false; ws.send(JSON.stringify(frame)); return true; },
+        note: function (text) { return addMessage("system", text, new Date()); },
+      });
+    });
+    document.head.appendChild(callScript);
+  }
 
   function mount() {
     document.body.appendChild(host);
