@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from contract import env
 from contract.german import phone_text
+from contract.language import Register
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
 from contract.records import (
     Booking,
@@ -28,6 +29,7 @@ from contract.records import (
 from contract.town import Office, Service, Town
 from intents.actions.answers import TownMixin, channel_of, say
 from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, first_message
+from intents.actions.language import register_of
 from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
@@ -42,17 +44,9 @@ from intents.actions.speech import (
     time_spoken,
     time_text,
 )
+from intents.actions.texts import HINTS, HINTS_EINFACH, HINTS_EN, hint_in
+from intents.actions.wording import date_einfach, date_en, time_einfach, time_en
 
-HINTS = {
-    "service": "Bitte nennen Sie die Dienstleistung, zum Beispiel Personalausweis oder Reisepass.",
-    "appointment_date": "Bitte nennen Sie einen Tag, zum Beispiel Dienstag oder den 8. Dezember.",
-    "appointment_time": "Bitte nennen Sie eine Uhrzeit, zum Beispiel 10:30 Uhr.",
-    "person_name": "Bitte nennen Sie Vor- und Nachnamen.",
-    "phone_number": "Bitte nennen Sie eine Telefonnummer mit Vorwahl, zum Beispiel 0151 23456789.",
-    "booking_reference": "Bitte nennen Sie die Buchungsnummer. Sie beginnt mit B, zum Beispiel "
-    "B-K7QX2M.",
-    "callback_window": "Bitte sagen Sie: vormittags, nachmittags oder egal.",
-}
 BOOKING_SLOTS = (
     "service",
     "appointment_date",
@@ -62,7 +56,10 @@ BOOKING_SLOTS = (
     "booking_confirmed",
 )
 MAX_TEXT = 500
-_NAME_LEAD = re.compile(r"^(ich hei(ß|ss)e|mein name ist|name|ich bin)\s*:?\s*", re.IGNORECASE)
+_NAME_LEAD = re.compile(
+    r"^(ich hei(ß|ss)e|mein name ist|name|ich bin|my name is|my name's|i am|i'm|this is)\s*:?\s*",
+    re.IGNORECASE,
+)
 
 
 class RecordsMixin:
@@ -168,6 +165,18 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 f"Dafür kann ich leider keinen Termin buchen. Termine gibt es für: {names}.",
                 "Dafür kann ich leider keinen Termin buchen. Termine gibt es zum Beispiel für "
                 "Personalausweis, Reisepass, Anmeldung und Autozulassung.",
+                register=register_of(tracker),
+                en=(
+                    "Sorry, I cannot book an appointment for that. Appointments are available "
+                    "for example for ID cards, passports, registering your address and vehicle "
+                    "registration.",
+                )
+                * 2,
+                einfach=(
+                    "Dafür kann ich keinen Termin machen. Ich mache Termine zum Beispiel für "
+                    "einen Ausweis.",
+                )
+                * 2,
             )
             return {"service": None}
         return {"service": service.id}
@@ -185,6 +194,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 HINTS["appointment_date"],
                 "Bitte nennen Sie einen Tag, zum Beispiel nächsten Dienstag oder den achten "
                 "Dezember.",
+                register=register_of(tracker),
+                en=(HINTS_EN["appointment_date"],) * 2,
+                einfach=(HINTS_EINFACH["appointment_date"],) * 2,
             )
             return {"appointment_date": None}
         office = chosen[1]
@@ -196,6 +208,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 channel_of(tracker),
                 f"Am {date_text(day)}{reason} gibt es keine freien Termine.",
                 f"Am {date_spoken(day)}{reason} gibt es keine freien Termine.",
+                register=register_of(tracker),
+                en=(f"There are no free appointments on {date_en(day)}{reason}.",) * 2,
+                einfach=(f"Am {date_einfach(day)} gibt es keine freien Termine.",) * 2,
             )
             return {"appointment_date": None}
         return {"appointment_date": day.isoformat()}
@@ -217,6 +232,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                     channel_of(tracker),
                     HINTS["appointment_time"],
                     "Bitte nennen Sie eine Uhrzeit, zum Beispiel zehn Uhr dreißig.",
+                    register=register_of(tracker),
+                    en=(HINTS_EN["appointment_time"],) * 2,
+                    einfach=(HINTS_EINFACH["appointment_time"],) * 2,
                 )
             else:
                 shown, spoken = time_text(at), time_spoken(at)
@@ -225,6 +243,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                     channel_of(tracker),
                     f"{shown} ist leider nicht frei.",
                     f"{spoken} ist leider nicht frei.",
+                    register=register_of(tracker),
+                    en=(f"Sorry, {time_en(at)} is not free.",) * 2,
+                    einfach=(f"Um {time_einfach(at)} ist kein Termin frei.",) * 2,
                 )
             return {"appointment_time": None}
         return {"appointment_time": f"{at:%H:%M}"}
@@ -234,22 +255,26 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
     ) -> dict[str, Any]:
         name = _NAME_LEAD.sub("", str(value)).strip(" .,!")
         if not name or len(name) > 100 or any(ch.isdigit() for ch in name):
-            dispatcher.utter_message(text=HINTS["person_name"])
+            dispatcher.utter_message(text=hint_in("person_name", register_of(tracker)))
             return {"person_name": None}
         return {"person_name": name}
 
     async def validate_phone_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_phone(value, dispatcher)
+        return validate_phone(value, dispatcher, register_of(tracker))
 
 
-def validate_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+def validate_phone(
+    value: Any, dispatcher: CollectingDispatcher, register: Register = Register.DE
+) -> dict[str, Any]:
     phone = parse_phone(str(value))
     if phone is None or to_e164(phone) is None:
-        dispatcher.utter_message(
-            text="Das ist keine gültige Telefonnummer. " + HINTS["phone_number"]
-        )
+        invalid = {
+            Register.EN: "That is not a valid phone number.",
+            Register.EINFACH: "Diese Telefon-Nummer stimmt nicht.",
+        }.get(register, "Das ist keine gültige Telefonnummer.")
+        dispatcher.utter_message(text=f"{invalid} {hint_in('phone_number', register)}")
         return {"phone_number": None}
     policy = CallbackPolicy.parse(os.environ.get(env.CALLBACK_ALLOWED_PREFIXES))
     if not policy.allows(phone):
@@ -268,9 +293,18 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
         chosen = booking_service(self.town, tracker)
         days = await free_days(self.town, self.records, chosen[1], limit=4) if chosen else []
         if chosen is None or not days:
-            dispatcher.utter_message(text="Leider sind derzeit keine Termine frei.")
+            say(
+                dispatcher,
+                channel_of(tracker),
+                *("Leider sind derzeit keine Termine frei.",) * 2,
+                register=register_of(tracker),
+                en=("Sorry, there are no free appointments at the moment.",) * 2,
+                einfach=("Im Moment sind keine Termine frei.",) * 2,
+            )
             return [SlotSet("appointment_date", None)]
         service, office = chosen
+        en_days = ", ".join(date_en(d) for d in days)
+        easy_days = ", ".join(date_einfach(d) for d in days)
         ask(
             dispatcher,
             tracker,
@@ -280,6 +314,13 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             "Freie Termine gibt es zum Beispiel am "
             + ", ".join(date_spoken(d) for d in days[:3])
             + ". An welchem Tag möchten Sie kommen?",
+            en=(
+                f"Free appointments are for example on {en_days}. Which day would you like?",
+                "Free appointments are for example on "
+                + ", ".join(date_en(d) for d in days[:3])
+                + ". Which day would you like?",
+            ),
+            einfach=(f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen?",) * 2,
             buttons=[{"title": date_text(d), "payload": f"{d:%d.%m.%Y}"} for d in days],
         )
         return []
@@ -305,6 +346,20 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             f"Am {date_spoken(day)} sind frei: "
             + ", ".join(time_spoken(t) for t in shown[:4])
             + ". Welche Uhrzeit passt Ihnen?",
+            en=(
+                f"On {date_en(day)} these times are free: "
+                + ", ".join(time_en(t) for t in shown)
+                + ". Which time suits you?",
+                f"On {date_en(day)} these times are free: "
+                + ", ".join(time_en(t) for t in shown[:4])
+                + ". Which time suits you?",
+            ),
+            einfach=(
+                f"Am {date_einfach(day)} sind diese Zeiten frei: "
+                + ", ".join(time_einfach(t) for t in shown[:4])
+                + ". Welche Zeit passt Ihnen?",
+            )
+            * 2,
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
         )
         return []
@@ -322,6 +377,7 @@ class ActionAskBookingConfirmed(TownMixin, Action):
         at = time.fromisoformat(str(tracker.get_slot("appointment_time")))
         name, phone = tracker.get_slot("person_name"), str(tracker.get_slot("phone_number"))
         what = service.name if service else "Ihr Anliegen"
+        en_what = self.words.services[service.id].en.name if service else "your request"
         ask(
             dispatcher,
             tracker,
@@ -329,6 +385,17 @@ class ActionAskBookingConfirmed(TownMixin, Action):
             f"Telefon {phone_text(phone)}. Ist das richtig?",
             f"Ich wiederhole: {what} am {date_spoken(day)} um {time_spoken(at)} für {name}, "
             f"Telefon {phone_spoken(phone)}. Ist das richtig? Sagen Sie ja oder nein.",
+            en=(
+                f"I will book: {en_what} on {date_en(day)} at {time_en(at)} for {name}, "
+                f"phone {phone_text(phone)}. Is that correct?",
+                f"Let me repeat: {en_what} on {date_en(day)} at {time_en(at)} for {name}, "
+                f"phone {phone_text(phone)}. Is that correct? Please say yes or no.",
+            ),
+            einfach=(
+                f"Ich mache diesen Termin: {what}. Der Tag ist {date_einfach(day)}. "
+                f"Die Uhrzeit ist {time_einfach(at)}. Der Name ist {name}. Stimmt das?",
+            )
+            * 2,
             buttons=[
                 {"title": "Ja, buchen", "payload": "/affirm"},
                 {"title": "Nein", "payload": "/deny"},
@@ -356,8 +423,10 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             say(
                 dispatcher,
                 channel,
-                "In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",
-                "In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",
+                *("In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",) * 2,
+                register=register_of(tracker),
+                en=("All right, I have not booked anything. How else can I help?",) * 2,
+                einfach=("Gut. Ich habe keinen Termin gemacht. Wie kann ich noch helfen?",) * 2,
             )
             return reset
         service, office = chosen
@@ -382,6 +451,17 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
                 "sagen Sie dazu einfach: Termin buchen.",
                 "Dieser Termin wurde leider gerade vergeben. Sagen Sie bitte noch einmal: Termin "
                 "buchen.",
+                register=register_of(tracker),
+                en=(
+                    "Sorry, this appointment was just taken. Please say again: book an "
+                    "appointment.",
+                )
+                * 2,
+                einfach=(
+                    "Jemand anderes hat diesen Termin gerade bekommen. Bitte sagen Sie "
+                    "noch einmal: Termin machen.",
+                )
+                * 2,
             )
             return reset
         department = office.department
@@ -396,6 +476,25 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             f"{department.name}, {address_spoken(department.address)}. Ihre Buchungsnummer lautet: "
             f"{reference_spoken(booking.reference)}. Ich wiederhole: "
             f"{reference_spoken(booking.reference)}.",
+            register=register_of(tracker),
+            en=(
+                f"Your appointment is booked: {self.words.services[service.id].en.name} on "
+                f"{date_en(booking.day)} at {time_en(booking.at)}, "
+                f"{self.words.departments[department.id].en}, {department.address}. "
+                f"Your booking number: {booking.reference}. You can also use it to cancel the "
+                "appointment.",
+                f"Your appointment is booked: on {date_en(booking.day)} at "
+                f"{time_en(booking.at)}. Your booking number is: "
+                f"{' '.join(booking.reference)}. Again: {' '.join(booking.reference)}.",
+            ),
+            einfach=(
+                f"Ihr Termin ist fertig. Der Tag ist {date_einfach(booking.day)}. Die Uhrzeit "
+                f"ist {time_einfach(booking.at)}. Das Amt heißt "
+                f"{self.words.departments[department.id].einfach}. Die Adresse ist: "
+                f"{department.address}. Ihre Buchungs-Nummer ist {booking.reference}. Mit der "
+                "Nummer können Sie den Termin absagen.",
+            )
+            * 2,
         )
         return reset
 

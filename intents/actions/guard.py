@@ -18,7 +18,9 @@ from rasa_sdk.types import DomainDict
 
 from contract.town import Town
 from intents.actions.answers import ActionServiceInfo, channel_of, say
+from intents.actions.language import Wording, pick, register_of
 from intents.actions.phrases import is_person_request, wants_to_stop
+from intents.actions.texts import MISSED
 
 MISSES = "form_misses"
 SWITCH = "form_switch"
@@ -70,23 +72,30 @@ def ask(
     voice: str,
     *,
     buttons: list[dict[str, str]] | None = None,
+    en: Wording | None = None,
+    einfach: Wording | None = None,
 ) -> None:
     """A form's question, with Abbrechen as a button; after two misses a different wording
-    with the choices and a person; nothing while the form waits for a yes or no."""
+    with the choices and a person; nothing while the form waits for a yes or no. ``en`` and
+    ``einfach``: the question in English and in Leichte Sprache."""
     if quiet(tracker):
         return
+    register = register_of(tracker)
+    chat, voice = pick(register, (chat, voice), en=en, einfach=einfach)
     choices = list(buttons or [])
     if missed(tracker):
-        chat = (
-            f"Das hat leider noch nicht gepasst. {chat} Sie können auch unten wählen, mit einem "
-            "Menschen sprechen oder abbrechen."
-        )
-        voice = (
-            f"Das hat leider noch nicht gepasst. {voice} Oder sagen Sie: Mitarbeiter, oder: "
-            "abbrechen."
-        )
+        before, chat_after, voice_after = MISSED[register]
+        chat = f"{before} {chat} {chat_after}"
+        voice = f"{before} {voice} {voice_after}"
         choices.append(PERSON_BUTTON)
-    say(dispatcher, channel_of(tracker), chat, voice, buttons=[*choices, STOP_BUTTON])
+    say(
+        dispatcher,
+        channel_of(tracker),
+        chat,
+        voice,
+        buttons=[*choices, STOP_BUTTON],
+        register=register,
+    )
 
 
 class GuardMixin:
@@ -176,6 +185,16 @@ class GuardMixin:
             "mich um Ihre neue Frage.",
             f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Sagen Sie ja oder "
             "nein.",
+            register=register_of(tracker),
+            en=(
+                "That is a different request. Shall I stop this and deal with your new question?",
+                "That is a different request. Shall I stop this? Please say yes or no.",
+            ),
+            einfach=(
+                "Das ist eine neue Frage. Soll ich hier aufhören? Dann helfe ich Ihnen bei "
+                "der neuen Frage.",
+                "Das ist eine neue Frage. Soll ich hier aufhören? Sagen Sie ja oder nein.",
+            ),
             buttons=[
                 {"title": "Ja, abbrechen", "payload": "/affirm"},
                 {"title": "Nein, weitermachen", "payload": "/deny"},
@@ -215,15 +234,31 @@ def dropped_events(
     if not tracker.get_slot(DROPPED):
         return None
     channel = channel_of(tracker)
+    register = register_of(tracker)
     pending = tracker.get_slot(SWITCH)
     service = town.service_for_intent(str(pending)) if pending else None
+    en_done = "All right, I stopped that."
+    easy_done = "Gut. Ich habe aufgehört."
     if service is not None:
-        say(dispatcher, channel, f"In Ordnung, {done}.", f"In Ordnung, {done}.")
-        ActionServiceInfo(town).answer(dispatcher, channel, service)
+        text = f"In Ordnung, {done}."
+        say(
+            dispatcher,
+            channel,
+            text,
+            text,
+            register=register,
+            en=(en_done,) * 2,
+            einfach=(easy_done,) * 2,
+        )
+        ActionServiceInfo(town).answer(dispatcher, channel, service, register)
     elif pending:
         text = f"In Ordnung, {done}. Bitte stellen Sie Ihre Frage jetzt noch einmal."
-        say(dispatcher, channel, text, text)
+        en = f"{en_done} Please ask your question again now."
+        easy = f"{easy_done} Bitte stellen Sie Ihre Frage noch einmal."
+        say(dispatcher, channel, text, text, register=register, en=(en,) * 2, einfach=(easy,) * 2)
     else:
         text = f"In Ordnung, {done}. Wie kann ich Ihnen sonst helfen?"
-        say(dispatcher, channel, text, text)
+        en = f"{en_done} How else can I help you?"
+        easy = f"{easy_done} Wie kann ich Ihnen noch helfen?"
+        say(dispatcher, channel, text, text, register=register, en=(en,) * 2, einfach=(easy,) * 2)
     return [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)] + [SlotSet(MISSES, 0)]
