@@ -21,6 +21,9 @@
     open: data.open === "true",
     offset: bounded(data.offset, 0, 400, 0), // px the launcher and panel keep from the bottom
     maxChars: bounded(data.maxChars, 1, 100000, 2000), // the gateway's max_message_chars
+    // the register preset (docs/languages.md): data-language="de|en", data-einfach="true"
+    language: data.language === "en" ? "en" : "de",
+    einfach: data.einfach === "true" && data.language !== "en",
   };
   var TOKEN_KEY = "rathausbot-chat:" + cfg.server;
   var OPEN_KEY = "rathausbot-chat-open:" + cfg.server;
@@ -104,6 +107,25 @@
   closeButton.appendChild(icon(CROSS));
   header.appendChild(closeButton);
   panel.appendChild(header);
+
+  // Language toggles (docs/languages.md): each click is a quick reply that the assistant
+  // confirms; the hello of a new session carries the page's preset.
+  var register = cfg.einfach ? "einfach" : cfg.language;
+  var langBar = el("div", { class: "rb-lang", role: "group", "aria-label": "Sprache / Language" });
+  var englishButton = el("button", { type: "button", class: "rb-lang-en" });
+  var easyButton = el("button", { type: "button", class: "rb-lang-easy" }, "Leichte Sprache");
+  langBar.appendChild(englishButton);
+  langBar.appendChild(easyButton);
+  panel.appendChild(langBar);
+  function showRegister() {
+    var english = register === "en";
+    englishButton.textContent = english ? "Deutsch" : "English";
+    englishButton.setAttribute("lang", english ? "de" : "en");
+    englishButton.setAttribute("aria-pressed", "false");
+    easyButton.setAttribute("aria-pressed", register === "einfach" ? "true" : "false");
+    easyButton.hidden = english;
+  }
+  showRegister();
 
   var menu = el("div", { id: "rb-menu", class: "rb-menu", hidden: "" });
   var human = el("button", { type: "button", class: "rb-human" }, "Mit einem Menschen sprechen");
@@ -349,7 +371,9 @@
     var socket = new WebSocket(cfg.server);
     ws = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({ type: "hello", v: 2, token: storedToken() }));
+      var hello = { type: "hello", v: 2, token: storedToken(), language: cfg.language };
+      if (cfg.einfach) hello.einfach = true;
+      socket.send(JSON.stringify(hello));
     };
     socket.onmessage = function (event) {
       var msg;
@@ -578,6 +602,20 @@
     typingStop = setTimeout(function () { typedAt = 0; sendTyping(false); }, 3000);
   });
   input.addEventListener("focus", function () { if (state === "idle") connect(); });
+  function chooseRegister(next, title) {
+    if (submit({ type: "choice", payload: '/change_language{"language":"' + next + '"}', title: title },
+      title)) {
+      register = next;
+      showRegister();
+    }
+  }
+  englishButton.addEventListener("click", function () {
+    if (register === "en") chooseRegister("de", "Deutsch"); else chooseRegister("en", "English");
+  });
+  easyButton.addEventListener("click", function () {
+    if (register === "einfach") chooseRegister("de", "Normale Sprache");
+    else chooseRegister("einfach", "Leichte Sprache");
+  });
   human.addEventListener("click", function () {
     setMenu(false);
     submit({ type: "human" }, "Mit einem Menschen sprechen");
