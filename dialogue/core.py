@@ -276,7 +276,9 @@ class DialogueCore:
         reply = replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
         if self._notice is None:
             return reply
-        return self._notice.complete(reply, channel, case.case_id, available=live_chat)
+        return self._notice.complete(
+            reply, channel, case.case_id, available=live_chat, register=case.register
+        )
 
     def _line(self, channel: Channel, role: Role, reply: BotReply) -> TranscriptRecord:
         return TranscriptRecord.new(
@@ -308,4 +310,5 @@ class DialogueCore:
             reason=reason,
             department=handoff.department,
             created_at=now,
+            register=handoff.register,
         )

@@ -126,6 +126,7 @@ class ActionHumanHandoff(Action):
                 HandoffRequest(
                     reason=HandoffReason.after(previous_bot_action(tracker)),
                     department=department.id,
+                    register=register,
                 )
             )
         )

@@ -16,7 +16,7 @@ from contract.language import Register
 from contract.records import Callback, CallbackWindow, RecordKind, Ticket, new_reference
 from contract.streets import looks_like_street, place
 from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.forms import HINTS, RecordsMixin, validate_phone
+from intents.actions.forms import RecordsMixin, validate_phone
 from intents.actions.guard import (
     MISSES,
     GuardMixin,
@@ -27,6 +27,7 @@ from intents.actions.guard import (
 )
 from intents.actions.language import register_of
 from intents.actions.speech import parse_phone, phone_spoken, reference_spoken
+from intents.actions.texts import HINTS
 
 DAMAGE_TYPES = {
     "schlagloch": (
