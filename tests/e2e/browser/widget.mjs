@@ -413,6 +413,39 @@ const scenarios = {
 
   // The one-line snippet on another site's page (another origin, served by the test with a
   // strict CSP of its own that allows just the gateway): the widget loads, connects, answers.
+  // The language row: English, back to German, Leichte Sprache (docs/languages.md).
+  async languages(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    const bar = page.getByRole("group", { name: "Sprache / Language" });
+    let before = await botCount(page);
+    await bar.getByRole("button", { name: "English", exact: true }).click();
+    await waitForBotAfter(page, before);
+    const englishLabel = await bar.locator(".rb-lang-en").innerText();
+    const easyHidden = await bar.locator(".rb-lang-easy").isHidden();
+    await say(page, "How much does a passport cost?");
+    if (shots) await page.screenshot({ path: `${shots}/widget-english.png` });
+    before = await botCount(page);
+    await bar.getByRole("button", { name: "Deutsch", exact: true }).click();
+    await waitForBotAfter(page, before);
+    before = await botCount(page);
+    await bar.getByRole("button", { name: "Leichte Sprache", exact: true }).click();
+    await waitForBotAfter(page, before);
+    const easyPressed = await bar.locator(".rb-lang-easy").getAttribute("aria-pressed");
+    await say(page, "Ich brauche einen neuen Ausweis");
+    if (shots) await page.screenshot({ path: `${shots}/widget-einfach.png` });
+    return { englishLabel, easyHidden, easyPressed, log: await logTexts(page) };
+  },
+
+  // A page that presets the register with data-language / data-einfach.
+  async preset(page) {
+    await page.goto(site);
+    await openChat(page);
+    const bar = page.getByRole("group", { name: "Sprache / Language" });
+    return { log: await logTexts(page), english: await bar.locator(".rb-lang-en").innerText(),
+      easyPressed: await bar.locator(".rb-lang-easy").getAttribute("aria-pressed") };
+  },
+
   async embedded(page) {
     const violations = watchCsp(page);
     const script = page.waitForResponse(new URL("/widget/widget.js", base).href);
