@@ -58,14 +58,16 @@ from telephony.staff_hours import StaffHours
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
+    Transcriber,
     WhisperTranscriber,
     choose_device,
     resolve_model,
     vocabulary_prompt,
 )
+from voice.language import CallLanguage, CallSynthesizer, CallTranscriber, other_voices
 from voice.readback import ReadBack, Streets
 from voice.session import FIXED_PROMPTS
-from voice.tts import CachingSynthesizer, make_synthesizer
+from voice.tts import CachingSynthesizer, Synthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
 
 log = logging.getLogger(__name__)
@@ -567,6 +569,22 @@ class VoiceEngines:
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
     read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
+    # docs/languages.md: English calls (ASR and voice) and the slower Leichte Sprache voice
+    english_transcriber: WhisperTranscriber | None = None
+    english_voice: Synthesizer | None = None
+    einfach_voice: Synthesizer | None = None
+
+    def for_call(self) -> tuple[Transcriber, Synthesizer]:
+        """One call's transcriber and synthesizer: the shared engines behind the call's own
+        language (voice/language.py)."""
+        language = CallLanguage()
+        transcriber = CallTranscriber(
+            self.transcriber, self.english_transcriber, self.transcriber, language
+        )
+        synthesizer = CallSynthesizer(
+            self.synthesizer, language, english=self.english_voice, einfach=self.einfach_voice
+        )
+        return transcriber, synthesizer
 
     def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
         pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
@@ -609,6 +627,13 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     )
     cache = CachingSynthesizer(synthesizer)
     cache.prefill(FIXED_PROMPTS)
+    progress("Loading English ASR and voices ...")
+    english_transcriber = WhisperTranscriber(
+        model_dir, device=choice, language="en", beam_size=settings.asr_beam_size
+    )
+    english_voice, einfach_voice = other_voices(
+        settings.tts_voice, settings.var_dir / "voices", use_cuda=choice.device is Device.CUDA
+    )
     return VoiceEngines(
         transcriber,
         cache,
@@ -616,4 +641,7 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
+        english_transcriber=english_transcriber,
+        english_voice=english_voice,
+        einfach_voice=einfach_voice,
     )

@@ -123,13 +123,14 @@ def sip_agent(
     )
 
     def session(call: SipVoiceCall, session_id: str) -> VoiceSession:
+        transcriber, synthesizer = engines.for_call()  # the call's language: docs/languages.md
         return VoiceSession(
             call,
             core,
             session_id=session_id,
             endpointer=engines.endpointer(),
-            transcriber=engines.transcriber,
-            synthesizer=engines.synthesizer,
+            transcriber=transcriber,
+            synthesizer=synthesizer,
             options=options,
             read_back=engines.read_back,
             recorder=recorder,

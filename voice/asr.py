@@ -278,6 +278,14 @@ class WhisperTranscriber:
             self._tokenizer.no_timestamps,
         ]
 
+    def language_probabilities(self, audio: AudioFrame) -> list[tuple[str, float]]:
+        """Whisper's probability of each language for ``audio`` (voice/language.py)."""
+        samples = resample(audio, ASR_RATE).float32()
+        if not len(samples):
+            return []
+        _, _, probabilities = self._model.detect_language(audio=samples)
+        return [(str(language), float(p)) for language, p in probabilities]
+
     def transcribe(self, audio: AudioFrame) -> Transcript:
         samples = resample(audio, ASR_RATE).float32()
         if not len(samples):
