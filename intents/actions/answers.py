@@ -297,9 +297,11 @@ class ActionServiceInfo(TownMixin, Action):
             if service.bookable
             else None
         )
-        links = [Link(f"{service.name}: alle Informationen", office.url)]
+        name = self.words.services[service.id].en.name if register is Register.EN else service.name
+        more = "all information" if register is Register.EN else "alle Informationen"
+        links = [Link(f"{name}: {more}", office.url)]
         if service.online_url:
-            links.append(Link(f"{service.name} online", service.online_url))
+            links.append(Link(f"{name} online", service.online_url))
         say(
             dispatcher,
             channel,
