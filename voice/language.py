@@ -25,6 +25,10 @@ MIN_ENGLISH_SHARE = 0.8
 Whisper base gives German telephone speech an English share far below this; a wrong switch
 costs a German caller more than a missed one costs an English caller, who can still say
 "English please"."""
+MIN_ENGLISH_PROBABILITY = 0.9
+"""Whisper's own P(en) a switch needs as well: when Whisper hears neither language (it
+took espeak's German for Thai) the share of two tiny probabilities means nothing, and
+espeak's German "Ich möchte ein Gewerbe anmelden." on the phone gets P(en) = 0.79."""
 EINFACH_LENGTH_SCALE = 1.3
 """Piper's length_scale for Leichte Sprache: 30 % slower than the voice's own pace."""
 MIN_DETECT_S = 0.5
@@ -49,9 +53,14 @@ def english_share(probabilities: Iterable[tuple[str, float]]) -> float | None:
 def first_turn_register(
     probabilities: Iterable[tuple[str, float]], *, threshold: float = MIN_ENGLISH_SHARE
 ) -> Register:
-    """EN when English's share reaches ``threshold``, else German."""
-    share = english_share(probabilities)
-    return Register.EN if share is not None and share >= threshold else Register.DE
+    """EN when English's share of the two reaches ``threshold`` and Whisper's P(en) is at
+    least MIN_ENGLISH_PROBABILITY; else German."""
+    found = list(probabilities)
+    share = english_share(found)
+    english = dict(found).get("en", 0.0)
+    if share is not None and share >= threshold and english >= MIN_ENGLISH_PROBABILITY:
+        return Register.EN
+    return Register.DE
 
 
 class CallLanguage:

@@ -13,6 +13,7 @@ from voice.audio import AudioFrame
 from voice.language import (
     EINFACH_LENGTH_SCALE,
     MIN_DETECT_S,
+    MIN_ENGLISH_PROBABILITY,
     MIN_ENGLISH_SHARE,
     CallLanguage,
     CallSynthesizer,
@@ -37,7 +38,8 @@ class FakeDetector:
 
 
 def test_documented_limits() -> None:
-    assert (MIN_ENGLISH_SHARE, EINFACH_LENGTH_SCALE, MIN_DETECT_S) == (0.8, 1.3, 0.5)
+    assert (MIN_ENGLISH_SHARE, MIN_ENGLISH_PROBABILITY) == (0.8, 0.9)
+    assert (EINFACH_LENGTH_SCALE, MIN_DETECT_S) == (1.3, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -52,15 +54,26 @@ def test_the_share_counts_only_german_and_english(
 
 
 def test_english_only_at_or_above_the_threshold() -> None:
-    assert first_turn_register([("en", 0.8), ("de", 0.2)]) is Register.EN  # N
-    assert first_turn_register([("en", 0.79), ("de", 0.21)]) is Register.DE  # just below
+    assert first_turn_register([("en", 0.92), ("de", 0.22)]) is Register.EN  # share 0.807
+    assert first_turn_register([("en", 0.92), ("de", 0.24)]) is Register.DE  # share 0.793
     assert first_turn_register([("fr", 0.9)]) is Register.DE
-    assert first_turn_register([("en", 0.6), ("de", 0.4)], threshold=0.6) is Register.EN
+    assert first_turn_register([("en", 0.9), ("de", 0.6)], threshold=0.6) is Register.EN
+
+
+def test_english_needs_whispers_own_probability_too() -> None:
+    # espeak's German "Wie hoch ist die Hundesteuer?" on the phone: Whisper hears Thai
+    heard = [("th", 0.58), ("en", 0.067), ("de", 0.008)]
+    assert english_share(heard) == pytest.approx(0.893, abs=0.001)
+    assert first_turn_register(heard) is Register.DE
+    assert first_turn_register([("en", 0.9), ("de", 0.1)]) is Register.EN  # N
+    assert first_turn_register([("en", 0.89), ("th", 0.11)]) is Register.DE  # N - 0.01
+    # espeak's German "Ich möchte ein Gewerbe anmelden." on the phone
+    assert first_turn_register([("en", 0.79), ("de", 0.04), ("nn", 0.03)]) is Register.DE
 
 
 def test_an_english_first_turn_switches_the_call_to_english() -> None:
     german, english = FakeTranscriber("falsch"), FakeTranscriber("I need a passport", "yes")
-    detector = FakeDetector(("en", 0.9), ("de", 0.05))
+    detector = FakeDetector(("en", 0.95), ("de", 0.05))
     language = CallLanguage()
     call = CallTranscriber(german, english, detector, language)
     assert call.transcribe(ONE_SECOND) == Transcript("I need a passport", 0.9)
