@@ -32,7 +32,13 @@ from intents.actions.speech import (
     time_spoken,
     time_text,
 )
-from intents.actions.wording import day_sentence_einfach, day_sentence_en, week_en
+from intents.actions.wording import (
+    date_einfach,
+    date_en,
+    day_sentence_einfach,
+    day_sentence_en,
+    week_en,
+)
 
 FOLLOW_UP = "follow_up"
 PICKUP_DEADLINE = time(6, 0)
@@ -496,7 +502,24 @@ class ActionWasteCollection(TownMixin, Action):
             + ", ".join(f"{waste.name} am {date_spoken(day)}" for waste, day in dates)
             + "."
         )
-        say(dispatcher, channel_of(tracker), chat, voice)
+        # English keeps the bins' German names: they are what the bins and the calendar say.
+        en = (
+            f"Collection dates for {street}: "
+            + "; ".join(f"{waste.name} on {date_en(day)}" for waste, day in dates)
+            + "."
+        )
+        easy = f"In der {street} holen wir den Müll ab. " + " ".join(
+            f"{waste.name}: am {date_einfach(day)}." for waste, day in dates
+        )
+        say(
+            dispatcher,
+            channel_of(tracker),
+            chat,
+            voice,
+            register=register_of(tracker),
+            en=(en, en),
+            einfach=(easy, easy),
+        )
         return [SlotSet("waste_type", None), SlotSet(TOPIC, "abfallwirtschaft")]
 
 

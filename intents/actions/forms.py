@@ -22,7 +22,6 @@ from contract.language import Register
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
 from contract.records import (
     Booking,
-    BookingStatus,
     RecordKind,
     new_reference,
 )
@@ -37,7 +36,6 @@ from intents.actions.speech import (
     date_text,
     parse_date,
     parse_phone,
-    parse_reference,
     parse_time,
     phone_spoken,
     reference_spoken,
@@ -495,111 +493,6 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
                 "Nummer können Sie den Termin absagen.",
             )
             * 2,
-        )
-        return reset
-
-
-class ValidateCancelForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAction):
-    label = "die Terminabsage"
-    own_intents = frozenset({"cancel_appointment"})
-    topic = "buergerbuero"
-
-    def name(self) -> str:
-        return "validate_cancel_form"
-
-    def fits(self, slot: str, text: str) -> bool:
-        return parse_reference(text, RecordKind.BOOKING.prefix) is not None
-
-    def hint(self, slot: str) -> str:
-        return HINTS["booking_reference"]
-
-    async def extract_booking_reference(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """The reference from any message of the form, the first one included."""
-        if tracker.get_slot("booking_reference") is not None:
-            return {}
-        text = str(tracker.latest_message.get("text") or "")
-        reference = parse_reference(text, RecordKind.BOOKING.prefix)
-        return {"booking_reference": reference} if reference else {}
-
-    async def validate_booking_reference(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        reference = parse_reference(str(value), RecordKind.BOOKING.prefix)
-        if reference is None:
-            dispatcher.utter_message(text=HINTS["booking_reference"])
-            return {"booking_reference": None}
-        record = await self.records.booking(reference)
-        if record is None or record.status is not BookingStatus.BOOKED:
-            dispatcher.utter_message(
-                text=f"Zur Buchungsnummer {reference} finde ich keinen gebuchten Termin. "
-                "Bitte prüfen Sie die Nummer und nennen Sie sie noch einmal."
-            )
-            return {"booking_reference": None}
-        return {"booking_reference": reference}
-
-
-class ActionAskCancelConfirmed(RecordsMixin, TownMixin, Action):
-    def name(self) -> str:
-        return "action_ask_cancel_confirmed"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        reference = str(tracker.get_slot("booking_reference"))
-        record = await self.records.booking(reference)
-        if record is None:
-            return []
-        service = self.town.service(record.service)
-        what = f"{service.name} " if service else ""
-        ask(
-            dispatcher,
-            tracker,
-            f"Ich habe Ihren Termin gefunden: {what}am {date_text(record.day)} um "
-            f"{time_text(record.at)} ({reference}). Soll ich ihn absagen?",
-            f"Ich habe Ihren Termin gefunden: am {date_spoken(record.day)} um "
-            f"{time_spoken(record.at)}. Soll ich ihn absagen? Sagen Sie ja oder nein.",
-            buttons=[
-                {"title": "Ja, absagen", "payload": "/affirm"},
-                {"title": "Nein, Termin behalten", "payload": "/deny"},
-            ],
-        )
-        return []
-
-
-class ActionCancelAppointment(RecordsMixin, TownMixin, Action):
-    def name(self) -> str:
-        return "action_cancel_appointment"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        slots = ["booking_reference", "cancel_confirmed"]
-        dropped = dropped_events(
-            dispatcher, tracker, self.town, done="ich habe nichts abgesagt", slots=slots
-        )
-        if dropped is not None:
-            return dropped
-        reset = [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
-        reference = str(tracker.get_slot("booking_reference"))
-        if not tracker.get_slot("cancel_confirmed"):
-            text = "In Ordnung, Ihr Termin bleibt bestehen. Wie kann ich Ihnen sonst helfen?"
-            say(dispatcher, channel_of(tracker), text, text)
-            return reset
-        record = await self.records.booking(reference)
-        if record is None or not await self.records.cancel(reference):
-            dispatcher.utter_message(text="Dieser Termin ist bereits abgesagt.")
-            return reset
-        day, at = record.day, record.at
-        say(
-            dispatcher,
-            channel_of(tracker),
-            f"Ihr Termin am {date_text(day)} um {time_text(at)} ist abgesagt ({reference}). "
-            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
-            f"Ihr Termin am {date_spoken(day)} um {time_spoken(at)} ist abgesagt. "
-            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
-            buttons=[{"title": "Neuen Termin buchen", "payload": "/book_appointment"}],
         )
         return reset
 

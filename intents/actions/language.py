@@ -32,6 +32,9 @@ _TITLES: dict[str, tuple[str, str]] = {
     "Egal": ("Any time", "Egal"),
     "Keine Kontaktdaten": ("No contact details", "Keine Kontakt-Daten"),
     "Ja, abbrechen": ("Yes, stop", "Ja, aufhören"),
+    "Ja, absagen": ("Yes, cancel it", "Ja, absagen"),
+    "Nein, Termin behalten": ("No, keep the appointment", "Nein, Termin behalten"),
+    "Neuen Termin buchen": ("Book a new appointment", "Neuen Termin machen"),
     "Nein, weitermachen": ("No, go on", "Nein, weiter machen"),
 }
 

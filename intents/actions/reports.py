@@ -366,14 +366,21 @@ class ActionCreateTicket(RecordsMixin, TownMixin, Action):
         return reset
 
 
+WINDOWS_EN = {
+    CallbackWindow.MORNING: "in the morning",
+    CallbackWindow.AFTERNOON: "in the afternoon",
+    CallbackWindow.ANYTIME: "at any time",
+}
+
+
 def callback_window_of(text: str) -> CallbackWindow | None:
     """ "vormittags", "am Nachmittag", "egal" -> the window; None when ``text`` names none."""
     lowered = text.casefold()
-    if "vormittag" in lowered or "morgens" in lowered or "früh" in lowered:
+    if any(w in lowered for w in ("vormittag", "morgens", "früh", "morning")):
         return CallbackWindow.MORNING
-    if "nachmittag" in lowered or "mittag" in lowered or "abend" in lowered:
+    if any(w in lowered for w in ("nachmittag", "mittag", "abend", "afternoon", "evening")):
         return CallbackWindow.AFTERNOON
-    if "egal" in lowered or "jederzeit" in lowered or "immer" in lowered:
+    if any(w in lowered for w in ("egal", "jederzeit", "immer", "any time", "anytime")):
         return CallbackWindow.ANYTIME
     return None
 
@@ -450,6 +457,18 @@ class ActionCreateCallback(RecordsMixin, TownMixin, Action):
             f"Regel am nächsten Werktag. Ihre Vorgangsnummer: {reference}.",
             f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_spoken(phone)} zurück, in "
             f"der Regel am nächsten Werktag.",
+            register=register_of(tracker),
+            en=(
+                f"Thank you. We will call you back ({WINDOWS_EN[window]}) at {phone_text(phone)}, "
+                f"usually on the next working day. Your reference number: {reference}.",
+                f"Thank you. We will call you back ({WINDOWS_EN[window]}) at {phone_text(phone)}, "
+                "usually on the next working day.",
+            ),
+            einfach=(
+                f"Danke. Wir rufen Sie an. Das ist meistens am nächsten Arbeits-Tag. Ihre Nummer "
+                f"ist {reference}.",
+                "Danke. Wir rufen Sie an. Das ist meistens am nächsten Arbeits-Tag.",
+            ),
         )
         return [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
 

@@ -104,3 +104,26 @@ async def test_a_leichte_sprache_conversation(rt: Runtime) -> None:
     assert "Ich gebe Ihre Frage an einen Menschen weiter" in replies[-1], replies[-1]
     for text in replies[:-1]:  # the last one ends with the gateway's handoff notice
         assert problems(text) == [], text
+
+
+async def test_english_cancel_callback_and_waste_dates(rt: Runtime) -> None:
+    talk = Talk(rt)
+    await talk.say("I need an appointment for my ID card")
+    await talk.say(talk.buttons[0])
+    await talk.say(talk.buttons[0])
+    await talk.say("Jane Doe")
+    await talk.say("0171 2345678")
+    reference = BOOKING_REF.search(await talk.say("yes"))
+    assert reference, talk.text
+    assert "I found your appointment" in await talk.say(f"please cancel booking {reference[0]}")
+    assert "is cancelled" in await talk.say("yes"), talk.text
+    record = await rt.redis.hgetall(f"rb:booking:{reference[0]}")
+    assert record["status"] == "cancelled"
+
+    caller = Talk(rt)
+    await caller.say("Could somebody call me back please, my number is 0171 2345678")
+    assert "We will call you back (in the afternoon)" in await caller.say("in the afternoon")
+
+    bins = Talk(rt)
+    await bins.say("When is the garbage collected in my street?")
+    assert "Collection dates for Bergstraße" in await bins.say("Bergstraße"), bins.text
