@@ -27,7 +27,7 @@ from intents.actions.guard import (
 )
 from intents.actions.language import register_of
 from intents.actions.speech import parse_phone, phone_spoken, reference_spoken
-from intents.actions.texts import HINTS
+from intents.actions.texts import HINTS, hint_in
 
 DAMAGE_TYPES = {
     "schlagloch": (
@@ -85,6 +85,14 @@ _NO = re.compile(
     r"^\s*(nein|nö|ne|keine?n?|ohne|nicht nötig|brauche ich nicht|no|none|not needed)\b",
     re.IGNORECASE,
 )
+# A place described in words ("am Spielplatz hinter der Schule", "behind the school"): an
+# answer to "Wo genau?", never a new request, whatever the NLU makes of it.
+_PLACE = re.compile(
+    r"^\s*(am|an der|an dem|beim|bei der|bei dem|hinter|vor der|vor dem|neben|gegenüber|"
+    r"in der|im|auf dem|auf der|zwischen|ecke|at the|near|behind|next to|in front of|"
+    r"opposite|on the corner)\b",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 
 
@@ -122,7 +130,11 @@ class ValidateDamageForm(GuardMixin, TownMixin, FormValidationAction):
 
     def fits(self, slot: str, text: str) -> bool:
         if slot == "damage_location":
-            return looks_like_street(text) or self.town.street(text) is not None
+            return (
+                looks_like_street(text)
+                or self.town.street(text) is not None
+                or _PLACE.match(text) is not None
+            )
         if slot == "damage_type":
             return known_damage(text) is not None
         return slot == "damage_contact" and parse_phone(text) is not None
@@ -408,7 +420,7 @@ class ValidateCallbackForm(GuardMixin, TownMixin, FormValidationAction):
     ) -> dict[str, Any]:
         window = callback_window_of(str(value))
         if window is None:
-            dispatcher.utter_message(text=HINTS["callback_window"])
+            dispatcher.utter_message(text=hint_in("callback_window", register_of(tracker)))
             return {"callback_window": None}
         return {"callback_window": window.value}
 

@@ -137,6 +137,7 @@ HINTS_EN = {
     "appointment_time": "Please name a time, for example 10:30 or 2 pm.",
     "person_name": "Please give your first and last name.",
     "phone_number": "Please give a phone number with the area code, for example 0151 23456789.",
+    "callback_window": "Please say: morning, afternoon or any time.",
 }
 HINTS_EINFACH = {
     "appointment_date": "Bitte sagen Sie einen Tag. Zum Beispiel: Dienstag.",

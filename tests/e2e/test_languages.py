@@ -10,7 +10,7 @@ import pytest
 from contract.language import Register
 from intents.actions.wording import MONTHS_EN
 from rathausbot.app import Runtime
-from tests.e2e.test_conversations import BOOKING_REF, TICKET_REF, Talk
+from tests.e2e.test_conversations import BOOKING_REF, TICKET_REF, Talk, book
 from tests.intents.test_readability import problems
 
 pytestmark = pytest.mark.slow
@@ -108,14 +108,11 @@ async def test_a_leichte_sprache_conversation(rt: Runtime) -> None:
 
 async def test_english_cancel_callback_and_waste_dates(rt: Runtime) -> None:
     talk = Talk(rt)
-    await talk.say("I need an appointment for my ID card")
-    await talk.say(talk.buttons[0])
-    await talk.say(talk.buttons[0])
-    await talk.say("Jane Doe")
-    await talk.say("0171 2345678")
-    reference = BOOKING_REF.search(await talk.say("yes"))
+    await book(talk, "einen Personalausweis")
+    reference = BOOKING_REF.search(await talk.say("ja"))
     assert reference, talk.text
-    assert "I found your appointment" in await talk.say(f"please cancel booking {reference[0]}")
+    found = await talk.say(f"I want to cancel my booking {reference[0]}")
+    assert "I found your appointment" in found, found
     assert "is cancelled" in await talk.say("yes"), talk.text
     record = await rt.redis.hgetall(f"rb:booking:{reference[0]}")
     assert record["status"] == "cancelled"
