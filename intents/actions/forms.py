@@ -26,9 +26,19 @@ from contract.records import (
     new_reference,
 )
 from contract.town import Office, Service, Town
-from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, first_message
+from intents.actions.answers import ActionServiceInfo, TownMixin, channel_of, say
+from intents.actions.guard import (
+    MISSES,
+    REQUESTED,
+    TOPIC,
+    GuardMixin,
+    answered_instead,
+    ask,
+    dropped_events,
+    first_message,
+)
 from intents.actions.language import register_of
+from intents.actions.phrases import asks_about_topic
 from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
@@ -108,6 +118,24 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
 
     def name(self) -> str:
         return "validate_booking_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if not self.asks_about_topic(tracker):
+            return await super().run(dispatcher, tracker, domain)
+        answer = ActionServiceInfo(self.town)
+        return [*await answer.run(dispatcher, tracker, domain), *answered_instead()]
+
+    def asks_about_topic(self, tracker: Tracker) -> bool:
+        """Whether the message that starts the form is a follow-up question about the topic
+        (see ``asks_about_topic`` in phrases.py)."""
+        return asks_about_topic(
+            str(tracker.latest_message.get("text") or ""),
+            intent=(tracker.latest_message.get("intent") or {}).get("name"),
+            requested=tracker.get_slot(REQUESTED),
+            topic_is_service=self.town.service(tracker.get_slot(TOPIC)) is not None,
+        )
 
     def fits(self, slot: str, text: str) -> bool:
         today = self.town.now().date()

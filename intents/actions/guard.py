@@ -27,6 +27,10 @@ SWITCH = "form_switch"
 DROPPED = "form_dropped"
 REQUESTED = "requested_slot"
 TOPIC = "topic"
+ANSWERED = "follow_up"
+"""``form_switch`` of a form that ended at its start because the message was a question about
+the topic, already answered (see ``answered_instead``): the submit action stays silent and
+keeps the slots the answer set."""
 SWITCH_CONFIDENCE = 0.8
 """A request for something else needs at least this NLU confidence to pause a form."""
 SWITCH_WORDS = 4
@@ -236,6 +240,9 @@ def dropped_events(
     channel = channel_of(tracker)
     register = register_of(tracker)
     pending = tracker.get_slot(SWITCH)
+    if pending == ANSWERED:  # the answer's slots (topic, service) stay for what follows
+        return [SlotSet(DROPPED, None), SlotSet(SWITCH, None), SlotSet(MISSES, 0)]
+    reset: list[EventType] = [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)]
     service = town.service_for_intent(str(pending)) if pending else None
     en_done = "All right, I stopped that."
     easy_done = "Gut. Ich habe aufgehört."
@@ -261,4 +268,10 @@ def dropped_events(
         en = f"{en_done} How else can I help you?"
         easy = f"{easy_done} Wie kann ich Ihnen noch helfen?"
         say(dispatcher, channel, text, text, register=register, en=(en,) * 2, einfach=(easy,) * 2)
-    return [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)] + [SlotSet(MISSES, 0)]
+    return [*reset, SlotSet(MISSES, 0)]
+
+
+def answered_instead() -> list[EventType]:
+    """For a validation action at its form's start that answered the message as something
+    else: ends the form at once, and its submit action says nothing more."""
+    return [SlotSet(DROPPED, True), SlotSet(SWITCH, ANSWERED), SlotSet(REQUESTED, None)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from intents.actions.aspects import aspect_of
+
 _STOP = re.compile(
     r"\b(abbrechen|abbruch|stopp?|doch nicht|vergiss es|vergessen sie es|lass(en wir)? das"
     r"|kein(e|en)? (termin|meldung|rückruf)|nichts (mehr )?(absagen|buchen|melden)"
@@ -15,6 +17,34 @@ _PERSON = re.compile(
     r"mensch|mitarbeiter|person|sachbearbeiter|jemand|verbind|sprechen|reden|durchstell|"
     r"weiterleit|telefonier|ansprechpartner"
 )
+
+# A question whether something is needed: the verb first, then the person ("Brauche ich einen
+# Termin?", "Muss man einen Termin machen?"). "Kann ich einen Termin machen?" asks to book.
+_NEED_QUESTION = re.compile(
+    r"^\W*(und\s+|also\s+)?(brauche|brauchen|braucht|muss|müssen|benötige|benötigen|benötigt"
+    r"|soll|sollte|sollten)\s+(ich|wir|man|mein\w*|unser\w*)\b"
+)
+
+
+def asks_whether_needed(text: str) -> bool:
+    """Whether ``text`` asks if something is needed ("Brauche ich einen Termin?"), not states
+    it ("Ich brauche einen Termin"): the verb comes first, with a person after it."""
+    return _NEED_QUESTION.search(text.casefold()) is not None
+
+
+def asks_about_topic(
+    text: str, *, intent: str | None, requested: object, topic_is_service: bool
+) -> bool:
+    """Whether the message that would start the booking (``intent`` book_appointment, no
+    question asked yet) asks about an aspect of the service under discussion ("Brauche ich
+    einen Termin?" after the marriage): a follow-up question, whatever the NLU says."""
+    return (
+        intent == "book_appointment"
+        and not requested
+        and topic_is_service
+        and asks_whether_needed(text)
+        and aspect_of(text) is not None
+    )
 
 
 def wants_to_stop(text: str) -> bool:
