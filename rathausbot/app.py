@@ -627,10 +627,8 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     )
     cache = CachingSynthesizer(synthesizer)
     cache.prefill(FIXED_PROMPTS)
-    progress("Loading English ASR and voices ...")
-    english_transcriber = WhisperTranscriber(
-        model_dir, device=choice, language="en", beam_size=settings.asr_beam_size
-    )
+    progress("Loading English voices ...")
+    english_transcriber = transcriber.for_language("en")  # the same model, English tokens
     english_voice, einfach_voice = other_voices(
         settings.tts_voice, settings.var_dir / "voices", use_cuda=choice.device is Device.CUDA
     )

@@ -58,3 +58,16 @@ def test_english_callers_switch_to_english(whisper: WhisperTranscriber, tmp_path
         p_en = dict(probabilities).get("en", 0.0)
         print(f"en share {english_share(probabilities) or 0.0:.3f} P(en) {p_en:.3f} {text}")
         assert first_turn_register(probabilities) is Register.EN, text
+
+
+def test_english_calls_share_the_one_loaded_model(whisper: WhisperTranscriber) -> None:
+    english = whisper.for_language("en")
+    assert (whisper.language, english.language) == ("de", "en")
+    voice = PiperSynthesizer(english_voice_path(), warm=False)
+    audio = phone(concat(list(voice.synthesize(ENGLISH[0])), voice.sample_rate))
+    heard = english.transcribe(audio).text
+    print(f"en heard {heard!r}")
+    assert "passport" in heard.casefold(), heard
+    with pytest.raises(ValueError, match="xx"):
+        whisper.for_language("xx")
+    assert whisper.language == "de"  # the German transcriber is unchanged
