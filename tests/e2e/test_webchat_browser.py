@@ -209,6 +209,18 @@ def test_the_language_buttons_switch_to_english_back_and_to_leichte_sprache(
     seen = run_scenario(gateway, "languages", "-", str(shots))
     assert seen["englishLabel"] == "Deutsch" and seen["easyHidden"] is True
     assert seen["easyPressed"] == "true"
+    assert seen["englishLabels"] == {
+        "send": "Send",
+        "placeholder": "Your question …",
+        "human": "Talk to a person",
+        "disclosure": "Automated assistant – not a person. Privacy notice",
+    }
+    assert seen["germanLabels"] == {
+        "send": "Senden",
+        "placeholder": "Ihre Frage …",
+        "human": "Mit einem Menschen sprechen",
+        "disclosure": "Automatisierter Assistent – kein Mensch. Datenschutzhinweise",
+    }
     users = texts(seen["log"], "user")
     assert users[:2] == ["English", "How much does a passport cost?"]
     assert users[2:] == ["Deutsch", "Leichte Sprache", "Ich brauche einen neuen Ausweis"]
@@ -220,17 +232,18 @@ def test_the_language_buttons_switch_to_english_back_and_to_leichte_sprache(
 
 
 @pytest.mark.parametrize(
-    ("attributes", "greeting", "english", "pressed"),
+    ("attributes", "greeting", "english", "pressed", "send"),
     [
-        ('data-language="en"', "not a person", "Deutsch", "false"),
-        ('data-einfach="true"', "Ich bin ein Computer", "English", "true"),
-        ('data-language="fr"', "kein Mensch", "English", "false"),  # unknown: German
+        ('data-language="en"', "not a person", "Deutsch", "false", "Send"),
+        ('data-einfach="true"', "Ich bin ein Computer", "English", "true", "Senden"),
+        ('data-language="fr"', "kein Mensch", "English", "false", "Senden"),  # unknown: German
     ],
 )
 def test_the_embedding_page_presets_the_language(
-    gateway: Gateway, attributes: str, greeting: str, english: str, pressed: str
+    gateway: Gateway, attributes: str, greeting: str, english: str, pressed: str, send: str
 ) -> None:
     with other_site(gateway, attributes=attributes) as site:
         seen = run_scenario(gateway, "preset", site + "/gemeinde.html")
     assert greeting in texts(seen["log"], "bot")[0]
     assert (seen["english"], seen["easyPressed"]) == (english, pressed)
+    assert seen["labels"]["send"] == send

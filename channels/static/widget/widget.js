@@ -90,7 +90,19 @@
   if (cfg.logo) header.appendChild(el("img", { class: "rb-logo", src: cfg.logo, alt: "" }));
   var heading = el("div", { class: "rb-heading" });
   heading.appendChild(el("h2", { id: "rb-title" }, cfg.title));
-  var DISCLOSURE = "Automatisierter Assistent – kein Mensch. ";
+  // The widget's own labels follow the conversation's language (English or German; Leichte
+  // Sprache keeps the German labels, which are short already).
+  var LABELS = {
+    de: { disclosure: "Automatisierter Assistent – kein Mensch. ", privacy: "Datenschutzhinweise",
+      more: "Weitere Aktionen", close: "Chat schließen", human: "Mit einem Menschen sprechen",
+      end: "Gespräch beenden und löschen", message: "Ihre Nachricht", placeholder: "Ihre Frage …",
+      send: "Senden" },
+    en: { disclosure: "Automated assistant – not a person. ", privacy: "Privacy notice",
+      more: "More actions", close: "Close chat", human: "Talk to a person",
+      end: "End and delete the conversation", message: "Your message",
+      placeholder: "Your question …", send: "Send" }
+  };
+  var DISCLOSURE = LABELS[cfg.language].disclosure;
   var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" }, DISCLOSURE);
   // who answers: the assistant, or during a live takeover the clerk by name
   function setDisclosure(text) { disclosure.firstChild.textContent = text; }
@@ -154,7 +166,8 @@
   confirmBox.appendChild(confirmYes);
   confirmBox.appendChild(confirmNo);
   var form = el("form", { class: "rb-form", novalidate: "" });
-  form.appendChild(el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht"));
+  var inputLabel = el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht");
+  form.appendChild(inputLabel);
   var input = el("input", { id: "rb-input", type: "text", autocomplete: "off",
     placeholder: "Ihre Frage …", enterkeyhint: "send", "aria-describedby": "rb-counter" });
   form.appendChild(input);
@@ -163,6 +176,21 @@
   var counter = el("p", { id: "rb-counter", class: "rb-counter" });
   var announce = el("p", { class: "rb-sr", role: "status", "aria-live": "polite" });
   [menu, status, log, typing, confirmBox, form, counter, announce].forEach(function (n) { panel.appendChild(n); });
+  function showLabels() {
+    var words = LABELS[register === "en" ? "en" : "de"];
+    DISCLOSURE = words.disclosure;
+    if (!staffName) setDisclosure(DISCLOSURE);
+    privacy.textContent = words.privacy;
+    menuButton.setAttribute("aria-label", words.more);
+    closeButton.setAttribute("aria-label", words.close);
+    human.textContent = words.human;
+    end.textContent = words.end;
+    inputLabel.textContent = words.message;
+    input.setAttribute("placeholder", words.placeholder);
+    send.textContent = words.send;
+    panel.setAttribute("lang", register === "en" ? "en" : "de");
+  }
+  showLabels();
   root.appendChild(launcher);
   root.appendChild(panel);
 
@@ -607,6 +635,7 @@
       title)) {
       register = next;
       showRegister();
+      showLabels();
     }
   }
   englishButton.addEventListener("click", function () {
