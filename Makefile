@@ -56,6 +56,8 @@ bench: setup train
 	@$(BIN)/python -m bench.chat_latency
 	@echo "==> Benchmark: voice (ASR, TTS, end of speech to first reply audio, memory)"
 	@$(BIN)/python -m bench.voice
+	@echo "==> Benchmark: degraded telephone audio (noise, tempo, level, silence, u-law, loss): intent accuracy"
+	@$(BIN)/python -m bench.degraded
 	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"
 	@$(BIN)/python -m bench.webchat
 	@echo "==> Benchmark: SIP messages parsed and serialised per second"

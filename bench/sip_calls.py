@@ -9,7 +9,14 @@ endpoint silence, to the first loud frame of the reply at the caller; unlike the
 figure (measured from the endpointer's decision) it includes the VAD's own lag, the jitter
 buffers and packetisation. Figures are printed, never asserted.
 
-Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N]`).
+Then two loads, each ending with one line (`calls=12 mode=staggered p50_ms=… p95_ms=…
+answered=12/12`): staggered callers (starting spread over `STAGGER_S`, each asking
+`QUESTIONS` questions, 8-12 s after the bot's previous answer ended) and a burst (all
+callers at once, one question each). `sip_max_calls` is raised so that every call is
+admitted and its latency measured (calls beyond the limit would get 503).
+
+Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N] [--staggered N]
+[--burst N]`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import secrets
 import statistics
 import time
 
+from bench.sip_load import CallerPlan, CallerResult, run_caller, summary
 from bench.voice import percentile
 from bench.voice_corpus import Utterance, corpus, padded
 from rathausbot.app import VoiceEngines, runtime, voice_engines
@@ -31,6 +39,32 @@ from voice.offline import run_recording
 
 LEAD_S = 7.5  # after the greeting's first sentence, which cannot be interrupted
 TARGET_P50_MS = 1000.0
+STAGGER_S = 10.0
+QUESTIONS = 3
+
+
+async def load(
+    uri: str, items: list[Utterance], calls: int, *, staggered: bool, end_silence_ms: int
+) -> str:
+    """Runs `calls` callers against `uri`; returns the summary line."""
+    plans = [
+        CallerPlan(
+            questions=tuple(
+                items[(i + k) % len(items)].audio for k in range(QUESTIONS if staggered else 1)
+            ),
+            start_s=i * STAGGER_S / calls if staggered else 0.0,
+            think_s=(8.0, 12.0) if staggered else (0.5, 0.5),
+            end_silence_ms=end_silence_ms,
+        )
+        for i in range(calls)
+    ]
+    results: list[CallerResult] = await asyncio.gather(
+        *(run_caller(uri, plan, seed=i) for i, plan in enumerate(plans))
+    )
+    refused = sum(not r.answered for r in results)
+    if refused:
+        print(f"  ({refused} calls refused, e.g. with {max(r.status for r in results)})")
+    return summary(calls, "staggered" if staggered else "burst", results)
 
 
 async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float | None:
@@ -48,8 +82,10 @@ async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float |
     return (first - result.speech_until) * 1000 - end_silence_ms
 
 
-async def main_async(max_calls: int) -> None:
-    settings = Settings().model_copy(update={"sip_port": 0})
+async def main_async(max_calls: int, staggered: int, burst: int) -> None:
+    # every load is admitted, so that its latency is measured (0 would size it to this machine)
+    calls = max(max_calls, staggered, burst)
+    settings = Settings().model_copy(update={"sip_port": 0, "sip_max_calls": calls})
     print("Making German test speech (Pico) at 8 kHz ...", flush=True)
     items = [u for u in corpus() if u.voice == "pico" and u.intent is not None][:10]
     engines: VoiceEngines = voice_engines(settings, progress=print)
@@ -104,6 +140,25 @@ async def main_async(max_calls: int) -> None:
                     f"{'' if p50 <= TARGET_P50_MS else '  <- over the 1.0 s target'}"
                 )
                 level *= 2
+            lines = []
+            print(
+                f"\nLoads ({staggered} staggered callers, {QUESTIONS} questions each;"
+                f" {burst} at once):"
+            )
+            if staggered:
+                lines.append(
+                    await load(
+                        uri, items, staggered, staggered=True, end_silence_ms=engines.end_silence_ms
+                    )
+                )
+            if burst:
+                lines.append(
+                    await load(
+                        uri, items, burst, staggered=False, end_silence_ms=engines.end_silence_ms
+                    )
+                )
+            for line in lines:
+                print(line, flush=True)
         finally:
             await agent.stop()
 
@@ -111,9 +166,11 @@ async def main_async(max_calls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-calls", type=int, default=16, help="largest concurrency tried")
+    parser.add_argument("--staggered", type=int, default=12, help="callers of the staggered load")
+    parser.add_argument("--burst", type=int, default=8, help="callers of the simultaneous load")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main_async(args.max_calls))
+    asyncio.run(main_async(args.max_calls, args.staggered, args.burst))
 
 
 if __name__ == "__main__":

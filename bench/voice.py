@@ -23,6 +23,7 @@ from rathausbot.settings import Settings
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
+    DeviceChoice,
     Transcriber,
     Transcript,
     WhisperTranscriber,
@@ -83,17 +84,12 @@ def asr_rows(named: dict[str, Transcribe], items: list[Utterance]) -> dict[str, 
     return elapsed
 
 
-def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Settings) -> None:
+def raw_whisper(model_dir: Path, device: DeviceChoice) -> Callable[[AudioFrame], Transcript]:
+    """faster-whisper called directly: greedy, German, no prompt, Whisper's 30 s window (the
+    baseline our engine is measured against; its confidence is not computed: 1.0)."""
     from faster_whisper import WhisperModel
 
-    device = choose_device(Device(settings.asr_device))
-    model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=print)
-    prompt = asr_prompt(settings)
-    print(
-        f"\nASR: Whisper base, {device.device.value} {device.compute_type}, "
-        f"{device.cpu_threads} threads, 8 kHz German (Pico + espeak-ng)"
-    )
-    direct = WhisperModel(
+    model = WhisperModel(
         str(model_dir),
         device=device.device.value,
         compute_type=device.compute_type,
@@ -101,15 +97,28 @@ def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Setti
         local_files_only=True,
     )
 
-    def call_direct(audio: AudioFrame) -> Transcript:
-        segments, _ = direct.transcribe(
+    def recognise(audio: AudioFrame) -> Transcript:
+        segments, _ = model.transcribe(
             resample(audio, 16000).float32(),
             language="de",
             beam_size=1,
             condition_on_previous_text=False,
             without_timestamps=True,
         )
-        return Transcript(" ".join(s.text.strip() for s in segments), 0.0)
+        return Transcript(" ".join(s.text.strip() for s in segments), 1.0)
+
+    return recognise
+
+
+def bench_asr(items: list[Utterance], windowed: list[Utterance], settings: Settings) -> None:
+    device = choose_device(Device(settings.asr_device))
+    model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=print)
+    prompt = asr_prompt(settings)
+    print(
+        f"\nASR: Whisper base, {device.device.value} {device.compute_type}, "
+        f"{device.cpu_threads} threads, 8 kHz German (Pico + espeak-ng)"
+    )
+    call_direct = raw_whisper(model_dir, device)
 
     def engine(**options: object) -> WhisperTranscriber:
         return WhisperTranscriber(model_dir, device=device, **options)  # type: ignore[arg-type]

@@ -112,6 +112,7 @@ class InboxItem:
     session_id: str = ""
     phone_masked: str = ""  # callbacks: the number to call, masked for lists
     register: Register = Register.DE  # cases: the conversation's register at the handoff
+    flagged_at: float | None = None  # cases: when the purge job flagged it as inactive
 
     @property
     def register_label(self) -> str:
@@ -255,6 +256,7 @@ class Inbox:
                 await self._work.state(item_id),
                 session_id=case.session_id,
                 register=case.register,
+                flagged_at=_time(fields.get("flagged_at")),
             )
             return item, fields
         kind_of = {"R": RecordKind.CALLBACK, "S": RecordKind.TICKET}.get(item_id[:1])
@@ -327,3 +329,10 @@ class Inbox:
                 elif isinstance(name, str):
                     slots.pop(name, None)
         return slots
+
+
+def _time(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

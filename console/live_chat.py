@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -195,6 +195,24 @@ class LiveChatPages:
             return Response(body, status_code=200 if ok else 409, media_type="application/json")
         return _see(f"/case/{item.item_id}", notice)
 
+    async def _step(
+        self,
+        request: Request,
+        item: InboxItem,
+        staff: Staff,
+        step: Awaitable[object],
+        action: AuditAction,
+    ) -> Response | None:
+        """Runs one takeover step: a refusal answers the clerk; success is audited and
+        announced to the other consoles (None: go on)."""
+        try:
+            await step
+        except TakeoverRefused as refused:
+            return self._answer(request, item, refused.refusal.value, ok=False)
+        await self._audit.append(staff.name, action, item.item_id)
+        await self._work.announce(item.item_id)
+        return None
+
     async def live(self, request: Request, staff: Staff) -> Response:
         item = await self._chat_item(request)
         if self._streams >= self._max_streams:
@@ -230,19 +248,17 @@ class LiveChatPages:
         won, owner = await self._work.claim(item.item_id, staff.name)
         if not won and owner != staff.name:
             return self._answer(request, item, f"Bereits übernommen von {owner}.", ok=False)
-        try:
-            await self._takeover.start(
-                session_id=item.session_id,
-                case_id=item.item_id,
-                user=staff.name,
-                name=staff.account.display_name,
-                force=not won,  # the case is this clerk's (e.g. reassigned by a team lead)
-            )
-        except TakeoverRefused as refused:
-            return self._answer(request, item, refused.refusal.value, ok=False)
-        await self._audit.append(staff.name, AuditAction.TAKEOVER, item.item_id)
-        await self._work.announce(item.item_id)
-        return self._answer(request, item, "Sie schreiben jetzt mit der Bürgerin / dem Bürger.")
+        step = self._takeover.start(
+            session_id=item.session_id,
+            case_id=item.item_id,
+            user=staff.name,
+            name=staff.account.display_name,
+            force=not won,  # the case is this clerk's (e.g. reassigned by a team lead)
+        )
+        refused = await self._step(request, item, staff, step, AuditAction.TAKEOVER)
+        return refused or self._answer(
+            request, item, "Sie schreiben jetzt mit der Bürgerin / dem Bürger."
+        )
 
     async def reply(self, request: Request, staff: Staff) -> Response:
         item, form = await self._post(request, staff)
@@ -260,21 +276,16 @@ class LiveChatPages:
 
     async def hand_back(self, request: Request, staff: Staff) -> Response:
         item, _ = await self._post(request, staff)
-        try:
-            await self._takeover.hand_back(item.session_id, staff.name)
-        except TakeoverRefused as refused:
-            return self._answer(request, item, refused.refusal.value, ok=False)
-        await self._audit.append(staff.name, AuditAction.HANDBACK, item.item_id)
-        await self._work.announce(item.item_id)
-        return self._answer(request, item, "Der Assistent antwortet wieder.")
+        step = self._takeover.hand_back(item.session_id, staff.name)
+        refused = await self._step(request, item, staff, step, AuditAction.HANDBACK)
+        return refused or self._answer(request, item, "Der Assistent antwortet wieder.")
 
     async def end(self, request: Request, staff: Staff) -> Response:
         item, _ = await self._post(request, staff)
-        try:
-            await self._takeover.close(item.session_id, staff.name)
-        except TakeoverRefused as refused:
-            return self._answer(request, item, refused.refusal.value, ok=False)
-        await self._audit.append(staff.name, AuditAction.CHAT_CLOSED, item.item_id)
+        step = self._takeover.close(item.session_id, staff.name)
+        refused = await self._step(request, item, staff, step, AuditAction.CHAT_CLOSED)
+        if refused is not None:
+            return refused
         try:
             await self._work.set_status(item.item_id, WorkStatus.DONE, user=staff.name)
         except WorkRefused:  # a team lead gave the case to someone else meanwhile

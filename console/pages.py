@@ -26,6 +26,7 @@ from console.live_chat import LiveChatPages
 from console.roles import Role
 from console.web import PREFIX, Forbidden, Guard, Staff, guarded
 from console.work import AttemptOutcome, Workbench, WorkRefused, WorkStatus, valid_item_id
+from rathausbot.retention import DAY_S, FLAG_GRACE_DAYS
 from telephony.staff_hours import BERLIN
 
 CASE_ROLES = frozenset({Role.CLERK, Role.TEAM_LEAD})
@@ -58,6 +59,15 @@ def team_totals(items: list[InboxItem]) -> dict[str, dict[str, int]]:
         "status": {s.value: by_status[s.value] for s in WorkStatus if s is not WorkStatus.DONE},
         "owner": dict(sorted(by_owner.items())),
     }
+
+
+def flagged_for_lead(items: list[InboxItem]) -> list[tuple[InboxItem, float]]:
+    """Open cases the purge job flagged as inactive, with when they will be closed and
+    purged unless someone works on them; oldest flag first."""
+    flagged = [(item, item.flagged_at) for item in items if item.flagged_at is not None]
+    return [
+        (item, at + FLAG_GRACE_DAYS * DAY_S) for item, at in sorted(flagged, key=lambda f: f[1])
+    ]
 
 
 class RecordingLinks:
@@ -185,10 +195,18 @@ class CasePages:
         filters = self._filters(request, staff)
         items = await self._inbox.items(filters)
         totals: dict[str, dict[str, int]] = {}
+        flagged: list[tuple[InboxItem, float]] = []
         if staff.account.role is Role.TEAM_LEAD:
-            totals = team_totals(await self._inbox.items(Filters()))
+            everything = await self._inbox.items(Filters())
+            totals = team_totals(everything)
+            flagged = flagged_for_lead(everything)
         context = self._context(
-            staff, items=items, filters=filters, query=request.url.query, totals=totals
+            staff,
+            items=items,
+            filters=filters,
+            query=request.url.query,
+            totals=totals,
+            flagged=flagged,
         )
         context.update(await self._chat_context(staff, items))
         context["notice"] = request.query_params.get("hinweis", "")[:200]

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from console.audit import AuditAction, AuditError, AuditLog
+from console.audit_labels import ACTION_LABELS, detail_text
 from console.pages import berlin
 from console.roles import Role
 from console.web import PREFIX, Guard, Staff, guarded
@@ -198,7 +199,9 @@ class PrivacyPages:
             "privacy_audit.html",
             entries=shown,
             check=check,
-            actions=[a.value for a in AuditAction],
+            actions=[(a.value, ACTION_LABELS[a]) for a in AuditAction],
+            action_labels=ACTION_LABELS,
+            detail_text=detail_text,
             filters={"action": action, "actor": actor, "target": target},
         )
 

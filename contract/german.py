@@ -87,6 +87,15 @@ def ordinal_dative(day: int) -> str:
     return ordinal_stem(day) + "en"
 
 
+ORDINAL_ENDINGS = ("e", "en", "er", "es", "em")
+
+
+def ordinal_day_words() -> dict[str, int]:
+    """Every inflected ordinal of a day of the month, lower case, to its day:
+    "ersten" -> 1, "dritte" -> 3, "einunddreißigsten" -> 31."""
+    return {ordinal_stem(day) + end: day for day in range(1, 32) for end in ORDINAL_ENDINGS}
+
+
 def month_number(word: str) -> int | None:
     """1..12 for a month's name or its first three letters ("Dez", "dezember"), or a variant
     ("Maerz", "Jänner"); None for anything else."""

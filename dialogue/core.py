@@ -121,14 +121,36 @@ class DialogueCore:
             return []
         return await self._exchange(turn.session_id, turn.channel, text, user_turn=turn)
 
+    async def unsure(self, turn: UserTurn) -> None:
+        """Keeps a voice turn the recogniser was too unsure of (re-asked, never answered)
+        in the "Nicht verstanden" inbox, masked like every miss."""
+        if self._misses is not None and turn.confidence is not None:
+            await self._misses.unsure(turn.channel, turn.text, turn.confidence)
+
     async def note_caller(self, session_id: str, number: str) -> None:
         """Keeps the caller's number (normalised) on a call's session, so that the privacy
         officer finds the call by it; never fails the call."""
         await self._store.note_caller(session_id, number)
 
+    async def answer_latency(self, session_id: str, seconds: float) -> None:
+        """A call's answer reached the caller `seconds` after they stopped speaking (the
+        phone answer latency of the statistics)."""
+        if self._metrics is not None:
+            await self._metrics.answer_latency(session_id, round(1000 * seconds))
+
     async def log_consent(self, session_id: str, entry: ConsentEntry) -> None:
         """Writes the call's consent question, answer or withdrawal to its consent log."""
         await self._store.log_consent(session_id, entry)
+
+    async def note_said(self, session_id: str, channel: Channel, *texts: str) -> None:
+        """Keeps what a channel said on its own (a call's consent question, re-prompts,
+        callback offer) in the transcript, so a clerk reads the question before its answer."""
+        lines = [TranscriptRecord.new(channel, Role.BOT, t, clock=self._clock) for t in texts if t]
+        if not lines:
+            return
+        await self._store.append(session_id, *lines)
+        if self._live is not None:
+            await self._live.lines(session_id, *lines)
 
     async def _held(self, session_id: str) -> bool:
         """Whether a clerk holds the chat; False while Redis cannot tell (the turn then goes
@@ -190,7 +212,6 @@ class DialogueCore:
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
     ) -> list[BotReply]:
         self._store.ensure_capacity()
-        started = self._clock()
         try:
             answer = await self._engine.send(session_id, channel, text)
             delivery = Delivery.OK
@@ -232,7 +253,6 @@ class DialogueCore:
                     intent=answer.understanding.intent,
                     fallback=answer.understanding.intent in FALLBACK_INTENTS,
                     handoff_reasons=tuple(c.reason for c in cases if c is not None),
-                    latency_ms=round(1000 * (self._clock() - started)),
                 )
             )
         if user_turn is not None and self._misses is not None:

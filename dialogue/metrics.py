@@ -110,7 +110,6 @@ class TurnFacts:
     intent: str | None
     fallback: bool
     handoff_reasons: tuple[str, ...] = ()
-    latency_ms: int | None = None  # phone: recognised text in, reply text out
 
 
 class Metrics:
@@ -150,6 +149,21 @@ class Metrics:
         except RedisError as exc:
             log.warning("statistics not written for a %s turn: %s", facts.channel, exc)
 
+    async def answer_latency(self, session_id: str, ms: int) -> None:
+        """Counts one answer on a SIP call (`sip-…` session): `ms` from the end of the caller's
+        speech to the first audio of the reply. Browser calls and chats are not counted."""
+        if StatChannel.of(Channel.VOICE, session_id) is not StatChannel.PHONE:
+            return
+        now = datetime.fromtimestamp(self._clock(), BERLIN)
+        today = day_key(now.date(), StatChannel.PHONE)
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hincrby(today, latency_field(max(ms, 0)), 1)
+            pipe.expire(today, keep_for(now, self._keep_s))
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("statistics not written for a phone answer: %s", exc)
+
     async def _turn(self, facts: TurnFacts) -> None:
         now = datetime.fromtimestamp(self._clock(), BERLIN)
         today = day_key(now.date(), facts.channel)
@@ -170,8 +184,6 @@ class Metrics:
             pipe.hincrby(today, Count.FALLBACKS.value, 1)
         else:
             pipe.hincrby(today, self.intent_field(facts.intent), 1)
-        if facts.latency_ms is not None and facts.channel is StatChannel.PHONE:
-            pipe.hincrby(today, latency_field(facts.latency_ms), 1)
         for reason in facts.handoff_reasons:
             pipe.hincrby(today, handoff_field(reason), 1)
         if facts.handoff_reasons and not escalated:

@@ -2,7 +2,8 @@
 
 Captured as turns happen: a message that fell back (`nlu_fallback` or `out_of_scope`,
 both answered with a request to rephrase), the citizen's next
-message after such a fallback (re-asked), and a handoff right after a fallback. The text is
+message after such a fallback (re-asked), a handoff right after a fallback, and a caller's
+turn the speech recogniser was too unsure of to pass on (re-asked on the phone). The text is
 redacted *before* it is stored (digits, e-mail addresses, words the NLU tagged as names and
 words after a German name cue such as "ich heiße" or "Frau"), cut to MAX_TEXT_CHARS, and
 kept `retention.misses` days (default 90). At most MAX_ITEMS are kept; the oldest go first.
@@ -79,12 +80,14 @@ class MissKind(StrEnum):
     FALLBACK = "fallback"
     REASKED = "reasked"  # the citizen's next message after a fallback
     HANDOFF_AFTER_FALLBACK = "handoff_after_fallback"
+    LOW_CONFIDENCE = "low_confidence"  # the speech recogniser was too unsure: re-asked
 
     @property
     def label(self) -> str:
         return {
             MissKind.FALLBACK: "nicht verstanden",
             MissKind.REASKED: "neu formuliert",
+            MissKind.LOW_CONFIDENCE: "schlecht verstanden (Telefon)",
         }.get(self, "Übergabe nach „nicht verstanden“")
 
 
@@ -214,6 +217,8 @@ class MissLog:
         after_fallback = bool(await self._redis.delete(marker))
         if fell_back:
             await self._redis.set(marker, "1", ex=AFTER_FALLBACK_S)
+            if text.startswith("/"):
+                return  # a payload (a form's miss for an unsure turn), no citizen's words
             kind = MissKind.HANDOFF_AFTER_FALLBACK if handoff else MissKind.FALLBACK
             guess, confidence = understanding.guess, understanding.guess_confidence
         elif after_fallback:
@@ -221,10 +226,30 @@ class MissLog:
             guess, confidence = understanding.intent, understanding.confidence
         else:
             return
+        await self._keep(redact(text, understanding.names), kind, channel, guess, confidence)
+
+    async def unsure(self, channel: Channel, text: str, confidence: float) -> None:
+        """Captures a turn the speech recogniser was too unsure of (`confidence`): the
+        caller was asked again and the dialogue never saw it. Never fails the call."""
+        if not text.strip():
+            return
+        try:
+            await self._keep(redact(text), MissKind.LOW_CONFIDENCE, channel, None, confidence)
+        except RedisError as exc:
+            log.warning("an unsure message was not kept: %s", exc)
+
+    async def _keep(
+        self,
+        text: str,
+        kind: MissKind,
+        channel: Channel,
+        guess: str | None,
+        confidence: float | None,
+    ) -> None:
         now = self._clock()
         miss = Miss(
             id=secrets.token_urlsafe(12),
-            text=redact(text, understanding.names),
+            text=text,
             kind=kind,
             channel=channel,
             guess=guess,

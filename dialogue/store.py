@@ -127,6 +127,10 @@ def _encodable(fields: dict[str, str]) -> Mapping[FieldT, EncodableT]:
     return cast(Mapping[FieldT, EncodableT], fields)
 
 
+SPILL_FILE = "outbox.jsonl"
+"""Name of the spill file under var/ (what Redis could not take before a shutdown)."""
+
+
 class StoreFull(Exception):
     """Redis is unreachable and the outbox is full: new input must be refused."""
 

@@ -39,7 +39,7 @@ from dialogue.live import LiveFeed
 from dialogue.metrics import Metrics, domain_intents
 from dialogue.misses import MissLog
 from dialogue.rasa import RasaClient
-from dialogue.store import ConversationStore
+from dialogue.store import SPILL_FILE, ConversationStore
 from dialogue.tasks import cancel_and_wait
 from rathausbot import services
 from rathausbot.health import HealthMonitor, probe_actions, probe_rasa, probe_redis
@@ -50,7 +50,13 @@ from rathausbot.retention import DataType, Retention
 from rathausbot.secrets import RedisTarget, Secrets, redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import ProcessSpec, SupervisedProcess
-from rathausbot.telephone import TelephoneConfigError, sip_agent, sip_config, town_state
+from rathausbot.telephone import (
+    TelephoneConfigError,
+    max_calls,
+    sip_agent,
+    sip_config,
+    town_state,
+)
 from rathausbot.training import model_path
 from rathausbot.webhooks import WebhookDispatcher
 from telephony.sip.ua import UserAgent
@@ -58,17 +64,24 @@ from telephony.staff_hours import StaffHours
 from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
-    Transcriber,
     WhisperTranscriber,
     choose_device,
     resolve_model,
     vocabulary_prompt,
 )
-from voice.language import CallLanguage, CallSynthesizer, CallTranscriber, other_voices
+from voice.language import (
+    CallEngines,
+    CallLanguage,
+    CallSynthesizer,
+    CallTranscriber,
+    other_voices,
+)
+from voice.prompts import PROMPTS_EN
 from voice.readback import ReadBack, Streets
 from voice.session import FIXED_PROMPTS
 from voice.tts import CachingSynthesizer, Synthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
+from voice.workers import VoiceWorkers
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +265,7 @@ async def runtime(settings: Settings, *, reuse: bool) -> AsyncIterator[Runtime]:
         redis,
         retention_s=settings.retention_seconds,
         outbox_limit=settings.outbox_limit,
-        spill_path=settings.var_dir / "outbox.jsonl",
+        spill_path=settings.var_dir / SPILL_FILE,
         consent_ttl_s=settings.retention_policy.seconds(DataType.RECORDINGS)
         + settings.retention_policy.seconds(DataType.CONSENT),
     )
@@ -481,12 +494,13 @@ async def serve(settings: Settings) -> None:
         purge_task: asyncio.Task[None] | None = None
         mail_task: asyncio.Task[None] | None = None
         agent: UserAgent | None = None
+        engines: VoiceEngines | None = None
         try:
             done, _ = await asyncio.wait(
                 {server_task, start_task}, return_when=asyncio.FIRST_COMPLETED
             )
             if start_task in done:
-                agent = start_task.result()  # raises StartupError
+                agent, engines = start_task.result() or (None, None)  # raises StartupError
                 print(
                     f"rathausbot is ready: http://{settings.host}:{settings.port}/ "
                     "(Ctrl+C stops it)",
@@ -517,11 +531,13 @@ async def serve(settings: Settings) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             if agent is not None:
                 await agent.stop()
+            if engines is not None:
+                await engines.aclose()
 
 
-async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
+async def _start(settings: Settings, rt: Runtime) -> tuple[UserAgent, VoiceEngines] | None:
     """Starts the services and, with SIP enabled, loads the voice models meanwhile and then
-    opens the hotline; returns its user agent."""
+    opens the hotline; returns its user agent and the engines (to close after it)."""
     if not settings.sip_enabled:
         await rt.services.start()
         return None
@@ -547,16 +563,20 @@ async def _start(settings: Settings, rt: Runtime) -> UserAgent | None:
     try:
         await agent.start()
     except OSError as error:
+        await engines.aclose()
         raise StartupError(
             f"SIP port {settings.sip_port} on {settings.sip_host} cannot be opened ({error}); "
             "set RATHAUSBOT_SIP_PORT, or RATHAUSBOT_SIP_ENABLED=false"
         ) from None
-    return agent
+    return agent, engines
 
 
 def _sip_address(agent: UserAgent) -> str:
     parts = [f"{name.upper()} {host}:{port}" for name, (host, port) in agent.addresses.items()]
     return "SIP on " + ", ".join(parts)
+
+
+GPU_ASR_BATCH = 4  # utterances recognised together on a GPU (docs/voice.md)
 
 
 @dataclass
@@ -565,7 +585,7 @@ class VoiceEngines:
 
     transcriber: WhisperTranscriber
     synthesizer: CachingSynthesizer
-    vad_session: object  # the Silero ONNX session; each call gets its own SileroVad state
+    vad: SileroVad  # its ONNX session and primed state are shared; each call gets its own state
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
     read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
@@ -573,10 +593,11 @@ class VoiceEngines:
     english_transcriber: WhisperTranscriber | None = None
     english_voice: Synthesizer | None = None
     einfach_voice: Synthesizer | None = None
+    workers: VoiceWorkers | None = None  # engine threads (VAD, batched ASR, TTS); None: per job
 
-    def for_call(self) -> tuple[Transcriber, Synthesizer]:
-        """One call's transcriber and synthesizer: the shared engines behind the call's own
-        language (voice/language.py)."""
+    def for_call(self) -> CallEngines:
+        """One call's engines: the shared engines behind the call's own language
+        (voice/language.py), recognising through the shared worker when there is one."""
         language = CallLanguage()
         transcriber = CallTranscriber(
             self.transcriber, self.english_transcriber, self.transcriber, language
@@ -584,12 +605,18 @@ class VoiceEngines:
         synthesizer = CallSynthesizer(
             self.synthesizer, language, english=self.english_voice, einfach=self.einfach_voice
         )
-        return transcriber, synthesizer
+        recognise = transcriber.recogniser(self.workers.asr) if self.workers else None
+        return CallEngines(transcriber, synthesizer, language, recognise)
+
+    async def aclose(self) -> None:
+        """Joins the engine threads (after the last call)."""
+        if self.workers is not None:
+            await self.workers.aclose()
 
     def endpointer(self, *, speculative: bool = True, pre_roll_ms: int = 320) -> Endpointer:
         pause = self.pause_ms if 0 < self.pause_ms < self.end_silence_ms - CHUNK_MS else 0
         return Endpointer(
-            SileroVad(session=self.vad_session),
+            SileroVad(session=self.vad.session, initial=self.vad.initial),
             end_silence_ms=self.end_silence_ms,
             pause_ms=pause if speculative and pause else None,
             pre_roll_ms=pre_roll_ms,
@@ -632,14 +659,22 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     english_voice, einfach_voice = other_voices(
         settings.tts_voice, settings.var_dir / "voices", use_cuda=choice.device is Device.CUDA
     )
+    english_cache = CachingSynthesizer(english_voice, max_bytes=16 << 20)
+    english_cache.prefill(PROMPTS_EN.fixed())
     return VoiceEngines(
         transcriber,
         cache,
-        SileroVad().session,
+        SileroVad(),
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
         english_transcriber=english_transcriber,
-        english_voice=english_voice,
+        english_voice=english_cache,
         einfach_voice=einfach_voice,
+        workers=VoiceWorkers.create(
+            transcriber,
+            max_calls=max_calls(settings),
+            # batches pay off on a GPU; on 2 CPU cores a batch of 4 took longer than 4 alone
+            max_batch=GPU_ASR_BATCH if choice.device is Device.CUDA else 1,
+        ),
     )

@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     vt_cmd.add_argument("wav", type=Path, help="the caller's audio (16-bit PCM WAV, any rate)")
     vt_cmd.add_argument("--out", type=Path, help="write the bot's audio to this WAV file")
     vt_cmd.add_argument("--json", action="store_true", help="one JSON line per caller turn")
+    vt_cmd.add_argument(
+        "--keys", default="", help='keys pressed at audio times, e.g. "3.5:1,7:#" (DTMF)'
+    )
     voices_cmd = commands.add_parser("voices", help="manage Piper voices")
     voices_sub = voices_cmd.add_subparsers(dest="voices_command", required=True)
     install_cmd = voices_sub.add_parser("install", help="download a Piper voice to var/voices/")
@@ -98,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return asyncio.run(
                     voice_test(
-                        settings, args.wav, out=args.out, as_json=args.json, stdout=sys.stdout
+                        settings,
+                        args.wav,
+                        out=args.out,
+                        as_json=args.json,
+                        keys=args.keys,
+                        stdout=sys.stdout,
                     )
                 )
             case "voices":

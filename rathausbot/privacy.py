@@ -9,6 +9,7 @@ from console.audit import AuditLog
 from console.privacy_pages import ProcessingFacts
 from contract.knowledge import KnowledgeError
 from contract.town import load_town
+from dialogue.store import SPILL_FILE
 from rathausbot.purge import Purger
 from rathausbot.retention import DataType
 from rathausbot.settings import Settings
@@ -22,6 +23,7 @@ def purger(settings: Settings, redis: Redis) -> Purger:
         retention=settings.retention_policy,
         recordings_dir=settings.var_dir / "recordings",
         log_dir=settings.var_dir / "log",
+        spill_path=settings.var_dir / SPILL_FILE,
     )
 
 

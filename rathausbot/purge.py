@@ -4,9 +4,11 @@ Run by `rathausbot serve` (at start and hourly) and by `rathausbot privacy purge
 our Redis keys (sessions, transcripts, cases and the console's work on them, bookings and
 their slots, tickets, callbacks), Rasa's tracker key, entries of the webhook queues whose
 record is gone, recordings under var/recordings/, log files under var/log/ (rotated daily
-first) and the audit log (trimmed, keeping an anchor hash). Keys that should expire but
-have no TTL get one again. A case with a legal hold (`legal_hold` = 1) is never purged.
-Each real run writes its counts to the audit log; `dry_run` only counts.
+first), lines of the conversation store's spill file var/outbox.jsonl (written when Redis
+was away at shutdown) and the audit log (trimmed, keeping an anchor hash); Redis's
+append-only file is then rewritten so that deleted data leaves the disk too. Keys that
+should expire but have no TTL get one again. A case with a legal hold (`legal_hold` = 1)
+is never purged. Each real run writes its counts to the audit log; `dry_run` only counts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from channels.takeover import holder_key
 from console.audit import AuditAction, AuditLog
@@ -127,13 +130,16 @@ class Purger:
         retention: Retention,
         recordings_dir: Path,
         log_dir: Path,
+        spill_path: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`spill_path`: the conversation store's spill file (var/outbox.jsonl)."""
         self._redis = redis
         self._audit = audit
         self._retention = retention
         self._recordings = recordings_dir
         self._logs = log_dir
+        self._spill = spill_path
         self._clock = clock
 
     def _cutoff(self, data_type: DataType) -> float:
@@ -163,6 +169,8 @@ class Purger:
         report.add(DataType.AUDIT, await self._audit.trim(cutoff, dry_run=dry_run))
         if not dry_run:
             await self._audit.append(SYSTEM_ACTOR, AuditAction.PURGE, "", report.detail())
+            if any(report.counts.values()):
+                await self._rewrite_aof()
         log.info("purge%s: %s", " (dry run)" if dry_run else "", report.detail())
         return report
 
@@ -349,6 +357,15 @@ class Purger:
                     if not report.dry_run:
                         await self._redis.lrem(list_key, 1, raw)
 
+    async def _rewrite_aof(self) -> None:
+        """Deleted keys stay in Redis's append-only file until it is rewritten."""
+        try:
+            persistence = await self._redis.info("persistence")
+            if str(persistence.get("aof_enabled")) == "1":
+                await self._redis.bgrewriteaof()
+        except RedisError as exc:  # one is running already, or a managed Redis refuses
+            log.info("append-only file not rewritten: %s", type(exc).__name__)
+
     # --- files ---
 
     def _files(self, report: PurgeReport, held: set[str]) -> None:
@@ -359,6 +376,10 @@ class Purger:
                     report.add(DataType.RECORDINGS)
                     if not report.dry_run:
                         path.unlink(missing_ok=True)
+        if self._spill is not None and self._spill.is_file():
+            cutoffs = {op: self._cutoff(t) for op, t in SPILL_TYPES.items()}
+            for data_type, count in purge_spill(self._spill, cutoffs, report.dry_run).items():
+                report.add(data_type, count)
         if not self._logs.is_dir():
             return
         if not report.dry_run:
@@ -369,6 +390,44 @@ class Purger:
                 report.add(DataType.LOGS)
                 if not report.dry_run:
                     path.unlink(missing_ok=True)
+
+
+SPILL_TYPES = {"append": DataType.CONVERSATIONS, "open_case": DataType.INACTIVE_CASES}
+"""The retention of a spill file line by its `op`; any other op is a case's field."""
+
+
+def purge_spill(path: Path, cutoffs: dict[str, float], dry_run: bool) -> dict[DataType, int]:
+    """Drops the lines of a spill file older than the cutoff of their op (`SPILL_TYPES`);
+    a line's age is its newest time, or the file's when it has none (a case field). The
+    file is rewritten atomically, or removed when nothing is left; returns counts per type."""
+    file_time = path.stat().st_mtime
+    kept: list[str] = []
+    counts: dict[DataType, int] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        try:
+            line = json.loads(raw)
+            op = str(line.get("op", ""))
+            times = [float(r["ts"]) for r in line.get("records", []) if "ts" in r]
+            if "created_at" in line.get("fields", {}):
+                times.append(float(line["fields"]["created_at"]))
+        except (ValueError, TypeError, AttributeError, KeyError):
+            op, times = "", []  # unreadable: aged by the file's time, like a case field
+        data_type = SPILL_TYPES.get(op, DataType.INACTIVE_CASES)
+        cutoff = cutoffs.get(op, cutoffs["open_case"])
+        if (max(times) if times else file_time) < cutoff:
+            counts[data_type] = counts.get(data_type, 0) + 1
+        else:
+            kept.append(raw)
+    if dry_run or not counts:
+        return counts
+    if kept:
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text("".join(f"{raw}\n" for raw in kept), encoding="utf-8")
+        os.utime(partial, (file_time, file_time))
+        partial.replace(path)
+    else:
+        path.unlink(missing_ok=True)
+    return counts
 
 
 def record_expiry(kind: RecordKind, fields: dict[str, str], keep_s: int) -> float:

@@ -329,7 +329,11 @@ class Settings(BaseSettings):
         15.0, ge=1, le=1440, description="How long an address is locked out after those failures."
     )
     sip_max_calls: int = Field(
-        20, ge=1, le=10_000, description="Concurrent calls; above it 503 with Retry-After."
+        0,
+        ge=0,
+        le=10_000,
+        description="Concurrent calls; above it 503 with Retry-After. 0: sized to this "
+        "machine, CALLS_PER_CORE (2) per usable CPU core as measured with `make bench`.",
     )
     sip_max_calls_per_source: int = Field(
         4,

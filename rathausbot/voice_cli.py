@@ -11,7 +11,7 @@ from typing import TextIO
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.audio import InvalidWav, read_wav, write_wav
-from voice.offline import run_recording
+from voice.offline import parse_keys, run_recording
 from voice.tts import install_voice
 
 
@@ -20,9 +20,21 @@ def progress(line: str) -> None:
 
 
 async def voice_test(
-    settings: Settings, wav: Path, *, out: Path | None, as_json: bool, stdout: TextIO
+    settings: Settings,
+    wav: Path,
+    *,
+    out: Path | None,
+    as_json: bool,
+    stdout: TextIO,
+    keys: str = "",
 ) -> int:
-    """Runs the caller turns in `wav` through VAD, ASR, the dialogue core and TTS."""
+    """Runs the caller turns in `wav` through the voice session (VAD, ASR, the dialogue
+    core and TTS); `keys` ("3.5:1,7:#") are pressed at those audio times."""
+    try:
+        presses = parse_keys(keys)
+    except ValueError as exc:
+        print(f"rathausbot voice-test: --keys: {exc}", file=sys.stderr)
+        return 2
     try:
         audio = read_wav(wav)
     except (OSError, InvalidWav) as exc:
@@ -41,6 +53,7 @@ async def voice_test(
             transcriber=engines.transcriber,
             synthesizer=engines.synthesizer,
             read_back=engines.read_back,
+            keys=presses,
         )
     if not as_json:
         print(f"Bot: {result.greeting}", file=stdout)

@@ -11,16 +11,22 @@ Script = Callable[[str, Channel, str], EngineAnswer]
 
 
 class FakeEngine:
-    """A dialogue engine answering from a script; `down = True` makes it unavailable."""
+    """A dialogue engine answering from a script; `down = True` makes it unavailable;
+    `fail_next` sends raise `failure` (a bug or a broken answer, not an outage)."""
 
     def __init__(self, script: Script) -> None:
         self._script = script
         self.down = False
+        self.fail_next = 0
+        self.failure: Exception = RuntimeError("fake engine broke")
         self.received: list[tuple[str, Channel, str]] = []
 
     async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
         if self.down:
             raise EngineUnavailable("fake engine is down")
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise self.failure
         self.received.append((session_id, channel, text))
         return self._script(session_id, channel, text)
 
@@ -89,23 +95,35 @@ class FakeVad:
 
 
 class FakeTranscriber:
-    """Answers each utterance with the next scripted text."""
+    """Answers each utterance with the next scripted text, at confidence 0.9 unless a
+    text comes with its own (`("Sperrmüll", 0.2)`: a bad line); the next `fail_next`
+    utterances raise `failure` instead (the script waits)."""
 
-    def __init__(self, *texts: str) -> None:
-        self._texts = list(texts)
+    def __init__(self, *texts: str | tuple[str, float]) -> None:
+        self._texts = [t if isinstance(t, tuple) else (t, 0.9) for t in texts]
         self.heard: list[float] = []
+        self.fail_next = 0
+        self.failure: Exception = RuntimeError("fake recogniser broke")
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
         self.heard.append(audio.duration_s)
-        return Transcript(self._texts.pop(0) if self._texts else "", 0.9)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise self.failure
+        return Transcript(*self._texts.pop(0)) if self._texts else Transcript("", 0.9)
 
 
 class FakeSynthesizer:
-    """A quiet tone of 50 ms per character (so a sentence's length is predictable)."""
+    """A quiet tone of 50 ms per character (so a sentence's length is predictable); the
+    next `fail_next` sentences raise `failure`, and every one does while `down`."""
 
     def __init__(self, *, ms_per_char: int = 50) -> None:
         self._ms = ms_per_char
         self.calls: list[str] = []
+        self.failed: list[str] = []
+        self.fail_next = 0
+        self.down = False
+        self.failure: Exception = RuntimeError("fake synthesiser broke")
 
     @property
     def sample_rate(self) -> int:
@@ -115,6 +133,10 @@ class FakeSynthesizer:
         from voice.tts import speech_units
 
         for sentence in speech_units(text):
+            if self.down or self.fail_next > 0:
+                self.fail_next = max(0, self.fail_next - 1)
+                self.failed.append(sentence)
+                raise self.failure
             self.calls.append(sentence)
             n = 16 * self._ms * len(sentence)
             yield AudioFrame.from_samples(np.full(n, 500, dtype=np.int16), 16000)

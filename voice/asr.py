@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy.typing as npt
 from contract.german import DIGIT_WORDS
 from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
+from voice.guards import GuardLimits, Verdict, collapse_runs, confidence, judge
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _COPY_BLOCK = 8 << 20
+# The retry after a tripped guard: no prompt, and a decoder that may not loop (a repeated
+# token is penalised, a 3-token sequence may not come back).
+RETRY_REPETITION_PENALTY = 1.3
+RETRY_NO_REPEAT_NGRAM = 3
 
 Progress = Callable[[str], None]
 
@@ -230,6 +235,12 @@ def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
+def _window(samples: int) -> int:
+    """The encoder window (mel frames) for an utterance of `samples` at 16 kHz."""
+    frames = samples // HOP_SAMPLES
+    return min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
+
+
 class WhisperTranscriber:
     """faster-whisper on a CTranslate2 model, loaded once and shared by all calls."""
 
@@ -243,6 +254,7 @@ class WhisperTranscriber:
         beam_size: int = 1,
         num_workers: int = 1,
         short_context: bool = True,
+        guards: GuardLimits | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -251,6 +263,7 @@ class WhisperTranscriber:
         self.device = device
         self._beam_size = beam_size
         self._short_context = short_context
+        self._guards = guards or GuardLimits()
         self._model = WhisperModel(
             os.fspath(model_dir),
             device=device.device.value,
@@ -279,10 +292,8 @@ class WhisperTranscriber:
         if self._prompt:
             prompt = [self._tokenizer.sot_prev]
             prompt += self._tokenizer.encode(" " + self._prompt.strip())[-(_MAX_PROMPT_TOKENS):]
-        self._prompt_tokens = prompt + [
-            *self._tokenizer.sot_sequence,
-            self._tokenizer.no_timestamps,
-        ]
+        self._bare_tokens = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._prompt_tokens = prompt + self._bare_tokens
 
     @property
     def language(self) -> str:
@@ -314,41 +325,115 @@ class WhisperTranscriber:
             return self._transcribe_short(samples)
         return self._transcribe_windowed(samples)
 
+    def batch_key(self, audio: AudioFrame) -> int | None:
+        """The encoder window (frames) of a short utterance: utterances with the same one
+        are recognised together exactly as alone. None: recognised alone."""
+        if not self._short_context or audio.duration_s > SHORT_CONTEXT_MAX_S:
+            return None
+        samples = audio.num_samples * ASR_RATE // audio.sample_rate
+        if audio.sample_rate != ASR_RATE:
+            samples = len(resample(audio, ASR_RATE).float32())
+        return _window(samples)
+
+    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]:
+        """Several utterances of one `batch_key` encoded and decoded as one batch (the same
+        model, prompt and beam); any other mix is recognised one by one."""
+        keys = {self.batch_key(a) for a in audios}
+        samples = [resample(a, ASR_RATE).float32() for a in audios]
+        if len(keys) != 1 or None in keys or any(not len(s) for s in samples):
+            return [self.transcribe(a) for a in audios]
+        window = self.batch_key(audios[0])
+        assert window is not None
+        padded = [np.pad(s, (0, max(0, window * HOP_SAMPLES - len(s)))) for s in samples]
+        features = np.stack([self._model.feature_extractor(p)[..., :window] for p in padded])
+        encoded = self._model.encode(features)
+        longest_s = max(len(s) for s in samples) / ASR_RATE
+        results = self._model.model.generate(
+            encoded,
+            [self._prompt_tokens] * len(samples),
+            beam_size=self._beam_size,
+            return_scores=True,
+            max_length=min(448, len(self._prompt_tokens) + 12 + int(12 * longest_s)),
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        transcripts: list[Transcript] = []
+        for one, result in zip(samples, results, strict=True):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+            text = self._tokenizer.decode(tokens).strip() if tokens else ""
+            avg_logprob = float(result.scores[0]) if tokens else -math.inf
+            verdict = judge(text, avg_logprob, self._guards)
+            if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
+                transcripts.append(self._transcribe_short(one))
+            else:
+                transcripts.append(_guarded(text, avg_logprob, verdict, self._guards))
+        return transcripts
+
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
         # Pad with silent audio, not with zero features: a zero log-mel frame is not
         # silence, and the decoder then clips the last word of audio that ends early
         # (as a speculative transcription's does).
-        frames = len(samples) // HOP_SAMPLES
-        window = min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
+        window = _window(len(samples))
         audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
         features = self._model.feature_extractor(audio)[..., :window]
         encoded = self._model.encode(features)
         duration_s = len(samples) / ASR_RATE
+        text, avg_logprob = self._decode(encoded, self._prompt_tokens, duration_s)
+        verdict = judge(text, avg_logprob, self._guards)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; decoding again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
+            verdict = judge(text, avg_logprob, self._guards)
+        return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _decode(
+        self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False
+    ) -> tuple[str, float]:
+        """Greedy/beam decoding of one encoded window: the text and its average token
+        log-probability (CTranslate2 normalises the score by length). A `retry` decodes
+        with the repetition penalty and the ban on repeated 3-token sequences."""
         (result,) = self._model.model.generate(
             encoded,
-            [self._prompt_tokens],
+            [prompt],
             beam_size=self._beam_size,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             return_scores=True,
-            max_length=min(448, len(self._prompt_tokens) + 12 + int(12 * duration_s)),
+            max_length=min(448, len(prompt) + 12 + int(12 * duration_s)),
             suppress_blank=True,
             suppress_tokens=[-1],
         )
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = collapse_repeats(self._tokenizer.decode(tokens).strip())
-        confidence = math.exp(result.scores[0]) if tokens else 0.0
-        return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
+        if not tokens:
+            return "", -math.inf
+        return self._tokenizer.decode(tokens).strip(), float(result.scores[0])
 
     def _transcribe_windowed(self, samples: npt.NDArray[np.float32]) -> Transcript:
+        text, avg_logprob = self._windowed(samples, self._prompt)
+        verdict = judge(text, avg_logprob, self._guards)
+        if verdict is not Verdict.OK:
+            log.info("ASR guard %s tripped; transcribing again, no prompt, no loops", verdict.value)
+            text, avg_logprob = self._windowed(samples, None, retry=True)
+            verdict = judge(text, avg_logprob, self._guards)
+        return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _windowed(
+        self, samples: npt.NDArray[np.float32], prompt: str | None, *, retry: bool = False
+    ) -> tuple[str, float]:
         segments, _info = self._model.transcribe(
             samples,
             language=self._language,
             beam_size=self._beam_size,
-            initial_prompt=self._prompt,
+            repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
+            no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
+            initial_prompt=prompt,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            compression_ratio_threshold=self._guards.max_compression_ratio,
+            log_prob_threshold=self._guards.min_avg_logprob,
         )
         texts: list[str] = []
         weighted = 0.0
@@ -359,5 +444,15 @@ class WhisperTranscriber:
             weighted += segment.avg_logprob * count
             tokens += count
         text = " ".join(t for t in texts if t)
-        confidence = math.exp(weighted / tokens) if tokens else 0.0
-        return Transcript(text, round(min(1.0, max(0.0, confidence)), 3))
+        return text, (weighted / tokens if tokens else -math.inf)
+
+
+def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
+    """The transcript with one copy of any loop, wherever it is in the text; confidence 0
+    when it still loops or compresses too well. A low log-probability keeps its (low)
+    confidence: the session's `min_confidence` decides whether such a turn is re-asked."""
+    text = collapse_repeats(text)
+    text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
+    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
+        return Transcript(text, 0.0)
+    return Transcript(text, confidence(avg_logprob))

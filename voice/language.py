@@ -11,7 +11,8 @@ one `CallLanguage`; they are the `Transcriber` and `Synthesizer` a voice session
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,9 @@ from contract.language import Register, next_register
 from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame
 from voice.tts import PiperSynthesizer, Synthesizer, VoiceNotInstalled, find_voice
+from voice.workers import RecognitionWorker
+
+Recognise = Callable[[AudioFrame, bool], Awaitable[Transcript]]
 
 MIN_ENGLISH_SHARE = 0.8
 """English's share of P(de) + P(en) on the first turn at which a call switches to English.
@@ -128,6 +132,31 @@ class CallTranscriber:
         language.heard(transcript.text)
         return transcript
 
+    @property
+    def german_settled(self) -> bool:
+        """The shared German recogniser will do: the first turn was detected (or cannot
+        be) and the call is not English."""
+        language = self._language
+        undetected = (
+            not language.detected and self._detector is not None and self._english is not None
+        )
+        return not undetected and language.register is not Register.EN
+
+    def recogniser(self, worker: RecognitionWorker) -> Recognise:
+        """`recognise(audio, final)` through the process's shared recognition worker: the
+        shared German transcriber (batched with other calls) once the call is settled on
+        German; this transcriber as a job of its own while the language is undetected or
+        English."""
+
+        async def recognise(audio: AudioFrame, final: bool) -> Transcript:
+            if self.german_settled:
+                transcript = await worker.recognise(audio, final=final)
+                self._language.heard(transcript.text)
+                return transcript
+            return await worker.recognise(audio, final=final, engine=self)
+
+        return recognise
+
 
 class CallSynthesizer:
     """One call's Synthesizer: the German voice, the English voice for an English call,
@@ -152,6 +181,16 @@ class CallSynthesizer:
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
         voice = self._voices[self._language.register] or self._german
         return voice.synthesize(text)
+
+
+@dataclass(frozen=True, slots=True)
+class CallEngines:
+    """What one call gets from the composition root (`VoiceEngines.for_call`)."""
+
+    transcriber: CallTranscriber
+    synthesizer: CallSynthesizer
+    language: CallLanguage
+    recognise: Recognise | None = None  # through the shared worker; None: a thread per job
 
 
 def english_voice_path() -> Path:

@@ -1,24 +1,45 @@
-"""Whole voice turns from a recording: VAD, ASR, the real dialogue core and TTS, timed.
-Used by `rathausbot voice-test` (admins checking a deployment) and by the tests."""
+"""Whole voice turns from a recording, through the real voice session: VAD, ASR, the real
+dialogue core and TTS, timed. Used by `rathausbot voice-test` (admins checking a
+deployment), the benchmarks and the tests.
+
+The recording is a call (`RecordingCall`): its frames are the caller's audio and the
+session's playback waits for them, as on a line. The caller starts after the greeting.
+While an engine works for the call (recognition, dialogue, the first audio of an answer),
+the line runs in real time, so the timings are a call's; otherwise it runs as fast as the
+machine can (silence and playback cost nothing). Keys pressed at given audio times make
+DTMF; speech over the bot's answer barges in, as on a call.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from dialogue.core import DialogueCore
-from dialogue.messages import Channel, Role, UserTurn
+from dialogue.messages import Handoff, Role
 from dialogue.store import ConversationStore
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, concat
-from voice.speculative import SpeculativeTranscriber
+from voice.keymenu import REASK
+from voice.session import (
+    AudioIn,
+    CallerHungUp,
+    CallEvent,
+    DtmfIn,
+    Observed,
+    SessionOptions,
+    VoiceSession,
+)
+from voice.signals import Reply, Say, SendTurn, Transcript
 from voice.speech import readback
 from voice.tts import Synthesizer
-from voice.vad import Endpointer, SpeechEnded, SpeechPaused, VadEvent
+from voice.vad import Endpointer, SpeechEnded
 
 FEED_MS = 20
+TAIL_LIMIT_S = 60.0  # audio after the recording while the bot still answers
+QUIET_END_S = 0.5  # ... ended after this much idle audio
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +55,7 @@ class TurnReport:
     hangup: bool
     speculative: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    reasked: bool = False  # too unsure to guess: asked again, the dialogue never saw it
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,6 +66,7 @@ class TurnReport:
             "reply": self.reply,
             "hangup": self.hangup,
             "speculative": self.speculative,
+            "reasked": self.reasked,
             "timings_ms": self.timings_ms,
         }
 
@@ -53,10 +76,176 @@ class FileRun:
     greeting: str
     turns: tuple[TurnReport, ...]
     bot_audio: AudioFrame
+    barge_ins: int = 0
+
+
+MAX_KEYS = 64
+
+
+def parse_keys(spec: str) -> tuple[tuple[float, str], ...]:
+    """ "3.5:1,4:#" -> ((3.5, "1"), (4.0, "#")): keys pressed at audio times (seconds).
+    A ValueError says what is wrong."""
+    keys: list[tuple[float, str]] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        at, sep, key = part.partition(":")
+        try:
+            at_s = float(at)
+        except ValueError:
+            at_s = -1.0
+        if not sep or len(key) != 1 or key not in "0123456789*#" or not 0 <= at_s <= 3600:
+            raise ValueError(f"not a key press (seconds:key, e.g. 3.5:1): {part[:20]!r}")
+        keys.append((at_s, key))
+    if len(keys) > MAX_KEYS:
+        raise ValueError(f"at most {MAX_KEYS} key presses")
+    return tuple(keys)
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
+
+
+class RecordingCall:
+    """voice.session.VoiceCall over a recording, on the line clock described above."""
+
+    def __init__(self, audio: AudioFrame, *, keys: Sequence[tuple[float, str]] = ()) -> None:
+        self._frames = audio.split(FEED_MS)
+        self._rate = audio.sample_rate
+        self._keys = sorted(keys)
+        self._tick: asyncio.Future[None] | None = None
+        self._hung_up = False
+        self.session: VoiceSession | None = None
+        self.played: list[AudioFrame] = []
+        self.on_play: Callable[[], None] = lambda: None
+        self.transferred: list[Handoff] = []
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
+    def caller_id(self) -> str | None:
+        return None
+
+    def can_transfer(self) -> bool:
+        return False  # voice-test never calls staff: a callback is offered instead
+
+    @property
+    def transfer_target(self) -> str | None:
+        return None
+
+    async def transfer(self, handoff: Handoff) -> bool:
+        self.transferred.append(handoff)
+        return False
+
+    async def hangup(self) -> None:
+        self._hung_up = True
+
+    async def stop_playback(self) -> None:
+        pass
+
+    async def play(self, frame: AudioFrame) -> None:
+        self.on_play()
+        if self._tick is None:
+            self._tick = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._tick)
+        self.played.append(frame)
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        silence = AudioFrame.silence(FEED_MS / 1000, self._rate)
+        while not self._idle() and not self._hung_up:  # the greeting
+            yield AudioIn(silence)
+            await self._advance()
+        at_s = 0.0
+        keys = list(self._keys)
+        for frame in self._frames:
+            while keys and keys[0][0] <= at_s:
+                yield DtmfIn(keys.pop(0)[1])
+            if self._hung_up:
+                return
+            yield AudioIn(frame)
+            at_s += frame.duration_s
+            await self._advance()
+        quiet_s = tail_s = 0.0
+        while not self._hung_up and quiet_s < QUIET_END_S and tail_s < TAIL_LIMIT_S:
+            yield AudioIn(silence)
+            await self._advance()
+            tail_s += FEED_MS / 1000
+            quiet_s = quiet_s + FEED_MS / 1000 if self._idle() else 0.0
+        if not self._hung_up:
+            yield CallerHungUp()
+
+    def _idle(self) -> bool:
+        return self.session is not None and self.session.idle
+
+    async def _advance(self) -> None:
+        """One frame of line time: real time while an engine works, else a moment."""
+        started = time.perf_counter()
+        tick, self._tick = self._tick, None
+        if tick is not None and not tick.done():
+            tick.set_result(None)
+        await asyncio.sleep(0.001)
+        if self.session is not None and self.session.waiting:
+            await asyncio.sleep(max(0.0, FEED_MS / 1000 - (time.perf_counter() - started)))
+
+
+@dataclass
+class _Turn:
+    ended_at: float
+    utterance_s: float
+    endpoint_silence_s: float
+    text: str = ""
+    confidence: float = 0.0
+    speculative: bool = False
+    asr_done: float = 0.0
+    sent: int | None = None  # the index of its dialogue turn
+    dialogue_done: float = 0.0
+    first_audio: float = 0.0
+    reply: str = ""
+    hangup: bool = False
+
+
+class _Timings:
+    """Builds turn reports from what the session observes."""
+
+    def __init__(self) -> None:
+        self.greeting = ""
+        self.turns: list[_Turn] = []
+        self._current: _Turn | None = None
+        self._ended: list[_Turn] = []
+        self._sent = 0
+        self._await_audio: _Turn | None = None
+
+    def observe(self, item: Observed) -> None:
+        now = time.perf_counter()
+        match item:
+            case SpeechEnded():
+                self._ended.append(_Turn(now, item.audio.duration_s, item.endpoint_silence_s))
+            case Transcript(text, confidence, speculative) if self._ended:
+                turn = self._ended.pop(0)
+                turn.text, turn.speculative, turn.asr_done = text, speculative, now
+                turn.confidence = confidence if confidence is not None else 0.0
+                if text.strip():
+                    self.turns.append(turn)
+                    self._current = turn
+            case SendTurn():
+                if self._current is not None and self._current.sent is None:
+                    self._current.sent = self._sent
+                self._sent += 1
+            case Reply(replies) if self._current is not None:
+                self._current.dialogue_done = now
+                self._current.hangup = any(r.hangup for r in replies)
+            case Say(_, texts) if not self.greeting and not self.turns:
+                self.greeting = " ".join(texts)
+            case Say(_, texts) if self._current is not None:
+                turn, self._current = self._current, None
+                turn.reply = " ".join(texts)
+                turn.dialogue_done = turn.dialogue_done or now
+                self._await_audio = turn
+
+    def played(self) -> None:
+        if self._await_audio is not None:
+            self._await_audio.first_audio = time.perf_counter()
+            self._await_audio = None
 
 
 async def run_recording(
@@ -69,105 +258,70 @@ async def run_recording(
     transcriber: Transcriber,
     synthesizer: Synthesizer,
     read_back: Callable[[str], str | None] = readback,
+    min_confidence: float = 0.2,
+    keys: Sequence[tuple[float, str]] = (),
 ) -> FileRun:
-    """Plays `audio` into the endpointer in 20 ms frames and answers each turn in order.
-    Stops after a reply that hangs up. Bot audio is returned at the synthesiser's rate.
-    When the endpointer reports pauses, transcription starts there (speculatively) and the
-    audio time from a pause to the next event passes in wall-clock time, as on a call."""
-    greeting = " ".join(r.text for r in await core.greet(session_id, Channel.VOICE) if r.text)
-    bot_audio = [await _speak(synthesizer, greeting)]
-    frames = audio.split(FEED_MS)
-    events = [event for frame in frames for event in endpointer.feed(frame)]
-    events += endpointer.flush()
-    asr = SpeculativeTranscriber(transcriber)
-    try:
-        return await _turns(
-            events, asr, core, store, session_id, synthesizer, read_back, greeting, bot_audio
-        )
-    finally:
-        await asr.aclose()
-
-
-async def _turns(
-    events: list[VadEvent],
-    asr: SpeculativeTranscriber,
-    core: DialogueCore,
-    store: ConversationStore,
-    session_id: str,
-    synthesizer: Synthesizer,
-    read_back: Callable[[str], str | None],
-    greeting: str,
-    bot_audio: list[AudioFrame],
-) -> FileRun:
-    turns: list[TurnReport] = []
-    last_at = 0.0
-    for event in events:
-        await asr.settle(event.at_s - last_at)
-        last_at = event.at_s
-        if isinstance(event, SpeechPaused):
-            asr.paused(event)
-        if not isinstance(event, SpeechEnded):
-            continue
-        ended = time.perf_counter()
-        recognised = await asr.ended(event)
-        transcript = recognised.transcript
-        asr_done = time.perf_counter()
-        if not transcript.text.strip():
-            continue
-        turn = UserTurn(session_id, Channel.VOICE, transcript.text, transcript.confidence)
-        replies = await core.handle(turn)
-        dialogue_done = time.perf_counter()
-        texts = [t for t in [read_back(transcript.text)] if t] + [r.text for r in replies if r.text]
-        reply = " ".join(texts)
-        speech, first_audio = await _speak_timed(synthesizer, reply)
-        bot_audio.append(speech)
-        intent, confidence = await _understanding(store, session_id)
-        hangup = any(r.hangup for r in replies)
-        turns.append(
+    """Runs `audio` as a call through a `VoiceSession` and reports each caller turn.
+    `keys`: (audio time in s, key) pairs pressed during the recording. A turn below
+    `min_confidence` is re-asked as on a call outside a form: its intent is None."""
+    call = RecordingCall(audio, keys=keys)
+    timings = _Timings()
+    call.on_play = timings.played
+    session = VoiceSession(
+        call,
+        core,
+        session_id=session_id,
+        endpointer=endpointer,
+        transcriber=transcriber,
+        synthesizer=synthesizer,
+        options=SessionOptions(min_confidence=min_confidence, reprompt_after_s=60.0),
+        read_back=read_back,
+        observer=timings.observe,
+    )
+    call.session = session
+    result = await session.run()
+    users = await _user_lines(store, session_id)
+    reports = []
+    for turn in timings.turns:
+        reasked = turn.sent is None and turn.reply.startswith(REASK)
+        line = users[turn.sent] if turn.sent is not None and turn.sent < len(users) else None
+        intent, confidence = (line.intent, line.confidence) if line is not None else (None, None)
+        first_audio = turn.first_audio or turn.dialogue_done
+        sent = turn.sent is not None
+        reports.append(
             TurnReport(
-                transcript=transcript.text,
-                asr_confidence=transcript.confidence,
+                transcript=turn.text,
+                asr_confidence=turn.confidence,
                 intent=intent,
                 confidence=confidence,
-                reply=reply,
-                hangup=hangup,
-                speculative=recognised.speculative,
+                reply=turn.reply,
+                hangup=turn.hangup,
+                speculative=turn.speculative,
+                reasked=reasked,
                 timings_ms={
-                    "asr": _ms(asr_done - ended),
-                    "dialogue": _ms(dialogue_done - asr_done),
-                    "tts_first_audio": _ms(first_audio - dialogue_done),
-                    "end_of_speech_to_first_audio": _ms(first_audio - ended),
-                    "endpoint_silence": _ms(event.endpoint_silence_s),
-                    "utterance": _ms(event.audio.duration_s),
+                    "asr": _ms(turn.asr_done - turn.ended_at),
+                    "dialogue": _ms(turn.dialogue_done - turn.asr_done) if sent else 0.0,
+                    "tts_first_audio": _ms(first_audio - turn.dialogue_done),
+                    "end_of_speech_to_first_audio": _ms(first_audio - turn.ended_at),
+                    "endpoint_silence": _ms(turn.endpoint_silence_s),
+                    "utterance": _ms(turn.utterance_s),
                 },
             )
         )
-        if hangup:
-            break
-    return FileRun(greeting, tuple(turns), concat(bot_audio, synthesizer.sample_rate))
+    bot = concat(call.played, call.sample_rate)
+    return FileRun(timings.greeting, tuple(reports), bot, result.barge_ins)
 
 
-async def _speak(synthesizer: Synthesizer, text: str) -> AudioFrame:
-    return (await _speak_timed(synthesizer, text))[0]
-
-
-async def _speak_timed(synthesizer: Synthesizer, text: str) -> tuple[AudioFrame, float]:
-    """All sentences of `text`, and the moment the first one was ready."""
-    sentences = synthesizer.synthesize(text)
-    frames: list[AudioFrame] = []
-    first = time.perf_counter()
-    while (frame := await asyncio.to_thread(next, sentences, None)) is not None:
-        if not frames:
-            first = time.perf_counter()
-        frames.append(frame)
-    return concat(frames, synthesizer.sample_rate), first
-
-
-async def _understanding(
-    store: ConversationStore, session_id: str
-) -> tuple[str | None, float | None]:
+async def _user_lines(store: ConversationStore, session_id: str) -> list[_UserLine]:
     await store.wait_flushed()
-    for record in reversed(await store.transcript(session_id)):
-        if record.role is Role.USER:
-            return record.intent, record.confidence
-    return None, None
+    return [
+        _UserLine(r.intent, r.confidence)
+        for r in await store.transcript(session_id)
+        if r.role is Role.USER
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _UserLine:
+    intent: str | None
+    confidence: float | None

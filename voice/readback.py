@@ -15,24 +15,14 @@ from contract.german import (
     MONTHS,
     WEEKDAYS,
     month_number,
+    ordinal_day_words,
     ordinal_nominative,
-    ordinal_stem,
     spell_digits,
     street_key,
 )
 from contract.town import load_town
 
-
-def _ordinal_words() -> dict[str, int]:
-    words: dict[str, int] = {}
-    for day in range(1, 32):
-        stem = ordinal_stem(day)  # "dritt"
-        for ending in ("e", "en", "er"):
-            words[stem + ending] = day
-    return words
-
-
-_DAY_WORDS = _ordinal_words()
+_DAY_WORDS = ordinal_day_words()
 _MONTH = "|".join(MONTHS) + "|Maerz|Jänner"
 _DATE_NAMED = re.compile(
     rf"\b(?:(?P<num>\d{{1,2}})\.?|(?P<word>[a-zäöüß]+))\s+(?P<month>{_MONTH})\b"

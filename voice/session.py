@@ -1,67 +1,110 @@
-"""The voice session: joins one call's audio to the dialogue core (turn-taking, barge-in,
-silence handling, DTMF, recording consent)."""
+"""The voice session: the async driver of one call's `CallMachine` (voice/machine.py).
+
+It owns every task of the call in one TaskGroup: the reader (call events through the
+endpointer), the recogniser (one utterance after the other), the player (TTS and
+pacing) and the dialogue and transfer workers. Each task reports what happened as an event
+to one inbox; the machine answers with commands, which the driver carries out. An
+engine that raises becomes an `EngineFailed` event (an apology), never a hang-up.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from contract.german import spell_digits
-from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
+from contract.language import Register
+from contract.phone import CallbackPolicy
 from dialogue.core import DialogueCore
-from dialogue.messages import BotReply, Channel, Handoff, UserTurn
+from dialogue.messages import Channel, Handoff, UserTurn
 from dialogue.store import ConsentEntry
 from dialogue.tasks import cancel_and_wait
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.language import Recognise
+from voice.machine import (
+    CALLBACK_TRIGGER,
+    HANDOFF_TRIGGER,
+    MISS_TRIGGER,
+    NUMBER_QUESTION,
+    WITHDRAW_TRIGGER,
+    CallMachine,
+    MachineOptions,
+)
+from voice.prompts import PROMPTS, PROMPTS_EN, Prompts
 from voice.recording import Recorder
+from voice.signals import (
+    AnswerLatency,
+    AttachRecording,
+    CallStarted,
+    Command,
+    Dtmf,
+    EndOfSpeech,
+    EndReason,
+    Engine,
+    EngineFailed,
+    Event,
+    FirstAudio,
+    Greet,
+    HangUp,
+    HungUp,
+    KeepUnsure,
+    LogConsent,
+    RecordingState,
+    RecordOff,
+    RecordOn,
+    Reply,
+    Say,
+    SendTurn,
+    SpeechDone,
+    SpeechStart,
+    StopPlayback,
+    Timer,
+    Transcript,
+    Transfer,
+    TransferOutcome,
+    TransferResult,
+    Unprotected,
+)
 from voice.speculative import SpeculativeTranscriber
-from voice.speech import Consent, parse_consent, parse_withdrawal, readback
+from voice.speech import Consent, readback
 from voice.tts import Synthesizer, speech_units, split_sentences
-from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
+from voice.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted, VadEvent
+from voice.workers import EngineBusy, VoiceWorkers
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "CALLBACK_TRIGGER",
+    "HANDOFF_TRIGGER",
+    "MISS_TRIGGER",
+    "NUMBER_QUESTION",
+    "WITHDRAW_TRIGGER",
+    "EndReason",
+]
+
 FRAME_MS = 20
-REPROMPT_TEXT = "Sind Sie noch da? Wie kann ich Ihnen helfen?"
-SILENCE_GOODBYE_TEXT = "Ich höre leider nichts mehr. Vielen Dank für Ihren Anruf. Auf Wiederhören!"
-CONSENT_TEXT = (
-    "Dürfen wir dieses Gespräch zur Qualitätssicherung aufzeichnen? "
-    "Sagen Sie ja oder nein, oder drücken Sie die Eins für ja und die Zwei für nein. "
-    "Sie können die Aufzeichnung jederzeit beenden: Sagen Sie „Aufnahme stoppen“ oder "
-    "drücken Sie die Neun."
-)
-CONSENT_VERSION = "2"
+INBOX_SIZE = 256  # events waiting for the machine (audio frames mostly)
+MAX_PENDING_UTTERANCES = 4  # ended turns waiting for the recogniser
+REPROMPT_TEXT = PROMPTS.reprompt
+SILENCE_GOODBYE_TEXT = PROMPTS.silence_goodbye
+CONSENT_TEXT = PROMPTS.consent
+CONSENT_VERSION = PROMPTS.consent_version
 """Version of CONSENT_TEXT in the consent log; raise it whenever the question changes."""
-WITHDRAWN_TEXT = "Die Aufzeichnung ist beendet und gelöscht."
-WITHDRAW_TRIGGER = "/withdraw_recording"  # never sent to Rasa
-HANDOFF_TRIGGER = "/human_handoff"
-CALLBACK_TRIGGER = "/callback_request"
-TRANSFER_FAILED_TEXT = "Die Weiterleitung ist leider nicht gelungen."
-STAFF_AWAY_TEXT = "Im Moment ist leider keine Mitarbeiterin und kein Mitarbeiter erreichbar."
-CALLBACK_OWN_NUMBER_TEXT = (
-    "Wir rufen Sie gern zurück. Sollen wir Sie unter der Nummer {number} zurückrufen? "
-    "Dann drücken Sie die Eins oder sagen Sie ja. Für eine andere Nummer tippen Sie diese "
-    "bitte ein und drücken danach die Raute-Taste."
-)
-CALLBACK_TYPE_NUMBER_TEXT = (
-    "Wir rufen Sie gern zurück. Bitte tippen Sie Ihre Telefonnummer ein und drücken Sie "
-    "danach die Raute-Taste."
-)
-CALLBACK_DECLINED_TEXT = "In Ordnung. Kann ich Ihnen sonst noch helfen?"
-FIXED_PROMPTS = (
-    REPROMPT_TEXT,
-    SILENCE_GOODBYE_TEXT,
-    CONSENT_TEXT,
-    WITHDRAWN_TEXT,
-)  # cached at start-up
+WITHDRAWN_TEXT = PROMPTS.withdrawn
+TRANSFER_FAILED_TEXT = PROMPTS.transfer_failed
+STAFF_AWAY_TEXT = PROMPTS.staff_away
+CALLBACK_OWN_NUMBER_TEXT = PROMPTS.callback_own_number
+CALLBACK_TYPE_NUMBER_TEXT = PROMPTS.callback_type_number
+CALLBACK_DECLINED_TEXT = PROMPTS.callback_declined
+APOLOGY_TEXT = PROMPTS.apology
+FIXED_PROMPTS = PROMPTS.fixed()  # cached at start-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +123,7 @@ class CallerHungUp:
 
 
 CallEvent = AudioIn | DtmfIn | CallerHungUp
+Observed = Event | Command | SpeechEnded
 
 
 class VoiceCall(Protocol):
@@ -119,13 +163,6 @@ class VoiceCall(Protocol):
     async def hangup(self) -> None: ...
 
 
-class EndReason(Enum):
-    BOT_HANGUP = "bot_hangup"
-    CALLER_HANGUP = "caller_hangup"
-    SILENCE = "silence"
-    TRANSFERRED = "transferred"
-
-
 @dataclass
 class SessionResult:
     end: EndReason
@@ -145,8 +182,11 @@ class SessionOptions:
     max_dtmf_digits: int = 20
     dtmf_timeout_s: float = 2.0
     callback_policy: CallbackPolicy = CallbackPolicy()  # whom callbacks may go to
+    min_confidence: float = 0.2  # below: re-asked (or a form's miss), never guessed
 
     def __post_init__(self) -> None:
+        if not 0 <= self.min_confidence <= 1:
+            raise ValueError("min_confidence must be in [0, 1]")
         if not 2 <= self.reprompt_after_s <= 60 or not 0 <= self.max_reprompts <= 5:
             raise ValueError("reprompt_after_s must be in [2, 60], max_reprompts in [0, 5]")
         if not 1 <= self.max_dtmf_digits <= 64:
@@ -154,15 +194,20 @@ class SessionOptions:
         if not 0.5 <= self.dtmf_timeout_s <= 10:
             raise ValueError("dtmf_timeout_s must be in [0.5, 10]")
 
-
-@dataclass
-class _Speech:
-    task: asyncio.Task[None]
-    interruptible: asyncio.Event = field(default_factory=asyncio.Event)
+    def for_machine(self) -> MachineOptions:
+        return MachineOptions(
+            reprompt_after_s=self.reprompt_after_s,
+            max_reprompts=self.max_reprompts,
+            recording_enabled=self.recording_enabled,
+            max_dtmf_digits=self.max_dtmf_digits,
+            dtmf_timeout_s=self.dtmf_timeout_s,
+            callback_policy=self.callback_policy,
+            min_confidence=self.min_confidence,
+        )
 
 
 async def _cancel_bounded(task: asyncio.Task[None], *, tries: int = 50) -> None:
-    """Cancels the dialogue task, again if a cancellation was swallowed on the way (a call's
+    """Cancels a worker, again if a cancellation was swallowed on the way (a call's
     session must always end); gives up after `tries` short waits (the task group then waits)."""
     for _ in range(tries):
         if task.done():
@@ -188,187 +233,226 @@ class VoiceSession:
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
         clock: Callable[[], float] = time.time,
+        prompts: Prompts = PROMPTS,
+        observer: Callable[[Observed], None] | None = None,
+        workers: VoiceWorkers | None = None,
+        recognise: Recognise | None = None,
+        english_prompts: Prompts = PROMPTS_EN,
+        register: Callable[[], Register] | None = None,
     ) -> None:
+        """`observer` sees every event, command and ended utterance as it happens
+        (voice-test times turns with it). `workers`: the process's engine threads (VAD,
+        ASR with batching, TTS); without them each job gets a thread of its own.
+        `recognise`: the call's own way through the shared recogniser (its language,
+        voice/language.py) instead of `workers.asr`; `register()`: the call's register now,
+        which picks `english_prompts` for an English call."""
         self._call = call
         self._clock = clock
         self._core = core
         self._id = session_id
         self._ep = endpointer
-        self._asr = SpeculativeTranscriber(transcriber)
+        self._engines = workers
+        self._asr = SpeculativeTranscriber(
+            transcriber,
+            recognise=recognise
+            or ((lambda a, final: workers.asr.recognise(a, final=final)) if workers else None),
+        )
         self._tts = synthesizer
-        self._opts = options
         self._on_consent = on_consent
-        self._read_back = read_back  # voice.readback.ReadBack: dates, streets, numbers
         self._make_recorder = recorder  # used only after the caller consented
         self._recorder: Recorder | None = None
         self._recording_cases: list[str] = []  # cases the recording is named on
-        self._speech: _Speech | None = None
-        self._result = SessionResult(EndReason.CALLER_HANGUP)
-        self._silence_s = 0.0
-        self._reprompts = 0
-        self._digits = ""
-        self._dtmf_idle_s = 0.0
-        self._awaiting_choice = False
-        self._turns: asyncio.Queue[UserTurn | None] = asyncio.Queue(maxsize=8)
-        self._done = asyncio.Event()
+        self._machine = CallMachine(
+            options=options.for_machine(),
+            prompts=prompts,
+            english=english_prompts,
+            register=register,
+            caller_id=lambda: call.caller_id,
+            read_back=read_back,  # voice.readback.ReadBack: dates, streets, numbers
+            clock=clock,
+        )
+        self._recording_path: Path | None = None
+        self._observe = observer or (lambda _: None)
+        self._inbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=INBOX_SIZE)
+        self._ended: asyncio.Queue[SpeechEnded] = asyncio.Queue(maxsize=MAX_PENDING_UTTERANCES)
+        self._group: asyncio.TaskGroup | None = None
+        self._workers: set[asyncio.Task[None]] = set()
+        self._player: asyncio.Task[None] | None = None
+        self._transfer: asyncio.Task[None] | None = None
+        self._line_s = 0.0  # the caller's audio so far
+        self._line_lead: float | None = None  # clock minus line time, when least behind
+
+    @property
+    def speaking(self) -> bool:
+        """True while the bot's audio is being played."""
+        return self._machine.speaking
+
+    @property
+    def idle(self) -> bool:
+        """The caller's turn: nothing is said, owed or queued."""
+        return self._machine.idle and not self._asr.running
+
+    @property
+    def waiting(self) -> bool:
+        """An engine works for this call (recognition, dialogue, transfer)."""
+        return self._machine.waiting or self._asr.running
 
     async def run(self) -> SessionResult:
         async with asyncio.TaskGroup() as group:
-            dialogue = group.create_task(self._dialogue(), name=f"voice-dialogue-{self._id}")
+            self._group = group
+            reader = group.create_task(self._read(), name=f"voice-reader-{self._id}")
+            recogniser = group.create_task(self._recognise(), name=f"voice-asr-{self._id}")
             try:
-                await self._listen()
+                await self._drive(CallStarted())
+                while not self._machine.finished:
+                    await self._drive(await self._inbox.get())
             finally:
-                self._done.set()
-                await self._asr.aclose()
-                if self._recorder is not None:
-                    self._recorder.close()
-                await self._stop_speaking()
-                await _cancel_bounded(dialogue)
+                await self._shutdown(reader, recogniser)
         if self._call.caller_id:  # found by the privacy officer's search by number
             await self._core.note_caller(self._id, self._call.caller_id)
-        return self._result
-
-    # --- input side: audio, DTMF, silence --------------------------------------------
-
-    async def _listen(self) -> None:
-        async for event in self._call.events():
-            if self._done.is_set():
-                return
-            match event:
-                case AudioIn(frame):
-                    await self._on_audio(frame)
-                case DtmfIn(digit):
-                    await self._on_dtmf(digit)
-                case CallerHungUp():
-                    self._result.end = EndReason.CALLER_HANGUP
-                    return
-
-    async def _on_audio(self, frame: AudioFrame) -> None:
-        if self._recorder is not None:
-            self._recorder.caller(frame)
-        await self._dtmf_timeout(frame.duration_s)
-        for event in self._ep.feed(frame):
-            match event:
-                case SpeechStarted():
-                    self._silence_s = 0.0
-                    speech = self._speech
-                    if speech and not speech.task.done() and speech.interruptible.is_set():
-                        self._result.barge_ins += 1
-                        log.info("barge-in: playback stopped")
-                        await self._stop_speaking()
-                case SpeechPaused():
-                    self._asr.paused(event)
-                case SpeechEnded():
-                    await self._recognise(event)
-        if self._speaking() or self._ep.in_speech:
-            self._silence_s = 0.0
-            return
-        self._silence_s += frame.duration_s
-        if self._silence_s >= self._opts.reprompt_after_s:
-            self._silence_s = 0.0
-            self._reprompts += 1
-            if self._reprompts > self._opts.max_reprompts:
-                self._result.end = EndReason.SILENCE
-                await self._say_and_wait(SILENCE_GOODBYE_TEXT)
-                await self._call.hangup()
-                self._done.set()
-            else:
-                self._start_speaking([REPROMPT_TEXT])
-
-    async def _recognise(self, ended: SpeechEnded) -> None:
-        transcript = (await self._asr.ended(ended)).transcript
-        if transcript.text.strip():
-            self._reprompts = 0
-            await self._turns.put(
-                UserTurn(self._id, Channel.VOICE, transcript.text, transcript.confidence)
-            )
-
-    async def _on_dtmf(self, digit: str) -> None:
-        if digit not in "0123456789*#" or len(digit) != 1:
-            return
-        self._silence_s = 0.0
-        if self._awaiting_choice and digit in "12" and not self._digits:
-            await self._turns.put(UserTurn(self._id, Channel.VOICE, digit))
-        elif digit == "#":
-            digits, self._digits = self._digits, ""
-            if digits:
-                await self._turns.put(UserTurn(self._id, Channel.VOICE, digits))
-        elif digit == "*":
-            self._digits = ""
-        elif len(self._digits) < self._opts.max_dtmf_digits:
-            self._digits += digit
-            self._dtmf_idle_s = 0.0
-
-    async def _dtmf_timeout(self, elapsed_s: float) -> None:
-        """A lone "0" left alone for `dtmf_timeout_s` asks for a person."""
-        if not self._digits:
-            return
-        self._dtmf_idle_s += elapsed_s
-        if self._dtmf_idle_s >= self._opts.dtmf_timeout_s:
-            digits, self._digits = self._digits, ""
-            if digits == "0":
-                await self._turns.put(UserTurn(self._id, Channel.VOICE, HANDOFF_TRIGGER))
-            elif digits == "9" and self._recorder is not None:
-                await self._turns.put(UserTurn(self._id, Channel.VOICE, WITHDRAW_TRIGGER))
-
-    # --- output side: one dialogue turn at a time -----------------------------------
-
-    async def _dialogue(self) -> None:
-        greeting = await self._core.greet(self._id, Channel.VOICE)
-        await self._say_and_wait(*(r.text for r in greeting), protect_first=True)
-        if self._opts.recording_enabled:
-            await self._ask_consent()
-        while True:
-            turn = await self._turns.get()
-            if turn is None:
-                continue
-            await self._stop_speaking()
-            if self._recorder is not None and (
-                turn.text == WITHDRAW_TRIGGER or parse_withdrawal(turn.text)
-            ):
-                via = "key" if turn.text == WITHDRAW_TRIGGER else "speech"
-                await self._withdraw(via)
-                continue
-            if turn.text == WITHDRAW_TRIGGER:
-                continue  # nothing is being recorded
-            self._result.turns += 1
-            texts: list[str] = []
-            if turn.text.isdigit():
-                texts.append(f"Sie haben eingegeben: {spell_digits(turn.text)}.")
-            elif (confirmation := self._read_back(turn.text)) is not None:
-                texts.append(confirmation)
-            replies = await self._core.handle(turn)
-            texts += [r.text for r in replies if r.text]
-            next_texts = await self._act(replies, texts)
-            if next_texts is None:
-                return
-            self._start_speaking(next_texts)
-
-    async def _ask_consent(self) -> None:
-        self._awaiting_choice = True
-        answer = Consent.UNCLEAR
-        via = "none"
-        asked_at = self._clock()
-        for _ in range(2):
-            await self._say_and_wait(CONSENT_TEXT)
-            turn = await self._turns.get()
-            answer = parse_consent(turn.text) if turn else Consent.UNCLEAR
-            if answer is not Consent.UNCLEAR:
-                via = "key" if turn is not None and turn.text.strip() in ("1", "2") else "speech"
-                break
-        self._awaiting_choice = False
-        final = Consent.GRANTED if answer is Consent.GRANTED else Consent.DENIED
-        self._result.consent = final
-        log.info("recording consent: %s", final.value)
-        if self._on_consent is not None:
-            self._on_consent(final)
-        if final is Consent.GRANTED and self._make_recorder is not None:
-            self._start_recording(self._make_recorder)
-        recording = self._recorder.path.name if self._recorder is not None else ""
-        entry = ConsentEntry(
-            "answer", final.value, via, self._clock(), CONSENT_VERSION, asked_at, recording
+        outcome = self._machine.outcome
+        return SessionResult(
+            outcome.end, outcome.consent, outcome.barge_ins, outcome.turns, self._recording_path
         )
-        await self._core.log_consent(self._id, entry)
+
+    async def _shutdown(self, *tasks: asyncio.Task[None]) -> None:
+        if self._transfer is not None:  # staff have the call: let the case be noted
+            await asyncio.wait({self._transfer}, timeout=5)
+        for task in tasks:
+            task.cancel()
+        await self._asr.aclose()
+        if self._recorder is not None:
+            self._recorder.close()
+        await self._stop_playback()
+        for worker in [*self._workers, *([self._transfer] if self._transfer else [])]:
+            await _cancel_bounded(worker)
+
+    async def _post(self, event: Event) -> None:
+        await self._inbox.put(event)
+
+    async def _drive(self, event: Event) -> None:
+        """Hands one event to the machine and carries out its commands (and theirs)."""
+        pending: collections.deque[Event] = collections.deque([event])
+        while pending:
+            event = pending.popleft()
+            self._observe(event)
+            for command in self._machine.handle(event):
+                self._observe(command)
+                try:
+                    follow = await self._execute(command)
+                except Exception as exc:  # a store or call that failed: the call goes on
+                    log.warning("%s failed: %s", type(command).__name__, type(exc).__name__)
+                    continue
+                if follow is not None:
+                    pending.append(follow)
+
+    def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
+        assert self._group is not None
+        task = self._group.create_task(work, name=f"{name}-{self._id}")
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+        return task
+
+    # --- carrying out commands -------------------------------------------------------------
+
+    async def _execute(self, command: Command) -> Event | None:
+        match command:
+            case Greet():
+                self._spawn(self._greet(), "voice-greet")
+            case SendTurn(text, confidence):
+                turn = UserTurn(self._id, Channel.VOICE, text, confidence)
+                self._spawn(self._send(turn), "voice-dialogue")
+            case KeepUnsure(text, confidence):
+                await self._core.unsure(UserTurn(self._id, Channel.VOICE, text, confidence))
+            case AnswerLatency(seconds):
+                await self._core.answer_latency(self._id, seconds)
+            case Say():
+                await self._stop_playback()
+                assert self._group is not None
+                self._player = self._group.create_task(
+                    self._play(command), name=f"voice-tts-{self._id}"
+                )
+                await self._note(command.note)
+            case StopPlayback():
+                await self._stop_playback()
+            case Transfer(handoff):
+                assert self._group is not None
+                self._transfer = self._group.create_task(
+                    self._hand_over(handoff), name=f"voice-transfer-{self._id}"
+                )
+            case HangUp():
+                await self._call.hangup()
+            case RecordOn():
+                return RecordingState(self._start_recording())
+            case RecordOff(via):
+                await self._withdraw(via)
+            case AttachRecording(case_id):
+                if self._recorder is not None:
+                    await self._core.attach_recording(case_id, self._recorder.path.name)
+                    self._recording_cases.append(case_id)
+            case LogConsent(answer, via, asked_at):
+                if self._on_consent is not None:
+                    self._on_consent(answer)
+                recording = self._recorder.path.name if self._recorder is not None else ""
+                version = self._machine.prompts.consent_version
+                entry = ConsentEntry(
+                    "answer", answer.value, via, self._clock(), version, asked_at, recording
+                )
+                await self._core.log_consent(self._id, entry)
+        return None
+
+    async def _greet(self) -> None:
+        try:
+            replies = await self._core.greet(self._id, Channel.VOICE)
+        except Exception:
+            log.exception("greeting failed")
+            await self._post(EngineFailed(Engine.DIALOGUE))
+            return
+        await self._post(Reply(tuple(replies)))
+
+    async def _send(self, turn: UserTurn) -> None:
+        try:
+            replies = await self._core.handle(turn)
+        except Exception as exc:
+            log.warning("dialogue turn failed: %s", type(exc).__name__)
+            await self._post(EngineFailed(Engine.DIALOGUE))
+            return
+        await self._post(Reply(tuple(replies)))
+
+    async def _note(self, texts: tuple[str, ...]) -> None:
+        if not texts:
+            return
+        try:
+            await self._core.note_said(self._id, Channel.VOICE, *texts)
+        except Exception as exc:  # the call goes on without the line
+            log.warning("prompt not kept in the transcript: %s", type(exc).__name__)
+
+    async def _hand_over(self, handoff: Handoff) -> None:
+        if not self._call.can_transfer():
+            await self._post(TransferResult(TransferOutcome.STAFF_AWAY))
+            return
+        try:
+            done = await self._call.transfer(handoff)
+        except Exception as exc:
+            log.warning("transfer raised %s", type(exc).__name__)
+            done = False
+        await self._post(TransferResult(TransferOutcome.DONE if done else TransferOutcome.FAILED))
+        target = self._call.transfer_target
+        if done and handoff.case_id and target:
+            await self._core.note_transfer(handoff.case_id, target)
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _start_recording(self) -> bool:
+        if self._make_recorder is None:
+            return False
+        try:
+            self._recorder = self._make_recorder(self._call.sample_rate)
+        except (OSError, ValueError) as exc:
+            log.warning("recording could not start (%s); the call goes on", type(exc).__name__)
+            return False
+        self._recording_path = self._recorder.path
+        return True
 
     async def _withdraw(self, via: str) -> None:
         """The caller withdrew consent: the recording stops and its file is deleted."""
@@ -378,144 +462,120 @@ class VoiceSession:
         recorder.close()
         with contextlib.suppress(OSError):
             recorder.path.unlink(missing_ok=True)
-        self._result.recording = None
+        self._recording_path = None
         for case_id in self._recording_cases:
             await self._core.detach_recording(case_id)
         self._recording_cases.clear()
-        log.info("recording consent withdrawn: recording stopped and deleted")
+        version = self._machine.prompts.consent_version
         entry = ConsentEntry(
-            "withdrawn", "withdrawn", via, self._clock(), CONSENT_VERSION, None, recorder.path.name
+            "withdrawn", "withdrawn", via, self._clock(), version, None, recorder.path.name
         )
         await self._core.log_consent(self._id, entry)
-        await self._say_and_wait(WITHDRAWN_TEXT)
 
-    def _start_recording(self, make: Callable[[int], Recorder]) -> None:
+    # --- input ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        """Call events through the endpointer into the inbox; ended turns to the recogniser."""
         try:
-            self._recorder = make(self._call.sample_rate)
-        except (OSError, ValueError) as exc:
-            log.warning("recording could not start (%s); the call goes on", type(exc).__name__)
+            async for event in self._call.events():
+                match event:
+                    case AudioIn(frame):
+                        await self._audio(frame)
+                    case DtmfIn(digit):
+                        await self._post(Dtmf(digit))
+                    case CallerHungUp():
+                        break
+        except Exception as exc:  # the call's media is gone: so is the caller
+            log.warning("call events failed: %s", type(exc).__name__)
+        await self._post(HungUp())
+
+    async def _audio(self, frame: AudioFrame) -> None:
+        # The line delivers a frame every 20 ms (silence for lost packets): its audio time,
+        # at the offset of the frame read with the least delay, is when the caller said it.
+        self._line_s += frame.duration_s
+        lead = self._clock() - self._line_s
+        if self._line_lead is not None:
+            lead = min(lead, self._line_lead)
+        self._line_lead = lead
+        if self._recorder is not None:
+            self._recorder.caller(frame)
+        for event in await self._vad(frame):
+            match event:
+                case SpeechStarted():
+                    await self._post(SpeechStart())
+                case SpeechPaused():
+                    self._asr.paused(event)
+                case SpeechEnded():
+                    self._observe(event)
+                    spoke_until = lead + self._line_s - event.endpoint_silence_s
+                    await self._post(EndOfSpeech(spoke_until))
+                    await self._ended.put(event)
+        await self._post(Timer(frame.duration_s, self._ep.in_speech))
+
+    async def _vad(self, frame: AudioFrame) -> list[VadEvent]:
+        if self._engines is not None:
+            with contextlib.suppress(EngineBusy):  # more calls than the queue is for
+                return await self._engines.vad.run(lambda: self._ep.feed(frame))
+        return self._ep.feed(frame)
+
+    async def _next_sentence(self, sentences: Iterator[AudioFrame]) -> AudioFrame | None:
+        if self._engines is not None:
+            return await self._engines.tts.run(lambda: next(sentences, None))
+        return await asyncio.to_thread(next, sentences, None)
+
+    async def _recognise(self) -> None:
+        """One utterance after the other, so the turns keep their order."""
+        while True:
+            ended = await self._ended.get()
+            event: Event
+            try:
+                recognised = await self._asr.ended(ended)
+                text, confidence = recognised.transcript.text, recognised.transcript.confidence
+                event = Transcript(text, confidence, recognised.speculative)
+            except Exception as exc:
+                log.warning("recognition failed: %s", type(exc).__name__)
+                event = EngineFailed(Engine.ASR)
+            await self._post(event)
+
+    # --- output --------------------------------------------------------------------------
+
+    async def _stop_playback(self) -> None:
+        player, self._player = self._player, None
+        if player is None or player.done():
             return
-        self._result.recording = self._recorder.path
-
-    async def _act(self, replies: list[BotReply], texts: list[str]) -> list[str] | None:
-        """Acts on handoff and hang-up replies: what to say next, or None when the call ends."""
-        handoff = next((r.handoff for r in replies if r.handoff is not None), None)
-        if handoff is not None:
-            if handoff.case_id and self._recorder is not None:  # staff may play it back
-                await self._core.attach_recording(handoff.case_id, self._recorder.path.name)
-                self._recording_cases.append(handoff.case_id)
-            await self._say_and_wait(*texts)  # where it goes, and its case number
-            if not self._call.can_transfer():
-                return await self._offer_callback(STAFF_AWAY_TEXT)
-            if await self._call.transfer(handoff):
-                # the call is staff's now: a hang-up while the case is noted changes nothing
-                self._result.end = EndReason.TRANSFERRED
-                self._done.set()
-                target = self._call.transfer_target
-                if handoff.case_id and target:
-                    await self._core.note_transfer(handoff.case_id, target)
-                return None
-            log.info("transfer failed: offering a callback")
-            return await self._offer_callback(TRANSFER_FAILED_TEXT)
-        if any(r.hangup for r in replies):
-            await self._say_and_wait(*texts)
-            await self._call.hangup()
-            self._result.end = EndReason.BOT_HANGUP
-            self._done.set()
-            return None
-        return texts
-
-    async def _offer_callback(self, intro: str) -> list[str]:
-        """Offers a callback to the caller's own number (DTMF 1 or "ja") or a typed one (#),
-        then lets the dialogue's callback form take it from there. Only numbers the callback
-        policy allows are taken: a forged caller number is not offered, and a premium-rate or
-        foreign one typed in is refused."""
-        caller = self._call.caller_id
-        policy = self._opts.callback_policy
-        own = caller if caller and policy.allows(caller) else None
-        offer = (
-            CALLBACK_OWN_NUMBER_TEXT.format(number=spell_digits(own))
-            if own
-            else CALLBACK_TYPE_NUMBER_TEXT
-        )
-        number: str | None = None
-        self._awaiting_choice = True
-        try:
-            for _ in range(2):
-                await self._say_and_wait(intro, offer)
-                intro = ""
-                turn = await self._turns.get()
-                answer = turn.text.strip() if turn else ""
-                consent = parse_consent(answer)
-                if own and (answer == "1" or (consent is Consent.GRANTED and not answer.isdigit())):
-                    number = own
-                elif answer.isdigit() and len(answer) >= 3:
-                    if policy.allows(answer):
-                        number = answer
-                    else:
-                        intro = NUMBER_NOT_ALLOWED_TEXT
-                elif consent is Consent.DENIED and not answer.isdigit():
-                    break
-                if number:
-                    break
-        finally:
-            self._awaiting_choice = False
-        if number is None:
-            return [CALLBACK_DECLINED_TEXT]
-        await self._core.handle(UserTurn(self._id, Channel.VOICE, CALLBACK_TRIGGER))
-        replies = await self._core.handle(UserTurn(self._id, Channel.VOICE, number))
-        confirmation = f"Wir rufen Sie unter der Nummer {spell_digits(number)} zurück."
-        return [confirmation, *(r.text for r in replies if r.text)]
-
-    # --- speaking --------------------------------------------------------------------
-
-    @property
-    def speaking(self) -> bool:
-        """True while the bot's audio is being played."""
-        return self._speaking()
-
-    def _speaking(self) -> bool:
-        return self._speech is not None and not self._speech.task.done()
-
-    def _start_speaking(self, texts: list[str], *, protect_first: bool = False) -> _Speech:
-        task = asyncio.create_task(self._play(texts, protect_first), name=f"voice-tts-{self._id}")
-        self._speech = _Speech(task)
-        if not protect_first:
-            self._speech.interruptible.set()
-        return self._speech
-
-    async def _say_and_wait(self, *texts: str, protect_first: bool = False) -> None:
-        await self._stop_speaking()
-        speech = self._start_speaking([t for t in texts if t], protect_first=protect_first)
-        try:
-            await asyncio.shield(speech.task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # the session ends; a barge-in only cancels the speech task
-
-    async def _stop_speaking(self) -> None:
-        speech, self._speech = self._speech, None
-        if speech is None or speech.task.done():
-            return
-        await cancel_and_wait(speech.task)
+        await cancel_and_wait(player)
         await self._call.stop_playback()
 
-    async def _play(self, texts: list[str], protect_first: bool) -> None:
+    async def _play(self, say: Say) -> None:
         rate = self._call.sample_rate
         # the first sentence may come in two units (speech_units); protect both
-        first = split_sentences(texts[0]) if texts else []
-        protected = len(speech_units(first[0])) if first else 0
+        first = split_sentences(say.texts[0]) if say.texts else []
+        protected = len(speech_units(first[0])) if first and say.protect_first else 0
         played = 0
-        for text in texts:
-            sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
-            while (audio := await asyncio.to_thread(next, sentences, None)) is not None:
+        unheard = True  # no frame of this speech went out yet
+        for text in say.texts:
+            try:
+                sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
+                audio = await self._next_sentence(sentences)
+            except Exception as exc:
+                log.warning("speech synthesis failed: %s", type(exc).__name__)
+                await self._post(EngineFailed(Engine.TTS, say.say_id))
+                return
+            while audio is not None:
                 for frame in resample(audio, rate).split(FRAME_MS):
                     if self._recorder is not None:
                         self._recorder.bot(frame)
                     await self._call.play(frame)
+                    if unheard:  # the caller hears the bot from now on
+                        unheard = False
+                        await self._post(FirstAudio(say.say_id, self._clock()))
                 played += 1
-                if protect_first and played >= protected and self._speech is not None:
-                    self._speech.interruptible.set()
-        if self._speech is not None:
-            self._speech.interruptible.set()
+                if played == protected:
+                    await self._post(Unprotected(say.say_id))
+                try:
+                    audio = await self._next_sentence(sentences)
+                except Exception as exc:
+                    log.warning("speech synthesis failed: %s", type(exc).__name__)
+                    await self._post(EngineFailed(Engine.TTS, say.say_id))
+                    return
+        await self._post(SpeechDone(say.say_id))

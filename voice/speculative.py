@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame
 from voice.vad import SpeechEnded, SpeechPaused
+from voice.workers import EngineBusy
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,29 +29,53 @@ class SpeculativeTranscriber:
     a pause that comes while an earlier, discarded one still runs is not speculated on.
     Owns its task: call `aclose()` when the stream ends."""
 
-    def __init__(self, transcriber: Transcriber) -> None:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        *,
+        recognise: Callable[[AudioFrame, bool], Awaitable[Transcript]] | None = None,
+    ) -> None:
+        """`recognise(audio, final)` replaces a worker thread per transcription (the
+        shared RecognitionWorker); a speculative one may raise EngineBusy (dropped)."""
         self._asr = transcriber
+        self._recognise = recognise
         self._task: asyncio.Task[Transcript] | None = None
         self._current = False  # the task belongs to the turn's latest pause
         self.reused = 0
         self.discarded = 0
 
+    @property
+    def running(self) -> bool:
+        """A transcription runs now."""
+        return self._task is not None and not self._task.done()
+
     def paused(self, event: SpeechPaused) -> None:
         if self._task is not None and not self._task.done():
             self._current = False
             return
-        self._task = asyncio.create_task(self._transcribe(event.audio), name="asr-speculative")
+        if self._task is not None and not self._task.cancelled():
+            self._task.exception()  # an earlier one that failed (dropped under load) is over
+        self._task = asyncio.create_task(
+            self._transcribe(event.audio, final=False), name="asr-speculative"
+        )
         self._current = True
 
     async def ended(self, event: SpeechEnded) -> Recognised:
         task, self._task = self._task, None
         if task is not None and self._current and event.pause_holds:
-            self.reused += 1
-            return Recognised(await task, speculative=True)
-        if task is not None:
+            try:
+                transcript = await task
+            except EngineBusy:  # dropped for final transcriptions: transcribe anew
+                self.discarded += 1
+            else:
+                self.reused += 1
+                return Recognised(transcript, speculative=True)
+        elif task is not None:
             self.discarded += 1
-            with contextlib.suppress(Exception):
-                await task  # the engine runs one utterance at a time anyway
+            if self._recognise is not None:
+                task.cancel()  # a shared worker takes finals first: no need to wait
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task  # (a thread per transcription: the engine runs one at a time)
         return Recognised(await self._transcribe(event.audio), speculative=False)
 
     async def settle(self, timeout_s: float) -> None:
@@ -65,5 +91,7 @@ class SpeculativeTranscriber:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _transcribe(self, audio: AudioFrame) -> Transcript:
+    async def _transcribe(self, audio: AudioFrame, *, final: bool = True) -> Transcript:
+        if self._recognise is not None:
+            return await self._recognise(audio, final)
         return await asyncio.to_thread(self._asr.transcribe, audio)

@@ -44,17 +44,34 @@ ONSET_GAP_CHUNKS = 3  # ... over dips below it of up to 96 ms
 PRIME_S = 2.5  # silence a fresh state is run on: Silero reacts late right after a zero state
 
 
+@dataclass(frozen=True, slots=True)
+class VadState:
+    """Silero's recurrent state after `PRIME_S` of silence: what a renewed state starts
+    from. Computed once per model and copied at every renewal (no inference)."""
+
+    h: npt.NDArray[np.float32]
+    c: npt.NDArray[np.float32]
+
+
 class SileroVad:
     """Streaming Silero VAD: keeps the model's recurrent state between chunks.
 
-    One instance per audio stream (it is stateful); the ONNX session may be shared. The
-    state is renewed after `QUIET_RESET_S` without speech: kept across a long silence it
-    drifts, and speech after 10-20 s of silence was then detected up to 1.6 s late (the
-    start of the caller's sentence was lost). A renewed state is primed on `PRIME_S` of
-    silence, the state in which speech onsets are detected within a chunk or two.
+    One instance per audio stream (it is stateful); the ONNX session and the primed
+    `initial` state may be shared (`SileroVad(session=vad.session, initial=vad.initial)`).
+    The state is renewed after `QUIET_RESET_S` without speech: kept across a long silence
+    it drifts, and speech after 10-20 s of silence was then detected up to 1.6 s late (the
+    start of the caller's sentence was lost). A renewed state is the one primed on
+    `PRIME_S` of silence, in which speech onsets are detected within a chunk or two; it
+    is computed once (78 inferences) and then copied.
     """
 
-    def __init__(self, path: Path | None = None, *, session: object | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        session: object | None = None,
+        initial: VadState | None = None,
+    ) -> None:
         import onnxruntime
 
         if session is None:
@@ -68,17 +85,23 @@ class SileroVad:
                 sess_options=opts,
             )
         self.session = session
+        self.initial = initial if initial is not None else self._prime()
         self.reset()
 
-    def reset(self) -> None:
+    def _prime(self) -> VadState:
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
-        self._quiet_chunks = 0
         silence = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
         for _ in range(round(PRIME_S * VAD_RATE / CHUNK_SAMPLES)):
             self._run(silence)
+        return VadState(self._h.copy(), self._c.copy())
+
+    def reset(self) -> None:
+        self._h = self.initial.h.copy()
+        self._c = self.initial.c.copy()
         self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
+        self._quiet_chunks = 0
 
     def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
         if chunk.shape != (CHUNK_SAMPLES,):

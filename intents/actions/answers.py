@@ -88,16 +88,19 @@ def say(
     *,
     links: tuple[Link, ...] = (),
     buttons: list[dict[str, str]] | None = None,
+    voice_buttons: list[dict[str, str]] | None = None,
     register: Register = Register.DE,
     en: Wording | None = None,
     einfach: Wording | None = None,
 ) -> None:
     """One message in the wording of ``channel`` and ``register`` (German ``chat`` and
-    ``voice``, or the ``en`` / ``einfach`` variant); links and buttons only in chat."""
+    ``voice``, or the ``en`` / ``einfach`` variant); links and ``buttons`` only in chat. On
+    the phone ``voice_buttons`` become a key menu (voice/keymenu.py)."""
     chat, voice = pick(register, (chat, voice), en=en, einfach=einfach)
     buttons = buttons_in(buttons or [], register)
+    voice_buttons = buttons_in(voice_buttons or [], register)
     if channel is Channel.VOICE:
-        dispatcher.utter_message(text=voice)
+        dispatcher.utter_message(text=voice, buttons=voice_buttons or [])
     elif channel is Channel.WEBCHAT:
         dispatcher.utter_message(
             text=chat, buttons=buttons or [], json_message=encode(Links(links)) if links else None

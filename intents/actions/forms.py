@@ -339,15 +339,22 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             + ". An welchem Tag möchten Sie kommen?",
             "Freie Termine gibt es zum Beispiel am "
             + ", ".join(date_spoken(d) for d in days[:3])
-            + ". An welchem Tag möchten Sie kommen?",
+            + ". An welchem Tag möchten Sie kommen? Sie können den Tag auch als Zahl eintippen, "
+            "dann die Raute-Taste.",
             en=(
                 f"Free appointments are for example on {en_days}. Which day would you like?",
                 "Free appointments are for example on "
                 + ", ".join(date_en(d) for d in days[:3])
-                + ". Which day would you like?",
+                + ". Which day would you like? You can also type the day as a number on your "
+                "keypad, then the hash key.",
             ),
-            einfach=(f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen?",) * 2,
+            einfach=(
+                f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen?",
+                f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen? "
+                "Sie können den Tag auch als Zahl tippen. Dann drücken Sie die Raute-Taste.",
+            ),
             buttons=[{"title": date_text(d), "payload": f"{d:%d.%m.%Y}"} for d in days],
+            spoken_titles=[date_spoken(d) for d in days],
         )
         return []
 
@@ -371,22 +378,28 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             + ". Welche Uhrzeit passt Ihnen?",
             f"Am {date_spoken(day)} sind frei: "
             + ", ".join(time_spoken(t) for t in shown[:4])
-            + ". Welche Uhrzeit passt Ihnen?",
+            + ". Welche Uhrzeit passt Ihnen? Sie können sie auch eintippen, zum Beispiel eins, "
+            "vier, drei, null für vierzehn Uhr dreißig, dann die Raute-Taste.",
             en=(
                 f"On {date_en(day)} these times are free: "
                 + ", ".join(time_en(t) for t in shown)
                 + ". Which time suits you?",
                 f"On {date_en(day)} these times are free: "
                 + ", ".join(time_en(t) for t in shown[:4])
-                + ". Which time suits you?",
+                + ". Which time suits you? You can also type it on your keypad, for example one, "
+                "four, three, zero for half past two in the afternoon, then the hash key.",
             ),
             einfach=(
                 f"Am {date_einfach(day)} sind diese Zeiten frei: "
                 + ", ".join(time_einfach(t) for t in shown[:4])
                 + ". Welche Zeit passt Ihnen?",
-            )
-            * 2,
+                f"Am {date_einfach(day)} sind diese Zeiten frei: "
+                + ", ".join(time_einfach(t) for t in shown[:4])
+                + ". Welche Zeit passt Ihnen? Sie können die Zeit auch tippen. Zum Beispiel "
+                "1, 4, 3, 0 für 14 Uhr 30. Dann drücken Sie die Raute-Taste.",
+            ),
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
+            spoken_titles=[time_spoken(t) for t in shown],
         )
         return []
 

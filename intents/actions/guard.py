@@ -37,6 +37,8 @@ SWITCH_WORDS = 4
 """A request for something else is a sentence ("Was kostet ein Reisepass?"), not a word or
 two that merely answer the question badly ("weiß ich nicht", "Bürgerbüro")."""
 MAX_MISSES = 2
+VOICE_KEYS = 4
+"""At most this many choices are read out as keys on the phone (a menu is heard, not seen)."""
 """After this many answers in a row that did not fit, the question offers choices."""
 
 # Handled by the forms' interruption rules (the form rejects, the rule answers, the form goes on).
@@ -76,12 +78,14 @@ def ask(
     voice: str,
     *,
     buttons: list[dict[str, str]] | None = None,
+    spoken_titles: list[str] | None = None,
     en: Wording | None = None,
     einfach: Wording | None = None,
 ) -> None:
     """A form's question, with Abbrechen as a button; after two misses a different wording
     with the choices and a person; nothing while the form waits for a yes or no. ``en`` and
-    ``einfach``: the question in English and in Leichte Sprache."""
+    ``einfach``: the question in English and in Leichte Sprache. ``spoken_titles`` name the
+    buttons on the phone's key menu (dates as spoken)."""
     if quiet(tracker):
         return
     register = register_of(tracker)
@@ -92,12 +96,20 @@ def ask(
         chat = f"{before} {chat} {chat_after}"
         voice = f"{before} {voice} {voice_after}"
         choices.append(PERSON_BUTTON)
+    # On the phone, choices become keys: answers such as /affirm at once, values such as
+    # dates only after two misses (before that, keys type the value: a day number, a time).
+    titles = spoken_titles or [b["title"] for b in buttons or []]
+    spoken = [{**b, "title": t} for b, t in zip(buttons or [], titles, strict=False)]
+    keyed = [b for b in spoken if missed(tracker) or b["payload"].startswith("/")][:VOICE_KEYS]
+    if missed(tracker):
+        keyed.append(PERSON_BUTTON)
     say(
         dispatcher,
         channel_of(tracker),
         chat,
         voice,
         buttons=[*choices, STOP_BUTTON],
+        voice_buttons=[*keyed, STOP_BUTTON],
         register=register,
     )
 

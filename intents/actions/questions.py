@@ -29,7 +29,7 @@ ASK_TEXTS = {
     "phone_number": (
         "Unter welcher Telefonnummer können wir Sie erreichen?",
         "Unter welcher Telefonnummer können wir Sie erreichen? Bitte sagen Sie die Nummer Ziffer "
-        "für Ziffer.",
+        "für Ziffer, oder tippen Sie sie ein und drücken danach die Raute-Taste.",
     ),
     "booking_reference": (
         "Bitte nennen Sie mir Ihre Buchungsnummer. Sie beginnt mit B, zum Beispiel B-K7QX2M.",

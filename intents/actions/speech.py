@@ -15,6 +15,7 @@ from contract.german import (
     month_number,
     number_words,
     ordinal_dative,
+    ordinal_day_words,
     spell_reference,
 )
 from contract.knowledge import spoken_phone_number
@@ -23,6 +24,14 @@ from intents.actions.english import english_digits, parse_date_en, parse_time_en
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
 _WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
+_ORDINAL_DAYS = {word.casefold(): day for word, day in ordinal_day_words().items()}
+_ORDINAL = re.compile(
+    r"\b("
+    + "|".join(sorted(map(re.escape, _ORDINAL_DAYS), key=len, reverse=True))
+    + r")\b(?:\s+([a-zä]+)\b(?:\s+(\d{4})\b)?)?"
+)
+"""A day as an ordinal word ("achten", "einunddreissigsten" casefolded), then perhaps a month
+and a year."""
 
 
 def date_text(day: date) -> str:
@@ -64,8 +73,10 @@ def _words_to_digits(text: str) -> str:
 
 def parse_date(text: str, today: date) -> date | None:
     """Dates as citizens say them: "morgen", "übermorgen", "am Montag", "nächsten Dienstag",
-    "24.11.", "24.11.2026", "24. November", "den 3 dezember". Past dates roll forward.
-    English dates ("next Tuesday", "December 8th") where no German one is found."""
+    "24.11.", "24.11.2026", "24. November", "den 3 dezember", "am achten Dezember" (as the
+    bot says dates). Past dates roll forward. A bare day number ("14", typed on the phone's
+    keys) or ordinal ("den einunddreißigsten") is the next such day from today. English dates
+    ("next Tuesday", "December 8th") where no German one is found."""
     return _parse_date_de(text, today) or parse_date_en(text, today)
 
 
@@ -77,9 +88,18 @@ def _parse_date_de(text: str, today: date) -> date | None:
         return today + timedelta(days=1)
     if "heute" in lowered:
         return today
+    keyed = re.fullmatch(r"(\d{1,2})", lowered)  # a day number typed on the phone's keys
+    if keyed:
+        return _next_day_of_month(int(keyed[1]), today)
     numeric = re.search(r"\b(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{4}|\d{2})\b)?", lowered)
     if numeric:
         return _complete(int(numeric[1]), int(numeric[2]), numeric[3], today)
+    ordinal = _ORDINAL.search(lowered)
+    if ordinal and ordinal[2] is None:  # "den einunddreißigsten": no month follows
+        return _next_day_of_month(_ORDINAL_DAYS[ordinal[1]], today)
+    month = month_number(ordinal[2]) if ordinal and ordinal[2] else None
+    if ordinal and month is not None:  # "ersten freien Termin" is no date
+        return _complete(_ORDINAL_DAYS[ordinal[1]], month, ordinal[3], today)
     spelled = re.search(r"\b(\d{1,2})\.?\s+([a-zä]{3,})(?:\s+(\d{4}))?", _words_to_digits(lowered))
     month = month_number(spelled[2]) if spelled else None
     if spelled and month is not None:
@@ -88,6 +108,19 @@ def _parse_date_de(text: str, today: date) -> date | None:
         if word in lowered:
             ahead = (weekday - today.weekday()) % 7 or 7
             return today + timedelta(days=ahead)
+    return None
+
+
+def _next_day_of_month(day: int, today: date) -> date | None:
+    """The first date from ``today`` on that falls on day ``day`` of a month."""
+    for ahead in range(3):  # day 31 may skip two months (Jan 31: Mar 31 after Feb)
+        month = today.month + ahead
+        try:
+            candidate = date(today.year + (month - 1) // 12, (month - 1) % 12 + 1, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
     return None
 
 
@@ -103,8 +136,9 @@ def _complete(day: int, month: int, year_text: str | None, today: date) -> date 
 
 
 def parse_time(text: str) -> time | None:
-    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h"; English
-    times with "am", "pm", "o'clock" or "half past" first."""
+    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h", typed on
+    the phone's keys "1430" or "930"; English times with "am", "pm", "o'clock" or "half past"
+    first."""
     english = parse_time_en(text)
     if english is not None:
         return english
@@ -113,7 +147,9 @@ def parse_time(text: str) -> time | None:
     if half:
         hour = int(half[1]) - 1
         return time(hour % 24, 30)
-    match = re.search(r"\b(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*(?:uhr|h)\s*(\d{1,2})?)", lowered)
+    match = re.fullmatch(r"\s*(\d{1,2})(\d{2})()\s*", lowered)  # typed on the keys: 1430
+    if match is None:
+        match = re.search(r"\b(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*(?:uhr|h)\s*(\d{1,2})?)", lowered)
     if match is None:
         match = re.fullmatch(r"\D*(\d{1,2})()()\D*", lowered)
     if match is None:

@@ -5,14 +5,19 @@ the Art. 30 record."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 from redis.asyncio import Redis
 
 from console.audit import STREAM_KEY, AuditAction, AuditLog
+from console.audit_labels import ACTION_LABELS, detail_text
 from console.roles import Role
 from contract.records import Callback, CallbackWindow, Channel, RecordKind
+from rathausbot.retention import DAY_S, FLAG_GRACE_DAYS
+from telephony.staff_hours import BERLIN
 from tests.console.conftest import Login, csrf_of
 
 PAGE = "/console/datenschutz"
@@ -103,7 +108,12 @@ async def test_search_preview_erase_and_tombstone(redis: Redis, login: Login) ->
     raw = json.dumps(await redis.xrange(STREAM_KEY))
     assert "1234567" not in raw  # neither the search nor the tombstone holds the number
     log = await client.get(f"{PAGE}/protokoll", params={"action": "erasure"})
-    assert "callbacks=1" in log.text and "privacy_search" not in log.text.split("<tbody>")[1]
+    body = log.text.split("<tbody>")[1]
+    assert "Datenschutz: Löschung (Art. 17)" in body and "Rückrufwünsche: 1" in body
+    assert "Suchschlüssel: Telefonnummer" in body
+    assert "Datenschutz: Suche" not in body  # filtered out
+    assert not {"erasure", "callbacks=1", "key=phone"} & set(re.split(r"[<>\s]", body))
+    assert '<option value="erasure" selected>Datenschutz: Löschung (Art. 17)</option>' in log.text
     assert "unversehrt" in log.text
 
 
@@ -187,6 +197,36 @@ async def test_a_case_the_purge_flagged_shows_so_in_the_inbox(redis: Redis, logi
     lead = await login("tom", Role.TEAM_LEAD)
     rows = (await lead.get("/console/inbox")).text
     assert FLAGGED_NOTE.strip() in rows
-    [flagged_row] = [row for row in rows.split("<tr") if "C-20261201-FLAGGA" in row]
-    [quiet_row] = [row for row in rows.split("<tr") if "C-20261201-QUIETA" in row]
+    table = rows.split("<tbody>")[1].split("<tr")
+    [flagged_row] = [row for row in table if "C-20261201-FLAGGA" in row]
+    [quiet_row] = [row for row in table if "C-20261201-QUIETA" in row]
     assert "zur Prüfung vorgelegt" in flagged_row and "zur Prüfung vorgelegt" not in quiet_row
+    # a separate notice for the team lead, above the list: which case, and when it goes
+    notice = rows.split('id="vorgelegt"')[1].split("</section>")[0]
+    assert "Zur Prüfung vorgelegt: 1 Vorgang ohne Bearbeitung" in notice
+    assert 'href="/console/case/C-20261201-FLAGGA"' in notice and "QUIETA" not in notice
+    flagged_day = datetime.fromtimestamp(1_800_000_000, BERLIN)
+    purge_day = datetime.fromtimestamp(1_800_000_000 + FLAG_GRACE_DAYS * DAY_S, BERLIN)
+    assert f"vorgelegt am {flagged_day:%d.%m.%Y}, wird ab {purge_day:%d.%m.%Y} gelöscht" in notice
+    clerk = await login("erika", Role.CLERK)  # the clerk sees the row's note, not the notice
+    clerk_rows = (await clerk.get("/console/inbox")).text
+    assert "C-20261201-FLAGGA" in clerk_rows and 'id="vorgelegt"' not in clerk_rows
+    await redis.hdel(case_key("C-20261201-FLAGGA"), "flagged_at")  # activity unflags it
+    assert 'id="vorgelegt"' not in (await lead.get("/console/inbox")).text
+
+
+def test_every_audit_action_and_detail_reads_german() -> None:
+    assert set(ACTION_LABELS) == set(AuditAction)
+    assert len(set(ACTION_LABELS.values())) == len(AuditAction)
+    purge = "conversations=2 inactive_cases=0 webhook_entries=1 flagged_cases=3"
+    assert detail_text(purge) == (
+        "Gesprächsverläufe ohne Vorgang (Chat und Telefon): 2; Offene Vorgänge ohne "
+        "Bearbeitung, bis zur Vorlage an die Teamleitung: 0; Einträge in "
+        "Webhook-Warteschlangen: 1; der Teamleitung vorgelegte Vorgänge: 3"
+    )
+    assert detail_text("key=name cases=1 held=0") == (
+        "Suchschlüssel: Name (in Terminbuchungen); Vorgänge: 1; gesperrte Vorgänge (nicht "
+        "gelöscht): 0"
+    )
+    assert detail_text("on") == "gesetzt" and detail_text("erledigt") == "erledigt"
+    assert detail_text("") == "" and detail_text("unknown=4") == "unknown: 4"

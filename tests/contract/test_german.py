@@ -12,6 +12,7 @@ from contract.german import (
     name_key,
     number_words,
     ordinal_dative,
+    ordinal_day_words,
     ordinal_nominative,
     phone_text,
     spell_digits,
@@ -29,6 +30,15 @@ def test_numbers_and_digits() -> None:
             number_words(bad)
     assert DIGIT_WORDS[0] == "null" and DIGIT_WORDS[9] == "neun" and len(DIGIT_WORDS) == 10
     assert spell_digits("01234 567-1") == "null eins zwei drei vier fünf sechs sieben eins"
+
+
+def test_ordinal_day_words_cover_days_1_to_31_in_every_ending() -> None:
+    words = ordinal_day_words()
+    assert len(words) == 31 * 5
+    assert (words["ersten"], words["erstes"], words["dritte"], words["achten"]) == (1, 1, 3, 8)
+    assert words["einunddreißigsten"] == 31
+    assert sorted(set(words.values())) == list(range(1, 32))
+    assert "nullten" not in words and "zweiunddreißigsten" not in words
 
 
 def test_ordinals_in_both_cases() -> None:

@@ -42,10 +42,9 @@ def facts(
     intent: str | None = "id_card",
     fallback: bool = False,
     reasons: tuple[str, ...] = (),
-    latency_ms: int | None = None,
     channel: StatChannel = StatChannel.CHAT,
 ) -> TurnFacts:
-    return TurnFacts(session, channel, intent, fallback, reasons, latency_ms)
+    return TurnFacts(session, channel, intent, fallback, reasons)
 
 
 def metrics(redis: Redis, keep_days: int = 730) -> Metrics:
@@ -95,12 +94,22 @@ async def test_a_fallback_and_then_a_handoff_in_one_turn_is_escalated(redis: Red
     assert await redis.hmget(CHAT, ["ended_on_fallback", "escalated"]) == [None, "1"]
 
 
-async def test_latency_counts_for_phone_calls_only(redis: Redis) -> None:
-    m = metrics(redis)
-    await m.turn(facts(latency_ms=400))
-    await m.turn(facts("sip-1", latency_ms=400, channel=StatChannel.PHONE))
+async def test_answer_latency_counts_for_sip_calls_only(redis: Redis) -> None:
+    m = metrics(redis, keep_days=30)
+    await m.answer_latency("webrtc-1", 400)  # a browser call
+    await m.answer_latency("s1", 400)
+    await m.answer_latency("sip-1", 400)
+    await m.answer_latency("sip-1", 501)
+    await m.answer_latency("sip-1", -3)  # a clock step back counts in the lowest class
+    fields = await redis.hgetall(PHONE)
+    assert fields == {"latency:500": "1", "latency:750": "1", "latency:250": "1"}
     assert await redis.hget(CHAT, "latency:500") is None
-    assert await redis.hget(PHONE, "latency:500") == "1"
+    assert await redis.ttl(PHONE) > 30 * DAY_S - DAY_S
+
+
+async def test_turns_count_no_latency(redis: Redis) -> None:
+    await metrics(redis).turn(facts("sip-1", channel=StatChannel.PHONE))
+    assert not [f for f in await redis.hgetall(PHONE) if f.startswith("latency:")]
 
 
 async def test_day_hashes_expire_after_keep_days_and_markers_soon(redis: Redis) -> None:

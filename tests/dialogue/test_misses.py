@@ -112,6 +112,33 @@ async def test_fallbacks_reasks_and_handoffs_are_captured_redacted(redis: Redis)
     assert 0 < await redis.ttl("rb:misses:after:u") <= AFTER_FALLBACK_S
 
 
+async def test_unsure_voice_turns_are_kept_masked_and_blank_ones_not(redis: Redis) -> None:
+    log = MissLog(redis, clock=lambda: 5.0)
+    await log.unsure(Channel.VOICE, "  ", 0.1)
+    assert await log.items() == []
+    await log.unsure(Channel.VOICE, "Ich heiße Anna, Nummer 0171", 0.12)
+    (item,) = await log.items()
+    assert (item.text, item.kind, item.guess, item.confidence, item.at) == (
+        "Ich heiße [Name], Nummer ####",
+        MissKind.LOW_CONFIDENCE,
+        None,
+        0.12,
+        5.0,
+    )
+    assert MissKind.LOW_CONFIDENCE.value == "low_confidence"
+    assert MissKind("low_confidence").label == "schlecht verstanden (Telefon)"
+
+
+async def test_a_payload_that_fell_back_is_no_item_but_marks_the_next_turn(
+    redis: Redis,
+) -> None:
+    log = MissLog(redis)
+    await log.turn("s", Channel.VOICE, "/nlu_fallback", FALLBACK, handoff=False)
+    assert await log.items() == []
+    await log.turn("s", Channel.VOICE, "Personalausweis", UNDERSTOOD, handoff=False)
+    assert [(m.text, m.kind) for m in await log.items()] == [("Personalausweis", MissKind.REASKED)]
+
+
 async def test_out_of_scope_is_a_miss_too(redis: Redis) -> None:
     log = MissLog(redis)
     await log.turn(

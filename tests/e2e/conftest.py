@@ -58,6 +58,7 @@ def isolated_settings(var_dir: Path) -> tuple[Settings, dict[str, str]]:
         "webchat_new_session_burst": 100_000,  # the same for new sessions
         "webchat_new_sessions_per_minute": 100_000,
         "rasa_timeout_s": 60.0,
+        "rasa_start_timeout_s": 600.0,  # loading the model took over 180 s under load
     }
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("RATHAUSBOT_") and k != "REDIS_URL"

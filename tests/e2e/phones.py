@@ -29,12 +29,23 @@ class BaresipCall:
         """Presses a key (sent as RFC 4733 telephone-event)."""
         self._command("sndcode", digit)
 
-    def _command(self, command: str, params: str = "") -> None:
+    def play(self, wav: Path) -> None:
+        """Switches the caller's voice to `wav` mid-call (8 kHz mono; it must outlast the call,
+        since the call ends when the file ends)."""
+        answer = self._command("ausrc", f"aufile,{wav}")
+        assert "failed" not in answer, answer
+
+    def hangup(self) -> None:
+        """Ends the call from the phone's side."""
+        self._command("hangup")
+
+    def _command(self, command: str, params: str = "") -> str:
+        """Sends a ctrl_tcp command; baresip's answer (its text says when a command failed)."""
         body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
         frame = str(len(body)).encode() + b":" + body + b","
         with socket.create_connection(("127.0.0.1", self.control_port), timeout=5) as conn:
             conn.sendall(frame)
-            conn.recv(4096)
+            return conn.recv(4096).decode(errors="replace")
 
     def established(self) -> bool:
         return "Call established" in self.log()

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,13 +46,15 @@ async def make_users(rt: Runtime, *roles: Role) -> list[dict[str, str]]:
     return made
 
 
-async def run_scenario(gateway: Gateway, scenario: str, users: list[dict[str, str]]) -> Any:
+async def run_staff_script(script: Path, *args: str) -> Any:
+    """Runs a staff-console scenario in chromium (a script under tests/e2e/browser/) and
+    returns what it observed; no page error, CSP report or dialog may have happened."""
     node = shutil.which("node")
     assert node, "node is missing: run `make test` (it installs the browser test tools)"
     assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `make test` (npm ci)"
     result = await asyncio.to_thread(
         subprocess.run,
-        [node, str(SCRIPT), scenario, gateway.url, json.dumps(users)],
+        [node, str(script), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -63,6 +66,10 @@ async def run_scenario(gateway: Gateway, scenario: str, users: list[dict[str, st
     assert observed["pageErrors"] == [] and observed["csp"] == []
     assert observed["dialogs"] == []  # no script of a citizen ran
     return observed
+
+
+async def run_scenario(gateway: Gateway, scenario: str, users: list[dict[str, str]]) -> Any:
+    return await run_staff_script(SCRIPT, scenario, gateway.url, json.dumps(users))
 
 
 async def test_handoff_live_claim_race_xss_axe_and_close(gateway: Gateway, rt: Runtime) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from console.roles import Role
 from contract.records import Callback, CallbackWindow, Channel, RecordKind
 from rathausbot.app import Runtime
 from tests.e2e.conftest import REPO, Gateway
-from tests.e2e.test_console_browser import SERIOUS, make_users
+from tests.e2e.test_console_browser import SERIOUS, make_users, run_staff_script
 
 pytestmark = pytest.mark.slow
 
@@ -28,19 +26,8 @@ SCRIPT = REPO / "tests" / "e2e" / "browser" / "privacy.mjs"
 async def run_privacy(
     gateway: Gateway, scenario: str, users: list[dict[str, str]], out: Path | None = None
 ) -> Any:
-    node = shutil.which("node")
-    assert node, "node is missing: run `make test` (it installs the browser test tools)"
-    args = [node, str(SCRIPT), scenario, gateway.url, json.dumps(users)]
-    if out is not None:
-        args.append(str(out))
-    result = await asyncio.to_thread(
-        subprocess.run, args, cwd=REPO, capture_output=True, text=True, timeout=400
-    )
-    assert result.returncode == 0, result.stderr
-    observed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "error" not in observed, observed.get("error")
-    assert observed["pageErrors"] == [] and observed["csp"] == [] and observed["dialogs"] == []
-    return observed
+    args = [scenario, gateway.url, json.dumps(users)] + ([str(out)] if out is not None else [])
+    return await run_staff_script(SCRIPT, *args)
 
 
 async def callback(rt: Runtime, reference: str, phone: str) -> None:
@@ -59,8 +46,9 @@ async def test_the_officer_finds_previews_and_erases_and_a_clerk_is_refused(
     assert "R-PRVAC2" in seen["preview"] and "R-PRVAC3" not in seen["preview"]
     assert "Rückrufwünsche" in seen["preview"]
     assert seen["erased"].startswith("Gelöscht.")
-    assert "erasure" in seen["auditRow"] and officer["name"] in seen["auditRow"]
-    assert "key=phone" in seen["auditRow"] and "callbacks=1" in seen["auditRow"]
+    assert "Löschung (Art. 17)" in seen["auditRow"] and officer["name"] in seen["auditRow"]
+    assert "Suchschlüssel: Telefonnummer" in seen["auditRow"]
+    assert "Rückrufwünsche: 1" in seen["auditRow"] and "erasure" not in seen["auditRow"]
     assert "9876543" not in seen["auditRow"]
     assert "unversehrt" in seen["chain"]
     assert seen["clerkStatus"] == [403, 403, 403, 403]

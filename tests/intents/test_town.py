@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,10 +174,47 @@ TODAY = date(2026, 11, 21)  # a Saturday
         ("24.11.2026", date(2026, 11, 24)),
         ("irgendwann", None),
         ("31.2.", None),
+        ("21", date(2026, 11, 21)),  # a day number typed on the keys: today counts
+        ("20", date(2026, 12, 20)),
+        ("1", date(2026, 12, 1)),
+        ("31", date(2026, 12, 31)),  # November has no 31st
+        ("0", None),
+        ("32", None),
+        ("123", None),
+        ("den achten Dezember", date(2026, 12, 8)),  # the bot's own hint
+        ("am achten Dezember", date(2026, 12, 8)),
+        ("der dritte Dezember", date(2026, 12, 3)),
+        ("Donnerstag, den dritten Dezember", date(2026, 12, 3)),  # not the next Thursday
+        ("am ersten Januar", date(2027, 1, 1)),
+        ("am einunddreißigsten Dezember 2027", date(2027, 12, 31)),
+        ("am zwanzigsten November", date(2027, 11, 20)),  # past: next year
+        ("den einundzwanzigsten", date(2026, 11, 21)),  # an ordinal alone: today counts
+        ("den zwanzigsten", date(2026, 12, 20)),
+        ("am ersten", date(2026, 12, 1)),
+        ("den einunddreißigsten", date(2026, 12, 31)),  # November has no 31st
+        ("einunddreißigsten", date(2026, 12, 31)),  # without "den"
+        ("am einunddreißigsten November", None),
+        ("den zweiunddreißigsten", None),
+        ("den nullten", None),
+        ("den ersten freien Termin", None),  # an ordinal, but no date
     ],
 )
 def test_dates_as_citizens_say_them(text: str, expected: date | None) -> None:
     assert parse_date(text, TODAY) == expected
+
+
+def test_every_date_the_bot_speaks_parses_back() -> None:
+    for ahead in range(365):  # a year without a year: every day of a month, each month
+        day = TODAY + timedelta(days=ahead)
+        assert parse_date(date_spoken(day), TODAY) == day, date_spoken(day)
+
+
+def test_typed_day_numbers_skip_short_months_and_roll_into_the_next_year() -> None:
+    assert parse_date("30", date(2027, 1, 31)) == date(2027, 3, 30)
+    assert parse_date("31", date(2027, 1, 31)) == date(2027, 1, 31)
+    assert parse_date("5", date(2026, 12, 20)) == date(2027, 1, 5)
+    assert parse_date("31", date(2026, 12, 31)) == date(2026, 12, 31)
+    assert parse_date("31", date(2027, 4, 1)) == date(2027, 5, 31)
 
 
 @pytest.mark.parametrize(
@@ -191,6 +228,12 @@ def test_dates_as_citizens_say_them(text: str, expected: date | None) -> None:
         ("9", time(9, 0)),
         ("keine Ahnung", None),
         ("25:00", None),
+        ("1430", time(14, 30)),  # typed on the keys
+        ("930", time(9, 30)),
+        ("2359", time(23, 59)),
+        ("2400", None),
+        ("1260", None),
+        ("14300", None),
     ],
 )
 def test_times_as_citizens_say_them(text: str, expected: time | None) -> None:

@@ -150,3 +150,13 @@ def test_media_may_come_from_the_media_and_the_trusted_sip_networks() -> None:
         settings(rtp_trusted_sources=("192.0.2.0/28",), sip_trusted_sources=("10.1.2.0/24",))
     )
     assert [str(n) for n in networks] == ["192.0.2.0/28", "10.1.2.0/24"]
+
+
+def test_max_calls_default_to_two_per_usable_core_and_a_setting_wins() -> None:
+    from rathausbot.telephone import CALLS_PER_CORE, max_calls
+
+    assert CALLS_PER_CORE == 2
+    assert max_calls(settings(), cores=lambda: 2) == 4
+    assert max_calls(settings(), cores=lambda: 0) == 2  # never none
+    assert max_calls(settings(sip_max_calls=7), cores=lambda: 2) == 7
+    assert sip_config(settings(sip_max_calls=1)).max_calls == 1

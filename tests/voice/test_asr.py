@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from voice.asr import (
+    RETRY_NO_REPEAT_NGRAM,
+    RETRY_REPETITION_PENALTY,
     Device,
     ModelUnavailable,
+    Transcript,
+    WhisperTranscriber,
     choose_device,
     collapse_repeats,
     join_packaged_model,
     resolve_model,
     vocabulary_prompt,
 )
+from voice.audio import AudioFrame
+from voice.guards import GuardLimits, confidence
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,3 +119,79 @@ def test_focused_prompt_keeps_single_words_that_matter() -> None:
 )
 def test_a_decoder_loop_is_collapsed_to_one_copy(decoded: str, kept: str) -> None:
     assert collapse_repeats(decoded) == kept
+
+
+class _Result:
+    def __init__(self, text: str, score: float) -> None:
+        self.sequences_ids = [[WORDS.index(w) for w in text.split()]]
+        self.scores = [score]
+
+
+WORDS = ["Sperrmüll", "Müll,", "abholen", "Müll"]
+EOT = len(WORDS)
+
+
+class _Decoder:
+    """Stands in for CTranslate2's Whisper: returns the scripted results in turn."""
+
+    def __init__(self, *results: tuple[str, float]) -> None:
+        self.results = [_Result(*r) for r in results]
+        self.calls: list[tuple[list[int], dict[str, object]]] = []
+
+    def generate(
+        self, encoded: object, prompts: list[list[int]], **options: object
+    ) -> list[_Result]:
+        self.calls.append((prompts[0], options))
+        return [self.results.pop(0)]
+
+
+def _engine(decoder: _Decoder, *, prompt: bool) -> WhisperTranscriber:
+    engine = object.__new__(WhisperTranscriber)
+    engine._model = SimpleNamespace(  # type: ignore[attr-defined]
+        model=decoder, feature_extractor=lambda a: np.zeros((80, 3000)), encode=lambda f: f
+    )
+    engine._tokenizer = SimpleNamespace(  # type: ignore[attr-defined]
+        eot=EOT, decode=lambda tokens: " ".join(WORDS[t] for t in tokens)
+    )
+    engine._beam_size = 1  # type: ignore[attr-defined]
+    engine._short_context = True  # type: ignore[attr-defined]
+    engine._guards = GuardLimits()  # type: ignore[attr-defined]
+    engine._prompt = "Sperrmüll" if prompt else None  # type: ignore[attr-defined]
+    engine._bare_tokens = [90]  # type: ignore[attr-defined]
+    engine._prompt_tokens = [80, 90] if prompt else [90]  # type: ignore[attr-defined]
+    return engine
+
+
+SPEECH = AudioFrame.silence(1.0, 16000)
+LOOP = ("Sperrmüll Müll, Müll, Müll, Müll", -0.3)
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+def test_a_tripped_guard_decodes_again_without_prompt_and_without_loops(prompt: bool) -> None:
+    decoder = _Decoder(LOOP, ("Sperrmüll abholen", -0.4))
+    heard = _engine(decoder, prompt=prompt).transcribe(SPEECH)
+    assert heard == Transcript("Sperrmüll abholen", confidence(-0.4))
+    (first, plain), (second, retry) = decoder.calls
+    assert first == ([80, 90] if prompt else [90]) and second == [90]
+    assert (plain["repetition_penalty"], plain["no_repeat_ngram_size"]) == (1.0, 0)
+    assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+    assert (RETRY_REPETITION_PENALTY, RETRY_NO_REPEAT_NGRAM) == (1.3, 3)
+
+
+def test_a_retry_that_loops_too_is_collapsed_with_confidence_zero() -> None:
+    decoder = _Decoder(LOOP, ("abholen Müll Müll Müll", -0.2))
+    assert _engine(decoder, prompt=True).transcribe(SPEECH) == Transcript("abholen Müll", 0.0)
+
+
+def test_a_clean_decode_is_not_decoded_again() -> None:
+    decoder = _Decoder(("Sperrmüll abholen", -0.2), ("Müll", -0.1))
+    heard = _engine(decoder, prompt=True).transcribe(SPEECH)
+    assert heard == Transcript("Sperrmüll abholen", confidence(-0.2))
+    assert len(decoder.calls) == 1
+
+
+def test_a_low_log_prob_after_the_retry_keeps_its_low_confidence() -> None:
+    decoder = _Decoder(("Sperrmüll abholen", -1.6), ("Sperrmüll", -1.2))
+    heard = _engine(decoder, prompt=True).transcribe(SPEECH)
+    assert heard == Transcript("Sperrmüll", confidence(-1.2)) != Transcript("Sperrmüll", 0.0)
+    assert 0 < heard.confidence < 0.37  # below the guard, the session's limit decides

@@ -40,3 +40,19 @@ def test_voice_test_refuses_a_file_that_is_not_wav(
     bad.write_bytes(b"hello")
     assert main(["voice-test", str(bad)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_voice_test_refuses_bad_key_presses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad in ("1", "x:1", "3:a", "3:12", "-1:1", ",".join(["1:1"] * 65)):
+        assert main(["voice-test", str(tmp_path / "x.wav"), f"--keys={bad}"]) == 2
+        assert "--keys" in capsys.readouterr().err
+
+
+def test_key_presses_are_parsed() -> None:
+    from voice.offline import MAX_KEYS, parse_keys
+
+    assert parse_keys("3.5:1, 4:#,") == ((3.5, "1"), (4.0, "#"))
+    assert parse_keys("") == ()
+    assert len(parse_keys(",".join(["0:*"] * MAX_KEYS))) == MAX_KEYS == 64

@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff
+from dialogue.metrics import Metrics
+from dialogue.misses import MissLog
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.audio import AudioFrame
@@ -41,6 +43,7 @@ from voice.session import (
 )
 from voice.speech import Consent, readback
 from voice.vad import Endpointer
+from voice.workers import VoiceWorkers
 
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
 SPEECH = AudioFrame.from_samples(np.full(160, 8000, dtype=np.int16), 8000)  # 20 ms loud
@@ -73,21 +76,27 @@ class Harness:
     def __init__(
         self,
         store: ConversationStore,
-        *texts: str,
+        *texts: str | tuple[str, float],
         pause_ms: int | None = None,
         read_back: Callable[[str], str | None] = readback,
         recorder: Callable[[int], Recorder] | None = None,
+        engine_workers: bool = False,
+        misses: MissLog | None = None,
+        session_id: str = "call-1",
+        metrics: Metrics | None = None,
         **options: object,
     ) -> None:
+        """The session's clock is the line's: one tick is 20 ms."""
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
         self.tts = FakeSynthesizer(ms_per_char=10)
         self.asr = FakeTranscriber(*texts)
+        self.workers = VoiceWorkers.create(self.asr, max_calls=1) if engine_workers else None
         self.session = VoiceSession(
             self.call,
-            DialogueCore(self.engine, store),
-            session_id="call-1",
+            DialogueCore(self.engine, store, misses=misses, metrics=metrics),
+            session_id=session_id,
             endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
             transcriber=self.asr,
             synthesizer=self.tts,
@@ -95,6 +104,8 @@ class Harness:
             on_consent=self.consents.append,
             read_back=read_back,
             recorder=recorder,
+            workers=self.workers,
+            clock=lambda: self.call.now * 0.02,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 
@@ -107,6 +118,8 @@ class Harness:
             self.call.send(CallerHungUp())
             await self._ticking_until_done()
             await asyncio.wait_for(self.task, HANG_GUARD_S)
+        if self.workers is not None:
+            await self.workers.aclose()
 
     async def _ticking_until_done(self) -> None:
         """The line's clock goes on while a session ends (playback waits for its ticks)."""

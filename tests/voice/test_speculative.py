@@ -84,3 +84,21 @@ async def test_without_pauses_it_is_the_plain_transcriber() -> None:
     await asr.aclose()
     assert not done.speculative and engine.calls == 1
     assert done.transcript.text == f"{round(ended.audio.duration_s * 1000)} ms"
+
+
+async def test_a_speculation_dropped_under_load_is_transcribed_anew() -> None:
+    from voice.workers import EngineBusy
+
+    asr = LengthTranscriber()
+    calls: list[bool] = []
+
+    async def recognise_on_worker(audio: AudioFrame, final: bool) -> Transcript:
+        calls.append(final)
+        if not final:
+            raise EngineBusy("speculation dropped under load")
+        return asr.transcribe(audio)
+
+    spec = SpeculativeTranscriber(asr, recognise=recognise_on_worker)
+    results = await recognise(spec, pattern(("q", 0.5), ("s", 1.0), ("q", 1.0)))
+    assert [speculative for _, speculative in results] == [False]
+    assert calls == [False, True] and spec.reused == 0 and spec.discarded == 1

@@ -140,3 +140,39 @@ def test_speech_after_a_long_silence_is_heard_from_its_first_word(lead_s: float)
     onset_s = lead_s + int(np.argmax(np.abs(speech.samples) > 500)) / speech.sample_rate
     turn_start_s = ended[0].at_s - ended[0].audio.duration_s
     assert turn_start_s <= onset_s
+
+
+class CountingSession:
+    """Silero's ONNX session, counting inferences."""
+
+    def __init__(self, session: object) -> None:
+        self._session = session
+        self.runs = 0
+
+    def run(self, *args: object) -> object:
+        self.runs += 1
+        return self._session.run(*args)  # type: ignore[attr-defined]
+
+
+def test_a_renewed_state_is_copied_not_primed_again() -> None:
+    first = SileroVad()
+    counting = CountingSession(first.session)
+    vad = SileroVad(session=counting, initial=first.initial)
+    assert counting.runs == 0  # a call's start costs no inference
+    vad.speech_probability(np.zeros(512, dtype=np.float32))
+    vad.reset()
+    assert counting.runs == 1
+    primed = SileroVad(session=counting)
+    assert counting.runs == 1 + 78  # priming on 2.5 s of silence: once per model
+    assert np.array_equal(primed.initial.h, first.initial.h)
+    assert np.array_equal(primed.initial.c, first.initial.c)
+
+
+def test_a_copied_state_detects_as_a_primed_one() -> None:
+    audio = conversation(pico("Ich brauche einen neuen Personalausweis."), espeak("Guten Tag"))
+    first = SileroVad()
+    copied = run(Endpointer(SileroVad(session=first.session, initial=first.initial)), audio)
+    assert [(type(e), e.at_s) for e in copied] == [
+        (type(e), e.at_s) for e in run(Endpointer(SileroVad()), audio)
+    ]
+    assert copied

@@ -4,62 +4,16 @@
 // Usage: node console.mjs SCENARIO BASE_URL USERS_JSON [OUT_DIR]
 // USERS_JSON: [{"name", "password", "secret"}, ...] (secret: the TOTP key, base32; the
 // closure scenario's user also has "starts", "ends" (datetime-local values) and "note").
-import { createHmac } from "node:crypto";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { WAIT, axe, launch, openPage, signIn, totp } from "./staff.mjs";
 
-const require = createRequire(import.meta.url);
 const [scenario, base, usersJson, outDir] = process.argv.slice(2);
 const users = JSON.parse(usersJson || "[]");
-const WAIT = { timeout: 90000 }; // a safety net for a busy machine, not a speed target
 const XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launch();
 
-// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), as authenticator apps compute it.
-function totp(secret, offsetSteps = 0) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 15;
-  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
-  return String(value).padStart(6, "0");
-}
-
-function watch(page, into) {
-  page.on("pageerror", (e) => into.pageErrors.push(String(e)));
-  page.on("console", (m) => {
-    if (m.text().includes("Content Security Policy")) into.csp.push(m.text());
-  });
-  page.on("dialog", async (d) => {
-    into.dialogs.push(d.message());
-    await d.dismiss();
-  });
-}
-
-async function newPage(observed, options = {}) {
-  const context = await browser.newContext({ locale: "de-DE", ...options });
-  const page = await context.newPage();
-  watch(page, observed);
-  return page;
-}
-
-async function login(page, user) {
-  await page.goto(base + "/console/");
-  await page.getByLabel("Benutzername").fill(user.name);
-  await page.getByLabel("Passwort").fill(user.password);
-  await page.getByRole("button", { name: "Weiter" }).click();
-  await page.getByLabel("Sicherheitscode").fill(totp(user.secret));
-  await page.getByRole("button", { name: "Anmelden" }).click();
-  await page.getByRole("heading", { name: "Eingang" }).waitFor(WAIT);
-}
+const newPage = (observed, options = {}) => openPage(browser, observed, options);
+const login = (page, user) => signIn(page, base, user);
 
 async function waitLive(page) {
   await page.waitForFunction(() => document.body.getAttribute("data-live") === "ready", null, WAIT);
@@ -93,13 +47,6 @@ async function citizenHandoff(page) {
   return system.jsonValue();
 }
 
-async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
-  );
-  return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
-}
 
 async function notice(page) {
   return (await page.locator(".notice").first().textContent()).trim();

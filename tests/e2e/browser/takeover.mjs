@@ -3,47 +3,15 @@
 // what it observed as JSON on the last line; tests/e2e/test_takeover_browser.py asserts.
 // Usage: node takeover.mjs CITIZEN_BASE CLERK_BASE USER_JSON [OUT_DIR]
 // USER_JSON: {"name", "password", "secret", "display"} (secret: the TOTP key, base32).
-import { createHmac } from "node:crypto";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
+import { WAIT, axeRun, launch, openPage, signIn } from "./staff.mjs";
 
 const [citizenBase, clerkBase, userJson, outDir] = process.argv.slice(2);
 const user = JSON.parse(userJson);
-const WAIT = { timeout: 90000 }; // a safety net for a busy machine, not a speed target
 const XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launch();
 
-function totp(secret) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
-}
-
-async function newPage(observed, options = {}) {
-  const context = await browser.newContext({ locale: "de-DE", ...options });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => observed.pageErrors.push(String(e)));
-  page.on("console", (m) => {
-    if (m.text().includes("Content Security Policy")) observed.csp.push(m.text());
-  });
-  page.on("dialog", async (d) => {
-    observed.dialogs.push(d.message());
-    await d.dismiss();
-  });
-  return page;
-}
+const newPage = (observed, options = {}) => openPage(browser, observed, options);
 
 // --- the citizen's widget (its log lives in a shadow root) ---
 
@@ -78,15 +46,7 @@ async function openChat(page) {
 
 // --- the clerk's console ---
 
-async function login(page) {
-  await page.goto(clerkBase + "/console/");
-  await page.getByLabel("Benutzername").fill(user.name);
-  await page.getByLabel("Passwort").fill(user.password);
-  await page.getByRole("button", { name: "Weiter" }).click();
-  await page.getByLabel("Sicherheitscode").fill(totp(user.secret));
-  await page.getByRole("button", { name: "Anmelden" }).click();
-  await page.getByRole("heading", { name: "Eingang" }).waitFor(WAIT);
-}
+const login = (page) => signIn(page, clerkBase, user);
 
 async function liveReady(page) {
   await page.waitForFunction(
@@ -95,10 +55,7 @@ async function liveReady(page) {
 }
 
 async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
-  );
+  const result = await axeRun(page);
   const violations = result.violations.map((v) => ({
     id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")),
   }));

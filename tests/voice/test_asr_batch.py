@@ -1,0 +1,38 @@
+"""Batched recognition on the real model: the same transcripts as one by one."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.speech_samples import pico
+from rathausbot.settings import Settings
+from voice.asr import Device, DeviceChoice, WhisperTranscriber, resolve_model
+from voice.audio import AudioFrame, concat, resample
+
+pytestmark = pytest.mark.slow
+
+
+def utterance(text: str, seconds: float) -> AudioFrame:
+    speech = resample(pico(text), 16000)
+    pad = AudioFrame.silence(max(0.0, seconds - speech.duration_s), 16000)
+    return concat([speech, pad], 16000)
+
+
+def test_utterances_of_one_window_are_recognised_together_as_alone() -> None:
+    model = resolve_model(None, Settings().var_dir / "models")
+    asr = WhisperTranscriber(model, device=DeviceChoice(Device.CPU, "int8", 2), beam_size=1)
+    audios = [
+        utterance("Ich brauche einen neuen Personalausweis.", 3.0),
+        utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
+        utterance("Guten Tag.", 1.2),
+    ]
+    keys = [asr.batch_key(a) for a in audios]
+    assert keys[0] == keys[1] != keys[2] and None not in keys
+    alone = [asr.transcribe(a) for a in audios]
+    together = asr.transcribe_batch(audios[:2])
+    assert [t.text for t in together] == [t.text for t in alone[:2]]
+    assert [t.confidence for t in together] == pytest.approx(
+        [t.confidence for t in alone[:2]], abs=0.02
+    )
+    assert "Personalausweis" in together[0].text
+    assert [t.text for t in asr.transcribe_batch(audios)] == [t.text for t in alone]  # mixed

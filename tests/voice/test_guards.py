@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any, NamedTuple
+
+import pytest
+
+from voice.guards import (
+    GuardLimits,
+    Verdict,
+    collapse_runs,
+    compression_ratio,
+    confidence,
+    judge,
+    longest_run,
+)
+
+
+class Segment(NamedTuple):
+    """The fields of a faster-whisper `Segment` the guards read."""
+
+    text: str
+    avg_logprob: float
+    compression_ratio: float
+
+
+# The loops are the transcripts reported in issue 17 (faster-whisper base on degraded phone
+# audio); compression ratios are the texts' own, log-probabilities are typical values of a
+# confident loop and of an invention from noise. Short loops stay under Whisper's 2.4
+# compression limit: only the n-gram bound catches them.
+SPERRMUELL_LOOP = Segment(" Sperrmüll, Müll, Müll, Müll, Müll, Müll, Müll", -0.41, 2.21)
+ENTSCHULDIGUNG_LOOP = Segment(" Entschuldigung, Entschuldigung, Entschuldigung", -0.37, 1.74)
+NOISE_INVENTION = Segment(" Vielen Dank fürs Zuschauen und bis zum nächsten Mal.", -1.38, 0.9)
+CLEAN = Segment(" Wann wird bei mir der Sperrmüll abgeholt?", -0.22, 0.84)
+PHONE_NUMBER = Segment(" null null null eins zwei drei vier", -0.30, 1.06)
+DEFAULT = GuardLimits()
+
+
+def test_defaults_are_whispers_thresholds_and_two_repeats() -> None:
+    assert DEFAULT.max_compression_ratio == 2.4
+    assert DEFAULT.min_avg_logprob == -1.0
+    assert (DEFAULT.max_repeats, DEFAULT.max_ngram) == (2, 4)
+
+
+@pytest.mark.parametrize("segment", [SPERRMUELL_LOOP, ENTSCHULDIGUNG_LOOP])
+def test_recorded_loops_trip_the_repetition_guard(segment: Segment) -> None:
+    assert round(compression_ratio(segment.text), 2) == segment.compression_ratio < 2.4
+    assert judge(segment.text, segment.avg_logprob, DEFAULT) is Verdict.REPETITION
+
+
+def test_recorded_invention_from_noise_trips_the_log_prob_guard() -> None:
+    assert judge(NOISE_INVENTION.text, NOISE_INVENTION.avg_logprob, DEFAULT) is Verdict.LOW_LOG_PROB
+
+
+def test_clean_question_and_phone_number_pass() -> None:
+    assert judge(CLEAN.text, CLEAN.avg_logprob, DEFAULT) is Verdict.OK
+    assert judge(PHONE_NUMBER.text, PHONE_NUMBER.avg_logprob, DEFAULT) is Verdict.OK
+
+
+def test_empty_text_is_ok_whatever_its_log_prob() -> None:
+    assert judge("", -5.0, DEFAULT) is Verdict.OK
+    assert judge("   ", -5.0, DEFAULT) is Verdict.OK
+
+
+def test_compression_ratio_is_whispers() -> None:
+    text = SPERRMUELL_LOOP.text
+    raw = text.encode()
+    assert compression_ratio(text) == len(raw) / len(zlib.compress(raw))
+    assert compression_ratio(text * 3) > 2.4 > compression_ratio(CLEAN.text)
+    assert compression_ratio("") == 0.0
+
+
+def test_repeats_pinned_at_n_and_n_plus_one() -> None:
+    twice = "Müll, Müll"
+    thrice = "Müll, Müll, Müll"
+    assert longest_run(twice, max_ngram=4) == 2
+    assert longest_run(thrice, max_ngram=4) == 3
+    assert judge(twice, -0.1, DEFAULT) is Verdict.OK
+    assert judge(thrice, -0.1, DEFAULT) is Verdict.REPETITION
+    assert judge(thrice, -0.1, GuardLimits(max_repeats=3)) is Verdict.OK
+
+
+def test_ngram_length_pinned_at_n_and_n_plus_one() -> None:
+    four = "ich möchte einen termin " * 3
+    five = "ich möchte einen neuen termin " * 3
+    assert longest_run(four, max_ngram=4) == 3
+    assert longest_run(five, max_ngram=4) == 1
+    assert longest_run(five, max_ngram=5) == 3
+    loose = GuardLimits(max_compression_ratio=10.0)
+    assert judge(five, -0.1, loose) is Verdict.OK
+    assert judge(five, -0.1, GuardLimits(max_compression_ratio=10.0, max_ngram=5)) is (
+        Verdict.REPETITION
+    )
+
+
+def test_runs_count_back_to_back_copies_only() -> None:
+    assert longest_run("Termin heute, kein Termin morgen, Termin", max_ngram=2) == 1
+    assert longest_run("a b a b a b c", max_ngram=2) == 3
+    assert longest_run("x y y y", max_ngram=1) == 3
+    assert longest_run("Ja.", max_ngram=4) == 1
+    assert longest_run("", max_ngram=4) == 0
+    assert longest_run("null eins", max_ngram=4) == 1  # digits only: one copy each
+    assert longest_run(" , . ", max_ngram=4) == 0
+
+
+def test_punctuation_and_case_do_not_hide_a_loop() -> None:
+    assert longest_run("Müll. müll! MÜLL?", max_ngram=1) == 3
+
+
+def test_digit_runs_are_no_loop_but_words_beside_them_are() -> None:
+    assert longest_run("null null null null 7 7 7 7 eins eins eins", max_ngram=1) == 1
+    assert longest_run("Nummer eins, Nummer eins, Nummer eins", max_ngram=2) == 3
+
+
+def test_compression_limit_pinned_at_the_ratio() -> None:
+    text = "abc abd abe abf abg abh abi abj abk abl abm abn"
+    ratio = compression_ratio(text)
+    assert judge(text, -0.1, GuardLimits(max_compression_ratio=ratio)) is Verdict.OK
+    lower = GuardLimits(max_compression_ratio=ratio - 1e-9)
+    assert judge(text, -0.1, lower) is Verdict.COMPRESSION
+
+
+def test_log_prob_limit_pinned_at_the_limit() -> None:
+    assert judge(CLEAN.text, -1.0, DEFAULT) is Verdict.OK
+    assert judge(CLEAN.text, -1.0 - 1e-9, DEFAULT) is Verdict.LOW_LOG_PROB
+
+
+def test_repetition_is_reported_before_compression_and_compression_before_log_prob() -> None:
+    assert judge(SPERRMUELL_LOOP.text, -3.0, DEFAULT) is Verdict.REPETITION
+    squeezed = "abcabcabcabcabcabcabcabcabcabcabcabc"
+    assert compression_ratio(squeezed) > 2.4
+    assert judge(squeezed, -3.0, DEFAULT) is Verdict.COMPRESSION
+
+
+def test_confidence_is_the_clamped_probability() -> None:
+    assert confidence(0.0) == 1.0
+    assert confidence(0.5) == 1.0
+    assert confidence(-0.2231) == 0.8
+    assert confidence(math.log(0.1234)) == 0.123
+    assert confidence(-100.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        ("max_compression_ratio", 1.0, 10.0),
+        ("min_avg_logprob", -10.0, 0.0),
+        ("max_repeats", 1, 20),
+        ("max_ngram", 1, 8),
+    ],
+)
+def test_limits_are_bounded(field: str, low: float, high: float) -> None:
+    options: dict[str, Any] = {field: low}
+    GuardLimits(**options)
+    GuardLimits(**{**options, field: high})
+    step = 1 if isinstance(low, int) else 0.01
+    with pytest.raises(ValueError, match=field):
+        GuardLimits(**{**options, field: low - step})
+    with pytest.raises(ValueError, match=field):
+        GuardLimits(**{**options, field: high + step})
+
+
+@pytest.mark.parametrize(
+    ("loop", "collapsed"),
+    [
+        (SPERRMUELL_LOOP.text, "Sperrmüll, Müll"),
+        (ENTSCHULDIGUNG_LOOP.text, "Entschuldigung"),
+        (
+            "Ich möchte einen Termin Termin Termin beim Bürgeramt",
+            "Ich möchte einen Termin beim Bürgeramt",
+        ),
+        ("Hund an, Hund an, Hund an, melden", "Hund an, melden"),
+    ],
+)
+def test_recorded_loops_collapse_to_one_copy_wherever_they_are(loop: str, collapsed: str) -> None:
+    out = collapse_runs(loop, max_repeats=2, max_ngram=4)
+    assert out == collapsed
+    assert longest_run(out, max_ngram=4) == 1
+    assert judge(out, -0.4, DEFAULT) is Verdict.OK
+
+
+def test_collapse_pinned_at_n_and_n_plus_one() -> None:
+    twice = "Müll, Müll, abholen"
+    thrice = "Müll, Müll, Müll, abholen"
+    assert collapse_runs(twice, max_repeats=2, max_ngram=4) == twice
+    assert collapse_runs(thrice, max_repeats=2, max_ngram=4) == "Müll, abholen"
+    assert collapse_runs(thrice, max_repeats=3, max_ngram=4) == thrice
+    five = "a b c d e a b c d e a b c d e"
+    assert collapse_runs(five, max_repeats=2, max_ngram=4) == five
+    assert collapse_runs(five, max_repeats=2, max_ngram=5) == "a b c d e"
+
+
+def test_collapse_keeps_digits_text_and_blank_as_they_are() -> None:
+    digits = "null null null null 7 7 7 eins"
+    assert collapse_runs(digits, max_repeats=2, max_ngram=4) == digits
+    assert collapse_runs("", max_repeats=2, max_ngram=4) == ""
+    assert collapse_runs(" , , , ", max_repeats=2, max_ngram=4) == " , , , "
+    assert collapse_runs("x y x y x y z", max_repeats=2, max_ngram=1) == "x y x y x y z"
+    assert collapse_runs("x y x y x y z", max_repeats=2, max_ngram=2) == "x y z"
+
+
+def test_collapse_repeats_until_no_run_is_left() -> None:
+    # cutting "b b b" to "b" makes "a b" follow itself three times: cut again
+    assert collapse_runs("a b a b b b a b", max_repeats=2, max_ngram=2) == "a b"
+    assert collapse_runs("b b a a a b", max_repeats=2, max_ngram=1) == "b b a b"
+    assert collapse_runs("Müll Müll Müll,", max_repeats=2, max_ngram=1) == "Müll"

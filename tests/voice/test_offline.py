@@ -1,0 +1,122 @@
+"""voice-test's turn reports on fakes: an unsure transcript is re-asked, never guessed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from redis.asyncio import Redis
+
+from contract.conversation import Button
+from dialogue.core import DialogueCore
+from dialogue.messages import BotReply, Channel, EngineAnswer
+from dialogue.store import ConversationStore
+from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
+from voice.audio import AudioFrame, concat
+from voice.keymenu import REASK, TOPICS, KeyMenu
+from voice.offline import run_recording
+from voice.vad import Endpointer
+
+SPEECH = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 8000)  # 1 s loud
+QUIET = AudioFrame.silence(1.0, 8000)
+
+
+def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    return EngineAnswer((BotReply(f"Zu {text}."),))
+
+
+@pytest.fixture
+async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
+    async with ConversationStore(redis, retention_s=3600) as store:
+        yield store
+
+
+async def test_unsure_turns_are_reasked_with_no_intent(store: ConversationStore) -> None:
+    engine = FakeEngine(script)
+    audio = concat([QUIET, SPEECH, QUIET, SPEECH, QUIET, SPEECH, QUIET], 8000)
+    run = await run_recording(
+        audio,
+        core=DialogueCore(engine, store),
+        store=store,
+        session_id="offline-1",
+        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=FakeTranscriber(("Müll Müll", 0.2), ("Hundesteuer", 0.35), ("x", 0.349)),
+        synthesizer=FakeSynthesizer(ms_per_char=1),
+        min_confidence=0.35,
+    )
+    first, second, third = (t.as_json() for t in run.turns)
+    assert first["reasked"] is True and first["intent"] is None and first["confidence"] is None
+    assert first["reply"] == f"{REASK} {KeyMenu(TOPICS).prompt()}"
+    assert first["asr_confidence"] == 0.2
+    assert second["reasked"] is False and second["reply"] == "Zu Hundesteuer."
+    assert third["reasked"] is True
+    assert [r[2] for r in engine.received] == ["/greet", "Hundesteuer"]
+    for turn in (first, second):
+        timings = turn["timings_ms"]
+        assert isinstance(timings, dict)
+        assert {"asr", "end_of_speech_to_first_audio"} <= set(timings)
+
+
+def menu_script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    if text == "Termin buchen":
+        buttons = (Button("Ja", "/affirm"), Button("Nein", "/deny"))
+        return EngineAnswer((BotReply("Soll ich buchen?", buttons=buttons),))
+    return EngineAnswer((BotReply(f"Zu {text}. " + "Noch etwas? " * 20),))
+
+
+async def test_keys_in_a_recording_pick_from_the_menu_as_on_a_call(
+    store: ConversationStore,
+) -> None:
+    engine = FakeEngine(menu_script)
+    audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET], 8000)
+    run = await run_recording(
+        audio,
+        core=DialogueCore(engine, store),
+        store=store,
+        session_id="offline-keys",
+        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=FakeTranscriber("Termin buchen"),
+        synthesizer=FakeSynthesizer(ms_per_char=1),
+        keys=[(3.5, "2")],
+    )
+    assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "/deny"]
+    (turn,) = run.turns  # the key is no spoken turn
+    assert (
+        turn.reply
+        == "Soll ich buchen? Drücken Sie 1 für Ja, 2 für Nein, oder 0 für eine Mitarbeiterin."
+    )
+
+
+async def test_speech_over_a_long_answer_barges_in_as_on_a_call(store: ConversationStore) -> None:
+    engine = FakeEngine(menu_script)
+    audio = concat([QUIET, SPEECH, QUIET, SPEECH, QUIET, QUIET], 8000)
+    run = await run_recording(
+        audio,
+        core=DialogueCore(engine, store),
+        store=store,
+        session_id="offline-barge",
+        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=FakeTranscriber("erste Frage", "zweite Frage"),
+        synthesizer=FakeSynthesizer(ms_per_char=10),  # the first answer lasts about 2.5 s
+        keys=(),
+    )
+    assert [t.transcript for t in run.turns] == ["erste Frage", "zweite Frage"]
+    assert [r[2] for r in engine.received] == ["/greet", "erste Frage", "zweite Frage"]
+    assert run.barge_ins == 1  # the first answer was cut short
+
+
+async def test_without_speech_over_it_the_answer_plays_to_its_end(
+    store: ConversationStore,
+) -> None:
+    audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET, QUIET], 8000)
+    run = await run_recording(
+        audio,
+        core=DialogueCore(FakeEngine(menu_script), store),
+        store=store,
+        session_id="offline-no-barge",
+        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=FakeTranscriber("erste Frage"),
+        synthesizer=FakeSynthesizer(ms_per_char=10),
+    )
+    assert run.barge_ins == 0 and len(run.turns) == 1

@@ -1,0 +1,170 @@
+"""Engine workers: bounded queues, finals before speculation, batches, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Hashable, Sequence
+
+import pytest
+
+from tests.fakes import FakeTranscriber
+from voice.asr import Transcript
+from voice.audio import AudioFrame
+from voice.workers import EngineBusy, EngineWorker, RecognitionWorker, VoiceWorkers
+
+
+def audio(seconds: float) -> AudioFrame:
+    return AudioFrame.silence(seconds, 16000)
+
+
+class Gate:
+    """Blocks the worker thread in a job until opened."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def __call__(self) -> str:
+        self.entered.set()
+        self.open.wait(10)
+        return "gate"
+
+
+async def entered(gate: Gate) -> None:
+    for _ in range(500):
+        if gate.entered.is_set():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the worker never started the job")
+
+
+async def test_jobs_run_in_order_on_one_thread_and_errors_come_back() -> None:
+    worker = EngineWorker("test", max_queue=4)
+    names = await asyncio.gather(
+        *(worker.run(lambda: threading.current_thread().name) for _ in range(3))
+    )
+    assert names == ["test"] * 3
+
+    def broken() -> None:
+        raise ValueError("engine broke")
+
+    with pytest.raises(ValueError, match="engine broke"):
+        await worker.run(broken)
+    await worker.aclose()
+    with pytest.raises(EngineBusy):
+        await worker.run(lambda: 1)
+
+
+async def test_a_full_queue_refuses_at_once_at_n_plus_one() -> None:
+    worker = EngineWorker("test", max_queue=2)
+    gate = Gate()
+    running = asyncio.ensure_future(worker.run(gate))
+    await entered(gate)
+    queued = [asyncio.ensure_future(worker.run(lambda i=i: i)) for i in range(2)]  # N = 2
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy):
+        await worker.run(lambda: 3)  # N + 1
+    gate.open.set()
+    assert await running == "gate"
+    assert await asyncio.gather(*queued) == [0, 1]
+    await worker.aclose()
+
+
+def test_bounds_are_validated() -> None:
+    for bad in (0, 4097):
+        with pytest.raises(ValueError):
+            EngineWorker("x", max_queue=bad)
+    EngineWorker("x", max_queue=1)
+    EngineWorker("x", max_queue=4096)
+    with pytest.raises(ValueError):
+        RecognitionWorker(FakeTranscriber(), max_batch=0)
+    with pytest.raises(ValueError):
+        RecognitionWorker(FakeTranscriber(), max_queue=1025)
+
+
+class Batching:
+    """A batch transcriber: the key is the length in tenths of a second; a gate holds the
+    first call so that others queue up behind it."""
+
+    def __init__(self) -> None:
+        self.gate = Gate()
+        self.batches: list[list[float]] = []
+        self.alone: list[float] = []
+
+    def batch_key(self, audio: AudioFrame) -> Hashable | None:
+        return round(audio.duration_s * 10) if audio.duration_s < 5 else None
+
+    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]:
+        self.batches.append([a.duration_s for a in audios])
+        return [Transcript(f"{a.duration_s:.1f}", 0.9) for a in audios]
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        if not self.alone:
+            self.gate()
+        self.alone.append(audio.duration_s)
+        return Transcript(f"{audio.duration_s:.1f}", 0.9)
+
+
+async def test_finals_that_wait_together_are_batched_by_key_and_speculation_yields() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr, max_batch=2, max_queue=8)
+    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
+    await entered(asr.gate)
+    speculative = asyncio.ensure_future(worker.recognise(audio(1.0), final=False))
+    await asyncio.sleep(0)
+    finals = [asyncio.ensure_future(worker.recognise(audio(s))) for s in (1.0, 2.0, 1.0, 1.0)]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy):  # finals wait: no new speculation
+        await worker.recognise(audio(1.0), final=False)
+    asr.gate.open.set()
+    assert (await first).text == "9.0"
+    assert [t.text for t in await asyncio.gather(*finals)] == ["1.0", "2.0", "1.0", "1.0"]
+    with pytest.raises(EngineBusy):  # dropped when the finals were taken
+        await speculative
+    assert asr.batches == [[1.0, 1.0]]  # two of one key (max_batch), the rest alone
+    assert asr.alone == [9.0, 2.0, 1.0]
+    assert worker.batches[-3:] == [2, 1, 1]
+    await worker.aclose()
+
+
+async def test_a_speculative_utterance_runs_when_no_final_waits() -> None:
+    worker = RecognitionWorker(FakeTranscriber("Hundesteuer"))
+    assert (await worker.recognise(audio(1.0), final=False)).text == "Hundesteuer"
+    await worker.aclose()
+    with pytest.raises(EngineBusy):
+        await worker.recognise(audio(1.0))
+
+
+async def test_a_failing_batch_fails_each_of_its_utterances() -> None:
+    asr = FakeTranscriber()
+    asr.fail_next = 1
+    worker = RecognitionWorker(asr)
+    with pytest.raises(RuntimeError, match="broke"):
+        await worker.recognise(audio(1.0))
+    assert (await worker.recognise(audio(1.0))).text == ""
+    await worker.aclose()
+
+
+async def test_the_recogniser_queue_is_bounded_at_n_plus_one() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr, max_queue=2)
+    running = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(asr.gate)
+    waiting = [asyncio.ensure_future(worker.recognise(audio(9.0))) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy):
+        await worker.recognise(audio(9.0))
+    asr.gate.open.set()
+    await asyncio.gather(running, *waiting)
+    await worker.aclose()
+
+
+async def test_voice_workers_are_sized_for_the_calls_and_closed_together() -> None:
+    workers = VoiceWorkers.create(FakeTranscriber("a"), max_calls=3)
+    assert await workers.vad.run(lambda: 1) == 1
+    assert (await workers.asr.recognise(audio(1.0))).text == "a"
+    await workers.aclose()
+    for run in (workers.vad.run(lambda: 1), workers.tts.run(lambda: 1)):
+        with pytest.raises(EngineBusy):
+            await run

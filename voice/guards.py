@@ -1,0 +1,136 @@
+"""Hallucination and repetition guards for a decoded utterance: pure functions, no engine.
+
+Whisper on a bad line tends to loop ("Müll, Müll, Müll, Müll") or to invent fluent text
+from noise. Three checks catch that: the text's zlib compression ratio (a loop compresses
+well), the decoder's average log-probability per token, and the longest run of one
+repeated word n-gram. The recogniser retries without its vocabulary prompt when a guard
+trips, and reports confidence 0 when the retry trips too.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from enum import Enum
+
+from contract.german import DIGIT_WORDS
+
+_PUNCTUATION = ",.;:!?\"'()"
+
+
+class Verdict(Enum):
+    """Why a transcript is not to be trusted; OK when no guard tripped."""
+
+    OK = "ok"
+    REPETITION = "repetition"
+    COMPRESSION = "compression"
+    LOW_LOG_PROB = "low_log_prob"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardLimits:
+    """A transcript trips a guard when its compression ratio is above
+    `max_compression_ratio`, its average token log-probability below `min_avg_logprob`,
+    or one n-gram (up to `max_ngram` words) follows itself more than `max_repeats` times."""
+
+    max_compression_ratio: float = 2.4
+    min_avg_logprob: float = -1.0
+    max_repeats: int = 2
+    max_ngram: int = 4
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.max_compression_ratio <= 10.0:
+            raise ValueError("max_compression_ratio must be in [1, 10]")
+        if not -10.0 <= self.min_avg_logprob <= 0.0:
+            raise ValueError("min_avg_logprob must be in [-10, 0]")
+        if not 1 <= self.max_repeats <= 20:
+            raise ValueError("max_repeats must be in [1, 20]")
+        if not 1 <= self.max_ngram <= 8:
+            raise ValueError("max_ngram must be in [1, 8]")
+
+
+def compression_ratio(text: str) -> float:
+    """UTF-8 length over zlib-compressed length, as Whisper computes it; 0 for no text."""
+    raw = text.encode("utf-8")
+    if not raw:
+        return 0.0
+    return len(raw) / len(zlib.compress(raw))
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (w.strip(_PUNCTUATION).lower() for w in text.split()) if w]
+
+
+def _is_number(gram: list[str]) -> bool:
+    return all(w.isdigit() or w in DIGIT_WORDS for w in gram)
+
+
+def longest_run(text: str, *, max_ngram: int) -> int:
+    """How many times in a row one n-gram of 1..`max_ngram` words occurs back to back
+    ("Müll, Müll, Müll" -> 3). N-grams of digits alone are skipped: "null null null"
+    may be part of a phone number."""
+    words = _words(text)
+    best = 1 if words else 0
+    for n in range(1, max_ngram + 1):
+        for start in range(len(words) - n + 1):
+            gram = words[start : start + n]
+            if _is_number(gram):
+                continue
+            run = 1
+            at = start + n
+            while words[at : at + n] == gram:
+                run += 1
+                at += n
+            best = max(best, run)
+    return best
+
+
+def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
+    """The text with every run of one n-gram (1..`max_ngram` words) longer than
+    `max_repeats` cut to a single copy, anywhere in the text ("Sperrmüll, Müll, Müll, Müll"
+    -> "Sperrmüll, Müll"); shorter runs and digit runs stay. Afterwards `longest_run` is at
+    most `max_repeats` on what was collapsed. Pure."""
+    words = text.split()
+    keys = [w.strip(_PUNCTUATION).lower() for w in words]
+    out: list[str] = []
+    at = 0
+    changed = False
+    while at < len(words):
+        for n in range(1, max_ngram + 1):
+            gram = keys[at : at + n]
+            if len(gram) < n or not all(gram) or _is_number(gram):
+                continue
+            run = 1
+            while keys[at + run * n : at + (run + 1) * n] == gram:
+                run += 1
+            if run > max_repeats:
+                out += words[at : at + n]
+                at += run * n
+                changed = True
+                break
+        else:
+            out.append(words[at])
+            at += 1
+    if not changed:
+        return text
+    return collapse_runs(" ".join(out).rstrip(",;"), max_repeats=max_repeats, max_ngram=max_ngram)
+
+
+def judge(text: str, avg_logprob: float, limits: GuardLimits) -> Verdict:
+    """The first guard the transcript trips (repetition, compression, log-probability),
+    or OK. Empty text is OK: silence is no hallucination."""
+    if not text.strip():
+        return Verdict.OK
+    if longest_run(text, max_ngram=limits.max_ngram) > limits.max_repeats:
+        return Verdict.REPETITION
+    if compression_ratio(text) > limits.max_compression_ratio:
+        return Verdict.COMPRESSION
+    if avg_logprob < limits.min_avg_logprob:
+        return Verdict.LOW_LOG_PROB
+    return Verdict.OK
+
+
+def confidence(avg_logprob: float) -> float:
+    """exp(average log-probability) clamped to [0, 1] and rounded to three places."""
+    return round(min(1.0, max(0.0, math.exp(avg_logprob))), 3)
