@@ -20,7 +20,7 @@ from contract.payloads import Link, Links, encode, without_handoff
 from contract.records import Channel
 from contract.town import DayStatus, Interval, Office, Service, Town, load_town
 from contract.translations import load_translations
-from intents.actions.aspects import Aspect, aspect_of, lead
+from intents.actions.aspects import Aspect, aspect_of, lead, lead_en
 from intents.actions.closures import ClosuresMixin
 from intents.actions.language import Wording, buttons_in, pick, register_of
 from intents.actions.routing import current_request, department_for, topic_department
@@ -182,7 +182,8 @@ class ActionServiceInfo(TownMixin, Action):
             service = self.town.service(entity(tracker, "service")) or self.town.service(
                 tracker.get_slot(TOPIC)
             )
-        aspect = aspect_of(text)
+        register = register_of(tracker)
+        aspect = aspect_of(text, english=register is Register.EN)
         if service is None:
             topic = topic_department(self.town, tracker.get_slot(TOPIC))
             if topic is not None and aspect is Aspect.LOCATION:
@@ -212,12 +213,9 @@ class ActionServiceInfo(TownMixin, Action):
                 ],
             )
             return []
-        register = register_of(tracker)
-        if aspect is None or register is not Register.DE:
-            # The aspects' leads are German; other registers get the whole answer.
+        # Leichte Sprache, and aspects without English text, get the whole answer.
+        if aspect is None or not self.answer_aspect(dispatcher, channel, service, aspect, register):
             self.answer(dispatcher, channel, service, register)
-        else:
-            self.answer_aspect(dispatcher, channel, service, aspect)
         events: list[EventType] = [SlotSet(TOPIC, service.id)]
         return events + ([SlotSet("service", service.id)] if service.bookable else [])
 
@@ -253,8 +251,18 @@ class ActionServiceInfo(TownMixin, Action):
         channel: Channel | None,
         service: Service,
         aspect: Aspect,
-    ) -> None:
+        register: Register = Register.DE,
+    ) -> bool:
+        """The answer that leads with ``aspect``, in German or English; False (nothing
+        said) for Leichte Sprache and where the aspect has no English text."""
         office = self.town.offices[service.office].department
+        english = None
+        if register is Register.EN:
+            words = self.words.services[service.id].en
+            where = self.words.departments[office.id].en
+            english = lead_en(service, words, where, office.address, aspect)
+        if register is Register.EINFACH or (register is Register.EN and english is None):
+            return False
         chat = lead(service, office, aspect)
         voice = chat
         if aspect is Aspect.ONLINE and service.online_url:
@@ -277,7 +285,22 @@ class ActionServiceInfo(TownMixin, Action):
             if (aspect is Aspect.ONLINE and service.online_url)
             else ()
         )
-        say(dispatcher, channel, chat, voice, buttons=buttons, links=links)
+        en: Wording | None = None
+        if english is not None:
+            online = aspect is Aspect.ONLINE and service.online_url
+            spoken = english.split(": http")[0] + ", on the town's website." if online else english
+            en = (english, spoken)
+        say(
+            dispatcher,
+            channel,
+            chat,
+            voice,
+            buttons=buttons,
+            links=links,
+            register=register,
+            en=en,
+        )
+        return True
 
     def answer(
         self,
