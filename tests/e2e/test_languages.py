@@ -72,8 +72,12 @@ async def test_an_english_handoff_opens_a_case(rt: Runtime) -> None:
 async def test_english_answers_from_the_knowledge_and_back_to_german(rt: Runtime) -> None:
     talk = Talk(rt)
     answer = await talk.say("How much does a new passport cost?")
-    assert "70.00 euros" in answer and "Citizens' Office" in answer, answer
+    assert answer.startswith("Fee for passport: 70.00 euros"), answer  # the aspect first
     assert "Book an appointment" in [b.title for r in talk.last for b in r.buttons]
+    answer = await talk.say("And where do I have to go?")
+    assert answer.startswith("The Citizens' Office is responsible"), answer
+    answer = await talk.say("I need a new passport")
+    assert "70.00 euros" in answer and "Citizens' Office" in answer, answer  # the whole answer
     assert "emergency" in await talk.say("asdf qwer zxcv"), talk.text  # fallback in English
     assert "auf Deutsch" in await talk.say("Deutsch bitte"), talk.text
     assert "Reisepass" in await talk.say("Ich brauche einen neuen Reisepass"), talk.text
