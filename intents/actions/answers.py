@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -23,6 +23,7 @@ from contract.translations import load_translations
 from intents.actions.aspects import Aspect, aspect_of, lead, lead_en
 from intents.actions.closures import ClosuresMixin
 from intents.actions.language import Wording, buttons_in, pick, register_of
+from intents.actions.phrases import states_booking
 from intents.actions.routing import current_request, department_for, topic_department
 from intents.actions.speech import (
     address_spoken,
@@ -176,6 +177,8 @@ class ActionServiceInfo(TownMixin, Action):
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name") or ""
         text = tracker.latest_message.get("text") or ""
+        if intent == FOLLOW_UP and states_booking(text):
+            return [FollowupAction("booking_form")]  # a statement books, whatever the NLU says
         channel = channel_of(tracker)
         service = self.town.service_for_intent(intent)
         if service is None or intent == FOLLOW_UP:

@@ -32,6 +32,21 @@ def asks_whether_needed(text: str) -> bool:
     return _NEED_QUESTION.search(text.casefold()) is not None
 
 
+# A statement that an appointment is wanted ("Ich brauche einen Termin", "wir hätten gern
+# einen Termin"): the person first, then the verb.
+_BOOKING_STATEMENT = re.compile(
+    r"^\W*(dann\s+|also\s+|gut,?\s+)?(ich|wir)\s+(brauche|brauch|brauchen|bräuchte|bräuchten"
+    r"|möchte|möchten|will|wollen|hätte gern|hätten gern|hätte gerne|hätten gerne)\b.*\btermin"
+)
+
+
+def states_booking(text: str) -> bool:
+    """Whether ``text`` states that an appointment is wanted ("Ich brauche einen Termin"),
+    not asks whether one is needed ("Brauche ich einen Termin?")."""
+    lowered = text.casefold()
+    return _BOOKING_STATEMENT.search(lowered) is not None and "kein" not in lowered
+
+
 def asks_about_topic(
     text: str, *, intent: str | None, requested: object, topic_is_service: bool
 ) -> bool:

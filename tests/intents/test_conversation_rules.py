@@ -19,6 +19,7 @@ from intents.actions.phrases import (
     asks_whether_needed,
     has_spoken,
     is_person_request,
+    states_booking,
     wants_to_stop,
 )
 from intents.actions.routing import Request, current_request, department_for, topic_department
@@ -398,3 +399,20 @@ def test_a_question_about_the_topic_does_not_start_the_booking(
         text, intent=intent, requested=requested, topic_is_service=topic_is_service
     )
     assert found is follow_up
+
+
+@pytest.mark.parametrize(
+    ("text", "statement"),
+    [
+        ("Ich brauche einen Termin", True),
+        ("ich brauch nen termin", True),
+        ("Gut, ich möchte einen Termin machen", True),
+        ("wir hätten gern einen Termin", True),
+        ("Brauche ich einen Termin?", False),
+        ("Ich brauche keinen Termin", False),
+        ("Ich brauche einen Reisepass", False),
+        ("Was kostet das?", False),
+    ],
+)
+def test_a_statement_that_an_appointment_is_wanted(text: str, statement: bool) -> None:
+    assert states_booking(text) is statement
