@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from contract.language import Register
 from dialogue.messages import Button, Link  # the wire shape is the dialogue's
 
 VERSION = 2
@@ -25,6 +26,7 @@ MAX_NAME_CHARS = 80  # a clerk's display name on the wire
 MAX_SERVER_FRAME_BYTES = 1 << 24  # a server frame read by test clients (a long history)
 MAX_LINE_CHARS = 1 << 20  # a text in a server frame
 MAX_ID_CHARS = 64
+HELLO_LANGUAGES = ("de", "en")  # a hello's `language` preset
 MAX_PAYLOAD_CHARS = 200
 MAX_DEPTH = 8  # nesting of arrays/objects in a frame; version 1 needs 3 at most
 MAX_INT_DIGITS = 20  # digits of an integer in a frame; version 1 needs 1
@@ -117,10 +119,12 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame: resume the session of `token`, or start one when None."""
+    """First frame: resume the session of `token`, or start one when None. `register`: the
+    embedding page's preset (wire fields `language` "de"|"en" and `einfach` true), or None."""
 
     token: str | None = None
     version: int = VERSION
+    register: Register | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +343,19 @@ def _bool(data: dict[str, Any], name: str) -> bool:
     return value
 
 
+def _register(data: dict[str, Any]) -> Register | None:
+    """The hello's preset: `language` "de" or "en" (optional), `einfach` true (German only)."""
+    language = data.get("language")
+    if language is not None and language not in HELLO_LANGUAGES:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '\'language\' must be "de" or "en"')
+    einfach = _bool(data, "einfach") if "einfach" in data else False
+    if einfach:
+        if language == Register.EN.value:
+            raise ProtocolError(ErrorCode.BAD_FRAME, "'einfach' is for German only")
+        return Register.EINFACH
+    return Register(language) if language is not None else None
+
+
 def _version(data: dict[str, Any]) -> int:
     version = data.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
@@ -364,7 +381,11 @@ def parse_client(frame: str | bytes, *, max_bytes: int = 8192) -> ClientMessage:
     text_limit = max_bytes  # a text cannot be longer than its frame anyway
     match data["type"]:
         case "hello":
-            return Hello(token=_opt_str(data, "token", limit=128), version=_version(data))
+            return Hello(
+                token=_opt_str(data, "token", limit=128),
+                version=_version(data),
+                register=_register(data),
+            )
         case "text":
             return SendText(
                 id=_str(data, "id", limit=MAX_ID_CHARS),
@@ -399,8 +420,13 @@ def _dump(data: dict[str, Any]) -> str:
 
 def encode_client(message: ClientMessage) -> str:
     match message:
-        case Hello(token, version):
-            return _dump({"type": "hello", "v": version, "token": token})
+        case Hello(token, version, register):
+            hello: dict[str, Any] = {"type": "hello", "v": version, "token": token}
+            if register is Register.EINFACH:
+                hello.update(language=Register.DE.value, einfach=True)
+            elif register is not None:
+                hello["language"] = register.value
+            return _dump(hello)
         case SendText(id, text):
             return _dump({"type": "text", "id": id, "text": text})
         case Choose(id, payload, title):

@@ -55,6 +55,7 @@ from channels.protocol import (
 )
 from channels.sessions import TokenStore
 from contract.conversation import Marker
+from contract.language import Register
 from dialogue.core import DialogueCore, MessageTooLong
 from dialogue.live import LiveFeed
 from dialogue.messages import BotReply, Button, Channel, Handoff, Link, Role, UserTurn
@@ -362,12 +363,12 @@ class _Connection:
         match parsed:
             case Ping():
                 self.send(Pong())
-            case Hello(token, version):
+            case Hello(token, version, register):
                 if session is not None:
                     self.send(Error.of(ProtocolError(ErrorCode.BAD_FRAME, "hello twice")))
                 else:
                     self._version = version
-                    return await self._hello(token)
+                    return await self._hello(token, register)
             case _ if session is None:
                 self.send(Error.of(ProtocolError(ErrorCode.NOT_READY), _message_id(parsed)))
             case SendText(id, text):
@@ -395,7 +396,7 @@ class _Connection:
         self._typed_at = now if on else -math.inf
         await self._ep.live.typing(session.session_id, on)
 
-    async def _hello(self, token: str | None) -> int | None:
+    async def _hello(self, token: str | None, register: Register | None = None) -> int | None:
         ep = self._ep
         session_id = await ep.tokens.resolve(token) if token else None
         if token is not None and session_id is not None:
@@ -413,7 +414,7 @@ class _Connection:
         self._bind(token, session_id, touched=-math.inf)  # the first turn refreshes the token
         self.send(Welcome(token=token, resumed=False), Typing(True))
         try:
-            replies = await ep.core.greet(session_id, Channel.WEBCHAT)
+            replies = await ep.core.greet(session_id, Channel.WEBCHAT, register=register)
         except BaseException:
             self.send(Typing(False))
             raise

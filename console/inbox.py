@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from console.work import CLOSED_KEY, Workbench, WorkState, WorkStatus
 from contract.conversation import Case, TranscriptRecord
+from contract.language import Register
 from contract.records import (
     OPEN_CASES_KEY,
     Channel,
@@ -94,6 +95,7 @@ class ItemKind(Enum):
         }[self]
 
 
+REGISTER_LABELS = {Register.EN: "Englisch", Register.EINFACH: "Leichte Sprache"}
 FLAGGED_NOTE = " – zur Prüfung vorgelegt: lange ohne Bearbeitung, wird sonst gelöscht"
 
 
@@ -109,7 +111,13 @@ class InboxItem:
     due_at: float | None = None  # callbacks: 24 service hours after the request
     session_id: str = ""
     phone_masked: str = ""  # callbacks: the number to call, masked for lists
+    register: Register = Register.DE  # cases: the conversation's register at the handoff
     flagged_at: float | None = None  # cases: when the purge job flagged it as inactive
+
+    @property
+    def register_label(self) -> str:
+        """The badge for a conversation not held in standard German ("" for German)."""
+        return REGISTER_LABELS.get(self.register, "")
 
 
 def mask_phone(number: str) -> str:
@@ -247,6 +255,7 @@ class Inbox:
                 case.created_at,
                 await self._work.state(item_id),
                 session_id=case.session_id,
+                register=case.register,
                 flagged_at=_time(fields.get("flagged_at")),
             )
             return item, fields

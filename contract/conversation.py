@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from contract.language import Register
 from contract.payloads import Link
 from contract.records import REFERENCE_ALPHABET, Channel, TextEnum
 
@@ -59,6 +60,7 @@ class Handoff:
     reason: str
     department: str | None = None
     case_id: str | None = None
+    register: Register = Register.DE
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,8 @@ class Case:
     department: str | None
     created_at: float
     status: CaseStatus = CaseStatus.OPEN
+    register: Register = Register.DE
+    """The conversation's register when it was handed over (the console labels it)."""
 
     @staticmethod
     def new_id(now: float) -> str:
@@ -208,6 +212,8 @@ class Case:
         }
         if self.department is not None:
             fields["department"] = self.department
+        if self.register is not Register.DE:
+            fields["register"] = self.register.value
         return fields
 
     @classmethod
@@ -220,4 +226,5 @@ class Case:
             department=fields.get("department"),
             created_at=float(fields["created_at"]),
             status=CaseStatus(fields["status"]),
+            register=Register.of(fields.get("register")),
         )

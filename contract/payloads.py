@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from contract.language import Register
+
 
 class PayloadError(ValueError):
     """A custom payload is not a JSON object."""
@@ -70,6 +72,8 @@ class HandoffRequest:
 
     reason: HandoffReason = HandoffReason.UNSPECIFIED
     department: str | None = None
+    register: Register = Register.DE
+    """The conversation's register, for the case and the gateway's notice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +93,12 @@ def encode(*payloads: Payload) -> dict[str, object]:
         match payload:
             case Links(items):
                 key, value = "links", [{"title": i.title, "url": i.url} for i in items]
-            case HandoffRequest(reason, department):
+            case HandoffRequest(reason, department, register):
                 handoff: dict[str, object] = {"reason": reason.value}
                 if department is not None:
                     handoff["department"] = department
+                if register is not Register.DE:
+                    handoff["register"] = register.value
                 key, value = "handoff", handoff
             case Hangup():
                 key, value = "hangup", True
@@ -127,6 +133,7 @@ def decode(custom: object) -> tuple[Payload, ...]:
             HandoffRequest(
                 reason=HandoffReason.of(raw_handoff.get("reason")),
                 department=department if isinstance(department, str) and department else None,
+                register=Register.of(raw_handoff.get("register")),
             )
         )
     if custom.get("hangup") is True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Protocol
 
 from redis import exceptions as redis_errors
 
+from contract.language import LANGUAGE_ENTITY, Register
 from contract.payloads import HandoffReason
 from dialogue.handoff_notice import HandoffNotice
 from dialogue.live import LiveFeed
@@ -44,6 +46,14 @@ UNAVAILABLE_TEXT = {
 _REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
 GREET_TRIGGER = "/greet"  # Rasa reads "/intent" as that intent
+
+
+def greet_trigger(register: Register | None) -> str:
+    """The greeting's message to Rasa; a preset register rides along as the `language`
+    entity ("/greet{"language":"en"}"), which sets the register slot (docs/languages.md)."""
+    if register is None:
+        return GREET_TRIGGER
+    return GREET_TRIGGER + json.dumps({LANGUAGE_ENTITY: register.value})
 
 
 class MessageTooLong(ValueError):
@@ -202,9 +212,12 @@ class DialogueCore:
         """Records on the case of a call that the call went to staff at `target`."""
         await self._store.note_transfer(case_id, target)
 
-    async def greet(self, session_id: str, channel: Channel) -> list[BotReply]:
-        """Opens a conversation: the assistant's greeting with its AI disclosure."""
-        return await self._exchange(session_id, channel, GREET_TRIGGER, user_turn=None)
+    async def greet(
+        self, session_id: str, channel: Channel, *, register: Register | None = None
+    ) -> list[BotReply]:
+        """Opens a conversation: the assistant's greeting with its AI disclosure, in the
+        ``register`` the widget or the call preset (None: German until the citizen chooses)."""
+        return await self._exchange(session_id, channel, greet_trigger(register), user_turn=None)
 
     async def _exchange(
         self, session_id: str, channel: Channel, text: str, *, user_turn: UserTurn | None
@@ -297,7 +310,9 @@ class DialogueCore:
         reply = replace(reply, handoff=replace(reply.handoff, case_id=case.case_id))
         if self._notice is None:
             return reply
-        return self._notice.complete(reply, channel, case.case_id, available=live_chat)
+        return self._notice.complete(
+            reply, channel, case.case_id, available=live_chat, register=case.register
+        )
 
     def _line(self, channel: Channel, role: Role, reply: BotReply) -> TranscriptRecord:
         return TranscriptRecord.new(
@@ -329,4 +344,5 @@ class DialogueCore:
             reason=reason,
             department=handoff.department,
             created_at=now,
+            register=handoff.register,
         )

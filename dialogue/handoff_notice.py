@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from contract.german import WEEKDAYS, clock_spoken, spell_reference
+from contract.language import Register
 from dialogue.messages import BotReply, Button, Channel
 from telephony.staff_hours import BERLIN, StaffHours
 
@@ -37,13 +38,22 @@ class HandoffNotice:
         return self._hours.is_open(self._clock())
 
     def complete(
-        self, reply: BotReply, channel: Channel, case_id: str, *, available: bool | None = None
+        self,
+        reply: BotReply,
+        channel: Channel,
+        case_id: str,
+        *,
+        available: bool | None = None,
+        register: Register = Register.DE,
     ) -> BotReply:
         """``reply`` with the notice appended (chat: a callback button too). `available`
         says whether a clerk is free for a live chat (None: unknown, no live chat offered):
-        then, in staff hours, the citizen is told to wait a moment and gets no button."""
+        then, in staff hours, the citizen is told to wait a moment and gets no button.
+        ``register``: English and Leichte Sprache get their own shorter notice."""
         now = self._clock()
         open_now = self._hours.is_open(now)
+        if register is not Register.DE:
+            return _other_register(reply, channel, case_id, register, open_now, available)
         if channel is Channel.WEBCHAT and open_now and available:
             notice = f"{CONNECTING_TEXT} Ihre Vorgangsnummer: {case_id}."
             text = f"{reply.text} {notice}" if reply.text else notice
@@ -101,3 +111,48 @@ class HandoffNotice:
             return f"ab heute {at}"
         day = WEEKDAYS[local.weekday()]
         return f"ab {day}, {at}" if spoken else f"ab {day}, {local:%d.%m.}, {at}"
+
+
+_OTHER = {  # register: (connecting, stored (written), stored (spoken), outside hours, button)
+    Register.EN: (
+        "One moment, I am connecting you with a member of staff. Your case number: {case}.",
+        "Your request is stored under the case number {case}. Our staff deal with it during "
+        "service hours. If you would like an answer, we will gladly call you back: choose "
+        "“Arrange a call back”.",
+        "Your request is stored. Your case number is: {case}.",
+        " Right now is outside our service hours; we will deal with it as soon as we are back.",
+        "Arrange a call back",
+    ),
+    Register.EINFACH: (
+        "Einen Moment bitte. Gleich schreibt ein Mensch mit Ihnen. Ihre Nummer ist {case}.",
+        "Ihre Frage ist gespeichert. Ihre Nummer ist {case}. Ein Mensch aus dem Rathaus "
+        "kümmert sich darum. Sie möchten einen Anruf? Dann klicken Sie auf: Rückruf "
+        "vereinbaren.",
+        "Ihre Frage ist gespeichert. Ihre Nummer ist: {case}.",
+        " Jetzt ist niemand im Rathaus. Wir kümmern uns bald darum.",
+        CALLBACK_BUTTON.title,
+    ),
+}
+
+
+def _other_register(
+    reply: BotReply,
+    channel: Channel,
+    case_id: str,
+    register: Register,
+    open_now: bool,
+    available: bool | None,
+) -> BotReply:
+    """The notice in English or Leichte Sprache (no staff hours spelled out)."""
+    connecting, written, spoken, outside, button = _OTHER[register]
+    buttons = reply.buttons
+    if channel is Channel.WEBCHAT and open_now and available:
+        notice = connecting.format(case=case_id)
+    elif channel is Channel.VOICE:
+        case = spell_reference(case_id) if register is Register.EINFACH else " ".join(case_id)
+        notice = spoken.format(case=case) + ("" if open_now else outside)
+    else:
+        notice = written.format(case=case_id) + ("" if open_now else outside)
+        buttons = (*reply.buttons, Button(title=button, payload=CALLBACK_BUTTON.payload))
+    text = f"{reply.text} {notice}" if reply.text else notice
+    return replace(reply, text=text, buttons=buttons)

@@ -183,8 +183,8 @@ def _apply_custom(reply: BotReply, payloads: tuple[Payload, ...]) -> BotReply:
         match payload:
             case Links(items):
                 reply = replace(reply, links=reply.links + items)
-            case HandoffRequest(reason, department):
-                reply = replace(reply, handoff=Handoff(reason.value, department))
+            case HandoffRequest(reason, department, register):
+                reply = replace(reply, handoff=Handoff(reason.value, department, register=register))
             case Hangup():
                 reply = replace(reply, hangup=True)
     return reply

@@ -76,9 +76,17 @@ from voice.asr import (
     resolve_model,
     vocabulary_prompt,
 )
+from voice.language import (
+    CallEngines,
+    CallLanguage,
+    CallSynthesizer,
+    CallTranscriber,
+    other_voices,
+)
+from voice.prompts import PROMPTS_EN
 from voice.readback import ReadBack, Streets
 from voice.session import FIXED_PROMPTS
-from voice.tts import CachingSynthesizer, make_synthesizer
+from voice.tts import CachingSynthesizer, Synthesizer, make_synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SileroVad
 from voice.workers import VoiceWorkers
 
@@ -662,7 +670,24 @@ class VoiceEngines:
     end_silence_ms: int
     pause_ms: int = 0  # speculative transcription after this much silence; 0: off
     read_back: ReadBack = field(default_factory=ReadBack)  # numbers only unless configured
+    # docs/languages.md: English calls (ASR and voice) and the slower Leichte Sprache voice
+    english_transcriber: WhisperTranscriber | None = None
+    english_voice: Synthesizer | None = None
+    einfach_voice: Synthesizer | None = None
     workers: VoiceWorkers | None = None  # engine threads (VAD, batched ASR, TTS); None: per job
+
+    def for_call(self) -> CallEngines:
+        """One call's engines: the shared engines behind the call's own language
+        (voice/language.py), recognising through the shared worker when there is one."""
+        language = CallLanguage()
+        transcriber = CallTranscriber(
+            self.transcriber, self.english_transcriber, self.transcriber, language
+        )
+        synthesizer = CallSynthesizer(
+            self.synthesizer, language, english=self.english_voice, einfach=self.einfach_voice
+        )
+        recognise = transcriber.recogniser(self.workers.asr) if self.workers else None
+        return CallEngines(transcriber, synthesizer, language, recognise)
 
     async def aclose(self) -> None:
         """Joins the engine threads (after the last call)."""
@@ -710,6 +735,13 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     )
     cache = CachingSynthesizer(synthesizer)
     cache.prefill(FIXED_PROMPTS)
+    progress("Loading English voices ...")
+    english_transcriber = transcriber.for_language("en")  # the same model, English tokens
+    english_voice, einfach_voice = other_voices(
+        settings.tts_voice, settings.var_dir / "voices", use_cuda=choice.device is Device.CUDA
+    )
+    english_cache = CachingSynthesizer(english_voice, max_bytes=16 << 20)
+    english_cache.prefill(PROMPTS_EN.fixed())
     return VoiceEngines(
         transcriber,
         cache,
@@ -717,7 +749,10 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         settings.vad_end_silence_ms,
         settings.asr_speculative_pause_ms,
         ReadBack(streets=Streets.from_knowledge(settings.intents_dir / "knowledge")),
-        VoiceWorkers.create(
+        english_transcriber=english_transcriber,
+        english_voice=english_cache,
+        einfach_voice=einfach_voice,
+        workers=VoiceWorkers.create(
             transcriber,
             max_calls=max_calls(settings),
             # batches pay off on a GPU; on 2 CPU cores a batch of 4 took longer than 4 alone

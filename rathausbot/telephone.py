@@ -136,18 +136,21 @@ def session_factory(
     )
 
     def session(call: VoiceCall, session_id: str) -> VoiceSession:
+        own = engines.for_call()  # the call's language: docs/languages.md
         return VoiceSession(
             call,
             core,
             session_id=session_id,
             endpointer=engines.endpointer(),
-            transcriber=engines.transcriber,
-            synthesizer=engines.synthesizer,
+            transcriber=own.transcriber,
+            synthesizer=own.synthesizer,
             options=options,
             read_back=engines.read_back,
             recorder=recorder,
             workers=engines.workers,
             observer=observer(session_id) if observer is not None else None,
+            recognise=own.recognise,
+            register=lambda: own.language.register,
         )
 
     return session

@@ -1,4 +1,5 @@
-"""Evaluates the trained model on the held-out NLU set (intents/tests/nlu_holdout.yml).
+"""Evaluates the trained model on a held-out NLU set (German: intents/tests/nlu_holdout.yml,
+English: intents/tests/nlu_holdout_en.yml, chosen with --holdout).
 
 Prints the intent weighted F1 and every confusion pair; exits 1 below the threshold.
 Run by `make test` (with the gateway's Python; Rasa runs in .venv-rasa).
@@ -32,7 +33,9 @@ def confusion_pairs(report: dict[str, object]) -> list[tuple[str, str, int]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--min-f1", type=float, default=0.95)
+    parser.add_argument("--holdout", default=HOLDOUT, help="the held-out set, relative to intents/")
     args = parser.parse_args()
+    holdout = args.holdout
 
     sys.path.insert(0, str(REPO))
     from rathausbot.services import rasa_environment
@@ -51,7 +54,7 @@ def main() -> int:
                 "test",
                 "nlu",
                 "--nlu",
-                HOLDOUT,
+                holdout,
                 "--model",
                 str(model),
                 "--out",
@@ -71,7 +74,7 @@ def main() -> int:
         report = json.loads(report_path.read_text(encoding="utf-8"))
     weighted = report["weighted avg"]
     f1 = float(weighted["f1-score"])
-    print(f"NLU held-out evaluation ({weighted['support']} utterances, {HOLDOUT}):")
+    print(f"NLU held-out evaluation ({weighted['support']} utterances, {holdout}):")
     print(f"  intent weighted F1 = {f1:.3f} (minimum {args.min_f1:.2f})")
     pairs = confusion_pairs(report)
     print("  confusion pairs (true -> predicted: count):" if pairs else "  no confusions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -260,8 +261,6 @@ class WhisperTranscriber:
         if not 1 <= beam_size <= 10 or not 1 <= num_workers <= 16:
             raise ValueError("beam_size must be in [1, 10], num_workers in [1, 16]")
         self.device = device
-        self._language = language
-        self._prompt = initial_prompt or None
         self._beam_size = beam_size
         self._short_context = short_context
         self._guards = guards or GuardLimits()
@@ -274,8 +273,15 @@ class WhisperTranscriber:
             local_files_only=True,
         )
 
-        from faster_whisper.tokenizer import Tokenizer
+        self._set_language(language, initial_prompt)
 
+    def _set_language(self, language: str, initial_prompt: str | None) -> None:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
+
+        if language not in _LANGUAGE_CODES:
+            raise ValueError(f"Whisper does not know the language {language!r}")
+        self._language = language
+        self._prompt = initial_prompt or None
         self._tokenizer = Tokenizer(
             self._model.hf_tokenizer,
             self._model.model.is_multilingual,
@@ -288,6 +294,28 @@ class WhisperTranscriber:
             prompt += self._tokenizer.encode(" " + self._prompt.strip())[-(_MAX_PROMPT_TOKENS):]
         self._bare_tokens = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._prompt_tokens = prompt + self._bare_tokens
+
+    @property
+    def language(self) -> str:
+        return self._language
+
+    def for_language(
+        self, language: str, *, initial_prompt: str | None = None
+    ) -> WhisperTranscriber:
+        """A transcriber for ``language`` on this one loaded model (Whisper is multilingual):
+        no second model in memory, no second load at start-up. ``initial_prompt`` is the new
+        language's own (the German vocabulary prompt would pull English towards German)."""
+        other = copy.copy(self)  # shares self._model; only the language's tokens differ
+        other._set_language(language, initial_prompt)
+        return other
+
+    def language_probabilities(self, audio: AudioFrame) -> list[tuple[str, float]]:
+        """Whisper's probability of each language for ``audio`` (voice/language.py)."""
+        samples = resample(audio, ASR_RATE).float32()
+        if not len(samples):
+            return []
+        _, _, probabilities = self._model.detect_language(audio=samples)
+        return [(str(language), float(p)) for language, p in probabilities]
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
         samples = resample(audio, ASR_RATE).float32()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from contract.german import spell_digits
+from contract.language import Register
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
 from dialogue.messages import BotReply, Handoff
 from voice.keymenu import REASK, STOP_PAYLOAD, TOPICS, KeyMenu, key_menu
@@ -112,9 +113,15 @@ class CallMachine:
         caller_id: Callable[[], str | None],
         read_back: Callable[[str], str | None],
         clock: Callable[[], float],
+        english: Prompts | None = None,
+        register: Callable[[], Register] | None = None,
     ) -> None:
+        """`english`: the prompts for a call in English; `register()`: the call's register
+        now (voice/language.py), German without it."""
         self._opts = options
-        self._p = prompts
+        self._german = prompts
+        self._english = english
+        self._register = register
         self._caller = caller_id
         self._read_back = read_back
         self._clock = clock
@@ -147,6 +154,16 @@ class CallMachine:
         self._tries = 0
         self._asked_at = 0.0
         self._own_number: str | None = None
+
+    @property
+    def prompts(self) -> Prompts:
+        """The prompts in the call's language now (English only for an English call)."""
+        english = self._register is not None and self._register() is Register.EN
+        return self._english if english and self._english is not None else self._german
+
+    @property
+    def _p(self) -> Prompts:
+        return self.prompts
 
     @property
     def speaking(self) -> bool:

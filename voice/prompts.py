@@ -1,4 +1,5 @@
-"""The voice session's own German prompts, read from `prompts.toml` beside this module."""
+"""The voice session's own prompts, read from `prompts.toml` beside this module: German at
+the top level, English in its `[en]` table."""
 
 from __future__ import annotations
 
@@ -35,10 +36,24 @@ class Prompts:
         return tuple(t for t in texts if "{" not in t and t != self.consent_version)
 
 
-def load_prompts(path: Path = PROMPTS_FILE) -> Prompts:
-    """Reads the prompts; a missing, unknown or empty entry is a ValueError naming it."""
+LANGUAGE_TABLES = ("en",)
+"""The tables of prompts in other languages than German."""
+
+
+def load_prompts(path: Path = PROMPTS_FILE, *, language: str | None = None) -> Prompts:
+    """Reads the German prompts, or those of the table ``language`` ("en"); a missing,
+    unknown or empty entry is a ValueError naming it."""
     with path.open("rb") as file:
         data = tomllib.load(file)
+    if language is not None:
+        if language not in LANGUAGE_TABLES:
+            raise ValueError(f"no prompts for the language {language!r}")
+        table = data.get(language)
+        if not isinstance(table, dict):
+            raise ValueError(f"{path.name}: missing table [{language}]")
+        data = table
+    else:
+        data = {k: v for k, v in data.items() if k not in LANGUAGE_TABLES}
     names = {f.name for f in dataclasses.fields(Prompts)}
     if unknown := sorted(set(data) - names):
         raise ValueError(f"{path.name}: unknown prompts {', '.join(unknown)}")
@@ -48,3 +63,4 @@ def load_prompts(path: Path = PROMPTS_FILE) -> Prompts:
 
 
 PROMPTS = load_prompts()
+PROMPTS_EN = load_prompts(language="en")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from contract.language import Register
 from contract.phone import CallbackPolicy
 from dialogue.core import DialogueCore
 from dialogue.messages import Channel, Handoff, UserTurn
@@ -27,6 +28,7 @@ from dialogue.tasks import cancel_and_wait
 from dialogue.telemetry import CURRENT_SESSION, Stage
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, resample
+from voice.language import Recognise
 from voice.machine import (
     CALLBACK_TRIGGER,
     HANDOFF_TRIGGER,
@@ -36,7 +38,7 @@ from voice.machine import (
     CallMachine,
     MachineOptions,
 )
-from voice.prompts import PROMPTS, Prompts
+from voice.prompts import PROMPTS, PROMPTS_EN, Prompts
 from voice.recording import Recorder
 from voice.signals import (
     AnswerLatency,
@@ -235,10 +237,16 @@ class VoiceSession:
         prompts: Prompts = PROMPTS,
         observer: Callable[[Observed], None] | None = None,
         workers: VoiceWorkers | None = None,
+        recognise: Recognise | None = None,
+        english_prompts: Prompts = PROMPTS_EN,
+        register: Callable[[], Register] | None = None,
     ) -> None:
         """`observer` sees every event, command and ended utterance as it happens
         (voice-test times turns with it). `workers`: the process's engine threads (VAD,
-        ASR with batching, TTS); without them each job gets a thread of its own."""
+        ASR with batching, TTS); without them each job gets a thread of its own.
+        `recognise`: the call's own way through the shared recogniser (its language,
+        voice/language.py) instead of `workers.asr`; `register()`: the call's register now,
+        which picks `english_prompts` for an English call."""
         self._call = call
         self._clock = clock
         self._core = core
@@ -247,17 +255,19 @@ class VoiceSession:
         self._engines = workers
         self._asr = SpeculativeTranscriber(
             transcriber,
-            recognise=(lambda a, final: workers.asr.recognise(a, final=final)) if workers else None,
+            recognise=recognise
+            or ((lambda a, final: workers.asr.recognise(a, final=final)) if workers else None),
         )
         self._tts = synthesizer
         self._on_consent = on_consent
-        self._prompts = prompts
         self._make_recorder = recorder  # used only after the caller consented
         self._recorder: Recorder | None = None
         self._recording_cases: list[str] = []  # cases the recording is named on
         self._machine = CallMachine(
             options=options.for_machine(),
             prompts=prompts,
+            english=english_prompts,
+            register=register,
             caller_id=lambda: call.caller_id,
             read_back=read_back,  # voice.readback.ReadBack: dates, streets, numbers
             clock=clock,
@@ -386,7 +396,7 @@ class VoiceSession:
                 if self._on_consent is not None:
                     self._on_consent(answer)
                 recording = self._recorder.path.name if self._recorder is not None else ""
-                version = self._prompts.consent_version
+                version = self._machine.prompts.consent_version
                 entry = ConsentEntry(
                     "answer", answer.value, via, self._clock(), version, asked_at, recording
                 )
@@ -458,7 +468,7 @@ class VoiceSession:
         for case_id in self._recording_cases:
             await self._core.detach_recording(case_id)
         self._recording_cases.clear()
-        version = self._prompts.consent_version
+        version = self._machine.prompts.consent_version
         entry = ConsentEntry(
             "withdrawn", "withdrawn", via, self._clock(), version, None, recorder.path.name
         )

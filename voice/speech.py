@@ -25,20 +25,23 @@ class Consent(Enum):
     UNCLEAR = "unclear"
 
 
-_YES = re.compile(r"\b(ja|jawohl|einverstanden|gerne|gern|okay|ok|natürlich)\b", re.I)
-_NO = re.compile(r"\b(nein|nee|nicht|keine?|lieber nicht)\b", re.I)
+# German, and English for calls in English (docs/languages.md)
+_YES = re.compile(
+    r"\b(ja|jawohl|einverstanden|gerne|gern|okay|ok|natürlich|yes|yeah|yep|sure)\b", re.I
+)
+_NO = re.compile(r"\b(nein|nee|nicht|keine?|lieber nicht|no|nope|not|don't)\b", re.I)
 
 
 _WITHDRAW = re.compile(
     r"\b(aufnahme|aufzeichnung|mitschnitt)\b.{0,20}?\b(stopp(en)?|beenden|aus|abbrechen|"
-    r"löschen)\b|\bnicht (mehr )?(aufnehmen|aufzeichnen)\b",
+    r"löschen)\b|\bnicht (mehr )?(aufnehmen|aufzeichnen)\b|\bstop (the )?recording\b",
     re.I,
 )
 
 
 def parse_withdrawal(text: str) -> bool:
     """Whether the caller withdraws consent to the recording ("Aufnahme stoppen",
-    "Aufzeichnung beenden", "bitte nicht mehr aufnehmen")."""
+    "Aufzeichnung beenden", "bitte nicht mehr aufnehmen", "stop recording")."""
     return bool(_WITHDRAW.search(text))
 
 

@@ -86,7 +86,8 @@ def _continues(sentence: str) -> bool:
 class PiperSynthesizer:
     """Piper voice (ONNX) from a model path; its `.onnx.json` config lies beside it.
     `warm`: one short synthesis at load, so the first caller does not pay onnxruntime's
-    slow first run; `first_words`: see `speech_units` (a large value: no cut)."""
+    slow first run; `first_words`: see `speech_units` (a large value: no cut);
+    `length_scale`: above 1 speaks more slowly (Leichte Sprache), None: the voice's pace."""
 
     def __init__(
         self,
@@ -95,8 +96,13 @@ class PiperSynthesizer:
         use_cuda: bool = False,
         warm: bool = True,
         first_words: int = FIRST_UNIT_WORDS,
+        length_scale: float | None = None,
     ) -> None:
-        from piper import PiperVoice
+        from piper import PiperVoice, SynthesisConfig
+
+        if length_scale is not None and not 0.5 <= length_scale <= 2.0:
+            raise ValueError("length_scale must be in [0.5, 2.0] (1.0: the voice's own pace)")
+        self._config = SynthesisConfig(length_scale=length_scale)
 
         config = Path(f"{model_path}.json")
         if not model_path.is_file() or not config.is_file():
@@ -115,7 +121,7 @@ class PiperSynthesizer:
     def synthesize(self, text: str) -> Iterator[AudioFrame]:
         for sentence in speech_units(text, first_words=self._first_words):
             with self._lock:
-                chunks = list(self._voice.synthesize(sentence))
+                chunks = list(self._voice.synthesize(sentence, syn_config=self._config))
             pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
             if pcm:
                 yield AudioFrame(pcm, self.sample_rate)

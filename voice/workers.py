@@ -116,6 +116,7 @@ class _Utterance:
     final: bool
     future: asyncio.Future[Transcript]
     loop: asyncio.AbstractEventLoop
+    engine: Transcriber | None = None  # a call's own transcriber: recognised alone
 
 
 class RecognitionWorker:
@@ -136,11 +137,15 @@ class RecognitionWorker:
         self._closed = False
         self.batches: list[int] = []  # sizes of the last batches (for the benchmarks)
 
-    async def recognise(self, audio: AudioFrame, *, final: bool = True) -> Transcript:
+    async def recognise(
+        self, audio: AudioFrame, *, final: bool = True, engine: Transcriber | None = None
+    ) -> Transcript:
         """The transcript of `audio`; EngineBusy when the queue is full, and for a
-        speculative one also when it was dropped for finals."""
+        speculative one also when it was dropped for finals. `engine`: a call's own
+        transcriber (its language, voice/language.py) instead of the shared one, on this
+        thread but never in a batch."""
         loop = asyncio.get_running_loop()
-        job = _Utterance(audio, final, loop.create_future(), loop)
+        job = _Utterance(audio, final, loop.create_future(), loop, engine)
         with self._ready:
             if self._closed:
                 raise EngineBusy("recogniser is closed")
@@ -164,12 +169,12 @@ class RecognitionWorker:
                 self._speculative.clear()
                 first = self._finals.popleft()
                 batch = [first]
-                key = self._key(first.audio)
+                key = self._key(first)
                 if key is not None:
                     for other in list(self._finals):
                         if len(batch) >= self._max_batch:
                             break
-                        if self._key(other.audio) == key:
+                        if self._key(other) == key:
                             self._finals.remove(other)
                             batch.append(other)
                 return batch
@@ -177,9 +182,9 @@ class RecognitionWorker:
                 return [self._speculative.popleft()]
             return None  # closed and drained
 
-    def _key(self, audio: AudioFrame) -> Hashable | None:
-        if isinstance(self._asr, BatchTranscriber):
-            return self._asr.batch_key(audio)
+    def _key(self, job: _Utterance) -> Hashable | None:
+        if job.engine is None and isinstance(self._asr, BatchTranscriber):
+            return self._asr.batch_key(job.audio)
         return None
 
     @staticmethod
@@ -197,7 +202,7 @@ class RecognitionWorker:
                 if len(batch) > 1 and isinstance(self._asr, BatchTranscriber):
                     results = self._asr.transcribe_batch([job.audio for job in batch])
                 else:
-                    results = [self._asr.transcribe(job.audio) for job in batch]
+                    results = [(job.engine or self._asr).transcribe(job.audio) for job in batch]
             except Exception as exc:
                 for job in batch:
                     self._fail(job, exc)

@@ -8,18 +8,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from contract.closures import Closure, cut
 from contract.german import WEEKDAYS
 from contract.knowledge import Department, knowledge_dir
+from contract.language import Register
 from contract.payloads import Link, Links, encode, without_handoff
 from contract.records import Channel
 from contract.town import DayStatus, Interval, Office, Service, Town, load_town
-from intents.actions.aspects import Aspect, aspect_of, lead
+from contract.translations import load_translations
+from intents.actions.aspects import Aspect, aspect_of, lead, lead_en
 from intents.actions.closures import ClosuresMixin
+from intents.actions.language import Wording, buttons_in, pick, register_of
+from intents.actions.phrases import states_booking
 from intents.actions.routing import current_request, department_for, topic_department
 from intents.actions.speech import (
     address_spoken,
@@ -29,6 +33,13 @@ from intents.actions.speech import (
     time_spoken,
     time_text,
 )
+from intents.actions.wording import (
+    date_einfach,
+    date_en,
+    day_sentence_einfach,
+    day_sentence_en,
+    week_en,
+)
 
 FOLLOW_UP = "follow_up"
 PICKUP_DEADLINE = time(6, 0)
@@ -37,10 +48,27 @@ _WEEKDAY_ENTITY = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
 
 
 class TownMixin:
-    """Gives an action the town's knowledge, loaded and validated when the server starts."""
+    """Gives an action the town's knowledge and its English and Leichte Sprache wording,
+    loaded and validated when the server starts."""
 
     def __init__(self, town: Town | None = None) -> None:
         self.town = town or load_town(knowledge_dir())
+        self.words = load_translations(
+            knowledge_dir(),
+            services=[s.id for s in self.town.services],
+            departments=[d.id for d in self.town.directory.departments],
+        )
+
+    def office_name(self, office: Department, register: Register) -> str:
+        """The office's name in ``register`` (German: with its article)."""
+        wording = self.words.departments[office.id]
+        match register:
+            case Register.EN:
+                return f"the {wording.en}"
+            case Register.EINFACH:
+                return wording.einfach
+            case _:
+                return f"{office.article} {office.name}"
 
 
 def channel_of(tracker: Tracker) -> Channel | None:
@@ -62,9 +90,16 @@ def say(
     links: tuple[Link, ...] = (),
     buttons: list[dict[str, str]] | None = None,
     voice_buttons: list[dict[str, str]] | None = None,
+    register: Register = Register.DE,
+    en: Wording | None = None,
+    einfach: Wording | None = None,
 ) -> None:
-    """One message in the wording of ``channel``; links and ``buttons`` only in chat. On the
-    phone ``voice_buttons`` become a key menu (voice/keymenu.py)."""
+    """One message in the wording of ``channel`` and ``register`` (German ``chat`` and
+    ``voice``, or the ``en`` / ``einfach`` variant); links and ``buttons`` only in chat. On
+    the phone ``voice_buttons`` become a key menu (voice/keymenu.py)."""
+    chat, voice = pick(register, (chat, voice), en=en, einfach=einfach)
+    buttons = buttons_in(buttons or [], register)
+    voice_buttons = buttons_in(voice_buttons or [], register)
     if channel is Channel.VOICE:
         dispatcher.utter_message(text=voice, buttons=voice_buttons or [])
     elif channel is Channel.WEBCHAT:
@@ -142,17 +177,20 @@ class ActionServiceInfo(TownMixin, Action):
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name") or ""
         text = tracker.latest_message.get("text") or ""
+        if intent == FOLLOW_UP and states_booking(text):
+            return [FollowupAction("booking_form")]  # a statement books, whatever the NLU says
         channel = channel_of(tracker)
         service = self.town.service_for_intent(intent)
         if service is None or intent == FOLLOW_UP:
             service = self.town.service(entity(tracker, "service")) or self.town.service(
                 tracker.get_slot(TOPIC)
             )
-        aspect = aspect_of(text)
+        register = register_of(tracker)
+        aspect = aspect_of(text, english=register is Register.EN)
         if service is None:
             topic = topic_department(self.town, tracker.get_slot(TOPIC))
             if topic is not None and aspect is Aspect.LOCATION:
-                self.contact(dispatcher, channel, topic)
+                self.contact(dispatcher, channel, topic, register_of(tracker))
                 return []
             say(
                 dispatcher,
@@ -161,6 +199,16 @@ class ActionServiceInfo(TownMixin, Action):
                 " Reisepass, Anmeldung oder Eheschließung.",
                 "Zu welcher Dienstleistung möchten Sie das wissen? Zum Beispiel Personalausweis,"
                 " Reisepass oder Anmeldung.",
+                register=register_of(tracker),
+                en=(
+                    "Which service would you like to know about? For example ID card, passport,"
+                    " registering your address or marriage.",
+                )
+                * 2,
+                einfach=(
+                    "Worum geht es? Zum Beispiel um einen Ausweis. Oder um eine neue Wohnung.",
+                )
+                * 2,
                 buttons=[
                     {"title": s.name, "payload": f"/{s.intent}"}
                     for s in self.town.services[:4]
@@ -168,16 +216,21 @@ class ActionServiceInfo(TownMixin, Action):
                 ],
             )
             return []
-        if aspect is None:
-            self.answer(dispatcher, channel, service)
-        else:
-            self.answer_aspect(dispatcher, channel, service, aspect)
+        # Leichte Sprache, and aspects without English text, get the whole answer.
+        if aspect is None or not self.answer_aspect(dispatcher, channel, service, aspect, register):
+            self.answer(dispatcher, channel, service, register)
         events: list[EventType] = [SlotSet(TOPIC, service.id)]
         return events + ([SlotSet("service", service.id)] if service.bookable else [])
 
     def contact(
-        self, dispatcher: CollectingDispatcher, channel: Channel | None, office: Department
+        self,
+        dispatcher: CollectingDispatcher,
+        channel: Channel | None,
+        office: Department,
+        register: Register = Register.DE,
     ) -> None:
+        en = self.office_name(office, Register.EN)
+        easy = self.office_name(office, Register.EINFACH)
         say(
             dispatcher,
             channel,
@@ -186,6 +239,13 @@ class ActionServiceInfo(TownMixin, Action):
             f"{office.article.capitalize()} {office.name} ist in der "
             f"{address_spoken(office.address)}.",
             links=(Link(office.name, office.url),),
+            register=register,
+            en=(f"{en.capitalize()} is at {office.address}, phone {office.phone}.",) * 2,
+            einfach=(
+                f"Das Amt heißt {easy}. Die Adresse ist: {office.address}. "
+                f"Die Telefon-Nummer ist {office.phone}.",
+            )
+            * 2,
         )
 
     def answer_aspect(
@@ -194,8 +254,18 @@ class ActionServiceInfo(TownMixin, Action):
         channel: Channel | None,
         service: Service,
         aspect: Aspect,
-    ) -> None:
+        register: Register = Register.DE,
+    ) -> bool:
+        """The answer that leads with ``aspect``, in German or English; False (nothing
+        said) for Leichte Sprache and where the aspect has no English text."""
         office = self.town.offices[service.office].department
+        english = None
+        if register is Register.EN:
+            words = self.words.services[service.id].en
+            where = self.words.departments[office.id].en
+            english = lead_en(service, words, where, office.address, aspect)
+        if register is Register.EINFACH or (register is Register.EN and english is None):
+            return False
         chat = lead(service, office, aspect)
         voice = chat
         if aspect is Aspect.ONLINE and service.online_url:
@@ -218,10 +288,29 @@ class ActionServiceInfo(TownMixin, Action):
             if (aspect is Aspect.ONLINE and service.online_url)
             else ()
         )
-        say(dispatcher, channel, chat, voice, buttons=buttons, links=links)
+        en: Wording | None = None
+        if english is not None:
+            online = aspect is Aspect.ONLINE and service.online_url
+            spoken = english.split(": http")[0] + ", on the town's website." if online else english
+            en = (english, spoken)
+        say(
+            dispatcher,
+            channel,
+            chat,
+            voice,
+            buttons=buttons,
+            links=links,
+            register=register,
+            en=en,
+        )
+        return True
 
     def answer(
-        self, dispatcher: CollectingDispatcher, channel: Channel | None, service: Service
+        self,
+        dispatcher: CollectingDispatcher,
+        channel: Channel | None,
+        service: Service,
+        register: Register = Register.DE,
     ) -> None:
         office = self.town.offices[service.office].department
         documents = ", ".join(service.documents)
@@ -243,10 +332,47 @@ class ActionServiceInfo(TownMixin, Action):
             if service.bookable
             else None
         )
-        links = [Link(f"{service.name}: alle Informationen", office.url)]
+        name = self.words.services[service.id].en.name if register is Register.EN else service.name
+        more = "all information" if register is Register.EN else "alle Informationen"
+        links = [Link(f"{name}: {more}", office.url)]
         if service.online_url:
-            links.append(Link(f"{service.name} online", service.online_url))
-        say(dispatcher, channel, chat, voice, buttons=buttons, links=tuple(links))
+            links.append(Link(f"{name} online", service.online_url))
+        say(
+            dispatcher,
+            channel,
+            chat,
+            voice,
+            buttons=buttons,
+            links=tuple(links),
+            register=register,
+            en=self.english(service, office),
+            einfach=self.einfach(service, office),
+        )
+
+    def english(self, service: Service, office: Department) -> Wording:
+        words = self.words.services[service.id].en
+        where = self.words.departments[office.id].en
+        bring = f" Please bring: {', '.join(words.documents)}." if words.documents else ""
+        booking = " You can book an appointment with me right away." if service.bookable else ""
+        online = " You can also do this online." if service.online_url else ""
+        chat = (
+            f"{words.summary}{bring} Fee: {words.fee}. Processing time: "
+            f"{words.processing_time}.{online} Responsible: the {where}, {office.address}, "
+            f"phone {office.phone}.{booking}"
+        )
+        voice = (
+            f"{words.summary}{bring} The fee: {words.fee}. Responsible is the {where}, "
+            f"phone {office.phone}.{booking}"
+        )
+        return chat, voice
+
+    def einfach(self, service: Service, office: Department) -> Wording:
+        text = self.words.services[service.id].einfach
+        name = self.words.departments[office.id].einfach
+        booking = " Sie können bei mir einen Termin machen." if service.bookable else ""
+        chat = f"{text} Das Amt heißt {name}. Die Telefon-Nummer ist {office.phone}.{booking}"
+        voice = f"{text} Die Telefon-Nummer ist {office.phone_spoken}.{booking}"
+        return chat, voice
 
 
 class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
@@ -272,19 +398,39 @@ class ActionOpeningHours(ClosuresMixin, TownMixin, Action):
         closures = await self.closures.for_office(office.department.id)
         chat = day_sentence(self.town, office, day, today, spoken=False, closures=closures)
         voice = day_sentence(self.town, office, day, today, spoken=True, closures=closures)
+        department = office.department
+        touching = [c for c in closures if c.overlaps_day(day, self.town.timezone)]
+        status = effective_status(self.town, office, day, touching)
+        raw = self.town.day_status(office, day)
+        en_name = self.office_name(department, Register.EN)
+        easy_name = f"{department.article} {self.office_name(department, Register.EINFACH)}"
+        notes = "".join(f" Note: {_sentence(c.note)}" for c in touching)
+        en = day_sentence_en(
+            en_name,
+            day,
+            today,
+            DayStatus(status.intervals, raw.closed_because),
+            closed=bool(touching),
+            notes=notes,
+        )
+        easy = day_sentence_einfach(easy_name, day, today, status)
         if day == today:
             open_now = _open_at(self.town, office, now, closures)
-            subject = f"{office.department.article} {office.department.name}"
+            subject = f"{department.article} {department.name}"
             state = f" Im Moment ist {subject} {'geöffnet' if open_now else 'geschlossen'}."
             chat, voice = chat + state, voice + state
+            en += f" Right now {en_name} is {'open' if open_now else 'closed'}."
+            easy += f" Jetzt gerade ist es {'offen' if open_now else 'zu'}."
         chat += f" Regulär: {week_text(self.town, office)}."
-        department = office.department
         say(
             dispatcher,
             channel_of(tracker),
             chat,
             voice,
             links=(Link(f"{department.name}: Öffnungszeiten", department.url),),
+            register=register_of(tracker),
+            en=(f"{en} Regular hours: {week_en(office.hours)}.", en),
+            einfach=(easy, easy),
         )
         return [SlotSet("department", department.id), SlotSet(TOPIC, department.id)]
 
@@ -318,12 +464,25 @@ class ActionResponsibleOffice(TownMixin, Action):
             f"{lead}: {department.address}, Telefon {department.phone}, E-Mail {department.email}."
         )
         voice = f"{lead}, {address_spoken(department.address)}. Telefon: {department.phone_spoken}."
+        en = self.office_name(department, Register.EN)
+        easy = self.office_name(department, Register.EINFACH)
+        en_chat = (
+            f"Responsible is {en}: {department.address}, phone {department.phone}, "
+            f"e-mail {department.email}."
+        )
+        easy_text = (
+            f"Das Amt heißt {easy}. Die Adresse ist: {department.address}. "
+            f"Die Telefon-Nummer ist {department.phone}."
+        )
         say(
             dispatcher,
             channel_of(tracker),
             chat,
             voice,
             links=(Link(department.name, department.url),),
+            register=register_of(tracker),
+            en=(en_chat, f"Responsible is {en}, phone {department.phone}."),
+            einfach=(easy_text, easy_text),
         )
         topic = service.id if service else department.id
         return [SlotSet("department", department.id), SlotSet(TOPIC, topic)]
@@ -372,7 +531,24 @@ class ActionWasteCollection(TownMixin, Action):
             + ", ".join(f"{waste.name} am {date_spoken(day)}" for waste, day in dates)
             + "."
         )
-        say(dispatcher, channel_of(tracker), chat, voice)
+        # English keeps the bins' German names: they are what the bins and the calendar say.
+        en = (
+            f"Collection dates for {street}: "
+            + "; ".join(f"{waste.name} on {date_en(day)}" for waste, day in dates)
+            + "."
+        )
+        easy = f"In der {street} holen wir den Müll ab. " + " ".join(
+            f"{waste.name}: am {date_einfach(day)}." for waste, day in dates
+        )
+        say(
+            dispatcher,
+            channel_of(tracker),
+            chat,
+            voice,
+            register=register_of(tracker),
+            en=(en, en),
+            einfach=(easy, easy),
+        )
         return [SlotSet("waste_type", None), SlotSet(TOPIC, "abfallwirtschaft")]
 
 

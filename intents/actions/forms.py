@@ -18,16 +18,27 @@ from rasa_sdk.types import DomainDict
 
 from contract import env
 from contract.german import phone_text
+from contract.language import Register
 from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
 from contract.records import (
     Booking,
-    BookingStatus,
     RecordKind,
     new_reference,
 )
 from contract.town import Office, Service, Town
-from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.guard import MISSES, GuardMixin, ask, dropped_events, first_message
+from intents.actions.answers import ActionServiceInfo, TownMixin, channel_of, say
+from intents.actions.guard import (
+    MISSES,
+    REQUESTED,
+    TOPIC,
+    GuardMixin,
+    answered_instead,
+    ask,
+    dropped_events,
+    first_message,
+)
+from intents.actions.language import register_of
+from intents.actions.phrases import asks_about_topic
 from intents.actions.records import BookingResult, Records
 from intents.actions.speech import (
     address_spoken,
@@ -35,24 +46,15 @@ from intents.actions.speech import (
     date_text,
     parse_date,
     parse_phone,
-    parse_reference,
     parse_time,
     phone_spoken,
     reference_spoken,
     time_spoken,
     time_text,
 )
+from intents.actions.texts import HINTS, HINTS_EINFACH, HINTS_EN, hint_in
+from intents.actions.wording import date_einfach, date_en, time_einfach, time_en
 
-HINTS = {
-    "service": "Bitte nennen Sie die Dienstleistung, zum Beispiel Personalausweis oder Reisepass.",
-    "appointment_date": "Bitte nennen Sie einen Tag, zum Beispiel Dienstag oder den 8. Dezember.",
-    "appointment_time": "Bitte nennen Sie eine Uhrzeit, zum Beispiel 10:30 Uhr.",
-    "person_name": "Bitte nennen Sie Vor- und Nachnamen.",
-    "phone_number": "Bitte nennen Sie eine Telefonnummer mit Vorwahl, zum Beispiel 0151 23456789.",
-    "booking_reference": "Bitte nennen Sie die Buchungsnummer. Sie beginnt mit B, zum Beispiel "
-    "B-K7QX2M.",
-    "callback_window": "Bitte sagen Sie: vormittags, nachmittags oder egal.",
-}
 BOOKING_SLOTS = (
     "service",
     "appointment_date",
@@ -62,7 +64,10 @@ BOOKING_SLOTS = (
     "booking_confirmed",
 )
 MAX_TEXT = 500
-_NAME_LEAD = re.compile(r"^(ich hei(ß|ss)e|mein name ist|name|ich bin)\s*:?\s*", re.IGNORECASE)
+_NAME_LEAD = re.compile(
+    r"^(ich hei(ß|ss)e|mein name ist|name|ich bin|my name is|my name's|i am|i'm|this is)\s*:?\s*",
+    re.IGNORECASE,
+)
 
 
 class RecordsMixin:
@@ -113,6 +118,24 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
 
     def name(self) -> str:
         return "validate_booking_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if not self.asks_about_topic(tracker):
+            return await super().run(dispatcher, tracker, domain)
+        answer = ActionServiceInfo(self.town)
+        return [*await answer.run(dispatcher, tracker, domain), *answered_instead()]
+
+    def asks_about_topic(self, tracker: Tracker) -> bool:
+        """Whether the message that starts the form is a follow-up question about the topic
+        (see ``asks_about_topic`` in phrases.py)."""
+        return asks_about_topic(
+            str(tracker.latest_message.get("text") or ""),
+            intent=(tracker.latest_message.get("intent") or {}).get("name"),
+            requested=tracker.get_slot(REQUESTED),
+            topic_is_service=self.town.service(tracker.get_slot(TOPIC)) is not None,
+        )
 
     def fits(self, slot: str, text: str) -> bool:
         today = self.town.now().date()
@@ -168,6 +191,18 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 f"Dafür kann ich leider keinen Termin buchen. Termine gibt es für: {names}.",
                 "Dafür kann ich leider keinen Termin buchen. Termine gibt es zum Beispiel für "
                 "Personalausweis, Reisepass, Anmeldung und Autozulassung.",
+                register=register_of(tracker),
+                en=(
+                    "Sorry, I cannot book an appointment for that. Appointments are available "
+                    "for example for ID cards, passports, registering your address and vehicle "
+                    "registration.",
+                )
+                * 2,
+                einfach=(
+                    "Dafür kann ich keinen Termin machen. Ich mache Termine zum Beispiel für "
+                    "einen Ausweis.",
+                )
+                * 2,
             )
             return {"service": None}
         return {"service": service.id}
@@ -185,6 +220,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 HINTS["appointment_date"],
                 "Bitte nennen Sie einen Tag, zum Beispiel nächsten Dienstag oder den achten "
                 "Dezember.",
+                register=register_of(tracker),
+                en=(HINTS_EN["appointment_date"],) * 2,
+                einfach=(HINTS_EINFACH["appointment_date"],) * 2,
             )
             return {"appointment_date": None}
         office = chosen[1]
@@ -196,6 +234,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                 channel_of(tracker),
                 f"Am {date_text(day)}{reason} gibt es keine freien Termine.",
                 f"Am {date_spoken(day)}{reason} gibt es keine freien Termine.",
+                register=register_of(tracker),
+                en=(f"There are no free appointments on {date_en(day)}{reason}.",) * 2,
+                einfach=(f"Am {date_einfach(day)} gibt es keine freien Termine.",) * 2,
             )
             return {"appointment_date": None}
         return {"appointment_date": day.isoformat()}
@@ -217,6 +258,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                     channel_of(tracker),
                     HINTS["appointment_time"],
                     "Bitte nennen Sie eine Uhrzeit, zum Beispiel zehn Uhr dreißig.",
+                    register=register_of(tracker),
+                    en=(HINTS_EN["appointment_time"],) * 2,
+                    einfach=(HINTS_EINFACH["appointment_time"],) * 2,
                 )
             else:
                 shown, spoken = time_text(at), time_spoken(at)
@@ -225,6 +269,9 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
                     channel_of(tracker),
                     f"{shown} ist leider nicht frei.",
                     f"{spoken} ist leider nicht frei.",
+                    register=register_of(tracker),
+                    en=(f"Sorry, {time_en(at)} is not free.",) * 2,
+                    einfach=(f"Um {time_einfach(at)} ist kein Termin frei.",) * 2,
                 )
             return {"appointment_time": None}
         return {"appointment_time": f"{at:%H:%M}"}
@@ -234,22 +281,26 @@ class ValidateBookingForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAct
     ) -> dict[str, Any]:
         name = _NAME_LEAD.sub("", str(value)).strip(" .,!")
         if not name or len(name) > 100 or any(ch.isdigit() for ch in name):
-            dispatcher.utter_message(text=HINTS["person_name"])
+            dispatcher.utter_message(text=hint_in("person_name", register_of(tracker)))
             return {"person_name": None}
         return {"person_name": name}
 
     async def validate_phone_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_phone(value, dispatcher)
+        return validate_phone(value, dispatcher, register_of(tracker))
 
 
-def validate_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+def validate_phone(
+    value: Any, dispatcher: CollectingDispatcher, register: Register = Register.DE
+) -> dict[str, Any]:
     phone = parse_phone(str(value))
     if phone is None or to_e164(phone) is None:
-        dispatcher.utter_message(
-            text="Das ist keine gültige Telefonnummer. " + HINTS["phone_number"]
-        )
+        invalid = {
+            Register.EN: "That is not a valid phone number.",
+            Register.EINFACH: "Diese Telefon-Nummer stimmt nicht.",
+        }.get(register, "Das ist keine gültige Telefonnummer.")
+        dispatcher.utter_message(text=f"{invalid} {hint_in('phone_number', register)}")
         return {"phone_number": None}
     policy = CallbackPolicy.parse(os.environ.get(env.CALLBACK_ALLOWED_PREFIXES))
     if not policy.allows(phone):
@@ -268,9 +319,18 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
         chosen = booking_service(self.town, tracker)
         days = await free_days(self.town, self.records, chosen[1], limit=4) if chosen else []
         if chosen is None or not days:
-            dispatcher.utter_message(text="Leider sind derzeit keine Termine frei.")
+            say(
+                dispatcher,
+                channel_of(tracker),
+                *("Leider sind derzeit keine Termine frei.",) * 2,
+                register=register_of(tracker),
+                en=("Sorry, there are no free appointments at the moment.",) * 2,
+                einfach=("Im Moment sind keine Termine frei.",) * 2,
+            )
             return [SlotSet("appointment_date", None)]
         service, office = chosen
+        en_days = ", ".join(date_en(d) for d in days)
+        easy_days = ", ".join(date_einfach(d) for d in days)
         ask(
             dispatcher,
             tracker,
@@ -281,6 +341,18 @@ class ActionAskAppointmentDate(RecordsMixin, TownMixin, Action):
             + ", ".join(date_spoken(d) for d in days[:3])
             + ". An welchem Tag möchten Sie kommen? Sie können den Tag auch als Zahl eintippen, "
             "dann die Raute-Taste.",
+            en=(
+                f"Free appointments are for example on {en_days}. Which day would you like?",
+                "Free appointments are for example on "
+                + ", ".join(date_en(d) for d in days[:3])
+                + ". Which day would you like? You can also type the day as a number on your "
+                "keypad, then the hash key.",
+            ),
+            einfach=(
+                f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen?",
+                f"Diese Tage sind frei: {easy_days}. An welchem Tag möchten Sie kommen? "
+                "Sie können den Tag auch als Zahl tippen. Dann drücken Sie die Raute-Taste.",
+            ),
             buttons=[{"title": date_text(d), "payload": f"{d:%d.%m.%Y}"} for d in days],
             spoken_titles=[date_spoken(d) for d in days],
         )
@@ -308,6 +380,24 @@ class ActionAskAppointmentTime(RecordsMixin, TownMixin, Action):
             + ", ".join(time_spoken(t) for t in shown[:4])
             + ". Welche Uhrzeit passt Ihnen? Sie können sie auch eintippen, zum Beispiel eins, "
             "vier, drei, null für vierzehn Uhr dreißig, dann die Raute-Taste.",
+            en=(
+                f"On {date_en(day)} these times are free: "
+                + ", ".join(time_en(t) for t in shown)
+                + ". Which time suits you?",
+                f"On {date_en(day)} these times are free: "
+                + ", ".join(time_en(t) for t in shown[:4])
+                + ". Which time suits you? You can also type it on your keypad, for example one, "
+                "four, three, zero for half past two in the afternoon, then the hash key.",
+            ),
+            einfach=(
+                f"Am {date_einfach(day)} sind diese Zeiten frei: "
+                + ", ".join(time_einfach(t) for t in shown[:4])
+                + ". Welche Zeit passt Ihnen?",
+                f"Am {date_einfach(day)} sind diese Zeiten frei: "
+                + ", ".join(time_einfach(t) for t in shown[:4])
+                + ". Welche Zeit passt Ihnen? Sie können die Zeit auch tippen. Zum Beispiel "
+                "1, 4, 3, 0 für 14 Uhr 30. Dann drücken Sie die Raute-Taste.",
+            ),
             buttons=[{"title": time_text(t), "payload": f"{t:%H:%M}"} for t in shown],
             spoken_titles=[time_spoken(t) for t in shown],
         )
@@ -326,6 +416,7 @@ class ActionAskBookingConfirmed(TownMixin, Action):
         at = time.fromisoformat(str(tracker.get_slot("appointment_time")))
         name, phone = tracker.get_slot("person_name"), str(tracker.get_slot("phone_number"))
         what = service.name if service else "Ihr Anliegen"
+        en_what = self.words.services[service.id].en.name if service else "your request"
         ask(
             dispatcher,
             tracker,
@@ -333,6 +424,17 @@ class ActionAskBookingConfirmed(TownMixin, Action):
             f"Telefon {phone_text(phone)}. Ist das richtig?",
             f"Ich wiederhole: {what} am {date_spoken(day)} um {time_spoken(at)} für {name}, "
             f"Telefon {phone_spoken(phone)}. Ist das richtig? Sagen Sie ja oder nein.",
+            en=(
+                f"I will book: {en_what} on {date_en(day)} at {time_en(at)} for {name}, "
+                f"phone {phone_text(phone)}. Is that correct?",
+                f"Let me repeat: {en_what} on {date_en(day)} at {time_en(at)} for {name}, "
+                f"phone {phone_text(phone)}. Is that correct? Please say yes or no.",
+            ),
+            einfach=(
+                f"Ich mache diesen Termin: {what}. Der Tag ist {date_einfach(day)}. "
+                f"Die Uhrzeit ist {time_einfach(at)}. Der Name ist {name}. Stimmt das?",
+            )
+            * 2,
             buttons=[
                 {"title": "Ja, buchen", "payload": "/affirm"},
                 {"title": "Nein", "payload": "/deny"},
@@ -360,8 +462,10 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             say(
                 dispatcher,
                 channel,
-                "In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",
-                "In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",
+                *("In Ordnung, ich habe nichts gebucht. Wie kann ich sonst helfen?",) * 2,
+                register=register_of(tracker),
+                en=("All right, I have not booked anything. How else can I help?",) * 2,
+                einfach=("Gut. Ich habe keinen Termin gemacht. Wie kann ich noch helfen?",) * 2,
             )
             return reset
         service, office = chosen
@@ -386,6 +490,17 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
                 "sagen Sie dazu einfach: Termin buchen.",
                 "Dieser Termin wurde leider gerade vergeben. Sagen Sie bitte noch einmal: Termin "
                 "buchen.",
+                register=register_of(tracker),
+                en=(
+                    "Sorry, this appointment was just taken. Please say again: book an "
+                    "appointment.",
+                )
+                * 2,
+                einfach=(
+                    "Jemand anderes hat diesen Termin gerade bekommen. Bitte sagen Sie "
+                    "noch einmal: Termin machen.",
+                )
+                * 2,
             )
             return reset
         department = office.department
@@ -400,111 +515,25 @@ class ActionBookAppointment(RecordsMixin, TownMixin, Action):
             f"{department.name}, {address_spoken(department.address)}. Ihre Buchungsnummer lautet: "
             f"{reference_spoken(booking.reference)}. Ich wiederhole: "
             f"{reference_spoken(booking.reference)}.",
-        )
-        return reset
-
-
-class ValidateCancelForm(GuardMixin, RecordsMixin, TownMixin, FormValidationAction):
-    label = "die Terminabsage"
-    own_intents = frozenset({"cancel_appointment"})
-    topic = "buergerbuero"
-
-    def name(self) -> str:
-        return "validate_cancel_form"
-
-    def fits(self, slot: str, text: str) -> bool:
-        return parse_reference(text, RecordKind.BOOKING.prefix) is not None
-
-    def hint(self, slot: str) -> str:
-        return HINTS["booking_reference"]
-
-    async def extract_booking_reference(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """The reference from any message of the form, the first one included."""
-        if tracker.get_slot("booking_reference") is not None:
-            return {}
-        text = str(tracker.latest_message.get("text") or "")
-        reference = parse_reference(text, RecordKind.BOOKING.prefix)
-        return {"booking_reference": reference} if reference else {}
-
-    async def validate_booking_reference(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        reference = parse_reference(str(value), RecordKind.BOOKING.prefix)
-        if reference is None:
-            dispatcher.utter_message(text=HINTS["booking_reference"])
-            return {"booking_reference": None}
-        record = await self.records.booking(reference)
-        if record is None or record.status is not BookingStatus.BOOKED:
-            dispatcher.utter_message(
-                text=f"Zur Buchungsnummer {reference} finde ich keinen gebuchten Termin. "
-                "Bitte prüfen Sie die Nummer und nennen Sie sie noch einmal."
+            register=register_of(tracker),
+            en=(
+                f"Your appointment is booked: {self.words.services[service.id].en.name} on "
+                f"{date_en(booking.day)} at {time_en(booking.at)}, "
+                f"{self.words.departments[department.id].en}, {department.address}. "
+                f"Your booking number: {booking.reference}. You can also use it to cancel the "
+                "appointment.",
+                f"Your appointment is booked: on {date_en(booking.day)} at "
+                f"{time_en(booking.at)}. Your booking number is: "
+                f"{' '.join(booking.reference)}. Again: {' '.join(booking.reference)}.",
+            ),
+            einfach=(
+                f"Ihr Termin ist fertig. Der Tag ist {date_einfach(booking.day)}. Die Uhrzeit "
+                f"ist {time_einfach(booking.at)}. Das Amt heißt "
+                f"{self.words.departments[department.id].einfach}. Die Adresse ist: "
+                f"{department.address}. Ihre Buchungs-Nummer ist {booking.reference}. Mit der "
+                "Nummer können Sie den Termin absagen.",
             )
-            return {"booking_reference": None}
-        return {"booking_reference": reference}
-
-
-class ActionAskCancelConfirmed(RecordsMixin, TownMixin, Action):
-    def name(self) -> str:
-        return "action_ask_cancel_confirmed"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        reference = str(tracker.get_slot("booking_reference"))
-        record = await self.records.booking(reference)
-        if record is None:
-            return []
-        service = self.town.service(record.service)
-        what = f"{service.name} " if service else ""
-        ask(
-            dispatcher,
-            tracker,
-            f"Ich habe Ihren Termin gefunden: {what}am {date_text(record.day)} um "
-            f"{time_text(record.at)} ({reference}). Soll ich ihn absagen?",
-            f"Ich habe Ihren Termin gefunden: am {date_spoken(record.day)} um "
-            f"{time_spoken(record.at)}. Soll ich ihn absagen? Sagen Sie ja oder nein.",
-            buttons=[
-                {"title": "Ja, absagen", "payload": "/affirm"},
-                {"title": "Nein, Termin behalten", "payload": "/deny"},
-            ],
-        )
-        return []
-
-
-class ActionCancelAppointment(RecordsMixin, TownMixin, Action):
-    def name(self) -> str:
-        return "action_cancel_appointment"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        slots = ["booking_reference", "cancel_confirmed"]
-        dropped = dropped_events(
-            dispatcher, tracker, self.town, done="ich habe nichts abgesagt", slots=slots
-        )
-        if dropped is not None:
-            return dropped
-        reset = [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
-        reference = str(tracker.get_slot("booking_reference"))
-        if not tracker.get_slot("cancel_confirmed"):
-            text = "In Ordnung, Ihr Termin bleibt bestehen. Wie kann ich Ihnen sonst helfen?"
-            say(dispatcher, channel_of(tracker), text, text)
-            return reset
-        record = await self.records.booking(reference)
-        if record is None or not await self.records.cancel(reference):
-            dispatcher.utter_message(text="Dieser Termin ist bereits abgesagt.")
-            return reset
-        day, at = record.day, record.at
-        say(
-            dispatcher,
-            channel_of(tracker),
-            f"Ihr Termin am {date_text(day)} um {time_text(at)} ist abgesagt ({reference}). "
-            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
-            f"Ihr Termin am {date_spoken(day)} um {time_spoken(at)} ist abgesagt. "
-            "Wenn Sie einen neuen Termin möchten, sagen Sie einfach: Termin buchen.",
-            buttons=[{"title": "Neuen Termin buchen", "payload": "/book_appointment"}],
+            * 2,
         )
         return reset
 

@@ -18,13 +18,19 @@ from rasa_sdk.types import DomainDict
 
 from contract.town import Town
 from intents.actions.answers import ActionServiceInfo, channel_of, say
+from intents.actions.language import Wording, pick, register_of
 from intents.actions.phrases import is_person_request, wants_to_stop
+from intents.actions.texts import MISSED
 
 MISSES = "form_misses"
 SWITCH = "form_switch"
 DROPPED = "form_dropped"
 REQUESTED = "requested_slot"
 TOPIC = "topic"
+ANSWERED = "follow_up"
+"""``form_switch`` of a form that ended at its start because the message was a question about
+the topic, already answered (see ``answered_instead``): the submit action stays silent and
+keeps the slots the answer set."""
 SWITCH_CONFIDENCE = 0.8
 """A request for something else needs at least this NLU confidence to pause a form."""
 SWITCH_WORDS = 4
@@ -73,22 +79,22 @@ def ask(
     *,
     buttons: list[dict[str, str]] | None = None,
     spoken_titles: list[str] | None = None,
+    en: Wording | None = None,
+    einfach: Wording | None = None,
 ) -> None:
     """A form's question, with Abbrechen as a button; after two misses a different wording
-    with the choices and a person; nothing while the form waits for a yes or no.
-    ``spoken_titles`` name the buttons on the phone's key menu (dates as spoken)."""
+    with the choices and a person; nothing while the form waits for a yes or no. ``en`` and
+    ``einfach``: the question in English and in Leichte Sprache. ``spoken_titles`` name the
+    buttons on the phone's key menu (dates as spoken)."""
     if quiet(tracker):
         return
+    register = register_of(tracker)
+    chat, voice = pick(register, (chat, voice), en=en, einfach=einfach)
     choices = list(buttons or [])
     if missed(tracker):
-        chat = (
-            f"Das hat leider noch nicht gepasst. {chat} Sie können auch unten wählen, mit einem "
-            "Menschen sprechen oder abbrechen."
-        )
-        voice = (
-            f"Das hat leider noch nicht gepasst. {voice} Oder sagen Sie: Mitarbeiter, oder: "
-            "abbrechen."
-        )
+        before, chat_after, voice_after = MISSED[register]
+        chat = f"{before} {chat} {chat_after}"
+        voice = f"{before} {voice} {voice_after}"
         choices.append(PERSON_BUTTON)
     # On the phone, choices become keys: answers such as /affirm at once, values such as
     # dates only after two misses (before that, keys type the value: a day number, a time).
@@ -104,6 +110,7 @@ def ask(
         voice,
         buttons=[*choices, STOP_BUTTON],
         voice_buttons=[*keyed, STOP_BUTTON],
+        register=register,
     )
 
 
@@ -194,6 +201,16 @@ class GuardMixin:
             "mich um Ihre neue Frage.",
             f"Das ist ein anderes Anliegen. Soll ich {self.label} abbrechen? Sagen Sie ja oder "
             "nein.",
+            register=register_of(tracker),
+            en=(
+                "That is a different request. Shall I stop this and deal with your new question?",
+                "That is a different request. Shall I stop this? Please say yes or no.",
+            ),
+            einfach=(
+                "Das ist eine neue Frage. Soll ich hier aufhören? Dann helfe ich Ihnen bei "
+                "der neuen Frage.",
+                "Das ist eine neue Frage. Soll ich hier aufhören? Sagen Sie ja oder nein.",
+            ),
             buttons=[
                 {"title": "Ja, abbrechen", "payload": "/affirm"},
                 {"title": "Nein, weitermachen", "payload": "/deny"},
@@ -233,15 +250,40 @@ def dropped_events(
     if not tracker.get_slot(DROPPED):
         return None
     channel = channel_of(tracker)
+    register = register_of(tracker)
     pending = tracker.get_slot(SWITCH)
+    if pending == ANSWERED:  # the answer's slots (topic, service) stay for what follows
+        return [SlotSet(DROPPED, None), SlotSet(SWITCH, None), SlotSet(MISSES, 0)]
+    reset: list[EventType] = [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)]
     service = town.service_for_intent(str(pending)) if pending else None
+    en_done = "All right, I stopped that."
+    easy_done = "Gut. Ich habe aufgehört."
     if service is not None:
-        say(dispatcher, channel, f"In Ordnung, {done}.", f"In Ordnung, {done}.")
-        ActionServiceInfo(town).answer(dispatcher, channel, service)
+        text = f"In Ordnung, {done}."
+        say(
+            dispatcher,
+            channel,
+            text,
+            text,
+            register=register,
+            en=(en_done,) * 2,
+            einfach=(easy_done,) * 2,
+        )
+        ActionServiceInfo(town).answer(dispatcher, channel, service, register)
     elif pending:
         text = f"In Ordnung, {done}. Bitte stellen Sie Ihre Frage jetzt noch einmal."
-        say(dispatcher, channel, text, text)
+        en = f"{en_done} Please ask your question again now."
+        easy = f"{easy_done} Bitte stellen Sie Ihre Frage noch einmal."
+        say(dispatcher, channel, text, text, register=register, en=(en,) * 2, einfach=(easy,) * 2)
     else:
         text = f"In Ordnung, {done}. Wie kann ich Ihnen sonst helfen?"
-        say(dispatcher, channel, text, text)
-    return [SlotSet(s, None) for s in (*slots, DROPPED, SWITCH)] + [SlotSet(MISSES, 0)]
+        en = f"{en_done} How else can I help you?"
+        easy = f"{easy_done} Wie kann ich Ihnen noch helfen?"
+        say(dispatcher, channel, text, text, register=register, en=(en,) * 2, einfach=(easy,) * 2)
+    return [*reset, SlotSet(MISSES, 0)]
+
+
+def answered_instead() -> list[EventType]:
+    """For a validation action at its form's start that answered the message as something
+    else: ends the form at once, and its submit action says nothing more."""
+    return [SlotSet(DROPPED, True), SlotSet(SWITCH, ANSWERED), SlotSet(REQUESTED, None)]

@@ -12,12 +12,38 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from contract.knowledge import Department, Directory, knowledge_dir, load_directory
+from contract.language import Register
 from contract.payloads import HandoffReason, HandoffRequest, Link, Links, encode
 from contract.records import Channel
 from contract.town import load_town
+from contract.translations import OfficeWording, load_translations
+from intents.actions.language import register_of
 from intents.actions.routing import current_request, department_for
 
 DEPARTMENT = "department"
+
+
+def handoff_text_in(
+    department: Department, channel: Channel | None, register: Register, names: OfficeWording
+) -> str:
+    """The handoff message in ``register``; ``names``: the office's English and Leichte
+    Sprache names (translations.yml)."""
+    match register:
+        case Register.EN:
+            phone = department.phone
+            tail = "" if channel is Channel.VOICE else f" or by e-mail at {department.email}"
+            return (
+                f"I am passing your request on to the {names.en}. You can also reach the "
+                f"{names.en} directly by phone at {phone}{tail}."
+            )
+        case Register.EINFACH:
+            phone = department.phone_spoken if channel is Channel.VOICE else department.phone
+            return (
+                f"Ich gebe Ihre Frage an einen Menschen weiter. Das Amt heißt {names.einfach}. "
+                f"Sie können das Amt auch anrufen. Die Telefon-Nummer ist {phone}."
+            )
+        case _:
+            return handoff_text(department, channel)
 
 
 def handoff_text(department: Department, channel: Channel | None) -> str:
@@ -68,6 +94,11 @@ class ActionHumanHandoff(Action):
     def __init__(self, knowledge: Path | None = None) -> None:
         self._directory: Directory = load_directory(knowledge or knowledge_dir())
         self._town = load_town(knowledge or knowledge_dir())
+        self._words = load_translations(
+            knowledge or knowledge_dir(),
+            services=[s.id for s in self._town.services],
+            departments=[d.id for d in self._town.directory.departments],
+        )
 
     def name(self) -> str:
         return "action_human_handoff"
@@ -81,7 +112,9 @@ class ActionHumanHandoff(Action):
         department = department_for(self._town, current_request(tracker))
         channel = Channel.of(tracker.get_latest_input_channel())
 
-        text = handoff_text(department, channel)
+        register = register_of(tracker)
+        names = self._words.departments[department.id]
+        text = handoff_text_in(department, channel, register, names)
         if channel is Channel.WEBCHAT:
             title = f"{department.name}: Kontakt und Öffnungszeiten"
             links = Links((Link(title, department.url),))
@@ -93,6 +126,7 @@ class ActionHumanHandoff(Action):
                 HandoffRequest(
                     reason=HandoffReason.after(previous_bot_action(tracker)),
                     department=department.id,
+                    register=register,
                 )
             )
         )

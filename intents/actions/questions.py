@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from intents.actions.guard import ask
+from intents.actions.texts import ASK_TEXTS_EINFACH, ASK_TEXTS_EN
 
 # Form questions (Rasa calls action_ask_<slot>); chat and voice wording.
 ASK_TEXTS = {
@@ -69,7 +70,8 @@ class _Ask:
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         chat, voice = ASK_TEXTS[self.slot]
-        ask(dispatcher, tracker, chat, voice)
+        en, einfach = ASK_TEXTS_EN[self.slot], ASK_TEXTS_EINFACH[self.slot]
+        ask(dispatcher, tracker, chat, voice, en=en, einfach=einfach)
         return []
 
 

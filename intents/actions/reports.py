@@ -12,10 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from contract.german import phone_text
+from contract.language import Register
 from contract.records import Callback, CallbackWindow, RecordKind, Ticket, new_reference
 from contract.streets import looks_like_street, place
 from intents.actions.answers import TownMixin, channel_of, say
-from intents.actions.forms import HINTS, RecordsMixin, validate_phone
+from intents.actions.forms import RecordsMixin, validate_phone
 from intents.actions.guard import (
     MISSES,
     GuardMixin,
@@ -24,24 +25,53 @@ from intents.actions.guard import (
     first_message,
     missed,
 )
+from intents.actions.language import register_of
 from intents.actions.speech import parse_phone, phone_spoken, reference_spoken
+from intents.actions.texts import HINTS, hint_in
 
 DAMAGE_TYPES = {
     "schlagloch": (
         "Schlagloch",
-        ("schlagloch", "loch", "straßenschaden", "strassenschaden", "gehweg", "bordstein"),
+        (
+            "schlagloch",
+            "loch",
+            "straßenschaden",
+            "strassenschaden",
+            "gehweg",
+            "bordstein",
+            "pothole",
+            "hole",
+            "pavement",
+        ),
     ),
     "strassenbeleuchtung": (
         "defekte Straßenbeleuchtung",
-        ("laterne", "beleuchtung", "licht", "lampe"),
+        ("laterne", "beleuchtung", "licht", "lampe", "light", "lamp"),
     ),
     "illegale_ablagerung": (
         "illegale Müllablagerung",
-        ("müll", "muell", "sperrmüll", "ablagerung", "abfall", "dreck"),
+        (
+            "müll",
+            "muell",
+            "sperrmüll",
+            "ablagerung",
+            "abfall",
+            "dreck",
+            "rubbish",
+            "trash",
+            "garbage",
+            "dumped",
+        ),
     ),
     "graffiti": ("Graffiti", ("graffiti", "schmiererei", "beschmiert", "sprayer")),
 }
 OTHER_DAMAGE = "sonstiges"
+DAMAGE_LABELS = {  # damage type id: (English, Leichte Sprache)
+    "schlagloch": ("pothole", "Loch in der Straße"),
+    "strassenbeleuchtung": ("broken street light", "kaputte Lampe an der Straße"),
+    "illegale_ablagerung": ("illegally dumped rubbish", "Müll an einem falschen Ort"),
+    "graffiti": ("graffiti", "Graffiti"),
+}
 MAX_TEXT = 500
 NO_CONTACT = "keine"
 DAMAGE_SLOTS = (
@@ -51,7 +81,18 @@ DAMAGE_SLOTS = (
     "damage_contact",
     "damage_confirmed",
 )
-_NO = re.compile(r"^\s*(nein|nö|ne|keine?n?|ohne|nicht nötig|brauche ich nicht)\b", re.IGNORECASE)
+_NO = re.compile(
+    r"^\s*(nein|nö|ne|keine?n?|ohne|nicht nötig|brauche ich nicht|no|none|not needed)\b",
+    re.IGNORECASE,
+)
+# A place described in words ("am Spielplatz hinter der Schule", "behind the school"): an
+# answer to "Wo genau?", never a new request, whatever the NLU makes of it.
+_PLACE = re.compile(
+    r"^\s*(am|an der|an dem|beim|bei der|bei dem|hinter|vor der|vor dem|neben|gegenüber|"
+    r"in der|im|auf dem|auf der|zwischen|ecke|at the|near|behind|next to|in front of|"
+    r"opposite|on the corner)\b",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 
 
@@ -89,7 +130,11 @@ class ValidateDamageForm(GuardMixin, TownMixin, FormValidationAction):
 
     def fits(self, slot: str, text: str) -> bool:
         if slot == "damage_location":
-            return looks_like_street(text) or self.town.street(text) is not None
+            return (
+                looks_like_street(text)
+                or self.town.street(text) is not None
+                or _PLACE.match(text) is not None
+            )
         if slot == "damage_type":
             return known_damage(text) is not None
         return slot == "damage_contact" and parse_phone(text) is not None
@@ -166,9 +211,14 @@ class ValidateDamageForm(GuardMixin, TownMixin, FormValidationAction):
             return {"damage_contact": email[0]}
         if phone:
             return {"damage_contact": phone}
-        dispatcher.utter_message(
-            text="Bitte nennen Sie eine Telefonnummer oder E-Mail-Adresse, oder sagen Sie: nein."
+        hint = {
+            Register.EN: "Please give a phone number or e-mail address, or say: no.",
+            Register.EINFACH: "Bitte sagen Sie Ihre Telefon-Nummer. Oder sagen Sie: nein.",
+        }.get(
+            register_of(tracker),
+            "Bitte nennen Sie eine Telefonnummer oder E-Mail-Adresse, oder sagen Sie: nein.",
         )
+        dispatcher.utter_message(text=hint)
         return {"damage_contact": None}
 
 
@@ -186,6 +236,17 @@ class ActionAskDamageContact(Action):
             "Das ist freiwillig.",
             "Möchten Sie für Rückfragen eine Telefonnummer angeben? Das ist freiwillig. Sonst "
             "sagen Sie: nein.",
+            en=(
+                "Would you like to give a phone number or e-mail address for questions? This "
+                "is optional.",
+                "Would you like to give a phone number for questions? This is optional. "
+                "Otherwise say: no.",
+            ),
+            einfach=(
+                "Vielleicht haben wir noch Fragen. Wollen Sie uns Ihre Telefon-Nummer sagen? "
+                "Das müssen Sie nicht. Sonst sagen Sie: nein.",
+            )
+            * 2,
             buttons=[{"title": "Nein, ohne Kontaktdaten", "payload": "/deny"}],
         )
         return []
@@ -204,7 +265,9 @@ class ActionAskDamageConfirmed(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        label = damage_label(str(tracker.get_slot("damage_type")))
+        type_id = str(tracker.get_slot("damage_type"))
+        label = damage_label(type_id)
+        en_label, easy_label = DAMAGE_LABELS.get(type_id, ("damage", "Schaden"))
         location = str(tracker.get_slot("damage_location"))
         contact = str(tracker.get_slot("damage_contact"))
         spoken_contact = (
@@ -219,6 +282,18 @@ class ActionAskDamageConfirmed(Action):
             "Soll ich die Meldung so abschicken?",
             f"Ich fasse zusammen: {label}, Ort: {location}, {spoken_contact}. Soll ich die "
             "Meldung so abschicken? Sagen Sie ja oder nein.",
+            en=(
+                f"To sum up: {en_label}, place: {location}, "
+                f"{'no contact details' if contact == NO_CONTACT else 'contact ' + contact}. "
+                "Shall I send the report like this?",
+                f"To sum up: {en_label}, place: {location}. Shall I send the report like this? "
+                "Please say yes or no.",
+            ),
+            einfach=(
+                f"Sie melden: {easy_label}. Der Ort ist: {location}. Soll ich die Meldung so "
+                "schicken?",
+            )
+            * 2,
             buttons=[
                 {"title": "Ja, abschicken", "payload": "/affirm"},
                 {"title": "Nein", "payload": "/deny"},
@@ -247,7 +322,19 @@ class ActionCreateTicket(RecordsMixin, TownMixin, Action):
                 "In Ordnung, ich habe die Meldung nicht abgeschickt. Sie können jederzeit neu "
                 "beginnen: Schaden melden."
             )
-            say(dispatcher, channel, text, text)
+            say(
+                dispatcher,
+                channel,
+                text,
+                text,
+                register=register_of(tracker),
+                en=(
+                    "All right, I did not send the report. You can start again at any time: "
+                    "report damage.",
+                )
+                * 2,
+                einfach=("Gut. Ich habe die Meldung nicht geschickt.",) * 2,
+            )
             return reset
         type_id = str(tracker.get_slot("damage_type"))
         contact = str(tracker.get_slot("damage_contact") or NO_CONTACT)
@@ -264,6 +351,7 @@ class ActionCreateTicket(RecordsMixin, TownMixin, Action):
         )
         await self.records.create(ticket)
         reference = ticket.reference
+        en_label, _ = DAMAGE_LABELS.get(type_id, ("damage", "Schaden"))
         service = self.town.service_for_intent("report_damage")
         steps = f" {service.next_steps}" if service and service.next_steps else ""
         say(
@@ -273,18 +361,38 @@ class ActionCreateTicket(RecordsMixin, TownMixin, Action):
             f"eingegangen. Ihre Vorgangsnummer: {reference}.{steps}",
             f"Vielen Dank, Ihre Meldung ist eingegangen. Ihre Vorgangsnummer lautet: "
             f"{reference_spoken(reference)}.{steps}",
+            register=register_of(tracker),
+            en=(
+                f"Thank you, we have received your report ({en_label}, {ticket.location}). "
+                f"Your reference number: {reference}. Dangers are secured within 24 hours, "
+                "other damage is usually repaired within two weeks.",
+                f"Thank you, we have received your report. Your reference number is: "
+                f"{' '.join(reference)}.",
+            ),
+            einfach=(
+                f"Danke! Wir haben Ihre Meldung bekommen. Ihre Nummer ist {reference}. Die "
+                "Stadt repariert den Schaden bald.",
+            )
+            * 2,
         )
         return reset
+
+
+WINDOWS_EN = {
+    CallbackWindow.MORNING: "in the morning",
+    CallbackWindow.AFTERNOON: "in the afternoon",
+    CallbackWindow.ANYTIME: "at any time",
+}
 
 
 def callback_window_of(text: str) -> CallbackWindow | None:
     """ "vormittags", "am Nachmittag", "egal" -> the window; None when ``text`` names none."""
     lowered = text.casefold()
-    if "vormittag" in lowered or "morgens" in lowered or "früh" in lowered:
+    if any(w in lowered for w in ("vormittag", "morgens", "früh", "morning")):
         return CallbackWindow.MORNING
-    if "nachmittag" in lowered or "mittag" in lowered or "abend" in lowered:
+    if any(w in lowered for w in ("nachmittag", "mittag", "abend", "afternoon", "evening")):
         return CallbackWindow.AFTERNOON
-    if "egal" in lowered or "jederzeit" in lowered or "immer" in lowered:
+    if any(w in lowered for w in ("egal", "jederzeit", "immer", "any time", "anytime")):
         return CallbackWindow.ANYTIME
     return None
 
@@ -305,14 +413,14 @@ class ValidateCallbackForm(GuardMixin, TownMixin, FormValidationAction):
     async def validate_phone_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_phone(value, dispatcher)
+        return validate_phone(value, dispatcher, register_of(tracker))
 
     async def validate_callback_window(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         window = callback_window_of(str(value))
         if window is None:
-            dispatcher.utter_message(text=HINTS["callback_window"])
+            dispatcher.utter_message(text=hint_in("callback_window", register_of(tracker)))
             return {"callback_window": None}
         return {"callback_window": window.value}
 
@@ -361,6 +469,18 @@ class ActionCreateCallback(RecordsMixin, TownMixin, Action):
             f"Regel am nächsten Werktag. Ihre Vorgangsnummer: {reference}.",
             f"Vielen Dank. Wir rufen Sie {window.value} unter {phone_spoken(phone)} zurück, in "
             f"der Regel am nächsten Werktag.",
+            register=register_of(tracker),
+            en=(
+                f"Thank you. We will call you back ({WINDOWS_EN[window]}) at {phone_text(phone)}, "
+                f"usually on the next working day. Your reference number: {reference}.",
+                f"Thank you. We will call you back ({WINDOWS_EN[window]}) at {phone_text(phone)}, "
+                "usually on the next working day.",
+            ),
+            einfach=(
+                f"Danke. Wir rufen Sie an. Das ist meistens am nächsten Arbeits-Tag. Ihre Nummer "
+                f"ist {reference}.",
+                "Danke. Wir rufen Sie an. Das ist meistens am nächsten Arbeits-Tag.",
+            ),
         )
         return [SlotSet(s, None) for s in slots] + [SlotSet(MISSES, 0)]
 

@@ -8,9 +8,23 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from contract.language import LANGUAGE_ENTITY, register_of_entity, requested
 from contract.records import Channel
 from intents.actions.answers import channel_of, say
+from intents.actions.language import register_of
 from intents.actions.phrases import has_spoken, voice_disclosed
+from intents.actions.texts import (
+    GREETING_CHAT_EINFACH,
+    GREETING_CHAT_EN,
+    GREETING_VOICE_EINFACH,
+    GREETING_VOICE_EN,
+    OTHER_LANGUAGE_DE,
+    OTHER_LANGUAGE_EINFACH,
+    OTHER_LANGUAGE_EN,
+    SWITCHED_DE,
+    SWITCHED_EINFACH,
+    SWITCHED_EN,
+)
 
 GREETING_CHAT = (
     "Guten Tag! Ich bin der digitale Assistent der Stadtverwaltung Musterstadt – ein "
@@ -46,8 +60,55 @@ class ActionGreet(Action):
                 GREETING_CHAT,
                 GREETING_VOICE,
                 buttons=[{"title": "Mit einem Menschen sprechen", "payload": "/human_handoff"}],
+                register=register_of(tracker),
+                en=(GREETING_CHAT_EN, GREETING_VOICE_EN),
+                einfach=(GREETING_CHAT_EINFACH, GREETING_VOICE_EINFACH),
             )
             return []
         text = "Hallo! Wie kann ich Ihnen weiterhelfen?"
-        say(dispatcher, channel, text, text)
+        say(
+            dispatcher,
+            channel_of(tracker),
+            text,
+            text,
+            register=register_of(tracker),
+            en=("Hello! How can I help you?",) * 2,
+            einfach=("Hallo! Wie kann ich Ihnen helfen?",) * 2,
+        )
+        return []
+
+
+class ActionChangeLanguage(Action):
+    """Confirms a switch to German, English or Leichte Sprache (the register slot is set
+    already, see intents/actions/language.py); for another language it says which ones it
+    speaks and offers a person (the rules hand over on a yes)."""
+
+    def name(self) -> str:
+        return "action_change_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        entity = next(tracker.get_latest_entity_values(LANGUAGE_ENTITY), None)
+        chosen = register_of_entity(entity) or requested(text)
+        channel = channel_of(tracker)
+        if chosen is None:
+            say(
+                dispatcher,
+                channel,
+                *OTHER_LANGUAGE_DE,
+                register=register_of(tracker),
+                en=OTHER_LANGUAGE_EN,
+                einfach=OTHER_LANGUAGE_EINFACH,
+            )
+        else:
+            say(
+                dispatcher,
+                channel,
+                *SWITCHED_DE,
+                register=chosen,
+                en=SWITCHED_EN,
+                einfach=SWITCHED_EINFACH,
+            )
         return []

@@ -20,6 +20,7 @@ from contract.german import (
 )
 from contract.knowledge import spoken_phone_number
 from contract.records import REFERENCE_ALPHABET
+from intents.actions.english import english_digits, parse_date_en, parse_time_en
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(NUMBER_WORDS)} | {"ein": 1, "eine": 1, "zwanzig": 20}
 _WEEKDAY_WORDS = {name.casefold(): i for i, name in enumerate(WEEKDAYS)}
@@ -74,7 +75,12 @@ def parse_date(text: str, today: date) -> date | None:
     """Dates as citizens say them: "morgen", "übermorgen", "am Montag", "nächsten Dienstag",
     "24.11.", "24.11.2026", "24. November", "den 3 dezember", "am achten Dezember" (as the
     bot says dates). Past dates roll forward. A bare day number ("14", typed on the phone's
-    keys) or ordinal ("den einunddreißigsten") is the next such day from today."""
+    keys) or ordinal ("den einunddreißigsten") is the next such day from today. English dates
+    ("next Tuesday", "December 8th") where no German one is found."""
+    return _parse_date_de(text, today) or parse_date_en(text, today)
+
+
+def _parse_date_de(text: str, today: date) -> date | None:
     lowered = text.casefold().strip()
     if "übermorgen" in lowered or "uebermorgen" in lowered:
         return today + timedelta(days=2)
@@ -130,9 +136,13 @@ def _complete(day: int, month: int, year_text: str | None, today: date) -> date 
 
 
 def parse_time(text: str) -> time | None:
-    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h", and
-    typed on the phone's keys "1430" or "930"."""
-    lowered = _words_to_digits(text.casefold())
+    """Times: "10:30", "10.30 Uhr", "um 10 uhr 30", "zehn uhr", "halb elf", "14 h", typed on
+    the phone's keys "1430" or "930"; English times with "am", "pm", "o'clock" or "half past"
+    first."""
+    english = parse_time_en(text)
+    if english is not None:
+        return english
+    lowered = _words_to_digits(english_digits(text.casefold()))
     half = re.search(r"\bhalb\s+(\d{1,2})\b", lowered)
     if half:
         hour = int(half[1]) - 1
@@ -156,7 +166,7 @@ def parse_phone(text: str) -> str | None:
     """A phone number in the text, as digits with an optional leading "+"; None if none.
 
     Spoken digits ("null eins sieben eins ...") count too."""
-    spoken = _words_to_digits(text.casefold()).replace("plus", "+")
+    spoken = english_digits(_words_to_digits(text.casefold())).replace("plus", "+")
     match = re.search(r"\+?\d[\d\s/()-]{4,}\d", spoken)
     if match is None:
         return None

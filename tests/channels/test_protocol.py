@@ -45,6 +45,7 @@ from channels.protocol import (
     parse_client,
     parse_server,
 )
+from contract.language import Register
 from dialogue.messages import Button, Link
 
 CLIENT_MESSAGES: list[ClientMessage] = [
@@ -62,6 +63,9 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     KeyPress("1"),
     KeyPress("#"),
     KeyPress("*"),
+    Hello(register=Register.EN),
+    Hello(token="abc", register=Register.DE),
+    Hello(register=Register.EINFACH),
 ]
 
 BOT = BotLine(
@@ -449,3 +453,41 @@ def test_errors_carry_code_detail_and_the_citizens_text() -> None:
         ErrorCode.BAD_FRAME, ERROR_TEXT[ErrorCode.BAD_FRAME], "m1"
     )
     assert Error.of(plain) == Error(ErrorCode.BAD_FRAME, ERROR_TEXT[ErrorCode.BAD_FRAME], None)
+
+
+@pytest.mark.parametrize(
+    ("frame", "register"),
+    [
+        ('{"type": "hello", "v": 2}', None),
+        ('{"type": "hello", "v": 2, "language": "en"}', Register.EN),
+        ('{"type": "hello", "v": 2, "language": "de"}', Register.DE),
+        ('{"type": "hello", "v": 2, "einfach": true}', Register.EINFACH),
+        ('{"type": "hello", "v": 2, "language": "de", "einfach": true}', Register.EINFACH),
+        ('{"type": "hello", "v": 2, "language": "de", "einfach": false}', Register.DE),
+        ('{"type": "hello", "v": 2, "language": null}', None),
+    ],
+)
+def test_hello_carries_the_pages_language_preset(frame: str, register: Register | None) -> None:
+    assert parse_client(frame) == Hello(version=2, register=register)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "hello", "v": 2, "language": "fr"}',
+        '{"type": "hello", "v": 2, "language": "EN"}',
+        '{"type": "hello", "v": 2, "language": 1}',
+        '{"type": "hello", "v": 2, "einfach": "true"}',
+        '{"type": "hello", "v": 2, "language": "en", "einfach": true}',
+    ],
+)
+def test_a_bad_language_preset_is_a_bad_frame(frame: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_client(frame)
+    assert refused.value.code is ErrorCode.BAD_FRAME
+
+
+def test_a_preset_is_written_as_language_and_einfach() -> None:
+    assert '"language":"en"' in encode_client(Hello(register=Register.EN))
+    assert '"language":"de","einfach":true' in encode_client(Hello(register=Register.EINFACH))
+    assert "language" not in encode_client(Hello())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pyotp
+import pytest
 from redis.asyncio import Redis
 
 from console.accounts import Accounts
@@ -16,6 +17,7 @@ from console.roles import Role
 from console.sessions import SessionStore, session_key
 from contract.conversation import Case, TranscriptRecord
 from contract.conversation import Role as LineRole
+from contract.language import Register
 from contract.records import OPEN_CASES_KEY, Channel, case_key, transcript_key
 from tests.console.conftest import PASSWORD, Login, csrf_of, password_step
 
@@ -416,3 +418,26 @@ async def test_a_transferred_call_shows_where_it_went(redis: Redis, login: Login
         page.text
     )
     assert "Gespräch übernehmen" not in page.text  # phone cases have no live chat
+
+
+@pytest.mark.parametrize(
+    ("register", "label"),
+    [(Register.EN, "Englisch"), (Register.EINFACH, "Leichte Sprache"), (Register.DE, None)],
+)
+async def test_cases_in_english_or_leichte_sprache_are_labelled(
+    redis: Redis, login: Login, register: Register, label: str | None
+) -> None:
+    case = Case(
+        CASE, "s" * 32, Channel.WEBCHAT, "user_request", "buergerbuero", 1_795_000_000.0,
+        register=register,
+    )  # fmt: skip
+    await redis.hset(case_key(CASE), mapping=case.to_fields())  # type: ignore[arg-type]
+    await redis.zadd(OPEN_CASES_KEY, {CASE: case.created_at})
+    clerk = await login("erika")
+    inbox = (await clerk.get("/console/inbox")).text
+    detail = (await clerk.get(f"/console/case/{CASE}")).text
+    if label is None:
+        assert 'class="badge lang"' not in inbox + detail
+    else:
+        assert f'<span class="badge lang">{label}</span>' in inbox
+        assert f'<dt>Sprache</dt><dd><span class="badge lang">{label}</span></dd>' in detail

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from contract.language import Register
 from contract.payloads import (
     HandoffReason,
     HandoffRequest,
@@ -27,6 +28,8 @@ EVERY_PAYLOAD: list[Payload] = [
     HandoffRequest(HandoffReason.USER_REQUEST, "standesamt"),
     HandoffRequest(HandoffReason.USER_REQUEST),
     HandoffRequest(HandoffReason.UNSPECIFIED, "bauamt"),
+    HandoffRequest(HandoffReason.USER_REQUEST, "bauamt", Register.EN),
+    HandoffRequest(HandoffReason.USER_REQUEST, None, Register.EINFACH),
     Hangup(),
 ]
 
@@ -123,3 +126,18 @@ def test_the_handoff_reason_follows_the_bots_last_action() -> None:
         "unspecified",
     ]
     assert HandoffReason.of("fallback") is HandoffReason.FALLBACK
+
+
+def test_a_handoff_carries_its_register_and_german_is_not_written() -> None:
+    assert encode(HandoffRequest(HandoffReason.USER_REQUEST, "bauamt")) == {
+        "handoff": {"reason": "user_request", "department": "bauamt"}
+    }
+    assert encode(HandoffRequest(HandoffReason.USER_REQUEST, None, Register.EN)) == {
+        "handoff": {"reason": "user_request", "register": "en"}
+    }
+    (odd,) = decode({"handoff": {"reason": "user_request", "register": "klingonisch"}})
+    assert odd == HandoffRequest(HandoffReason.USER_REQUEST, None, Register.DE)
+    (reply,) = parse_messages(
+        [{"text": "x", "custom": {"handoff": {"reason": "user_request", "register": "einfach"}}}]
+    )
+    assert reply.handoff == Handoff("user_request", None, register=Register.EINFACH)

@@ -7,7 +7,8 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
-from dialogue.core import UNAVAILABLE_TEXT, DialogueCore, MessageTooLong
+from contract.language import Register
+from dialogue.core import UNAVAILABLE_TEXT, DialogueCore, MessageTooLong, greet_trigger
 from dialogue.messages import (
     BotReply,
     Channel,
@@ -61,6 +62,26 @@ async def test_greeting_records_only_the_assistant(store: ConversationStore) -> 
         BotReply("Ich bin ein automatisierter Assistent.")
     ]
     assert [r.role for r in await store.transcript("s1")] == [Role.BOT]
+
+
+def test_the_greeting_carries_a_preset_register_as_the_language_entity() -> None:
+    assert greet_trigger(None) == "/greet"
+    assert greet_trigger(Register.EN) == '/greet{"language": "en"}'
+    assert greet_trigger(Register.EINFACH) == '/greet{"language": "einfach"}'
+
+
+async def test_a_preset_greeting_sends_the_register_to_the_engine(
+    store: ConversationStore,
+) -> None:
+    sent: list[str] = []
+
+    def english(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+        sent.append(text)
+        return EngineAnswer((BotReply("Hello!"),))
+
+    core = DialogueCore(FakeEngine(english), store)
+    assert await core.greet("s1", Channel.WEBCHAT, register=Register.EN) == [BotReply("Hello!")]
+    assert sent == ['/greet{"language": "en"}']
 
 
 async def test_engine_down_gives_a_polite_answer_and_keeps_the_turn(

@@ -12,6 +12,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from contract.german import spell_reference
+from contract.language import Register
 from dialogue.core import DialogueCore
 from dialogue.handoff_notice import CALLBACK_BUTTON, HandoffNotice
 from dialogue.messages import BotReply, Channel, EngineAnswer, Handoff, UserTurn
@@ -263,3 +264,30 @@ async def test_with_redis_down_the_turn_goes_on_and_the_callback_is_offered(
     assert engine.received == [("s4", Channel.WEBCHAT, "Mitarbeiter bitte")]
     assert "verbinde" not in reply.text and CALLBACK_BUTTON in reply.buttons
     assert gate.asked == [None] and gate.waiting == []
+
+
+@pytest.mark.parametrize(
+    ("at", "channel", "available", "wanted", "button"),
+    [
+        (TUESDAY_10, Channel.WEBCHAT, None, f"stored under the case number {CASE}", True),
+        (TUESDAY_19, Channel.WEBCHAT, None, "outside our service hours", True),
+        (TUESDAY_10, Channel.WEBCHAT, True, "I am connecting you", False),
+        (TUESDAY_10, Channel.VOICE, None, "Your case number is: C - 2 0 2 6", False),
+        (TUESDAY_19, Channel.VOICE, None, "outside our service hours", False),
+    ],
+)
+def test_an_english_conversation_gets_an_english_notice(
+    at: datetime, channel: Channel, available: bool | None, wanted: str, button: bool
+) -> None:
+    reply = notice(at).complete(REPLY, channel, CASE, available=available, register=Register.EN)
+    assert wanted in reply.text and "Vorgangsnummer" not in reply.text
+    assert [b.title for b in reply.buttons] == (["Arrange a call back"] if button else [])
+    assert all(b.payload == CALLBACK_BUTTON.payload for b in reply.buttons)
+
+
+def test_a_leichte_sprache_conversation_gets_a_simple_notice() -> None:
+    chat = notice(TUESDAY_19).complete(REPLY, Channel.WEBCHAT, CASE, register=Register.EINFACH)
+    assert f"Ihre Nummer ist {CASE}." in chat.text and "Jetzt ist niemand" in chat.text
+    assert chat.buttons == (CALLBACK_BUTTON,)
+    voice = notice(TUESDAY_10).complete(REPLY, Channel.VOICE, CASE, register=Register.EINFACH)
+    assert spell_reference(CASE) in voice.text and not re.search(r"\d", voice.text)

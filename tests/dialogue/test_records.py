@@ -1,3 +1,10 @@
+"""Transcript records and cases round-trip through Redis hash fields."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from contract.language import Register
 from dialogue.messages import Button, Channel, Handoff, Link, Role
 from dialogue.records import Case, CaseStatus, Delivery, TranscriptRecord
 
@@ -39,5 +46,9 @@ def test_case_round_trips_and_has_a_readable_id() -> None:
         status=CaseStatus.OPEN,
     )
     assert Case.from_fields(case.to_fields()) == case
+    assert "register" not in case.to_fields()
+    english = replace(case, register=Register.EN)
+    assert english.to_fields()["register"] == "en"
+    assert Case.from_fields(english.to_fields()) == english
     assert case.case_id.startswith("C-20251121-")
     assert not set(case.case_id[11:]) & set("01IO")

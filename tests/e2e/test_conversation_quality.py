@@ -360,6 +360,9 @@ async def test_follow_ups_after_marriage(rt: Runtime) -> None:
     assert "60,00 Euro" in fee and "nicht verstanden" not in fee, fee
     needed = await talk.say("Brauche ich einen Termin?")
     assert needed.startswith("Ja, für Anmeldung der Eheschließung"), needed
+    assert "nichts gebucht" not in needed, needed
+    book = await talk.say("Ich brauche einen Termin")  # a statement still books, this service
+    assert "Termine für Anmeldung der Eheschließung" in book, book
 
 
 async def test_follow_ups_after_the_passport(rt: Runtime) -> None:

@@ -319,9 +319,11 @@ async def test_responsible_office_and_language(rt: Runtime) -> None:
     answer = await Talk(rt).say("Wer ist für Wohngeld zuständig?")
     assert "Sozialamt" in answer and "01234 567-500" in answer
     english = Talk(rt)
-    assert "German" in await english.say("Do you speak English?")
-    await english.say("ja bitte")
-    assert any(r.handoff for r in english.last)
+    assert "continue in English" in await english.say("Do you speak English?")
+    other = Talk(rt)  # a language the assistant does not speak: it says which, offers a person
+    assert "Deutsch und Englisch" in await other.say("Können Sie auch Türkisch?")
+    await other.say("ja bitte")
+    assert any(r.handoff for r in other.last)
 
 
 def test_shipped_knowledge_has_future_booking_days() -> None:

@@ -152,15 +152,16 @@ def test_the_demo_page_works_under_its_strict_csp(gateway: Gateway) -> None:
 
 
 @contextlib.contextmanager
-def other_site(gateway: Gateway) -> Iterator[str]:
+def other_site(gateway: Gateway, *, attributes: str = "") -> Iterator[str]:
     """A town's own website on another origin (a loopback port of its own), with a strict
-    CSP that allows only the gateway, and the one-line widget snippet on its page."""
+    CSP that allows only the gateway, and the one-line widget snippet on its page
+    (``attributes``: more data- attributes on the script tag)."""
     ws = gateway.url.replace("http://", "ws://", 1)
     csp = f"default-src 'none'; script-src {gateway.url}; style-src {gateway.url}; connect-src {ws}"
     page = (
         '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Gemeinde</title>'
         f'</head><body><h1>Andere Website</h1><script src="{gateway.url}/widget/widget.js" '
-        'data-town="Musterstadt" data-offset="100" defer></script></body></html>'
+        f'data-town="Musterstadt" data-offset="100" {attributes} defer></script></body></html>'
     ).encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
@@ -198,3 +199,51 @@ def test_the_widget_embeds_on_a_page_of_another_origin(gateway: Gateway) -> None
     assert seen["violations"] == []
     assert texts(seen["log"], "user") == ["Wann hat das Bürgerbüro geöffnet?"]
     assert len(texts(seen["log"], "bot")) >= 2
+
+
+def test_the_language_buttons_switch_to_english_back_and_to_leichte_sprache(
+    gateway: Gateway,
+) -> None:
+    shots = REPO / "var" / "test-screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = run_scenario(gateway, "languages", "-", str(shots))
+    assert seen["englishLabel"] == "Deutsch" and seen["easyHidden"] is True
+    assert seen["easyPressed"] == "true"
+    assert seen["englishLabels"] == {
+        "send": "Send",
+        "placeholder": "Your question …",
+        "human": "Talk to a person",
+        "disclosure": "Automated assistant – not a person. Privacy notice",
+    }
+    assert seen["germanLabels"] == {
+        "send": "Senden",
+        "placeholder": "Ihre Frage …",
+        "human": "Mit einem Menschen sprechen",
+        "disclosure": "Automatisierter Assistent – kein Mensch. Datenschutzhinweise",
+    }
+    users = texts(seen["log"], "user")
+    assert users[:2] == ["English", "How much does a passport cost?"]
+    assert users[2:] == ["Deutsch", "Leichte Sprache", "Ich brauche einen neuen Ausweis"]
+    bots = texts(seen["log"], "bot")
+    assert any("continue in English" in t for t in bots)
+    assert any("euros" in t for t in bots)
+    assert any("auf Deutsch" in t for t in bots)
+    assert "Bürger-Büro" in bots[-1]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "greeting", "english", "pressed", "send"),
+    [
+        ('data-language="en"', "not a person", "Deutsch", "false", "Send"),
+        ('data-einfach="true"', "Ich bin ein Computer", "English", "true", "Senden"),
+        ('data-language="fr"', "kein Mensch", "English", "false", "Senden"),  # unknown: German
+    ],
+)
+def test_the_embedding_page_presets_the_language(
+    gateway: Gateway, attributes: str, greeting: str, english: str, pressed: str, send: str
+) -> None:
+    with other_site(gateway, attributes=attributes) as site:
+        seen = run_scenario(gateway, "preset", site + "/gemeinde.html")
+    assert greeting in texts(seen["log"], "bot")[0]
+    assert (seen["english"], seen["easyPressed"]) == (english, pressed)
+    assert seen["labels"]["send"] == send

@@ -14,7 +14,15 @@ import yaml
 from contract.knowledge import KnowledgeError
 from contract.town import AppointmentNeed, Service, load_town
 from intents.actions.aspects import Aspect, aspect_of, lead
-from intents.actions.phrases import has_spoken, is_person_request, voice_disclosed, wants_to_stop
+from intents.actions.phrases import (
+    asks_about_topic,
+    asks_whether_needed,
+    has_spoken,
+    is_person_request,
+    states_booking,
+    voice_disclosed,
+    wants_to_stop,
+)
 from intents.actions.routing import Request, current_request, department_for, topic_department
 from intents.actions.speech import parse_reference
 from tests.intents.test_town import KNOWLEDGE, load_shipped_town
@@ -334,7 +342,7 @@ class FakeTracker:
         self.entities = entities
         self.active_loop = {"name": loop} if loop else {}
         self.slots = slots
-        self.latest_message = {"intent": {"name": intent}} if intent else {}
+        self.latest_message: dict[str, Any] = {"intent": {"name": intent}} if intent else {}
 
     def get_latest_entity_values(self, name: str) -> Any:
         return iter([self.entities[name]] if name in self.entities else [])
@@ -359,3 +367,62 @@ def test_current_request_reads_the_tracker() -> None:
     )
     empty = FakeTracker(entities={}, loop=None, slots={"service": 3, "topic": 4}, intent=None)
     assert current_request(empty) == request()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("Brauche ich einen Termin?", True),
+        ("brauche ich dafür einen Termin", True),
+        ("Muss ich einen Termin machen?", True),
+        ("Und muss man vorher einen Termin vereinbaren?", True),
+        ("Brauchen wir einen Termin?", True),
+        ("Benötige ich einen Termin", True),
+        ("Ich brauche einen Termin", False),
+        ("Ich muss einen Termin machen", False),
+        ("Kann ich einen Termin machen?", False),
+        ("Termin brauche ich", False),
+        ("Wir brauchen einen Termin für die Hochzeit", False),
+    ],
+)
+def test_a_question_whether_something_is_needed(text: str, question: bool) -> None:
+    assert asks_whether_needed(text) is question
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "requested", "topic_is_service", "follow_up"),
+    [
+        ("Brauche ich einen Termin?", "book_appointment", None, True, True),
+        ("Muss ich einen Termin machen?", "book_appointment", None, True, True),
+        ("Ich brauche einen Termin", "book_appointment", None, True, False),  # a statement books
+        ("Kann ich einen Termin machen?", "book_appointment", None, True, False),
+        ("Brauche ich einen Termin?", "book_appointment", None, False, False),  # no service
+        ("Brauche ich einen Termin?", "book_appointment", "person_name", True, False),  # in form
+        ("Brauche ich einen Termin?", "follow_up", None, True, False),  # the NLU got it anyway
+        ("Muss ich?", "book_appointment", None, True, False),  # no aspect
+    ],
+)
+def test_a_question_about_the_topic_does_not_start_the_booking(
+    text: str, intent: str, requested: str | None, topic_is_service: bool, follow_up: bool
+) -> None:
+    found = asks_about_topic(
+        text, intent=intent, requested=requested, topic_is_service=topic_is_service
+    )
+    assert found is follow_up
+
+
+@pytest.mark.parametrize(
+    ("text", "statement"),
+    [
+        ("Ich brauche einen Termin", True),
+        ("ich brauch nen termin", True),
+        ("Gut, ich möchte einen Termin machen", True),
+        ("wir hätten gern einen Termin", True),
+        ("Brauche ich einen Termin?", False),
+        ("Ich brauche keinen Termin", False),
+        ("Ich brauche einen Reisepass", False),
+        ("Was kostet das?", False),
+    ],
+)
+def test_a_statement_that_an_appointment_is_wanted(text: str, statement: bool) -> None:
+    assert states_booking(text) is statement

@@ -19,7 +19,9 @@ from dialogue.metrics import Metrics
 from dialogue.misses import MissLog
 from dialogue.store import ConversationStore, consent_key
 from tests.fakes import FakeCall, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
+from voice.asr import Transcriber
 from voice.audio import AudioFrame
+from voice.language import CallLanguage, CallTranscriber, Recognise
 from voice.readback import ReadBack, Streets
 from voice.recording import Recorder, recorder_factory
 from voice.session import (
@@ -84,21 +86,31 @@ class Harness:
         misses: MissLog | None = None,
         session_id: str = "call-1",
         metrics: Metrics | None = None,
+        english: tuple[str, ...] | None = None,
         **options: object,
     ) -> None:
-        """The session's clock is the line's: one tick is 20 ms."""
+        """The session's clock is the line's: one tick is 20 ms. `english`: the call has
+        its language (voice/language.py), with these English transcripts."""
         self.call = FakeCall()
         self.consents: list[Consent] = []
         self.engine = FakeEngine(script)
         self.tts = FakeSynthesizer(ms_per_char=10)
         self.asr = FakeTranscriber(*texts)
         self.workers = VoiceWorkers.create(self.asr, max_calls=1) if engine_workers else None
+        self.language = CallLanguage()
+        transcriber: Transcriber = self.asr
+        recognise: Recognise | None = None
+        if english is not None:
+            self.asr_en = FakeTranscriber(*english)
+            own = CallTranscriber(self.asr, self.asr_en, None, self.language)
+            transcriber = own
+            recognise = own.recogniser(self.workers.asr) if self.workers else None
         self.session = VoiceSession(
             self.call,
             DialogueCore(self.engine, store, misses=misses, metrics=metrics),
             session_id=session_id,
             endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300, pause_ms=pause_ms),
-            transcriber=self.asr,
+            transcriber=transcriber,
             synthesizer=self.tts,
             options=SessionOptions(**options),  # type: ignore[arg-type]
             on_consent=self.consents.append,
@@ -106,6 +118,8 @@ class Harness:
             recorder=recorder,
             workers=self.workers,
             clock=lambda: self.call.now * 0.02,
+            recognise=recognise,
+            register=lambda: self.language.register,
         )
         self.task: asyncio.Task[SessionResult] | None = None
 

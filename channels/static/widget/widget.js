@@ -22,6 +22,9 @@
     open: data.open === "true",
     offset: bounded(data.offset, 0, 400, 0), // px the launcher and panel keep from the bottom
     maxChars: bounded(data.maxChars, 1, 100000, 2000), // the gateway's max_message_chars
+    // the register preset (docs/languages.md): data-language="de|en", data-einfach="true"
+    language: data.language === "en" ? "en" : "de",
+    einfach: data.einfach === "true" && data.language !== "en",
   };
   var TOKEN_KEY = "rathausbot-chat:" + cfg.server;
   var OPEN_KEY = "rathausbot-chat-open:" + cfg.server;
@@ -88,7 +91,19 @@
   if (cfg.logo) header.appendChild(el("img", { class: "rb-logo", src: cfg.logo, alt: "" }));
   var heading = el("div", { class: "rb-heading" });
   heading.appendChild(el("h2", { id: "rb-title" }, cfg.title));
-  var DISCLOSURE = "Automatisierter Assistent – kein Mensch. ";
+  // The widget's own labels follow the conversation's language (English or German; Leichte
+  // Sprache keeps the German labels, which are short already).
+  var LABELS = {
+    de: { disclosure: "Automatisierter Assistent – kein Mensch. ", privacy: "Datenschutzhinweise",
+      more: "Weitere Aktionen", close: "Chat schließen", human: "Mit einem Menschen sprechen",
+      end: "Gespräch beenden und löschen", message: "Ihre Nachricht", placeholder: "Ihre Frage …",
+      send: "Senden" },
+    en: { disclosure: "Automated assistant – not a person. ", privacy: "Privacy notice",
+      more: "More actions", close: "Close chat", human: "Talk to a person",
+      end: "End and delete the conversation", message: "Your message",
+      placeholder: "Your question …", send: "Send" }
+  };
+  var DISCLOSURE = LABELS[cfg.language].disclosure;
   var disclosure = el("p", { id: "rb-disclosure", class: "rb-disclosure" }, DISCLOSURE);
   // who answers: the assistant, or during a live takeover the clerk by name
   function setDisclosure(text) { disclosure.firstChild.textContent = text; }
@@ -105,6 +120,25 @@
   closeButton.appendChild(icon(CROSS));
   header.appendChild(closeButton);
   panel.appendChild(header);
+
+  // Language toggles (docs/languages.md): each click is a quick reply that the assistant
+  // confirms; the hello of a new session carries the page's preset.
+  var register = cfg.einfach ? "einfach" : cfg.language;
+  var langBar = el("div", { class: "rb-lang", role: "group", "aria-label": "Sprache / Language" });
+  var englishButton = el("button", { type: "button", class: "rb-lang-en" });
+  var easyButton = el("button", { type: "button", class: "rb-lang-easy" }, "Leichte Sprache");
+  langBar.appendChild(englishButton);
+  langBar.appendChild(easyButton);
+  panel.appendChild(langBar);
+  function showRegister() {
+    var english = register === "en";
+    englishButton.textContent = english ? "Deutsch" : "English";
+    englishButton.setAttribute("lang", english ? "de" : "en");
+    englishButton.setAttribute("aria-pressed", "false");
+    easyButton.setAttribute("aria-pressed", register === "einfach" ? "true" : "false");
+    easyButton.hidden = english;
+  }
+  showRegister();
 
   var menu = el("div", { id: "rb-menu", class: "rb-menu", hidden: "" });
   var human = el("button", { type: "button", class: "rb-human" }, "Mit einem Menschen sprechen");
@@ -133,7 +167,8 @@
   confirmBox.appendChild(confirmYes);
   confirmBox.appendChild(confirmNo);
   var form = el("form", { class: "rb-form", novalidate: "" });
-  form.appendChild(el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht"));
+  var inputLabel = el("label", { for: "rb-input", class: "rb-sr" }, "Ihre Nachricht");
+  form.appendChild(inputLabel);
   var input = el("input", { id: "rb-input", type: "text", autocomplete: "off",
     placeholder: "Ihre Frage …", enterkeyhint: "send", "aria-describedby": "rb-counter" });
   form.appendChild(input);
@@ -142,6 +177,21 @@
   var counter = el("p", { id: "rb-counter", class: "rb-counter" });
   var announce = el("p", { class: "rb-sr", role: "status", "aria-live": "polite" });
   [menu, status, log, typing, confirmBox, form, counter, announce].forEach(function (n) { panel.appendChild(n); });
+  function showLabels() {
+    var words = LABELS[register === "en" ? "en" : "de"];
+    DISCLOSURE = words.disclosure;
+    if (!staffName) setDisclosure(DISCLOSURE);
+    privacy.textContent = words.privacy;
+    menuButton.setAttribute("aria-label", words.more);
+    closeButton.setAttribute("aria-label", words.close);
+    human.textContent = words.human;
+    end.textContent = words.end;
+    inputLabel.textContent = words.message;
+    input.setAttribute("placeholder", words.placeholder);
+    send.textContent = words.send;
+    panel.setAttribute("lang", register === "en" ? "en" : "de");
+  }
+  showLabels();
   root.appendChild(launcher);
   root.appendChild(panel);
 
@@ -350,7 +400,9 @@
     var socket = new WebSocket(cfg.server);
     ws = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({ type: "hello", v: 2, token: storedToken() }));
+      var hello = { type: "hello", v: 2, token: storedToken(), language: cfg.language };
+      if (cfg.einfach) hello.einfach = true;
+      socket.send(JSON.stringify(hello));
     };
     socket.onmessage = function (event) {
       var msg;
@@ -579,6 +631,21 @@
     typingStop = setTimeout(function () { typedAt = 0; sendTyping(false); }, 3000);
   });
   input.addEventListener("focus", function () { if (state === "idle") connect(); });
+  function chooseRegister(next, title) {
+    if (submit({ type: "choice", payload: '/change_language{"language":"' + next + '"}', title: title },
+      title)) {
+      register = next;
+      showRegister();
+      showLabels();
+    }
+  }
+  englishButton.addEventListener("click", function () {
+    if (register === "en") chooseRegister("de", "Deutsch"); else chooseRegister("en", "English");
+  });
+  easyButton.addEventListener("click", function () {
+    if (register === "einfach") chooseRegister("de", "Normale Sprache");
+    else chooseRegister("einfach", "Leichte Sprache");
+  });
   human.addEventListener("click", function () {
     setMenu(false);
     submit({ type: "human" }, "Mit einem Menschen sprechen");

@@ -19,6 +19,16 @@ function host(page) {
   return page.locator("#rathausbot-chat");
 }
 
+// The widget's own labels, as a citizen sees them (the language follows the conversation).
+async function labels(page) {
+  return {
+    send: await page.locator(".rb-send").innerText(),
+    placeholder: await page.locator("#rb-input").getAttribute("placeholder"),
+    human: await page.locator(".rb-human").textContent(),
+    disclosure: await page.locator("#rb-disclosure").textContent(),
+  };
+}
+
 async function logTexts(page) {
   return page.getByRole("log").evaluate((log) =>
     Array.from(log.querySelectorAll(".rb-msg")).map((m) => ({
@@ -61,8 +71,9 @@ async function endConversation(page) {
 
 async function say(page, text) {
   const before = await botCount(page);
-  await page.getByRole("textbox", { name: "Ihre Nachricht" }).fill(text);
-  await page.getByRole("button", { name: "Senden", exact: true }).click();
+  // the widget's labels follow the conversation's language (German or English)
+  await page.getByRole("textbox", { name: /^(Ihre Nachricht|Your message)$/ }).fill(text);
+  await page.getByRole("button", { name: /^(Senden|Send)$/ }).click();
   await waitForBotAfter(page, before);
   await page.waitForFunction(
     () => !document.querySelector("#rathausbot-chat").shadowRoot.querySelector(".rb-pending"),
@@ -413,6 +424,44 @@ const scenarios = {
 
   // The one-line snippet on another site's page (another origin, served by the test with a
   // strict CSP of its own that allows just the gateway): the widget loads, connects, answers.
+  // The language row: English, back to German, Leichte Sprache (docs/languages.md).
+  // The widget's own labels follow: send button, placeholder, menu, disclosure.
+  async languages(page) {
+    await page.goto(base + "/");
+    await openChat(page);
+    const bar = page.getByRole("group", { name: "Sprache / Language" });
+    let before = await botCount(page);
+    await bar.getByRole("button", { name: "English", exact: true }).click();
+    await waitForBotAfter(page, before);
+    const englishLabel = await bar.locator(".rb-lang-en").innerText();
+    const easyHidden = await bar.locator(".rb-lang-easy").isHidden();
+    const englishLabels = await labels(page);
+    await say(page, "How much does a passport cost?");
+    if (shots) await page.screenshot({ path: `${shots}/widget-english.png` });
+    before = await botCount(page);
+    await bar.getByRole("button", { name: "Deutsch", exact: true }).click();
+    await waitForBotAfter(page, before);
+    before = await botCount(page);
+    await bar.getByRole("button", { name: "Leichte Sprache", exact: true }).click();
+    await waitForBotAfter(page, before);
+    const easyPressed = await bar.locator(".rb-lang-easy").getAttribute("aria-pressed");
+    const germanLabels = await labels(page);
+    await say(page, "Ich brauche einen neuen Ausweis");
+    if (shots) await page.screenshot({ path: `${shots}/widget-einfach.png` });
+    return { englishLabel, easyHidden, easyPressed, englishLabels, germanLabels,
+      log: await logTexts(page) };
+  },
+
+  // A page that presets the register with data-language / data-einfach.
+  async preset(page) {
+    await page.goto(site);
+    await openChat(page);
+    const bar = page.getByRole("group", { name: "Sprache / Language" });
+    return { log: await logTexts(page), english: await bar.locator(".rb-lang-en").innerText(),
+      easyPressed: await bar.locator(".rb-lang-easy").getAttribute("aria-pressed"),
+      labels: await labels(page) };
+  },
+
   async embedded(page) {
     const violations = watchCsp(page);
     const script = page.waitForResponse(new URL("/widget/widget.js", base).href);
