@@ -40,6 +40,7 @@ import yaml
 from bench.conditions import CONDITIONS
 from bench.speech_samples import pico
 from bench.voice import raw_whisper
+from contract.language import Register
 from contract.stats import MISS_INTENTS
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
@@ -52,6 +53,7 @@ from voice.asr import (
 )
 from voice.audio import AudioFrame, concat, decode_wav, read_wav, resample, write_wav
 from voice.guards import GuardLimits, longest_run
+from voice.language import MIN_DETECT_S, first_turn_register
 from voice.session import SessionOptions
 from voice.vad import Endpointer, SpeechEnded
 
@@ -125,16 +127,17 @@ def corpus(cache: Path) -> list[Item]:
 Recognise = Callable[[AudioFrame], Transcript]
 
 
+def turns_of(ep: Endpointer, audio: AudioFrame) -> list[SpeechEnded]:
+    """The turns the endpointer cuts from `audio`, fed in 20 ms frames as on the line."""
+    events = [event for frame in audio.split(20) for event in ep.feed(frame)]
+    return [e for e in (*events, *ep.flush()) if isinstance(e, SpeechEnded)]
+
+
 def through_vad(transcriber: WhisperTranscriber, endpointer: Callable[[], Endpointer]) -> Recognise:
     """Our path: the endpointer cuts the turns, the guarded engine transcribes each."""
 
     def recognise(audio: AudioFrame) -> Transcript:
-        ep = endpointer()
-        ended: list[SpeechEnded] = []
-        for frame in audio.split(20):
-            ended += [e for e in ep.feed(frame) if isinstance(e, SpeechEnded)]
-        ended += [e for e in ep.flush() if isinstance(e, SpeechEnded)]
-        turns = [transcriber.transcribe(e.audio) for e in ended]
+        turns = [transcriber.transcribe(e.audio) for e in turns_of(endpointer(), audio)]
         turns = [t for t in turns if t.text.strip()]
         if not turns:
             return Transcript("", 0.0)
@@ -142,6 +145,18 @@ def through_vad(transcriber: WhisperTranscriber, endpointer: Callable[[], Endpoi
         return Transcript(text, min(t.confidence for t in turns))
 
     return recognise
+
+
+def switches_to_english(
+    transcriber: WhisperTranscriber, endpointer: Callable[[], Endpointer], audio: AudioFrame
+) -> bool:
+    """Whether a call starting with `audio` would switch to English: the language detection
+    of docs/languages.md on the first turn the endpointer cuts (at least MIN_DETECT_S)."""
+    for turn in turns_of(endpointer(), audio):
+        if turn.audio.duration_s >= MIN_DETECT_S:
+            register = first_turn_register(transcriber.language_probabilities(turn.audio))
+            return register is Register.EN
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +208,12 @@ async def evaluate(
     }
     if raw:
         recognisers["raw faster-whisper"] = raw_whisper(model_dir, device)
+    detector = WhisperTranscriber(model_dir, device=device, beam_size=beam)
     print(
         f"\nDegraded audio: {len(items)} utterances, {len({i.voice for i in items})} voices, "
         f"8 kHz; intent accuracy (re-asked: below confidence {MIN_CONFIDENCE}; loops: a "
-        f"word n-gram more than {LOOP_LIMIT.max_repeats} times in a row)"
+        f"word n-gram more than {LOOP_LIMIT.max_repeats} times in a row); English: calls the "
+        f"first-turn language detection would switch to English (each a German caller lost)"
     )
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
@@ -221,8 +238,10 @@ async def evaluate(
             degrade = CONDITIONS[condition]
             others = [i.audio for i in items]
             heard_by = results[condition] = {name: [] for name in recognisers}
+            english = 0
             for index, item in enumerate(items):
                 audio = degrade(item.audio, others[:index] + others[index + 1 :], index)
+                english += switches_to_english(detector, engines.endpointer, audio)
                 for name, recognise in recognisers.items():
                     started = time.perf_counter()
                     heard = recognise(audio)
@@ -249,7 +268,7 @@ async def evaluate(
                     f" (re-ask {reasked:2d}, loops {sum(h.looped for h in heard_list)})"
                     f" {1000 * sum(h.seconds for h in heard_list) / len(items):4.0f} ms"
                 )
-            print(row, flush=True)
+            print(row + f"  English: {english}", flush=True)
         print_limits(results, len(items))
 
 

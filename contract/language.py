@@ -342,3 +342,12 @@ def next_register(current: Register, text: str, entity: object = None) -> Regist
     if seen is Register.DE and current is Register.EN:
         return Register.DE
     return current
+
+
+DIGIT_WORDS_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def spell_digits_en(digits: str) -> str:
+    """ "0123" -> "zero one two three" (anything but digits is skipped): a phone number
+    read out digit by digit in a call in English."""
+    return " ".join(DIGIT_WORDS_EN[int(d)] for d in digits if d.isdigit())

@@ -20,6 +20,9 @@ NUMBER_NOT_ALLOWED_TEXT = (
     "An diese Nummer können wir leider nicht zurückrufen. Bitte nennen Sie eine deutsche "
     "Festnetz- oder Mobilfunknummer."
 )
+NUMBER_NOT_ALLOWED_TEXT_EN = (
+    "Sorry, we cannot call this number back. Please give us a German landline or mobile number."
+)
 
 # Prefixes of the German numbering plan after +49 that are neither landline nor mobile.
 _SPECIAL = ("1", "31", "32", "700", "800", "900")

@@ -41,6 +41,7 @@ async def voice_test(
         print(f"rathausbot voice-test: cannot read {wav}: {exc}", file=sys.stderr)
         return 2
     engines = voice_engines(settings, progress=progress)
+    own = engines.for_call()  # the call's language, detected as on the line
     progress("Starting or joining Redis and Rasa ...")
     async with runtime(settings, reuse=True) as rt:
         await rt.services.start()
@@ -50,10 +51,11 @@ async def voice_test(
             store=rt.store,
             session_id=f"voice-test-{secrets.token_hex(8)}",
             endpointer=engines.endpointer(),
-            transcriber=engines.transcriber,
-            synthesizer=engines.synthesizer,
+            transcriber=own.transcriber,
+            synthesizer=own.synthesizer,
             read_back=engines.read_back,
             keys=presses,
+            register=lambda: own.language.register,
         )
     if not as_json:
         print(f"Bot: {result.greeting}", file=stdout)

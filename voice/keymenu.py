@@ -17,6 +17,7 @@ STAFF_KEY = "0"
 STAFF_PAYLOAD = "/human_handoff"
 STOP_PAYLOAD = "/stop"
 STAFF_TITLE = "eine Mitarbeiterin"
+STAFF_TITLE_EN = "a member of staff"
 
 TOPICS = (
     Button("Termine", "/book_appointment"),
@@ -27,6 +28,15 @@ TOPICS = (
     Button("Schäden melden", "/report_damage"),
 )
 """What a caller on a bad line is offered when nothing was understood outside a form."""
+TOPICS_EN = (
+    Button("appointments", "/book_appointment"),
+    Button("ID cards and passports", "/id_card"),
+    Button("registering an address", "/register_residence"),
+    Button("waste and bulky waste", "/waste_collection"),
+    Button("opening hours", "/opening_hours"),
+    Button("reporting damage", "/report_damage"),
+)
+"""The same topics for a call in English (same keys, same payloads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +45,17 @@ class KeyMenu:
 
     choices: tuple[Button, ...]
 
-    def prompt(self) -> str:
-        """The menu as the caller hears it."""
-        parts = [f"{i} für {b.title}" for i, b in enumerate(self.choices, 1)]
-        parts.append(f"{STAFF_KEY} für {STAFF_TITLE}")
+    def prompt(self, *, english: bool = False) -> str:
+        """The menu as the caller hears it (in English for a call in English)."""
+        press, word, last, staff = (
+            ("Press", "for", "or", STAFF_TITLE_EN)
+            if english
+            else ("Drücken Sie", "für", "oder", STAFF_TITLE)
+        )
+        parts = [f"{i} {word} {b.title}" for i, b in enumerate(self.choices, 1)]
+        parts.append(f"{STAFF_KEY} {word} {staff}")
         listed = ", ".join(parts[:-1])
-        return f"Drücken Sie {listed}, oder {parts[-1]}."
+        return f"{press} {listed}, {last} {parts[-1]}."
 
     def pick(self, key: str) -> str | None:
         """The payload key `key` picks, or None when the key picks nothing here."""
@@ -63,11 +78,13 @@ def key_menu(buttons: tuple[Button, ...]) -> KeyMenu | None:
     return KeyMenu(choices[:MAX_CHOICES])
 
 
-def topic_names() -> str:
+def topic_names(*, english: bool = False) -> str:
     """The topics for a spoken question: "Termine, Ausweis und Pass, ... oder Schäden melden"."""
-    names = [b.title for b in TOPICS]
-    return f"{', '.join(names[:-1])} oder {names[-1]}"
+    names = [b.title for b in (TOPICS_EN if english else TOPICS)]
+    return f"{', '.join(names[:-1])} {'or' if english else 'oder'} {names[-1]}"
 
 
 REASK = f"Entschuldigung, die Verbindung ist schlecht. Worum geht es: {topic_names()}?"
 """The re-ask for a turn the recogniser was not sure of, outside a form."""
+REASK_EN = f"Sorry, the line is bad. What is it about: {topic_names(english=True)}?"
+"""The same re-ask in a call in English."""

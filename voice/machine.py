@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from contract.german import spell_digits
-from contract.language import Register
-from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy
+from contract.language import Register, spell_digits_en
+from contract.phone import NUMBER_NOT_ALLOWED_TEXT, NUMBER_NOT_ALLOWED_TEXT_EN, CallbackPolicy
 from dialogue.messages import BotReply, Handoff
-from voice.keymenu import REASK, STOP_PAYLOAD, TOPICS, KeyMenu, key_menu
+from voice.keymenu import REASK, REASK_EN, STOP_PAYLOAD, TOPICS, TOPICS_EN, KeyMenu, key_menu
 from voice.prompts import Prompts
 from voice.signals import (
     AnswerLatency,
@@ -156,10 +156,21 @@ class CallMachine:
         self._own_number: str | None = None
 
     @property
+    def english(self) -> bool:
+        """The call is held in English now (and English prompts were given)."""
+        return (
+            self._english is not None
+            and self._register is not None
+            and self._register() is Register.EN
+        )
+
+    @property
     def prompts(self) -> Prompts:
         """The prompts in the call's language now (English only for an English call)."""
-        english = self._register is not None and self._register() is Register.EN
-        return self._english if english and self._english is not None else self._german
+        return self._english if self._english is not None and self.english else self._german
+
+    def _spell(self, digits: str) -> str:
+        return spell_digits_en(digits) if self.english else spell_digits(digits)
 
     @property
     def _p(self) -> Prompts:
@@ -435,12 +446,14 @@ class CallMachine:
             log.info("unsure transcript (confidence %.2f): re-asking", turn.confidence)
             out.append(KeepUnsure(text, turn.confidence))  # for the "Nicht verstanden" inbox
             if not self._in_form:
-                self._menu = KeyMenu(TOPICS)
-                return out + self._say((REASK, self._menu.prompt()), own=True)
+                english = self.english
+                self._menu = KeyMenu(TOPICS_EN if english else TOPICS)
+                reask = REASK_EN if english else REASK
+                return out + self._say((reask, self._menu.prompt(english=english)), own=True)
             text = MISS_TRIGGER  # the form counts a miss
             turn = Transcript(text)
         elif text.isdigit():
-            own.append(self._p.typed_digits.format(digits=spell_digits(text)))
+            own.append(self._p.typed_digits.format(digits=self._spell(text)))
         elif (confirmation := self._read_back(text)) is not None:
             own.append(confirmation)
         first = tuple(own)
@@ -456,8 +469,8 @@ class CallMachine:
         self._menu = key_menu(buttons)
         notes = list(own)
         if self._menu is not None:
-            texts.append(self._menu.prompt())
-            notes.append(self._menu.prompt())
+            texts.append(self._menu.prompt(english=self.english))
+            notes.append(self._menu.prompt(english=self.english))
         self._asked = texts[-1] if texts else ""
         handoff = next((r.handoff for r in replies if r.handoff is not None), None)
         if handoff is not None:
@@ -510,7 +523,7 @@ class CallMachine:
         self._tries += 1
         own = self._own_number
         offer = (
-            self._p.callback_own_number.format(number=spell_digits(own))
+            self._p.callback_own_number.format(number=self._spell(own))
             if own
             else self._p.callback_type_number
         )
@@ -528,7 +541,7 @@ class CallMachine:
             if self._opts.callback_policy.allows(answer):
                 number = answer
             else:
-                intro = NUMBER_NOT_ALLOWED_TEXT
+                intro = NUMBER_NOT_ALLOWED_TEXT_EN if self.english else NUMBER_NOT_ALLOWED_TEXT
         elif consent is Consent.DENIED and not answer.isdigit():
             return self._callback_over(None)
         if number is None and self._tries < CALLBACK_TRIES:
@@ -541,7 +554,7 @@ class CallMachine:
         if number is None:
             self._asked = self._p.callback_declined
             return self._say((self._p.callback_declined,), own=True)
-        confirmed = self._p.callback_confirmed.format(number=spell_digits(number))
+        confirmed = self._p.callback_confirmed.format(number=self._spell(number))
         self._on_reply = lambda _: self._callback_number(number, confirmed)
         return [SendTurn(CALLBACK_TRIGGER)]
 

@@ -17,12 +17,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from contract.language import Register
 from dialogue.core import DialogueCore
 from dialogue.messages import Handoff, Role
 from dialogue.store import ConversationStore
 from voice.asr import Transcriber
 from voice.audio import AudioFrame, concat
-from voice.keymenu import REASK
+from voice.keymenu import REASK, REASK_EN
 from voice.session import (
     AudioIn,
     CallerHungUp,
@@ -260,10 +261,12 @@ async def run_recording(
     read_back: Callable[[str], str | None] = readback,
     min_confidence: float = 0.2,
     keys: Sequence[tuple[float, str]] = (),
+    register: Callable[[], Register] | None = None,
 ) -> FileRun:
     """Runs `audio` as a call through a `VoiceSession` and reports each caller turn.
     `keys`: (audio time in s, key) pairs pressed during the recording. A turn below
-    `min_confidence` is re-asked as on a call outside a form: its intent is None."""
+    `min_confidence` is re-asked as on a call outside a form: its intent is None.
+    `register()`: the call's language, as on the line (voice/language.py)."""
     call = RecordingCall(audio, keys=keys)
     timings = _Timings()
     call.on_play = timings.played
@@ -277,13 +280,14 @@ async def run_recording(
         options=SessionOptions(min_confidence=min_confidence, reprompt_after_s=60.0),
         read_back=read_back,
         observer=timings.observe,
+        register=register,
     )
     call.session = session
     result = await session.run()
     users = await _user_lines(store, session_id)
     reports = []
     for turn in timings.turns:
-        reasked = turn.sent is None and turn.reply.startswith(REASK)
+        reasked = turn.sent is None and turn.reply.startswith((REASK, REASK_EN))
         line = users[turn.sent] if turn.sent is not None and turn.sent < len(users) else None
         intent, confidence = (line.intent, line.confidence) if line is not None else (None, None)
         first_audio = turn.first_audio or turn.dialogue_done

@@ -19,7 +19,12 @@ from rasa_sdk.types import DomainDict
 from contract import env
 from contract.german import phone_text
 from contract.language import Register
-from contract.phone import NUMBER_NOT_ALLOWED_TEXT, CallbackPolicy, to_e164
+from contract.phone import (
+    NUMBER_NOT_ALLOWED_TEXT,
+    NUMBER_NOT_ALLOWED_TEXT_EN,
+    CallbackPolicy,
+    to_e164,
+)
 from contract.records import (
     Booking,
     RecordKind,
@@ -304,7 +309,12 @@ def validate_phone(
         return {"phone_number": None}
     policy = CallbackPolicy.parse(os.environ.get(env.CALLBACK_ALLOWED_PREFIXES))
     if not policy.allows(phone):
-        dispatcher.utter_message(text=NUMBER_NOT_ALLOWED_TEXT)
+        refused = {
+            Register.EN: NUMBER_NOT_ALLOWED_TEXT_EN,
+            Register.EINFACH: "Diese Nummer können wir nicht anrufen. "
+            "Bitte sagen Sie eine deutsche Telefon-Nummer.",
+        }.get(register, NUMBER_NOT_ALLOWED_TEXT)
+        dispatcher.utter_message(text=refused)
         return {"phone_number": None}
     return {"phone_number": phone}
 

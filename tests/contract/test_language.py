@@ -14,6 +14,7 @@ from contract.language import (
     next_register,
     register_of_entity,
     requested,
+    spell_digits_en,
 )
 
 
@@ -97,3 +98,9 @@ def test_detection_reads_only_the_start_of_a_long_message() -> None:
 )  # fmt: skip
 def test_next_register(current: Register, text: str, entity: object, after: Register) -> None:
     assert next_register(current, text, entity) is after
+
+
+def test_digits_are_spelt_in_english_one_by_one() -> None:
+    assert spell_digits_en("01234 567-89") == ("zero one two three four five six seven eight nine")
+    assert spell_digits_en("") == ""
+    assert spell_digits_en("+-#") == ""

@@ -32,6 +32,8 @@ async def test_an_english_booking_with_english_dates_times_and_digits(rt: Runtim
     spoken = f"{hour - 12 if hour > 12 else hour}:{minute:02d} {'pm' if hour >= 12 else 'am'}"
     assert "What name" in await talk.say(spoken), talk.text
     assert "What phone number" in await talk.say("My name is John Smith"), talk.text
+    refused = await talk.say("0900 1234567")  # a premium number: the policy's refusal
+    assert "we cannot call this number back" in refused, refused
     confirm = await talk.say("zero one seven one two three four five six seven eight")
     assert "Is that correct?" in confirm and "John Smith" in confirm, confirm
     assert "Yes, book it" in [b.title for r in talk.last for b in r.buttons]

@@ -4,10 +4,12 @@ from contract.conversation import Button
 from voice.keymenu import (
     MAX_CHOICES,
     REASK,
+    REASK_EN,
     STAFF_KEY,
     STAFF_PAYLOAD,
     STOP_PAYLOAD,
     TOPICS,
+    TOPICS_EN,
     KeyMenu,
     key_menu,
     topic_names,
@@ -77,3 +79,22 @@ def test_reask_names_the_topics() -> None:
     )
     expected = "Entschuldigung, die Verbindung ist schlecht. Worum geht es: " + topic_names() + "?"
     assert expected == REASK
+
+
+def test_an_english_call_hears_the_same_keys_in_english() -> None:
+    assert [b.payload for b in TOPICS_EN] == [b.payload for b in TOPICS]
+    assert KeyMenu(TOPICS_EN).prompt(english=True) == (
+        "Press 1 for appointments, 2 for ID cards and passports, 3 for registering an "
+        "address, 4 for waste and bulky waste, 5 for opening hours, 6 for reporting damage, "
+        "or 0 for a member of staff."
+    )
+    assert KeyMenu((Button("Yes", "/affirm"),)).prompt(english=True) == (
+        "Press 1 for Yes, or 0 for a member of staff."
+    )
+    assert topic_names(english=True) == (
+        "appointments, ID cards and passports, registering an address, waste and bulky "
+        "waste, opening hours or reporting damage"
+    )
+    assert (
+        "Sorry, the line is bad. What is it about: " + topic_names(english=True) + "?"
+    ) == REASK_EN
