@@ -154,6 +154,7 @@ class CallMachine:
         self._tries = 0
         self._asked_at = 0.0
         self._own_number: str | None = None
+        self._disclosed_in_english = False  # the English disclosure, once per call
 
     @property
     def english(self) -> bool:
@@ -463,6 +464,9 @@ class CallMachine:
     def _answered(
         self, own: tuple[str, ...], replies: tuple[BotReply, ...], spoke_until: float | None
     ) -> list[Command]:
+        if self.english and not self._disclosed_in_english:  # the greeting was German
+            self._disclosed_in_english = True
+            own = (self._p.disclosure, *own)
         texts = [*own, *(r.text for r in replies if r.text)]
         buttons = tuple(b for r in replies for b in r.buttons)
         self._in_form = any(b.payload == STOP_PAYLOAD for b in buttons)

@@ -28,6 +28,7 @@ class Prompts:
     callback_confirmed: str
     typed_digits: str
     apology: str
+    disclosure: str
 
     def fixed(self) -> tuple[str, ...]:
         """Prompts without placeholders, to synthesise once at start-up (the apology is

