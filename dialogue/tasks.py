@@ -20,3 +20,13 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
+
+
+def raise_if_cancelled() -> None:
+    """Raises CancelledError when the current task was asked to stop but the request never
+    arrived as an exception: redis-py 8.1 swallows a cancellation that lands inside some of
+    its commands (a loop of two commands, cancelled at random: about one in five). A loop
+    that issues Redis commands calls this after them, so that `cancel()` still ends it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contract.records import OPEN_CASES_KEY, WEBHOOK_QUEUE_KEY
+from dialogue.tasks import raise_if_cancelled
 from dialogue.telemetry import CURRENT_SESSION, Service, Telemetry
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class Sampler:
         """Samples until cancelled."""
         while True:
             await self.sample()
+            raise_if_cancelled()
             asked = self._clock()
             await asyncio.sleep(self._interval_s)
             lag = self._clock() - asked - self._interval_s

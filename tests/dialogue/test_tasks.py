@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from dialogue.tasks import cancel_and_wait
+from dialogue.tasks import cancel_and_wait, raise_if_cancelled
 
 
 async def test_the_owned_task_is_cancelled_and_awaited() -> None:
@@ -52,3 +53,27 @@ async def test_the_callers_own_cancellation_propagates() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled() and child.cancelled()
+
+
+async def test_a_swallowed_cancellation_still_ends_a_loop_that_checks() -> None:
+    rounds: list[int] = []
+
+    async def library_call() -> None:  # as redis-py 8.1 sometimes does with a cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    async def loop() -> None:
+        while True:
+            rounds.append(1)
+            await library_call()
+            raise_if_cancelled()
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.wait({task}, timeout=10)  # bounded: a swallowed cancel would loop on
+    assert task.cancelled() and rounds == [1]
+
+
+async def test_no_cancellation_asked_means_nothing_raised() -> None:
+    raise_if_cancelled()  # in a running task without a cancel request
