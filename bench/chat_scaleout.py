@@ -1,7 +1,8 @@
 """Chat turns per second and p95 through real gateways, one vs. two, and sessions held.
 
 One gateway on one Rasa server vs. two gateways on two Rasa servers (conversations pinned),
-on one Redis; then chat sessions held at once: idle WebSocket connections (greeted, then
+on one Redis, each with a light load (20 sessions at once: latency) and a heavy one (300:
+throughput, latency then mostly waiting for Rasa); then chat sessions held at once: idle WebSocket connections (greeted, then
 silent) stay open while active sessions chat. Lost and crossed messages are counted and
 printed; timing is printed, never asserted.
 
@@ -383,12 +384,13 @@ async def measure(args: argparse.Namespace) -> None:
                 ):
                     one, two = gws[:1], gws[1:]
                     await warm_up([g.ws_url for g in gws])
-                    await active_phase(
-                        rt, [one[0].ws_url], args.sessions, "one gateway,  one Rasa server "
-                    )
-                    await active_phase(
-                        rt, [g.ws_url for g in two], args.sessions, "two gateways, two Rasa servers"
-                    )
+                    for sessions in sorted({args.light, args.sessions} - {0}):
+                        await active_phase(
+                            rt, [one[0].ws_url], sessions, "one gateway,  one Rasa server "
+                        )
+                        await active_phase(
+                            rt, [g.ws_url for g in two], sessions, "two gateways, two Rasa servers"
+                        )
                     if args.idle:
                         await held_phase(
                             rt, two, args.idle, args.sessions, "two gateways with idle held  "
@@ -398,6 +400,9 @@ async def measure(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sessions", type=int, default=300, help="active sessions at once")
+    parser.add_argument(
+        "--light", type=int, default=20, help="also a light load: this many sessions (0: none)"
+    )
     parser.add_argument("--idle", type=int, default=1000, help="idle connections held (0: none)")
     asyncio.run(measure(parser.parse_args()))
 
