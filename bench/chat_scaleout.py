@@ -2,9 +2,9 @@
 
 One gateway on one Rasa server vs. two gateways on two Rasa servers (conversations pinned),
 on one Redis, each with a light load (20 sessions at once: latency) and a heavy one (300:
-throughput, latency then mostly waiting for Rasa); then chat sessions held at once: idle WebSocket connections (greeted, then
-silent) stay open while active sessions chat. Lost and crossed messages are counted and
-printed; timing is printed, never asserted.
+throughput, latency then mostly waiting for Rasa); then chat sessions held at once: idle
+WebSocket connections (greeted, then silent) stay open while active sessions chat. Lost and
+crossed messages are counted and printed; timing is printed, never asserted.
 
 Each gateway is a `rathausbot serve` process joined to the benchmark's own Redis and Rasa
 servers (`REDIS_URL`, `rasa_urls`), SIP and browser calls off. Every client comes from one
