@@ -295,7 +295,7 @@ class Idle:
 
 async def open_idle(url: str, idle: Idle) -> None:
     try:
-        ws = await connect(url, max_size=None)
+        ws = await connect(url, max_size=None, ping_interval=None)  # as a browser: no pings
     except CLIENT_ERRORS:
         idle.failed += 1
         return
