@@ -204,7 +204,7 @@ async def active_session(url: str, n: int, tally: Tally) -> Result:
             tally.latencies.append(time.perf_counter() - started)
             token = client.token
             received += greeting
-            if not greeting:
+            if not greeting or UNAVAILABLE in greeting:
                 tally.loss(1, f"session {n}: no greeting")
             for index, template in enumerate(TURNS):
                 message = SendText(f"n{n}-{index}", template.format(n=n))
