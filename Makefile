@@ -68,6 +68,8 @@ bench: setup train
 	@$(BIN)/python -m bench.sip_calls
 	@echo "==> Benchmark: chat turns per second and p95 straight to Rasa, one server vs. two pinned"
 	@$(BIN)/python -m bench.rasa_scaleout
+	@echo "==> Benchmark: chat through gateways, one vs. two (and Rasa servers); 1,000 idle + 300 active sessions held"
+	@$(BIN)/python -m bench.chat_scaleout
 	@echo "==> Benchmark: browser calls over WebRTC (answer time, CPU per call with Opus both ways)"
 	@$(BIN)/python -m bench.webrtc
 

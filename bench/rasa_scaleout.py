@@ -16,17 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from bench.chat_latency import MESSAGES
-from bench.rasa_servers import free_port, rasa_servers
+from bench.rasa_servers import embedded_redis, rasa_servers
 from dialogue.messages import Channel
 from dialogue.pinning import PinnedRasa
 from dialogue.rasa import DialogueEngine, RasaClient
-from rathausbot import services
-from rathausbot.health import probe_redis
-from rathausbot.settings import Settings
-from rathausbot.supervisor import SupervisedProcess
 
 
 async def conversation(engine: DialogueEngine, latencies: list[float]) -> None:
@@ -54,16 +48,7 @@ async def run(engine: DialogueEngine, conversations: int, label: str) -> None:
 async def main(conversations: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rathausbot-bench-") as tmp:
         var_dir = Path(tmp)
-        password = secrets.token_urlsafe(16)
-        settings = Settings(var_dir=var_dir, redis_port=free_port())
-        redis_spec = services.embedded_redis_spec(settings, password)
-        url = f"redis://:{password}@127.0.0.1:{settings.redis_port}/0"
-        client = Redis.from_url(url)
-        redis = SupervisedProcess(redis_spec, lambda: probe_redis(client))
-        await redis.start()
-        try:
-            if not await redis.wait_ready(30):
-                raise RuntimeError("the benchmark's Redis did not start")
+        async with embedded_redis(var_dir) as url:
             print("Starting two Rasa servers and an action server ...", flush=True)
             async with rasa_servers(var_dir, url, 2) as servers:
                 clients = [RasaClient(u, token=servers.token, timeout_s=120) for u in servers.urls]
@@ -71,9 +56,6 @@ async def main(conversations: int) -> None:
                 pinned = PinnedRasa(clients, servers.urls)
                 await run(pinned, conversations, "two Rasa servers")
                 await pinned.aclose()
-        finally:
-            await client.aclose()
-            await redis.stop()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Several real Rasa servers on one Redis (tracker and lock store) and one action server,
-for the scale-out test and benchmark. Started once each (no restarts), stopped on exit."""
+for the scale-out test and benchmarks; and an embedded Redis of their own. Started once each
+(no restarts), stopped on exit."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 
 import httpx
+from redis.asyncio import Redis
 
 from rathausbot import services
-from rathausbot.health import probe_actions, probe_rasa
+from rathausbot.health import probe_actions, probe_rasa, probe_redis
 from rathausbot.secrets import redis_target, resolve_secrets
 from rathausbot.settings import Settings
 from rathausbot.supervisor import SupervisedProcess
@@ -39,6 +42,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def embedded_redis(var_dir: Path) -> AsyncIterator[str]:
+    """An embedded Redis on a free loopback port with a fresh password; yields its URL."""
+    password = token_urlsafe(16)
+    settings = Settings(var_dir=var_dir, redis_port=free_port())
+    url = f"redis://:{password}@127.0.0.1:{settings.redis_port}/0"
+    client = Redis.from_url(url)
+    redis = SupervisedProcess(
+        services.embedded_redis_spec(settings, password), lambda: probe_redis(client)
+    )
+    await redis.start()
+    try:
+        if not await redis.wait_ready(30):
+            raise RuntimeError("the benchmark's Redis did not start")
+        yield url
+    finally:
+        await client.aclose()
+        await redis.stop()
 
 
 @contextlib.asynccontextmanager
