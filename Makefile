@@ -72,6 +72,8 @@ bench: setup train
 	@$(BIN)/python -m bench.chat_scaleout
 	@echo "==> Benchmark: browser calls over WebRTC (answer time, CPU per call with Opus both ways)"
 	@$(BIN)/python -m bench.webrtc
+	@echo "==> Benchmark: browser calls with the real engines (first audio vs. SIP line, concurrent calls)"
+	@$(BIN)/python -m bench.webrtc_calls
 
 doctor: setup
 	@$(BIN)/rathausbot doctor

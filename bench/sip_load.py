@@ -52,7 +52,7 @@ class CallerResult:
         return self.answered and self.unanswered == 0 and bool(self.latencies_ms)
 
 
-class _Ear:
+class Ear:
     """Arrival times of loud frames from the bot."""
 
     def __init__(self) -> None:
@@ -91,7 +91,7 @@ async def run_caller(uri: str, plan: CallerPlan, *, seed: int) -> CallerResult:
             return result
         result.answered = True
         media.start(parse_answer(call.remote_sdp, offer))
-        ear = _Ear()
+        ear = Ear()
         receiver = asyncio.create_task(_receive(media, ear), name="load-caller-receive")
         try:
             await _converse(media, call, plan, ear, result, rng)
@@ -115,7 +115,7 @@ async def _converse(
     media: RtpSession,
     call: SipCall,
     plan: CallerPlan,
-    ear: _Ear,
+    ear: Ear,
     result: CallerResult,
     rng: random.Random,
 ) -> None:
@@ -153,7 +153,7 @@ async def _converse(
             await media.play(silence)  # the rest of the answer
 
 
-async def _receive(media: RtpSession, ear: _Ear) -> None:
+async def _receive(media: RtpSession, ear: Ear) -> None:
     async for item in media.receive():
         if isinstance(item, AudioFrame):
             ear.heard(item)

@@ -4,7 +4,7 @@ browser calls' media costs (Opus both ways, DTLS-SRTP, pacing), as process CPU t
 call-second with several concurrent calls, both ends in this process over loopback (the
 frame rate at the caller shows whether the media kept up: 50 frames/s). Figures are
 printed, never asserted. First-audio latency against the SIP line and concurrent calls with
-the real engines are not measured here yet (see docs/webrtc.md).
+the real engines: bench/webrtc_calls.py.
 
 Usage: `make bench` (or `python -m bench.webrtc [--seconds 5] [--calls 1 4 8]`).
 """
@@ -61,9 +61,11 @@ class TalkingSession:
 
 
 class Caller:
-    def __init__(self) -> None:
+    """A browser's end in this process: `mic` (paced, 20 ms frames) out, the bot's audio in."""
+
+    def __init__(self, mic: PacedAudioTrack | None = None) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = PacedAudioTrack(queue_frames=10)
+        self.mic = mic or PacedAudioTrack(queue_frames=10)
         self.pc.addTrack(self.mic)
         self.received = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -94,7 +96,9 @@ class Caller:
 
 async def answer_ms(ice: tuple[RTCIceServer, ...], repeats: int) -> list[float]:
     calls = WebRtcCalls(
-        capacity=CallCapacity(max_calls=repeats), session_factory=TalkingSession, ice_servers=ice
+        capacity=CallCapacity(max_calls=repeats),
+        session_factory=lambda call, _session_id: TalkingSession(call),
+        ice_servers=ice,
     )
     times = []
     for i in range(repeats):
