@@ -41,7 +41,7 @@ from rathausbot.settings import Settings
 from rathausbot.telephone import session_factory, sip_agent
 from telephony.capacity import CallCapacity
 from telephony.testcall import SPEECH_PEAK
-from telephony.webrtc import WebRtcCalls, WebRtcLimits
+from telephony.webrtc import CallsFull, WebRtcCalls, WebRtcLimits
 from telephony.webrtc_audio import InboundAudio, PacedAudioTrack
 from voice.audio import AudioFrame
 
@@ -118,7 +118,7 @@ async def browser_latency(
         if first is None or not caller.timed.speech_until:
             return None
         return (first - caller.timed.speech_until) * 1000 - end_silence_ms
-    except TimeoutError:
+    except (TimeoutError, CallsFull):  # not connected in time, or refused: unanswered
         return None
     finally:
         if call_id is not None:
