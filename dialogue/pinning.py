@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from dialogue.messages import BotReply, Channel, EngineAnswer
 from dialogue.rasa import EngineUnavailable, EngineUnreachable, RasaClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_SERVERS = 16
 
@@ -73,36 +75,29 @@ class PinnedRasa:
         return [url for url, until in zip(self._urls, self._down_until, strict=True) if until > now]
 
     async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
-        for index in self.order(session_id):
-            try:
-                answer = await self._clients[index].send(session_id, channel, text)
-            except EngineUnreachable as exc:
-                self._mark_down(index, exc)
-                continue
-            self._down_until[index] = 0.0
-            return answer
-        raise EngineUnavailable("no Rasa server reachable")
+        return await self._first_reachable(session_id, lambda c: c.send(session_id, channel, text))
 
     async def append_events(self, session_id: str, events: list[dict[str, object]]) -> bool:
-        for index in self.order(session_id):
-            try:
-                paused = await self._clients[index].append_events(session_id, events)
-            except EngineUnreachable as exc:
-                self._mark_down(index, exc)
-                continue
-            self._down_until[index] = 0.0
-            return paused
-        raise EngineUnavailable("no Rasa server reachable")
+        return await self._first_reachable(
+            session_id, lambda c: c.append_events(session_id, events)
+        )
 
     async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]:
+        return await self._first_reachable(session_id, lambda c: c.execute(session_id, action))
+
+    async def _first_reachable(
+        self, session_id: str, call: Callable[[RasaClient], Awaitable[T]]
+    ) -> T:
+        """`call` on the conversation's server, or the next one in its order while a server
+        cannot be reached (a request that reached one is never repeated elsewhere)."""
         for index in self.order(session_id):
             try:
-                replies = await self._clients[index].execute(session_id, action)
+                result = await call(self._clients[index])
             except EngineUnreachable as exc:
                 self._mark_down(index, exc)
                 continue
             self._down_until[index] = 0.0
-            return replies
+            return result
         raise EngineUnavailable("no Rasa server reachable")
 
     def _mark_down(self, index: int, exc: EngineUnreachable) -> None:
