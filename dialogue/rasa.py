@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import Protocol
@@ -29,6 +30,11 @@ class EngineUnreachable(EngineUnavailable):
     """The request never reached the engine (no connection), so another may take it."""
 
 
+class EngineBusy(EngineUnavailable):
+    """Every request slot to the engine stayed taken for the whole turn timeout; the
+    request was never sent (the server is up, so no failover: see `RasaClient`)."""
+
+
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
@@ -51,10 +57,18 @@ class RasaApi(DialogueEngine, Protocol):
     async def execute(self, session_id: str, action: str) -> tuple[BotReply, ...]: ...
 
 
+MAX_IN_FLIGHT = 8  # requests one gateway has open at one Rasa server
+
+
 class RasaClient:
     """Talks to `POST /webhooks/{channel}/webhook` of a Rasa server.
 
     No retries: a message Rasa may already have processed must not be sent twice.
+
+    At most `max_in_flight` requests are open at once; the others wait here, in order, within
+    the turn's `timeout_s`. Rasa works through one conversation turn after another, so more open
+    requests would not answer sooner: they would fill its listen backlog (Sanic: 100), and a
+    burst of new chats (300 greetings at once) then met refused connections and lost turns.
     """
 
     def __init__(
@@ -64,37 +78,62 @@ class RasaClient:
         token: str,
         timeout_s: float = 10.0,
         connect_timeout_s: float = 2.0,
-        max_connections: int = 100,
+        max_in_flight: int = MAX_IN_FLIGHT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not 0 < timeout_s <= 120:
             raise ValueError("timeout_s must be in (0, 120]")
+        if not 1 <= max_in_flight <= 64:
+            raise ValueError("max_in_flight must be in [1, 64]")
         self._token = token
+        self._timeout_s = timeout_s
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},  # the channels refuse calls without
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
-            limits=httpx.Limits(max_connections=max_connections),
+            limits=httpx.Limits(max_connections=max_in_flight),
             transport=transport,
         )
 
-    async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    async def _post(
+        self, path: str, payload: object, params: dict[str, str] | None = None
+    ) -> dict[str, object]:
+        """POSTs `payload` and returns the JSON object Rasa answered; EngineUnavailable (or
+        one of its kinds) for anything else. Waiting for a slot and Rasa's answer together
+        take at most `timeout_s`."""
+        deadline = asyncio.get_running_loop().time() + self._timeout_s
         try:
-            response = await self._http.post(
-                f"/webhooks/{channel.value}/webhook",
-                json={"sender": session_id, "message": text},
-            )
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise EngineBusy(f"Rasa busy: no request slot free in {self._timeout_s:g} s") from exc
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._http.post(path, json=payload, params=params)
         except _NOT_SENT as exc:
             raise EngineUnreachable(f"Rasa unreachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        except TimeoutError as exc:
+            raise EngineUnavailable(f"Rasa did not answer in {self._timeout_s:g} s") from exc
+        finally:
+            self._slots.release()
         if response.status_code != 200:
             raise EngineUnavailable(f"Rasa answered HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError as exc:
             raise EngineUnavailable("Rasa answered with invalid JSON") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        if not isinstance(body, dict):
+            raise EngineUnavailable("Rasa answered without an object")
+        return body
+
+    async def send(self, session_id: str, channel: Channel, text: str) -> EngineAnswer:
+        body = await self._post(
+            f"/webhooks/{channel.value}/webhook", {"sender": session_id, "message": text}
+        )
+        if not isinstance(body.get("messages"), list):
             raise EngineUnavailable("Rasa answered without a message list")
         return EngineAnswer(
             replies=parse_messages(body["messages"]),
@@ -122,23 +161,7 @@ class RasaClient:
         return parse_messages(messages) if isinstance(messages, list) else ()
 
     async def _call(self, path: str, payload: object, params: dict[str, str]) -> dict[str, object]:
-        try:
-            response = await self._http.post(
-                path, json=payload, params={**params, "token": self._token}
-            )
-        except _NOT_SENT as exc:
-            raise EngineUnreachable(f"Rasa unreachable: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise EngineUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise EngineUnavailable("Rasa answered with invalid JSON") from exc
-        if not isinstance(body, dict):
-            raise EngineUnavailable("Rasa answered without an object")
-        return body
+        return await self._post(path, payload, {**params, "token": self._token})
 
     async def aclose(self) -> None:
         await self._http.aclose()

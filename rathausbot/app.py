@@ -261,11 +261,18 @@ class Runtime:
 
 def rasa_engine(settings: Settings, token: str) -> RasaApi:
     """The local Rasa server, or the configured ones with conversations pinned to one each."""
+
+    def client(url: str) -> RasaClient:
+        return RasaClient(
+            url,
+            token=token,
+            timeout_s=settings.rasa_timeout_s,
+            max_in_flight=settings.rasa_max_in_flight,
+        )
+
     if not settings.rasa_urls:
-        return RasaClient(settings.rasa_url, token=token, timeout_s=settings.rasa_timeout_s)
-    urls = settings.rasa_urls
-    clients = [RasaClient(u, token=token, timeout_s=settings.rasa_timeout_s) for u in urls]
-    return PinnedRasa(clients, urls)
+        return client(settings.rasa_url)
+    return PinnedRasa([client(u) for u in settings.rasa_urls], settings.rasa_urls)
 
 
 @contextlib.asynccontextmanager

@@ -123,7 +123,19 @@ class Settings(BaseSettings):
         "when it is down. Empty: the local Rasa server on `rasa_port`.",
     )
     rasa_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="Longest wait for Rasa to answer one turn."
+        10.0,
+        gt=0,
+        le=120,
+        description="Longest wait for Rasa to answer one turn, waiting for a request "
+        "slot included.",
+    )
+    rasa_max_in_flight: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Requests this gateway has open at one Rasa server at once; further "
+        "turns wait their turn within rasa_timeout_s. Rasa answers one turn after another, "
+        "so more would only fill its listen backlog under a burst of new chats.",
     )
     rasa_start_timeout_s: float = Field(
         180.0, gt=0, le=1800, description="Longest wait for Rasa to load its model at start."

@@ -1,10 +1,18 @@
+import asyncio
 import json
 
 import httpx
 import pytest
 
 from dialogue.messages import BotReply, Button, Channel, Handoff, Link, Understanding
-from dialogue.rasa import EngineUnavailable, EngineUnreachable, RasaClient, parse_messages
+from dialogue.rasa import (
+    MAX_IN_FLIGHT,
+    EngineBusy,
+    EngineUnavailable,
+    EngineUnreachable,
+    RasaClient,
+    parse_messages,
+)
 
 
 def test_custom_payloads_join_the_text_before_them() -> None:
@@ -124,3 +132,101 @@ async def test_only_a_request_that_never_left_is_unreachable() -> None:
             await client.execute("s1", "utter_greet")
         assert isinstance(failure.value, EngineUnreachable) is unreachable
         await client.aclose()
+
+
+class HeldRasa:
+    """A transport that holds every request until released and counts the open ones."""
+
+    def __init__(self, *, stubborn: bool = False) -> None:
+        self.open = 0
+        self.most_open = 0
+        self.seen = 0
+        self.release = asyncio.Event()
+        self.stubborn = stubborn  # holds its request past the client's timeout
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        while not self.release.is_set():
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                if not self.stubborn:
+                    raise
+        self.open -= 1
+        return httpx.Response(200, json={"messages": [{"text": "Guten Tag."}]})
+
+
+def test_eight_requests_in_flight_by_default_and_the_bound_is_checked() -> None:
+    assert MAX_IN_FLIGHT == 8
+    for bad in (0, 65):
+        with pytest.raises(ValueError, match="max_in_flight"):
+            RasaClient("http://rasa", token="t", max_in_flight=bad)
+    for good in (1, 64):
+        RasaClient("http://rasa", token="t", max_in_flight=good)
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_at_most_max_in_flight_requests_are_open_and_the_rest_wait_their_turn(
+    limit: int,
+) -> None:
+    rasa = HeldRasa()
+    client = RasaClient(
+        "http://rasa", token="t", max_in_flight=limit, transport=httpx.MockTransport(rasa)
+    )
+    turns = [asyncio.create_task(client.send(f"s{n}", Channel.WEBCHAT, "hallo")) for n in range(10)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (rasa.seen, rasa.open) == (limit, limit)  # the others never reached Rasa
+    rasa.release.set()
+    answers = await asyncio.gather(*turns)
+    assert [a.replies[0].text for a in answers] == ["Guten Tag."] * 10
+    assert (rasa.seen, rasa.most_open) == (10, limit)
+    await client.aclose()
+
+
+async def test_a_request_without_a_free_slot_for_the_whole_timeout_is_busy_not_unreachable() -> (
+    None
+):
+    rasa = HeldRasa(stubborn=True)
+    client = RasaClient(
+        "http://rasa",
+        token="t",
+        timeout_s=0.05,
+        max_in_flight=1,
+        transport=httpx.MockTransport(rasa),
+    )
+    first = asyncio.create_task(client.send("s1", Channel.WEBCHAT, "hallo"))
+    await asyncio.sleep(0)
+    for call in (
+        client.send("s2", Channel.WEBCHAT, "hallo"),
+        client.execute("s2", "utter_greet"),
+    ):
+        with pytest.raises(EngineBusy, match=r"Rasa busy: no request slot free in 0\.05 s"):
+            await call
+    assert rasa.seen == 1  # neither was sent, so neither can have been processed
+    assert not issubclass(EngineBusy, EngineUnreachable)  # Rasa is up: no failover
+    rasa.release.set()
+    assert (await first).replies[0].text == "Guten Tag."
+    # the slot is free again
+    assert (await client.send("s3", Channel.WEBCHAT, "hallo")).replies[0].text == "Guten Tag."
+    await client.aclose()
+
+
+async def test_a_request_rasa_never_answers_ends_at_the_timeout_and_frees_its_slot() -> None:
+    rasa = HeldRasa()
+    client = RasaClient(
+        "http://rasa",
+        token="t",
+        timeout_s=0.05,
+        max_in_flight=1,
+        transport=httpx.MockTransport(rasa),
+    )
+    with pytest.raises(EngineUnavailable, match=r"^Rasa did not answer in 0\.05 s$") as failure:
+        await client.send("s1", Channel.WEBCHAT, "hallo")
+    assert not isinstance(failure.value, EngineBusy | EngineUnreachable)  # it was sent
+    rasa.release.set()
+    assert (await client.send("s2", Channel.WEBCHAT, "hallo")).replies[0].text == "Guten Tag."
+    assert rasa.seen == 2
+    await client.aclose()
