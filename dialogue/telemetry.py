@@ -76,6 +76,9 @@ class Telemetry:
             buckets=RTF_BUCKETS,
             registry=r,
         )
+        self._calls = Counter(
+            f"{PREFIX}_calls", "Calls taken, per kind (sip, browser)", ["kind"], registry=r
+        )
         self.calls_active = Gauge(f"{PREFIX}_calls_active", "Calls in progress", registry=r)
         self.chats_active = Gauge(f"{PREFIX}_chats_active", "Open web chat connections", registry=r)
         self.cases_waiting = Gauge(
@@ -110,6 +113,10 @@ class Telemetry:
         for reason in handoff_reasons:
             label = reason if reason in known else HandoffReason.UNSPECIFIED.value
             self._handoffs.labels(channel=channel, reason=label).inc()
+
+    def call_started(self, kind: str) -> None:
+        """Counts one call taken; `kind` is a `telephony.capacity.CallKind` value."""
+        self._calls.labels(kind=kind).inc()
 
     def observe(self, stage: Stage, seconds: float) -> None:
         self._stage.labels(stage=stage.value).observe(max(seconds, 0.0))

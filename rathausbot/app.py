@@ -500,7 +500,9 @@ async def serve(settings: Settings) -> None:
             rasa_urls=settings.rasa_urls,
         )
         health_token = settings.health_token.get_secret_value() if settings.health_token else None
-        capacity = CallCapacity(max_calls=max_calls(settings))  # SIP and browser calls
+        capacity = CallCapacity(  # SIP and browser calls
+            max_calls=max_calls(settings), on_start=rt.telemetry.call_started
+        )
         calls_signalling = signalling(settings, rt.redis) if settings.webrtc_enabled else None
         chat = chat_endpoint(rt, fanout)
         sampler = Sampler(

@@ -53,6 +53,16 @@ def test_stages_and_real_time_factor() -> None:
     assert value(t, "rathausbot_asr_real_time_factor_count") == 1
 
 
+def test_calls_taken_count_per_kind() -> None:
+    t = Telemetry()
+    assert value(t, "rathausbot_calls_total", kind="sip") is None
+    t.call_started("sip")
+    t.call_started("sip")
+    t.call_started("browser")
+    assert value(t, "rathausbot_calls_total", kind="sip") == 2
+    assert value(t, "rathausbot_calls_total", kind="browser") == 1
+
+
 def test_service_health_is_one_or_zero() -> None:
     t = Telemetry()
     t.service_up(Service.REDIS, True)

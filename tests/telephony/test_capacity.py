@@ -33,3 +33,13 @@ def test_zero_takes_nothing_and_the_limit_is_bounded() -> None:
         with pytest.raises(ValueError, match="max_calls"):
             CallCapacity(max_calls=bad)
     assert CallCapacity(max_calls=10_000).max_calls == 10_000
+
+
+def test_every_counted_call_is_reported_once_and_a_refused_one_never() -> None:
+    heard: list[CallKind] = []
+    capacity = CallCapacity(max_calls=1, on_start=heard.append)
+    assert capacity.take(CallKind.BROWSER)
+    assert not capacity.take(CallKind.SIP)  # full: refused, not reported
+    capacity.started(CallKind.SIP)  # admitted by the SIP policy
+    capacity.release(CallKind.SIP)
+    assert heard == [CallKind.BROWSER, CallKind.SIP]
