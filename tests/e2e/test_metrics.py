@@ -17,7 +17,7 @@ from rathausbot.app import Runtime
 from tests.channels.chat_client import chat
 from tests.e2e.conftest import Gateway
 
-LABELS = {"channel", "stage", "service", "reason", "le"}
+LABELS = {"channel", "stage", "service", "reason", "kind", "le"}
 
 
 def scrape(gateway: Gateway) -> str:

@@ -6,10 +6,7 @@ intact."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -21,7 +18,8 @@ from dialogue.messages import Role
 from rathausbot.app import Runtime
 from rathausbot.secrets import resolve_secrets
 from tests.channels.chat_client import chat
-from tests.e2e.conftest import REPO, Gateway
+from tests.e2e.conftest import Gateway
+from tests.e2e.gateways import joined_env, launch, ready
 from tests.redis_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -30,51 +28,12 @@ FIRST = "Wann hat das Bürgeramt geöffnet?"
 SECOND = "Was kostet ein Personalausweis?"
 
 
-def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-def launch(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "rathausbot"), "serve"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(240):  # bounded: 240 x 0.5 s
-            assert process.poll() is None, tail(log)
-            try:
-                if (await http.get(f"{url}/healthz", timeout=5)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.5)
-    pytest.fail(f"the second gateway never became ready:\n{tail(log)}")
-
-
 async def test_a_chat_goes_on_through_another_gateway(
     gateway: Gateway, rt: Runtime, tmp_path: Path
 ) -> None:
     secrets = resolve_secrets(gateway.settings)
     port = free_port()
-    env = {
-        **gateway.env,
-        "RATHAUSBOT_VAR_DIR": str(tmp_path / "var"),
-        "RATHAUSBOT_PORT": str(port),
-        "RATHAUSBOT_METRICS_PORT": str(free_port()),
-        "REDIS_URL": (
-            f"redis://:{secrets.redis_password}@127.0.0.1:{gateway.settings.redis_port}/0"
-        ),
-        "RATHAUSBOT_RASA_URLS": json.dumps([gateway.settings.rasa_url]),
-        "RATHAUSBOT_RASA_TOKEN": secrets.rasa_token,
-        "RATHAUSBOT_SIP_ENABLED": "false",
-    }
+    env = joined_env(gateway, tmp_path / "var", port=port)
     log = tmp_path / "second.log"
     second = launch(env, log)
     try:
