@@ -521,10 +521,17 @@ class VoiceSession:
                 return await self._engines.vad.run(lambda: self._ep.feed(frame))
         return self._ep.feed(frame)
 
-    async def _next_sentence(self, sentences: Iterator[AudioFrame]) -> AudioFrame | None:
+    async def _next_sentence(
+        self, sentences: Iterator[AudioFrame], *, urgent: bool = False
+    ) -> AudioFrame | None:
         if self._engines is not None:
-            return await self._engines.tts.run(lambda: next(sentences, None))
+            return await self._engines.tts.run(lambda: next(sentences, None), urgent=urgent)
         return await asyncio.to_thread(next, sentences, None)
+
+    def _sentences(self, texts: tuple[str, ...]) -> Iterator[AudioFrame]:
+        """The speech of `texts`, one unit after the other (synthesised as it is taken)."""
+        for text in texts:
+            yield from self._tts.synthesize(text)
 
     async def _recognise(self) -> None:
         """One utterance after the other, so the turns keep their order."""
@@ -558,18 +565,20 @@ class VoiceSession:
         protected = len(speech_units(first[0])) if first and say.protect_first else 0
         played = 0
         unheard = True  # no frame of this speech went out yet
-        for text in say.texts:
+        sentences = self._sentences(say.texts)
+        try:
+            started = time.monotonic()
+            # the caller waits for the first unit: it goes before other calls' later ones
+            audio = await self._next_sentence(sentences, urgent=True)
+            self._core.observe(Stage.TTS_FIRST_AUDIO, time.monotonic() - started)
+        except Exception as exc:
+            log.warning("speech synthesis failed: %s", type(exc).__name__)
+            await self._post(EngineFailed(Engine.TTS, say.say_id))
+            return
+        while audio is not None:
+            # the next unit is synthesised while this one plays: no gap between sentences
+            following = asyncio.ensure_future(self._next_sentence(sentences))
             try:
-                started = time.monotonic()
-                sentences: Iterator[AudioFrame] = self._tts.synthesize(text)
-                audio = await self._next_sentence(sentences)
-                if unheard:
-                    self._core.observe(Stage.TTS_FIRST_AUDIO, time.monotonic() - started)
-            except Exception as exc:
-                log.warning("speech synthesis failed: %s", type(exc).__name__)
-                await self._post(EngineFailed(Engine.TTS, say.say_id))
-                return
-            while audio is not None:
                 for frame in resample(audio, rate).split(FRAME_MS):
                     if self._recorder is not None:
                         self._recorder.bot(frame)
@@ -577,13 +586,16 @@ class VoiceSession:
                     if unheard:  # the caller hears the bot from now on
                         unheard = False
                         await self._post(FirstAudio(say.say_id, self._clock()))
-                played += 1
-                if played == protected:
-                    await self._post(Unprotected(say.say_id))
-                try:
-                    audio = await self._next_sentence(sentences)
-                except Exception as exc:
-                    log.warning("speech synthesis failed: %s", type(exc).__name__)
-                    await self._post(EngineFailed(Engine.TTS, say.say_id))
-                    return
+            except BaseException:
+                await cancel_and_wait(following)  # barge-in, hang-up: stop synthesising
+                raise
+            played += 1
+            if played == protected:
+                await self._post(Unprotected(say.say_id))
+            try:
+                audio = await following
+            except Exception as exc:
+                log.warning("speech synthesis failed: %s", type(exc).__name__)
+                await self._post(EngineFailed(Engine.TTS, say.say_id))
+                return
         await self._post(SpeechDone(say.say_id))

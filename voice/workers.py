@@ -15,7 +15,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -65,33 +64,49 @@ def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:
 
 
 class EngineWorker:
-    """One thread running one engine's blocking jobs in order; `run()` awaits a job."""
+    """One thread running one engine's blocking jobs; `run()` awaits a job. Urgent jobs (a
+    reply's first sentence, which the caller is waiting for) run before the others (the
+    sentences after it, which have the playing one's time); each kind in order."""
 
     def __init__(self, name: str, *, max_queue: int = 64) -> None:
         if not 1 <= max_queue <= 4096:
             raise ValueError("max_queue must be in [1, 4096]")
         self._name = name
-        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
+        self._max_queue = max_queue
+        self._urgent: collections.deque[_Job] = collections.deque()
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    async def run(self, work: Callable[[], T]) -> T:
+    async def run(self, work: Callable[[], T], *, urgent: bool = False) -> T:
         """`work()` on the worker thread; EngineBusy when the queue is full or closed."""
-        if self._closed:
-            raise EngineBusy(f"{self._name} worker is closed")
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
-            self._thread.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        try:
-            self._jobs.put_nowait(_Job(work, future, loop))
-        except queue.Full:
-            raise EngineBusy(f"{self._name} queue is full") from None
+        with self._ready:
+            if self._closed:
+                raise EngineBusy(f"{self._name} worker is closed")
+            if len(self._urgent) + len(self._jobs) >= self._max_queue:
+                raise EngineBusy(f"{self._name} queue is full")
+            (self._urgent if urgent else self._jobs).append(_Job(work, future, loop))
+            self._ready.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._thread.start()
         return await future
 
+    def _take(self) -> _Job | None:
+        with self._ready:
+            while not self._urgent and not self._jobs and not self._closed:
+                self._ready.wait()
+            if self._urgent:
+                return self._urgent.popleft()
+            if self._jobs:
+                return self._jobs.popleft()
+            return None  # closed and drained
+
     def _serve(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (job := self._take()) is not None:
             if job.future.cancelled():
                 continue
             try:
@@ -103,11 +118,11 @@ class EngineWorker:
 
     async def aclose(self) -> None:
         """Takes no more jobs, lets the queued ones finish and joins the thread."""
-        self._closed = True
-        if self._thread is None:
-            return
-        await asyncio.to_thread(self._jobs.put, None)
-        await asyncio.to_thread(self._thread.join)
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
 
 
 @dataclass

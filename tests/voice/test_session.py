@@ -184,6 +184,24 @@ async def test_greets_then_answers_a_turn(store: ConversationStore) -> None:
     assert user and user[0].asr_confidence == 0.9
 
 
+@pytest.mark.parametrize("engine_workers", [False, True])
+async def test_the_next_sentence_is_synthesised_while_the_one_before_plays(
+    store: ConversationStore, engine_workers: bool
+) -> None:
+    async with Harness(store, engine_workers=engine_workers) as h:
+        await h.until(lambda: len(h.call.played) >= 1)
+        first_unit_frames = 26 * 10 // 20  # "Hier spricht ein Computer." at 10 ms a char
+        for _ in range(500):  # bounded; the line's clock stands still meanwhile
+            if len(h.tts.calls) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert h.tts.calls == ["Hier spricht ein Computer.", "Wie kann ich Ihnen helfen?"]
+        assert len(h.call.played) < first_unit_frames  # the first is still playing
+        await h.until_quiet()
+        ticks = [t for t, _ in h.call.played]
+        assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # no gap between them
+
+
 async def test_barge_in_stops_playback_within_200_ms_and_hears_the_caller(
     store: ConversationStore,
 ) -> None:

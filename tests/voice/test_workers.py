@@ -71,6 +71,63 @@ async def test_a_full_queue_refuses_at_once_at_n_plus_one() -> None:
     await worker.aclose()
 
 
+async def test_urgent_jobs_run_before_waiting_ones_each_kind_in_order() -> None:
+    worker = EngineWorker("tts", max_queue=5)
+    gate = Gate()
+    running = asyncio.ensure_future(worker.run(gate))
+    await entered(gate)
+    order: list[str] = []
+    jobs = [
+        asyncio.ensure_future(worker.run(lambda name=name: order.append(name), urgent=urgent))
+        for name, urgent in (("next-1", False), ("first-a", True), ("next-2", False))
+    ]
+    jobs.append(asyncio.ensure_future(worker.run(lambda: order.append("first-b"), urgent=True)))
+    await asyncio.sleep(0)
+    gate.open.set()
+    await running
+    await asyncio.gather(*jobs)
+    assert order == ["first-a", "first-b", "next-1", "next-2"]
+    await worker.aclose()
+
+
+async def test_urgent_and_waiting_jobs_share_the_bound_and_a_closed_worker_takes_neither() -> None:
+    worker = EngineWorker("tts", max_queue=2)
+    gate = Gate()
+    running = asyncio.ensure_future(worker.run(gate))
+    await entered(gate)
+    queued = [
+        asyncio.ensure_future(worker.run(lambda: "later")),
+        asyncio.ensure_future(worker.run(lambda: "now", urgent=True)),
+    ]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy, match="tts queue is full"):
+        await worker.run(lambda: "too many", urgent=True)
+    gate.open.set()
+    assert await running == "gate"
+    assert await asyncio.gather(*queued) == ["later", "now"]
+    await worker.aclose()
+    for urgent in (False, True):
+        with pytest.raises(EngineBusy, match="tts worker is closed"):
+            await worker.run(lambda: 1, urgent=urgent)
+
+
+async def test_a_cancelled_waiting_job_never_runs() -> None:
+    worker = EngineWorker("tts", max_queue=4)
+    gate = Gate()
+    running = asyncio.ensure_future(worker.run(gate))
+    await entered(gate)
+    ran: list[str] = []
+    dropped = asyncio.ensure_future(worker.run(lambda: ran.append("dropped")))
+    kept = asyncio.ensure_future(worker.run(lambda: ran.append("kept")))
+    await asyncio.sleep(0)
+    dropped.cancel()
+    gate.open.set()
+    await running
+    await kept
+    assert ran == ["kept"]
+    await worker.aclose()
+
+
 def test_bounds_are_validated() -> None:
     for bad in (0, 4097):
         with pytest.raises(ValueError):
