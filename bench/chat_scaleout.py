@@ -102,7 +102,13 @@ def bot_lines(frames: list[ServerMessage]) -> list[str]:
 
 
 def gateway_env(
-    var_dir: Path, redis_url: str, rasa_urls: Sequence[str], token: str, *, connections: int
+    var_dir: Path,
+    redis_url: str,
+    rasa_urls: Sequence[str],
+    token: str,
+    *,
+    connections: int,
+    in_flight: int,
 ) -> tuple[dict[str, str], int]:
     """The environment of one gateway joined to the bench's Redis and Rasa; its port."""
     port = free_port()
@@ -125,6 +131,7 @@ def gateway_env(
         "WEBCHAT_IDLE_TIMEOUT_S": 3600,
         # Hundreds of turns queue at Rasa on 2 cores: seconds each, not milliseconds.
         "RASA_TIMEOUT_S": 120,
+        "RASA_MAX_IN_FLIGHT": in_flight,
     }
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("RATHAUSBOT_") and k != "REDIS_URL"
@@ -173,7 +180,12 @@ def stop(gateway: Gateway) -> None:
 
 @contextlib.asynccontextmanager
 async def gateways(
-    var_dir: Path, redis_url: str, groups: Sequence[Sequence[str]], token: str, connections: int
+    var_dir: Path,
+    redis_url: str,
+    groups: Sequence[Sequence[str]],
+    token: str,
+    connections: int,
+    in_flight: int,
 ) -> AsyncIterator[list[Gateway]]:
     """One gateway per entry of `groups` (the Rasa servers it uses), started together."""
     started: list[Gateway] = []
@@ -181,7 +193,9 @@ async def gateways(
         for index, rasa_urls in enumerate(groups):
             gw_dir = var_dir / f"gateway-{index}"
             gw_dir.mkdir()
-            env, port = gateway_env(gw_dir, redis_url, rasa_urls, token, connections=connections)
+            env, port = gateway_env(
+                gw_dir, redis_url, rasa_urls, token, connections=connections, in_flight=in_flight
+            )
             started.append(launch(env, port, gw_dir / "serve.log"))
         await asyncio.gather(*(wait_ready(g) for g in started))
         yield started
@@ -380,7 +394,9 @@ async def measure(args: argparse.Namespace) -> None:
                 print("Starting three gateways (one for one Rasa server, two for two) ...")
                 async with (
                     runtime(settings, reuse=True) as rt,
-                    gateways(var_dir, redis_url, groups, servers.token, connections) as gws,
+                    gateways(
+                        var_dir, redis_url, groups, servers.token, connections, args.rasa_in_flight
+                    ) as gws,
                 ):
                     one, two = gws[:1], gws[1:]
                     await warm_up([g.ws_url for g in gws])
@@ -404,6 +420,12 @@ def main() -> None:
         "--light", type=int, default=20, help="also a light load: this many sessions (0: none)"
     )
     parser.add_argument("--idle", type=int, default=1000, help="idle connections held (0: none)")
+    parser.add_argument(
+        "--rasa-in-flight",
+        type=int,
+        default=Settings().rasa_max_in_flight,
+        help="each gateway's rasa_max_in_flight",
+    )
     asyncio.run(measure(parser.parse_args()))
 
 

@@ -33,8 +33,11 @@ def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
 def test_the_bench_configures_its_address_limits_and_leaves_the_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env, port = gateway_env(tmp_path, "redis://:pw@127.0.0.1:6399/0", RASA, "tok", connections=1350)
+    env, port = gateway_env(
+        tmp_path, "redis://:pw@127.0.0.1:6399/0", RASA, "tok", connections=1350, in_flight=24
+    )
     configured = settings_from(env, monkeypatch)
+    assert configured.rasa_max_in_flight == 24
     assert configured.port == port
     assert configured.webchat_max_connections_per_ip == 1350
     assert configured.webchat_new_session_burst == 1350
