@@ -310,11 +310,18 @@ class WhisperTranscriber:
         return other
 
     def language_probabilities(self, audio: AudioFrame) -> list[tuple[str, float]]:
-        """Whisper's probability of each language for ``audio`` (voice/language.py)."""
+        """Whisper's probability of each language for ``audio`` (voice/language.py), from
+        the same short encoder window as the transcription: faster-whisper's own detection
+        pads every utterance to 30 s, which made a call's first turn about a second slower
+        on two cores."""
         samples = resample(audio, ASR_RATE).float32()
         if not len(samples):
             return []
-        _, _, probabilities = self._model.detect_language(audio=samples)
+        if self._short_context and audio.duration_s <= SHORT_CONTEXT_MAX_S:
+            (found,) = self._model.model.detect_language(self._encode_short(samples))
+            probabilities = [(token[2:-2], p) for token, p in found]  # "<|de|>" -> "de"
+        else:
+            _, _, probabilities = self._model.detect_language(audio=samples)
         return [(str(language), float(p)) for language, p in probabilities]
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
@@ -372,13 +379,7 @@ class WhisperTranscriber:
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
-        # Pad with silent audio, not with zero features: a zero log-mel frame is not
-        # silence, and the decoder then clips the last word of audio that ends early
-        # (as a speculative transcription's does).
-        window = _window(len(samples))
-        audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
-        features = self._model.feature_extractor(audio)[..., :window]
-        encoded = self._model.encode(features)
+        encoded = self._encode_short(samples)
         duration_s = len(samples) / ASR_RATE
         text, avg_logprob = self._decode(encoded, self._prompt_tokens, duration_s)
         verdict = judge(text, avg_logprob, self._guards)
@@ -387,6 +388,16 @@ class WhisperTranscriber:
             text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
             verdict = judge(text, avg_logprob, self._guards)
         return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _encode_short(self, samples: npt.NDArray[np.float32]) -> object:
+        """The encoder's output for a window just longer than `samples`."""
+        # Pad with silent audio, not with zero features: a zero log-mel frame is not
+        # silence, and the decoder then clips the last word of audio that ends early
+        # (as a speculative transcription's does).
+        window = _window(len(samples))
+        audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
+        features = self._model.feature_extractor(audio)[..., :window]
+        return self._model.encode(features)
 
     def _decode(
         self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False

@@ -195,3 +195,41 @@ def test_a_low_log_prob_after_the_retry_keeps_its_low_confidence() -> None:
     heard = _engine(decoder, prompt=True).transcribe(SPEECH)
     assert heard == Transcript("Sperrmüll", confidence(-1.2)) != Transcript("Sperrmüll", 0.0)
     assert 0 < heard.confidence < 0.37  # below the guard, the session's limit decides
+
+
+class _Detector:
+    """CTranslate2's language detection on whatever encoder output it gets."""
+
+    def __init__(self) -> None:
+        self.encoded: list[np.ndarray] = []
+
+    def detect_language(self, encoded: np.ndarray) -> list[list[tuple[str, float]]]:
+        self.encoded.append(encoded)
+        return [[("<|en|>", 0.7), ("<|de|>", 0.2)]]
+
+
+def test_language_is_detected_on_the_short_window_not_on_30_s() -> None:
+    detector = _Detector()
+    engine = _engine(_Decoder(), prompt=False)
+    engine._model.model = detector  # type: ignore[attr-defined]
+    engine._model.detect_language = None  # type: ignore[attr-defined]  # no 30 s path
+    assert engine.language_probabilities(SPEECH) == [("en", 0.7), ("de", 0.2)]
+    (encoded,) = detector.encoded
+    assert encoded.shape == (80, 400)  # 1 s of speech: a 4 s window, not 3000 frames
+    assert engine.language_probabilities(AudioFrame.silence(0.0, 16000)) == []
+
+
+def test_language_of_a_turn_longer_than_the_short_context_uses_whisper_s_own_detection() -> None:
+    engine = _engine(_Decoder(), prompt=False)
+    seen: list[int] = []
+
+    def detect_language(*, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+        seen.append(len(audio))
+        return "de", 0.9, [("de", 0.9), ("en", 0.05)]
+
+    engine._model.model = _Detector()  # type: ignore[attr-defined]
+    engine._model.detect_language = detect_language  # type: ignore[attr-defined]
+    long = AudioFrame.silence(25.02, 16000)
+    assert engine.language_probabilities(long) == [("de", 0.9), ("en", 0.05)]
+    assert seen == [long.num_samples]
+    assert engine._model.model.encoded == []  # type: ignore[attr-defined]
