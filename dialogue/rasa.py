@@ -133,10 +133,11 @@ class RasaClient:
         body = await self._post(
             f"/webhooks/{channel.value}/webhook", {"sender": session_id, "message": text}
         )
-        if not isinstance(body.get("messages"), list):
+        messages = body.get("messages")
+        if not isinstance(messages, list):
             raise EngineUnavailable("Rasa answered without a message list")
         return EngineAnswer(
-            replies=parse_messages(body["messages"]),
+            replies=parse_messages(messages),
             understanding=_parse_nlu(body.get("nlu")),
         )
 
