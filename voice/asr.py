@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -241,6 +242,24 @@ def _window(samples: int) -> int:
     return min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
 
 
+class _LastEncoding:
+    """The encoder output of the last utterance encoded (one entry, thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: npt.NDArray[np.float32] | None = None
+        self._encoded: object = None
+
+    def get(self, samples: npt.NDArray[np.float32]) -> object | None:
+        with self._lock:
+            same = self._samples is not None and np.array_equal(self._samples, samples)
+            return self._encoded if same else None
+
+    def put(self, samples: npt.NDArray[np.float32], encoded: object) -> None:
+        with self._lock:
+            self._samples, self._encoded = samples, encoded
+
+
 class WhisperTranscriber:
     """faster-whisper on a CTranslate2 model, loaded once and shared by all calls."""
 
@@ -264,6 +283,7 @@ class WhisperTranscriber:
         self._beam_size = beam_size
         self._short_context = short_context
         self._guards = guards or GuardLimits()
+        self._last = _LastEncoding()  # shared with for_language() copies
         self._model = WhisperModel(
             os.fspath(model_dir),
             device=device.device.value,
@@ -390,14 +410,20 @@ class WhisperTranscriber:
         return _guarded(text, avg_logprob, verdict, self._guards)
 
     def _encode_short(self, samples: npt.NDArray[np.float32]) -> object:
-        """The encoder's output for a window just longer than `samples`."""
+        """The encoder's output for a window just longer than `samples`; the last one is
+        kept, so a first turn's language detection and its transcription encode once."""
+        found = self._last.get(samples)
+        if found is not None:
+            return found
         # Pad with silent audio, not with zero features: a zero log-mel frame is not
         # silence, and the decoder then clips the last word of audio that ends early
         # (as a speculative transcription's does).
         window = _window(len(samples))
         audio = np.pad(samples, (0, max(0, window * HOP_SAMPLES - len(samples))))
         features = self._model.feature_extractor(audio)[..., :window]
-        return self._model.encode(features)
+        encoded = self._model.encode(features)
+        self._last.put(samples, encoded)
+        return encoded
 
     def _decode(
         self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False

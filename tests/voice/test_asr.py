@@ -13,6 +13,7 @@ from voice.asr import (
     ModelUnavailable,
     Transcript,
     WhisperTranscriber,
+    _LastEncoding,
     choose_device,
     collapse_repeats,
     join_packaged_model,
@@ -156,6 +157,7 @@ def _engine(decoder: _Decoder, *, prompt: bool) -> WhisperTranscriber:
     engine._beam_size = 1  # type: ignore[attr-defined]
     engine._short_context = True  # type: ignore[attr-defined]
     engine._guards = GuardLimits()  # type: ignore[attr-defined]
+    engine._last = _LastEncoding()  # type: ignore[attr-defined]
     engine._prompt = "Sperrmüll" if prompt else None  # type: ignore[attr-defined]
     engine._bare_tokens = [90]  # type: ignore[attr-defined]
     engine._prompt_tokens = [80, 90] if prompt else [90]  # type: ignore[attr-defined]
@@ -233,3 +235,24 @@ def test_language_of_a_turn_longer_than_the_short_context_uses_whisper_s_own_det
     assert engine.language_probabilities(long) == [("de", 0.9), ("en", 0.05)]
     assert seen == [long.num_samples]
     assert engine._model.model.encoded == []  # type: ignore[attr-defined]
+
+
+def test_a_first_turn_is_encoded_once_for_its_language_and_its_words() -> None:
+    decoder = _Decoder(("Sperrmüll abholen", -0.2), ("Müll", -0.2))
+    engine = _engine(decoder, prompt=False)
+    encodes: list[int] = []
+
+    def encode(features: np.ndarray) -> np.ndarray:
+        encodes.append(features.shape[-1])
+        return features
+
+    engine._model.encode = encode  # type: ignore[attr-defined]
+    detector = _Detector()
+    decoder.detect_language = detector.detect_language  # type: ignore[attr-defined]
+    speech = AudioFrame.from_samples(np.full(16000, 900, dtype=np.int16), 16000)
+    engine.language_probabilities(speech)
+    assert engine.transcribe(speech).text == "Sperrmüll abholen"
+    assert encodes == [400]  # the detection's encoding served the transcription
+    other = AudioFrame.from_samples(np.full(16000, 800, dtype=np.int16), 16000)
+    assert engine.transcribe(other).text == "Müll"
+    assert encodes == [400, 400]  # other audio of the same length: encoded anew
