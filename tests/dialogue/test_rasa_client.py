@@ -230,3 +230,24 @@ async def test_a_request_rasa_never_answers_ends_at_the_timeout_and_frees_its_sl
     assert (await client.send("s2", Channel.WEBCHAT, "hallo")).replies[0].text == "Guten Tag."
     assert rasa.seen == 2
     await client.aclose()
+
+
+async def test_an_http_error_status_is_unavailable_even_with_a_valid_body() -> None:
+    answer = httpx.Response(503, json={"messages": [{"text": "Guten Tag."}]})
+    client = RasaClient("http://rasa", token="t", transport=httpx.MockTransport(lambda _: answer))
+    for call in (client.send("s1", Channel.WEBCHAT, "hallo"), client.execute("s1", "utter_x")):
+        with pytest.raises(EngineUnavailable, match=r"^Rasa answered HTTP 503$"):
+            await call
+    await client.aclose()
+
+
+def test_turn_and_connect_timeouts_default_to_10_and_2_s_and_are_bounded() -> None:
+    client = RasaClient("http://rasa", token="t")
+    assert client._http.timeout == httpx.Timeout(10.0, connect=2.0)
+    short = RasaClient("http://rasa", token="t", timeout_s=1.5)
+    assert short._http.timeout == httpx.Timeout(1.5, connect=1.5)  # connect never longer
+    for bad in (0, -1, 120.01):
+        with pytest.raises(ValueError, match=r"timeout_s must be in \(0, 120\]"):
+            RasaClient("http://rasa", token="t", timeout_s=bad)
+    assert RasaClient("http://rasa", token="t", timeout_s=120)._timeout_s == 120
+    assert RasaClient("http://rasa", token="t", timeout_s=0.001)._timeout_s == 0.001

@@ -13,6 +13,8 @@ from voice.asr import Transcript
 from voice.audio import AudioFrame
 from voice.workers import EngineBusy, EngineWorker, RecognitionWorker, VoiceWorkers
 
+HANG_GUARD_S = 30  # a guard against a worker that never runs the job, not a timing check
+
 
 def audio(seconds: float) -> AudioFrame:
     return AudioFrame.silence(seconds, 16000)
@@ -81,12 +83,13 @@ async def test_urgent_jobs_run_before_waiting_ones_each_kind_in_order() -> None:
         asyncio.ensure_future(worker.run(lambda name=name: order.append(name), urgent=urgent))
         for name, urgent in (("next-1", False), ("first-a", True), ("next-2", False))
     ]
+    jobs.append(asyncio.ensure_future(worker.run(lambda: order.append("next-3"))))  # default
     jobs.append(asyncio.ensure_future(worker.run(lambda: order.append("first-b"), urgent=True)))
     await asyncio.sleep(0)
     gate.open.set()
     await running
     await asyncio.gather(*jobs)
-    assert order == ["first-a", "first-b", "next-1", "next-2"]
+    assert order == ["first-a", "first-b", "next-1", "next-2", "next-3"]
     await worker.aclose()
 
 
@@ -125,6 +128,30 @@ async def test_a_cancelled_waiting_job_never_runs() -> None:
     await running
     await kept
     assert ran == ["kept"]
+    await worker.aclose()
+
+
+async def test_an_idle_worker_waits_for_the_next_job_and_is_joined_on_close() -> None:
+    worker = EngineWorker("idle-then-busy", max_queue=2)
+    assert await worker.run(lambda: 1) == 1
+    await asyncio.sleep(0.05)  # the queue ran empty: the thread waits, it does not end
+    assert await asyncio.wait_for(worker.run(lambda: 2), HANG_GUARD_S) == 2
+    await worker.aclose()
+    assert "idle-then-busy" not in {t.name for t in threading.enumerate()}
+
+
+async def test_sixty_four_jobs_wait_by_default_and_the_sixty_fifth_is_refused() -> None:
+    worker = EngineWorker("default")
+    gate = Gate()
+    running = asyncio.ensure_future(worker.run(gate))
+    await entered(gate)
+    queued = [asyncio.ensure_future(worker.run(lambda i=i: i)) for i in range(64)]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy, match="default queue is full"):
+        await worker.run(lambda: 64)
+    gate.open.set()
+    await running
+    assert await asyncio.gather(*queued) == list(range(64))
     await worker.aclose()
 
 
