@@ -158,6 +158,17 @@ class HeldRasa:
         return httpx.Response(200, json={"messages": [{"text": "Guten Tag."}]})
 
 
+def one_slot(rasa: HeldRasa, *, timeout_s: float) -> RasaClient:
+    """A client with one request slot on `rasa`."""
+    return RasaClient(
+        "http://rasa",
+        token="t",
+        timeout_s=timeout_s,
+        max_in_flight=1,
+        transport=httpx.MockTransport(rasa),
+    )
+
+
 def test_eight_requests_in_flight_by_default_and_the_bound_is_checked() -> None:
     assert MAX_IN_FLIGHT == 8
     for bad in (0, 65):
@@ -190,13 +201,7 @@ async def test_a_request_without_a_free_slot_for_the_whole_timeout_is_busy_not_u
     None
 ):
     rasa = HeldRasa(stubborn=True)
-    client = RasaClient(
-        "http://rasa",
-        token="t",
-        timeout_s=0.05,
-        max_in_flight=1,
-        transport=httpx.MockTransport(rasa),
-    )
+    client = one_slot(rasa, timeout_s=0.05)
     first = asyncio.create_task(client.send("s1", Channel.WEBCHAT, "hallo"))
     await asyncio.sleep(0)
     for call in (
@@ -216,13 +221,7 @@ async def test_a_request_without_a_free_slot_for_the_whole_timeout_is_busy_not_u
 
 async def test_a_request_rasa_never_answers_ends_at_the_timeout_and_frees_its_slot() -> None:
     rasa = HeldRasa()
-    client = RasaClient(
-        "http://rasa",
-        token="t",
-        timeout_s=0.05,
-        max_in_flight=1,
-        transport=httpx.MockTransport(rasa),
-    )
+    client = one_slot(rasa, timeout_s=0.05)
     with pytest.raises(EngineUnavailable, match=r"^Rasa did not answer in 0\.05 s$") as failure:
         await client.send("s1", Channel.WEBCHAT, "hallo")
     assert not isinstance(failure.value, EngineBusy | EngineUnreachable)  # it was sent

@@ -17,10 +17,10 @@ import pytest
 from rathausbot.app import Runtime, port_free, runtime
 from rathausbot.settings import Settings
 from rathausbot.training import train
+from tests.e2e.gateways import REPO, launch
 from tests.e2e.webhook_receiver import WebhookReceiver
 from tests.redis_server import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 300
 
 
@@ -86,14 +86,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     webhooks.start()
     env["RATHAUSBOT_WEBHOOK_TICKETS_URL"] = webhooks.url
     log_path = var_dir / "serve.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "rathausbot"), "serve"],
-            cwd=REPO,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    process = launch(env, log_path)
     gw = Gateway(settings, env, process, log_path, webhooks=webhooks)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:

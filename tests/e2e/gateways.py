@@ -1,5 +1,6 @@
-"""More `rathausbot serve` processes beside the session's gateway: each joins its Redis and
-Rasa (`REDIS_URL`, `rasa_urls`; it starts neither) on ports and a var/ of its own."""
+"""`rathausbot serve` processes for the end-to-end tests: the session's gateway
+(tests/e2e/conftest.py) and more beside it, each joining its Redis and Rasa (`REDIS_URL`,
+`rasa_urls`; it starts neither) on ports and a var/ of its own."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import asyncio
 import json
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from rathausbot.secrets import resolve_secrets
-from tests.e2e.conftest import REPO, Gateway
 from tests.redis_server import free_port
+
+if TYPE_CHECKING:  # conftest imports this module
+    from tests.e2e.conftest import Gateway
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tail(log: Path) -> str:
@@ -43,6 +49,7 @@ def joined_env(gateway: Gateway, var_dir: Path, **values: object) -> dict[str, s
 
 
 def launch(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`rathausbot serve` with `env`, its output in `log`."""
     with log.open("wb") as out:
         return subprocess.Popen(
             [str(REPO / ".venv" / "bin" / "rathausbot"), "serve"],
