@@ -5,15 +5,23 @@ waits until the answer has ended, stays quiet for a while (`think_s`), then asks
 Latency of a turn: from the caller's last speech frame leaving, plus the endpoint silence
 (the bot cannot know sooner that the turn is over), to the first loud frame of the answer
 arriving. A turn counts as answered when that frame comes within `listen_s`.
+
+The callers run in a process of their own (`CallerProcess`): real callers are not in the
+bot's process, and a caller sharing the bot's event loop and interpreter would both slow it
+down and be slowed by it, so its timings would count the bench's own work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import random
 import time
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from telephony.media import RtpSession
 from telephony.sdp import make_offer, parse_answer
@@ -24,6 +32,8 @@ FRAME_MS = 20
 LOUD_PEAK = 1000
 ANSWER_OVER_S = 1.0  # this much quiet after the bot's audio: its answer has ended
 INVITE_TIMEOUT_S = 40.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +119,35 @@ async def run_caller(uri: str, plan: CallerPlan, *, seed: int) -> CallerResult:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
                 await agent.stop()
+
+
+async def run_callers(uri: str, plans: Sequence[CallerPlan]) -> list[CallerResult]:
+    """Runs every plan's caller at once (caller i seeded with i)."""
+    return list(
+        await asyncio.gather(*(run_caller(uri, plan, seed=i) for i, plan in enumerate(plans)))
+    )
+
+
+def _run(work: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...]) -> Any:
+    return asyncio.run(work(*args))
+
+
+class CallerProcess:
+    """One child process (spawned, so it shares nothing with the bot) that runs callers:
+    `await callers.run(run_callers, uri, plans)`; `work` must be a module-level coroutine
+    function, its arguments and result picklable."""
+
+    def __init__(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    async def run(self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        result: T = await asyncio.get_running_loop().run_in_executor(self._pool, _run, work, args)
+        return result
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 async def _converse(

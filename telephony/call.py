@@ -134,6 +134,7 @@ class CallHandler:
             rtp_timeout_s=self._rtp_timeout_s,
             latching=self._latching,
             sources=MediaSources(call.peer.host, self._media_networks),
+            prompt=True,  # the voice session's VAD listens, not an ear: no playout delay
         )
         watcher: asyncio.Task[None] | None = None
         try:

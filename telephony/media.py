@@ -51,6 +51,13 @@ FRAME_BYTES = 2 * FRAME_SAMPLES
 MAX_DATAGRAM = 2048  # larger datagrams are not G.711 at sane packet times
 MAX_PAYLOAD = 1280  # 160 ms of G.711
 MAX_CATCH_UP = 3  # ticks processed at once after a stall; beyond, the gap is skipped
+# A prompt listener (`prompt=True`) gets each packet as soon as it and those before it are
+# here: at most PROMPT_LEAD_FRAMES frames ahead of the clock (a burst after a stall; a
+# flood cannot make it faster than that), and a missing packet is waited for
+# PROMPT_WAIT_FRAMES packet times behind the clock, then concealed with silence.
+PROMPT_LEAD_FRAMES = 5
+PROMPT_WAIT_FRAMES = 3
+PROMPT_MAX_HELD = 10  # packets held beyond the lead (a sender faster than the clock)
 
 
 class Latching(StrEnum):
@@ -132,6 +139,7 @@ class RtpSession:
         sources: MediaSources | None,
         playback_frames: int,
         receive_frames: int,
+        prompt: bool = False,
     ) -> None:
         self.local_port = local_port
         self.timed_out = False
@@ -162,6 +170,8 @@ class RtpSession:
         self._out_ready = asyncio.Event()
         self._jitter = JitterBuffer()
         self.stats.jitter = self._jitter.stats
+        self._prompt = prompt
+        self._credit = 0  # prompt mode: frames handed out less clock ticks passed
         self._dtmf_in = DtmfReceiver()
         self._rx_ssrc: int | None = None
         self._pcm_in = bytearray()
@@ -184,13 +194,18 @@ class RtpSession:
         sources: MediaSources | None = None,
         playback_frames: int = 5,
         receive_frames: int = 500,
+        prompt: bool = False,
     ) -> RtpSession:
         """Binds a UDP socket on `host` at a free even port of `port_range` (both ends
         included). `sources` restricts whom it hears and sends to (None: anyone, for tests
         of the session alone). `playback_frames` bounds the frames `play()` queues (100 ms
         by default), `receive_frames` those `receive()` holds while its consumer is busy
         (10 s by default, e.g. during speech recognition; beyond, the oldest frames are
-        dropped)."""
+        dropped). `prompt`: `receive()` hands out each packet as soon as it and the ones
+        before it are here, for a listener that plays nothing to an ear (the voice
+        session's VAD), instead of on the 20 ms clock behind a jitter buffer of at least
+        three packets (60 ms) that a person's ear needs; a missing packet is waited for
+        PROMPT_WAIT_FRAMES packet times, then concealed."""
         low, high = port_range
         if not 1 <= low <= high <= 65535:
             raise ValueError("port_range must be (low, high) within [1, 65535]")
@@ -222,6 +237,7 @@ class RtpSession:
                 sources=sources,
                 playback_frames=playback_frames,
                 receive_frames=receive_frames,
+                prompt=prompt,
             )
         raise OSError(errno.EADDRINUSE, f"no free even RTP port in {low}-{high}")
 
@@ -239,6 +255,11 @@ class RtpSession:
     @property
     def _stopped(self) -> bool:
         return self._closed or self._failed
+
+    @property
+    def prompt(self) -> bool:
+        """Packets reach `receive()` as they come (see `open`)."""
+        return self._prompt
 
     @property
     def params(self) -> MediaParams | None:
@@ -460,16 +481,47 @@ class RtpSession:
             self.timed_out = True
             self._end()
             return
+        if self._prompt:
+            self._prompt_tick(params)
+            return
         while len(self._pcm_in) < FRAME_BYTES:
-            payload = self._jitter.pop()
-            if not payload:  # lost, late, not yet there, or a telephone event
-                self._pcm_in += bytes(2 * self._last_samples)
-            else:
-                self._last_samples = max(len(payload), FRAME_SAMPLES // 4)
-                self._pcm_in += g711.decode(params.codec, payload)
+            self._add_pcm(params, self._jitter.pop())
+        self._emit_frame()
+
+    def _add_pcm(self, params: MediaParams, payload: bytes | None) -> None:
+        if not payload:  # lost, late, not yet there, or a telephone event
+            self._pcm_in += bytes(2 * self._last_samples)
+        else:
+            self._last_samples = max(len(payload), FRAME_SAMPLES // 4)
+            self._pcm_in += g711.decode(params.codec, payload)
+
+    def _emit_frame(self) -> None:
         frame = AudioFrame(bytes(self._pcm_in[:FRAME_BYTES]), SAMPLE_RATE)
         del self._pcm_in[:FRAME_BYTES]
         self._emit(frame)
+
+    def _prompt_ready(self, params: MediaParams) -> None:
+        """Hands out the packets that are here in sequence, up to the lead bound."""
+        while self._credit < PROMPT_LEAD_FRAMES:
+            payload = self._jitter.pop_ready()
+            if payload is None:
+                return
+            self._add_pcm(params, payload)
+            while len(self._pcm_in) >= FRAME_BYTES:
+                self._emit_frame()
+                self._credit += 1
+
+    def _prompt_tick(self, params: MediaParams) -> None:
+        self._credit -= 1
+        self._prompt_ready(params)
+        while self._credit < -PROMPT_WAIT_FRAMES:  # waited long enough: conceal it
+            self._add_pcm(params, self._jitter.pop_late())
+            while len(self._pcm_in) >= FRAME_BYTES:
+                self._emit_frame()
+                self._credit += 1
+            self._prompt_ready(params)  # the packets after the gap
+        if len(self._jitter) > PROMPT_MAX_HELD:
+            self._jitter.drop_oldest()
 
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         """Nothing a peer sends raises out of here: bad datagrams are counted and dropped."""
@@ -516,11 +568,15 @@ class RtpSession:
         if packet.payload_type == params.payload_type:
             if 0 < len(packet.payload) <= MAX_PAYLOAD:
                 self._jitter.push(packet.sequence_number, packet.payload)
+                if self._prompt:
+                    self._prompt_ready(params)
             else:
                 self.stats.garbage += 1
             return
         # Events take the audio's place in the sequence: keep the jitter buffer's count.
         self._jitter.push(packet.sequence_number, b"")
+        if self._prompt:
+            self._prompt_ready(params)
         try:
             digits = self._dtmf_in.feed(packet.timestamp, packet.payload)
         except RtpError:

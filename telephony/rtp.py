@@ -265,6 +265,34 @@ class JitterBuffer:
             self.stats.played += 1
         return payload
 
+    # A listener that takes packets as they come (`RtpSession(..., prompt=True)`: the voice
+    # session's VAD, which plays nothing to an ear) uses these instead of pop(): no playout
+    # depth, the clock only decides when a missing packet is given up.
+
+    def pop_ready(self) -> bytes | None:
+        """The next packet in sequence if it is here (taken); None if it is not (yet)."""
+        if self._next is None or self._next not in self._packets:
+            return None
+        self.stats.played += 1
+        return self._take()
+
+    def pop_late(self) -> bytes | None:
+        """Gives up waiting for the next packet: it if it is here, else None, counted lost
+        (if it still comes, it is late). None too before any packet came."""
+        if self._next is None:
+            return None
+        payload = self._take()
+        if payload is None:
+            self.stats.lost += 1
+        else:
+            self.stats.played += 1
+        return payload
+
+    def drop_oldest(self) -> None:
+        """Skips the next packet (a sender faster than the clock: bring the delay down)."""
+        if self._next is not None:
+            self._skip()
+
     def _restart(self, sequence_number: int) -> Push:
         self.stats.resets += 1
         self.reset()

@@ -447,3 +447,166 @@ async def test_media_networks_are_trusted_besides_the_signalling_host() -> None:
     finally:
         await session.close()
         gateway.close()
+
+
+# --- a prompt listener (prompt=True): packets as they come, no playout depth ---
+# Driven without the clock: datagrams into `_on_datagram`, clock ticks by `_receive_tick`.
+
+
+def _packet(seq: int, payload: bytes, payload_type: int = 0) -> bytes:
+    return RtpPacket(payload_type, seq, seq * 160, 0x1234, payload, False).serialize()
+
+
+def _speech(level: int) -> bytes:
+    return g711.ulaw_encode(np.full(160, level, dtype="<i2").tobytes())
+
+
+async def _listener(peer: socket.socket, *, prompt: bool = True) -> RtpSession:
+    session = await RtpSession.open(HOST, port_range=PORTS, prompt=prompt)
+    session._apply(MediaParams(peer.getsockname(), 0, "PCMU", 101))
+    return session
+
+
+def _arrive(session: RtpSession, peer: socket.socket, *datagrams: bytes) -> None:
+    for data in datagrams:
+        session._on_datagram(data, peer.getsockname())
+
+
+def _tick(session: RtpSession, count: int = 1) -> None:
+    params = session.params
+    assert params is not None
+    for _ in range(count):
+        session._receive_tick(params)
+
+
+def _taken(session: RtpSession) -> list[AudioFrame | DtmfDigit | None]:
+    items = list(session._out)
+    session._out.clear()
+    return items
+
+
+def _level(value: int) -> int:
+    return int(np.frombuffer(g711.ulaw_decode(_speech(value)), "<i2")[0])
+
+
+def _levels(items: list[AudioFrame | DtmfDigit | None]) -> list[int]:
+    return [int(item.samples[0]) if isinstance(item, AudioFrame) else -1 for item in items]
+
+
+async def test_a_prompt_listener_gets_a_packet_when_it_arrives(peer: socket.socket) -> None:
+    prompt, clocked = await _listener(peer), await _listener(peer, prompt=False)
+    try:
+        level = _level(1000)
+        for session in (prompt, clocked):
+            _arrive(session, peer, _packet(100, _speech(1000)))
+        assert _levels(_taken(prompt)) == [level]  # before any clock tick
+        assert _taken(clocked) == []  # behind its jitter buffer ...
+        _tick(clocked, 3)
+        assert _levels(_taken(clocked)) == [0, 0, 0]  # ... filling to three packets
+    finally:
+        await prompt.close()
+        await clocked.close()
+
+
+async def test_a_prompt_listener_waits_three_packet_times_for_a_missing_one(
+    peer: socket.socket,
+) -> None:
+    session = await _listener(peer)
+    try:
+        a, c = _level(500), _level(1500)
+        _arrive(session, peer, _packet(200, _speech(500)), _packet(202, _speech(1500)))
+        assert _levels(_taken(session)) == [a]  # 202 waits for 201
+        _tick(session, 4)  # 201 is due at the 2nd tick and waited for 3 more
+        assert _taken(session) == []
+        _tick(session)
+        assert _levels(_taken(session)) == [0, c]  # given up: silence, then 202 at once
+        assert (session.stats.jitter.lost, session.stats.jitter.played) == (1, 2)
+        _arrive(session, peer, _packet(201, _speech(1000)))
+        assert _taken(session) == []  # too late
+        assert session.stats.jitter.late == 1
+    finally:
+        await session.close()
+
+
+async def test_a_prompt_listener_reorders_what_comes_in_time(peer: socket.socket) -> None:
+    session = await _listener(peer)
+    try:
+        levels = [_level(v) for v in (1000, 2000, 3000, 4000)]
+        _arrive(session, peer, _packet(10, _speech(1000)), _packet(12, _speech(3000)))
+        assert _levels(_taken(session)) == levels[:1]
+        _tick(session, 3)  # 11 is late by two packet times: still waited for
+        _arrive(session, peer, _packet(11, _speech(2000)), _packet(13, _speech(4000)))
+        assert _levels(_taken(session)) == levels[1:]
+        assert session.stats.jitter.lost == 0
+    finally:
+        await session.close()
+
+
+async def test_a_prompt_listener_runs_at_most_five_frames_ahead(peer: socket.socket) -> None:
+    session = await _listener(peer)
+    try:
+        _arrive(session, peer, *(_packet(seq, _speech(seq * 100)) for seq in range(1, 9)))
+        assert len(_taken(session)) == 5  # a burst (or a flood) is not faster than that
+        _tick(session)
+        assert len(_taken(session)) == 1  # one more per tick
+        _tick(session, 2)
+        assert len(_taken(session)) == 2
+        _tick(session)
+        assert _taken(session) == []
+        assert session.stats.jitter.dropped == 0
+    finally:
+        await session.close()
+
+
+async def test_a_prompt_listener_drops_what_a_fast_sender_piles_up(peer: socket.socket) -> None:
+    session = await _listener(peer)
+    try:
+        _arrive(session, peer, *(_packet(seq, _speech(100)) for seq in range(1, 17)))
+        assert len(_taken(session)) == 5  # 11 held
+        _tick(session)  # one more taken: 10 held, not more than ten
+        assert session.stats.jitter.dropped == 0
+        _arrive(session, peer, _packet(17, _speech(100)))
+        _tick(session)  # one taken, 10 held, then 11 with the next
+        assert session.stats.jitter.dropped == 0
+        _arrive(session, peer, _packet(18, _speech(100)), _packet(19, _speech(100)))
+        _tick(session)  # 12 arrived, one taken: 11 held, one dropped
+        assert session.stats.jitter.dropped == 1
+        assert len(session._jitter) == 10
+    finally:
+        await session.close()
+
+
+async def test_a_prompt_listener_hears_silence_before_the_first_packet(
+    peer: socket.socket,
+) -> None:
+    session = await _listener(peer)
+    try:
+        _tick(session, 3)
+        assert _taken(session) == []
+        _tick(session)
+        items = _taken(session)
+        assert _levels(items) == [0]
+        assert isinstance(items[0], AudioFrame) and items[0].num_samples == 160
+        assert session.stats.jitter.lost == 0
+    finally:
+        await session.close()
+
+
+async def test_a_prompt_listener_joins_short_packets_and_keeps_events_in_order(
+    peer: socket.socket,
+) -> None:
+    session = await _listener(peer)
+    try:
+        half = g711.ulaw_encode(np.full(80, 800, dtype="<i2").tobytes())
+        _arrive(session, peer, _packet(1, half))
+        assert _taken(session) == []  # 10 ms: half a frame
+        _arrive(session, peer, _packet(2, half))
+        [frame] = _taken(session)
+        assert isinstance(frame, AudioFrame) and frame.num_samples == 160
+        end = bytes([7, 0x80, 0, 160])  # key 7 ended, 160 samples
+        _arrive(session, peer, _packet(3, half), _packet(4, end, payload_type=101))
+        items = _taken(session)
+        assert isinstance(items[0], AudioFrame)  # the audio before the key ...
+        assert isinstance(items[-1], DtmfDigit) and items[-1].digit == "7"  # ... then the key
+    finally:
+        await session.close()

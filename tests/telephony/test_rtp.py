@@ -128,6 +128,50 @@ def test_lost_packet_is_a_gap_and_a_late_one_is_dropped() -> None:
     assert _drain(jb, 2) == [b"\x03", b"\x04"]
 
 
+def test_pop_ready_takes_packets_as_they_come_in_sequence() -> None:
+    jb = JitterBuffer(min_depth=3)
+    assert jb.pop_ready() is None  # nothing came yet
+    jb.push(100, b"a")
+    assert jb.pop_ready() == b"a"  # no depth to fill first
+    assert jb.pop_ready() is None
+    jb.push(102, b"c")
+    assert jb.pop_ready() is None  # 101 is missing: not skipped, waited for
+    jb.push(101, b"b")
+    assert [jb.pop_ready(), jb.pop_ready(), jb.pop_ready()] == [b"b", b"c", None]
+    jb.push(103, b"")  # a telephone event's place: here, though empty
+    assert jb.pop_ready() == b""
+    assert (jb.stats.played, jb.stats.lost, len(jb)) == (4, 0, 0)
+
+
+def test_pop_late_gives_a_missing_packet_up() -> None:
+    jb = JitterBuffer(min_depth=3)
+    assert jb.pop_late() is None  # before any packet: nothing is lost
+    assert jb.stats.lost == 0
+    jb.push(7, b"x")
+    jb.push(9, b"z")
+    assert jb.pop_late() == b"x"  # here: taken
+    assert jb.pop_late() is None  # 8 is not: counted lost
+    assert (jb.stats.played, jb.stats.lost) == (1, 1)
+    assert jb.push(8, b"y") is Push.LATE
+    assert jb.pop_ready() == b"z"
+
+
+def test_drop_oldest_skips_one_packet() -> None:
+    jb = JitterBuffer(min_depth=3)
+    jb.drop_oldest()  # nothing came yet: nothing to skip
+    assert jb.stats.dropped == 0
+    for seq in (20, 21, 22):
+        jb.push(seq, bytes([seq]))
+    jb.drop_oldest()
+    assert (jb.stats.dropped, len(jb)) == (1, 2)
+    assert jb.pop_ready() == bytes([21])
+    jb.push(24, b"\x18")
+    jb.pop_ready()  # 22
+    jb.drop_oldest()  # 23 is missing: skipped, not counted as dropped
+    assert jb.stats.dropped == 1
+    assert jb.pop_ready() == b"\x18"
+
+
 def test_duplicates_are_dropped() -> None:
     jb = JitterBuffer(min_depth=2)
     assert jb.push(5, b"x") is Push.STORED

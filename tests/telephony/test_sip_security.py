@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from telephony.call import CallHandler, TransferPolicy
+from telephony.call import CallHandler, SipVoiceCall, TransferPolicy
 from telephony.media import Latching
 from telephony.rtp import RtpPacket
 from telephony.sdp import make_offer, parse_answer
@@ -319,6 +319,12 @@ async def test_rtp_from_a_stranger_does_not_take_over_a_call(make_ua) -> None:
     all of the bot's audio there."""
     done = asyncio.Event()
     policy = TransferPolicy(None, StaffHours.parse("Mo-Fr 08:00-16:00"))
+    calls: list[SipVoiceCall] = []
+
+    def session(call: SipVoiceCall, session_id: str) -> WaitingSession:
+        calls.append(call)
+        return WaitingSession(done)
+
     handler = CallHandler(
         media_host="127.0.0.1",
         public_host="127.0.0.1",
@@ -326,7 +332,7 @@ async def test_rtp_from_a_stranger_does_not_take_over_a_call(make_ua) -> None:
         rtp_timeout_s=30.0,
         latching=Latching.PRIVATE,
         policy=policy,
-        session_factory=lambda call, session_id: WaitingSession(done),  # type: ignore[arg-type,return-value]
+        session_factory=session,  # type: ignore[arg-type]
     )
     server = await make_ua(handler)
     caller, caller_rtp, stranger = Udp("127.0.0.1"), Udp("127.0.0.1"), Udp("127.0.0.5")
@@ -349,6 +355,7 @@ async def test_rtp_from_a_stranger_does_not_take_over_a_call(make_ua) -> None:
         assert stranger_got == []
         assert len(caller_got) >= 5  # the bot's 20 ms packets still reach the caller
         assert RtpPacket.parse(caller_got[-1]).payload_type == 0
+        assert calls[0]._media.prompt  # the VAD hears each packet as it comes
     finally:
         done.set()
         for sock in (caller, caller_rtp, stranger):
