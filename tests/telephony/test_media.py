@@ -524,6 +524,10 @@ async def test_a_prompt_listener_waits_three_packet_times_for_a_missing_one(
         _arrive(session, peer, _packet(201, _speech(1000)))
         assert _taken(session) == []  # too late
         assert session.stats.jitter.late == 1
+        _tick(session)  # 203 is due at the tick after 202's: waited for ...
+        assert _taken(session) == []
+        _tick(session)  # ... three packet times
+        assert _levels(_taken(session)) == [0]
     finally:
         await session.close()
 
@@ -588,6 +592,8 @@ async def test_a_prompt_listener_hears_silence_before_the_first_packet(
         assert _levels(items) == [0]
         assert isinstance(items[0], AudioFrame) and items[0].num_samples == 160
         assert session.stats.jitter.lost == 0
+        _arrive(session, peer, _packet(1, _speech(1000)))
+        assert _levels(_taken(session)) == [_level(1000)]  # at once, nothing left before it
     finally:
         await session.close()
 
@@ -608,5 +614,22 @@ async def test_a_prompt_listener_joins_short_packets_and_keeps_events_in_order(
         items = _taken(session)
         assert isinstance(items[0], AudioFrame)  # the audio before the key ...
         assert isinstance(items[-1], DtmfDigit) and items[-1].digit == "7"  # ... then the key
+        _arrive(session, peer, *(_packet(seq, half) for seq in (5, 7, 8)))  # 6 is lost
+        _tick(session, 6)
+        frames = [i for i in _taken(session) if isinstance(i, AudioFrame)]
+        assert len(frames) == 2
+        assert frames[0].samples[0] != 0 and frames[0].samples[80] == 0  # 6: 10 ms silence
+        assert frames[1].samples[0] != 0 and frames[1].samples[80] != 0  # 7 and 8
+    finally:
+        await session.close()
+
+
+async def test_a_clocked_listener_takes_one_packet_per_tick(peer: socket.socket) -> None:
+    session = await _listener(peer, prompt=False)
+    try:
+        _arrive(session, peer, *(_packet(seq, _speech(seq * 1000)) for seq in range(1, 5)))
+        _tick(session)
+        assert _levels(_taken(session)) == [_level(1000)]
+        assert (session.stats.jitter.played, len(session._jitter)) == (1, 3)
     finally:
         await session.close()

@@ -150,6 +150,7 @@ def test_pop_late_gives_a_missing_packet_up() -> None:
     jb.push(7, b"x")
     jb.push(9, b"z")
     assert jb.pop_late() == b"x"  # here: taken
+    assert (jb.stats.played, jb.stats.lost) == (1, 0)
     assert jb.pop_late() is None  # 8 is not: counted lost
     assert (jb.stats.played, jb.stats.lost) == (1, 1)
     assert jb.push(8, b"y") is Push.LATE
