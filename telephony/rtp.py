@@ -278,8 +278,11 @@ class JitterBuffer:
 
     def pop_late(self) -> bytes | None:
         """Gives up waiting for the next packet: it if it is here, else None, counted lost
-        (if it still comes, it is late). None too before any packet came."""
-        if self._next is None:
+        (if it still comes, it is late). Only a gap before packets that are here is a
+        loss: with nothing here (before the first packet, or a sender pausing, as with
+        silence suppression, whose next packet continues the numbers) None, and the next
+        packet is still the one waited for."""
+        if self._next is None or not self._packets:
             return None
         payload = self._take()
         if payload is None:

@@ -532,6 +532,19 @@ async def test_a_prompt_listener_waits_three_packet_times_for_a_missing_one(
         await session.close()
 
 
+async def test_a_prompt_listener_hears_on_after_the_sender_paused(peer: socket.socket) -> None:
+    session = await _listener(peer)
+    try:
+        _arrive(session, peer, *(_packet(seq, _speech(1000)) for seq in (1, 2)))
+        _tick(session, 50)  # a second without packets (silence suppression): silence
+        assert _levels(_taken(session)) == [_level(1000)] * 2 + [0] * 45  # 3 ticks behind
+        _arrive(session, peer, _packet(3, _speech(2000)))  # the numbers go on
+        assert _levels(_taken(session)) == [_level(2000)]
+        assert (session.stats.jitter.lost, session.stats.jitter.late) == (0, 0)
+    finally:
+        await session.close()
+
+
 async def test_a_prompt_listener_reorders_what_comes_in_time(peer: socket.socket) -> None:
     session = await _listener(peer)
     try:

@@ -157,6 +157,16 @@ def test_pop_late_gives_a_missing_packet_up() -> None:
     assert jb.pop_ready() == b"z"
 
 
+def test_pop_late_with_nothing_here_is_a_pause_not_a_loss() -> None:
+    jb = JitterBuffer(min_depth=3)
+    jb.push(40, b"a")
+    assert jb.pop_ready() == b"a"
+    assert [jb.pop_late() for _ in range(100)] == [None] * 100  # the sender paused
+    assert jb.stats.lost == 0
+    assert jb.push(41, b"b") is Push.STORED  # its numbers go on: not late
+    assert jb.pop_ready() == b"b"
+
+
 def test_drop_oldest_skips_one_packet() -> None:
     jb = JitterBuffer(min_depth=3)
     jb.drop_oldest()  # nothing came yet: nothing to skip
