@@ -109,10 +109,8 @@ async def sip_latencies(
 def vad_hangover_ms(engines: VoiceEngines, audio: AudioFrame) -> float:
     """How long after the last loud frame of `audio` (spoken after LEAD_S of silence, as on
     the test call) the endpointer declares the turn over, less its end silence."""
-    call = concat(
-        [AudioFrame.silence(LEAD_S, audio.sample_rate), audio, AudioFrame.silence(2.0, 8000)],
-        audio.sample_rate,
-    )
+    rate = audio.sample_rate
+    call = concat([AudioFrame.silence(LEAD_S, rate), audio, AudioFrame.silence(2.0, rate)], rate)
     frames = call.split(FRAME_MS)
     endpointer = engines.endpointer()
     last_loud = -1

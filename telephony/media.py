@@ -506,19 +506,20 @@ class RtpSession:
             payload = self._jitter.pop_ready()
             if payload is None:
                 return
-            self._add_pcm(params, payload)
-            while len(self._pcm_in) >= FRAME_BYTES:
-                self._emit_frame()
-                self._credit += 1
+            self._prompt_add(params, payload)
+
+    def _prompt_add(self, params: MediaParams, payload: bytes | None) -> None:
+        """Adds `payload` (None: silence) and hands out every whole frame, counting each."""
+        self._add_pcm(params, payload)
+        while len(self._pcm_in) >= FRAME_BYTES:
+            self._emit_frame()
+            self._credit += 1
 
     def _prompt_tick(self, params: MediaParams) -> None:
         self._credit -= 1
         self._prompt_ready(params)
         while self._credit < -PROMPT_WAIT_FRAMES:  # waited long enough: conceal it
-            self._add_pcm(params, self._jitter.pop_late())
-            while len(self._pcm_in) >= FRAME_BYTES:
-                self._emit_frame()
-                self._credit += 1
+            self._prompt_add(params, self._jitter.pop_late())
             self._prompt_ready(params)  # the packets after the gap
         if len(self._jitter) > PROMPT_MAX_HELD:
             self._jitter.drop_oldest()

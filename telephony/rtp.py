@@ -258,12 +258,7 @@ class JitterBuffer:
         if len(self._packets) > self._max:
             while len(self._packets) > self._target:
                 self._skip()
-        payload = self._take()
-        if payload is None:
-            self.stats.lost += 1
-        else:
-            self.stats.played += 1
-        return payload
+        return self._play_next()
 
     # A listener that takes packets as they come (`RtpSession(..., prompt=True)`: the voice
     # session's VAD, which plays nothing to an ear) uses these instead of pop(): no playout
@@ -284,12 +279,7 @@ class JitterBuffer:
         packet is still the one waited for."""
         if self._next is None or not self._packets:
             return None
-        payload = self._take()
-        if payload is None:
-            self.stats.lost += 1
-        else:
-            self.stats.played += 1
-        return payload
+        return self._play_next()
 
     def drop_oldest(self) -> None:
         """Skips the next packet (a sender faster than the clock: bring the delay down)."""
@@ -301,6 +291,15 @@ class JitterBuffer:
         self.reset()
         self._next = sequence_number
         return Push.RESET
+
+    def _play_next(self) -> bytes | None:
+        """The next packet, counted played, or None for its gap, counted lost."""
+        payload = self._take()
+        if payload is None:
+            self.stats.lost += 1
+        else:
+            self.stats.played += 1
+        return payload
 
     def _take(self) -> bytes | None:
         assert self._next is not None
