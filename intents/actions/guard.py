@@ -167,7 +167,10 @@ class GuardMixin:
         intent = (message.get("intent") or {}).get("name") or ""
         confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
         pending = tracker.get_slot(SWITCH)
-        if intent == "stop" or wants_to_stop(text) or (pending and intent == "affirm"):
+        # An answer that plainly fits (a bare booking reference) is an answer, whatever intent
+        # the NLU guessed for its random letters; a stop word ("abbrechen") still leaves.
+        guessed_stop = intent == "stop" and not self.fits(requested, text)
+        if guessed_stop or wants_to_stop(text) or (pending and intent == "affirm"):
             return [SlotSet(DROPPED, True), SlotSet(requested, None), SlotSet(REQUESTED, None)]
         if pending and intent == "deny":
             return [SlotSet(SWITCH, None), SlotSet(requested, None), SlotSet(MISSES, 0)]
