@@ -9,7 +9,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -43,10 +43,13 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """What the caller said; `confidence` in [0, 1] from the decoder's log-probabilities."""
+    """What the caller said; `confidence` in [0, 1] from the decoder's log-probabilities;
+    `languages`: Whisper's probability of each language, where detection was asked for
+    (`transcribe_batch(..., detect=True)`), else empty."""
 
     text: str
     confidence: float
+    languages: tuple[tuple[str, float], ...] = ()
 
 
 class Transcriber(Protocol):
@@ -362,18 +365,26 @@ class WhisperTranscriber:
             samples = len(resample(audio, ASR_RATE).float32())
         return _window(samples)
 
-    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]:
+    def transcribe_batch(
+        self, audios: Sequence[AudioFrame], *, detect: bool = False
+    ) -> list[Transcript]:
         """Several utterances of one `batch_key` encoded and decoded as one batch (the same
-        model, prompt and beam); any other mix is recognised one by one."""
+        model, prompt and beam); any other mix is recognised one by one. `detect`: each
+        transcript also carries the language probabilities of its audio (a call's first
+        turn, voice/language.py), from the same encoder output."""
         keys = {self.batch_key(a) for a in audios}
         samples = [resample(a, ASR_RATE).float32() for a in audios]
         if len(keys) != 1 or None in keys or any(not len(s) for s in samples):
-            return [self.transcribe(a) for a in audios]
+            return [self._detected(a) if detect else self.transcribe(a) for a in audios]
         window = self.batch_key(audios[0])
         assert window is not None
         padded = [np.pad(s, (0, max(0, window * HOP_SAMPLES - len(s)))) for s in samples]
         features = np.stack([self._model.feature_extractor(p)[..., :window] for p in padded])
         encoded = self._model.encode(features)
+        languages: list[tuple[tuple[str, float], ...]] = [()] * len(samples)
+        if detect:
+            found = self._model.model.detect_language(encoded)
+            languages = [tuple((t[2:-2], float(p)) for t, p in one) for one in found]
         longest_s = max(len(s) for s in samples) / ASR_RATE
         results = self._model.model.generate(
             encoded,
@@ -385,16 +396,22 @@ class WhisperTranscriber:
             suppress_tokens=[-1],
         )
         transcripts: list[Transcript] = []
-        for one, result in zip(samples, results, strict=True):
+        for one, result, heard in zip(samples, results, languages, strict=True):
             tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
             text = self._tokenizer.decode(tokens).strip() if tokens else ""
             avg_logprob = float(result.scores[0]) if tokens else -math.inf
             verdict = judge(text, avg_logprob, self._guards)
             if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
-                transcripts.append(self._transcribe_short(one))
+                transcript = self._transcribe_short(one)
             else:
-                transcripts.append(_guarded(text, avg_logprob, verdict, self._guards))
+                transcript = _guarded(text, avg_logprob, verdict, self._guards)
+            transcripts.append(replace(transcript, languages=heard))
         return transcripts
+
+    def _detected(self, audio: AudioFrame) -> Transcript:
+        """`audio` transcribed alone, with its language probabilities (one encoding)."""
+        languages = tuple(self.language_probabilities(audio))
+        return replace(self.transcribe(audio), languages=languages)
 
     def _transcribe_short(self, samples: npt.NDArray[np.float32]) -> Transcript:
         """One utterance in an encoder window just longer than the speech, instead of the

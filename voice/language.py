@@ -117,16 +117,24 @@ class CallTranscriber:
         self._language = language
         self._threshold = threshold
 
-    def transcribe(self, audio: AudioFrame) -> Transcript:
-        language = self._language
-        if (
-            not language.detected
+    def _detects(self, audio: AudioFrame) -> bool:
+        """Whether `audio` decides the call's language: the first turn long enough, where
+        there is a detector and an English transcriber to switch to."""
+        return (
+            not self._language.detected
             and self._detector is not None
             and self._english is not None
             and audio.duration_s >= MIN_DETECT_S
-        ):
-            probabilities = self._detector.language_probabilities(audio)
-            language.first_turn(first_turn_register(probabilities, threshold=self._threshold))
+        )
+
+    def _first_turn(self, probabilities: Iterable[tuple[str, float]]) -> None:
+        self._language.first_turn(first_turn_register(probabilities, threshold=self._threshold))
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        language = self._language
+        if self._detects(audio):
+            assert self._detector is not None
+            self._first_turn(self._detector.language_probabilities(audio))
         engine = self._english if language.register is Register.EN and self._english else None
         transcript = (engine or self._german).transcribe(audio)
         language.heard(transcript.text)
@@ -145,14 +153,24 @@ class CallTranscriber:
     def recogniser(self, worker: RecognitionWorker) -> Recognise:
         """`recognise(audio, final)` through the process's shared recognition worker: the
         shared German transcriber (batched with other calls) once the call is settled on
-        German; this transcriber as a job of its own while the language is undetected or
-        English."""
+        German. The first turn too, when the worker can detect the language (the shared
+        model is the detector): it is recognised in German in a batch with the others and
+        detected from the same encoding; only a call detected as English has it recognised
+        again, in English. Otherwise, and for an English call, this transcriber runs as a
+        job of its own."""
 
         async def recognise(audio: AudioFrame, final: bool) -> Transcript:
             if self.german_settled:
                 transcript = await worker.recognise(audio, final=final)
                 self._language.heard(transcript.text)
                 return transcript
+            if worker.detects and self._detects(audio):
+                transcript = await worker.recognise(audio, final=final, detect=True)
+                if not self._language.detected:  # a speculative turn may have decided it
+                    self._first_turn(transcript.languages)
+                if self._language.register is not Register.EN:
+                    self._language.heard(transcript.text)
+                    return transcript
             return await worker.recognise(audio, final=final, engine=self)
 
         return recognise

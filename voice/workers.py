@@ -39,7 +39,11 @@ class BatchTranscriber(Protocol):
 
     def batch_key(self, audio: AudioFrame) -> Hashable | None: ...
 
-    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]: ...
+    def transcribe_batch(
+        self, audios: Sequence[AudioFrame], *, detect: bool = False
+    ) -> list[Transcript]:
+        """`detect`: each transcript carries its audio's language probabilities."""
+        ...
 
 
 @dataclass
@@ -132,6 +136,7 @@ class _Utterance:
     future: asyncio.Future[Transcript]
     loop: asyncio.AbstractEventLoop
     engine: Transcriber | None = None  # a call's own transcriber: recognised alone
+    detect: bool = False  # with the language probabilities (a call's first turn)
 
 
 class RecognitionWorker:
@@ -152,15 +157,28 @@ class RecognitionWorker:
         self._closed = False
         self.batches: list[int] = []  # sizes of the last batches (for the benchmarks)
 
+    @property
+    def detects(self) -> bool:
+        """Whether `recognise(..., detect=True)` can give the language probabilities."""
+        return isinstance(self._asr, BatchTranscriber)
+
     async def recognise(
-        self, audio: AudioFrame, *, final: bool = True, engine: Transcriber | None = None
+        self,
+        audio: AudioFrame,
+        *,
+        final: bool = True,
+        engine: Transcriber | None = None,
+        detect: bool = False,
     ) -> Transcript:
         """The transcript of `audio`; EngineBusy when the queue is full, and for a
         speculative one also when it was dropped for finals. `engine`: a call's own
         transcriber (its language, voice/language.py) instead of the shared one, on this
-        thread but never in a batch."""
+        thread but never in a batch. `detect`: by the shared transcriber, in a batch with
+        the others, and with the language probabilities (`detects` must be True)."""
+        if detect and (engine is not None or not self.detects):
+            raise ValueError("language detection needs the shared batch transcriber")
         loop = asyncio.get_running_loop()
-        job = _Utterance(audio, final, loop.create_future(), loop, engine)
+        job = _Utterance(audio, final, loop.create_future(), loop, engine, detect)
         with self._ready:
             if self._closed:
                 raise EngineBusy("recogniser is closed")
@@ -213,9 +231,11 @@ class RecognitionWorker:
             if not batch:
                 continue
             self.batches = [*self.batches[-99:], len(batch)]
+            detect = any(job.detect for job in batch)
             try:
-                if len(batch) > 1 and isinstance(self._asr, BatchTranscriber):
-                    results = self._asr.transcribe_batch([job.audio for job in batch])
+                if (len(batch) > 1 or detect) and isinstance(self._asr, BatchTranscriber):
+                    audios = [job.audio for job in batch]
+                    results = self._asr.transcribe_batch(audios, detect=detect)
                 else:
                     results = [(job.engine or self._asr).transcribe(job.audio) for job in batch]
             except Exception as exc:

@@ -36,3 +36,24 @@ def test_utterances_of_one_window_are_recognised_together_as_alone() -> None:
     )
     assert "Personalausweis" in together[0].text
     assert [t.text for t in asr.transcribe_batch(audios)] == [t.text for t in alone]  # mixed
+
+
+def test_a_batch_detects_each_utterances_language_as_alone() -> None:
+    model = resolve_model(None, Settings().var_dir / "models")
+    asr = WhisperTranscriber(model, device=DeviceChoice(Device.CPU, "int8", 2), beam_size=1)
+    audios = [
+        utterance("Ich brauche einen neuen Personalausweis.", 3.0),
+        utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
+    ]
+    together = asr.transcribe_batch(audios, detect=True)
+    for audio, transcript in zip(audios, together, strict=True):
+        alone = dict(asr.language_probabilities(audio))
+        found = dict(transcript.languages)
+        assert max(found, key=found.__getitem__) == "de", found
+        assert found["de"] == pytest.approx(alone["de"], abs=0.02)
+        assert transcript.text == asr.transcribe(audio).text
+    assert asr.transcribe_batch(audios)[0].languages == ()  # only when asked
+    # one by one (different windows) still detects
+    other = utterance("Wie hoch ist die Hundesteuer?", 2.0)  # a shorter window
+    mixed = asr.transcribe_batch([audios[0], other], detect=True)
+    assert [dict(t.languages).get("de", 0.0) > 0.5 for t in mixed] == [True, True]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from contract.language import Register
 from contract.phone import CallbackPolicy
 from dialogue.messages import BotReply
 from tests.fakes import FakeTranscriber
+from voice.asr import Transcript
 from voice.audio import AudioFrame
 from voice.language import CallLanguage, CallTranscriber
 from voice.machine import CallMachine, MachineOptions
@@ -157,3 +159,105 @@ async def test_a_german_call_goes_to_the_shared_recogniser_once_detected() -> No
     assert len(shared.heard) == 2 and english.heard == [1.0]
     await asyncio.sleep(0)
     await worker.aclose()
+
+
+class SharedModel:
+    """The process's shared recogniser as the worker sees it: batches every utterance
+    (one key) and, when asked, detects the language with the scripted probabilities."""
+
+    def __init__(self, *texts: str, languages: tuple[tuple[str, float], ...]) -> None:
+        self.texts = list(texts)
+        self.languages = languages
+        self.batches: list[tuple[int, bool]] = []  # (batch size, detect); 0: alone
+
+    def batch_key(self, audio: AudioFrame) -> int:
+        return 1
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        self.batches.append((0, False))  # alone
+        return Transcript(self.texts.pop(0), 0.9)
+
+    def transcribe_batch(
+        self, audios: Sequence[AudioFrame], *, detect: bool = False
+    ) -> list[Transcript]:
+        self.batches.append((len(audios), detect))
+        heard = self.languages if detect else ()
+        return [Transcript(self.texts.pop(0), 0.9, heard) for _ in audios]
+
+
+async def test_a_first_turn_is_recognised_by_the_shared_model_and_detected_from_it() -> None:
+    shared = SharedModel("Ich brauche einen Pass", "Was kostet er?", languages=(("de", 0.9),))
+    own_detector = FakeDetector(("en", 1.0))  # not asked: the shared model detects
+    english = FakeTranscriber("I need a passport")
+    language = CallLanguage()
+    call = CallTranscriber(FakeTranscriber(), english, own_detector, language)
+    worker = RecognitionWorker(shared)
+    assert worker.detects
+    recognise = call.recogniser(worker)
+    first = await recognise(ONE_SECOND, True)
+    assert first == Transcript("Ich brauche einen Pass", 0.9, (("de", 0.9),))
+    assert language.detected and language.register is Register.DE and call.german_settled
+    assert (await recognise(ONE_SECOND, True)).text == "Was kostet er?"
+    assert shared.batches == [(1, True), (0, False)]
+    assert own_detector.calls == 0 and english.heard == []
+    await worker.aclose()
+
+
+async def test_a_first_turn_detected_as_english_is_recognised_again_in_english() -> None:
+    shared = SharedModel("Ei nied a pass", languages=(("en", 0.95), ("de", 0.05)))
+    english = FakeTranscriber("I need a passport", "how much is it")
+    language = CallLanguage()
+    call = CallTranscriber(FakeTranscriber(), english, FakeDetector(), language)
+    worker = RecognitionWorker(shared)
+    recognise = call.recogniser(worker)
+    assert (await recognise(ONE_SECOND, True)).text == "I need a passport"
+    assert language.register is Register.EN and not call.german_settled
+    assert (await recognise(ONE_SECOND, False)).text == "how much is it"
+    assert shared.batches == [(1, True)] and english.heard == [1.0, 1.0]
+    await worker.aclose()
+
+
+async def test_a_first_turn_too_short_to_detect_is_the_calls_own_job() -> None:
+    shared = SharedModel(languages=(("en", 1.0),))
+    german = FakeTranscriber("ja")
+    detector = FakeDetector(("en", 1.0))
+    language = CallLanguage()
+    call = CallTranscriber(german, FakeTranscriber(), detector, language)
+    worker = RecognitionWorker(shared)
+    short = AudioFrame.from_samples(np.zeros(7999, dtype=np.int16), 16000)  # < MIN_DETECT_S
+    assert (await call.recogniser(worker)(short, True)).text == "ja"
+    assert shared.batches == [] and detector.calls == 0 and not language.detected
+    await worker.aclose()
+
+
+async def test_a_first_turn_decided_meanwhile_is_not_detected_twice() -> None:
+    # a speculative turn was detected as English while the final one waited in German
+    shared = SharedModel("Ich brauche", languages=(("de", 1.0),))
+    english = FakeTranscriber("I need a passport")
+    language = CallLanguage()
+    call = CallTranscriber(FakeTranscriber(), english, FakeDetector(), language)
+    worker = RecognitionWorker(shared)
+    original = shared.transcribe_batch
+
+    def decided_meanwhile(
+        audios: Sequence[AudioFrame], *, detect: bool = False
+    ) -> list[Transcript]:
+        language.first_turn(Register.EN)
+        return original(audios, detect=detect)
+
+    shared.transcribe_batch = decided_meanwhile  # type: ignore[method-assign]
+    assert (await call.recogniser(worker)(ONE_SECOND, True)).text == "I need a passport"
+    assert language.register is Register.EN
+    await worker.aclose()
+
+
+async def test_detection_needs_the_shared_batch_transcriber() -> None:
+    plain = RecognitionWorker(FakeTranscriber("a"))
+    assert not plain.detects
+    with pytest.raises(ValueError, match="language detection"):
+        await plain.recognise(ONE_SECOND, detect=True)
+    shared = RecognitionWorker(SharedModel("b", languages=()))
+    with pytest.raises(ValueError, match="language detection"):
+        await shared.recognise(ONE_SECOND, detect=True, engine=FakeTranscriber())
+    await plain.aclose()
+    await shared.aclose()

@@ -174,13 +174,17 @@ class Batching:
     def __init__(self) -> None:
         self.gate = Gate()
         self.batches: list[list[float]] = []
+        self.detected: list[bool] = []
         self.alone: list[float] = []
 
     def batch_key(self, audio: AudioFrame) -> Hashable | None:
         return round(audio.duration_s * 10) if audio.duration_s < 5 else None
 
-    def transcribe_batch(self, audios: Sequence[AudioFrame]) -> list[Transcript]:
+    def transcribe_batch(
+        self, audios: Sequence[AudioFrame], *, detect: bool = False
+    ) -> list[Transcript]:
         self.batches.append([a.duration_s for a in audios])
+        self.detected.append(detect)
         return [Transcript(f"{a.duration_s:.1f}", 0.9) for a in audios]
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
@@ -207,8 +211,30 @@ async def test_finals_that_wait_together_are_batched_by_key_and_speculation_yiel
     with pytest.raises(EngineBusy):  # dropped when the finals were taken
         await speculative
     assert asr.batches == [[1.0, 1.0]]  # two of one key (max_batch), the rest alone
+    assert asr.detected == [False]
     assert asr.alone == [9.0, 2.0, 1.0]
     assert worker.batches[-3:] == [2, 1, 1]
+    await worker.aclose()
+
+
+async def test_a_first_turn_to_detect_joins_a_batch_and_alone_is_still_detected() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr, max_batch=4, max_queue=8)
+    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
+    await entered(asr.gate)
+    waiting = [
+        asyncio.ensure_future(worker.recognise(audio(1.0), detect=True)),
+        asyncio.ensure_future(worker.recognise(audio(1.0))),
+        asyncio.ensure_future(worker.recognise(audio(2.0))),
+    ]
+    await asyncio.sleep(0)
+    asr.gate.open.set()
+    await first
+    assert [t.text for t in await asyncio.gather(*waiting)] == ["1.0", "1.0", "2.0"]
+    assert (await worker.recognise(audio(3.0), detect=True)).text == "3.0"
+    # the detecting turn and a German turn in one batch; a detecting turn alone still asks
+    assert asr.batches == [[1.0, 1.0], [3.0]] and asr.detected == [True, True]
+    assert asr.alone == [9.0, 2.0]
     await worker.aclose()
 
 
