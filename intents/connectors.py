@@ -33,8 +33,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from contract.stats import MISS_INTENTS
+from intents import action_results
 
 logger = logging.getLogger(__name__)
+
+# Rasa imports this module for credentials.yml in every `rasa run` of this project: the
+# place to compile its check of action server responses once (intents/action_results.py).
+action_results.install()
 
 DEFAULT_MAX_MESSAGE_CHARS = 4000
 MAX_SENDER_CHARS = 256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -127,3 +128,58 @@ def test_the_action_server_takes_calls_only_with_the_shared_token(gateway: Gatew
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in preflight.headers  # no CORS for any site
+
+
+CHECK_SCRIPT = """
+import json, sys
+from rasa.core.actions.action import RemoteAction
+original = RemoteAction._validate_action_result
+import intents.connectors  # installs the compiled check, as `rasa run` does
+from intents import action_results
+assert RemoteAction._validate_action_result is action_results.validate_action_result
+action_results.install()  # idempotent
+assert RemoteAction._validate_action_result is action_results.validate_action_result
+action = RemoteAction("action_x", None)
+out = []
+for case in json.loads(sys.stdin.read()):
+    results = []
+    for check in (original, RemoteAction._validate_action_result):
+        try:
+            results.append(["ok", check(action, case)])
+        except Exception as error:
+            results.append([type(error).__name__, getattr(error, "message", str(error))])
+    out.append(results)
+print(json.dumps(out))
+"""
+
+RESPONSES = [
+    {"events": [{"event": "slot", "name": "topic", "value": "gruen"}], "responses": []},
+    {"events": [], "responses": [{"text": "Guten Tag", "buttons": []}]},
+    {},
+    {"events": [{"event": "nonsense"}], "responses": []},
+    {"events": [{"event": "slot"}]},
+    {"events": "slot", "responses": []},
+    {"events": [], "responses": ["text"]},
+    [],
+]
+
+
+def test_rasa_checks_action_responses_as_before_with_the_schema_compiled_once(
+    gateway: Gateway,
+) -> None:
+    env = {**os.environ, **rasa_environment(gateway.settings)}
+    result = subprocess.run(
+        [str(REPO / ".venv-rasa" / "bin" / "python"), "-c", CHECK_SCRIPT],
+        input=json.dumps(RESPONSES),
+        cwd=REPO / "intents",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    for response, (rasa, ours) in zip(RESPONSES, outcomes, strict=True):
+        assert ours == rasa, response  # the same verdict, error type and message
+    assert [rasa[0] for rasa, _ in outcomes] == ["ok"] * 3 + ["ValidationError"] * 5
+    assert "Failed to validate Action server response" in outcomes[3][1][1]
