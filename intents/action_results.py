@@ -50,5 +50,5 @@ def install() -> None:
     """Replaces Rasa's per-response schema check (idempotent)."""
     if getattr(RemoteAction, _INSTALLED, False):
         return
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
     setattr(RemoteAction, _INSTALLED, True)
