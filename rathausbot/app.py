@@ -73,6 +73,7 @@ from voice.asr import (
     Device,
     WhisperTranscriber,
     choose_device,
+    lanes_for,
     resolve_model,
     vocabulary_prompt,
 )
@@ -728,13 +729,15 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     """Loads ASR, TTS and VAD from local files only (joins the packaged Whisper model into
     var/models/ on first use, with `progress` lines)."""
     choice = choose_device(Device(settings.asr_device))
+    lanes, lane_device = lanes_for(settings.asr_lanes, choice)
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
-    progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}) ...")
+    progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}, {lanes} at a time) ...")
     transcriber = WhisperTranscriber(
         model_dir,
-        device=choice,
+        device=lane_device,
         initial_prompt=asr_prompt(settings),
         beam_size=settings.asr_beam_size,
+        num_workers=lanes,
     )
     synthesizer = make_synthesizer(
         settings.tts_voice,
@@ -766,5 +769,6 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
             max_calls=max_calls(settings),
             # batches pay off on a GPU; on 2 CPU cores a batch of 4 took longer than 4 alone
             max_batch=GPU_ASR_BATCH if choice.device is Device.CUDA else 1,
+            asr_lanes=lanes,
         ),
     )

@@ -191,6 +191,14 @@ class Settings(BaseSettings):
         description="Beam width of Whisper's decoder: 1 is greedy (faster); 5 recognises more "
         "words on 8 kHz audio (see `make bench`).",
     )
+    asr_lanes: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Utterances recognised at the same time on the CPU, each with the usable "
+        "cores divided among them; 0: 2 where there are at least 2 cores (docs/voice.md), "
+        "1 on a GPU (which batches instead).",
+    )
     asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(
         "focused",
         description="Municipal terms given to Whisper as a prompt: `focused` (30 single words "

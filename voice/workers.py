@@ -143,17 +143,27 @@ class RecognitionWorker:
     """One thread for the recogniser, shared by every call (see the module docstring)."""
 
     def __init__(
-        self, transcriber: Transcriber, *, max_batch: int = 4, max_queue: int = 32
+        self,
+        transcriber: Transcriber,
+        *,
+        max_batch: int = 4,
+        max_queue: int = 32,
+        lanes: int = 1,
     ) -> None:
-        if not 1 <= max_batch <= 64 or not 1 <= max_queue <= 1024:
-            raise ValueError("max_batch must be in [1, 64], max_queue in [1, 1024]")
+        """`lanes`: threads recognising at the same time (the transcriber must take that
+        many calls at once: faster-whisper's `num_workers`)."""
+        if not 1 <= max_batch <= 64 or not 1 <= max_queue <= 1024 or not 1 <= lanes <= 16:
+            raise ValueError(
+                "max_batch must be in [1, 64], max_queue in [1, 1024], lanes in [1, 16]"
+            )
         self._asr = transcriber
         self._max_batch = max_batch
         self._max_queue = max_queue
+        self._lanes = lanes
         self._finals: collections.deque[_Utterance] = collections.deque()
         self._speculative: collections.deque[_Utterance] = collections.deque()
         self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches: list[int] = []  # sizes of the last batches (for the benchmarks)
 
@@ -187,9 +197,11 @@ class RecognitionWorker:
                 raise EngineBusy("recogniser is busy")
             (self._finals if final else self._speculative).append(job)
             self._ready.notify()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="asr", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for lane in range(self._lanes):
+                    thread = threading.Thread(target=self._serve, name=f"asr-{lane}", daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
         return await job.future
 
     def _take(self) -> list[_Utterance] | None:
@@ -247,12 +259,12 @@ class RecognitionWorker:
                     job.loop.call_soon_threadsafe(_settle, job.future, result, None)
 
     async def aclose(self) -> None:
-        """Takes no more utterances, finishes the queued ones and joins the thread."""
+        """Takes no more utterances, finishes the queued ones and joins the threads."""
         with self._ready:
             self._closed = True
-            self._ready.notify()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+            self._ready.notify_all()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
 
 
 @dataclass
@@ -265,14 +277,17 @@ class VoiceWorkers:
 
     @classmethod
     def create(
-        cls, transcriber: Transcriber, *, max_calls: int, max_batch: int = 4
+        cls, transcriber: Transcriber, *, max_calls: int, max_batch: int = 4, asr_lanes: int = 1
     ) -> VoiceWorkers:
         """Queues sized for `max_calls` calls (each has at most one VAD and one TTS job and
-        two utterances outstanding)."""
+        two utterances outstanding); `asr_lanes` utterances recognised at once."""
         calls = max(1, max_calls)
+        asr = RecognitionWorker(
+            transcriber, max_batch=max_batch, max_queue=min(1024, 2 * calls), lanes=asr_lanes
+        )
         return cls(
             EngineWorker("vad", max_queue=min(4096, 2 * calls)),
-            RecognitionWorker(transcriber, max_batch=max_batch, max_queue=min(1024, 2 * calls)),
+            asr,
             EngineWorker("tts", max_queue=min(4096, 2 * calls)),
         )
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from voice.asr import (
+    CPU_LANES,
     RETRY_NO_REPEAT_NGRAM,
     RETRY_REPETITION_PENALTY,
     Device,
+    DeviceChoice,
     ModelUnavailable,
     Transcript,
     WhisperTranscriber,
@@ -17,6 +19,7 @@ from voice.asr import (
     choose_device,
     collapse_repeats,
     join_packaged_model,
+    lanes_for,
     resolve_model,
     vocabulary_prompt,
 )
@@ -36,6 +39,29 @@ def test_cpu_int8_with_one_thread_per_usable_core_without_a_gpu() -> None:
     assert (choice.device, choice.compute_type, choice.cpu_threads) == (Device.CPU, "int8", 2)
     forced = choose_device(Device.CPU, cuda_devices=lambda: 4, cpu_count=lambda: 8)
     assert forced.device is Device.CPU and forced.cpu_threads == 8
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "lanes", "threads"),
+    [
+        (0, DeviceChoice(Device.CPU, "int8", 2), 2, 1),  # the development machine
+        (0, DeviceChoice(Device.CPU, "int8", 1), 1, 1),  # one core: one at a time
+        (0, DeviceChoice(Device.CPU, "int8", 3), 2, 1),
+        (0, DeviceChoice(Device.CPU, "int8", 16), 2, 8),
+        (1, DeviceChoice(Device.CPU, "int8", 2), 1, 2),  # configured: as before
+        (3, DeviceChoice(Device.CPU, "int8", 16), 3, 5),
+        (4, DeviceChoice(Device.CPU, "int8", 2), 4, 1),
+        (0, DeviceChoice(Device.CUDA, "float16", 0), 1, 0),  # a GPU batches instead
+        (2, DeviceChoice(Device.CUDA, "float16", 0), 2, 0),
+    ],
+)
+def test_recognition_lanes_share_the_cores(
+    requested: int, device: DeviceChoice, lanes: int, threads: int
+) -> None:
+    assert CPU_LANES == 2
+    found, each = lanes_for(requested, device)
+    assert (found, each.cpu_threads) == (lanes, threads)
+    assert (each.device, each.compute_type) == (device.device, device.compute_type)
 
 
 def test_cuda_patch_of_ctranslate2_is_what_auto_consults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -278,3 +278,65 @@ async def test_voice_workers_are_sized_for_the_calls_and_closed_together() -> No
     for run in (workers.vad.run(lambda: 1), workers.tts.run(lambda: 1)):
         with pytest.raises(EngineBusy):
             await run
+
+
+class Lanes:
+    """A transcriber whose utterances of 9 s wait at the gate; the others pass at once."""
+
+    def __init__(self) -> None:
+        self.gate = Gate()
+        self.threads: set[str] = set()
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        self.threads.add(threading.current_thread().name)
+        if audio.duration_s > 5:
+            self.gate()
+        return Transcript(f"{audio.duration_s:.1f}", 0.9)
+
+
+async def test_two_lanes_recognise_a_second_utterance_while_the_first_runs() -> None:
+    asr = Lanes()
+    worker = RecognitionWorker(asr, max_batch=1, lanes=2)
+    slow = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(asr.gate)
+    fast = await asyncio.wait_for(worker.recognise(audio(1.0)), HANG_GUARD_S)
+    assert fast.text == "1.0" and not slow.done()  # past the one that still runs
+    asr.gate.open.set()
+    assert (await slow).text == "9.0"
+    assert asr.threads == {"asr-0", "asr-1"}
+    await worker.aclose()  # joins both
+    with pytest.raises(EngineBusy):
+        await worker.recognise(audio(1.0))
+
+
+async def test_one_lane_keeps_utterances_in_order() -> None:
+    asr = Lanes()
+    worker = RecognitionWorker(asr, max_batch=1)
+    slow = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(asr.gate)
+    fast = asyncio.ensure_future(worker.recognise(audio(1.0)))
+    await asyncio.sleep(0.05)
+    assert not fast.done()  # waits behind the running one
+    asr.gate.open.set()
+    assert [t.text for t in await asyncio.gather(slow, fast)] == ["9.0", "1.0"]
+    assert asr.threads == {"asr-0"}
+    await worker.aclose()
+
+
+def test_lanes_are_bounded() -> None:
+    for bad in (0, 17):
+        with pytest.raises(ValueError, match="lanes"):
+            RecognitionWorker(FakeTranscriber(), lanes=bad)
+    RecognitionWorker(FakeTranscriber(), lanes=1)
+    RecognitionWorker(FakeTranscriber(), lanes=16)
+
+
+async def test_voice_workers_pass_their_lanes_on() -> None:
+    asr = Lanes()
+    workers = VoiceWorkers.create(asr, max_calls=2, asr_lanes=2)
+    slow = asyncio.ensure_future(workers.asr.recognise(audio(9.0)))
+    await entered(asr.gate)
+    assert (await asyncio.wait_for(workers.asr.recognise(audio(1.0)), HANG_GUARD_S)).text
+    asr.gate.open.set()
+    await slow
+    await workers.aclose()
