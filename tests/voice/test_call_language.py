@@ -261,3 +261,17 @@ async def test_detection_needs_the_shared_batch_transcriber() -> None:
         await shared.recognise(ONE_SECOND, detect=True, engine=FakeTranscriber())
     await plain.aclose()
     await shared.aclose()
+
+
+async def test_a_first_turn_of_exactly_the_minimum_is_detected_and_its_words_heard() -> None:
+    # German detected, but the words ask for English: the words decide the next turn
+    shared = SharedModel("English please", languages=(("de", 0.9), ("en", 0.1)))
+    english = FakeTranscriber("I need a passport")
+    language = CallLanguage()
+    call = CallTranscriber(FakeTranscriber(), english, FakeDetector(), language)
+    worker = RecognitionWorker(shared)
+    half = AudioFrame.from_samples(np.zeros(8000, dtype=np.int16), 16000)  # MIN_DETECT_S
+    assert (await call.recogniser(worker)(half, True)).text == "English please"
+    assert shared.batches == [(1, True)] and language.detected
+    assert language.register is Register.EN
+    await worker.aclose()

@@ -340,3 +340,63 @@ async def test_voice_workers_pass_their_lanes_on() -> None:
     asr.gate.open.set()
     await slow
     await workers.aclose()
+
+
+def test_recogniser_limits_at_their_bounds() -> None:
+    for kwargs in ({"max_batch": 0}, {"max_batch": 65}, {"max_queue": 0}, {"max_queue": 1025}):
+        with pytest.raises(ValueError):
+            RecognitionWorker(FakeTranscriber(), **kwargs)  # type: ignore[arg-type]
+    for kwargs in ({"max_batch": 1}, {"max_batch": 64}, {"max_queue": 1}, {"max_queue": 1024}):
+        RecognitionWorker(FakeTranscriber(), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_default_recogniser_batches_four_and_holds_thirty_two() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr)
+    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
+    await entered(asr.gate)
+    waiting = [asyncio.ensure_future(worker.recognise(audio(1.0))) for _ in range(32)]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy):  # the 33rd waiting
+        await worker.recognise(audio(1.0))
+    asr.gate.open.set()
+    await asyncio.gather(first, *waiting)
+    assert asr.batches == [[1.0] * 4] * 8
+    assert worker.batches[-8:] == [4] * 8
+    await worker.aclose()
+
+
+async def test_speculative_utterances_count_against_the_queue_bound() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr, max_queue=2)
+    first = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(asr.gate)
+    speculative = [
+        asyncio.ensure_future(worker.recognise(audio(1.0), final=False)) for _ in range(2)
+    ]
+    await asyncio.sleep(0)
+    with pytest.raises(EngineBusy):
+        await worker.recognise(audio(2.0))  # a final too: two speculative ones wait
+    asr.gate.open.set()
+    await first
+    assert [t.text for t in await asyncio.gather(*speculative)] == ["1.0", "1.0"]
+    await worker.aclose()
+
+
+async def test_a_cancelled_utterance_is_not_recognised_and_the_history_is_bounded() -> None:
+    asr = Batching()
+    worker = RecognitionWorker(asr, max_batch=1, max_queue=200)
+    first = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(asr.gate)
+    given_up = asyncio.ensure_future(worker.recognise(audio(3.0)))
+    await asyncio.sleep(0)
+    given_up.cancel()  # the call ended while its utterance waited
+    asr.gate.open.set()
+    await first
+    await worker.recognise(audio(1.0))
+    assert worker.batches == [1, 1]  # nothing counted for the cancelled one
+    for _ in range(104):
+        await worker.recognise(audio(1.0))
+    assert 3.0 not in asr.alone
+    assert len(worker.batches) == 100
+    await worker.aclose()
