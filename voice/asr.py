@@ -360,9 +360,8 @@ class WhisperTranscriber:
             return []
         if self._short_context and audio.duration_s <= SHORT_CONTEXT_MAX_S:
             (found,) = self._model.model.detect_language(self._encode_short(samples))
-            probabilities = [(token[2:-2], p) for token, p in found]  # "<|de|>" -> "de"
-        else:
-            _, _, probabilities = self._model.detect_language(audio=samples)
+            return list(_languages(found))
+        _, _, probabilities = self._model.detect_language(audio=samples)
         return [(str(language), float(p)) for language, p in probabilities]
 
     def transcribe(self, audio: AudioFrame) -> Transcript:
@@ -402,7 +401,7 @@ class WhisperTranscriber:
         languages: list[tuple[tuple[str, float], ...]] = [()] * len(samples)
         if detect:
             found = self._model.model.detect_language(encoded)
-            languages = [tuple((t[2:-2], float(p)) for t, p in one) for one in found]
+            languages = [_languages(one) for one in found]
         longest_s = max(len(s) for s in samples) / ASR_RATE
         results = self._model.model.generate(
             encoded,
@@ -517,6 +516,11 @@ class WhisperTranscriber:
             tokens += count
         text = " ".join(t for t in texts if t)
         return text, (weighted / tokens if tokens else -math.inf)
+
+
+def _languages(found: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    """CTranslate2's language tokens and probabilities as codes: ("<|de|>", p) -> ("de", p)."""
+    return tuple((token[2:-2], float(p)) for token, p in found)
 
 
 def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
