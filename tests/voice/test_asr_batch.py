@@ -18,9 +18,16 @@ def utterance(text: str, seconds: float) -> AudioFrame:
     return concat([speech, pad], 16000)
 
 
-def test_utterances_of_one_window_are_recognised_together_as_alone() -> None:
+@pytest.fixture(scope="module")
+def asr() -> WhisperTranscriber:
+    """The packaged model, greedy, loaded once for the module's tests."""
     model = resolve_model(None, Settings().var_dir / "models")
-    asr = WhisperTranscriber(model, device=DeviceChoice(Device.CPU, "int8", 2), beam_size=1)
+    return WhisperTranscriber(model, device=DeviceChoice(Device.CPU, "int8", 2), beam_size=1)
+
+
+def test_utterances_of_one_window_are_recognised_together_as_alone(
+    asr: WhisperTranscriber,
+) -> None:
     audios = [
         utterance("Ich brauche einen neuen Personalausweis.", 3.0),
         utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
@@ -38,9 +45,7 @@ def test_utterances_of_one_window_are_recognised_together_as_alone() -> None:
     assert [t.text for t in asr.transcribe_batch(audios)] == [t.text for t in alone]  # mixed
 
 
-def test_a_batch_detects_each_utterances_language_as_alone() -> None:
-    model = resolve_model(None, Settings().var_dir / "models")
-    asr = WhisperTranscriber(model, device=DeviceChoice(Device.CPU, "int8", 2), beam_size=1)
+def test_a_batch_detects_each_utterances_language_as_alone(asr: WhisperTranscriber) -> None:
     audios = [
         utterance("Ich brauche einen neuen Personalausweis.", 3.0),
         utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
