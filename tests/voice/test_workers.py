@@ -41,6 +41,14 @@ async def entered(gate: Gate) -> None:
     raise AssertionError("the worker never started the job")
 
 
+async def held(worker: RecognitionWorker, gate: Gate) -> asyncio.Future[Transcript]:
+    """A 9 s utterance recognised alone and held at the fake's `gate`, so that the next
+    ones queue up behind it."""
+    running = asyncio.ensure_future(worker.recognise(audio(9.0)))
+    await entered(gate)
+    return running
+
+
 async def test_jobs_run_in_order_on_one_thread_and_errors_come_back() -> None:
     worker = EngineWorker("test", max_queue=4)
     names = await asyncio.gather(
@@ -197,8 +205,7 @@ class Batching:
 async def test_finals_that_wait_together_are_batched_by_key_and_speculation_yields() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr, max_batch=2, max_queue=8)
-    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
-    await entered(asr.gate)
+    first = await held(worker, asr.gate)
     speculative = asyncio.ensure_future(worker.recognise(audio(1.0), final=False))
     await asyncio.sleep(0)
     finals = [asyncio.ensure_future(worker.recognise(audio(s))) for s in (1.0, 2.0, 1.0, 1.0)]
@@ -220,8 +227,7 @@ async def test_finals_that_wait_together_are_batched_by_key_and_speculation_yiel
 async def test_a_first_turn_to_detect_joins_a_batch_and_alone_is_still_detected() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr, max_batch=4, max_queue=8)
-    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
-    await entered(asr.gate)
+    first = await held(worker, asr.gate)
     waiting = [
         asyncio.ensure_future(worker.recognise(audio(1.0), detect=True)),
         asyncio.ensure_future(worker.recognise(audio(1.0))),
@@ -259,8 +265,7 @@ async def test_a_failing_batch_fails_each_of_its_utterances() -> None:
 async def test_the_recogniser_queue_is_bounded_at_n_plus_one() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr, max_queue=2)
-    running = asyncio.ensure_future(worker.recognise(audio(9.0)))
-    await entered(asr.gate)
+    running = await held(worker, asr.gate)
     waiting = [asyncio.ensure_future(worker.recognise(audio(9.0))) for _ in range(2)]
     await asyncio.sleep(0)
     with pytest.raises(EngineBusy):
@@ -297,8 +302,7 @@ class Lanes:
 async def test_two_lanes_recognise_a_second_utterance_while_the_first_runs() -> None:
     asr = Lanes()
     worker = RecognitionWorker(asr, max_batch=1, lanes=2)
-    slow = asyncio.ensure_future(worker.recognise(audio(9.0)))
-    await entered(asr.gate)
+    slow = await held(worker, asr.gate)
     fast = await asyncio.wait_for(worker.recognise(audio(1.0)), HANG_GUARD_S)
     assert fast.text == "1.0" and not slow.done()  # past the one that still runs
     asr.gate.open.set()
@@ -312,8 +316,7 @@ async def test_two_lanes_recognise_a_second_utterance_while_the_first_runs() -> 
 async def test_one_lane_keeps_utterances_in_order() -> None:
     asr = Lanes()
     worker = RecognitionWorker(asr, max_batch=1)
-    slow = asyncio.ensure_future(worker.recognise(audio(9.0)))
-    await entered(asr.gate)
+    slow = await held(worker, asr.gate)
     fast = asyncio.ensure_future(worker.recognise(audio(1.0)))
     await asyncio.sleep(0.05)
     assert not fast.done()  # waits behind the running one
@@ -334,8 +337,7 @@ def test_lanes_are_bounded() -> None:
 async def test_voice_workers_pass_their_lanes_on() -> None:
     asr = Lanes()
     workers = VoiceWorkers.create(asr, max_calls=2, asr_lanes=2)
-    slow = asyncio.ensure_future(workers.asr.recognise(audio(9.0)))
-    await entered(asr.gate)
+    slow = await held(workers.asr, asr.gate)
     assert (await asyncio.wait_for(workers.asr.recognise(audio(1.0)), HANG_GUARD_S)).text
     asr.gate.open.set()
     await slow
@@ -353,8 +355,7 @@ def test_recogniser_limits_at_their_bounds() -> None:
 async def test_default_recogniser_batches_four_and_holds_thirty_two() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr)
-    first = asyncio.ensure_future(worker.recognise(audio(9.0)))  # alone: holds the gate
-    await entered(asr.gate)
+    first = await held(worker, asr.gate)
     waiting = [asyncio.ensure_future(worker.recognise(audio(1.0))) for _ in range(32)]
     await asyncio.sleep(0)
     with pytest.raises(EngineBusy):  # the 33rd waiting
@@ -369,8 +370,7 @@ async def test_default_recogniser_batches_four_and_holds_thirty_two() -> None:
 async def test_speculative_utterances_count_against_the_queue_bound() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr, max_queue=2)
-    first = asyncio.ensure_future(worker.recognise(audio(9.0)))
-    await entered(asr.gate)
+    first = await held(worker, asr.gate)
     speculative = [
         asyncio.ensure_future(worker.recognise(audio(1.0), final=False)) for _ in range(2)
     ]
@@ -386,8 +386,7 @@ async def test_speculative_utterances_count_against_the_queue_bound() -> None:
 async def test_a_cancelled_utterance_is_not_recognised_and_the_history_is_bounded() -> None:
     asr = Batching()
     worker = RecognitionWorker(asr, max_batch=1, max_queue=200)
-    first = asyncio.ensure_future(worker.recognise(audio(9.0)))
-    await entered(asr.gate)
+    first = await held(worker, asr.gate)
     given_up = asyncio.ensure_future(worker.recognise(audio(3.0)))
     await asyncio.sleep(0)
     given_up.cancel()  # the call ended while its utterance waited
