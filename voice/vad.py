@@ -211,7 +211,10 @@ class Endpointer:
         return self._state is _State.SPEECH
 
     def reset(self) -> None:
-        """Forgets a turn in progress (e.g. after the bot hung up)."""
+        """Starts afresh, as before the first frame: forgets a turn in progress, the VAD's
+        state and the resampler's (the audio time runs on)."""
+        self._resampler, self._input_rate = None, None
+        self._buffer = np.zeros(0, dtype=np.int16)
         self._state = _State.SILENCE
         self._run = 0
         self._utterance = []
@@ -240,9 +243,13 @@ class Endpointer:
             return frame.samples
         if self._input_rate != frame.sample_rate:
             self._input_rate = frame.sample_rate
-            self._resampler = soxr.ResampleStream(frame.sample_rate, VAD_RATE, 1, dtype="int16")
+            # float32, rounded here: soxr's int16 stream adds random dither (TPDF), so the
+            # same recording gave different utterances, and Whisper different words
+            self._resampler = soxr.ResampleStream(frame.sample_rate, VAD_RATE, 1, dtype="float32")
         assert self._resampler is not None
-        return np.asarray(self._resampler.resample_chunk(frame.samples), dtype=np.int16)
+        out = np.asarray(self._resampler.resample_chunk(frame.samples.astype(np.float32)))
+        rounded: npt.NDArray[np.int16] = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
+        return rounded
 
     def _step(self, chunk: npt.NDArray[np.int16]) -> VadEvent | None:
         self._chunks_seen += 1
