@@ -13,6 +13,7 @@ DTMF; speech over the bot's answer barges in, as on a call.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +37,13 @@ from voice.session import (
 from voice.signals import Reply, Say, SendTurn, Transcript
 from voice.speech import readback
 from voice.tts import Synthesizer
-from voice.vad import Endpointer, SpeechEnded
+from voice.vad import CHUNK_MS, Endpointer, SpeechEnded
 
 FEED_MS = 20
+# The greeting's silence is fed in blocks of whole VAD chunks (8 frames, 160 ms), and the
+# VAD starts afresh with the recording: how long the greeting took to synthesise then
+# changes nothing in what the endpointer hears of the caller.
+ALIGN_FRAMES = math.lcm(FEED_MS, CHUNK_MS) // FEED_MS
 TAIL_LIMIT_S = 60.0  # audio after the recording while the bot still answers
 QUIET_END_S = 0.5  # ... ended after this much idle audio
 
@@ -117,6 +122,7 @@ class RecordingCall:
         self.session: VoiceSession | None = None
         self.played: list[AudioFrame] = []
         self.on_play: Callable[[], None] = lambda: None
+        self.on_start: Callable[[], None] = lambda: None  # before the recording's first frame
         self.transferred: list[Handoff] = []
 
     @property
@@ -153,9 +159,12 @@ class RecordingCall:
 
     async def events(self) -> AsyncIterator[CallEvent]:
         silence = AudioFrame.silence(FEED_MS / 1000, self._rate)
-        while not self._idle() and not self._hung_up:  # the greeting
+        fed = 0
+        while (not self._idle() or fed % ALIGN_FRAMES) and not self._hung_up:  # the greeting
             yield AudioIn(silence)
+            fed += 1
             await self._advance()
+        self.on_start()
         at_s = 0.0
         keys = list(self._keys)
         for frame in self._frames:
@@ -268,6 +277,7 @@ async def run_recording(
     `min_confidence` is re-asked as on a call outside a form: its intent is None.
     `register()`: the call's language, as on the line (voice/language.py)."""
     call = RecordingCall(audio, keys=keys)
+    call.on_start = endpointer.reset  # the same recording always gives the same turns
     timings = _Timings()
     call.on_play = timings.played
     session = VoiceSession(

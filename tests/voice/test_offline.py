@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer
 from dialogue.store import ConversationStore
 from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
+from voice.asr import Transcript
 from voice.audio import AudioFrame, concat
 from voice.keymenu import REASK, TOPICS, KeyMenu
 from voice.offline import run_recording
@@ -120,3 +122,49 @@ async def test_without_speech_over_it_the_answer_plays_to_its_end(
         synthesizer=FakeSynthesizer(ms_per_char=10),
     )
     assert run.barge_ins == 0 and len(run.turns) == 1
+
+
+class SlowSynthesizer(FakeSynthesizer):
+    """Takes `delay_s` for each sentence, as a loaded machine's TTS would."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(ms_per_char=1)
+        self._delay_s = delay_s
+
+    def synthesize(self, text: str) -> Iterator[AudioFrame]:
+        time.sleep(self._delay_s)
+        yield from super().synthesize(text)
+
+
+class KeepingTranscriber(FakeTranscriber):
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio: list[bytes] = []
+
+    def transcribe(self, audio: AudioFrame) -> Transcript:
+        self.audio.append(audio.pcm)
+        return super().transcribe(audio)
+
+
+async def test_the_same_recording_gives_the_same_turns_however_long_the_greeting_took(
+    store: ConversationStore,
+) -> None:
+    # the greeting's synthesis time decides how much line silence comes before the
+    # recording; the caller's turns must not depend on it, to the sample
+    rising = AudioFrame.from_samples(np.linspace(500, 9000, 6000).astype(np.int16), 8000)
+    audio = concat([QUIET, rising, QUIET, SPEECH, QUIET], 8000)
+    heard = []
+    for n, delay_s in enumerate((0.0, 0.05, 0.11)):
+        transcriber = KeepingTranscriber()
+        await run_recording(
+            audio,
+            core=DialogueCore(FakeEngine(script), store),
+            store=store,
+            session_id=f"offline-same-{n}",
+            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+            transcriber=transcriber,
+            synthesizer=SlowSynthesizer(delay_s),
+        )
+        heard.append(transcriber.audio)
+    assert len(heard[0]) == 2
+    assert heard[1] == heard[0] and heard[2] == heard[0]
