@@ -32,7 +32,7 @@ def test_emergency_then_goodbye_at_8_khz(gateway: Gateway, tmp_path: Path) -> No
     write_wav(
         wav,
         conversation(
-            pico("Es brennt in unserer Wohnung!"),
+            pico("Hilfe, es brennt in unserer Wohnung!"),
             pico("Auf Wiedersehen."),
             pico("Das hier hört niemand mehr."),  # after the hang-up
         ),
