@@ -52,7 +52,7 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.audio import AudioFrame, concat, decode_wav, read_wav, resample, write_wav
-from voice.guards import GuardLimits, longest_run
+from voice.guards import GuardLimits, loops
 from voice.language import MIN_DETECT_S, first_turn_register
 from voice.session import SessionOptions
 from voice.vad import Endpointer, SpeechEnded
@@ -246,7 +246,7 @@ async def evaluate(
                     started = time.perf_counter()
                     heard = recognise(audio)
                     seconds = time.perf_counter() - started
-                    looped = longest_run(heard.text, max_ngram=4) > LOOP_LIMIT.max_repeats
+                    looped = loops(heard.text, LOOP_LIMIT)
                     intent = await intent_of(heard.text)
                     ours = name.startswith("ours")
                     conf = heard.confidence if ours else 1.0

@@ -20,7 +20,14 @@ import numpy.typing as npt
 from contract.german import DIGIT_WORDS
 from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
-from voice.guards import GuardLimits, Verdict, collapse_runs, confidence, judge
+from voice.guards import (
+    GuardLimits,
+    Verdict,
+    collapse_duplicates,
+    collapse_runs,
+    confidence,
+    judge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -524,11 +531,12 @@ def _languages(found: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], .
 
 
 def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
-    """The transcript with one copy of any loop, wherever it is in the text; confidence 0
-    when it still loops or compresses too well. A low log-probability keeps its (low)
+    """The transcript with one copy of any loop or duplicated sentence, wherever it is in the
+    text; confidence 0 when it still loops or compresses too well. A low log-probability keeps its (low)
     confidence: the session's `min_confidence` decides whether such a turn is re-asked."""
     text = collapse_repeats(text)
     text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
+    text = collapse_duplicates(text, min_words=limits.min_duplicate_words)
     if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
         return Transcript(text, 0.0)
     return Transcript(text, confidence(avg_logprob))

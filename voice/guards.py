@@ -4,7 +4,9 @@ Whisper on a bad line tends to loop ("Müll, Müll, Müll, Müll") or to invent 
 from noise. Three checks catch that: the text's zlib compression ratio (a loop compresses
 well), the decoder's average log-probability per token, and the longest run of one
 repeated word n-gram. The recogniser retries without its vocabulary prompt when a guard
-trips, and reports confidence 0 when the retry trips too.
+trips, and reports confidence 0 when the retry trips too. A whole sentence said twice
+("Es brennt in unserer Wohnung, Es brennt in unserer Wohnung") is a decoder artefact too,
+but its words were heard: it is cut to one copy and keeps its confidence.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class GuardLimits:
     min_avg_logprob: float = -1.0
     max_repeats: int = 2
     max_ngram: int = 4
+    min_duplicate_words: int = 5
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.max_compression_ratio <= 10.0:
@@ -48,6 +51,8 @@ class GuardLimits:
             raise ValueError("max_repeats must be in [1, 20]")
         if not 1 <= self.max_ngram <= 8:
             raise ValueError("max_ngram must be in [1, 8]")
+        if not 2 <= self.min_duplicate_words <= 50:
+            raise ValueError("min_duplicate_words must be in [2, 50]")
 
 
 def compression_ratio(text: str) -> float:
@@ -115,6 +120,44 @@ def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
     if not changed:
         return text
     return collapse_runs(" ".join(out).rstrip(",;"), max_repeats=max_repeats, max_ngram=max_ngram)
+
+
+def collapse_duplicates(text: str, *, min_words: int) -> str:
+    """The text with every span of at least `min_words` words that directly follows itself
+    cut to one copy, the longest span first ("Es brennt in unserer Wohnung, Es brennt in
+    unserer Wohnung" -> "Es brennt in unserer Wohnung"); punctuation and case do not hide a
+    copy, spans of digits alone stay (a phone number may repeat a block). Pure."""
+    words = text.split()
+    keys = [w.strip(_PUNCTUATION).lower() for w in words]
+    out: list[str] = []
+    at = 0
+    changed = False
+    while at < len(words):
+        for n in range((len(words) - at) // 2, min_words - 1, -1):
+            span = keys[at : at + n]
+            if not all(span) or _is_number(span) or keys[at + n : at + 2 * n] != span:
+                continue
+            copies = 2
+            while keys[at + copies * n : at + (copies + 1) * n] == span:
+                copies += 1
+            out += words[at : at + n]
+            at += copies * n
+            changed = True
+            break
+        else:
+            out.append(words[at])
+            at += 1
+    if not changed:
+        return text
+    return collapse_duplicates(" ".join(out).rstrip(",;"), min_words=min_words)
+
+
+def loops(text: str, limits: GuardLimits) -> bool:
+    """Whether the text still holds a loop: an n-gram run beyond the limits, or a span of
+    `min_duplicate_words` or more words said twice in a row."""
+    if longest_run(text, max_ngram=limits.max_ngram) > limits.max_repeats:
+        return True
+    return collapse_duplicates(text, min_words=limits.min_duplicate_words) != text
 
 
 def judge(text: str, avg_logprob: float, limits: GuardLimits) -> Verdict:

@@ -154,7 +154,7 @@ class _Result:
         self.scores = [score]
 
 
-WORDS = ["Sperrmüll", "Müll,", "abholen", "Müll"]
+WORDS = ["Sperrmüll", "Müll,", "abholen", "Müll", "Es", "brennt", "in", "unserer", "Wohnung,", "Wohnung"]
 EOT = len(WORDS)
 
 
@@ -215,6 +215,15 @@ def test_a_clean_decode_is_not_decoded_again() -> None:
     decoder = _Decoder(("Sperrmüll abholen", -0.2), ("Müll", -0.1))
     heard = _engine(decoder, prompt=True).transcribe(SPEECH)
     assert heard == Transcript("Sperrmüll abholen", confidence(-0.2))
+    assert len(decoder.calls) == 1
+
+
+def test_a_sentence_decoded_twice_is_kept_once_with_its_confidence_and_not_decoded_again() -> None:
+    # faster-whisper base heard Pico's "Es brennt in unserer Wohnung!" at 8 kHz this way
+    # (CTranslate2 on AVX2): the words are right, the second copy is the decoder's
+    decoder = _Decoder(("Es brennt in unserer Wohnung, Es brennt in unserer Wohnung", -0.2))
+    heard = _engine(decoder, prompt=True).transcribe(SPEECH)
+    assert heard == Transcript("Es brennt in unserer Wohnung", confidence(-0.2))
     assert len(decoder.calls) == 1
 
 

@@ -9,11 +9,13 @@ import pytest
 from voice.guards import (
     GuardLimits,
     Verdict,
+    collapse_duplicates,
     collapse_runs,
     compression_ratio,
     confidence,
     judge,
     longest_run,
+    loops,
 )
 
 
@@ -41,6 +43,7 @@ def test_defaults_are_whispers_thresholds_and_two_repeats() -> None:
     assert DEFAULT.max_compression_ratio == 2.4
     assert DEFAULT.min_avg_logprob == -1.0
     assert (DEFAULT.max_repeats, DEFAULT.max_ngram) == (2, 4)
+    assert DEFAULT.min_duplicate_words == 5
 
 
 @pytest.mark.parametrize("segment", [SPERRMUELL_LOOP, ENTSCHULDIGUNG_LOOP])
@@ -148,6 +151,7 @@ def test_confidence_is_the_clamped_probability() -> None:
         ("min_avg_logprob", -10.0, 0.0),
         ("max_repeats", 1, 20),
         ("max_ngram", 1, 8),
+        ("min_duplicate_words", 2, 50),
     ],
 )
 def test_limits_are_bounded(field: str, low: float, high: float) -> None:
@@ -205,3 +209,68 @@ def test_collapse_repeats_until_no_run_is_left() -> None:
     assert collapse_runs("a b a b b b a b", max_repeats=2, max_ngram=2) == "a b"
     assert collapse_runs("b b a a a b", max_repeats=2, max_ngram=1) == "b b a b"
     assert collapse_runs("Müll Müll Müll,", max_repeats=2, max_ngram=1) == "Müll"
+
+
+# faster-whisper base on Pico's "Es brennt in unserer Wohnung!" (CTranslate2 on AVX2 at
+# 8 kHz, on AVX at 16 kHz): the right words, said twice
+BRENNT_TWICE = "Es brennt in unserer Wohnung, Es brennt in unserer Wohnung"
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        (BRENNT_TWICE, "Es brennt in unserer Wohnung"),
+        ("Es brennt in unserer Wohnung. Es brennt in unserer Wohnung.", "Es brennt in unserer Wohnung."),
+        ("es brennt in unserer wohnung! ES BRENNT IN UNSERER WOHNUNG!", "es brennt in unserer wohnung!"),
+        ("Hallo, " + BRENNT_TWICE + ", bitte schnell", "Hallo, Es brennt in unserer Wohnung, bitte schnell"),
+        ("a b c d e a b c d e a b c d e f", "a b c d e f"),  # three copies: one is left
+        ("x a b c d e a b c d e y a b c d e a b c d e", "x a b c d e y a b c d e"),
+    ],
+)
+def test_a_sentence_said_twice_is_kept_once_wherever_it_is(decoded: str, kept: str) -> None:
+    assert collapse_duplicates(decoded, min_words=5) == kept
+    assert loops(decoded, DEFAULT) and not loops(kept, DEFAULT)
+
+
+def test_a_duplicate_is_pinned_at_its_minimum_length() -> None:
+    four = "Ich brauche einen Termin, ich brauche einen Termin"
+    five = "Ich brauche einen neuen Termin, ich brauche einen neuen Termin"
+    assert collapse_duplicates(four, min_words=5) == four  # a caller may say that twice
+    assert collapse_duplicates(four, min_words=4) == "Ich brauche einen Termin"
+    assert collapse_duplicates(five, min_words=5) == "Ich brauche einen neuen Termin"
+    assert collapse_duplicates(five, min_words=6) == five
+    assert not loops(four, DEFAULT) and loops(five, DEFAULT)
+
+
+def test_copies_of_every_length_are_cut() -> None:
+    assert collapse_duplicates("a b a b a b a b a b c", min_words=2) == "a b c"
+    assert collapse_duplicates("p q r s t u p q r s t u", min_words=3) == "p q r s t u"
+
+
+def test_a_duplicate_needs_its_copy_directly_after_it() -> None:
+    apart = "a b c d e und a b c d e"
+    assert collapse_duplicates(apart, min_words=5) == apart
+    almost = "a b c d e a b c d f"
+    assert collapse_duplicates(almost, min_words=5) == almost
+    assert collapse_duplicates("a b c d e a b c d", min_words=4) == "a b c d e a b c d"
+
+
+def test_digit_blocks_blank_and_short_text_stay_as_they_are() -> None:
+    number = "null eins sieben sechs zwei null eins sieben sechs zwei"
+    assert collapse_duplicates(number, min_words=5) == number
+    assert collapse_duplicates("1 2 3 4 5 1 2 3 4 5", min_words=5) == "1 2 3 4 5 1 2 3 4 5"
+    assert collapse_duplicates("", min_words=2) == ""
+    assert collapse_duplicates(" , , , , ", min_words=2) == " , , , , "
+    assert collapse_duplicates("Ja.", min_words=2) == "Ja."
+    assert not loops("", DEFAULT) and not loops(number, DEFAULT)
+
+
+def test_collapsing_repeats_until_no_duplicate_is_left() -> None:
+    # cutting the inner "c d c d" to "c d" makes "a b c d" follow itself: cut again
+    assert collapse_duplicates("a b c d c d a b c d", min_words=2) == "a b c d"
+
+
+def test_loops_also_counts_an_n_gram_run() -> None:
+    assert loops(SPERRMUELL_LOOP.text, DEFAULT)
+    assert not loops("Müll, Müll, abholen", DEFAULT)
+    assert loops("Müll, Müll, abholen", GuardLimits(max_repeats=1))
