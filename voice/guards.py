@@ -124,7 +124,7 @@ def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
 
 def collapse_duplicates(text: str, *, min_words: int) -> str:
     """The text with every span of at least `min_words` words that directly follows itself
-    cut to one copy, the longest span first ("Es brennt in unserer Wohnung, Es brennt in
+    cut to one copy, until none is left ("Es brennt in unserer Wohnung, Es brennt in
     unserer Wohnung" -> "Es brennt in unserer Wohnung"); punctuation and case do not hide a
     copy, spans of digits alone stay (a phone number may repeat a block). Pure."""
     words = text.split()
@@ -133,17 +133,13 @@ def collapse_duplicates(text: str, *, min_words: int) -> str:
     at = 0
     changed = False
     while at < len(words):
-        for n in range((len(words) - at) // 2, min_words - 1, -1):
+        for n in range(min_words, (len(words) - at) // 2 + 1):
             span = keys[at : at + n]
-            if not all(span) or _is_number(span) or keys[at + n : at + 2 * n] != span:
-                continue
-            copies = 2
-            while keys[at + copies * n : at + (copies + 1) * n] == span:
-                copies += 1
-            out += words[at : at + n]
-            at += copies * n
-            changed = True
-            break
+            if all(span) and not _is_number(span) and keys[at + n : at + 2 * n] == span:
+                out += words[at : at + n]
+                at += 2 * n
+                changed = True
+                break
         else:
             out.append(words[at])
             at += 1
