@@ -40,7 +40,7 @@ class GuardLimits:
     min_avg_logprob: float = -1.0
     max_repeats: int = 2
     max_ngram: int = 4
-    min_duplicate_words: int = 5
+    min_duplicate_words: int = 4
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.max_compression_ratio <= 10.0:
