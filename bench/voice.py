@@ -212,8 +212,14 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
         return lambda: WhisperTranscriber(model_dir, device=device, **options)  # type: ignore[arg-type]
 
     default = settings.asr_vocabulary_prompt
-    other = "full" if default == "focused" else "focused"
-    prompt = prompts.get(default)
+    prompt = prompts.get(default)  # None: "off"
+    instead = [
+        Variant(f"{name} prompt instead", whisper(initial_prompt=text))
+        for name, text in prompts.items()
+        if name != default
+    ]
+    if prompt is not None:
+        instead.insert(0, Variant("without vocabulary prompt", whisper()))
     decoding = "greedy" if beam == 1 else f"beam {beam}"
     variants = [
         Variant(
@@ -223,8 +229,7 @@ async def bench_pipeline(items: list[Utterance], settings: Settings) -> None:
         Variant(
             "without speculative transcription", lambda: engines.transcriber, speculative=False
         ),
-        Variant("without vocabulary prompt", whisper()),
-        Variant(f"{other} prompt instead", whisper(initial_prompt=prompts[other])),
+        *instead,
         Variant(
             "30 s window instead of short", whisper(initial_prompt=prompt, short_context=False)
         ),

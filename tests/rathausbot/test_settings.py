@@ -147,3 +147,16 @@ def test_metrics_stay_off_the_public_port(monkeypatch: pytest.MonkeyPatch) -> No
         Settings()
     monkeypatch.setenv("RATHAUSBOT_METRICS_PORT", "0")
     assert Settings().metrics_port == 0
+
+
+def test_whisper_gets_no_vocabulary_prompt_unless_one_is_chosen(repo_root: Path) -> None:
+    from rathausbot.app import asr_prompt
+
+    intents = repo_root / "intents"
+    assert Settings().asr_vocabulary_prompt == "off"
+    assert asr_prompt(Settings(intents_dir=intents)) is None
+    focused = asr_prompt(Settings(intents_dir=intents, asr_vocabulary_prompt="focused"))
+    full = asr_prompt(Settings(intents_dir=intents, asr_vocabulary_prompt="full"))
+    assert focused is not None and full is not None
+    assert "Bürgeramt" in focused.split(", ") and "Hundesteuer" in focused.split(", ")
+    assert len(focused.split(", ")) <= 30 < len(full.split(", "))
