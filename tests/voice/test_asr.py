@@ -154,7 +154,18 @@ class _Result:
         self.scores = [score]
 
 
-WORDS = ["Sperrmüll", "Müll,", "abholen", "Müll", "Es", "brennt", "in", "unserer", "Wohnung,", "Wohnung"]
+WORDS = [
+    "Sperrmüll",
+    "Müll,",
+    "abholen",
+    "Müll",
+    "Es",
+    "brennt",
+    "in",
+    "unserer",
+    "Wohnung,",
+    "Wohnung",
+]
 EOT = len(WORDS)
 
 

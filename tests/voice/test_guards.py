@@ -220,9 +220,18 @@ BRENNT_TWICE = "Es brennt in unserer Wohnung, Es brennt in unserer Wohnung"
     ("decoded", "kept"),
     [
         (BRENNT_TWICE, "Es brennt in unserer Wohnung"),
-        ("Es brennt in unserer Wohnung. Es brennt in unserer Wohnung.", "Es brennt in unserer Wohnung."),
-        ("es brennt in unserer wohnung! ES BRENNT IN UNSERER WOHNUNG!", "es brennt in unserer wohnung!"),
-        ("Hallo, " + BRENNT_TWICE + ", bitte schnell", "Hallo, Es brennt in unserer Wohnung, bitte schnell"),
+        (
+            "Es brennt in unserer Wohnung. Es brennt in unserer Wohnung.",
+            "Es brennt in unserer Wohnung.",
+        ),
+        (
+            "es brennt in unserer wohnung! ES BRENNT IN UNSERER WOHNUNG!",
+            "es brennt in unserer wohnung!",
+        ),
+        (
+            "Hallo, " + BRENNT_TWICE + ", bitte schnell",
+            "Hallo, Es brennt in unserer Wohnung, bitte schnell",
+        ),
         ("a b c d e a b c d e a b c d e f", "a b c d e f"),  # three copies: one is left
         ("x a b c d e a b c d e y a b c d e a b c d e", "x a b c d e y a b c d e"),
     ],
