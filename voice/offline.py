@@ -212,10 +212,13 @@ class _Turn:
     first_audio: float = 0.0
     reply: str = ""
     hangup: bool = False
+    after_goodbye: bool = False  # ended while the bot said goodbye: no turn of the call
 
 
 class _Timings:
-    """Builds turn reports from what the session observes."""
+    """Builds turn reports from what the session observes. Speech that ends after the
+    dialogue's goodbye (a reply that hangs up) is no turn: the call is over for the
+    session, which never answers it (reporting it depended on how fast it was heard)."""
 
     def __init__(self) -> None:
         self.greeting = ""
@@ -224,17 +227,20 @@ class _Timings:
         self._ended: list[_Turn] = []
         self._sent = 0
         self._await_audio: _Turn | None = None
+        self._goodbye = False
 
     def observe(self, item: Observed) -> None:
         now = time.perf_counter()
         match item:
             case SpeechEnded():
-                self._ended.append(_Turn(now, item.audio.duration_s, item.endpoint_silence_s))
+                turn = _Turn(now, item.audio.duration_s, item.endpoint_silence_s)
+                turn.after_goodbye = self._goodbye
+                self._ended.append(turn)
             case Transcript(text, confidence, speculative) if self._ended:
                 turn = self._ended.pop(0)
                 turn.text, turn.speculative, turn.asr_done = text, speculative, now
                 turn.confidence = confidence if confidence is not None else 0.0
-                if text.strip():
+                if text.strip() and not turn.after_goodbye:
                     self.turns.append(turn)
                     self._current = turn
             case SendTurn():
@@ -244,6 +250,7 @@ class _Timings:
             case Reply(replies) if self._current is not None:
                 self._current.dialogue_done = now
                 self._current.hangup = any(r.hangup for r in replies)
+                self._goodbye = self._goodbye or self._current.hangup
             case Say(_, texts) if not self.greeting and not self.turns:
                 self.greeting = " ".join(texts)
             case Say(_, texts) if self._current is not None:

@@ -168,3 +168,29 @@ async def test_the_same_recording_gives_the_same_turns_however_long_the_greeting
         heard.append(transcriber.audio)
     assert len(heard[0]) == 2
     assert heard[1] == heard[0] and heard[2] == heard[0]
+
+
+def goodbye_script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    if text == "Tschüss":
+        return EngineAnswer((BotReply("Auf Wiederhören! " * 20, hangup=True),))
+    return EngineAnswer((BotReply(f"Zu {text}."),))
+
+
+async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: ConversationStore) -> None:
+    half = AudioFrame.silence(0.5, 8000)
+    audio = concat([QUIET, SPEECH, QUIET, SPEECH, half, SPEECH, QUIET, QUIET, QUIET], 8000)
+    engine = FakeEngine(goodbye_script)
+    run = await run_recording(
+        audio,
+        core=DialogueCore(engine, store),
+        store=store,
+        session_id="offline-goodbye",
+        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=FakeTranscriber("erste Frage", "Tschüss", "noch etwas"),
+        synthesizer=FakeSynthesizer(ms_per_char=10),  # the goodbye lasts about 3.4 s
+    )
+    assert [t.transcript for t in run.turns] == ["erste Frage", "Tschüss"]
+    assert [r[2] for r in engine.received] == ["/greet", "erste Frage", "Tschüss"]
+    assert run.turns[1].hangup is True and run.barge_ins == 0
+    for turn in run.turns:
+        assert turn.timings_ms["end_of_speech_to_first_audio"] >= 0
