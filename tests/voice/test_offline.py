@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from contract.conversation import Button
 from dialogue.core import DialogueCore
-from dialogue.messages import BotReply, Channel, EngineAnswer
+from dialogue.messages import BotReply, Channel, EngineAnswer, Understanding
 from dialogue.store import ConversationStore
 from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.asr import Transcript
@@ -172,8 +172,9 @@ async def test_the_same_recording_gives_the_same_turns_however_long_the_greeting
 
 def goodbye_script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
     if text == "Tschüss":
-        return EngineAnswer((BotReply("Auf Wiederhören! " * 20, hangup=True),))
-    return EngineAnswer((BotReply(f"Zu {text}."),))
+        understood = Understanding("goodbye", 0.97)
+        return EngineAnswer((BotReply("Auf Wiederhören! " * 20, hangup=True),), understood)
+    return EngineAnswer((BotReply(f"Zu {text}."),), Understanding("question", 0.8))
 
 
 async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: ConversationStore) -> None:
@@ -191,6 +192,12 @@ async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: Conversatio
     )
     assert [t.transcript for t in run.turns] == ["erste Frage", "Tschüss"]
     assert [r[2] for r in engine.received] == ["/greet", "erste Frage", "Tschüss"]
-    assert run.turns[1].hangup is True and run.barge_ins == 0
+    assert [(t.intent, t.confidence) for t in run.turns] == [("question", 0.8), ("goodbye", 0.97)]
+    assert [t.reply for t in run.turns] == [
+        "Zu erste Frage.",
+        "Auf Wiederhören! " * 20,
+    ]
+    assert [t.hangup for t in run.turns] == [False, True] and run.barge_ins == 0
+    assert run.greeting == "Zu /greet."
     for turn in run.turns:
         assert turn.timings_ms["end_of_speech_to_first_audio"] >= 0
