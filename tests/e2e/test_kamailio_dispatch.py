@@ -27,7 +27,7 @@ from telephony.sip.ua import SipConfig, UserAgent
 from tests.e2e.conftest import Gateway
 from tests.e2e.gateways import joined_env, launch, ready, tail
 from tests.telephony.sip_helpers import SDP
-from tests.telephony.test_sipp import free_port
+from tests.telephony.test_sipp import free_media_port, free_port
 from tests.telephony.test_ua import options_request, udp_exchange
 
 pytestmark = pytest.mark.slow
@@ -78,7 +78,7 @@ async def place_calls(proxy: int, calls: int, tmp: Path, name: str) -> None:
     errors = tmp / f"sipp-{name}-errors.log"
     command = [
         tool("sipp", "sip-tester"), f"127.0.0.1:{proxy}", "-sf", str(SCENARIO),
-        "-s", "hotline", "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port()),
+        "-s", "hotline", "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_media_port()),
         "-m", str(calls), "-l", str(calls), "-r", "4",
         "-timeout", "90s", "-timeout_error", "-nostdin", "-max_recv_loops", "1000",
         "-trace_err", "-error_file", str(errors),

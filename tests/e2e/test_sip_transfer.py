@@ -18,6 +18,7 @@ from rathausbot.telephone import sip_agent
 from telephony.sip.ua import UserAgent
 from tests.e2e.conftest import Gateway
 from tests.redis_server import free_port
+from tests.telephony.test_sipp import free_media_port
 
 SIPP = shutil.which("sipp")
 SCENARIOS = Path(__file__).parent / "sipp"
@@ -65,7 +66,7 @@ async def run_sipp(agent: UserAgent, scenario: str, tmp_path: Path) -> tuple[int
         "-mi",
         "127.0.0.1",
         "-mp",
-        str(free_port() & ~1),
+        str(free_media_port()),
         "-m",
         "1",
         "-timeout",

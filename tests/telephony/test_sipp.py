@@ -88,6 +88,26 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return int(sock.getsockname()[1])
 
 
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_media_port() -> int:
+    """A port for sipp's `-mp`: sipp binds audio RTP there and video RTP two above it, so
+    the port and the three above it must be free (a random free port alone once met a
+    taken video port: errno 98)."""
+    for _ in range(200):
+        port = free_port()
+        if port % 2 == 0 and port <= 65532 and all(map(_udp_free, range(port + 1, port + 4))):
+            return port
+    raise RuntimeError("no four free UDP ports in a row on 127.0.0.1")
+
+
 @contextlib.asynccontextmanager
 async def sipp_process(
     *command: str, stderr: int = asyncio.subprocess.DEVNULL
@@ -118,7 +138,7 @@ async def sipp(
     errors = tmp / f"{scenario}-{service}-errors.log"
     command = [
         "sipp", f"{host}:{port}", "-sf", str(SCENARIOS / f"{scenario}.xml"),
-        "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port()),
+        "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_media_port()),
         "-t", "u1" if transport == "udp" else "t1",
         "-m", str(calls), "-l", str(calls), "-r", "50",
         "-timeout", "30s", "-timeout_error", "-nostdin", "-max_recv_loops", "1000",
@@ -245,7 +265,7 @@ async def test_registration_with_digest_and_refresh(tmp_path: Path) -> None:
     async with (
         sipp_process(
             "sipp", "-sf", str(SCENARIOS / "uas_registrar.xml"), "-i", "127.0.0.1",
-            "-p", str(port), "-mp", str(free_port()), "-m", "1", "-timeout", "30s",
+            "-p", str(port), "-mp", str(free_media_port()), "-m", "1", "-timeout", "30s",
             "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
         ) as registrar,
         UserAgent(config, HotlineApp().on_call) as ua,
@@ -262,7 +282,7 @@ async def test_outbound_call_to_sipp(tmp_path: Path, transport: str) -> None:
     errors = tmp_path / "uas-errors.log"
     async with (
         sipp_process(
-            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
+            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_media_port()),
             "-t", "u1" if transport == "udp" else "t1", "-m", "1", "-timeout", "30s",
             "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
         ) as callee,
