@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 SCRIPT = REPO / "tests" / "e2e" / "browser" / "call.mjs"
 QUESTION = "Wann hat das Bürgerbüro geöffnet?"
 LEAD_S = 21  # the voice greeting plays first (as on the SIP line)
-LISTEN_S = 45  # greeting, question, answer
+REPEAT_AFTER_S = 14  # the question again after the answer (or a re-ask) has played
+LISTEN_S = 62  # greeting, question, answer, the question again, answer
 
 
 def webm_to_wav(webm: bytes, workdir: Path) -> Path:
@@ -50,8 +51,12 @@ def test_a_browser_call_asks_a_question_and_hears_the_answer(
 ) -> None:
     wait_for_hotline(gateway)  # the voice models are loaded (browser calls use them too)
     rate = 16000
+    # asked twice, as a caller does who was not understood: the browser's audio reaches the
+    # bot through Opus in real time, so one hearing of the question can come out garbled
+    question = pico(QUESTION, rate)
     caller = concat(
-        [AudioFrame.silence(LEAD_S, rate), pico(QUESTION, rate), AudioFrame.silence(10, rate)],
+        [AudioFrame.silence(LEAD_S, rate), question, AudioFrame.silence(REPEAT_AFTER_S, rate)]
+        + [question, AudioFrame.silence(10, rate)],
         rate,
     )
     wav = tmp_path / "caller.wav"
