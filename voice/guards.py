@@ -91,20 +91,19 @@ def longest_run(text: str, *, max_ngram: int) -> int:
     return best
 
 
-def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
-    """The text with every run of one n-gram (1..`max_ngram` words) longer than
-    `max_repeats` cut to a single copy, anywhere in the text ("Sperrmüll, Müll, Müll, Müll"
-    -> "Sperrmüll, Müll"); shorter runs and digit runs stay. Afterwards `longest_run` is at
-    most `max_repeats` on what was collapsed. Pure."""
+def _collapse(text: str, *, shortest: int, longest: int, max_repeats: int) -> str:
+    """The text with every run of one n-gram (`shortest`..`longest` words, not digits alone)
+    longer than `max_repeats` cut to a single copy, shortest n-grams first, again until none
+    is left; punctuation and case do not hide a copy."""
     words = text.split()
     keys = [w.strip(_PUNCTUATION).lower() for w in words]
     out: list[str] = []
     at = 0
     changed = False
     while at < len(words):
-        for n in range(1, max_ngram + 1):
+        for n in range(shortest, min(longest, len(words) - at) + 1):
             gram = keys[at : at + n]
-            if len(gram) < n or not all(gram) or _is_number(gram):
+            if not all(gram) or _is_number(gram):
                 continue
             run = 1
             while keys[at + run * n : at + (run + 1) * n] == gram:
@@ -119,7 +118,16 @@ def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
             at += 1
     if not changed:
         return text
-    return collapse_runs(" ".join(out).rstrip(",;"), max_repeats=max_repeats, max_ngram=max_ngram)
+    joined = " ".join(out).rstrip(",; ")
+    return _collapse(joined, shortest=shortest, longest=longest, max_repeats=max_repeats)
+
+
+def collapse_runs(text: str, *, max_repeats: int, max_ngram: int) -> str:
+    """The text with every run of one n-gram (1..`max_ngram` words) longer than
+    `max_repeats` cut to a single copy, anywhere in the text ("Sperrmüll, Müll, Müll, Müll"
+    -> "Sperrmüll, Müll"); shorter runs and digit runs stay. Afterwards `longest_run` is at
+    most `max_repeats` on what was collapsed. Pure."""
+    return _collapse(text, shortest=1, longest=max_ngram, max_repeats=max_repeats)
 
 
 def collapse_duplicates(text: str, *, min_words: int) -> str:
@@ -127,25 +135,7 @@ def collapse_duplicates(text: str, *, min_words: int) -> str:
     cut to one copy, until none is left ("Es brennt in unserer Wohnung, Es brennt in
     unserer Wohnung" -> "Es brennt in unserer Wohnung"); punctuation and case do not hide a
     copy, spans of digits alone stay (a phone number may repeat a block). Pure."""
-    words = text.split()
-    keys = [w.strip(_PUNCTUATION).lower() for w in words]
-    out: list[str] = []
-    at = 0
-    changed = False
-    while at < len(words):
-        for n in range(min_words, (len(words) - at) // 2 + 1):
-            span = keys[at : at + n]
-            if all(span) and not _is_number(span) and keys[at + n : at + 2 * n] == span:
-                out += words[at : at + n]
-                at += 2 * n
-                changed = True
-                break
-        else:
-            out.append(words[at])
-            at += 1
-    if not changed:
-        return text
-    return collapse_duplicates(" ".join(out).rstrip(",;"), min_words=min_words)
+    return _collapse(text, shortest=min_words, longest=len(text.split()), max_repeats=1)
 
 
 def loops(text: str, limits: GuardLimits) -> bool:
