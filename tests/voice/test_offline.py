@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,10 +15,11 @@ from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Understanding
 from dialogue.store import ConversationStore
 from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
-from voice.asr import Transcript
+from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame, concat
 from voice.keymenu import REASK, TOPICS, KeyMenu
-from voice.offline import run_recording
+from voice.offline import FileRun, run_recording
+from voice.tts import Synthesizer
 from voice.vad import Endpointer
 
 SPEECH = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 8000)  # 1 s loud
@@ -34,15 +36,37 @@ async def store(redis: Redis) -> AsyncIterator[ConversationStore]:
         yield store
 
 
-async def test_unsure_turns_are_reasked_with_no_intent(store: ConversationStore) -> None:
-    engine = FakeEngine(script)
-    audio = concat([QUIET, SPEECH, QUIET, SPEECH, QUIET, SPEECH, QUIET], 8000)
-    run = await run_recording(
+async def record(
+    store: ConversationStore,
+    audio: AudioFrame,
+    engine: FakeEngine,
+    *,
+    session_id: str,
+    transcriber: Transcriber,
+    synthesizer: Synthesizer,
+    **options: Any,
+) -> FileRun:
+    """`audio` through voice-test's runner on the fakes, with the tests' endpointer."""
+    return await run_recording(
         audio,
         core=DialogueCore(engine, store),
         store=store,
-        session_id="offline-1",
+        session_id=session_id,
         endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
+        transcriber=transcriber,
+        synthesizer=synthesizer,
+        **options,
+    )
+
+
+async def test_unsure_turns_are_reasked_with_no_intent(store: ConversationStore) -> None:
+    engine = FakeEngine(script)
+    audio = concat([QUIET, SPEECH, QUIET, SPEECH, QUIET, SPEECH, QUIET], 8000)
+    run = await record(
+        store,
+        audio,
+        engine,
+        session_id="offline-1",
         transcriber=FakeTranscriber(("Müll Müll", 0.2), ("Hundesteuer", 0.35), ("x", 0.349)),
         synthesizer=FakeSynthesizer(ms_per_char=1),
         min_confidence=0.35,
@@ -72,12 +96,11 @@ async def test_keys_in_a_recording_pick_from_the_menu_as_on_a_call(
 ) -> None:
     engine = FakeEngine(menu_script)
     audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET], 8000)
-    run = await run_recording(
+    run = await record(
+        store,
         audio,
-        core=DialogueCore(engine, store),
-        store=store,
+        engine,
         session_id="offline-keys",
-        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
         transcriber=FakeTranscriber("Termin buchen"),
         synthesizer=FakeSynthesizer(ms_per_char=1),
         keys=[(3.5, "2")],
@@ -93,12 +116,11 @@ async def test_keys_in_a_recording_pick_from_the_menu_as_on_a_call(
 async def test_speech_over_a_long_answer_barges_in_as_on_a_call(store: ConversationStore) -> None:
     engine = FakeEngine(menu_script)
     audio = concat([QUIET, SPEECH, QUIET, SPEECH, QUIET, QUIET], 8000)
-    run = await run_recording(
+    run = await record(
+        store,
         audio,
-        core=DialogueCore(engine, store),
-        store=store,
+        engine,
         session_id="offline-barge",
-        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
         transcriber=FakeTranscriber("erste Frage", "zweite Frage"),
         synthesizer=FakeSynthesizer(ms_per_char=10),  # the first answer lasts about 2.5 s
         keys=(),
@@ -112,12 +134,11 @@ async def test_without_speech_over_it_the_answer_plays_to_its_end(
     store: ConversationStore,
 ) -> None:
     audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET, QUIET], 8000)
-    run = await run_recording(
+    run = await record(
+        store,
         audio,
-        core=DialogueCore(FakeEngine(menu_script), store),
-        store=store,
+        FakeEngine(menu_script),
         session_id="offline-no-barge",
-        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
         transcriber=FakeTranscriber("erste Frage"),
         synthesizer=FakeSynthesizer(ms_per_char=10),
     )
@@ -156,12 +177,11 @@ async def test_the_same_recording_gives_the_same_turns_however_long_the_greeting
     heard = []
     for n, delay_s in enumerate((0.0, 0.05, 0.11)):
         transcriber = KeepingTranscriber()
-        await run_recording(
+        await record(
+            store,
             audio,
-            core=DialogueCore(FakeEngine(script), store),
-            store=store,
+            FakeEngine(script),
             session_id=f"offline-same-{n}",
-            endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
             transcriber=transcriber,
             synthesizer=SlowSynthesizer(delay_s),
         )
@@ -181,12 +201,11 @@ async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: Conversatio
     half = AudioFrame.silence(0.5, 8000)
     audio = concat([QUIET, SPEECH, QUIET, SPEECH, half, SPEECH, QUIET, QUIET, QUIET], 8000)
     engine = FakeEngine(goodbye_script)
-    run = await run_recording(
+    run = await record(
+        store,
         audio,
-        core=DialogueCore(engine, store),
-        store=store,
+        engine,
         session_id="offline-goodbye",
-        endpointer=Endpointer(FakeVad(), start_ms=64, end_silence_ms=300),
         transcriber=FakeTranscriber("erste Frage", "Tschüss", "noch etwas"),
         synthesizer=FakeSynthesizer(ms_per_char=10),  # the goodbye lasts about 3.4 s
     )
