@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,61 @@ def resample(frame: AudioFrame, sample_rate: int) -> AudioFrame:
         return AudioFrame(b"", sample_rate)
     out = soxr.resample(frame.samples, frame.sample_rate, sample_rate, quality="HQ")
     return AudioFrame(np.asarray(out, dtype="<i2").tobytes(), sample_rate)
+
+
+STREAM_ATTENUATION_DB = 70.0  # stopband of StreamResampler's filter
+
+
+class StreamResampler:
+    """Resamples a stream chunk by chunk with a delay of a few milliseconds (polyphase,
+    Kaiser-windowed sinc; output aligned to the input's time, like soxr's).
+
+    soxr's stream works in blocks and holds back up to 115 ms of output at 8 to 16 kHz:
+    an endpointer fed from it hears the end of speech that much later. Every filter phase
+    has a gain of exactly 1, so a steady level stays that level. Float in, float out.
+    """
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        if rate_in not in SUPPORTED_RATES or rate_out not in SUPPORTED_RATES:
+            raise ValueError(f"unsupported sample rate {rate_in} or {rate_out} Hz")
+        step = math.gcd(rate_in, rate_out)
+        self._up, self._down = rate_out // step, rate_in // step
+        # pass to 90 % of the lower rate's Nyquist frequency, stop from it
+        nyquist = min(rate_in, rate_out) / 2
+        width = 0.1 * nyquist / (rate_in * self._up)  # transition, cycles per filter sample
+        cutoff = 0.95 * nyquist / (rate_in * self._up)
+        length = math.ceil((STREAM_ATTENUATION_DB - 7.95) / (14.36 * width))
+        self._taps = -(-length // self._up)  # per phase
+        # centred on a whole output sample: the delay that is dropped from the front, so
+        # that output t is input t
+        self.delay = (self._taps * self._up - 1) // 2 // self._down
+        centre = self.delay * self._down
+        n = np.arange(self._taps * self._up) - centre
+        beta = 0.1102 * (STREAM_ATTENUATION_DB - 8.7)
+        window = np.i0(beta * np.sqrt(np.clip(1 - (n / centre) ** 2, 0, None))) / np.i0(beta)
+        prototype = np.sinc(2 * cutoff * n) * np.where(np.abs(n) <= centre, window, 0)
+        phases = prototype.reshape(self._taps, self._up).T  # [phase, tap]: h[phase + tap * up]
+        self._phases = phases / phases.sum(axis=1, keepdims=True)
+        self._history = np.zeros(self._taps - 1)  # the inputs before self._base
+        self._base = 0  # input index of self._history's end
+        self._made = 0  # outputs computed so far, the dropped ones included
+
+    def process(self, samples: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The output that `samples` (the next input, any length) completes."""
+        chunk = np.asarray(samples, dtype=np.float64)
+        window = np.concatenate([self._history, chunk])  # starts at input base - taps + 1
+        received = self._base + len(chunk)
+        end = -(-received * self._up // self._down)  # outputs whose newest input is here
+        index = np.arange(self._made, end)
+        newest = index * self._down // self._up
+        taps = newest[:, None] - np.arange(self._taps) - (self._base - self._taps + 1)
+        phases = self._phases[index * self._down % self._up]
+        out: npt.NDArray[np.float64] = np.einsum("ij,ij->i", window[taps], phases)
+        skip = max(0, self.delay - self._made)
+        self._made = end
+        self._history = window[len(window) - self._taps + 1 :]
+        self._base = received
+        return out[skip:]
 
 
 def concat(frames: list[AudioFrame], sample_rate: int) -> AudioFrame:

@@ -11,9 +11,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
-from voice.audio import AudioFrame
+from voice.audio import AudioFrame, StreamResampler
 
 VAD_RATE = 16000
 CHUNK_SAMPLES = 512  # 32 ms at 16 kHz: what Silero expects
@@ -198,7 +197,7 @@ class Endpointer:
         self._pre_roll: collections.deque[tuple[npt.NDArray[np.int16], float]] = collections.deque(
             maxlen=self._pre_roll_chunks + ONSET_SEARCH_CHUNKS
         )
-        self._resampler: soxr.ResampleStream | None = None
+        self._resampler: StreamResampler | None = None
         self._input_rate: int | None = None
         self._buffer = np.zeros(0, dtype=np.int16)
         self._chunks_seen = 0
@@ -243,11 +242,12 @@ class Endpointer:
             return frame.samples
         if self._input_rate != frame.sample_rate:
             self._input_rate = frame.sample_rate
-            # float32, rounded here: soxr's int16 stream adds random dither (TPDF), so the
-            # same recording gave different utterances, and Whisper different words
-            self._resampler = soxr.ResampleStream(frame.sample_rate, VAD_RATE, 1, dtype="float32")
+            # not soxr's stream: it holds back up to 115 ms, and the end of speech was heard
+            # that much later; rounded here, with no random dither (soxr's int16 stream
+            # dithers, and the same recording gave different utterances and words)
+            self._resampler = StreamResampler(frame.sample_rate, VAD_RATE)
         assert self._resampler is not None
-        out = np.asarray(self._resampler.resample_chunk(frame.samples.astype(np.float32)))
+        out = self._resampler.process(frame.samples)
         rounded: npt.NDArray[np.int16] = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
         return rounded
 

@@ -81,6 +81,23 @@ def test_the_resampled_turn_is_exact_with_no_random_dither(rate: int) -> None:
     assert top.audio.samples.min() >= 0
 
 
+def test_the_end_of_a_turn_is_heard_as_soon_as_its_silence_is_complete() -> None:
+    # 8 kHz speech until 1.5 s: the 16th silent 32 ms chunk (from 1.504 s) ends at 2.016 s
+    # at 16 kHz; with the resampler's 5.4 ms on top, the 20 ms frame from 2.02 s (index 101)
+    # completes it. soxr's stream held that audio back: the turn ended at frame 104.
+    audio = pattern(("q", 0.5), ("s", 1.0), ("q", 1.5), rate=8000)
+    endpointer = Endpointer(FakeVad(), end_silence_ms=500)
+    ended = [
+        (index, event)
+        for index, frame in enumerate(audio.split(20))
+        for event in endpointer.feed(frame)
+        if isinstance(event, SpeechEnded)
+    ]
+    assert [(index, event.at_s, event.endpoint_silence_s) for index, event in ended] == [
+        (101, pytest.approx(2.016), pytest.approx(0.512))
+    ]
+
+
 def test_after_a_reset_a_recording_gives_exactly_what_a_fresh_endpointer_gives() -> None:
     # voice-test resets at the recording's start: however long the greeting took to say,
     # the caller's turns are the same, to the sample
