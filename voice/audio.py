@@ -87,6 +87,7 @@ def resample(frame: AudioFrame, sample_rate: int) -> AudioFrame:
 
 
 STREAM_ATTENUATION_DB = 70.0  # stopband of StreamResampler's filter
+CONVOLVED_PHASES = 4  # ... which convolves per phase up to this many (numpy's fast path)
 
 
 class StreamResampler:
@@ -130,10 +131,18 @@ class StreamResampler:
         received = self._base + len(chunk)
         end = -(-received * self._up // self._down)  # outputs whose newest input is here
         index = np.arange(self._made, end)
-        newest = index * self._down // self._up
-        taps = newest[:, None] - np.arange(self._taps) - (self._base - self._taps + 1)
-        phases = self._phases[index * self._down % self._up]
-        out: npt.NDArray[np.float64] = np.einsum("ij,ij->i", window[taps], phases)
+        newest = index * self._down // self._up - (self._base - self._taps + 1)  # in window
+        phase = index * self._down % self._up
+        out = np.zeros(len(index))
+        if self._up <= CONVOLVED_PHASES:  # every rate but 22050 Hz: one convolution a phase
+            for first in range(min(self._up, len(index))):  # the phases repeat every `up`
+                rows = slice(first, None, self._up)
+                # convolve(...)[j] = sum over k of h[k] * window[j + taps - 1 - k]
+                full = np.convolve(window, self._phases[phase[first]], "valid")
+                out[rows] = full[newest[rows] - self._taps + 1]
+        else:  # a phase per output or so: each output's taps gathered
+            taps = newest[:, None] - np.arange(self._taps)
+            out = np.einsum("ij,ij->i", window[taps], self._phases[phase])
         skip = max(0, self.delay - self._made)
         self._made = end
         self._history = window[len(window) - self._taps + 1 :]
