@@ -6,9 +6,12 @@ engines) and test callers (`rathausbot call`'s client) dial it over loopback UDP
 of their own (`bench.sip_load.CallerProcess`), as real callers are not in the bot's process.
 Each caller speaks one German question after the greeting's protected first sentence (barge-in)
 and listens. Latency over SIP: from the moment the caller's last speech frame left, minus the
-endpoint silence, to the first loud frame of the reply at the caller; unlike the offline figure
-(measured from the endpointer's decision) it includes the VAD's own lag, the jitter buffers and
-packetisation. Figures are printed, never asserted.
+endpoint silence, to the reply's first sound as its packet reaches the caller's socket (what the
+offline figure counts: the answer's first audio); unlike the offline figure (measured from the
+endpointer's decision) it includes the VAD's own lag, the bot's receive path and
+packetisation. For comparison with a handset, the same question is asked again on a call that
+hears through the test phone's 3-packet playout buffer and counts the first loud frame (as the
+loads below do). Figures are printed, never asserted.
 
 Then two loads, each ending with one line (`calls=12 mode=staggered p50_ms=… p95_ms=…
 answered=12/12`): staggered callers (starting spread over `STAGGER_S`, each asking
@@ -44,6 +47,8 @@ from voice.vad import SpeechEnded
 FRAME_MS = 20
 LEAD_S = 7.5  # after the greeting's first sentence, which cannot be interrupted
 TARGET_P50_MS = 1000.0
+LOUD_PEAK = 1000  # a handset's ear: the answer's first loud frame
+FIRST_SOUND_PEAK = 64  # the answer's first sound (the bot sends digital silence before it)
 STAGGER_S = 10.0
 QUESTIONS = 3
 
@@ -80,29 +85,38 @@ async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float |
     return await sip_latency_of(uri, item.audio, end_silence_ms)
 
 
-async def sip_latency_of(uri: str, audio: AudioFrame, end_silence_ms: int) -> float | None:
+async def sip_latency_of(
+    uri: str, audio: AudioFrame, end_silence_ms: int, *, at_socket: bool = False
+) -> float | None:
     """One test call that speaks `audio` after LEAD_S: its turn latency in ms (None when the
-    call or the answer failed)."""
+    call or the answer failed), to the answer's first loud frame after the test phone's
+    playout buffer (a handset's ear); `at_socket`: to its first sound as the packet arrives,
+    which is what the offline figure counts (the first audio of the answer)."""
     result = await test_call(
         uri,
         audio,
         local_host="127.0.0.1",
-        options=TestCallOptions(lead_s=LEAD_S, listen_s=5.0, max_s=60),
+        options=TestCallOptions(lead_s=LEAD_S, listen_s=5.0, max_s=60, prompt=at_socket),
     )
     if not result.answered or not result.speech_until:
         return None
-    first = result.first_sound_after(result.speech_until + end_silence_ms / 1000)
+    first = result.first_sound_after(
+        result.speech_until + end_silence_ms / 1000,
+        peak=FIRST_SOUND_PEAK if at_socket else LOUD_PEAK,
+    )
     if first is None:
         return None
     return (first - result.speech_until) * 1000 - end_silence_ms
 
 
 async def sip_latencies(
-    uri: str, audios: list[AudioFrame], end_silence_ms: int
+    uri: str, audios: list[AudioFrame], end_silence_ms: int, at_socket: bool = False
 ) -> list[float | None]:
     """`sip_latency_of` for each of `audios`, all calls at once."""
     return list(
-        await asyncio.gather(*(sip_latency_of(uri, audio, end_silence_ms) for audio in audios))
+        await asyncio.gather(
+            *(sip_latency_of(uri, a, end_silence_ms, at_socket=at_socket) for a in audios)
+        )
     )
 
 
@@ -138,9 +152,9 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
         callers = CallerProcess()
         try:
             offline: list[float] = []
-            over_sip: list[float] = []
+            socket: list[float] = []
+            ear: list[float] = []
             hangover: list[float] = []
-            line: list[float] = []
             print("\nVoice turn latency, one call at a time (end of speech to first reply audio):")
             for item in items:
                 own = engines.for_call()  # as voice-test and the line: language detected
@@ -155,26 +169,30 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
                     read_back=engines.read_back,
                     register=functools.partial(getattr, own.language, "register"),
                 )
-                [sip] = await callers.run(sip_latencies, uri, [item.audio], engines.end_silence_ms)
-                if run.turns and sip is not None:
-                    off = run.turns[0].timings_ms["end_of_speech_to_first_audio"]
-                    lag = vad_hangover_ms(engines, item.audio)
-                    offline.append(off)
-                    over_sip.append(sip)
-                    hangover.append(lag)
-                    line.append(sip - off - lag)
-            if over_sip:
+                end_silence = engines.end_silence_ms
+                [at_socket] = await callers.run(sip_latencies, uri, [item.audio], end_silence, True)
+                [at_ear] = await callers.run(sip_latencies, uri, [item.audio], end_silence)
+                if run.turns and at_socket is not None and at_ear is not None:
+                    offline.append(run.turns[0].timings_ms["end_of_speech_to_first_audio"])
+                    socket.append(at_socket)
+                    ear.append(at_ear)
+                    hangover.append(vad_hangover_ms(engines, item.audio))
+            if socket:
+                line = [s - o for s, o in zip(socket, offline, strict=True)]
                 print(
                     f"  offline voice-test p50 {statistics.median(offline):5.0f} ms (from the"
-                    " endpointer's decision)\n"
-                    f"  VAD hangover p50 {statistics.median(hangover):5.0f} ms (from the last loud"
-                    " frame to the decision, less the end silence: Silero's lag and the 32 ms"
-                    " chunks; the same audio and VAD in both, counted only over SIP)\n"
-                    f"  over SIP p50 {statistics.median(over_sip):5.0f} ms,"
-                    f" p95 {percentile(over_sip, 0.95):5.0f} ms\n"
-                    f"  the line (over SIP less offline less hangover, per turn) p50"
+                    " endpointer's decision to the answer's first audio)\n"
+                    f"  over SIP p50 {statistics.median(socket):5.0f} ms,"
+                    f" p95 {percentile(socket, 0.95):5.0f} ms (from the last loud frame sent, less"
+                    " the end silence, to the answer's first sound at the caller's socket)\n"
+                    f"  over SIP at a handset's ear p50 {statistics.median(ear):5.0f} ms,"
+                    f" p95 {percentile(ear, 0.95):5.0f} ms (its first loud frame, after the test"
+                    " phone's 3-packet playout buffer; a separate call)\n"
+                    f"  the line (over SIP less offline, per turn) p50"
                     f" {statistics.median(line):5.0f} ms, p95 {percentile(line, 0.95):5.0f} ms"
-                    f" ({len(over_sip)} turns)"
+                    f" ({len(socket)} turns); of it the VAD hangover p50"
+                    f" {statistics.median(hangover):5.0f} ms (the last loud frame to the"
+                    " decision, less the end silence: Silero's lag and the 32 ms chunks)"
                 )
             print("\nConcurrent calls (each: greeting, one question, answer):")
             level = 1

@@ -30,6 +30,7 @@ class TestCallOptions:
     max_s: float = 120.0
     dtmf: str = ""
     transport: str = "udp"
+    prompt: bool = False  # hear each packet as it arrives: no handset's playout buffer
 
     def __post_init__(self) -> None:
         if not (0 <= self.lead_s <= 60 and 0 <= self.listen_s <= 600 and 1 <= self.max_s <= 3600):
@@ -72,7 +73,7 @@ async def test_call(
     """Calls `uri`, plays `play` after `lead_s`, then listens; returns what came back."""
     agent = UserAgent(SipConfig(host=local_host, port=0), _refuse_inbound)
     await agent.start()
-    media = await RtpSession.open(local_host, port_range=(30000, 39999))
+    media = await RtpSession.open(local_host, port_range=(30000, 39999), prompt=options.prompt)
     try:
         progress(f"Calling {uri} ...")
         offer = make_offer(local_host, media.local_port)
