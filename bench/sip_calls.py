@@ -33,7 +33,14 @@ import secrets
 import statistics
 import time
 
-from bench.sip_load import CallerPlan, CallerProcess, CallerResult, run_callers, summary
+from bench.sip_load import (
+    LOUD_PEAK,
+    CallerPlan,
+    CallerProcess,
+    CallerResult,
+    run_callers,
+    summary,
+)
 from bench.voice import percentile
 from bench.voice_corpus import Utterance, corpus, padded
 from rathausbot.app import VoiceEngines, runtime, voice_engines
@@ -47,7 +54,6 @@ from voice.vad import SpeechEnded
 FRAME_MS = 20
 LEAD_S = 7.5  # after the greeting's first sentence, which cannot be interrupted
 TARGET_P50_MS = 1000.0
-LOUD_PEAK = 1000  # a handset's ear: the answer's first loud frame
 FIRST_SOUND_PEAK = 64  # the answer's first sound (the bot sends digital silence before it)
 STAGGER_S = 10.0
 QUESTIONS = 3
@@ -102,7 +108,7 @@ async def sip_latency_of(
         return None
     first = result.first_sound_after(
         result.speech_until + end_silence_ms / 1000,
-        peak=FIRST_SOUND_PEAK if at_socket else LOUD_PEAK,
+        peak=FIRST_SOUND_PEAK if at_socket else LOUD_PEAK,  # the ear: as the loads count
     )
     if first is None:
         return None
@@ -155,6 +161,7 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
             socket: list[float] = []
             ear: list[float] = []
             hangover: list[float] = []
+            end_silence = engines.end_silence_ms
             print("\nVoice turn latency, one call at a time (end of speech to first reply audio):")
             for item in items:
                 own = engines.for_call()  # as voice-test and the line: language detected
@@ -169,7 +176,6 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
                     read_back=engines.read_back,
                     register=functools.partial(getattr, own.language, "register"),
                 )
-                end_silence = engines.end_silence_ms
                 [at_socket] = await callers.run(sip_latencies, uri, [item.audio], end_silence, True)
                 [at_ear] = await callers.run(sip_latencies, uri, [item.audio], end_silence)
                 if run.turns and at_socket is not None and at_ear is not None:

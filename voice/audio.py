@@ -133,8 +133,9 @@ class StreamResampler:
         index = np.arange(self._made, end)
         newest = index * self._down // self._up - (self._base - self._taps + 1)  # in window
         phase = index * self._down % self._up
-        out = np.zeros(len(index))
+        out: npt.NDArray[np.float64]
         if self._up <= CONVOLVED_PHASES:  # every rate but 22050 Hz: one convolution a phase
+            out = np.empty(len(index))
             for first in range(min(self._up, len(index))):  # the phases repeat every `up`
                 rows = slice(first, None, self._up)
                 # convolve(...)[j] = sum over k of h[k] * window[j + taps - 1 - k]
