@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from voice.audio import AudioFrame, resample
 from voice.guards import (
     GuardLimits,
     Verdict,
+    collapse_char_loops,
     collapse_duplicates,
     collapse_runs,
     confidence,
@@ -32,6 +33,8 @@ from voice.guards import (
 log = logging.getLogger(__name__)
 
 ASR_RATE = 16000
+MAX_TEXT_TOKENS = 224
+"""Whisper's text context (448 tokens) halved: the most a decode writes, as in Whisper."""
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, 100 mel frames per second
 SHORT_CONTEXT_MAX_S = 25.0
 HOP_SAMPLES = ASR_RATE // 100  # one mel frame
@@ -410,21 +413,20 @@ class WhisperTranscriber:
             found = self._model.model.detect_language(encoded)
             languages = [_languages(one) for one in found]
         longest_s = max(len(s) for s in samples) / ASR_RATE
+        max_length, writes = _decode_limit(self._prompt_tokens, longest_s)
         results = self._model.model.generate(
             encoded,
             [self._prompt_tokens] * len(samples),
             beam_size=self._beam_size,
             return_scores=True,
-            max_length=min(448, len(self._prompt_tokens) + 12 + int(12 * longest_s)),
+            max_length=max_length,
             suppress_blank=True,
             suppress_tokens=[-1],
         )
         transcripts: list[Transcript] = []
         for one, result, heard in zip(samples, results, languages, strict=True):
-            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-            text = self._tokenizer.decode(tokens).strip() if tokens else ""
-            avg_logprob = float(result.scores[0]) if tokens else -math.inf
-            verdict = judge(text, avg_logprob, self._guards)
+            text, avg_logprob, ended = self._read(result, writes)
+            verdict = judge(text, avg_logprob, self._guards, ended=ended)
             if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
                 transcript = self._transcribe_short(one)
             else:
@@ -442,12 +444,14 @@ class WhisperTranscriber:
         30 s window Whisper pads everything to: the encoder cost shrinks with the window."""
         encoded = self._encode_short(samples)
         duration_s = len(samples) / ASR_RATE
-        text, avg_logprob = self._decode(encoded, self._prompt_tokens, duration_s)
-        verdict = judge(text, avg_logprob, self._guards)
+        text, avg_logprob, ended = self._decode(encoded, self._prompt_tokens, duration_s)
+        verdict = judge(text, avg_logprob, self._guards, ended=ended)
         if verdict is not Verdict.OK:
             log.info("ASR guard %s tripped; decoding again, no prompt, no loops", verdict.value)
-            text, avg_logprob = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
-            verdict = judge(text, avg_logprob, self._guards)
+            text, avg_logprob, ended = self._decode(
+                encoded, self._bare_tokens, duration_s, retry=True
+            )
+            verdict = judge(text, avg_logprob, self._guards, ended=ended)
         return _guarded(text, avg_logprob, verdict, self._guards)
 
     def _encode_short(self, samples: npt.NDArray[np.float32]) -> object:
@@ -468,10 +472,12 @@ class WhisperTranscriber:
 
     def _decode(
         self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False
-    ) -> tuple[str, float]:
-        """Greedy/beam decoding of one encoded window: the text and its average token
-        log-probability (CTranslate2 normalises the score by length). A `retry` decodes
-        with the repetition penalty and the ban on repeated 3-token sequences."""
+    ) -> tuple[str, float, bool]:
+        """Greedy/beam decoding of one encoded window: the text, its average token
+        log-probability (CTranslate2 normalises the score by length) and whether the
+        decoder ended it before the length limit. A `retry` decodes with the repetition
+        penalty and the ban on repeated 3-token sequences."""
+        max_length, writes = _decode_limit(prompt, duration_s)
         (result,) = self._model.model.generate(
             encoded,
             [prompt],
@@ -479,14 +485,22 @@ class WhisperTranscriber:
             repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
             no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             return_scores=True,
-            max_length=min(448, len(prompt) + 12 + int(12 * duration_s)),
+            max_length=max_length,
             suppress_blank=True,
             suppress_tokens=[-1],
         )
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        return self._read(result, writes)
+
+    def _read(self, result: Any, writes: int) -> tuple[str, float, bool]:
+        """A CTranslate2 generation result as (text, average log-probability, ended): the
+        best sequence holds no end token, so it ran into the limit when it has all the
+        `writes` tokens the decoder was allowed."""
+        sequence = result.sequences_ids[0]
+        ended = len(sequence) < writes
+        tokens = [t for t in sequence if t < self._tokenizer.eot]
         if not tokens:
-            return "", -math.inf
-        return self._tokenizer.decode(tokens).strip(), float(result.scores[0])
+            return "", -math.inf, ended
+        return self._tokenizer.decode(tokens).strip(), float(result.scores[0]), ended
 
     def _transcribe_windowed(self, samples: npt.NDArray[np.float32]) -> Transcript:
         text, avg_logprob = self._windowed(samples, self._prompt)
@@ -525,6 +539,22 @@ class WhisperTranscriber:
         return text, (weighted / tokens if tokens else -math.inf)
 
 
+def _text_tokens(duration_s: float) -> int:
+    """The most tokens a decode of `duration_s` of audio may write: 12 and 12 per second
+    (about twice a fast talker's), at most half of Whisper's 448-token context."""
+    return min(MAX_TEXT_TOKENS, 12 + int(12 * duration_s))
+
+
+def _decode_limit(prompt: list[int], duration_s: float) -> tuple[int, int]:
+    """(CTranslate2's `max_length`, the tokens it then lets the decoder write). CTranslate2
+    counts the prompt in `max_length` and lets a Whisper decode write at most
+    min(max_length // 2, max_length - len(prompt) + 1) tokens (src/models/whisper.cc), so
+    `max_length` is chosen to let it write `_text_tokens`."""
+    wanted = _text_tokens(duration_s)
+    max_length = min(2 * MAX_TEXT_TOKENS, max(2 * wanted, wanted + len(prompt) - 1))
+    return max_length, min(max_length // 2, max_length - len(prompt) + 1)
+
+
 def _languages(found: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
     """CTranslate2's language tokens and probabilities as codes: ("<|de|>", p) -> ("de", p)."""
     return tuple((token[2:-2], float(p)) for token, p in found)
@@ -535,9 +565,10 @@ def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimit
     text; confidence 0 when it still loops or compresses too well. A low log-probability
     keeps its (low) confidence: the session's `min_confidence` decides whether such a turn
     is re-asked."""
+    text = collapse_char_loops(text, limits)
     text = collapse_repeats(text)
     text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
     text = collapse_duplicates(text, min_words=limits.min_duplicate_words)
-    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION) or not text:
+    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION, Verdict.RUNAWAY) or not text:
         return Transcript(text, 0.0)
     return Transcript(text, confidence(avg_logprob))

@@ -11,8 +11,11 @@ but its words were heard: it is cut to one copy and keeps its confidence.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -28,19 +31,26 @@ class Verdict(Enum):
     REPETITION = "repetition"
     COMPRESSION = "compression"
     LOW_LOG_PROB = "low_log_prob"
+    RUNAWAY = "runaway"  # the decoder stopped at its length limit, not at the text's end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GuardLimits:
     """A transcript trips a guard when its compression ratio is above
     `max_compression_ratio`, its average token log-probability below `min_avg_logprob`,
-    or one n-gram (up to `max_ngram` words) follows itself more than `max_repeats` times."""
+    or one n-gram (up to `max_ngram` words) follows itself more than `max_repeats` times,
+    or a unit of up to `max_char_unit` characters follows itself more than
+    `max_char_repeats` times (`max_digit_repeats` for a unit of digits: "1000000", a
+    phone number's "0 0 0 0 0 0" are no loop)."""
 
     max_compression_ratio: float = 2.4
     min_avg_logprob: float = -1.0
     max_repeats: int = 2
     max_ngram: int = 4
     min_duplicate_words: int = 4
+    max_char_unit: int = 6
+    max_char_repeats: int = 4
+    max_digit_repeats: int = 8
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.max_compression_ratio <= 10.0:
@@ -53,6 +63,10 @@ class GuardLimits:
             raise ValueError("max_ngram must be in [1, 8]")
         if not 2 <= self.min_duplicate_words <= 50:
             raise ValueError("min_duplicate_words must be in [2, 50]")
+        if not 1 <= self.max_char_unit <= 16:
+            raise ValueError("max_char_unit must be in [1, 16]")
+        if not 2 <= self.max_char_repeats <= self.max_digit_repeats <= 50:
+            raise ValueError("max_char_repeats and max_digit_repeats must be in [2, 50], in order")
 
 
 def compression_ratio(text: str) -> float:
@@ -138,20 +152,83 @@ def collapse_duplicates(text: str, *, min_words: int) -> str:
     return _collapse(text, shortest=min_words, longest=len(text.split()), max_repeats=1)
 
 
+@functools.cache
+def _char_runs(max_unit: int, repeats: int) -> re.Pattern[str]:
+    """Any unit of 1..`max_unit` characters followed by at least `repeats` copies of itself,
+    case ignored (the shortest such unit at each place)."""
+    return re.compile(rf"(.{{1,{max_unit}}}?)\1{{{repeats},}}", re.IGNORECASE | re.DOTALL)
+
+
+def _char_limit(unit: str, limits: GuardLimits) -> int | None:
+    """How many times `unit` may follow itself: `max_char_repeats` when it holds a letter,
+    `max_digit_repeats` for digits (with separators), None (any) for spaces and punctuation."""
+    if any(c.isalpha() for c in unit):
+        return limits.max_char_repeats
+    if any(c.isdigit() for c in unit):
+        return limits.max_digit_repeats
+    return None
+
+
+def _char_loops(text: str, limits: GuardLimits) -> Iterator[tuple[int, int, str]]:
+    """(start, end, unit) of each run of one unit past its limit, left to right, each run
+    once; a run within a run of a shorter unit is the shorter one's."""
+    pattern = _char_runs(limits.max_char_unit, limits.max_char_repeats)
+    at = 0
+    while at < len(text):
+        match = pattern.match(text, at)
+        if match is None:
+            at += 1
+            continue
+        unit = match.group(1)
+        limit = _char_limit(unit, limits)
+        if limit is not None and len(match.group(0)) // len(unit) > limit:
+            yield at, match.end(), unit
+            at = match.end()
+        else:  # the run's last copy may begin another unit's run
+            at = max(at + 1, match.end() - len(unit))
+
+
+def longest_char_loop(text: str, limits: GuardLimits) -> int:
+    """The most copies in a row of one unit of 1..`max_char_unit` characters beyond what its
+    kind allows ("US-R-R-R-R-R" -> 5, "R-" five times); 0 when no unit runs past its limit."""
+    return max(
+        ((end - start) // len(unit) for start, end, unit in _char_loops(text, limits)), default=0
+    )
+
+
+def collapse_char_loops(text: str, limits: GuardLimits) -> str:
+    """The text with every unit that runs past its limit (`longest_char_loop`) cut to one
+    copy ("Siewennnnnnn" -> "Siewen", "US-R-R-R-R-R-R" -> "US-R"); shorter runs stay. Pure."""
+    out: list[str] = []
+    kept = 0
+    for start, end, unit in _char_loops(text, limits):
+        out += [text[kept:start], text[start : start + len(unit)]]
+        kept = end
+    return "".join(out) + text[kept:]
+
+
 def loops(text: str, limits: GuardLimits) -> bool:
-    """Whether the text still holds a loop: an n-gram run beyond the limits, or a span of
-    `min_duplicate_words` or more words said twice in a row."""
+    """Whether the text still holds a loop: an n-gram run beyond the limits, a unit of
+    characters run past its limit, or a span of `min_duplicate_words` or more words said
+    twice in a row."""
     if longest_run(text, max_ngram=limits.max_ngram) > limits.max_repeats:
+        return True
+    if longest_char_loop(text, limits):
         return True
     return collapse_duplicates(text, min_words=limits.min_duplicate_words) != text
 
 
-def judge(text: str, avg_logprob: float, limits: GuardLimits) -> Verdict:
-    """The first guard the transcript trips (repetition, compression, log-probability),
-    or OK. Empty text is OK: silence is no hallucination."""
+def judge(text: str, avg_logprob: float, limits: GuardLimits, *, ended: bool = True) -> Verdict:
+    """The first guard the transcript trips (runaway, repetition, compression,
+    log-probability), or OK. `ended`: the decoder ended the text itself, before its length
+    limit. Empty text is OK: silence is no hallucination."""
     if not text.strip():
         return Verdict.OK
+    if not ended:
+        return Verdict.RUNAWAY
     if longest_run(text, max_ngram=limits.max_ngram) > limits.max_repeats:
+        return Verdict.REPETITION
+    if longest_char_loop(text, limits):
         return Verdict.REPETITION
     if compression_ratio(text) > limits.max_compression_ratio:
         return Verdict.COMPRESSION

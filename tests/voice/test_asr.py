@@ -165,6 +165,9 @@ WORDS = [
     "unserer",
     "Wohnung,",
     "Wohnung",
+    *["Ich", "möchte", "einen", "Termin", "beim", "Bürgeramt", "am", "Montag"],
+    *["um", "neun", "Uhr", "bitte", "und", "danach", "noch"],
+    "Siewennnnnnnnnnn",
 ]
 EOT = len(WORDS)
 
@@ -243,6 +246,46 @@ def test_a_low_log_prob_after_the_retry_keeps_its_low_confidence() -> None:
     heard = _engine(decoder, prompt=True).transcribe(SPEECH)
     assert heard == Transcript("Sperrmüll", confidence(-1.2)) != Transcript("Sperrmüll", 0.0)
     assert 0 < heard.confidence < 0.37  # below the guard, the session's limit decides
+
+
+# 24 tokens: all a decoder may write for one second of audio (12 and 12 per second)
+LONGEST = (
+    "Ich möchte einen Termin beim Bürgeramt am Montag um neun Uhr bitte und danach noch "
+    "Sperrmüll abholen Es brennt in unserer Wohnung Müll Wohnung,"
+)
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+def test_a_decode_that_reaches_the_length_limit_is_decoded_again(prompt: bool) -> None:
+    assert len(LONGEST.split()) == 24
+    decoder = _Decoder((LONGEST, -0.1), ("Sperrmüll abholen", -0.4))
+    heard = _engine(decoder, prompt=prompt).transcribe(SPEECH)
+    assert heard == Transcript("Sperrmüll abholen", confidence(-0.4))
+    (first, plain), (second, retry) = decoder.calls
+    # CTranslate2 lets the decoder write min(max_length // 2, max_length - prompt + 1)
+    assert plain["max_length"] == retry["max_length"] == 48 == 2 * 24
+    assert len(first) <= 2 and len(second) == 1
+    assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+
+
+def test_a_decode_that_ends_one_token_before_the_limit_is_kept() -> None:
+    shorter = LONGEST.rsplit(" ", 1)[0]
+    decoder = _Decoder((shorter, -0.1))
+    heard = _engine(decoder, prompt=False).transcribe(SPEECH)
+    assert heard == Transcript(shorter, confidence(-0.1))
+    assert len(decoder.calls) == 1
+
+
+def test_a_retry_that_runs_away_too_has_confidence_zero() -> None:
+    decoder = _Decoder((LONGEST, -0.1), (LONGEST, -0.1))
+    assert _engine(decoder, prompt=False).transcribe(SPEECH) == Transcript(LONGEST, 0.0)
+
+
+def test_a_subword_loop_is_decoded_again_and_collapsed_when_it_stays() -> None:
+    decoder = _Decoder(("Siewennnnnnnnnnn", -0.1), ("abholen Siewennnnnnnnnnn", -0.2))
+    heard = _engine(decoder, prompt=True).transcribe(SPEECH)
+    assert heard == Transcript("abholen Siewen", 0.0)
+    assert len(decoder.calls) == 2
 
 
 class _Detector:

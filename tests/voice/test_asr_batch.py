@@ -6,6 +6,7 @@ import pytest
 
 from bench.speech_samples import pico
 from rathausbot.settings import Settings
+from voice import asr as asr_module
 from voice.asr import Device, DeviceChoice, WhisperTranscriber, resolve_model
 from voice.audio import AudioFrame, concat, resample
 
@@ -62,3 +63,42 @@ def test_a_batch_detects_each_utterances_language_as_alone(asr: WhisperTranscrib
     other = utterance("Wie hoch ist die Hundesteuer?", 2.0)  # a shorter window
     mixed = asr.transcribe_batch([audios[0], other], detect=True)
     assert [dict(t.languages).get("de", 0.0) > 0.5 for t in mixed] == [True, True]
+
+
+def test_the_length_limit_is_reached_exactly_when_the_text_has_no_room_to_end(
+    asr: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CTranslate2 counts the prompt in `max_length` and returns no end token: a decode is
+    cut off when prompt and text fill the limit, and one token more lets it end."""
+    audios = [
+        utterance("Ich brauche einen neuen Personalausweis.", 3.0),
+        utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
+    ]
+    heard = asr.transcribe(audios[0])
+    assert heard.confidence > 0.5
+    samples = resample(audios[0], 16000).float32()
+    (free,) = asr._model.model.generate(
+        asr._encode_short(samples), [asr._prompt_tokens], beam_size=1
+    )
+    tokens = len(free.sequences_ids[0])  # the words' tokens; the end token is not returned
+    assert 6 <= tokens <= 20
+    room = {"tokens": tokens + 1}
+    monkeypatch.setattr(asr_module, "_text_tokens", lambda seconds: room["tokens"])
+    assert asr.transcribe(audios[0]) == heard  # room for its last token and the end
+    room["tokens"] = tokens
+    cut = asr.transcribe(audios[0])  # every token written, no room to end: decoded again
+    assert (cut.text, cut.confidence) == (heard.text, 0.0)
+    room["tokens"] = 3
+    together = asr.transcribe_batch(audios)
+    assert [t.confidence for t in together] == [0.0, 0.0]
+    assert heard.text.startswith(together[0].text) and len(together[0].text) < len(heard.text)
+    assert together[1].text  # cut off too, not lost
+
+
+@pytest.mark.parametrize(("prompt", "seconds"), [(4, 3.0), (4, 0.0), (161, 3.0), (161, 30.0)])
+def test_the_decoder_may_write_twelve_tokens_and_twelve_a_second(
+    asr: WhisperTranscriber, prompt: int, seconds: float
+) -> None:
+    max_length, writes = asr_module._decode_limit([0] * prompt, seconds)
+    assert writes == min(224, 12 + int(12 * seconds))
+    assert min(max_length // 2, max_length - prompt + 1) == writes and max_length <= 448
