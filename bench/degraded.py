@@ -16,7 +16,8 @@ Recipe (all offline, all made at bench time, nothing binary kept in the reposito
      as not understood, never as a guess);
    - through raw faster-whisper: the whole file, 30 s window, greedy, no prompt;
    and the transcript to Rasa's NLU (`/model/parse`). Accuracy = right intent / all files.
-   A transcript with a repeated n-gram run over the guard's limit counts as a loop.
+   A transcript with a repeated word n-gram or characters run over the guard's limits
+   (voice.guards.loops) counts as a loop.
 
 Usage: `make bench` (all 64 utterances, all conditions, raw faster-whisper too) or
 `python -m bench.degraded [--limit N] [--condition NAME ...] [--no-raw] [--show]`.
@@ -212,7 +213,9 @@ async def evaluate(
     print(
         f"\nDegraded audio: {len(items)} utterances, {len({i.voice for i in items})} voices, "
         f"8 kHz; intent accuracy (re-asked: below confidence {MIN_CONFIDENCE}; loops: a "
-        f"word n-gram more than {LOOP_LIMIT.max_repeats} times in a row); English: calls the "
+        f"word n-gram more than {LOOP_LIMIT.max_repeats} times in a row, or a unit of up to "
+        f"{LOOP_LIMIT.max_char_unit} characters more than {LOOP_LIMIT.max_char_repeats}); "
+        f"English: calls the "
         f"first-turn language detection would switch to English (each a German caller lost)"
     )
     async with runtime(settings, reuse=True) as rt:

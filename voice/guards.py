@@ -184,8 +184,8 @@ def _char_loops(text: str, limits: GuardLimits) -> Iterator[tuple[int, int, str]
         if limit is not None and len(match.group(0)) // len(unit) > limit:
             yield at, match.end(), unit
             at = match.end()
-        else:  # the run's last copy may begin another unit's run
-            at = max(at + 1, match.end() - len(unit))
+        else:  # the run's last copy may begin another unit's run (at least 3 copies: ahead)
+            at = match.end() - len(unit)
 
 
 def longest_char_loop(text: str, limits: GuardLimits) -> int:

@@ -362,6 +362,7 @@ def test_character_loop_limits_follow_the_settings() -> None:
     assert longest_char_loop("nnnnnn", GuardLimits(max_char_repeats=5)) == 6
     assert longest_char_loop("2" * 9, GuardLimits(max_digit_repeats=9)) == 0
     assert longest_char_loop("2" * 10, GuardLimits(max_digit_repeats=9)) == 10
+    assert longest_char_loop("nnn", GuardLimits(max_char_repeats=2)) == 3
     with pytest.raises(ValueError, match="max_char_repeats"):
         GuardLimits(max_char_repeats=1)
     with pytest.raises(ValueError, match="max_char_repeats"):
