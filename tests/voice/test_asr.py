@@ -15,6 +15,7 @@ from voice.asr import (
     ModelUnavailable,
     Transcript,
     WhisperTranscriber,
+    _decode_limit,
     _LastEncoding,
     choose_device,
     collapse_repeats,
@@ -286,6 +287,31 @@ def test_a_subword_loop_is_decoded_again_and_collapsed_when_it_stays() -> None:
     heard = _engine(decoder, prompt=True).transcribe(SPEECH)
     assert heard == Transcript("abholen Siewen", 0.0)
     assert len(decoder.calls) == 2
+
+
+def test_nothing_decoded_is_an_empty_turn_without_confidence() -> None:
+    decoder = _Decoder(("", -0.5))
+    assert _engine(decoder, prompt=True).transcribe(SPEECH) == Transcript("", 0.0)
+    assert len(decoder.calls) == 1  # silence is no runaway
+
+
+@pytest.mark.parametrize(
+    ("prompt", "seconds", "max_length", "writes"),
+    [
+        (4, 3.0, 96, 48),
+        (4, 0.0, 24, 12),
+        (1, 1.0, 48, 24),
+        (161, 3.0, 208, 48),  # the focused prompt
+        (161, 30.0, 448, 224),
+        (4, 30.0, 448, 224),
+        (400, 10.0, 448, 49),  # a prompt too long leaves less
+    ],
+)
+def test_the_decoder_may_write_twelve_tokens_and_twelve_a_second(
+    prompt: int, seconds: float, max_length: int, writes: int
+) -> None:
+    assert _decode_limit([0] * prompt, seconds) == (max_length, writes)
+    assert min(max_length // 2, max_length - prompt + 1) == writes  # CTranslate2's rule
 
 
 class _Detector:

@@ -93,12 +93,3 @@ def test_the_length_limit_is_reached_exactly_when_the_text_has_no_room_to_end(
     assert [t.confidence for t in together] == [0.0, 0.0]
     assert heard.text.startswith(together[0].text) and len(together[0].text) < len(heard.text)
     assert together[1].text  # cut off too, not lost
-
-
-@pytest.mark.parametrize(("prompt", "seconds"), [(4, 3.0), (4, 0.0), (161, 3.0), (161, 30.0)])
-def test_the_decoder_may_write_twelve_tokens_and_twelve_a_second(
-    asr: WhisperTranscriber, prompt: int, seconds: float
-) -> None:
-    max_length, writes = asr_module._decode_limit([0] * prompt, seconds)
-    assert writes == min(224, 12 + int(12 * seconds))
-    assert min(max_length // 2, max_length - prompt + 1) == writes and max_length <= 448
