@@ -219,6 +219,9 @@ def test_a_tripped_guard_decodes_again_without_prompt_and_without_loops(prompt: 
     assert (plain["repetition_penalty"], plain["no_repeat_ngram_size"]) == (1.0, 0)
     assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
     assert (RETRY_REPETITION_PENALTY, RETRY_NO_REPEAT_NGRAM) == (1.3, 3)
+    for options in (plain, retry):  # scores for the guards, Whisper's own suppressions
+        assert (options["return_scores"], options["suppress_blank"]) == (True, True)
+        assert options["suppress_tokens"] == [-1]
 
 
 def test_a_retry_that_loops_too_is_collapsed_with_confidence_zero() -> None:
