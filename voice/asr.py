@@ -562,9 +562,9 @@ def _languages(found: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], .
 
 def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
     """The transcript with one copy of any loop or duplicated sentence, wherever it is in the
-    text; confidence 0 when it still loops or compresses too well. A low log-probability
-    keeps its (low) confidence: the session's `min_confidence` decides whether such a turn
-    is re-asked."""
+    text; confidence 0 when it still loops, ran into the length limit or compresses too
+    well. A low log-probability keeps its (low) confidence: the session's `min_confidence`
+    decides whether such a turn is re-asked."""
     text = collapse_char_loops(text, limits)
     text = collapse_repeats(text)
     text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)

@@ -68,8 +68,9 @@ def test_a_batch_detects_each_utterances_language_as_alone(asr: WhisperTranscrib
 def test_the_length_limit_is_reached_exactly_when_the_text_has_no_room_to_end(
     asr: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CTranslate2 counts the prompt in `max_length` and returns no end token: a decode is
-    cut off when prompt and text fill the limit, and one token more lets it end."""
+    """CTranslate2 returns no end token, and the decoder may write `_text_tokens`: with room
+    for the sentence's tokens and the end it ends, with room for the tokens alone it is cut
+    off (a runaway), so `_decode_limit` matches what CTranslate2 really lets it write."""
     audios = [
         utterance("Ich brauche einen neuen Personalausweis.", 3.0),
         utterance("Wann wird der Sperrmüll abgeholt?", 3.0),
