@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,8 +43,10 @@ from rathausbot.purge import (
     tracker_time,
 )
 from rathausbot.retention import DAY_S, DataType, Retention
+from tests.fakes import PURGE_NOW
 
-T0 = 1_800_000_000.0  # a fixed "now" of the test's clock
+T0 = PURGE_NOW  # the test clock's "now"
+T0_DAY = datetime.fromtimestamp(T0, UTC).date()
 
 
 class Clock:
@@ -247,8 +249,8 @@ async def test_records_purged_by_type_and_their_queue_entries_and_slots(
     redis: Redis, tmp_path: Path
 ) -> None:
     clock = Clock(T0)
-    old = booking("B-AAAAAA", date(2026, 12, 1))  # ends ~ T0 - 32 days: past 30
-    due = booking("B-BBBBBB", date(2027, 1, 14))
+    old = booking("B-AAAAAA", T0_DAY - timedelta(days=32))  # ends past 30 days
+    due = booking("B-BBBBBB", T0_DAY - timedelta(days=1))
     for b in (old, due):
         await store_record(redis, RecordKind.BOOKING, b.to_fields())
         await redis.sadd(booking_slot_key(b.to_fields()) or "", b.reference)
@@ -335,18 +337,18 @@ async def test_files_recordings_and_rotated_logs_after_their_retention(
     assert report.counts[DataType.RECORDINGS] == 1
     assert report.counts[DataType.LOGS] == 1
     assert sorted(p.name for p in recordings.iterdir()) == ["new.wav"]
-    assert sorted(p.name for p in logs.iterdir()) == ["rasa.log", "rasa.log.2027-01-15"]
+    assert sorted(p.name for p in logs.iterdir()) == ["rasa.log", f"rasa.log.{T0_DAY}"]
     assert (logs / "rasa.log").read_text() == ""
-    assert (logs / "rasa.log.2027-01-15").read_text() == "today\n"
+    assert (logs / f"rasa.log.{T0_DAY}").read_text() == "today\n"
 
 
 def test_rotate_appends_to_the_days_file_and_skips_empty_logs(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text("two\n")
-    (tmp_path / "a.log.2027-01-15").write_text("one\n")
+    (tmp_path / f"a.log.{T0_DAY}").write_text("one\n")
     (tmp_path / "empty.log").write_text("")
-    assert rotate_logs(tmp_path, T0) == [tmp_path / "a.log.2027-01-15"]
-    assert (tmp_path / "a.log.2027-01-15").read_text() == "one\ntwo\n"
-    assert not (tmp_path / "empty.log.2027-01-15").exists()
+    assert rotate_logs(tmp_path, T0) == [tmp_path / f"a.log.{T0_DAY}"]
+    assert (tmp_path / f"a.log.{T0_DAY}").read_text() == "one\ntwo\n"
+    assert not (tmp_path / f"empty.log.{T0_DAY}").exists()
 
 
 def test_small_parsers() -> None:

@@ -16,8 +16,9 @@ from contract.records import Channel, transcript_key
 from dialogue.store import SPILL_FILE, ConversationStore
 from rathausbot.purge import Purger, purge_spill
 from rathausbot.retention import DAY_S, DataType, Retention
+from tests.fakes import PURGE_NOW
 
-T0 = 1_800_000_000.0
+T0 = PURGE_NOW
 
 
 def purger(redis: Redis, tmp_path: Path) -> Purger:
