@@ -37,6 +37,7 @@ from voice.machine import (
     WITHDRAW_TRIGGER,
     CallMachine,
     MachineOptions,
+    Phase,
 )
 from voice.prompts import PROMPTS, PROMPTS_EN, Prompts
 from voice.recording import Recorder
@@ -501,6 +502,9 @@ class VoiceSession:
         self._line_lead = lead
         if self._recorder is not None:
             self._recorder.caller(frame)
+        if self._machine.phase is Phase.ENDING:
+            return  # the goodbye plays: what the caller says now changes nothing, so it is
+            # recorded (with consent) but costs no VAD or recognition on a busy machine
         for event in await self._vad(frame):
             match event:
                 case SpeechStarted():

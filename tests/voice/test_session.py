@@ -50,6 +50,8 @@ from voice.workers import VoiceWorkers
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
 SPEECH = AudioFrame.from_samples(np.full(160, 8000, dtype=np.int16), 8000)  # 20 ms loud
 QUIET = AudioFrame.silence(0.02, 8000)
+# 2 s at the fake synthesiser's 10 ms a character: the caller can speak a whole turn into it
+LONG_GOODBYE = "Vielen Dank für Ihren Anruf bei der Stadtverwaltung. " * 2 + "Auf Wiederhören!!"
 
 
 def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
@@ -60,6 +62,8 @@ def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
             return EngineAnswer((BotReply("Ich verbinde.", handoff=Handoff("user_request")),))
         case "tschüss":
             return EngineAnswer((BotReply("Auf Wiederhören!", hangup=True),))
+        case "danke":
+            return EngineAnswer((BotReply(LONG_GOODBYE, hangup=True),))
     return EngineAnswer((BotReply(f"Sie sagten {text}. Noch etwas?"),))
 
 
@@ -329,6 +333,21 @@ async def test_goodbye_reply_hangs_up(store: ConversationStore) -> None:
                 break
             await h.audio(QUIET, 1)
         assert h.call.hung_up and h.tts.calls[-1] == "Auf Wiederhören!"
+    assert (await h.result()).end is EndReason.BOT_HANGUP
+
+
+async def test_what_the_caller_says_during_the_goodbye_is_not_recognised(
+    store: ConversationStore,
+) -> None:
+    async with Harness(store, "danke", "noch eine Frage") as h:
+        await h.until_quiet()
+        await h.audio(SPEECH, 25)
+        await h.until(lambda: h.session.speaking and "Auf Wiederhören!!" not in h.tts.calls)
+        await h.audio(SPEECH, 25)  # a whole turn into the goodbye: 500 ms speech, then quiet
+        await h.until(lambda: h.call.hung_up)
+        assert h.tts.calls[-1] == "Auf Wiederhören!!"  # the goodbye was not cut off
+        assert len(h.asr.heard) == 1  # only "danke": the second turn cost no recognition
+        assert [t for _, _, t in h.engine.received] == ["/greet", "danke"]
     assert (await h.result()).end is EndReason.BOT_HANGUP
 
 
