@@ -50,7 +50,7 @@ from voice.workers import VoiceWorkers
 GREETING = "Hier spricht ein Computer. Wie kann ich Ihnen helfen?"
 SPEECH = AudioFrame.from_samples(np.full(160, 8000, dtype=np.int16), 8000)  # 20 ms loud
 QUIET = AudioFrame.silence(0.02, 8000)
-# 2 s at the fake synthesiser's 10 ms a character: the caller can speak a whole turn into it
+# 1.2 s at the fake synthesiser's 10 ms a character: long enough to speak a whole turn into
 LONG_GOODBYE = "Vielen Dank für Ihren Anruf bei der Stadtverwaltung. " * 2 + "Auf Wiederhören!!"
 
 
