@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 from dialogue.messages import BotReply, Channel, EngineAnswer
 from dialogue.rasa import EngineUnavailable
+from rathausbot.retention import DAY_S
 
 Script = Callable[[str, Channel, str], EngineAnswer]
 
 # The purge tests' "now": noon UTC two days after the real today. Redis expires the keys the
 # purge gives a TTL (EXPIREAT) by the real clock, and the audit stream's ids are real times,
 # so a test clock must stay just ahead of the real one: a fixed date fails once it passes.
-PURGE_NOW = float((int(datetime.now(UTC).timestamp()) // 86_400 + 2) * 86_400 + 12 * 3600)
+PURGE_NOW = float((int(datetime.now(UTC).timestamp()) // DAY_S + 2) * DAY_S + 12 * 3600)
 
 
 class FakeEngine:
