@@ -428,7 +428,7 @@ class WhisperTranscriber:
             text, avg_logprob, ended = self._read(result, writes)
             verdict = judge(text, avg_logprob, self._guards, ended=ended)
             if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
-                transcript = self._transcribe_short(one)
+                transcript = self._retried(self._encode_short(one), len(one) / ASR_RATE, verdict)
             else:
                 transcript = _guarded(text, avg_logprob, verdict, self._guards)
             transcripts.append(replace(transcript, languages=heard))
@@ -447,11 +447,16 @@ class WhisperTranscriber:
         text, avg_logprob, ended = self._decode(encoded, self._prompt_tokens, duration_s)
         verdict = judge(text, avg_logprob, self._guards, ended=ended)
         if verdict is not Verdict.OK:
-            log.info("ASR guard %s tripped; decoding again, no prompt, no loops", verdict.value)
-            text, avg_logprob, ended = self._decode(
-                encoded, self._bare_tokens, duration_s, retry=True
-            )
-            verdict = judge(text, avg_logprob, self._guards, ended=ended)
+            return self._retried(encoded, duration_s, verdict)
+        return _guarded(text, avg_logprob, verdict, self._guards)
+
+    def _retried(self, encoded: object, duration_s: float, tripped: Verdict) -> Transcript:
+        """The decode after a tripped guard: no prompt, the repetition penalty, no repeated
+        3-token sequence. A batch member that trips comes here directly, so it is decoded
+        twice in all, as it would be alone."""
+        log.info("ASR guard %s tripped; decoding again, no prompt, no loops", tripped.value)
+        text, avg_logprob, ended = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
+        verdict = judge(text, avg_logprob, self._guards, ended=ended)
         return _guarded(text, avg_logprob, verdict, self._guards)
 
     def _encode_short(self, samples: npt.NDArray[np.float32]) -> object:

@@ -179,12 +179,14 @@ class _Decoder:
     def __init__(self, *results: tuple[str, float]) -> None:
         self.results = [_Result(*r) for r in results]
         self.calls: list[tuple[list[int], dict[str, object]]] = []
+        self.batches: list[int] = []
 
     def generate(
         self, encoded: object, prompts: list[list[int]], **options: object
     ) -> list[_Result]:
         self.calls.append((prompts[0], options))
-        return [self.results.pop(0)]
+        self.batches.append(len(prompts))
+        return [self.results.pop(0) for _ in prompts]
 
 
 def _engine(decoder: _Decoder, *, prompt: bool) -> WhisperTranscriber:
@@ -222,6 +224,33 @@ def test_a_tripped_guard_decodes_again_without_prompt_and_without_loops(prompt: 
     for options in (plain, retry):  # scores for the guards, Whisper's own suppressions
         assert (options["return_scores"], options["suppress_blank"]) == (True, True)
         assert options["suppress_tokens"] == [-1]
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+def test_a_batch_member_that_trips_a_guard_is_decoded_once_more_alone_without_prompt(
+    prompt: bool,
+) -> None:
+    decoder = _Decoder(LOOP, ("Sperrmüll abholen", -0.2), ("Müll abholen", -0.4))
+    heard = _engine(decoder, prompt=prompt).transcribe_batch([SPEECH, SPEECH])
+    assert heard == [
+        Transcript("Müll abholen", confidence(-0.4)),
+        Transcript("Sperrmüll abholen", confidence(-0.2)),
+    ]
+    assert decoder.batches == [2, 1]  # the batch, then the retry alone: no prompted decode
+    (first, plain), (second, retry) = decoder.calls
+    assert first == ([80, 90] if prompt else [90]) and second == [90]
+    assert "repetition_penalty" not in plain and "no_repeat_ngram_size" not in plain
+    assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+
+
+def test_a_batch_member_whose_retry_loops_too_is_collapsed_with_confidence_zero() -> None:
+    decoder = _Decoder(("Sperrmüll abholen", -0.2), LOOP, ("abholen Müll Müll Müll", -0.2))
+    heard = _engine(decoder, prompt=False).transcribe_batch([SPEECH, SPEECH])
+    assert heard == [
+        Transcript("Sperrmüll abholen", confidence(-0.2)),
+        Transcript("abholen Müll", 0.0),
+    ]
+    assert decoder.batches == [2, 1]
 
 
 def test_a_retry_that_loops_too_is_collapsed_with_confidence_zero() -> None:
