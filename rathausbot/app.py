@@ -72,6 +72,7 @@ from voice.asr import (
     MUNICIPAL_TERMS,
     Device,
     WhisperTranscriber,
+    batch_for,
     choose_device,
     lanes_for,
     resolve_model,
@@ -667,9 +668,6 @@ def _sip_address(agent: UserAgent) -> str:
     return "SIP on " + ", ".join(parts)
 
 
-GPU_ASR_BATCH = 4  # utterances recognised together on a GPU (docs/voice.md)
-
-
 @dataclass
 class VoiceEngines:
     """The voice models of one process, loaded once and shared by every call."""
@@ -731,7 +729,9 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
     choice = choose_device(Device(settings.asr_device))
     lanes, lane_device = lanes_for(settings.asr_lanes, choice)
     model_dir = resolve_model(settings.asr_model, settings.var_dir / "models", progress=progress)
-    progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}, {lanes} at a time) ...")
+    batch = batch_for(settings.asr_batch, choice)
+    at_once = f"{lanes} at a time" + (f", batches of up to {batch}" if batch > 1 else "")
+    progress(f"Loading ASR ({choice.device.value}, {choice.compute_type}, {at_once}) ...")
     transcriber = WhisperTranscriber(
         model_dir,
         device=lane_device,
@@ -767,8 +767,7 @@ def voice_engines(settings: Settings, *, progress: Callable[[str], None]) -> Voi
         workers=VoiceWorkers.create(
             transcriber,
             max_calls=max_calls(settings),
-            # batches pay off on a GPU; on 2 CPU cores a batch of 4 took longer than 4 alone
-            max_batch=GPU_ASR_BATCH if choice.device is Device.CUDA else 1,
+            max_batch=batch,
             asr_lanes=lanes,
         ),
     )

@@ -199,6 +199,14 @@ class Settings(BaseSettings):
         "cores divided among them; 0: 2 where there are at least 2 cores (docs/voice.md), "
         "1 on a GPU (which batches instead).",
     )
+    asr_batch: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Most utterances of different calls recognised in one batch; 0: 4 on a "
+        "GPU, 1 (one by one) on the CPU, where batches were slower (docs/voice.md). Raise it "
+        "on a GPU from `make bench` on the machine.",
+    )
     asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(
         "off",
         description="Municipal terms given to Whisper as a prompt: `off` (none, the default: "

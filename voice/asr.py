@@ -110,6 +110,19 @@ cores two one-thread recognitions got through 16 utterances in 3.8 s against 5.7
 time with two threads (single utterance 423 against 343 ms; docs/voice.md)."""
 
 
+GPU_BATCH = 4
+"""Utterances of different calls recognised in one batch on a GPU by default. The CPU
+recognises them one by one (batch 1): on 2 cores a batch of the bench's mixed voices took
+longer than its utterances alone, since a batch decodes until its longest transcript ends
+(docs/voice.md)."""
+
+
+def batch_for(requested: int, device: DeviceChoice) -> int:
+    """The most utterances recognised in one batch: `requested`, or when 0: GPU_BATCH on a
+    GPU and 1 on the CPU."""
+    return requested or (GPU_BATCH if device.device is Device.CUDA else 1)
+
+
 def lanes_for(requested: int, device: DeviceChoice) -> tuple[int, DeviceChoice]:
     """How many utterances are recognised at once (`requested`, or when 0: CPU_LANES on a
     CPU with at least that many threads, else 1) and the device with each one's threads

@@ -160,3 +160,16 @@ def test_whisper_gets_no_vocabulary_prompt_unless_one_is_chosen(repo_root: Path)
     assert focused is not None and full is not None
     assert "Bürgeramt" in focused.split(", ") and "Hundesteuer" in focused.split(", ")
     assert len(focused.split(", ")) <= 30 < len(full.split(", "))
+
+
+def test_the_asr_batch_is_auto_by_default_and_bounded_as_the_workers_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().asr_batch == 0
+    for given in ("64", "1"):
+        monkeypatch.setenv("RATHAUSBOT_ASR_BATCH", given)
+        assert Settings().asr_batch == int(given)
+    for given in ("65", "-1"):
+        monkeypatch.setenv("RATHAUSBOT_ASR_BATCH", given)
+        with pytest.raises(ValidationError, match="asr_batch"):
+            Settings()

@@ -8,6 +8,7 @@ import pytest
 
 from voice.asr import (
     CPU_LANES,
+    GPU_BATCH,
     RETRY_NO_REPEAT_NGRAM,
     RETRY_REPETITION_PENALTY,
     Device,
@@ -17,6 +18,7 @@ from voice.asr import (
     WhisperTranscriber,
     _decode_limit,
     _LastEncoding,
+    batch_for,
     choose_device,
     collapse_repeats,
     join_packaged_model,
@@ -63,6 +65,24 @@ def test_recognition_lanes_share_the_cores(
     found, each = lanes_for(requested, device)
     assert (found, each.cpu_threads) == (lanes, threads)
     assert (each.device, each.compute_type) == (device.device, device.compute_type)
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "batch"),
+    [
+        (0, DeviceChoice(Device.CPU, "int8", 2), 1),  # one by one on the CPU
+        (0, DeviceChoice(Device.CPU, "int8", 16), 1),
+        (0, DeviceChoice(Device.CUDA, "float16", 0), 4),
+        (1, DeviceChoice(Device.CUDA, "float16", 0), 1),  # configured wins on either
+        (16, DeviceChoice(Device.CUDA, "float16", 0), 16),
+        (3, DeviceChoice(Device.CPU, "int8", 2), 3),
+    ],
+)
+def test_the_batch_size_is_four_on_a_gpu_one_on_the_cpu_unless_configured(
+    requested: int, device: DeviceChoice, batch: int
+) -> None:
+    assert GPU_BATCH == 4
+    assert batch_for(requested, device) == batch
 
 
 def test_cuda_patch_of_ctranslate2_is_what_auto_consults(monkeypatch: pytest.MonkeyPatch) -> None:
