@@ -261,6 +261,108 @@ def test_a_batch_member_that_trips_a_guard_is_decoded_once_more_alone_without_pr
     assert first == ([80, 90] if prompt else [90]) and second == [90]
     assert "repetition_penalty" not in plain and "no_repeat_ngram_size" not in plain
     assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+    assert retry["max_length"] == 48  # its own second: 12 + 12 tokens, twice
+
+
+class _BatchDecoder(_Decoder):
+    """A decoder that also detects languages, one scripted list per utterance encoded."""
+
+    def __init__(
+        self, *results: tuple[str, float], languages: list[list[tuple[str, float]]]
+    ) -> None:
+        super().__init__(*results)
+        self.languages = languages
+        self.encoded: list[tuple[int, ...]] = []
+        self.prompts: list[list[list[int]]] = []
+
+    def generate(
+        self, encoded: object, prompts: list[list[int]], **options: object
+    ) -> list[_Result]:
+        self.encoded.append(np.shape(encoded))
+        self.prompts.append(prompts)
+        return super().generate(encoded, prompts, **options)
+
+    def detect_language(self, encoded: object) -> list[list[tuple[str, float]]]:
+        count = np.shape(encoded)[0] if np.ndim(encoded) == 3 else 1
+        return [self.languages.pop(0) for _ in range(count)]
+
+
+def _batch_engine(decoder: _BatchDecoder, heard: list[int]) -> WhisperTranscriber:
+    """`_engine` whose feature extractor gives one frame per 10 ms of the audio it gets (whose
+    lengths it notes in `heard`), as Whisper's does before its 30 s padding."""
+    engine = _engine(decoder, prompt=True)
+
+    def features(audio: np.ndarray) -> np.ndarray:
+        heard.append(len(audio))
+        return np.zeros((80, len(audio) // 160))
+
+    engine._model.feature_extractor = features  # type: ignore[attr-defined]
+    return engine
+
+
+GERMAN = [("<|de|>", 0.9), ("<|en|>", 0.05)]
+ENGLISH = [("<|en|>", 0.7), ("<|de|>", 0.2)]
+
+
+def test_one_window_is_encoded_and_decoded_as_one_batch_to_its_longest_member_s_limit() -> None:
+    shorter, longer = AudioFrame.silence(0.9, 16000), AudioFrame.silence(1.0, 16000)
+    decoder = _BatchDecoder(("Sperrmüll abholen", -0.2), ("Müll abholen", -0.4), languages=[])
+    heard: list[int] = []
+    engine = _batch_engine(decoder, heard)
+    assert engine.batch_key(shorter) == engine.batch_key(longer) == 400  # 4 s: speech + 3 s
+    assert engine.transcribe_batch([shorter, longer]) == [
+        Transcript("Sperrmüll abholen", confidence(-0.2)),
+        Transcript("Müll abholen", confidence(-0.4)),
+    ]
+    assert heard == [400 * 160, 400 * 160]  # each padded with silence to the window
+    assert decoder.encoded == [(2, 80, 400)] and decoder.prompts == [[[80, 90], [80, 90]]]
+    ((_, options),) = decoder.calls
+    assert options == {
+        "beam_size": 1,
+        "return_scores": True,
+        "max_length": 48,  # 1.0 s, the longer: 12 + 12 tokens, twice (0.9 s would give 44)
+        "suppress_blank": True,
+        "suppress_tokens": [-1],
+    }
+
+
+def test_a_batch_with_detection_gives_each_member_its_own_languages_from_one_encoding() -> None:
+    decoder = _BatchDecoder(
+        ("Sperrmüll abholen", -0.2), ("Müll abholen", -0.4), languages=[GERMAN, ENGLISH]
+    )
+    found = _batch_engine(decoder, []).transcribe_batch([SPEECH, SPEECH], detect=True)
+    assert [t.languages for t in found] == [
+        (("de", 0.9), ("en", 0.05)),
+        (("en", 0.7), ("de", 0.2)),
+    ]
+    assert [t.text for t in found] == ["Sperrmüll abholen", "Müll abholen"]
+    assert decoder.batches == [2] and decoder.languages == []
+
+
+def test_a_batch_without_detection_carries_no_languages_and_detects_none() -> None:
+    decoder = _BatchDecoder(("Sperrmüll abholen", -0.2), ("Müll", -0.4), languages=[GERMAN])
+    found = _batch_engine(decoder, []).transcribe_batch([SPEECH, SPEECH])
+    assert [t.languages for t in found] == [(), ()] and decoder.languages == [GERMAN]
+
+
+@pytest.mark.parametrize("detect", [True, False])
+def test_utterances_of_different_windows_are_recognised_one_by_one(detect: bool) -> None:
+    decoder = _BatchDecoder(
+        ("Sperrmüll abholen", -0.2), ("Müll abholen", -0.4), languages=[GERMAN, ENGLISH]
+    )
+    longer = AudioFrame.silence(2.0, 16000)  # a 5 s window against SPEECH's 4 s
+    found = _batch_engine(decoder, []).transcribe_batch([SPEECH, longer], detect=detect)
+    assert [t.text for t in found] == ["Sperrmüll abholen", "Müll abholen"]
+    assert decoder.batches == [1, 1] and decoder.encoded == [(80, 400), (80, 500)]
+    german, english = (("de", 0.9), ("en", 0.05)), (("en", 0.7), ("de", 0.2))
+    assert [t.languages for t in found] == ([german, english] if detect else [(), ()])
+
+
+def test_an_empty_member_makes_the_batch_one_by_one_and_stays_an_empty_turn() -> None:
+    decoder = _BatchDecoder(("Sperrmüll abholen", -0.2), languages=[])
+    found = _batch_engine(decoder, []).transcribe_batch([AudioFrame.silence(0.0, 16000), SPEECH])
+    assert found == [Transcript("", 0.0), Transcript("Sperrmüll abholen", confidence(-0.2))]
+    assert decoder.batches == [1]
 
 
 def test_a_batch_member_whose_retry_loops_too_is_collapsed_with_confidence_zero() -> None:
