@@ -56,6 +56,8 @@ bench: setup train
 	@$(BIN)/python -m bench.chat_latency
 	@echo "==> Benchmark: voice (ASR, TTS, end of speech to first reply audio, memory)"
 	@$(BIN)/python -m bench.voice
+	@echo "==> Benchmark: batched recognition vs. one by one on this machine's ASR device (asr_batch)"
+	@$(BIN)/python -m bench.asr_batch
 	@echo "==> Benchmark: degraded telephone audio (noise, tempo, level, silence, u-law, loss): intent accuracy"
 	@$(BIN)/python -m bench.degraded
 	@echo "==> Benchmark: web chat channel (/ws/chat) vs. DialogueCore, throughput, memory"

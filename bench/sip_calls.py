@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import functools
 import logging
 import secrets
@@ -85,6 +86,15 @@ async def load(
     if refused:
         print(f"  ({refused} calls refused, e.g. with {max(r.status for r in results)})")
     return summary(calls, "staggered" if staggered else "burst", results)
+
+
+def batch_sizes(batches: list[int]) -> str:
+    """The recogniser's batches during a load (speculative ones included), e.g. `42
+    recognitions in 36 batches (size 1: 31, 2: 4, 3: 1)`."""
+    sizes = collections.Counter(batches)
+    parts = ", ".join(f"{size}: {count}" for size, count in sorted(sizes.items()))
+    noun = "batch" if len(batches) == 1 else "batches"
+    return f"{sum(batches)} recognitions in {len(batches)} {noun} (size {parts or '-'})"
 
 
 async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float | None:
@@ -222,28 +232,23 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
                 f"\nLoads ({staggered} staggered callers, {QUESTIONS} questions each;"
                 f" {burst} at once):"
             )
-            if staggered:
+            for calls_of_load, is_staggered in ((staggered, True), (burst, False)):
+                if not calls_of_load:
+                    continue
+                if engines.workers is not None:
+                    engines.workers.asr.batches = []
                 lines.append(
                     await load(
                         callers,
                         uri,
                         items,
-                        staggered,
-                        staggered=True,
+                        calls_of_load,
+                        staggered=is_staggered,
                         end_silence_ms=engines.end_silence_ms,
                     )
                 )
-            if burst:
-                lines.append(
-                    await load(
-                        callers,
-                        uri,
-                        items,
-                        burst,
-                        staggered=False,
-                        end_silence_ms=engines.end_silence_ms,
-                    )
-                )
+                if engines.workers is not None:
+                    print(f"  {batch_sizes(engines.workers.asr.batches)}", flush=True)
             for summary_line in lines:
                 print(summary_line, flush=True)
         finally:

@@ -38,6 +38,7 @@ MAX_TEXT_TOKENS = 224
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, 100 mel frames per second
 SHORT_CONTEXT_MAX_S = 25.0
 HOP_SAMPLES = ASR_RATE // 100  # one mel frame
+WINDOW_STEP_FRAMES = 100  # windows in whole seconds: utterances of one window batch
 CONTEXT_MARGIN_FRAMES = 300  # 3 s of silence after the speech keeps the decoder calm
 _MAX_PROMPT_TOKENS = 223
 DEFAULT_MODEL = "base"
@@ -283,7 +284,7 @@ def _round_up(value: int, step: int) -> int:
 def _window(samples: int) -> int:
     """The encoder window (mel frames) for an utterance of `samples` at 16 kHz."""
     frames = samples // HOP_SAMPLES
-    return min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, 100))
+    return min(FULL_WINDOW_FRAMES, _round_up(frames + CONTEXT_MARGIN_FRAMES, WINDOW_STEP_FRAMES))
 
 
 class _LastEncoding:
