@@ -5,9 +5,9 @@ The same Pico utterances of the bench corpus (each padded to one length, so that
 one encoder window and may form a batch, as turns that end close together do) are recognised
 one by one and in batches of 2, 4, 8 and 16 by the configured model, device and beam. Each row
 gives the time for all of them, the time per utterance, the throughput against one by one and
-how many transcripts differ from one by one. On a GPU a batch should cost little more than
-one utterance; on the CPU a batch decodes until its longest transcript ends, and batches stay
-off (`asr_batch = 0`). Ends with one line: `asr_batch device=… best=N ratio=…`.
+how many transcripts differ from one by one. On a GPU it shows how far batches scale there
+(set `asr_batch` from it); on the CPU a phone line's turns rarely share a window, and batches
+stay off by default (docs/voice.md). Ends with one line: `asr_batch device=… best=N ratio=…`.
 
 Usage: `make bench` (or `python -m bench.asr_batch [--rounds N]`).
 """
