@@ -89,8 +89,8 @@ async def load(
 
 
 def batch_sizes(batches: list[int]) -> str:
-    """The recogniser's batches during a load (speculative ones included), e.g. `42
-    recognitions in 36 batches (size 1: 31, 2: 4, 3: 1)`."""
+    """The recogniser's batches during a load (speculative ones included; the worker keeps
+    the last 100), e.g. `42 recognitions in 36 batches (size 1: 31, 2: 4, 3: 1)`."""
     sizes = collections.Counter(batches)
     parts = ", ".join(f"{size}: {count}" for size, count in sorted(sizes.items()))
     noun = "batch" if len(batches) == 1 else "batches"
