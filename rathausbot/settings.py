@@ -204,7 +204,8 @@ class Settings(BaseSettings):
         ge=0,
         le=64,
         description="Most utterances of different calls recognised in one batch; 0: 4 on a "
-        "GPU, 1 (one by one) on the CPU, where batches were slower (docs/voice.md). Raise it "
+        "GPU, 1 (one by one) on the CPU, where batches of mixed voices were slower and a phone "
+        "line's turns rarely share a window (docs/voice.md). Raise it "
         "on a GPU from `make bench` on the machine.",
     )
     asr_vocabulary_prompt: Literal["focused", "full", "off"] = Field(

@@ -114,8 +114,8 @@ time with two threads (single utterance 423 against 343 ms; docs/voice.md)."""
 GPU_BATCH = 4
 """Utterances of different calls recognised in one batch on a GPU by default. The CPU
 recognises them one by one (batch 1): on 2 cores a batch of the bench's mixed voices took
-longer than its utterances alone, since a batch decodes until its longest transcript ends
-(docs/voice.md)."""
+longer than its utterances alone, since a batch decodes until its longest transcript ends,
+and on the load bench the two lanes kept up so that no batch formed (docs/voice.md)."""
 
 
 def batch_for(requested: int, device: DeviceChoice) -> int:
