@@ -16,8 +16,11 @@ loads below do). Figures are printed, never asserted.
 Then two loads, each ending with one line (`calls=12 mode=staggered p50_ms=… p95_ms=…
 answered=12/12`): staggered callers (starting spread over `STAGGER_S`, each asking
 `QUESTIONS` questions, 8-12 s after the bot's previous answer ended) and a burst (all
-callers at once, one question each). `sip_max_calls` is raised so that every call is
-admitted and its latency measured (calls beyond the limit would get 503).
+callers at once, one question each). For each load it also prints the recogniser's batch
+sizes and where a turn's time went: the means of recognition (from the end of the turn,
+waiting for a free lane included), the dialogue's round trip and a reply's first audio.
+`sip_max_calls` is raised so that every call is admitted and its latency measured (calls
+beyond the limit would get 503).
 
 Usage: `make bench` (or `python -m bench.sip_calls [--max-calls N] [--staggered N]
 [--burst N]`).
@@ -34,6 +37,8 @@ import secrets
 import statistics
 import time
 
+from prometheus_client import CollectorRegistry
+
 from bench.sip_load import (
     LOUD_PEAK,
     CallerPlan,
@@ -44,6 +49,7 @@ from bench.sip_load import (
 )
 from bench.voice import percentile
 from bench.voice_corpus import Utterance, corpus, padded
+from dialogue.telemetry import PREFIX, Stage
 from rathausbot.app import VoiceEngines, runtime, voice_engines
 from rathausbot.settings import Settings
 from rathausbot.telephone import sip_agent
@@ -95,6 +101,39 @@ def batch_sizes(batches: list[int]) -> str:
     parts = ", ".join(f"{size}: {count}" for size, count in sorted(sizes.items()))
     noun = "batch" if len(batches) == 1 else "batches"
     return f"{sum(batches)} recognitions in {len(batches)} {noun} (size {parts or '-'})"
+
+
+# the stages of a turn whose means a load prints, with what each counts
+STAGE_NAMES = (
+    (Stage.ASR, "recognition"),  # end of the turn to its transcript, queue wait included
+    (Stage.RASA, "dialogue"),  # one round trip to Rasa
+    (Stage.TTS_FIRST_AUDIO, "first audio"),  # synthesis of a reply's first unit (greetings too)
+)
+
+
+def stage_totals(registry: CollectorRegistry) -> dict[Stage, tuple[float, float]]:
+    """Seconds and number of observations of each stage in STAGE_NAMES so far."""
+    name = f"{PREFIX}_stage_seconds"
+    return {
+        stage: (
+            registry.get_sample_value(f"{name}_sum", {"stage": stage.value}) or 0.0,
+            registry.get_sample_value(f"{name}_count", {"stage": stage.value}) or 0.0,
+        )
+        for stage, _ in STAGE_NAMES
+    }
+
+
+def stage_means(
+    before: dict[Stage, tuple[float, float]], after: dict[Stage, tuple[float, float]]
+) -> str:
+    """Where a load's time went, from two `stage_totals`: the mean of each stage between
+    them, e.g. `means per turn: recognition 812 ms, dialogue 143 ms, first audio 55 ms`."""
+    parts = []
+    for stage, label in STAGE_NAMES:
+        seconds = after[stage][0] - before[stage][0]
+        count = after[stage][1] - before[stage][1]
+        parts.append(f"{label} {1000 * seconds / count:.0f} ms" if count else f"{label} -")
+    return "means per turn: " + ", ".join(parts)
 
 
 async def sip_latency(uri: str, item: Utterance, end_silence_ms: int) -> float | None:
@@ -237,6 +276,7 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
                     continue
                 if engines.workers is not None:
                     engines.workers.asr.batches = []
+                totals = stage_totals(rt.telemetry.registry)
                 lines.append(
                     await load(
                         callers,
@@ -249,6 +289,7 @@ async def main_async(max_calls: int, staggered: int, burst: int) -> None:
                 )
                 if engines.workers is not None:
                     print(f"  {batch_sizes(engines.workers.asr.batches)}", flush=True)
+                print(f"  {stage_means(totals, stage_totals(rt.telemetry.registry))}", flush=True)
             for summary_line in lines:
                 print(summary_line, flush=True)
         finally:
