@@ -17,7 +17,8 @@ Recipe (all offline, all made at bench time, nothing binary kept in the reposito
    - through raw faster-whisper: the whole file, 30 s window, greedy, no prompt;
    and the transcript to Rasa's NLU (`/model/parse`). Accuracy = right intent / all files.
    A transcript with a repeated word n-gram or characters run over the guard's limits
-   (voice.guards.loops) counts as a loop.
+   (voice.guards.loops) counts as a loop, one with letters of a script other than Latin
+   (voice.guards.foreign_letters: "Part秀") as another script.
 
 Usage: `make bench` (all 64 utterances, all conditions, raw faster-whisper too) or
 `python -m bench.degraded [--limit N] [--condition NAME ...] [--no-raw] [--show]`.
@@ -53,7 +54,7 @@ from voice.asr import (
     vocabulary_prompt,
 )
 from voice.audio import AudioFrame, concat, decode_wav, read_wav, resample, write_wav
-from voice.guards import GuardLimits, loops
+from voice.guards import GuardLimits, foreign_letters, loops
 from voice.language import MIN_DETECT_S, first_turn_register
 from voice.session import SessionOptions
 from voice.vad import Endpointer, SpeechEnded
@@ -164,13 +165,15 @@ def switches_to_english(
 class Heard:
     """One file through one recogniser: the decoder's confidence, whether NLU's intent for
     the transcript (parsed whatever the confidence) is right or Rasa's own fallback (a
-    request to rephrase, no guess), whether the text loops."""
+    request to rephrase, no guess), whether the text loops or holds another script's
+    letters."""
 
     confidence: float
     right: bool
     fallback: bool
     looped: bool
     seconds: float
+    foreign: bool = False
 
 
 def at_limit(heard: Sequence[Heard], limit: float) -> tuple[int, int, int]:
@@ -214,7 +217,8 @@ async def evaluate(
         f"\nDegraded audio: {len(items)} utterances, {len({i.voice for i in items})} voices, "
         f"8 kHz; intent accuracy (re-asked: below confidence {MIN_CONFIDENCE}; loops: a "
         f"word n-gram more than {LOOP_LIMIT.max_repeats} times in a row, or a unit of up to "
-        f"{LOOP_LIMIT.max_char_unit} characters more than {LOOP_LIMIT.max_char_repeats}); "
+        f"{LOOP_LIMIT.max_char_unit} characters more than {LOOP_LIMIT.max_char_repeats}; "
+        "scripts: transcripts with letters of a script other than Latin); "
         f"English: calls the "
         f"first-turn language detection would switch to English (each a German caller lost)"
     )
@@ -234,7 +238,7 @@ async def evaluate(
             name = intent.get("name")
             return name if isinstance(name, str) else None
 
-        header = f"  {'condition':<22}" + "".join(f"{name:>34}" for name in recognisers)
+        header = f"  {'condition':<22}" + "".join(f"{name:>49}" for name in recognisers)
         print(header, flush=True)
         results: dict[str, dict[str, list[Heard]]] = {}
         for condition in conditions:
@@ -250,17 +254,19 @@ async def evaluate(
                     heard = recognise(audio)
                     seconds = time.perf_counter() - started
                     looped = loops(heard.text, LOOP_LIMIT)
+                    foreign = foreign_letters(heard.text)
                     intent = await intent_of(heard.text)
                     ours = name.startswith("ours")
                     conf = heard.confidence if ours else 1.0
                     fallback = intent in MISS_INTENTS or intent is None
                     heard_by[name].append(
-                        Heard(conf, intent == item.intent, fallback, looped, seconds)
+                        Heard(conf, intent == item.intent, fallback, looped, seconds, foreign)
                     )
                     unsure = conf < MIN_CONFIDENCE
-                    if looped or (show and (unsure or intent != item.intent)):
+                    if looped or foreign or (show and (unsure or intent != item.intent)):
+                        mark = ("LOOP " if looped else "") + ("SCRIPT " if foreign else "")
                         print(
-                            f"    [{name}] {'LOOP ' if looped else ''}{item.intent} <- "
+                            f"    [{name}] {mark}{item.intent} <- "
                             f"{heard.text!r} (conf {conf:.2f}, {intent})"
                         )
             row = f"  {condition:<22}"
@@ -268,7 +274,8 @@ async def evaluate(
                 right, reasked, _ = at_limit(heard_list, MIN_CONFIDENCE)
                 row += (
                     f"  {100 * right / len(items):5.1f} %"
-                    f" (re-ask {reasked:2d}, loops {sum(h.looped for h in heard_list)})"
+                    f" (re-ask {reasked:2d}, loops {sum(h.looped for h in heard_list)},"
+                    f" scripts {sum(h.foreign for h in heard_list)})"
                     f" {1000 * sum(h.seconds for h in heard_list) / len(items):4.0f} ms"
                 )
             print(row + f"  English: {english}", flush=True)

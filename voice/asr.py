@@ -21,13 +21,16 @@ from contract.german import DIGIT_WORDS
 from contract.knowledge import load_directory
 from voice.audio import AudioFrame, resample
 from voice.guards import (
+    LATIN_SCRIPT_LANGUAGES,
     GuardLimits,
     Verdict,
     collapse_char_loops,
     collapse_duplicates,
     collapse_runs,
     confidence,
+    foreign_letters,
     judge,
+    without_foreign_letters,
 )
 
 log = logging.getLogger(__name__)
@@ -339,6 +342,7 @@ class WhisperTranscriber:
         )
 
         self._set_language(language, initial_prompt)
+        self._foreign_tokens = other_script_tokens(self._tokenizer)
 
     def _set_language(self, language: str, initial_prompt: str | None) -> None:
         from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
@@ -346,6 +350,7 @@ class WhisperTranscriber:
         if language not in _LANGUAGE_CODES:
             raise ValueError(f"Whisper does not know the language {language!r}")
         self._language = language
+        self._latin = language in LATIN_SCRIPT_LANGUAGES
         self._prompt = initial_prompt or None
         self._tokenizer = Tokenizer(
             self._model.hf_tokenizer,
@@ -440,11 +445,11 @@ class WhisperTranscriber:
         transcripts: list[Transcript] = []
         for one, result, heard in zip(samples, results, languages, strict=True):
             text, avg_logprob, ended = self._read(result, writes)
-            verdict = judge(text, avg_logprob, self._guards, ended=ended)
+            verdict = judge(text, avg_logprob, self._guards, ended=ended, latin=self._latin)
             if verdict is not Verdict.OK:  # decoded again alone: unprompted, loop-free
                 transcript = self._retried(self._encode_short(one), len(one) / ASR_RATE, verdict)
             else:
-                transcript = _guarded(text, avg_logprob, verdict, self._guards)
+                transcript = self._guarded(text, avg_logprob, verdict)
             transcripts.append(replace(transcript, languages=heard))
         return transcripts
 
@@ -459,19 +464,20 @@ class WhisperTranscriber:
         encoded = self._encode_short(samples)
         duration_s = len(samples) / ASR_RATE
         text, avg_logprob, ended = self._decode(encoded, self._prompt_tokens, duration_s)
-        verdict = judge(text, avg_logprob, self._guards, ended=ended)
+        verdict = judge(text, avg_logprob, self._guards, ended=ended, latin=self._latin)
         if verdict is not Verdict.OK:
             return self._retried(encoded, duration_s, verdict)
-        return _guarded(text, avg_logprob, verdict, self._guards)
+        return self._guarded(text, avg_logprob, verdict)
 
     def _retried(self, encoded: object, duration_s: float, tripped: Verdict) -> Transcript:
         """The decode after a tripped guard: no prompt, the repetition penalty, no repeated
-        3-token sequence. A batch member that trips comes here directly, so it is decoded
-        twice in all, as it would be alone."""
+        3-token sequence, and for a language written in Latin letters no token of another
+        script. A batch member that trips comes here directly, so it is decoded twice in
+        all, as it would be alone."""
         log.info("ASR guard %s tripped; decoding again, no prompt, no loops", tripped.value)
         text, avg_logprob, ended = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
-        verdict = judge(text, avg_logprob, self._guards, ended=ended)
-        return _guarded(text, avg_logprob, verdict, self._guards)
+        verdict = judge(text, avg_logprob, self._guards, ended=ended, latin=self._latin)
+        return self._guarded(text, avg_logprob, verdict)
 
     def _encode_short(self, samples: npt.NDArray[np.float32]) -> object:
         """The encoder's output for a window just longer than `samples`; the last one is
@@ -495,7 +501,7 @@ class WhisperTranscriber:
         """Greedy/beam decoding of one encoded window: the text, its average token
         log-probability (CTranslate2 normalises the score by length) and whether the
         decoder ended it before the length limit. A `retry` decodes with the repetition
-        penalty and the ban on repeated 3-token sequences."""
+        penalty, the ban on repeated 3-token sequences and `_suppressed(retry)`."""
         max_length, writes = _decode_limit(prompt, duration_s)
         (result,) = self._model.model.generate(
             encoded,
@@ -506,9 +512,33 @@ class WhisperTranscriber:
             return_scores=True,
             max_length=max_length,
             suppress_blank=True,
-            suppress_tokens=[-1],
+            suppress_tokens=self._suppressed(retry),
         )
         return self._read(result, writes)
+
+    def _guarded(self, text: str, avg_logprob: float, verdict: Verdict) -> Transcript:
+        """The transcript with one copy of any loop or duplicated sentence, wherever it is
+        in the text, and for a language written in Latin letters without letters of other
+        scripts; confidence 0 when it still loops, ran into the length limit, compresses too
+        well or held such letters. A low log-probability keeps its (low) confidence: the
+        session's `min_confidence` decides whether such a turn is re-asked."""
+        limits = self._guards
+        if self._latin:
+            text = without_foreign_letters(text)
+        text = collapse_char_loops(text, limits)
+        text = collapse_repeats(text)
+        text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
+        text = collapse_duplicates(text, min_words=limits.min_duplicate_words)
+        if verdict in (Verdict.REPETITION, Verdict.COMPRESSION, Verdict.RUNAWAY, Verdict.SCRIPT):
+            return Transcript(text, 0.0)
+        if not text:
+            return Transcript(text, 0.0)
+        return Transcript(text, confidence(avg_logprob))
+
+    def _suppressed(self, retry: bool) -> list[int]:
+        """The tokens a decode may not write: Whisper's own set (-1), and in a retry for a
+        language written in Latin letters every token with letters of another script."""
+        return [-1, *self._foreign_tokens] if retry and self._latin else [-1]
 
     def _read(self, result: Any, writes: int) -> tuple[str, float, bool]:
         """A CTranslate2 generation result as (text, average log-probability, ended): the
@@ -523,12 +553,12 @@ class WhisperTranscriber:
 
     def _transcribe_windowed(self, samples: npt.NDArray[np.float32]) -> Transcript:
         text, avg_logprob = self._windowed(samples, self._prompt)
-        verdict = judge(text, avg_logprob, self._guards)
+        verdict = judge(text, avg_logprob, self._guards, latin=self._latin)
         if verdict is not Verdict.OK:
             log.info("ASR guard %s tripped; transcribing again, no prompt, no loops", verdict.value)
             text, avg_logprob = self._windowed(samples, None, retry=True)
-            verdict = judge(text, avg_logprob, self._guards)
-        return _guarded(text, avg_logprob, verdict, self._guards)
+            verdict = judge(text, avg_logprob, self._guards, latin=self._latin)
+        return self._guarded(text, avg_logprob, verdict)
 
     def _windowed(
         self, samples: npt.NDArray[np.float32], prompt: str | None, *, retry: bool = False
@@ -540,6 +570,7 @@ class WhisperTranscriber:
             repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
             no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             initial_prompt=prompt,
+            suppress_tokens=self._suppressed(retry),
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
@@ -556,6 +587,13 @@ class WhisperTranscriber:
             tokens += count
         text = " ".join(t for t in texts if t)
         return text, (weighted / tokens if tokens else -math.inf)
+
+
+def other_script_tokens(tokenizer: Any) -> list[int]:
+    """The text tokens (those before `eot`) of a Whisper tokenizer that hold letters of a
+    script other than Latin: what a retry in a language written in Latin letters may not
+    write. A token of partial UTF-8 bytes holds no letter and stays allowed."""
+    return [t for t in range(tokenizer.eot) if foreign_letters(tokenizer.decode([t]))]
 
 
 def _text_tokens(duration_s: float) -> int:
@@ -577,17 +615,3 @@ def _decode_limit(prompt: list[int], duration_s: float) -> tuple[int, int]:
 def _languages(found: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
     """CTranslate2's language tokens and probabilities as codes: ("<|de|>", p) -> ("de", p)."""
     return tuple((token[2:-2], float(p)) for token, p in found)
-
-
-def _guarded(text: str, avg_logprob: float, verdict: Verdict, limits: GuardLimits) -> Transcript:
-    """The transcript with one copy of any loop or duplicated sentence, wherever it is in the
-    text; confidence 0 when it still loops, ran into the length limit or compresses too
-    well. A low log-probability keeps its (low) confidence: the session's `min_confidence`
-    decides whether such a turn is re-asked."""
-    text = collapse_char_loops(text, limits)
-    text = collapse_repeats(text)
-    text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
-    text = collapse_duplicates(text, min_words=limits.min_duplicate_words)
-    if verdict in (Verdict.REPETITION, Verdict.COMPRESSION, Verdict.RUNAWAY) or not text:
-        return Transcript(text, 0.0)
-    return Transcript(text, confidence(avg_logprob))

@@ -1,10 +1,12 @@
 """Hallucination and repetition guards for a decoded utterance: pure functions, no engine.
 
 Whisper on a bad line tends to loop ("Müll, Müll, Müll, Müll") or to invent fluent text
-from noise. Three checks catch that: the text's zlib compression ratio (a loop compresses
-well), the decoder's average log-probability per token, and the longest run of one
-repeated word n-gram. The recogniser retries without its vocabulary prompt when a guard
-trips, and reports confidence 0 when the retry trips too. A whole sentence said twice
+from noise. Checks catch that: the text's zlib compression ratio (a loop compresses
+well), the decoder's average log-probability per token, the longest run of one
+repeated word n-gram, and letters of another script in a language written in Latin
+letters (a German decode in noise that drifts into "Part秀"). The recogniser retries
+without its vocabulary prompt (and, for such a language, without other scripts' tokens)
+when a guard trips, and reports confidence 0 when the retry trips too. A whole sentence said twice
 ("Es brennt in unserer Wohnung, Es brennt in unserer Wohnung") is a decoder artefact too,
 but its words were heard: it is cut to one copy and keeps its confidence.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +25,13 @@ from enum import Enum
 from contract.german import DIGIT_WORDS
 
 _PUNCTUATION = ",.;:!?\"'()"
+# Whisper languages written in Latin letters: a transcript in one of them holds no letter
+# of another script (Cyrillic, Arabic, CJK, ...).
+LATIN_SCRIPT_LANGUAGES = frozenset(
+    {"de", "en", "fr", "es", "it", "nl", "pl", "pt", "tr", "ro", "cs", "hr", "sq", "sv", "da"}
+)
+# letters outside the Latin script that Latin text uses
+_LATIN_TEXT_LETTERS = frozenset("µªº")
 
 
 class Verdict(Enum):
@@ -32,6 +42,7 @@ class Verdict(Enum):
     COMPRESSION = "compression"
     LOW_LOG_PROB = "low_log_prob"
     RUNAWAY = "runaway"  # the decoder stopped at its length limit, not at the text's end
+    SCRIPT = "script"  # letters of another script in a language written in Latin letters
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,10 +229,35 @@ def loops(text: str, limits: GuardLimits) -> bool:
     return collapse_duplicates(text, min_words=limits.min_duplicate_words) != text
 
 
-def judge(text: str, avg_logprob: float, limits: GuardLimits, *, ended: bool = True) -> Verdict:
-    """The first guard the transcript trips (runaway, repetition, compression,
+def is_foreign_letter(char: str) -> bool:
+    """Whether `char` is a letter of a script other than Latin (µ, ª and º count as Latin)."""
+    if not unicodedata.category(char).startswith("L") or char in _LATIN_TEXT_LETTERS:
+        return False
+    return not unicodedata.name(char, "").startswith("LATIN ")
+
+
+def foreign_letters(text: str) -> bool:
+    """Whether the text holds a letter of a script other than Latin."""
+    return any(is_foreign_letter(c) for c in text)
+
+
+def without_foreign_letters(text: str) -> str:
+    """The text without letters of other scripts, and without the spaces that leaves."""
+    return " ".join("".join(c for c in text if not is_foreign_letter(c)).split())
+
+
+def judge(
+    text: str,
+    avg_logprob: float,
+    limits: GuardLimits,
+    *,
+    ended: bool = True,
+    latin: bool = False,
+) -> Verdict:
+    """The first guard the transcript trips (runaway, repetition, compression, script,
     log-probability), or OK. `ended`: the decoder ended the text itself, before its length
-    limit. Empty text is OK: silence is no hallucination."""
+    limit. `latin`: the language is written in Latin letters, so a letter of another script
+    is a hallucination. Empty text is OK: silence is no hallucination."""
     if not text.strip():
         return Verdict.OK
     if not ended:
@@ -232,6 +268,8 @@ def judge(text: str, avg_logprob: float, limits: GuardLimits, *, ended: bool = T
         return Verdict.REPETITION
     if compression_ratio(text) > limits.max_compression_ratio:
         return Verdict.COMPRESSION
+    if latin and foreign_letters(text):
+        return Verdict.SCRIPT
     if avg_logprob < limits.min_avg_logprob:
         return Verdict.LOW_LOG_PROB
     return Verdict.OK

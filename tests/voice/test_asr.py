@@ -23,6 +23,7 @@ from voice.asr import (
     collapse_repeats,
     join_packaged_model,
     lanes_for,
+    other_script_tokens,
     resolve_model,
     vocabulary_prompt,
 )
@@ -189,8 +190,10 @@ WORDS = [
     *["Ich", "möchte", "einen", "Termin", "beim", "Bürgeramt", "am", "Montag"],
     *["um", "neun", "Uhr", "bitte", "und", "danach", "noch"],
     "Siewennnnnnnnnnn",
+    *["Das", "ist", "mein", "Part秀,", "Pass,", "秀"],
 ]
 EOT = len(WORDS)
+FOREIGN = [WORDS.index("Part秀,"), WORDS.index("秀")]  # the fake vocabulary's other-script tokens
 
 
 class _Decoder:
@@ -209,7 +212,7 @@ class _Decoder:
         return [self.results.pop(0) for _ in prompts]
 
 
-def _engine(decoder: _Decoder, *, prompt: bool) -> WhisperTranscriber:
+def _engine(decoder: _Decoder, *, prompt: bool, latin: bool = True) -> WhisperTranscriber:
     engine = object.__new__(WhisperTranscriber)
     engine._model = SimpleNamespace(  # type: ignore[attr-defined]
         model=decoder, feature_extractor=lambda a: np.zeros((80, 3000)), encode=lambda f: f
@@ -223,6 +226,8 @@ def _engine(decoder: _Decoder, *, prompt: bool) -> WhisperTranscriber:
     engine._last = _LastEncoding()  # type: ignore[attr-defined]
     engine._prompt = "Sperrmüll" if prompt else None  # type: ignore[attr-defined]
     engine._bare_tokens = [90]  # type: ignore[attr-defined]
+    engine._latin = latin  # type: ignore[attr-defined]
+    engine._foreign_tokens = FOREIGN  # type: ignore[attr-defined]
     engine._prompt_tokens = [80, 90] if prompt else [90]  # type: ignore[attr-defined]
     return engine
 
@@ -243,7 +248,8 @@ def test_a_tripped_guard_decodes_again_without_prompt_and_without_loops(prompt: 
     assert (RETRY_REPETITION_PENALTY, RETRY_NO_REPEAT_NGRAM) == (1.3, 3)
     for options in (plain, retry):  # scores for the guards, Whisper's own suppressions
         assert (options["return_scores"], options["suppress_blank"]) == (True, True)
-        assert options["suppress_tokens"] == [-1]
+    assert plain["suppress_tokens"] == [-1]
+    assert retry["suppress_tokens"] == [-1, *FOREIGN]  # German: no other script's letters
 
 
 @pytest.mark.parametrize("prompt", [True, False])
@@ -525,3 +531,82 @@ def test_a_first_turn_is_encoded_once_for_its_language_and_its_words() -> None:
     other = AudioFrame.from_samples(np.full(16000, 800, dtype=np.int16), 16000)
     assert engine.transcribe(other).text == "Müll"
     assert encodes == [400, 400]  # other audio of the same length: encoded anew
+
+
+DRIFT = ("Das ist mein Part秀, Müll abholen", -0.3)
+
+
+def test_a_decode_in_another_script_is_retried_without_that_script_s_tokens() -> None:
+    decoder = _Decoder(DRIFT, ("Das ist mein Pass, Müll abholen", -0.4))
+    heard = _engine(decoder, prompt=False).transcribe(SPEECH)
+    assert heard == Transcript("Das ist mein Pass, Müll abholen", confidence(-0.4))
+    (_, plain), (_, retry) = decoder.calls
+    assert plain["suppress_tokens"] == [-1]  # the first decode is as before
+    assert retry["suppress_tokens"] == [-1, *FOREIGN]
+    assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+
+
+def test_a_retry_that_still_holds_another_script_is_re_asked_without_those_letters() -> None:
+    decoder = _Decoder(DRIFT, ("Das ist mein 秀 Pass,", -0.2))  # partial-byte tokens can
+    heard = _engine(decoder, prompt=False).transcribe(SPEECH)
+    assert heard == Transcript("Das ist mein Pass,", 0.0)
+
+
+def test_a_batch_member_in_another_script_is_retried_alone_without_that_script() -> None:
+    decoder = _Decoder(("Müll abholen", -0.2), DRIFT, ("Sperrmüll abholen", -0.4))
+    heard = _engine(decoder, prompt=True).transcribe_batch([SPEECH, SPEECH])
+    assert heard == [
+        Transcript("Müll abholen", confidence(-0.2)),
+        Transcript("Sperrmüll abholen", confidence(-0.4)),
+    ]
+    assert decoder.batches == [2, 1]
+    assert decoder.calls[1][1]["suppress_tokens"] == [-1, *FOREIGN]
+
+
+def test_a_language_not_written_in_latin_letters_keeps_its_script() -> None:
+    decoder = _Decoder(DRIFT)
+    heard = _engine(decoder, prompt=False, latin=False).transcribe(SPEECH)
+    assert heard == Transcript("Das ist mein Part秀, Müll abholen", confidence(-0.3))
+    assert len(decoder.calls) == 1  # no guard tripped, no retry
+
+
+def test_a_loop_retried_in_a_language_not_written_in_latin_letters_keeps_all_tokens() -> None:
+    decoder = _Decoder(LOOP, ("Sperrmüll abholen", -0.4))
+    _engine(decoder, prompt=False, latin=False).transcribe(SPEECH)
+    assert decoder.calls[1][1]["suppress_tokens"] == [-1]
+
+
+def test_the_other_script_tokens_are_the_text_tokens_with_such_letters() -> None:
+    vocabulary = ["Pass", " Straße", "秀", "\ufffd", " мир", "µ", "<|endoftext|>", "秀秀"]
+    tokenizer = SimpleNamespace(eot=6, decode=lambda ids: "".join(vocabulary[i] for i in ids))
+    assert other_script_tokens(tokenizer) == [2, 4]  # none from eot on
+
+
+class _WindowedModel:
+    """Stands in for faster-whisper's `WhisperModel.transcribe` (Whisper's 30 s window)."""
+
+    def __init__(self, *results: tuple[str, float]) -> None:
+        self.results = list(results)
+        self.calls: list[dict[str, object]] = []
+
+    def transcribe(self, samples: object, **options: object) -> tuple[list[object], None]:
+        self.calls.append(options)
+        text, avg_logprob = self.results.pop(0)
+        segment = SimpleNamespace(text=f" {text}", tokens=[1] * 4, avg_logprob=avg_logprob)
+        return [segment], None
+
+
+def test_the_30_s_window_retries_a_drift_into_another_script_without_its_tokens() -> None:
+    engine = _engine(_Decoder(), prompt=True)
+    engine._short_context = False  # type: ignore[attr-defined]
+    engine._language = "de"  # type: ignore[attr-defined]
+    model = _WindowedModel(DRIFT, ("Das ist mein Pass, Müll abholen", -0.4))
+    engine._model = model  # type: ignore[attr-defined]
+    heard = engine.transcribe(SPEECH)
+    assert heard == Transcript("Das ist mein Pass, Müll abholen", confidence(-0.4))
+    plain, retry = model.calls
+    assert (plain["initial_prompt"], plain["suppress_tokens"]) == ("Sperrmüll", [-1])
+    assert (retry["initial_prompt"], retry["suppress_tokens"]) == (None, [-1, *FOREIGN])
+    assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
+    assert (plain["repetition_penalty"], plain["no_repeat_ngram_size"]) == (1.0, 0)
+    assert plain["language"] == "de" and plain["condition_on_previous_text"] is False

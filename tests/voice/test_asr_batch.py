@@ -7,7 +7,7 @@ import pytest
 from bench.speech_samples import pico
 from rathausbot.settings import Settings
 from voice import asr as asr_module
-from voice.asr import Device, DeviceChoice, WhisperTranscriber, resolve_model
+from voice.asr import Device, DeviceChoice, WhisperTranscriber, other_script_tokens, resolve_model
 from voice.audio import AudioFrame, concat, resample
 
 pytestmark = pytest.mark.slow
@@ -94,3 +94,18 @@ def test_the_length_limit_is_reached_exactly_when_the_text_has_no_room_to_end(
     assert [t.confidence for t in together] == [0.0, 0.0]
     assert heard.text.startswith(together[0].text) and len(together[0].text) < len(heard.text)
     assert together[1].text  # cut off too, not lost
+
+
+def test_the_packaged_vocabulary_s_other_script_tokens_leave_german_alone() -> None:
+    from faster_whisper.tokenizer import Tokenizer
+    from tokenizers import Tokenizer as HfTokenizer
+
+    model = resolve_model(None, Settings().var_dir / "models")
+    hf = HfTokenizer.from_file(str(model / "tokenizer.json"))
+    tokenizer = Tokenizer(hf, True, task="transcribe", language="de")
+    foreign = set(other_script_tokens(tokenizer))
+    assert len(foreign) == 7873 and max(foreign) < tokenizer.eot  # of 50257 text tokens
+    for german in (" Straße", " Größe", " München", " Personalausweis", " Müll", " 5 µm"):
+        assert not foreign & set(tokenizer.encode(german)), german
+    for other in (" Привет", " مرحبا", " 你好"):
+        assert foreign & set(tokenizer.encode(other)), other

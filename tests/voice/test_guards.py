@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from voice.guards import (
+    LATIN_SCRIPT_LANGUAGES,
     GuardLimits,
     Verdict,
     collapse_char_loops,
@@ -14,10 +15,13 @@ from voice.guards import (
     collapse_runs,
     compression_ratio,
     confidence,
+    foreign_letters,
+    is_foreign_letter,
     judge,
     longest_char_loop,
     longest_run,
     loops,
+    without_foreign_letters,
 )
 
 
@@ -386,3 +390,69 @@ def test_a_runaway_decode_is_reported_first() -> None:
     assert judge(CLEAN.text, CLEAN.avg_logprob, DEFAULT, ended=True) is Verdict.OK
     assert judge("", -5.0, DEFAULT, ended=False) is Verdict.OK  # nothing was heard
     assert Verdict.RUNAWAY.value == "runaway"
+
+
+# recorded: a babble-noise call's German decode that drifted into a Chinese character
+SCRIPT_DRIFT = "Das ist mein Part秀, weil wir die Leipzigung der Nusschen und die Mussel sind."
+
+
+@pytest.mark.parametrize(
+    ("char", "foreign"),
+    [
+        ("秀", True),  # CJK
+        ("п", True),  # Cyrillic
+        ("ا", True),  # Arabic
+        ("α", True),  # Greek
+        ("ä", False),
+        ("ß", False),
+        ("É", False),
+        ("ı", False),  # Turkish dotless i: Latin
+        ("µ", False),  # the micro sign in "5 µm"
+        ("ª", False),
+        ("º", False),
+        ("1", False),
+        ("€", False),
+        ("�", False),  # a token of partial UTF-8 bytes decodes to this: no letter
+        (" ", False),
+    ],
+)
+def test_letters_of_other_scripts_are_told_apart_from_latin_ones(char: str, foreign: bool) -> None:
+    assert is_foreign_letter(char) is foreign
+    assert foreign_letters(f"Das ist {char}.") is foreign
+
+
+def test_a_german_decode_with_another_script_s_letters_trips_the_script_guard() -> None:
+    assert judge(SCRIPT_DRIFT, -0.5, DEFAULT, latin=True) is Verdict.SCRIPT
+    assert judge(SCRIPT_DRIFT, -0.5, DEFAULT) is Verdict.OK  # not for other scripts' languages
+    assert judge(CLEAN.text, CLEAN.avg_logprob, DEFAULT, latin=True) is Verdict.OK
+    assert judge("Straße, Größe, naïve, 5 µm", -0.5, DEFAULT, latin=True) is Verdict.OK
+    assert judge("秀", -0.5, DEFAULT, latin=True) is Verdict.SCRIPT  # one letter is enough
+    assert Verdict.SCRIPT.value == "script"
+
+
+def test_the_script_guard_comes_after_the_loop_guards_and_before_the_log_probability() -> None:
+    assert judge("秀 Müll, Müll, Müll, Müll", -0.5, DEFAULT, latin=True) is Verdict.REPETITION
+    assert judge(SCRIPT_DRIFT, -0.5, DEFAULT, latin=True, ended=False) is Verdict.RUNAWAY
+    squeezed = "秀" + "abcdefgh" * 8  # one word, its unit longer than max_char_unit
+    assert judge(squeezed, -0.5, DEFAULT, latin=True) is Verdict.COMPRESSION
+    assert judge(SCRIPT_DRIFT, -3.0, DEFAULT, latin=True) is Verdict.SCRIPT
+    assert judge(SCRIPT_DRIFT, -3.0, DEFAULT) is Verdict.LOW_LOG_PROB
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (SCRIPT_DRIFT, SCRIPT_DRIFT.replace("秀", "")),
+        ("Ich 秀 möchte", "Ich möchte"),  # a word of other letters leaves no double space
+        ("Привет Straße", "Straße"),
+        ("秀", ""),
+        ("Straße, Größe, 5 µm", "Straße, Größe, 5 µm"),
+    ],
+)
+def test_other_scripts_letters_are_dropped_from_the_text(text: str, kept: str) -> None:
+    assert without_foreign_letters(text) == kept
+
+
+def test_the_languages_checked_for_other_scripts_are_those_written_in_latin_letters() -> None:
+    assert {"de", "en", "fr", "tr", "pl"} <= LATIN_SCRIPT_LANGUAGES
+    assert not {"uk", "ru", "ar", "zh", "el", "fa"} & LATIN_SCRIPT_LANGUAGES
