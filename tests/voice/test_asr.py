@@ -191,6 +191,7 @@ WORDS = [
     *["um", "neun", "Uhr", "bitte", "und", "danach", "noch"],
     "Siewennnnnnnnnnn",
     *["Das", "ist", "mein", "Part秀,", "Pass,", "秀"],
+    *["Kreis", "4,", "Kre"],
 ]
 EOT = len(WORDS)
 FOREIGN = [WORDS.index("Part秀,"), WORDS.index("秀")]  # the fake vocabulary's other-script tokens
@@ -610,3 +611,9 @@ def test_the_30_s_window_retries_a_drift_into_another_script_without_its_tokens(
     assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
     assert (plain["repetition_penalty"], plain["no_repeat_ngram_size"]) == (1.0, 0)
     assert plain["language"] == "de" and plain["condition_on_previous_text"] is False
+
+
+def test_a_retry_that_loops_with_a_cut_off_copy_keeps_one_whole_copy() -> None:
+    cut_off = ("Kreis 4, Kreis 4, Kreis 4, Kre", -0.3)  # recorded: the last copy cut off
+    heard = _engine(_Decoder(cut_off, cut_off), prompt=False).transcribe(SPEECH)
+    assert heard == Transcript("Kreis 4", 0.0)
