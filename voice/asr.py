@@ -471,11 +471,13 @@ class WhisperTranscriber:
 
     def _retried(self, encoded: object, duration_s: float, tripped: Verdict) -> Transcript:
         """The decode after a tripped guard: no prompt, the repetition penalty, no repeated
-        3-token sequence, and for a language written in Latin letters no token of another
-        script. A batch member that trips comes here directly, so it is decoded twice in
-        all, as it would be alone."""
+        3-token sequence, and after the script guard no token of another script. A batch
+        member that trips comes here directly, so it is decoded twice in all, as it would
+        be alone."""
         log.info("ASR guard %s tripped; decoding again, no prompt, no loops", tripped.value)
-        text, avg_logprob, ended = self._decode(encoded, self._bare_tokens, duration_s, retry=True)
+        text, avg_logprob, ended = self._decode(
+            encoded, self._bare_tokens, duration_s, retry=True, script=tripped is Verdict.SCRIPT
+        )
         verdict = judge(text, avg_logprob, self._guards, ended=ended, latin=self._latin)
         return self._guarded(text, avg_logprob, verdict)
 
@@ -496,12 +498,18 @@ class WhisperTranscriber:
         return encoded
 
     def _decode(
-        self, encoded: object, prompt: list[int], duration_s: float, *, retry: bool = False
+        self,
+        encoded: object,
+        prompt: list[int],
+        duration_s: float,
+        *,
+        retry: bool = False,
+        script: bool = False,
     ) -> tuple[str, float, bool]:
         """Greedy/beam decoding of one encoded window: the text, its average token
         log-probability (CTranslate2 normalises the score by length) and whether the
         decoder ended it before the length limit. A `retry` decodes with the repetition
-        penalty, the ban on repeated 3-token sequences and `_suppressed(retry)`."""
+        penalty and the ban on repeated 3-token sequences; `script`: `_suppressed(script)`."""
         max_length, writes = _decode_limit(prompt, duration_s)
         (result,) = self._model.model.generate(
             encoded,
@@ -512,7 +520,7 @@ class WhisperTranscriber:
             return_scores=True,
             max_length=max_length,
             suppress_blank=True,
-            suppress_tokens=self._suppressed(retry),
+            suppress_tokens=self._suppressed(script),
         )
         return self._read(result, writes)
 
@@ -535,10 +543,13 @@ class WhisperTranscriber:
             return Transcript(text, 0.0)
         return Transcript(text, confidence(avg_logprob))
 
-    def _suppressed(self, retry: bool) -> list[int]:
-        """The tokens a decode may not write: Whisper's own set (-1), and in a retry for a
-        language written in Latin letters every token with letters of another script."""
-        return [-1, *self._foreign_tokens] if retry and self._latin else [-1]
+    def _suppressed(self, script: bool) -> list[int]:
+        """The tokens a decode may not write: Whisper's own set (-1), and in the retry after
+        the script guard (`script`), for a language written in Latin letters, every token
+        with letters of another script. Only then: barring tokens renormalises the
+        decoder's probabilities over the rest, so it would raise the confidence of every
+        other retry (on the degraded set: fewer re-asks, more wrong guesses)."""
+        return [-1, *self._foreign_tokens] if script and self._latin else [-1]
 
     def _read(self, result: Any, writes: int) -> tuple[str, float, bool]:
         """A CTranslate2 generation result as (text, average log-probability, ended): the
@@ -556,12 +567,18 @@ class WhisperTranscriber:
         verdict = judge(text, avg_logprob, self._guards, latin=self._latin)
         if verdict is not Verdict.OK:
             log.info("ASR guard %s tripped; transcribing again, no prompt, no loops", verdict.value)
-            text, avg_logprob = self._windowed(samples, None, retry=True)
+            script = verdict is Verdict.SCRIPT
+            text, avg_logprob = self._windowed(samples, None, retry=True, script=script)
             verdict = judge(text, avg_logprob, self._guards, latin=self._latin)
         return self._guarded(text, avg_logprob, verdict)
 
     def _windowed(
-        self, samples: npt.NDArray[np.float32], prompt: str | None, *, retry: bool = False
+        self,
+        samples: npt.NDArray[np.float32],
+        prompt: str | None,
+        *,
+        retry: bool = False,
+        script: bool = False,
     ) -> tuple[str, float]:
         segments, _info = self._model.transcribe(
             samples,
@@ -570,7 +587,7 @@ class WhisperTranscriber:
             repetition_penalty=RETRY_REPETITION_PENALTY if retry else 1.0,
             no_repeat_ngram_size=RETRY_NO_REPEAT_NGRAM if retry else 0,
             initial_prompt=prompt,
-            suppress_tokens=self._suppressed(retry),
+            suppress_tokens=self._suppressed(script),
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
