@@ -594,17 +594,27 @@ class _WindowedModel:
 
     def transcribe(self, samples: object, **options: object) -> tuple[list[object], None]:
         self.calls.append(options)
-        text, avg_logprob = self.results.pop(0)
-        segment = SimpleNamespace(text=f" {text}", tokens=[1] * 4, avg_logprob=avg_logprob)
-        return [segment], None
+        segments = []
+        for text, avg_logprob, tokens in self.results.pop(0):
+            segments.append(
+                SimpleNamespace(text=f" {text}", tokens=[1] * tokens, avg_logprob=avg_logprob)
+            )
+        return segments, None
 
 
-def test_the_30_s_window_retries_a_drift_into_another_script_without_its_tokens() -> None:
+def _windowed_engine(
+    *results: list[tuple[str, float, int]],
+) -> tuple[WhisperTranscriber, _WindowedModel]:
     engine = _engine(_Decoder(), prompt=True)
     engine._short_context = False  # type: ignore[attr-defined]
     engine._language = "de"  # type: ignore[attr-defined]
-    model = _WindowedModel(DRIFT, ("Das ist mein Pass, Müll abholen", -0.4))
+    model = _WindowedModel(*results)
     engine._model = model  # type: ignore[attr-defined]
+    return engine, model
+
+
+def test_the_30_s_window_retries_a_drift_into_another_script_without_its_tokens() -> None:
+    engine, model = _windowed_engine([(*DRIFT, 4)], [("Das ist mein Pass, Müll abholen", -0.4, 4)])
     heard = engine.transcribe(SPEECH)
     assert heard == Transcript("Das ist mein Pass, Müll abholen", confidence(-0.4))
     plain, retry = model.calls
@@ -613,6 +623,28 @@ def test_the_30_s_window_retries_a_drift_into_another_script_without_its_tokens(
     assert (retry["repetition_penalty"], retry["no_repeat_ngram_size"]) == (1.3, 3)
     assert (plain["repetition_penalty"], plain["no_repeat_ngram_size"]) == (1.0, 0)
     assert plain["language"] == "de" and plain["condition_on_previous_text"] is False
+    assert (plain["without_timestamps"], plain["vad_filter"]) == (True, False)
+    assert (plain["compression_ratio_threshold"], plain["log_prob_threshold"]) == (2.4, -1.0)
+
+
+def test_the_30_s_window_joins_segments_weighting_each_by_its_tokens() -> None:
+    engine, model = _windowed_engine(
+        [("Ich möchte", -0.2, 3), ("", -3.0, 0), ("einen Termin.", -0.6, 1)]
+    )
+    heard = engine.transcribe(SPEECH)
+    # (-0.2 * 3 - 3.0 * 1 - 0.6 * 1) / 5: an empty segment counts as one token
+    assert heard == Transcript("Ich möchte einen Termin.", confidence(-4.2 / 5))
+    assert len(model.calls) == 1  # -0.84 is above the limit: no retry
+
+
+def test_a_decode_s_end_token_is_not_read_as_text() -> None:
+    result = _Result("Sperrmüll abholen", -0.2)
+    result.sequences_ids[0].append(EOT)
+    decoder = _Decoder()
+    decoder.results = [result]
+    assert _engine(decoder, prompt=False).transcribe(SPEECH) == Transcript(
+        "Sperrmüll abholen", confidence(-0.2)
+    )
 
 
 def test_a_retry_that_loops_with_a_cut_off_copy_keeps_one_whole_copy() -> None:
