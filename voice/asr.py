@@ -537,9 +537,8 @@ class WhisperTranscriber:
         text = collapse_repeats(text)
         text = collapse_runs(text, max_repeats=limits.max_repeats, max_ngram=limits.max_ngram)
         text = collapse_duplicates(text, min_words=limits.min_duplicate_words)
-        if verdict in (Verdict.REPETITION, Verdict.COMPRESSION, Verdict.RUNAWAY, Verdict.SCRIPT):
-            return Transcript(text, 0.0)
-        if not text:
+        untrusted = (Verdict.REPETITION, Verdict.COMPRESSION, Verdict.RUNAWAY, Verdict.SCRIPT)
+        if verdict in untrusted or not text:
             return Transcript(text, 0.0)
         return Transcript(text, confidence(avg_logprob))
 
