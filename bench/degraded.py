@@ -19,6 +19,8 @@ Recipe (all offline, all made at bench time, nothing binary kept in the reposito
    A transcript with a repeated word n-gram or characters run over the guard's limits
    (voice.guards.loops) counts as a loop, one with letters of a script other than Latin
    (voice.guards.foreign_letters: "Part秀") as another script.
+6. Last, right answers of our path per condition and voice, so that a loss shows as the
+   line's (every voice) or as one voice's.
 
 Usage: `make bench` (all 64 utterances, all conditions, raw faster-whisper too) or
 `python -m bench.degraded [--limit N] [--condition NAME ...] [--no-raw] [--show]`.
@@ -280,6 +282,39 @@ async def evaluate(
                 )
             print(row + f"  English: {english}", flush=True)
         print_limits(results, len(items))
+        print_voices(results, [item.voice for item in items])
+
+
+def by_voice(
+    voices: Sequence[str], heard: Sequence[Heard], limit: float
+) -> dict[str, tuple[int, int]]:
+    """Per voice, in the order voices first speak: (right answers at the re-ask `limit`,
+    files); `voices[i]` spoke the file of `heard[i]`."""
+    if len(voices) != len(heard):
+        raise ValueError(f"{len(voices)} voices for {len(heard)} files")
+    counts: dict[str, tuple[int, int]] = {}
+    for voice, one in zip(voices, heard, strict=True):
+        right, files = counts.get(voice, (0, 0))
+        counts[voice] = (right + (one.right and one.confidence >= limit), files + 1)
+    return counts
+
+
+def voice_label(voice: str) -> str:
+    """A column head: "pico", or the espeak-ng variant ("de+m1")."""
+    return voice.removeprefix("espeak ").split(" ", 1)[0]
+
+
+def print_voices(results: dict[str, dict[str, list[Heard]]], voices: Sequence[str]) -> None:
+    """Per condition and voice: right answers of our path (no prompt) at the re-ask limit,
+    so that a loss is seen as the line's or as one voice's."""
+    name = "ours, no prompt"
+    print(f"\nRight per voice ({name}, re-ask below {MIN_CONFIDENCE}): right / files")
+    labels = [voice_label(voice) for voice in dict.fromkeys(voices)]
+    print(f"  {'condition':<22}" + "".join(f"{label:>10}" for label in labels))
+    for condition, heard_by in results.items():
+        counts = by_voice(voices, heard_by[name], MIN_CONFIDENCE)
+        cells = "".join(f"{f'{right}/{files}':>10}" for right, files in counts.values())
+        print(f"  {condition:<22}{cells}", flush=True)
 
 
 def print_limits(results: dict[str, dict[str, list[Heard]]], total: int) -> None:
