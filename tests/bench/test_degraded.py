@@ -17,12 +17,13 @@ def test_a_turn_at_the_limit_is_kept_and_one_below_it_is_re_asked() -> None:
         heard(0.2, right=True),  # kept, right
         heard(0.19, right=True),  # re-asked, however right
         heard(0.5),  # kept, a wrong guess
+        heard(0.6),  # kept, another
         heard(0.5, fallback=True),  # kept, Rasa's own fallback: no guess
         heard(0.1),  # re-asked
     ]
-    assert at_limit(files, 0.2) == (1, 2, 1)
-    assert at_limit(files, 0.05) == (2, 0, 2)
-    assert at_limit(files, 0.51) == (0, 5, 0)
+    assert at_limit(files, 0.2) == (1, 2, 2)
+    assert at_limit(files, 0.05) == (2, 0, 3)
+    assert at_limit(files, 0.51) == (0, 5, 1)
 
 
 def test_right_answers_are_counted_per_voice_in_the_order_voices_first_speak() -> None:
