@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from bench.speech_samples import conversation, espeak, pico
@@ -13,6 +14,7 @@ from voice.vad import (
     SpeechPaused,
     SpeechStarted,
     VadEvent,
+    chunk_level_db,
 )
 
 LOUD = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 16000)  # 0.5 s
@@ -130,6 +132,38 @@ def test_silero_finds_german_speech_at_8_khz_and_nothing_in_noise() -> None:
     ]
 
 
+def test_silero_ends_a_caller_s_turn_over_voices_20_db_behind_them() -> None:
+    caller = pico("Ich möchte einen Termin für einen Reisepass.").samples.astype(np.float64)
+    others = [
+        pico("Wann wird der Sperrmüll abgeholt?"),
+        pico("Wo kann ich mein Auto anmelden?"),
+        espeak("Ich habe meinen Ausweis verloren."),
+        espeak("Guten Tag, ich hätte eine Frage zur Hundesteuer."),
+    ]
+    length = 4000 + len(caller) + 8000 * 6  # 0.5 s before the caller, 6 s after
+    voices = sum(
+        np.resize(np.roll(o.samples.astype(np.float64), 1000 * i), length)
+        for i, o in enumerate(others)
+    )
+
+    def level(x: npt.NDArray[np.float64]) -> float:
+        voiced = x[np.abs(x) > 0.02 * np.abs(x).max()]
+        return float(np.sqrt(np.mean(voiced**2)))
+
+    mixed = voices * level(caller) / level(voices) / 10.0  # 20 dB down
+    mixed[4000 : 4000 + len(caller)] += caller
+    audio = AudioFrame.from_samples(np.clip(np.rint(mixed), -32768, 32767).astype(np.int16), 8000)
+    caller_end_s = 0.5 + len(caller) / 8000
+    turns = ended(run(Endpointer(SileroVad()), audio))
+    assert len(turns) == 2  # the caller's, then the voices' own
+    assert turns[0].at_s < caller_end_s + 0.5
+    assert turns[0].endpoint_silence_s == pytest.approx(24 * CHUNK_S)
+    assert turns[1].endpoint_silence_s == 0.0
+    # Silero alone hears the voices as the caller's turn until the recording ends
+    alone = ended(run(Endpointer(SileroVad(), background_db=None), audio))
+    assert len(alone) == 1 and alone[0].at_s == pytest.approx(audio.duration_s, abs=0.1)
+
+
 def test_pauses_are_reported_and_hold_only_when_the_caller_stays_silent() -> None:
     audio = pattern(("q", 0.5), ("s", 1.0), ("q", 0.3), ("s", 0.5), ("q", 1.0))
     events = run(Endpointer(FakeVad(), end_silence_ms=500, pause_ms=192), audio)
@@ -225,3 +259,143 @@ def test_a_copied_state_detects_as_a_primed_one() -> None:
         (type(e), e.at_s) for e in run(Endpointer(SileroVad()), audio)
     ]
     assert copied
+
+
+# Background voices: FakeVad calls any chunk above 1000 speech, as Silero does a television
+# 30 dB below the caller. The caller speaks at 8000 (78.06 dB); 10 dB below is 2529.8.
+CHUNK_S = 0.032
+
+
+def levels(*parts: tuple[int, float]) -> AudioFrame:
+    """16 kHz audio of constant amplitudes: (amplitude, seconds) each."""
+    return AudioFrame(
+        b"".join(
+            np.full(round(s * 16000), amp, np.int16).astype("<i2").tobytes() for amp, s in parts
+        ),
+        16000,
+    )
+
+
+def ended(events: list[VadEvent]) -> list[SpeechEnded]:
+    return [e for e in events if isinstance(e, SpeechEnded)]
+
+
+def test_a_chunk_s_level_is_its_power_in_db() -> None:
+    assert chunk_level_db(np.zeros(512, np.int16)) == 0.0
+    assert chunk_level_db(np.full(512, 8000, np.int16)) == pytest.approx(78.0618, abs=1e-4)
+    assert chunk_level_db(np.full(512, -8000, np.int16)) == pytest.approx(78.0618, abs=1e-4)
+    half = np.concatenate([np.zeros(256, np.int16), np.full(256, 8000, np.int16)])
+    assert chunk_level_db(half) == pytest.approx(75.0515, abs=1e-4)
+
+
+def test_voices_in_the_background_do_not_keep_the_caller_s_turn_open() -> None:
+    audio = levels((0, 0.512), (8000, 1.024), (2000, 3.0))  # 16 chunks, 32, then 12 dB down
+    events = run(Endpointer(FakeVad()), audio)
+    assert [type(e).__name__ for e in events] == [
+        "SpeechStarted",
+        "SpeechEnded",
+        "SpeechStarted",  # the background alone is a turn of its own
+        "SpeechEnded",
+    ]
+    first = ended(events)[0]
+    # 768 ms (24 chunks: 16 of silence and 8 more) after the caller's last chunk
+    assert first.at_s == pytest.approx((16 + 32 + 24) * CHUNK_S)
+    assert first.endpoint_silence_s == pytest.approx(24 * CHUNK_S)
+    assert ended(events)[1].endpoint_silence_s == 0.0  # ... ended by the recording's end
+    # without the level rule the turn lasts as long as the voices behind the caller
+    plain = run(Endpointer(FakeVad(), background_db=None), audio)
+    assert [type(e).__name__ for e in plain] == ["SpeechStarted", "SpeechEnded"]
+    assert ended(plain)[0].at_s == pytest.approx(audio.duration_s, abs=CHUNK_S)
+
+
+@pytest.mark.parametrize(("amplitude", "ends"), [(2528, True), (2531, False)])
+def test_background_is_what_lies_10_db_below_the_caller(amplitude: int, ends: bool) -> None:
+    # 2528 is 10.006 dB below 8000, 2531 is 9.996 dB below
+    audio = levels((0, 0.512), (8000, 1.024), (amplitude, 2.0))
+    events = ended(run(Endpointer(FakeVad()), audio))
+    assert (events[0].at_s < audio.duration_s - 0.5) is ends
+    # the limit is configurable: 12 dB down is background at 10 and 12, not at 12.5
+    quieter = levels((0, 0.512), (8000, 1.024), (2000, 2.0))  # 12.04 dB down
+    for limit, heard_apart in ((10.0, True), (12.0, True), (12.5, False)):
+        first = ended(run(Endpointer(FakeVad(), background_db=limit), quieter))[0]
+        assert (first.at_s < quieter.duration_s - 0.5) is heard_apart
+
+
+@pytest.mark.parametrize(("speech_chunks", "lag_chunks"), [(13, 24), (12, 25)])
+def test_the_caller_s_level_counts_from_10_chunks_of_the_turn(
+    speech_chunks: int, lag_chunks: int
+) -> None:
+    # the first 3 chunks start the turn; 10 more make a level, 9 make one with the first
+    # background chunk, which is then one chunk late to count as quiet
+    audio = levels((0, 0.512), (8000, speech_chunks * CHUNK_S), (2000, 2.0))
+    first = ended(run(Endpointer(FakeVad()), audio))[0]
+    assert first.at_s == pytest.approx((16 + speech_chunks + lag_chunks) * CHUNK_S)
+
+
+@pytest.mark.parametrize(("hangover", "silence_chunks"), [(0, 16), (8, 16), (9, 24)])
+def test_silence_after_a_quieter_hangover_ends_the_turn_as_before_up_to_8_chunks(
+    hangover: int, silence_chunks: int
+) -> None:
+    # Silero goes on hearing speech for a while after a word, and a hesitation may be soft:
+    # silence still ends such a turn 16 chunks on, unless 24 quiet chunks come first
+    audio = levels((0, 0.512), (8000, 1.024), (2000, hangover * CHUNK_S), (0, 2.0))
+    first = ended(run(Endpointer(FakeVad()), audio))[0]
+    assert first.endpoint_silence_s == pytest.approx(silence_chunks * CHUNK_S)
+    quiet_from = 16 + 32 + (hangover if silence_chunks == 16 else 0)
+    assert first.at_s == pytest.approx((quiet_from + silence_chunks) * CHUNK_S)
+
+
+@pytest.mark.parametrize(("caller_chunks", "heard_apart"), [(16, True), (15, False)])
+def test_the_caller_s_level_is_that_of_the_turn_s_last_31_speech_chunks(
+    caller_chunks: int, heard_apart: bool
+) -> None:
+    # the turn starts on the background; 16 chunks of the caller are a majority of the last
+    # 31 and the background after them is heard as quiet, 15 are not
+    audio = levels((0, 0.512), (2000, 1.5), (8000, caller_chunks * CHUNK_S), (2000, 2.0))
+    first = ended(run(Endpointer(FakeVad()), audio))[0]
+    caller_end = 0.512 + 1.5 + caller_chunks * CHUNK_S
+    expected = caller_end + 24 * CHUNK_S if heard_apart else audio.duration_s
+    assert first.at_s == pytest.approx(expected, abs=CHUNK_S)
+
+
+class ThresholdVad(FakeVad):
+    """Calls every loud chunk speech at exactly the endpointer's threshold (0.5)."""
+
+    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
+        return 0.5 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.02
+
+
+def test_a_chunk_at_the_speech_threshold_counts_to_the_caller_s_level() -> None:
+    audio = levels((0, 0.512), (8000, 1.024), (2000, 2.0))
+    first = ended(run(Endpointer(ThresholdVad()), audio))[0]
+    assert first.at_s == pytest.approx((16 + 32 + 24) * CHUNK_S)
+
+
+def test_a_quieter_turn_is_measured_against_itself_not_the_turn_before() -> None:
+    # the caller moves away from the phone: the next turn is 12 dB down, still one turn
+    audio = levels((0, 0.512), (8000, 1.0), (0, 1.0), (2000, 1.5), (0, 1.0))
+    ep = Endpointer(FakeVad())
+    events = run(ep, audio)
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechEnded"] * 2
+    assert ended(events)[1].audio.duration_s >= 1.5
+    assert ended(events)[1].endpoint_silence_s == pytest.approx(16 * CHUNK_S)
+
+
+def test_a_reset_forgets_the_caller_s_level_of_a_turn_in_progress() -> None:
+    ep = Endpointer(FakeVad())
+    for frame in levels((0, 0.512), (8000, 1.0)).split(20):
+        ep.feed(frame)
+    ep.reset()
+    events = ended(run(ep, levels((0, 0.512), (2000, 1.5), (0, 1.0))))
+    assert len(events) == 1 and events[0].audio.duration_s >= 1.5
+
+
+@pytest.mark.parametrize("limit", [3.0, 60.0, None])
+def test_the_background_limit_accepts_3_to_60_db_or_none(limit: float | None) -> None:
+    Endpointer(FakeVad(), background_db=limit)
+
+
+@pytest.mark.parametrize("limit", [2.9, 60.1, 0.0])
+def test_the_background_limit_refuses_other_values(limit: float) -> None:
+    with pytest.raises(ValueError, match="background_db"):
+        Endpointer(FakeVad(), background_db=limit)
