@@ -399,3 +399,26 @@ def test_the_background_limit_accepts_3_to_60_db_or_none(limit: float | None) ->
 def test_the_background_limit_refuses_other_values(limit: float) -> None:
     with pytest.raises(ValueError, match="background_db"):
         Endpointer(FakeVad(), background_db=limit)
+
+
+def test_silence_is_counted_from_the_first_chunk_after_the_turn_started() -> None:
+    # 3 loud chunks start the turn; the 16 silent ones after them end it, not 13 or 15
+    audio = levels((0, 0.512), (8000, 3 * CHUNK_S), (0, 2.0))
+    first = ended(run(Endpointer(FakeVad()), audio))[0]
+    assert first.at_s == pytest.approx((16 + 3 + 16) * CHUNK_S)
+    assert first.endpoint_silence_s == pytest.approx(16 * CHUNK_S)
+
+
+class HangoverVad(FakeVad):
+    """Hears quiet chunks at exactly the endpointer's silence threshold (0.5 - 0.15)."""
+
+    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
+        return 0.95 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.35
+
+
+def test_a_chunk_at_the_silence_threshold_is_not_silence_but_may_be_quiet() -> None:
+    audio = levels((0, 0.512), (8000, 1.024), (0, 2.0))
+    first = ended(run(Endpointer(HangoverVad()), audio))[0]
+    # not silent at 0.35, so only the level rule ends the turn, 24 chunks on
+    assert first.endpoint_silence_s == pytest.approx(24 * CHUNK_S)
+    assert first.at_s == pytest.approx((16 + 32 + 24) * CHUNK_S)
