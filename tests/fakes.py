@@ -89,13 +89,16 @@ from voice.session import CallEvent  # noqa: E402
 
 
 class FakeVad:
-    """Calls a chunk speech when its peak amplitude exceeds 1000 (test audio is exact)."""
+    """Calls a chunk speech when its peak amplitude exceeds 1000 (test audio is exact): its
+    probability is `speech` then, `quiet` otherwise (set them to an endpointer's thresholds
+    to pin them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, speech: float = 0.95, quiet: float = 0.02) -> None:
         self.resets = 0
+        self._speech, self._quiet = speech, quiet
 
     def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
-        return 0.95 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.02
+        return self._speech if float(np.abs(chunk).max()) > 1000 / 32768 else self._quiet
 
     def reset(self) -> None:
         self.resets += 1

@@ -358,16 +358,10 @@ def test_the_caller_s_level_is_that_of_the_turn_s_last_31_speech_chunks(
     assert first.at_s == pytest.approx(expected, abs=CHUNK_S)
 
 
-class ThresholdVad(FakeVad):
-    """Calls every loud chunk speech at exactly the endpointer's threshold (0.5)."""
-
-    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
-        return 0.5 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.02
-
-
 def test_a_chunk_at_the_speech_threshold_counts_to_the_caller_s_level() -> None:
     audio = levels((0, 0.512), (8000, 1.024), (2000, 2.0))
-    first = ended(run(Endpointer(ThresholdVad()), audio))[0]
+    # every loud chunk is speech at exactly the endpointer's threshold (0.5)
+    first = ended(run(Endpointer(FakeVad(speech=0.5)), audio))[0]
     assert first.at_s == pytest.approx((16 + 32 + 24) * CHUNK_S)
 
 
@@ -409,16 +403,10 @@ def test_silence_is_counted_from_the_first_chunk_after_the_turn_started() -> Non
     assert first.endpoint_silence_s == pytest.approx(16 * CHUNK_S)
 
 
-class HangoverVad(FakeVad):
-    """Hears quiet chunks at exactly the endpointer's silence threshold (0.5 - 0.15)."""
-
-    def speech_probability(self, chunk: npt.NDArray[np.float32]) -> float:
-        return 0.95 if float(np.abs(chunk).max()) > 1000 / 32768 else 0.35
-
-
 def test_a_chunk_at_the_silence_threshold_is_not_silence_but_may_be_quiet() -> None:
     audio = levels((0, 0.512), (8000, 1.024), (0, 2.0))
-    first = ended(run(Endpointer(HangoverVad()), audio))[0]
+    # quiet chunks at exactly the endpointer's silence threshold (0.5 - 0.15)
+    first = ended(run(Endpointer(FakeVad(quiet=0.35)), audio))[0]
     # not silent at 0.35, so only the level rule ends the turn, 24 chunks on
     assert first.endpoint_silence_s == pytest.approx(24 * CHUNK_S)
     assert first.at_s == pytest.approx((16 + 32 + 24) * CHUNK_S)
