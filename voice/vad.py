@@ -44,8 +44,8 @@ PRIME_S = 2.5  # silence a fresh state is run on: Silero reacts late right after
 # Background voices (a television, colleagues, a street): Silero hears speech far below the
 # caller (93 % of four talkers' chunks at probability >= 0.5 12 dB down; 30 dB down they
 # still held 14 of 24 turns open), so without a level rule such a turn ends only at
-# max_utterance_s. Within a turn, a chunk this many dB below
-# the median level of the turn's recent speech chunks counts as quiet (docs/voice.md).
+# max_utterance_s. Within a turn, a chunk this many dB below the median level of the
+# turn's recent speech chunks counts as quiet (docs/voice.md).
 BACKGROUND_DB = 10.0
 LEVEL_CHUNKS = 31  # ... the median over the last 31 chunks of the caller's speech (~1 s)
 LEVEL_MIN_CHUNKS = 10  # ... once the turn has 10 of them (320 ms)
@@ -311,11 +311,11 @@ class Endpointer:
         if self._background_db is None:
             return False
         level = chunk_level_db(chunk)
-        caller = self._levels
-        if len(caller) >= LEVEL_MIN_CHUNKS and level < np.median(caller) - self._background_db:
+        levels = self._levels
+        if len(levels) >= LEVEL_MIN_CHUNKS and level < np.median(levels) - self._background_db:
             return True
         if probability >= self._threshold:
-            self._levels.append(level)
+            levels.append(level)
         return False
 
     def _onset(self) -> list[npt.NDArray[np.int16]]:
