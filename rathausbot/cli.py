@@ -46,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     vt_cmd.add_argument("wav", type=Path, help="the caller's audio (16-bit PCM WAV, any rate)")
     vt_cmd.add_argument("--out", type=Path, help="write the bot's audio to this WAV file")
-    vt_cmd.add_argument("--json", action="store_true", help="one JSON line per caller turn")
+    vt_cmd.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON line per spoken caller turn (keys show in the text output)",
+    )
     vt_cmd.add_argument(
         "--keys", default="", help='keys pressed at audio times, e.g. "3.5:1,7:#" (DTMF)'
     )

@@ -11,7 +11,7 @@ from typing import TextIO
 from rathausbot.app import runtime, voice_engines
 from rathausbot.settings import Settings
 from voice.audio import InvalidWav, read_wav, write_wav
-from voice.offline import parse_keys, run_recording
+from voice.offline import KeyReport, TurnReport, parse_keys, run_recording
 from voice.tts import install_voice
 
 
@@ -57,23 +57,13 @@ async def voice_test(
             keys=presses,
             register=lambda: own.language.register,
         )
-    if not as_json:
-        print(f"Bot: {result.greeting}", file=stdout)
-    for turn in result.turns:
-        if as_json:
+    if as_json:
+        for turn in result.turns:
             print(json.dumps(turn.as_json(), ensure_ascii=False), file=stdout)
-            continue
-        t = turn.timings_ms
-        print(
-            f"Anrufer: {turn.transcript}  (ASR-Konfidenz {turn.asr_confidence:.2f})\n"
-            f"  Intent: {turn.intent} ({turn.confidence})\n"
-            f"Bot: {turn.reply}\n"
-            f"  asr {t['asr']:.0f} ms, dialogue {t['dialogue']:.0f} ms, "
-            f"tts_first_audio {t['tts_first_audio']:.0f} ms, end of speech to first audio "
-            f"{t['end_of_speech_to_first_audio']:.0f} ms (+ {t['endpoint_silence']:.0f} ms "
-            "endpoint silence)",
-            file=stdout,
-        )
+    else:
+        print(f"Bot: {result.greeting}", file=stdout)
+        for step in result.steps:
+            print(_step_text(step), file=stdout)
     if not result.turns:
         progress("No speech found in the recording.")
     if out is not None:
@@ -98,3 +88,23 @@ def voices_install(settings: Settings, name: str) -> int:
         )
         return 1
     return 0
+
+
+def _step_text(step: TurnReport | KeyReport) -> str:
+    """A caller turn and the bot's answer, as `voice-test` prints them."""
+    if isinstance(step, KeyReport):
+        return (
+            f"Anrufer (Tasten): {step.keys}  (gesendet: {step.sent})\n"
+            f"  Intent: {step.intent} ({step.confidence})\n"
+            f"Bot: {step.reply}"
+        )
+    t = step.timings_ms
+    return (
+        f"Anrufer: {step.transcript}  (ASR-Konfidenz {step.asr_confidence:.2f})\n"
+        f"  Intent: {step.intent} ({step.confidence})\n"
+        f"Bot: {step.reply}\n"
+        f"  asr {t['asr']:.0f} ms, dialogue {t['dialogue']:.0f} ms, "
+        f"tts_first_audio {t['tts_first_audio']:.0f} ms, end of speech to first audio "
+        f"{t['end_of_speech_to_first_audio']:.0f} ms (+ {t['endpoint_silence']:.0f} ms "
+        "endpoint silence)"
+    )

@@ -34,7 +34,7 @@ from voice.session import (
     SessionOptions,
     VoiceSession,
 )
-from voice.signals import Reply, Say, SendTurn, Transcript
+from voice.signals import Dtmf, Reply, Say, SendTurn, Transcript
 from voice.speech import readback
 from voice.tts import Synthesizer
 from voice.vad import CHUNK_MS, Endpointer, SpeechEnded
@@ -78,11 +78,28 @@ class TurnReport:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyReport:
+    """A caller turn made of keys: `keys` as pressed ("7#"), `sent` what the session sent
+    to the dialogue for them ("7", or a menu pick's payload such as "/deny")."""
+
+    keys: str
+    sent: str
+    intent: str | None
+    confidence: float | None
+    reply: str
+    hangup: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FileRun:
+    """`turns`: the spoken caller turns; `steps`: every caller turn in order, spoken and
+    typed (keys)."""
+
     greeting: str
     turns: tuple[TurnReport, ...]
     bot_audio: AudioFrame
     barge_ins: int = 0
+    steps: tuple[TurnReport | KeyReport, ...] = ()
 
 
 MAX_KEYS = 64
@@ -213,16 +230,22 @@ class _Turn:
     reply: str = ""
     hangup: bool = False
     after_goodbye: bool = False  # ended while the bot said goodbye: no turn of the call
+    keys: str = ""  # a turn of keys: those pressed for it
 
 
 class _Timings:
     """Builds turn reports from what the session observes. Speech that ends after the
     dialogue's goodbye (a reply that hangs up) is no turn: the call is over for the
-    session, which never answers it (reporting it depended on how fast it was heard)."""
+    session, which never answers it (reporting it depended on how fast it was heard).
+    Keys make a turn of their own when the session sends a turn for them (a menu pick,
+    digits ended with #, a lone 0), reported with every key pressed since the last turn
+    sent; keys the session answers itself make none."""
 
     def __init__(self) -> None:
         self.greeting = ""
         self.turns: list[_Turn] = []
+        self.steps: list[_Turn] = []  # spoken and typed turns, in order
+        self._pressed = ""  # keys since the last turn sent
         self._current: _Turn | None = None
         self._ended: list[_Turn] = []
         self._sent = 0
@@ -232,6 +255,8 @@ class _Timings:
     def observe(self, item: Observed) -> None:
         now = time.perf_counter()
         match item:
+            case Dtmf(digit):
+                self._pressed += digit
             case SpeechEnded():
                 turn = _Turn(now, item.audio.duration_s, item.endpoint_silence_s)
                 turn.after_goodbye = self._goodbye
@@ -242,10 +267,16 @@ class _Timings:
                 turn.confidence = confidence if confidence is not None else 0.0
                 if text.strip() and not turn.after_goodbye:
                     self.turns.append(turn)
+                    self.steps.append(turn)
                     self._current = turn
-            case SendTurn():
+            case SendTurn(text):
                 if self._current is not None and self._current.sent is None:
                     self._current.sent = self._sent
+                elif self._pressed:
+                    turn = _Turn(now, 0.0, 0.0, text=text, sent=self._sent, keys=self._pressed)
+                    self.steps.append(turn)
+                    self._current = turn
+                self._pressed = ""
                 self._sent += 1
             case Reply(replies) if self._current is not None:
                 self._current.dialogue_done = now
@@ -302,14 +333,19 @@ async def run_recording(
     call.session = session
     result = await session.run()
     users = await _user_lines(store, session_id)
-    reports = []
-    for turn in timings.turns:
-        reasked = turn.sent is None and turn.reply.startswith((REASK, REASK_EN))
+    steps: list[TurnReport | KeyReport] = []
+    for turn in timings.steps:
         line = users[turn.sent] if turn.sent is not None and turn.sent < len(users) else None
         intent, confidence = (line.intent, line.confidence) if line is not None else (None, None)
+        if turn.keys:
+            steps.append(
+                KeyReport(turn.keys, turn.text, intent, confidence, turn.reply, turn.hangup)
+            )
+            continue
+        reasked = turn.sent is None and turn.reply.startswith((REASK, REASK_EN))
         first_audio = turn.first_audio or turn.dialogue_done
         sent = turn.sent is not None
-        reports.append(
+        steps.append(
             TurnReport(
                 transcript=turn.text,
                 asr_confidence=turn.confidence,
@@ -330,7 +366,8 @@ async def run_recording(
             )
         )
     bot = concat(call.played, call.sample_rate)
-    return FileRun(timings.greeting, tuple(reports), bot, result.barge_ins)
+    spoken = tuple(step for step in steps if isinstance(step, TurnReport))
+    return FileRun(timings.greeting, spoken, bot, result.barge_ins, tuple(steps))
 
 
 async def _user_lines(store: ConversationStore, session_id: str) -> list[_UserLine]:

@@ -56,3 +56,35 @@ def test_key_presses_are_parsed() -> None:
     assert parse_keys("3.5:1, 4:#,") == ((3.5, "1"), (4.0, "#"))
     assert parse_keys("") == ()
     assert len(parse_keys(",".join(["0:*"] * MAX_KEYS))) == MAX_KEYS == 64
+
+
+def test_voice_test_prints_spoken_and_typed_turns() -> None:
+    from rathausbot.voice_cli import _step_text
+    from voice.offline import KeyReport, TurnReport
+
+    spoken = TurnReport(
+        "Termin buchen",
+        0.81,
+        "book_appointment",
+        0.97,
+        "An welchem Tag?",
+        False,
+        timings_ms={
+            "asr": 412.4,
+            "dialogue": 80.6,
+            "tts_first_audio": 12.0,
+            "end_of_speech_to_first_audio": 505.0,
+            "endpoint_silence": 512.0,
+        },
+    )
+    assert _step_text(spoken) == (
+        "Anrufer: Termin buchen  (ASR-Konfidenz 0.81)\n"
+        "  Intent: book_appointment (0.97)\n"
+        "Bot: An welchem Tag?\n"
+        "  asr 412 ms, dialogue 81 ms, tts_first_audio 12 ms, end of speech to first audio "
+        "505 ms (+ 512 ms endpoint silence)"
+    )
+    typed = KeyReport("12#", "12", "inform", 0.9, "Am Tag 12.", False)
+    assert _step_text(typed) == (
+        "Anrufer (Tasten): 12#  (gesendet: 12)\n  Intent: inform (0.9)\nBot: Am Tag 12."
+    )

@@ -18,7 +18,7 @@ from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame, concat
 from voice.keymenu import REASK, TOPICS, KeyMenu
-from voice.offline import FileRun, run_recording
+from voice.offline import FileRun, KeyReport, run_recording
 from voice.tts import Synthesizer
 from voice.vad import Endpointer
 
@@ -111,6 +111,55 @@ async def test_keys_in_a_recording_pick_from_the_menu_as_on_a_call(
         turn.reply
         == "Soll ich buchen? Drücken Sie 1 für Ja, 2 für Nein, oder 0 für eine Mitarbeiterin."
     )
+    picked = KeyReport("2", "/deny", None, None, "Zu /deny. " + "Noch etwas? " * 20, False)
+    assert run.steps == (turn, picked)  # ... but a turn of the call, in its place
+
+
+def digits_script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
+    if text.isdigit():
+        return EngineAnswer((BotReply(f"Am Tag {text}."),), Understanding("inform", 0.9))
+    return EngineAnswer((BotReply("An welchem Tag?"),), Understanding("book_appointment", 0.8))
+
+
+async def test_typed_digits_are_a_turn_of_their_own_in_order(store: ConversationStore) -> None:
+    engine = FakeEngine(digits_script)
+    audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET, QUIET], 8000)
+    run = await record(
+        store,
+        audio,
+        engine,
+        session_id="offline-digits",
+        transcriber=FakeTranscriber("Termin buchen"),
+        synthesizer=FakeSynthesizer(ms_per_char=1),
+        keys=[(3.5, "9"), (3.7, "*"), (3.9, "1"), (4.1, "2"), (4.3, "#")],
+    )
+    assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "12"]
+    (spoken,) = run.turns
+    assert (spoken.transcript, spoken.intent, spoken.reply) == (
+        "Termin buchen",
+        "book_appointment",
+        "An welchem Tag?",
+    )
+    heard = "Sie haben eingegeben: eins zwei. Am Tag 12."
+    assert run.steps == (spoken, KeyReport("9*12#", "12", "inform", 0.9, heard, False))
+
+
+async def test_a_key_turn_reports_the_keys_since_the_last_turn(store: ConversationStore) -> None:
+    engine = FakeEngine(digits_script)
+    run = await record(
+        store,
+        concat([QUIET, SPEECH, QUIET, QUIET, QUIET], 8000),
+        engine,
+        session_id="offline-key-since",
+        transcriber=FakeTranscriber("Termin buchen"),
+        synthesizer=FakeSynthesizer(ms_per_char=1),
+        # the 5 makes no turn (no # follows; it times out), the spoken turn is sent, then 1#
+        keys=[(0.5, "5"), (3.5, "1"), (3.7, "#")],
+    )
+    assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "1"]
+    (spoken,) = run.turns
+    heard = "Sie haben eingegeben: eins. Am Tag 1."
+    assert run.steps == (spoken, KeyReport("1#", "1", "inform", 0.9, heard, False))
 
 
 async def test_speech_over_a_long_answer_barges_in_as_on_a_call(store: ConversationStore) -> None:
