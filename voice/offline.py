@@ -218,8 +218,8 @@ class RecordingCall:
 @dataclass
 class _Turn:
     ended_at: float
-    utterance_s: float
-    endpoint_silence_s: float
+    utterance_s: float = 0.0  # audio times: a spoken turn's
+    endpoint_silence_s: float = 0.0
     text: str = ""
     confidence: float = 0.0
     speculative: bool = False
@@ -243,7 +243,6 @@ class _Timings:
 
     def __init__(self) -> None:
         self.greeting = ""
-        self.turns: list[_Turn] = []
         self.steps: list[_Turn] = []  # spoken and typed turns, in order
         self._pressed = ""  # keys since the last turn sent
         self._current: _Turn | None = None
@@ -266,14 +265,13 @@ class _Timings:
                 turn.text, turn.speculative, turn.asr_done = text, speculative, now
                 turn.confidence = confidence if confidence is not None else 0.0
                 if text.strip() and not turn.after_goodbye:
-                    self.turns.append(turn)
                     self.steps.append(turn)
                     self._current = turn
             case SendTurn(text):
                 if self._current is not None and self._current.sent is None:
                     self._current.sent = self._sent
                 elif self._pressed:
-                    turn = _Turn(now, 0.0, 0.0, text=text, sent=self._sent, keys=self._pressed)
+                    turn = _Turn(now, text=text, sent=self._sent, keys=self._pressed)
                     self.steps.append(turn)
                     self._current = turn
                 self._pressed = ""
@@ -282,7 +280,7 @@ class _Timings:
                 self._current.dialogue_done = now
                 self._current.hangup = any(r.hangup for r in replies)
                 self._goodbye = self._goodbye or self._current.hangup
-            case Say(_, texts) if not self.greeting and not self.turns:
+            case Say(_, texts) if not self.greeting and not self.steps:
                 self.greeting = " ".join(texts)
             case Say(_, texts) if self._current is not None:
                 turn, self._current = self._current, None

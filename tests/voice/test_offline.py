@@ -117,13 +117,14 @@ async def test_keys_in_a_recording_pick_from_the_menu_as_on_a_call(
 
 def digits_script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
     if text.isdigit():
-        return EngineAnswer((BotReply(f"Am Tag {text}."),), Understanding("inform", 0.9))
+        understood = Understanding("inform", 0.5 + len(text) / 10)  # a turn's own figure
+        return EngineAnswer((BotReply(f"Am Tag {text}."),), understood)
     return EngineAnswer((BotReply("An welchem Tag?"),), Understanding("book_appointment", 0.8))
 
 
 async def test_typed_digits_are_a_turn_of_their_own_in_order(store: ConversationStore) -> None:
     engine = FakeEngine(digits_script)
-    audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET, QUIET], 8000)
+    audio = concat([QUIET, SPEECH, QUIET, QUIET, QUIET, QUIET, QUIET, QUIET], 8000)
     run = await record(
         store,
         audio,
@@ -131,17 +132,22 @@ async def test_typed_digits_are_a_turn_of_their_own_in_order(store: Conversation
         session_id="offline-digits",
         transcriber=FakeTranscriber("Termin buchen"),
         synthesizer=FakeSynthesizer(ms_per_char=1),
-        keys=[(3.5, "9"), (3.7, "*"), (3.9, "1"), (4.1, "2"), (4.3, "#")],
+        keys=[(3.5, "9"), (3.7, "*"), (3.9, "1"), (4.1, "2"), (4.3, "#"), (6, "3"), (6.2, "#")],
     )
-    assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "12"]
+    assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "12", "3"]
     (spoken,) = run.turns
     assert (spoken.transcript, spoken.intent, spoken.reply) == (
         "Termin buchen",
         "book_appointment",
         "An welchem Tag?",
     )
-    heard = "Sie haben eingegeben: eins zwei. Am Tag 12."
-    assert run.steps == (spoken, KeyReport("9*12#", "12", "inform", 0.9, heard, False))
+    assert run.steps == (
+        spoken,
+        KeyReport(
+            "9*12#", "12", "inform", 0.7, "Sie haben eingegeben: eins zwei. Am Tag 12.", False
+        ),
+        KeyReport("3#", "3", "inform", 0.6, "Sie haben eingegeben: drei. Am Tag 3.", False),
+    )
 
 
 async def test_a_key_turn_reports_the_keys_since_the_last_turn(store: ConversationStore) -> None:
@@ -159,7 +165,7 @@ async def test_a_key_turn_reports_the_keys_since_the_last_turn(store: Conversati
     assert [r[2] for r in engine.received] == ["/greet", "Termin buchen", "1"]
     (spoken,) = run.turns
     heard = "Sie haben eingegeben: eins. Am Tag 1."
-    assert run.steps == (spoken, KeyReport("1#", "1", "inform", 0.9, heard, False))
+    assert run.steps == (spoken, KeyReport("1#", "1", "inform", 0.6, heard, False))
 
 
 async def test_speech_over_a_long_answer_barges_in_as_on_a_call(store: ConversationStore) -> None:
