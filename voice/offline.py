@@ -239,9 +239,10 @@ class _Timings:
     session, which never answers it (reporting it depended on how fast it was heard).
     Keys make a turn of their own when the session sends a turn for them (a menu pick,
     digits ended with #, a lone 0), reported with every key pressed since the last turn
-    sent; keys the session answers itself make none."""
+    sent; keys the session answers itself make none. `clock`: seconds, monotonic."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
         self.greeting = ""
         self.steps: list[_Turn] = []  # spoken and typed turns, in order
         self._pressed = ""  # keys since the last turn sent
@@ -252,7 +253,7 @@ class _Timings:
         self._goodbye = False
 
     def observe(self, item: Observed) -> None:
-        now = time.perf_counter()
+        now = self._clock()
         match item:
             case Dtmf(digit):
                 self._pressed += digit
@@ -290,7 +291,7 @@ class _Timings:
 
     def played(self) -> None:
         if self._await_audio is not None:
-            self._await_audio.first_audio = time.perf_counter()
+            self._await_audio.first_audio = self._clock()
             self._await_audio = None
 
 

@@ -18,9 +18,12 @@ from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame, concat
 from voice.keymenu import REASK, TOPICS, KeyMenu
-from voice.offline import FileRun, KeyReport, run_recording
+from voice.offline import FileRun, KeyReport, _Timings, _Turn, run_recording
+from voice.session import Observed
+from voice.signals import Dtmf, Reply, Say, SendTurn
+from voice.signals import Transcript as Heard
 from voice.tts import Synthesizer
-from voice.vad import Endpointer
+from voice.vad import Endpointer, SpeechEnded
 
 SPEECH = AudioFrame.from_samples(np.full(8000, 8000, dtype=np.int16), 8000)  # 1 s loud
 QUIET = AudioFrame.silence(1.0, 8000)
@@ -275,3 +278,120 @@ async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: Conversatio
     assert run.greeting == "Zu /greet."
     for turn in run.turns:
         assert turn.timings_ms["end_of_speech_to_first_audio"] >= 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+PLAYED = None  # a frame of the bot's audio went out
+
+
+def observed(*steps: tuple[float, Observed | None]) -> _Timings:
+    """A `_Timings` that saw each (clock time, item) in order."""
+    clock = Clock()
+    timings = _Timings(clock)
+    for at, item in steps:
+        clock.now = at
+        if item is None:
+            timings.played()
+        else:
+            timings.observe(item)
+    return timings
+
+
+def ended(duration_s: float, endpoint_silence_s: float) -> SpeechEnded:
+    return SpeechEnded(AudioFrame.silence(duration_s, 16000), 0.0, endpoint_silence_s)
+
+
+def test_a_turn_is_timed_from_its_own_events() -> None:
+    timings = observed(
+        (0.5, Say(1, ("Guten Tag.", "Worum geht es?"))),
+        (0.6, PLAYED),  # the greeting's audio times no turn
+        (1.0, ended(1.5, 0.4)),
+        (2.0, Heard("Hundesteuer", 0.8)),
+        (2.1, SendTurn("Hundesteuer", 0.8)),
+        (3.0, Reply((BotReply("Zu Hundesteuer."),))),
+        (3.5, Say(2, ("Zu Hundesteuer.", "Noch etwas?"))),
+        (4.0, PLAYED),
+        (5.0, PLAYED),  # later frames of the same answer move nothing
+    )
+    assert timings.greeting == "Guten Tag. Worum geht es?"
+    assert timings.steps == [
+        _Turn(
+            ended_at=1.0,
+            utterance_s=1.5,
+            endpoint_silence_s=0.4,
+            text="Hundesteuer",
+            confidence=0.8,
+            asr_done=2.0,
+            sent=0,
+            dialogue_done=3.0,  # the dialogue's answer, not the moment it is said
+            first_audio=4.0,
+            reply="Zu Hundesteuer. Noch etwas?",
+        )
+    ]
+
+
+def test_a_reasked_turn_is_timed_to_its_reask_and_sends_nothing() -> None:
+    timings = observed(
+        (0.5, Say(1, ("Guten Tag.",))),
+        (0.7, Say(2, ("Sind Sie noch da?",))),  # no turn yet: the greeting stays
+        (1.0, ended(1.0, 0.5)),
+        (1.5, Heard("   ", 0.9)),  # nothing said: no turn
+        (2.0, ended(2.0, 0.5)),
+        (3.0, Heard("Müll Müll")),  # no confidence: counted as none
+        (7.0, Say(3, ("Entschuldigung, die Verbindung ist schlecht.",))),
+        (8.0, PLAYED),
+        (9.0, ended(1.0, 0.5)),
+        (9.5, Heard("Hundesteuer", 0.7)),
+        (9.6, SendTurn("Hundesteuer", 0.7)),
+    )
+    assert timings.greeting == "Guten Tag."
+    reasked, sent = timings.steps
+    assert (reasked.text, reasked.confidence, reasked.sent) == ("Müll Müll", 0.0, None)
+    assert (reasked.dialogue_done, reasked.first_audio) == (7.0, 8.0)
+    assert reasked.reply == "Entschuldigung, die Verbindung ist schlecht."
+    assert (sent.text, sent.sent, sent.ended_at) == ("Hundesteuer", 0, 9.0)
+
+
+def test_speech_after_the_goodbye_is_no_turn_but_keys_before_it_are() -> None:
+    timings = observed(
+        (0.5, Say(1, ("Guten Tag.",))),
+        (1.0, Dtmf("4")),
+        (1.1, Dtmf("#")),
+        (1.2, SendTurn("4")),
+        (2.0, Reply((BotReply("Zu 4."),))),
+        (2.5, Say(2, ("Zu 4.",))),
+        (3.0, ended(1.0, 0.5)),
+        (3.5, Heard("Tschüss", 0.9)),
+        (3.6, SendTurn("Tschüss", 0.9)),
+        (4.0, Reply((BotReply("Auf Wiederhören!", hangup=True),))),
+        (4.1, Say(3, ("Auf Wiederhören!",))),
+        (5.0, ended(1.0, 0.5)),  # over the goodbye
+        (6.0, Heard("noch etwas", 0.9)),
+        (6.1, Say(4, ("Auf Wiederhören!",))),
+    )
+    keys, goodbye = timings.steps
+    assert (keys.keys, keys.text, keys.sent, keys.ended_at) == ("4#", "4", 0, 1.2)
+    assert (keys.dialogue_done, keys.reply, keys.hangup) == (2.0, "Zu 4.", False)
+    assert (goodbye.text, goodbye.sent, goodbye.hangup) == ("Tschüss", 1, True)
+    assert goodbye.reply == "Auf Wiederhören!"
+
+
+def test_transcripts_pair_with_the_turns_in_the_order_they_ended() -> None:
+    timings = observed(
+        (0.5, Say(1, ("Guten Tag.",))),
+        (1.0, ended(1.0, 0.5)),
+        (2.0, ended(2.0, 0.6)),  # ended before the first was recognised
+        (3.0, Heard("erste", 0.9)),
+        (4.0, Heard("zweite", 0.9)),
+    )
+    assert [(t.text, t.ended_at, t.utterance_s) for t in timings.steps] == [
+        ("erste", 1.0, 1.0),
+        ("zweite", 2.0, 2.0),
+    ]
