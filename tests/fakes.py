@@ -17,6 +17,16 @@ Script = Callable[[str, Channel, str], EngineAnswer]
 PURGE_NOW = float((int(datetime.now(UTC).timestamp()) // DAY_S + 2) * DAY_S + 12 * 3600)
 
 
+class FakeClock:
+    """Seconds that move only when a test sets `now`; for code that takes a `clock`."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeEngine:
     """A dialogue engine answering from a script; `down = True` makes it unavailable;
     `fail_next` sends raise `failure` (a bug or a broken answer, not an outage)."""

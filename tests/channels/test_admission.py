@@ -7,16 +7,9 @@ from redis.asyncio import Redis
 
 from channels.admission import MIB, AdmissionLimits, SessionAdmission, memory_full
 from channels.protocol import ErrorCode
+from tests.fakes import FakeClock
 
 LIMITS = AdmissionLimits(memory_limit_bytes=100 * MIB, soft_limit_percent=80)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_soft_limit_is_reached_at_its_percentage_of_maxmemory() -> None:
@@ -53,7 +46,7 @@ def test_limits_out_of_range_are_refused(options: dict[str, float]) -> None:
 
 
 async def test_new_sessions_per_address_at_the_burst_and_one_more(redis: Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     limits = AdmissionLimits(session_burst=3, sessions_per_minute=6)
     admission = SessionAdmission(redis, limits=limits, clock=clock)
     assert [await admission.admit("192.0.2.1") for _ in range(3)] == [None] * 3
@@ -66,7 +59,7 @@ async def test_new_sessions_per_address_at_the_burst_and_one_more(redis: Redis) 
 
 async def test_the_address_table_is_bounded(redis: Redis) -> None:
     limits = AdmissionLimits(session_burst=1, max_addresses=2)
-    admission = SessionAdmission(redis, limits=limits, clock=Clock())
+    admission = SessionAdmission(redis, limits=limits, clock=FakeClock(1000.0))
     assert await admission.admit("a") is None
     assert await admission.admit("b") is None
     assert await admission.admit("a") is ErrorCode.TOO_MANY_SESSIONS  # "a" seen last now
@@ -78,7 +71,7 @@ async def test_the_address_table_is_bounded(redis: Redis) -> None:
 async def test_redis_above_the_soft_limit_refuses_new_sessions(redis: Redis) -> None:
     info = await redis.info("memory")
     used = int(info["used_memory"])
-    clock = Clock()
+    clock = FakeClock(1000.0)
     roomy = AdmissionLimits(memory_limit_bytes=max(MIB, used * 4), soft_limit_percent=50)
     assert info["maxmemory"] == 0  # the test Redis has none: the configured size counts
     assert await SessionAdmission(redis, limits=roomy, clock=clock).admit("x") is None

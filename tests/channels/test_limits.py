@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from channels.limits import ChatLimits, TokenBucket, origin_allowed
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def test_bucket_allows_a_burst_then_the_average_rate() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     bucket = TokenBucket(rate_per_minute=60, burst=3, clock=clock)
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     clock.now += 0.5

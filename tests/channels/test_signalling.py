@@ -21,18 +21,10 @@ from channels.signalling import (
     parse_offer,
     turn_credentials,
 )
-from tests.fakes import FakeCallDesk
+from tests.fakes import FakeCallDesk, FakeClock
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 SITE = "https://www.musterstadt.de"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ async def gateway(redis: Redis) -> AsyncIterator[tuple[httpx.AsyncClient, Signal
         ),
         limits=SignallingLimits(allowed_origins=frozenset({SITE}), offer_burst=3),
         desk=FakeCallDesk(),
-        clock=Clock(),
+        clock=FakeClock(),
         wall_clock=lambda: 1_700_000_000.0,
     )
     app = Starlette(routes=signalling.routes())

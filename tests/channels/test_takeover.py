@@ -45,18 +45,10 @@ from dialogue.handoff_notice import CALLBACK_BUTTON
 from dialogue.live import LiveFeed, live_channel
 from dialogue.messages import Button, Channel, EngineAnswer, Role, UserTurn
 from dialogue.store import ConversationStore
-from tests.fakes import FakeEngine, FakeTracker
+from tests.fakes import FakeClock, FakeEngine, FakeTracker
 
 SID = "s-takeover"
 CASE = "C-20261201-ABCDEF"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -65,13 +57,13 @@ class World:
     store: ConversationStore
     tracker: FakeTracker
     takeover: Takeover
-    clock: Clock
+    clock: FakeClock
     tab: asyncio.Queue[ServerMessage]
 
 
 @pytest.fixture
 async def world(redis: Redis) -> AsyncIterator[World]:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     tracker = FakeTracker()
     tab: asyncio.Queue[ServerMessage] = asyncio.Queue()
     async with ConversationStore(redis, retention_s=3600) as store, Fanout(redis) as fanout:

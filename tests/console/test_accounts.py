@@ -15,21 +15,14 @@ from console.accounts import (
     user_key,
 )
 from console.roles import Role
+from tests.fakes import FakeClock
 
 NOW = 1_795_000_000.0
 PASSWORD = "korrekt-pferd-batterie"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_add_hashes_with_argon2id_and_enrols_totp(redis: Redis) -> None:
-    accounts = Accounts(redis, clock=Clock())
+    accounts = Accounts(redis, clock=FakeClock(NOW))
     enrolment = await accounts.add("erika", PASSWORD, role=Role.CLERK, display_name="Erika M.")
     stored = await redis.hget(user_key("erika"), "password")
     assert stored is not None and stored.startswith("$argon2id$")
@@ -82,7 +75,7 @@ async def test_outdated_hash_is_replaced_at_login(redis: Redis) -> None:
 
 
 async def test_totp_code_works_once_and_only_near_now(redis: Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     accounts = Accounts(redis, clock=clock)
     enrolment = await accounts.add("erika", PASSWORD, role=Role.CLERK)
     totp = pyotp.TOTP(enrolment.secret)
@@ -106,7 +99,7 @@ async def test_recovery_code_works_once(redis: Redis) -> None:
 
 
 async def test_reset_second_factor_then_enrol_with_a_code(redis: Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     accounts = Accounts(redis, clock=clock)
     await accounts.add("erika", PASSWORD, role=Role.CLERK)
     await accounts.reset_second_factor("erika")

@@ -6,18 +6,11 @@ import pytest
 from redis.asyncio import Redis
 
 from console.sessions import LoginThrottle, SessionStore, session_key
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_795_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 async def test_session_lives_idle_timeout_and_dies_at_the_absolute_one(redis: Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(1_795_000_000.0)
     store = SessionStore(redis, idle_s=1800, absolute_s=36_000, clock=clock)
     session = await store.create("erika")
     assert 1790 < await redis.ttl(session_key(session.token)) <= 1800

@@ -22,7 +22,7 @@ from dialogue.metrics import BERLIN, LATENCY_BUCKETS_MS, Metrics, StaffMetrics
 from dialogue.store import ConversationStore
 from intents.actions.records import Records
 from tests.console.conftest import Login
-from tests.fakes import FakeEngine
+from tests.fakes import FakeClock, FakeEngine
 
 DAY = date(2026, 3, 10)
 PAGE = "/console/statistik"
@@ -41,20 +41,12 @@ def script(session_id: str, channel: Channel, text: str) -> EngineAnswer:
     return EngineAnswer((reply,), Understanding(intent, confidence))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 10, 9, 0, tzinfo=BERLIN).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def scripted_day(redis: Redis) -> None:
     """Five conversations: two resolved chats (one after a fallback), a chat handoff, a
     phone call that ends on a fallback and later gets a callback, and a resolved phone call;
     a clerk takes the chat case after 15 minutes and does the callback."""
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 3, 10, 9, 0, tzinfo=BERLIN).timestamp())
     metrics = Metrics(redis, intents=["opening_hours", "id_card", "human_handoff"], clock=clock)
     async with ConversationStore(redis, retention_s=3600) as store:
         core = DialogueCore(FakeEngine(script), store, clock=clock, metrics=metrics)

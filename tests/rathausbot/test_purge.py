@@ -43,21 +43,13 @@ from rathausbot.purge import (
     tracker_time,
 )
 from rathausbot.retention import DAY_S, DataType, Retention
-from tests.fakes import PURGE_NOW
+from tests.fakes import PURGE_NOW, FakeClock
 
 T0 = PURGE_NOW  # the test clock's "now"
 T0_DAY = datetime.fromtimestamp(T0, UTC).date()
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def purger(redis: Redis, tmp_path: Path, clock: Clock, **days: int) -> Purger:
+def purger(redis: Redis, tmp_path: Path, clock: FakeClock, **days: int) -> Purger:
     return Purger(
         redis,
         AuditLog(redis, clock=clock),
@@ -107,7 +99,7 @@ async def keys(redis: Redis) -> set[str]:
 async def test_a_conversation_without_case_goes_with_every_key_after_its_retention(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await conversation(redis, "old", T0 - 30 * DAY_S - 1)
     await conversation(redis, "young", T0 - 30 * DAY_S + 60)
     dry = await purger(redis, tmp_path, clock).run(dry_run=True)
@@ -124,7 +116,7 @@ async def test_a_conversation_without_case_goes_with_every_key_after_its_retenti
 
 
 async def test_missing_ttls_are_repaired_to_the_retention(redis: Redis, tmp_path: Path) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await conversation(redis, "s", T0 - DAY_S)
     await redis.persist(session_key("s"))
     await redis.persist(transcript_key("s"))
@@ -138,7 +130,7 @@ async def test_missing_ttls_are_repaired_to_the_retention(redis: Redis, tmp_path
 async def test_orphan_tracker_and_transcript_purged_by_their_own_times(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await conversation(redis, "gone", T0 - 40 * DAY_S)
     await redis.delete(session_key("gone"))  # only Rasa's tracker and the stream remain
     await redis.set(tracker_key("fresh"), json.dumps({"events": [{"timestamp": T0 - 5}]}))
@@ -154,7 +146,7 @@ async def test_orphan_tracker_and_transcript_purged_by_their_own_times(
 async def test_open_case_keeps_its_conversation_then_is_flagged_then_purged(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await open_case(redis, "C-1", "s1", T0 - 61 * DAY_S)
     report = await purger(redis, tmp_path, clock).run()
     assert report.counts.get("flagged_cases") == 1
@@ -170,7 +162,7 @@ async def test_open_case_keeps_its_conversation_then_is_flagged_then_purged(
 
 
 async def test_activity_unflags_a_case(redis: Redis, tmp_path: Path) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await open_case(redis, "C-2", "s2", T0 - 61 * DAY_S)
     await purger(redis, tmp_path, clock).run()
     await redis.hset(work_key("C-2"), "updated_at", repr(T0 + 10))
@@ -184,7 +176,7 @@ async def test_activity_unflags_a_case(redis: Redis, tmp_path: Path) -> None:
 async def test_closed_case_purged_with_its_keys_and_recording_but_a_legal_hold_survives(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     recordings = tmp_path / "recordings"
     recordings.mkdir()
     for case_id, session_id in (("C-OLD", "a"), ("C-HELD", "b")):
@@ -216,7 +208,7 @@ async def test_closed_case_purged_with_its_keys_and_recording_but_a_legal_hold_s
 
 
 async def test_closed_case_inside_its_retention_stays(redis: Redis, tmp_path: Path) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     await open_case(redis, "C-3", "c", T0 - 100 * DAY_S)
     await redis.hset(case_key("C-3"), mapping={"status": "closed", "closed_at": repr(T0 - DAY_S)})
     report = await purger(redis, tmp_path, clock).run()
@@ -248,7 +240,7 @@ async def store_record(redis: Redis, kind: RecordKind, fields: dict[str, str]) -
 async def test_records_purged_by_type_and_their_queue_entries_and_slots(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     old = booking("B-AAAAAA", T0_DAY - timedelta(days=32))  # ends past 30 days
     due = booking("B-BBBBBB", T0_DAY - timedelta(days=1))
     for b in (old, due):
@@ -294,7 +286,7 @@ async def test_each_run_audits_its_counts_and_trims_the_audit_log_with_an_anchor
         await audit.append("anna", AuditAction.LOGIN, str(n))
     newest = (await audit.entries(count=1))[0]
     # Stream ids carry Redis' own time: a clock a year and a day on trims all three.
-    clock = Clock(stream_time(newest.id) + 366 * DAY_S)
+    clock = FakeClock(stream_time(newest.id) + 366 * DAY_S)
     report = await purger(redis, tmp_path, clock).run()
     assert report.counts[DataType.AUDIT] == 3
     assert await redis.get("rb:audit:anchor") == newest.hash
@@ -313,7 +305,7 @@ async def test_a_dry_run_counts_the_audit_trim_but_writes_nothing(
     audit = AuditLog(redis)
     await audit.append("anna", AuditAction.LOGIN)
     newest = (await audit.entries(count=1))[0]
-    report = await purger(redis, tmp_path, Clock(stream_time(newest.id) + 366 * DAY_S)).run(
+    report = await purger(redis, tmp_path, FakeClock(stream_time(newest.id) + 366 * DAY_S)).run(
         dry_run=True
     )
     assert report.counts[DataType.AUDIT] == 1
@@ -323,7 +315,7 @@ async def test_a_dry_run_counts_the_audit_trim_but_writes_nothing(
 async def test_files_recordings_and_rotated_logs_after_their_retention(
     redis: Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     recordings, logs = tmp_path / "recordings", tmp_path / "log"
     recordings.mkdir()
     logs.mkdir()
@@ -380,9 +372,9 @@ async def test_consent_logs_outlive_the_recording_by_their_own_retention(
     await redis.xadd("rb:consent:a", {"event": "answer"})
     newest = stream_time((await redis.xrange("rb:consent:a"))[-1][0])
     keep = (30 + 365) * DAY_S
-    inside = await purger(redis, tmp_path, Clock(newest + keep - 10)).run()
+    inside = await purger(redis, tmp_path, FakeClock(newest + keep - 10)).run()
     assert DataType.CONSENT not in inside.counts and inside.counts[TTL_REPAIRED] == 1
     await redis.persist("rb:consent:a")
-    past = await purger(redis, tmp_path, Clock(newest + keep + 1)).run()
+    past = await purger(redis, tmp_path, FakeClock(newest + keep + 1)).run()
     assert past.counts[DataType.CONSENT] == 1
     assert not await redis.exists("rb:consent:a")

@@ -14,7 +14,7 @@ from contract.conversation import Button
 from dialogue.core import DialogueCore
 from dialogue.messages import BotReply, Channel, EngineAnswer, Understanding
 from dialogue.store import ConversationStore
-from tests.fakes import FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
+from tests.fakes import FakeClock, FakeEngine, FakeSynthesizer, FakeTranscriber, FakeVad
 from voice.asr import Transcriber, Transcript
 from voice.audio import AudioFrame, concat
 from voice.keymenu import REASK, TOPICS, KeyMenu
@@ -280,20 +280,12 @@ async def test_speech_over_the_goodbye_is_no_turn_of_the_call(store: Conversatio
         assert turn.timings_ms["end_of_speech_to_first_audio"] >= 0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 PLAYED = None  # a frame of the bot's audio went out
 
 
 def observed(*steps: tuple[float, Observed | None]) -> _Timings:
     """A `_Timings` that saw each (clock time, item) in order."""
-    clock = Clock()
+    clock = FakeClock()
     timings = _Timings(clock)
     for at, item in steps:
         clock.now = at
