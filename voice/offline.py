@@ -92,14 +92,17 @@ class KeyReport:
 
 @dataclass(frozen=True, slots=True)
 class FileRun:
-    """`turns`: the spoken caller turns; `steps`: every caller turn in order, spoken and
-    typed (keys)."""
+    """`steps`: every caller turn in order, spoken and typed (keys)."""
 
     greeting: str
-    turns: tuple[TurnReport, ...]
+    steps: tuple[TurnReport | KeyReport, ...]
     bot_audio: AudioFrame
     barge_ins: int = 0
-    steps: tuple[TurnReport | KeyReport, ...] = ()
+
+    @property
+    def turns(self) -> tuple[TurnReport, ...]:
+        """The spoken caller turns."""
+        return tuple(step for step in self.steps if isinstance(step, TurnReport))
 
 
 MAX_KEYS = 64
@@ -365,8 +368,7 @@ async def run_recording(
             )
         )
     bot = concat(call.played, call.sample_rate)
-    spoken = tuple(step for step in steps if isinstance(step, TurnReport))
-    return FileRun(timings.greeting, spoken, bot, result.barge_ins, tuple(steps))
+    return FileRun(timings.greeting, tuple(steps), bot, result.barge_ins)
 
 
 async def _user_lines(store: ConversationStore, session_id: str) -> list[_UserLine]:
